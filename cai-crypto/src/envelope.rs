@@ -1,0 +1,423 @@
+//! Envelope v1: one sealed content item (message, note, small file, document version).
+//!
+//! The format is specified byte by byte in `docs/ENVELOPE.md`; this module uses the
+//! same names. In short:
+//!
+//! ```text
+//! magic "CAIE" | version 0x01 | suite 0x01 | key_id[16] | epoch u32be | salt[32]
+//!   | commitment[32] | nonce[12] | ciphertext | tag[16]
+//! ```
+//!
+//! * **Per-sealer subkeys.** `subkey ‖ commitment = HKDF-SHA256(ikm = data key, salt,
+//!   info = "cai envelope v1" ‖ suite ‖ key_id ‖ epoch, L = 64)`, with a fresh random
+//!   256-bit `salt` for every [`Sealer`]. A sealer numbers its nonces 0, 1, 2, … under its
+//!   own subkey, so no nonce ever repeats and the data key itself never meets AES-GCM:
+//!   the 2^32-messages bound of random 96-bit nonces does not apply. A sealer moves to a
+//!   new salt after [`MAX_SEALS_PER_SUBKEY`] items.
+//! * **Key commitment.** AES-GCM is not key-committing, so the 32-byte `commitment`
+//!   derived beside the subkey travels in the header and is compared in constant time
+//!   before any decryption ([`Error::KeyCommitmentMismatch`]). A ciphertext therefore
+//!   opens under at most one data key, which defeats partitioning-oracle attacks.
+//! * **Associated data** is the whole 102-byte header followed by the encoded
+//!   [`ItemContext`]: nothing in the header can be changed, and an envelope cannot be
+//!   moved to another tenant, session, item, version or kind.
+//!
+//! ```
+//! use cai_crypto::{ContentKind, DataKey, ItemContext, KeyEpoch, envelope};
+//!
+//! let key = DataKey::generate(KeyEpoch::INITIAL)?;
+//! let ctx = ItemContext::new(b"tenant-1", b"session-9", b"msg-1", 1, ContentKind::Message);
+//! let sealed = envelope::seal(&key, &ctx, b"I would like to talk about my week.")?;
+//! assert_eq!(envelope::open(&key, &ctx, &sealed)?, b"I would like to talk about my week.");
+//!
+//! // Another context does not open it.
+//! let moved = ItemContext::new(b"tenant-1", b"session-9", b"msg-2", 1, ContentKind::Message);
+//! assert!(envelope::open(&key, &moved, &sealed).is_err());
+//! # Ok::<(), cai_crypto::Error>(())
+//! ```
+
+use crate::aead::{AeadBackend, AeadKey, NONCE_LEN, TAG_LEN, default_backend};
+use crate::kdf::{LABEL_ENVELOPE, hkdf_sha256};
+use crate::keys::{DataKey, KEY_ID_LEN, KeyEpoch, KeyId};
+use crate::secret::{SecretBytes, ct_eq_slices, random_array};
+use crate::{Error, ItemContext, Result};
+
+/// The four magic bytes that open every envelope.
+pub const MAGIC: [u8; 4] = *b"CAIE";
+/// The format version this module writes and reads.
+pub const VERSION: u8 = 0x01;
+/// Suite 0x01: AES-256-GCM, HKDF-SHA256 subkeys, HKDF-derived 256-bit commitment.
+pub const SUITE_AES256GCM_HKDF_SHA256: u8 = 0x01;
+/// Length of the salt that selects a subkey.
+pub const SALT_LEN: usize = 32;
+/// Length of the key commitment.
+pub const COMMITMENT_LEN: usize = 32;
+/// Length of the fixed header, which is also the start of the associated data.
+pub const HEADER_LEN: usize = 4 + 1 + 1 + KEY_ID_LEN + 4 + SALT_LEN + COMMITMENT_LEN + NONCE_LEN;
+/// Bytes an envelope adds to its plaintext.
+pub const OVERHEAD: usize = HEADER_LEN + TAG_LEN;
+/// Largest plaintext an envelope takes; larger content goes through [`crate::stream`].
+pub const MAX_PLAINTEXT_LEN: usize = 64 * 1024 * 1024;
+/// Items one sealer seals under one subkey before it draws a new salt.
+pub const MAX_SEALS_PER_SUBKEY: u64 = 1 << 32;
+
+/// The parsed fixed header of an envelope. Public values only: reading it tells a
+/// server which key to fetch without touching any secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeHeader {
+    /// Algorithm suite (only [`SUITE_AES256GCM_HKDF_SHA256`] exists).
+    pub suite: u8,
+    /// Id of the data key the item was sealed under.
+    pub key_id: KeyId,
+    /// Epoch of that key.
+    pub epoch: KeyEpoch,
+    /// Salt that selected the subkey.
+    pub salt: [u8; SALT_LEN],
+    /// Key commitment for `(data key, salt)`.
+    pub commitment: [u8; COMMITMENT_LEN],
+    /// AES-GCM nonce under the subkey.
+    pub nonce: [u8; NONCE_LEN],
+}
+
+impl EnvelopeHeader {
+    /// Parses the header and returns it with the rest (`ciphertext ‖ tag`), checking
+    /// magic, version, suite and that the rest holds at least a tag.
+    pub fn parse(bytes: &[u8]) -> Result<(Self, &[u8])> {
+        if bytes.len() < OVERHEAD {
+            if bytes.len() >= 4 && bytes[..4] != MAGIC {
+                return Err(Error::BadMagic {
+                    expected: "envelope",
+                });
+            }
+            return Err(Error::Truncated {
+                what: "envelope",
+                needed: OVERHEAD,
+                got: bytes.len(),
+            });
+        }
+        let (header, rest) = bytes.split_at(HEADER_LEN);
+        let mut r = Reader(header);
+        if r.take::<4>() != MAGIC {
+            return Err(Error::BadMagic {
+                expected: "envelope",
+            });
+        }
+        let [version] = r.take::<1>();
+        if version != VERSION {
+            return Err(Error::UnsupportedVersion {
+                what: "envelope",
+                version,
+            });
+        }
+        let [suite] = r.take::<1>();
+        if suite != SUITE_AES256GCM_HKDF_SHA256 {
+            return Err(Error::UnsupportedSuite {
+                what: "envelope",
+                suite,
+            });
+        }
+        let parsed = EnvelopeHeader {
+            suite,
+            key_id: KeyId::from_bytes(r.take()),
+            epoch: KeyEpoch(u32::from_be_bytes(r.take())),
+            salt: r.take(),
+            commitment: r.take(),
+            nonce: r.take(),
+        };
+        Ok((parsed, rest))
+    }
+
+    /// The 102 header bytes.
+    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
+        let mut out = [0u8; HEADER_LEN];
+        let mut w = Writer(&mut out, 0);
+        w.put(&MAGIC);
+        w.put(&[VERSION, self.suite]);
+        w.put(self.key_id.as_bytes());
+        w.put(&self.epoch.0.to_be_bytes());
+        w.put(&self.salt);
+        w.put(&self.commitment);
+        w.put(&self.nonce);
+        out
+    }
+}
+
+/// Reads fixed-size fields from a slice whose length the caller has checked.
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> [u8; N] {
+        let mut out = [0u8; N];
+        let n = N.min(self.0.len());
+        let (head, tail) = self.0.split_at(n);
+        out[..n].copy_from_slice(head);
+        self.0 = tail;
+        out
+    }
+}
+
+struct Writer<'a>(&'a mut [u8], usize);
+
+impl Writer<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        let end = (self.1 + bytes.len()).min(self.0.len());
+        let n = end - self.1;
+        self.0[self.1..end].copy_from_slice(&bytes[..n]);
+        self.1 = end;
+    }
+}
+
+/// A subkey selected by one salt: the prepared AEAD key and its commitment.
+struct Subkey {
+    salt: [u8; SALT_LEN],
+    commitment: [u8; COMMITMENT_LEN],
+    aead: Box<dyn AeadKey>,
+}
+
+impl Subkey {
+    fn derive(key: &DataKey, salt: [u8; SALT_LEN], backend: &dyn AeadBackend) -> Result<Self> {
+        let okm = derive_okm(key, &salt)?;
+        let (k, c) = okm.expose_secret().split_at(32);
+        let subkey = SecretBytes::<32>::from_slice(k)?;
+        let mut commitment = [0u8; COMMITMENT_LEN];
+        commitment.copy_from_slice(c);
+        Ok(Self {
+            salt,
+            commitment,
+            aead: backend.prepare(subkey.expose_secret())?,
+        })
+    }
+}
+
+/// `subkey ‖ commitment` for `(key, salt)`.
+fn derive_okm(key: &DataKey, salt: &[u8; SALT_LEN]) -> Result<SecretBytes<64>> {
+    let mut okm = [0u8; 64];
+    let result = hkdf_sha256(
+        key.secret().expose_secret(),
+        salt,
+        &[
+            LABEL_ENVELOPE,
+            &[SUITE_AES256GCM_HKDF_SHA256],
+            key.id().as_bytes(),
+            &key.epoch().0.to_be_bytes(),
+        ],
+        &mut okm,
+    );
+    let secret = SecretBytes::from_bytes(okm);
+    zeroize::Zeroize::zeroize(&mut okm);
+    result.map(|()| secret)
+}
+
+/// Seals many items under one data key, amortising subkey derivation. Not `Clone`: two
+/// copies would reuse nonces.
+pub struct Sealer {
+    key_id: KeyId,
+    epoch: KeyEpoch,
+    key: DataKey,
+    backend: &'static dyn AeadBackend,
+    subkey: Subkey,
+    next_nonce: u64,
+    aad: Vec<u8>,
+}
+
+impl core::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Sealer")
+            .field("key_id", &self.key_id)
+            .field("epoch", &self.epoch.0)
+            .field("backend", &self.backend.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sealer {
+    /// A sealer on the [default backend](default_backend).
+    pub fn new(key: &DataKey) -> Result<Self> {
+        Self::with_backend(key, default_backend())
+    }
+
+    /// A sealer on a chosen backend (the output is the same for every backend).
+    pub fn with_backend(key: &DataKey, backend: &'static dyn AeadBackend) -> Result<Self> {
+        Ok(Self {
+            key_id: key.id(),
+            epoch: key.epoch(),
+            key: key.clone(),
+            backend,
+            subkey: Subkey::derive(key, random_array()?, backend)?,
+            next_nonce: 0,
+            aad: Vec::with_capacity(HEADER_LEN + 64),
+        })
+    }
+
+    /// Seals `plaintext` for `ctx` into a new envelope.
+    pub fn seal(&mut self, ctx: &ItemContext<'_>, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(plaintext.len().saturating_add(OVERHEAD));
+        self.seal_into(ctx, plaintext, &mut out)?;
+        Ok(out)
+    }
+
+    /// Appends the envelope for `plaintext` to `out`. On error `out` is unchanged.
+    pub fn seal_into(
+        &mut self,
+        ctx: &ItemContext<'_>,
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        if plaintext.len() > MAX_PLAINTEXT_LEN {
+            return Err(Error::TooLarge {
+                what: "envelope plaintext",
+                len: plaintext.len() as u64,
+                limit: MAX_PLAINTEXT_LEN as u64,
+            });
+        }
+        if self.next_nonce >= MAX_SEALS_PER_SUBKEY {
+            self.subkey = Subkey::derive(&self.key, random_array()?, self.backend)?;
+            self.next_nonce = 0;
+        }
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce[4..].copy_from_slice(&self.next_nonce.to_be_bytes());
+        let header = EnvelopeHeader {
+            suite: SUITE_AES256GCM_HKDF_SHA256,
+            key_id: self.key_id,
+            epoch: self.epoch,
+            salt: self.subkey.salt,
+            commitment: self.subkey.commitment,
+            nonce,
+        }
+        .to_bytes();
+        self.aad.clear();
+        self.aad.extend_from_slice(&header);
+        ctx.encode_into(&mut self.aad)?;
+
+        let start = out.len();
+        out.reserve(OVERHEAD + plaintext.len());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(plaintext);
+        let body = &mut out[start + HEADER_LEN..];
+        match self.subkey.aead.seal_in_place(&nonce, &self.aad, body) {
+            Ok(tag) => {
+                out.extend_from_slice(&tag);
+                self.next_nonce += 1;
+                Ok(())
+            }
+            Err(e) => {
+                out.truncate(start);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// How many subkeys an [`Opener`] keeps.
+const OPENER_CACHE: usize = 16;
+
+/// Opens envelopes under one data key, caching the subkeys of recent salts so that a
+/// history sealed by one sealer derives its subkey once.
+pub struct Opener {
+    key: DataKey,
+    backend: &'static dyn AeadBackend,
+    cache: Vec<Subkey>,
+    next_slot: usize,
+    aad: Vec<u8>,
+}
+
+impl core::fmt::Debug for Opener {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Opener")
+            .field("key_id", &self.key.id())
+            .field("epoch", &self.key.epoch().0)
+            .field("backend", &self.backend.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Opener {
+    /// An opener on the [default backend](default_backend).
+    pub fn new(key: &DataKey) -> Self {
+        Self::with_backend(key, default_backend())
+    }
+
+    /// An opener on a chosen backend.
+    pub fn with_backend(key: &DataKey, backend: &'static dyn AeadBackend) -> Self {
+        Self {
+            key: key.clone(),
+            backend,
+            cache: Vec::new(),
+            next_slot: 0,
+            aad: Vec::with_capacity(HEADER_LEN + 64),
+        }
+    }
+
+    /// Opens `envelope` for `ctx` and returns the plaintext.
+    ///
+    /// Checks, in this order: structure, key id and epoch ([`Error::WrongKey`]), key
+    /// commitment ([`Error::KeyCommitmentMismatch`]), then the AEAD tag
+    /// ([`Error::AuthenticationFailed`]). No plaintext is returned unless all pass.
+    pub fn open(&mut self, ctx: &ItemContext<'_>, envelope: &[u8]) -> Result<Vec<u8>> {
+        let (header, body) = EnvelopeHeader::parse(envelope)?;
+        let ct_len = body.len() - TAG_LEN;
+        if ct_len > MAX_PLAINTEXT_LEN {
+            return Err(Error::TooLarge {
+                what: "envelope ciphertext",
+                len: ct_len as u64,
+                limit: MAX_PLAINTEXT_LEN as u64,
+            });
+        }
+        if header.key_id != self.key.id() || header.epoch != self.key.epoch() {
+            return Err(Error::WrongKey);
+        }
+        self.aad.clear();
+        self.aad
+            .extend_from_slice(envelope.get(..HEADER_LEN).unwrap_or_default());
+        ctx.encode_into(&mut self.aad)?;
+
+        let slot = self.subkey_slot(&header.salt)?;
+        let subkey = self.cache.get(slot).ok_or(Error::Malformed {
+            what: "envelope",
+            reason: "subkey cache",
+        })?;
+        if !ct_eq_slices(&subkey.commitment, &header.commitment) {
+            return Err(Error::KeyCommitmentMismatch);
+        }
+        let (ciphertext, tag) = body.split_at(ct_len);
+        let mut tag_arr = [0u8; TAG_LEN];
+        tag_arr.copy_from_slice(tag);
+        let mut plaintext = ciphertext.to_vec();
+        subkey
+            .aead
+            .open_in_place(&header.nonce, &self.aad, &mut plaintext, &tag_arr)
+            .inspect_err(|_| zeroize::Zeroize::zeroize(&mut plaintext))?;
+        Ok(plaintext)
+    }
+
+    /// Index in the cache of the subkey for `salt`, derived on a miss.
+    fn subkey_slot(&mut self, salt: &[u8; SALT_LEN]) -> Result<usize> {
+        Ok(match self.cache.iter().position(|s| &s.salt == salt) {
+            Some(pos) => pos,
+            None => {
+                let fresh = Subkey::derive(&self.key, *salt, self.backend)?;
+                if self.cache.len() < OPENER_CACHE {
+                    self.cache.push(fresh);
+                    self.cache.len() - 1
+                } else {
+                    let slot = self.next_slot;
+                    self.next_slot = (slot + 1) % OPENER_CACHE;
+                    if let Some(entry) = self.cache.get_mut(slot) {
+                        *entry = fresh;
+                    }
+                    slot
+                }
+            }
+        })
+    }
+}
+
+/// Seals one item under a fresh subkey. For many items use a [`Sealer`].
+pub fn seal(key: &DataKey, ctx: &ItemContext<'_>, plaintext: &[u8]) -> Result<Vec<u8>> {
+    Sealer::new(key)?.seal(ctx, plaintext)
+}
+
+/// Opens one envelope. For many items under one key use an [`Opener`].
+pub fn open(key: &DataKey, ctx: &ItemContext<'_>, envelope: &[u8]) -> Result<Vec<u8>> {
+    Opener::new(key).open(ctx, envelope)
+}
