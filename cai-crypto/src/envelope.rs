@@ -84,7 +84,7 @@ impl EnvelopeHeader {
     /// magic, version, suite and that the rest holds at least a tag.
     pub fn parse(bytes: &[u8]) -> Result<(Self, &[u8])> {
         if bytes.len() < OVERHEAD {
-            if bytes.len() >= 4 && bytes[..4] != MAGIC {
+            if bytes.get(..4).is_some_and(|m| m != MAGIC) {
                 return Err(Error::BadMagic {
                     expected: "envelope",
                 });
@@ -156,14 +156,15 @@ impl Reader<'_> {
     }
 }
 
+/// Writes fields into a buffer the caller sized exactly.
 struct Writer<'a>(&'a mut [u8], usize);
 
 impl Writer<'_> {
     fn put(&mut self, bytes: &[u8]) {
-        let end = (self.1 + bytes.len()).min(self.0.len());
-        let n = end - self.1;
-        self.0[self.1..end].copy_from_slice(&bytes[..n]);
-        self.1 = end;
+        if let Some(dst) = self.0.get_mut(self.1..self.1 + bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+        self.1 += bytes.len();
     }
 }
 
@@ -293,7 +294,7 @@ impl Sealer {
         out.reserve(OVERHEAD + plaintext.len());
         out.extend_from_slice(&header);
         out.extend_from_slice(plaintext);
-        let body = &mut out[start + HEADER_LEN..];
+        let body = out.get_mut(start + HEADER_LEN..).unwrap_or_default();
         match self.subkey.aead.seal_in_place(&nonce, &self.aad, body) {
             Ok(tag) => {
                 out.extend_from_slice(&tag);
