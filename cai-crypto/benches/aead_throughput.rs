@@ -4,7 +4,12 @@
 //! `python3 scripts/bench_ratios.py` prints each case as a ratio of the raw baseline
 //! measured in the same run. Figures are recorded in `docs/BENCHMARKS.md`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -68,6 +73,18 @@ fn seal(c: &mut Criterion) {
                 black_box(&out);
             })
         });
+
+        let mut buf = plaintext.clone();
+        group.bench_with_input(
+            BenchmarkId::new("envelope_ring_in_place", size),
+            &size,
+            |b, _| {
+                b.iter(|| {
+                    let parts = sealer.seal_detached(&ctx(), &mut buf).unwrap();
+                    black_box(parts);
+                })
+            },
+        );
 
         group.bench_with_input(
             BenchmarkId::new("envelope_ring_fresh_subkey", size),
@@ -139,6 +156,17 @@ fn open(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("envelope_ring", size), &size, |b, _| {
             b.iter(|| black_box(opener.open(&ctx(), &sealed).unwrap()))
         });
+        group.bench_with_input(
+            BenchmarkId::new("envelope_ring_in_place", size),
+            &size,
+            |b, _| {
+                b.iter_batched_ref(
+                    || sealed.clone(),
+                    |env| black_box(opener.open_in_place(&ctx(), env).unwrap().len()),
+                    BatchSize::LargeInput,
+                )
+            },
+        );
         group.bench_with_input(
             BenchmarkId::new("envelope_ring_fresh_subkey", size),
             &size,

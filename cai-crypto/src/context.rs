@@ -112,14 +112,15 @@ impl<'a> ItemContext<'a> {
             ("session", self.session),
             ("item", self.item),
         ] {
-            let len = u8::try_from(value.len())
-                .ok()
-                .filter(|l| *l > 0)
-                .ok_or(Error::InvalidContext {
-                    field,
-                    len: value.len(),
-                    max: MAX_ID_LEN,
-                })?;
+            let len =
+                u8::try_from(value.len())
+                    .ok()
+                    .filter(|l| *l > 0)
+                    .ok_or(Error::InvalidContext {
+                        field,
+                        len: value.len(),
+                        max: MAX_ID_LEN,
+                    })?;
             out.push(len);
             out.extend_from_slice(value);
         }

@@ -264,10 +264,48 @@ impl Sealer {
         plaintext: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<()> {
-        if plaintext.len() > MAX_PLAINTEXT_LEN {
+        let (header, nonce) = self.begin(ctx, plaintext.len())?;
+        let start = out.len();
+        out.reserve(OVERHEAD + plaintext.len());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(plaintext);
+        let body = out.get_mut(start + HEADER_LEN..).unwrap_or_default();
+        match self.subkey.aead.seal_in_place(&nonce, &self.aad, body) {
+            Ok(tag) => {
+                out.extend_from_slice(&tag);
+                Ok(())
+            }
+            Err(e) => {
+                out.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
+    /// Encrypts `buf` in place and returns the header and tag that frame it: the
+    /// envelope is `header ‖ buf ‖ tag`. Saves the copy [`seal_into`](Self::seal_into)
+    /// makes, for callers that write the three parts out themselves (vectored I/O).
+    pub fn seal_detached(
+        &mut self,
+        ctx: &ItemContext<'_>,
+        buf: &mut [u8],
+    ) -> Result<([u8; HEADER_LEN], [u8; TAG_LEN])> {
+        let (header, nonce) = self.begin(ctx, buf.len())?;
+        let tag = self.subkey.aead.seal_in_place(&nonce, &self.aad, buf)?;
+        Ok((header, tag))
+    }
+
+    /// Checks the length, takes the next nonce (burnt even if sealing then fails, so a
+    /// nonce is never used twice), and leaves the associated data in `self.aad`.
+    fn begin(
+        &mut self,
+        ctx: &ItemContext<'_>,
+        len: usize,
+    ) -> Result<([u8; HEADER_LEN], [u8; NONCE_LEN])> {
+        if len > MAX_PLAINTEXT_LEN {
             return Err(Error::TooLarge {
                 what: "envelope plaintext",
-                len: plaintext.len() as u64,
+                len: len as u64,
                 limit: MAX_PLAINTEXT_LEN as u64,
             });
         }
@@ -289,23 +327,8 @@ impl Sealer {
         self.aad.clear();
         self.aad.extend_from_slice(&header);
         ctx.encode_into(&mut self.aad)?;
-
-        let start = out.len();
-        out.reserve(OVERHEAD + plaintext.len());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(plaintext);
-        let body = out.get_mut(start + HEADER_LEN..).unwrap_or_default();
-        match self.subkey.aead.seal_in_place(&nonce, &self.aad, body) {
-            Ok(tag) => {
-                out.extend_from_slice(&tag);
-                self.next_nonce += 1;
-                Ok(())
-            }
-            Err(e) => {
-                out.truncate(start);
-                Err(e)
-            }
-        }
+        self.next_nonce += 1;
+        Ok((header, nonce))
     }
 }
 
@@ -355,6 +378,33 @@ impl Opener {
     /// commitment ([`Error::KeyCommitmentMismatch`]), then the AEAD tag
     /// ([`Error::AuthenticationFailed`]). No plaintext is returned unless all pass.
     pub fn open(&mut self, ctx: &ItemContext<'_>, envelope: &[u8]) -> Result<Vec<u8>> {
+        let checked = self.check(ctx, envelope)?;
+        let mut plaintext = envelope
+            .get(HEADER_LEN..HEADER_LEN + checked.ct_len)
+            .unwrap_or_default()
+            .to_vec();
+        self.decrypt(&checked, &mut plaintext)?;
+        Ok(plaintext)
+    }
+
+    /// Opens `envelope` in place and returns the plaintext as a slice of it, without
+    /// copying. Same checks as [`open`](Self::open); on failure the ciphertext region
+    /// of `envelope` is zeroed.
+    pub fn open_in_place<'e>(
+        &mut self,
+        ctx: &ItemContext<'_>,
+        envelope: &'e mut [u8],
+    ) -> Result<&'e mut [u8]> {
+        let checked = self.check(ctx, envelope)?;
+        let body = envelope
+            .get_mut(HEADER_LEN..HEADER_LEN + checked.ct_len)
+            .unwrap_or_default();
+        self.decrypt(&checked, body)?;
+        Ok(body)
+    }
+
+    /// Everything up to the tag: structure, key, commitment; fills `self.aad`.
+    fn check(&mut self, ctx: &ItemContext<'_>, envelope: &[u8]) -> Result<Checked> {
         let (header, body) = EnvelopeHeader::parse(envelope)?;
         let ct_len = body.len() - TAG_LEN;
         if ct_len > MAX_PLAINTEXT_LEN {
@@ -373,22 +423,32 @@ impl Opener {
         ctx.encode_into(&mut self.aad)?;
 
         let slot = self.subkey_slot(&header.salt)?;
-        let subkey = self.cache.get(slot).ok_or(Error::Malformed {
-            what: "envelope",
-            reason: "subkey cache",
-        })?;
-        if !ct_eq_slices(&subkey.commitment, &header.commitment) {
+        let commitment_ok = self
+            .cache
+            .get(slot)
+            .is_some_and(|s| ct_eq_slices(&s.commitment, &header.commitment));
+        if !commitment_ok {
             return Err(Error::KeyCommitmentMismatch);
         }
-        let (ciphertext, tag) = body.split_at(ct_len);
-        let mut tag_arr = [0u8; TAG_LEN];
-        tag_arr.copy_from_slice(tag);
-        let mut plaintext = ciphertext.to_vec();
+        let mut tag = [0u8; TAG_LEN];
+        tag.copy_from_slice(body.get(ct_len..).unwrap_or_default());
+        Ok(Checked {
+            slot,
+            nonce: header.nonce,
+            tag,
+            ct_len,
+        })
+    }
+
+    fn decrypt(&self, checked: &Checked, buf: &mut [u8]) -> Result<()> {
+        let subkey = self
+            .cache
+            .get(checked.slot)
+            .ok_or(Error::KeyCommitmentMismatch)?;
         subkey
             .aead
-            .open_in_place(&header.nonce, &self.aad, &mut plaintext, &tag_arr)
-            .inspect_err(|_| zeroize::Zeroize::zeroize(&mut plaintext))?;
-        Ok(plaintext)
+            .open_in_place(&checked.nonce, &self.aad, buf, &checked.tag)
+            .inspect_err(|_| zeroize::Zeroize::zeroize(buf))
     }
 
     /// Index in the cache of the subkey for `salt`, derived on a miss.
@@ -413,6 +473,14 @@ impl Opener {
     }
 }
 
+/// What [`Opener::check`] established about an envelope.
+struct Checked {
+    slot: usize,
+    nonce: [u8; NONCE_LEN],
+    tag: [u8; TAG_LEN],
+    ct_len: usize,
+}
+
 /// Seals one item under a fresh subkey. For many items use a [`Sealer`].
 pub fn seal(key: &DataKey, ctx: &ItemContext<'_>, plaintext: &[u8]) -> Result<Vec<u8>> {
     Sealer::new(key)?.seal(ctx, plaintext)
@@ -421,4 +489,98 @@ pub fn seal(key: &DataKey, ctx: &ItemContext<'_>, plaintext: &[u8]) -> Result<Ve
 /// Opens one envelope. For many items under one key use an [`Opener`].
 pub fn open(key: &DataKey, ctx: &ItemContext<'_>, envelope: &[u8]) -> Result<Vec<u8>> {
     Opener::new(key).open(ctx, envelope)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ContentKind;
+    use crate::aead::all_backends;
+
+    fn ctx() -> ItemContext<'static> {
+        ItemContext::new(b"t", b"s", b"i", 1, ContentKind::Message)
+    }
+
+    #[test]
+    fn detached_and_in_place_match_the_copying_api() {
+        let key = DataKey::generate(KeyEpoch(2)).unwrap();
+        for backend in all_backends() {
+            let mut sealer = Sealer::with_backend(&key, backend).unwrap();
+            let mut buf = b"in place".to_vec();
+            let (header, tag) = sealer.seal_detached(&ctx(), &mut buf).unwrap();
+            let mut env = [&header[..], &buf, &tag].concat();
+            let mut opener = Opener::with_backend(&key, backend);
+            assert_eq!(opener.open(&ctx(), &env).unwrap(), b"in place");
+            assert_eq!(opener.open_in_place(&ctx(), &mut env).unwrap(), b"in place");
+        }
+    }
+
+    #[test]
+    fn nonces_count_up_under_one_salt() {
+        let key = DataKey::generate(KeyEpoch::INITIAL).unwrap();
+        let mut sealer = Sealer::new(&key).unwrap();
+        let a = EnvelopeHeader::parse(&sealer.seal(&ctx(), b"a").unwrap())
+            .unwrap()
+            .0;
+        let b = EnvelopeHeader::parse(&sealer.seal(&ctx(), b"b").unwrap())
+            .unwrap()
+            .0;
+        assert_eq!(a.salt, b.salt);
+        assert_eq!(a.nonce, [0; 12]);
+        assert_eq!(b.nonce, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        let c = EnvelopeHeader::parse(&Sealer::new(&key).unwrap().seal(&ctx(), b"c").unwrap())
+            .unwrap()
+            .0;
+        assert_ne!(a.salt, c.salt);
+    }
+
+    #[test]
+    fn failures_name_their_cause() {
+        let key = DataKey::generate(KeyEpoch::INITIAL).unwrap();
+        let env = seal(&key, &ctx(), b"secret").unwrap();
+        let other = DataKey::generate(KeyEpoch::INITIAL).unwrap();
+        assert_eq!(open(&other, &ctx(), &env), Err(Error::WrongKey));
+        let same_id_other_secret =
+            DataKey::from_parts(key.id(), key.epoch(), SecretBytes::random().unwrap());
+        assert_eq!(
+            open(&same_id_other_secret, &ctx(), &env),
+            Err(Error::KeyCommitmentMismatch)
+        );
+        let moved = ItemContext::new(b"t", b"s", b"i", 2, ContentKind::Message);
+        assert_eq!(open(&key, &moved, &env), Err(Error::AuthenticationFailed));
+        let mut bad = env.clone();
+        bad[0] ^= 1;
+        assert_eq!(
+            open(&key, &ctx(), &bad),
+            Err(Error::BadMagic {
+                expected: "envelope"
+            })
+        );
+        assert!(matches!(
+            open(&key, &ctx(), &env[..OVERHEAD - 1]),
+            Err(Error::Truncated { .. })
+        ));
+        let mut in_place = env.clone();
+        let last = in_place.len() - 1;
+        in_place[last] ^= 1;
+        assert_eq!(
+            Opener::new(&key).open_in_place(&ctx(), &mut in_place),
+            Err(Error::AuthenticationFailed)
+        );
+        assert!(
+            in_place[HEADER_LEN..last - TAG_LEN + 1]
+                .iter()
+                .all(|b| *b == 0)
+        );
+    }
+
+    #[test]
+    fn oversized_plaintext_is_refused_before_sealing() {
+        let key = DataKey::generate(KeyEpoch::INITIAL).unwrap();
+        let big = vec![0u8; MAX_PLAINTEXT_LEN + 1];
+        assert!(matches!(
+            seal(&key, &ctx(), &big),
+            Err(Error::TooLarge { .. })
+        ));
+    }
 }

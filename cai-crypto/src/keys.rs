@@ -125,7 +125,10 @@ mod tests {
             SecretBytes::from_bytes([0xab; 32]),
         );
         let s = format!("{k:?}");
-        assert!(!s.contains("ab, ") && !s.contains("abab") && !s.contains("171"), "{s}");
+        assert!(
+            !s.contains("ab, ") && !s.contains("abab") && !s.contains("171"),
+            "{s}"
+        );
         assert!(s.contains("01010101"));
     }
 
