@@ -56,6 +56,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod aead;
+pub mod backup;
 mod context;
 pub mod e2e;
 pub mod envelope;
