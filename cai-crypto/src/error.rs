@@ -145,6 +145,18 @@ pub enum Error {
     /// Reading or writing the underlying stream failed.
     #[error("I/O error: {0:?}")]
     Io(std::io::ErrorKind),
+    /// No media key is held for the SFrame key id of a frame. In cai's layout the key id
+    /// is `epoch << 16 | sender_index` (see [`crate::sframe::MediaKeyId`]), so a client can
+    /// say whose key of which epoch it lacks (R-E4c).
+    #[error(
+        "no media key for SFrame key id {kid:#x} (epoch {}, sender {})",
+        .kid >> 16,
+        .kid & 0xffff
+    )]
+    UnknownMediaKey {
+        /// The key id named by the frame.
+        kid: u64,
+    },
 }
 
 impl From<Error> for std::io::Error {
