@@ -13,7 +13,7 @@
 //!   256-bit `salt` for every [`Sealer`]. A sealer numbers its nonces 0, 1, 2, … under its
 //!   own subkey, so no nonce ever repeats and the data key itself never meets AES-GCM:
 //!   the 2^32-messages bound of random 96-bit nonces does not apply. A sealer moves to a
-//!   new salt after [`MAX_SEALS_PER_SUBKEY`] items.
+//!   new salt after [`MAX_SEALS_PER_SUBKEY`] items or [`MAX_BYTES_PER_SUBKEY`] bytes.
 //! * **Key commitment.** AES-GCM is not key-committing, so the 32-byte `commitment`
 //!   derived beside the subkey travels in the header and is compared in constant time
 //!   before any decryption ([`Error::KeyCommitmentMismatch`]). A ciphertext therefore
@@ -60,6 +60,9 @@ pub const OVERHEAD: usize = HEADER_LEN + TAG_LEN;
 pub const MAX_PLAINTEXT_LEN: usize = 64 * 1024 * 1024;
 /// Items one sealer seals under one subkey before it draws a new salt.
 pub const MAX_SEALS_PER_SUBKEY: u64 = 1 << 32;
+/// Plaintext bytes one sealer seals under one subkey before it draws a new salt
+/// (2^40 bytes = 2^36 AES blocks, far inside AES-GCM's confidentiality bound).
+pub const MAX_BYTES_PER_SUBKEY: u64 = 1 << 40;
 
 /// The parsed fixed header of an envelope. Public values only: reading it tells a
 /// server which key to fetch without touching any secret.
@@ -218,6 +221,7 @@ pub struct Sealer {
     backend: &'static dyn AeadBackend,
     subkey: Subkey,
     next_nonce: u64,
+    bytes_sealed: u64,
     aad: Vec<u8>,
 }
 
@@ -246,6 +250,7 @@ impl Sealer {
             backend,
             subkey: Subkey::derive(key, random_array()?, backend)?,
             next_nonce: 0,
+            bytes_sealed: 0,
             aad: Vec::with_capacity(HEADER_LEN + 64),
         })
     }
@@ -309,9 +314,12 @@ impl Sealer {
                 limit: MAX_PLAINTEXT_LEN as u64,
             });
         }
-        if self.next_nonce >= MAX_SEALS_PER_SUBKEY {
+        if self.next_nonce >= MAX_SEALS_PER_SUBKEY
+            || self.bytes_sealed.saturating_add(len as u64) > MAX_BYTES_PER_SUBKEY
+        {
             self.subkey = Subkey::derive(&self.key, random_array()?, self.backend)?;
             self.next_nonce = 0;
+            self.bytes_sealed = 0;
         }
         let mut nonce = [0u8; NONCE_LEN];
         nonce[4..].copy_from_slice(&self.next_nonce.to_be_bytes());
@@ -328,6 +336,7 @@ impl Sealer {
         self.aad.extend_from_slice(&header);
         ctx.encode_into(&mut self.aad)?;
         self.next_nonce += 1;
+        self.bytes_sealed += len as u64;
         Ok((header, nonce))
     }
 }
@@ -374,7 +383,8 @@ impl Opener {
 
     /// Opens `envelope` for `ctx` and returns the plaintext.
     ///
-    /// Checks, in this order: structure, key id and epoch ([`Error::WrongKey`]), key
+    /// Checks, in this order: structure and size limit, key id and epoch
+    /// ([`Error::WrongKey`]), the context's validity ([`Error::InvalidContext`]), key
     /// commitment ([`Error::KeyCommitmentMismatch`]), then the AEAD tag
     /// ([`Error::AuthenticationFailed`]). No plaintext is returned unless all pass.
     pub fn open(&mut self, ctx: &ItemContext<'_>, envelope: &[u8]) -> Result<Vec<u8>> {

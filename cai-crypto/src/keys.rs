@@ -126,7 +126,7 @@ mod tests {
         );
         let s = format!("{k:?}");
         assert!(
-            !s.contains("ab, ") && !s.contains("abab") && !s.contains("171"),
+            !s.contains("ab, ") && !s.contains("abababab") && !s.contains("171, 171"),
             "{s}"
         );
         assert!(s.contains("01010101"));

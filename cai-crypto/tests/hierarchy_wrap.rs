@@ -336,7 +336,10 @@ fn debug_output_hides_secrets() {
     let w = kek.wrap(&dek, &ctx()).unwrap();
     let ring = KekRing::new(kek.clone());
     for shown in [format!("{kek:?}"), format!("{w:?}"), format!("{ring:?}")] {
-        assert!(!shown.contains("abab") && !shown.contains("171"), "{shown}");
+        assert!(
+            !shown.contains("abababab") && !shown.contains("171, 171"),
+            "{shown}"
+        );
         assert!(!shown.contains("cdcd") && !shown.contains("205"), "{shown}");
         assert!(shown.contains("11111111"), "{shown}");
     }
