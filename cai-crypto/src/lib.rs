@@ -19,7 +19,10 @@
 //! * [`modes`] — the **four session encryption modes** (R-E1..R-E4): server-managed,
 //!   session key, passphrase (Argon2id with bounded parameters) and end-to-end.
 //! * [`e2e`] — end-to-end keys: X25519 device keys, epoch secrets wrapped per device with
-//!   HPKE (RFC 9180) in a bundle signed with Ed25519, key backups, history sharing.
+//!   HPKE (RFC 9180) in a bundle signed with Ed25519, per-sender keys, history sharing.
+//! * [`backup`] — key backups: a user's private keys sealed under a key derived from
+//!   the *encryption* password (Argon2id) and/or a generated recovery key, so they never
+//!   leave the device in clear and a login-password reset loses nothing (R-E4a).
 //! * [`sframe`] — **media frame encryption** (SFrame, RFC 9605) for `cai-rtc`.
 //! * [`aead`] — the AES-256-GCM backends: portable RustCrypto, or `ring` (feature
 //!   `ring`) at several GB/s. The wire format never depends on the backend.

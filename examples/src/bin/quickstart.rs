@@ -1,0 +1,253 @@
+//! Quickstart: seals and opens counselling content in each of the four session
+//! encryption modes, streams a file, encrypts a media frame, and prints what happened.
+//!
+//! Run: `cargo run -p cai-examples --bin quickstart`
+
+use std::io::Cursor;
+
+use cai_crypto::aead::default_backend;
+use cai_crypto::backup::{KeyBackup, RecoveryKey};
+use cai_crypto::e2e::{DeviceId, HistoryBundle, LocalDevice, Roster, SessionState};
+use cai_crypto::hierarchy::{Kek, KekRing, session_wrap_context};
+use cai_crypto::modes::{self, KeyCustody, SessionMode};
+use cai_crypto::passphrase::Argon2Params;
+use cai_crypto::sframe::{FrameDecryptor, FrameEncryptor, MediaKeyId, MediaProtection, MediaSuite};
+use cai_crypto::{ContentKind, Error, ItemContext, KeyEpoch, envelope, stream};
+
+const TENANT: &[u8] = b"tenant-counselling-centre";
+
+fn main() -> Result<(), Error> {
+    println!(
+        "cai quickstart — AEAD backend: {}",
+        default_backend().name()
+    );
+    server_managed()?;
+    session_key()?;
+    passphrase()?;
+    end_to_end()?;
+    println!("\nAll four modes sealed and opened their content.");
+    Ok(())
+}
+
+fn server_managed() -> Result<(), Error> {
+    println!(
+        "\n[1] server-managed (R-E1): the server seals at rest under the tenant key hierarchy"
+    );
+    let mut keks = KekRing::new(Kek::generate(1)?);
+    let wrap_ctx = session_wrap_context(TENANT, b"session-1")?;
+    let (key, custody) =
+        modes::create_wrapped(SessionMode::ServerManaged, keks.current(), &wrap_ctx)?;
+    let stored_key = custody.to_bytes();
+    println!(
+        "    session key {} wrapped under KEK v1: {} bytes stored",
+        key.id(),
+        stored_key.len()
+    );
+
+    let ctx = ItemContext::new(TENANT, b"session-1", b"note-1", 1, ContentKind::Note);
+    let sealed = envelope::seal(&key, &ctx, b"Client reports sleeping better.")?;
+    println!(
+        "    note sealed: {} bytes (envelope v1, {} bytes overhead)",
+        sealed.len(),
+        envelope::OVERHEAD
+    );
+
+    // KEK rotation re-wraps the data key; the content is not touched.
+    keks.rotate()?;
+    let KeyCustody::Wrapped(wrapped) = KeyCustody::parse(&stored_key)? else {
+        return Err(Error::Malformed {
+            what: "custody",
+            reason: "expected a wrapped key",
+        });
+    };
+    let rewrapped = keks.rewrap_to_current(&wrapped, &wrap_ctx)?;
+    keks.retire(1)?;
+    let recovered = keks.unwrap(&rewrapped, &wrap_ctx)?;
+    let opened = envelope::open(&recovered, &ctx, &sealed)?;
+    println!(
+        "    KEK rotated to v{}, v1 retired, note still opens: {:?}",
+        keks.current().version(),
+        String::from_utf8_lossy(&opened)
+    );
+
+    // Moving the ciphertext to another item fails.
+    let moved = ItemContext::new(TENANT, b"session-1", b"note-2", 1, ContentKind::Note);
+    println!(
+        "    same ciphertext under another item id: {}",
+        describe(envelope::open(&recovered, &moved, &sealed))
+    );
+
+    // Crypto-shredding: the wrapped key is the only stored copy of the session key;
+    // deleting it leaves nothing that opens the content.
+    println!(
+        "    wrapped key deleted: no copy of the session key is left, so the note cannot be opened anywhere, backups included (R-P4)"
+    );
+    Ok(())
+}
+
+fn session_key() -> Result<(), Error> {
+    println!(
+        "\n[2] session key (R-E2): clients seal with a per-session key the server keeps wrapped"
+    );
+    let kek = Kek::generate(1)?;
+    let wrap_ctx = session_wrap_context(TENANT, b"session-2")?;
+    let (_, custody) = modes::create_wrapped(SessionMode::SessionKey, &kek, &wrap_ctx)?;
+    // An authenticated participant's client receives the unwrapped key and seals locally.
+    let client_key = modes::recover_wrapped(&kek, &custody, &wrap_ctx)?;
+    let mut sealer = envelope::Sealer::new(&client_key)?;
+    let mut opener = envelope::Opener::new(&client_key);
+    for (i, text) in ["Hello, I booked this chat.", "Welcome — how are you today?"]
+        .iter()
+        .enumerate()
+    {
+        let id = format!("msg-{i}");
+        let ctx = ItemContext::new(TENANT, b"session-2", id.as_bytes(), 1, ContentKind::Message);
+        let sealed = sealer.seal(&ctx, text.as_bytes())?;
+        let opened = opener.open(&ctx, &sealed)?;
+        println!(
+            "    {id}: sealed {} bytes, opened {:?}",
+            sealed.len(),
+            String::from_utf8_lossy(&opened)
+        );
+    }
+
+    // Files of any size stream through in constant memory.
+    let file: Vec<u8> = (0..5 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let ctx = ItemContext::new(TENANT, b"session-2", b"file-1", 1, ContentKind::File);
+    let mut sealed = Vec::new();
+    stream::seal_stream(&client_key, &ctx, Cursor::new(&file), &mut sealed)?;
+    let mut opened = Vec::new();
+    stream::open_stream(&client_key, &ctx, Cursor::new(&sealed), &mut opened)?;
+    println!(
+        "    5 MiB file streamed: {} bytes sealed, round trip intact: {}",
+        sealed.len(),
+        opened == file
+    );
+    Ok(())
+}
+
+fn passphrase() -> Result<(), Error> {
+    println!("\n[3] passphrase (R-E3): the key is derived on the client and never stored");
+    let params = Argon2Params::MINIMUM; // production: Argon2Params::RECOMMENDED
+    let (key, custody) = modes::create_passphrase(b"our shared phrase", params)?;
+    println!(
+        "    server stores {} bytes of salt, Argon2id parameters and a verifier — no key",
+        custody.to_bytes().len()
+    );
+    let ctx = ItemContext::new(TENANT, b"session-3", b"msg-1", 1, ContentKind::Message);
+    let sealed = envelope::seal(&key, &ctx, b"Only we know the phrase.")?;
+    let again = modes::recover_passphrase(b"our shared phrase", &custody)?;
+    println!(
+        "    right passphrase opens: {:?}",
+        String::from_utf8_lossy(&envelope::open(&again, &ctx, &sealed)?)
+    );
+    println!(
+        "    wrong passphrase: {}",
+        describe(modes::recover_passphrase(b"our shared phrasE", &custody))
+    );
+    println!("    (a lost passphrase means this content cannot be recovered by anyone)");
+    Ok(())
+}
+
+fn end_to_end() -> Result<(), Error> {
+    println!("\n[4] end-to-end (R-E4): only participants' devices can read");
+    let session = b"session-4";
+    let counsellor = LocalDevice::generate(DeviceId::new(b"counsellor-laptop")?)?;
+    let client = LocalDevice::generate(DeviceId::new(b"client-phone")?)?;
+    let roster = Roster::new(vec![counsellor.roster_entry()?, client.roster_entry()?])?;
+    let (secret1, custody) = modes::create_end_to_end(session, KeyEpoch(1), &roster, &counsellor)?;
+    println!(
+        "    epoch 1 bundle: {} bytes, HPKE-wrapped to {} devices, Ed25519-signed",
+        custody.to_bytes().len(),
+        roster.len()
+    );
+
+    let mut client_state = SessionState::new(session, &[counsellor.identity().public()])?;
+    modes::recover_end_to_end(
+        &mut client_state,
+        &KeyCustody::parse(&custody.to_bytes())?,
+        &client,
+    )?;
+    let ctx = ItemContext::new(TENANT, session, b"msg-1", 1, ContentKind::Message);
+    let sealed = envelope::seal(
+        &secret1.data_key(counsellor.id())?,
+        &ctx,
+        b"This stays between us.",
+    )?;
+    let key = client_state.data_key(KeyEpoch(1), counsellor.id())?;
+    println!(
+        "    client opens counsellor's message: {:?}",
+        String::from_utf8_lossy(&envelope::open(&key, &ctx, &sealed)?)
+    );
+
+    // Media: SFrame with per-sender, per-epoch keys; the SFU relays frames it cannot read.
+    let kid = MediaKeyId::new(KeyEpoch(1), 0);
+    let suite = MediaSuite::default();
+    let mut encryptor = FrameEncryptor::new(suite, kid, &secret1.media_secret(counsellor.id())?)?;
+    let mut decryptor = FrameDecryptor::new();
+    decryptor.add_key(
+        suite,
+        kid,
+        &client_state.media_secret(KeyEpoch(1), counsellor.id())?,
+    )?;
+    let audio = b"opus audio frame";
+    let frame = encryptor.encrypt(audio, b"")?;
+    let clear = decryptor.decrypt(&frame, b"")?;
+    println!(
+        "    media frame {} -> {} bytes, decrypted intact: {}; call shows: {}",
+        audio.len(),
+        frame.len(),
+        clear == audio,
+        MediaProtection::for_call(Some(suite))
+    );
+
+    // A second counsellor takes over the case: new epoch, plus the history if policy allows.
+    let colleague = LocalDevice::generate(DeviceId::new(b"colleague-laptop")?)?;
+    let roster2 = Roster::new(vec![
+        counsellor.roster_entry()?,
+        client.roster_entry()?,
+        colleague.roster_entry()?,
+    ])?;
+    let (_, custody2) = modes::create_end_to_end(session, KeyEpoch(2), &roster2, &counsellor)?;
+    let mut colleague_state = SessionState::new(session, &[counsellor.identity().public()])?;
+    modes::recover_end_to_end(&mut colleague_state, &custody2, &colleague)?;
+    println!(
+        "    colleague joined: epoch 2; epoch 1 before the grant: {}",
+        describe(colleague_state.data_key(KeyEpoch(1), counsellor.id()))
+    );
+    let grant = HistoryBundle::create(
+        session,
+        &[&secret1],
+        &counsellor,
+        &colleague.roster_entry()?,
+    )?;
+    colleague_state.import_history(&grant, &colleague)?;
+    let key = colleague_state.data_key(KeyEpoch(1), counsellor.id())?;
+    println!(
+        "    after the history grant (R-E4b) the colleague reads: {:?}",
+        String::from_utf8_lossy(&envelope::open(&key, &ctx, &sealed)?)
+    );
+
+    // Private keys leave the device only inside a backup blob (R-E4a).
+    let recovery = RecoveryKey::generate()?;
+    let backup = KeyBackup::seal(
+        &client.to_backup_bytes()?,
+        Some(b"encryption password"),
+        Some(&recovery),
+        Argon2Params::MINIMUM,
+    )?;
+    let restored = LocalDevice::from_backup_bytes(&backup.open_with_recovery_key(&recovery)?)?;
+    println!(
+        "    device keys backed up ({} bytes); restored with the recovery key after a login-password reset: {}",
+        backup.to_bytes().len(),
+        restored.id() == client.id()
+    );
+    Ok(())
+}
+
+fn describe<T>(r: Result<T, Error>) -> String {
+    match r {
+        Ok(_) => "opened".into(),
+        Err(e) => format!("refused — {e}"),
+    }
+}
