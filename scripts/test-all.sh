@@ -35,6 +35,7 @@ step "fuzz smoke runs (${FUZZ_SECONDS}s per target)"
   cd fuzz
   cargo +nightly fuzz build -O
   for target in $(cargo +nightly fuzz list); do
+    echo "fuzz target: $target"
     mkdir -p "corpus/$target"
     cargo +nightly fuzz run -O "$target" "corpus/$target" -- \
       -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 2>&1 | tail -n 3
@@ -48,7 +49,13 @@ cargo run --quiet --release -p cai-crypto --features ring --example stream_1gib
 step "JavaScript reference module"
 node --test cai-crypto/js/
 
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
 step "tests (portable backend)"
-cargo test --quiet -p cai-crypto
+cargo test -p cai-crypto 2>&1 | tee "$log"
 step "tests (all features)"
-cargo test --workspace --all-features
+cargo test --workspace --all-features 2>&1 | tee -a "$log"
+
+# One closing line over every test binary and doctest run above.
+awk '/^test result:/ { p += $4; f += $6; i += $8 }
+     END { printf "\ntests: %d passed, %d failed, %d skipped\n", p, f, i; exit (f > 0 || p == 0) }' "$log"
