@@ -41,6 +41,8 @@ export const OVERHEAD = HEADER_LEN + TAG_LEN; // 118
 export const MAX_PLAINTEXT_LEN = 64 * 1024 * 1024;
 /** Items one sealer seals under one subkey before it draws a new salt (2^32). */
 export const MAX_SEALS_PER_SUBKEY = 2 ** 32;
+/** Plaintext bytes one sealer seals under one subkey before it draws a new salt. */
+export const MAX_BYTES_PER_SUBKEY = 2 ** 40;
 /** Longest tenant, session or item id, in bytes. */
 export const MAX_ID_LEN = 255;
 /** HKDF `info` prefix: the ASCII bytes of "cai envelope v1". */
@@ -334,6 +336,7 @@ export class Sealer {
     /** @readonly */ this.epoch = epoch;
     /** @private */ this.sub = sub;
     /** @private */ this.nextNonce = nextNonce;
+    /** @private */ this.bytesSealed = 0;
     /** @private */ this.fixedSalt = fixedSalt;
   }
 
@@ -381,15 +384,20 @@ export class Sealer {
       throw new EnvelopeError('TooLarge', `envelope plaintext is too large: ${plaintext.length} bytes`);
     }
     const encodedCtx = encodeContext(ctx);
-    if (this.nextNonce >= MAX_SEALS_PER_SUBKEY) {
+    if (
+      this.nextNonce >= MAX_SEALS_PER_SUBKEY ||
+      this.bytesSealed + plaintext.length > MAX_BYTES_PER_SUBKEY
+    ) {
       if (this.fixedSalt) throw new EnvelopeError('LimitExceeded', 'seals per fixed-salt subkey');
       const fresh = await Sealer.create(this.keyBytes, this.keyId, this.epoch);
       this.sub = fresh.sub;
       this.nextNonce = 0;
+      this.bytesSealed = 0;
     }
     // Take the nonce before the first await so that concurrent seal() calls never share one.
     const nonce = counterNonce(this.nextNonce);
     this.nextNonce += 1;
+    this.bytesSealed += plaintext.length;
     const { salt, subkey, commitment } = this.sub;
     const header = encodeHeader({ keyId: this.keyId, epoch: this.epoch, salt, commitment, nonce });
     const aad = concat(header, encodedCtx);

@@ -63,7 +63,8 @@ pub enum SessionMode {
     Passphrase,
     /// R-E4: end-to-end. Epoch secrets are wrapped per participant device with HPKE in
     /// a signed [`EpochBundle`] ([`crate::e2e`]); only participants' devices can read,
-    /// and every sender seals under its own key derived from the epoch secret.
+    /// and every sender seals under its own key derived from the epoch secret (derivable
+    /// by every participant: it separates senders, it does not authenticate them).
     EndToEnd,
 }
 

@@ -49,7 +49,7 @@ struct Fixture {
 fn fixture() -> Fixture {
     let a = device("counsellor", 1);
     let b = device("client-phone", 2);
-    let c = device("client-laptop", 2); // same user as b: shared identity key
+    let c = device("client-laptop", 3); // every device signs with its own identity key
     let roster = roster(&[&a, &b, &c]);
     Fixture { a, b, c, roster }
 }
@@ -442,7 +442,7 @@ fn history_is_granted_to_the_new_participant_only() {
 
     // A second counsellor with two devices takes over: epoch 3, and a history grant.
     let n1 = device("new-counsellor-1", 5);
-    let n2 = device("new-counsellor-2", 5);
+    let n2 = device("new-counsellor-2", 6);
     let r3 = roster(&[&f.a, &f.b, &n1, &n2]);
     assert!(requires_new_epoch(&ab, &r3));
     let (b3, _) = EpochBundle::create(SESSION, KeyEpoch(3), &r3, &f.a).unwrap();
@@ -616,4 +616,37 @@ fn debug_output_is_redacted() {
             assert!(!s.contains(&decimal), "{s}");
         }
     }
+}
+
+#[test]
+fn epochs_advance_one_at_a_time() {
+    let f = fixture();
+    let (e1, _) = EpochBundle::create(SESSION, KeyEpoch(1), &f.roster, &f.a).unwrap();
+    let (e3, _) = EpochBundle::create(SESSION, KeyEpoch(3), &f.roster, &f.b).unwrap();
+    let (max, _) = EpochBundle::create(SESSION, KeyEpoch(u32::MAX), &f.roster, &f.b).unwrap();
+    let (e2, s2) = EpochBundle::create(SESSION, KeyEpoch(2), &f.roster, &f.a).unwrap();
+    let mut state = SessionState::new(SESSION, &[f.a.identity().public()]).unwrap();
+    state.accept(e1.to_bytes(), &f.c).unwrap();
+    // A member cannot skip past withheld epochs, nor end the session with u32::MAX.
+    for skipping in [&e3, &max] {
+        assert!(matches!(
+            state.accept(skipping.to_bytes(), &f.c),
+            Err(Error::Rejected { .. })
+        ));
+    }
+    assert_eq!(state.accept(e2.to_bytes(), &f.c).unwrap(), s2);
+    assert_eq!(state.accept(e3.to_bytes(), &f.c).map(|_| ()), Ok(()));
+}
+
+#[test]
+fn a_roster_lists_each_identity_key_once() {
+    let a = device("phone", 1);
+    let same_user_laptop = device("laptop", 1);
+    assert!(matches!(
+        Roster::new(vec![
+            a.roster_entry().unwrap(),
+            same_user_laptop.roster_entry().unwrap()
+        ]),
+        Err(Error::Malformed { .. })
+    ));
 }

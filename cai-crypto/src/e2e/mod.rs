@@ -9,11 +9,14 @@
 //!   HKDF-SHA256, AES-256-GCM), whose `info` binds session, epoch, roster hash, sender
 //!   and recipient device, and the whole bundle signed with the sender's Ed25519 identity
 //!   key. Not HPKE auth mode: it allows key-compromise impersonation.
-//! * A new epoch starts whenever anyone joins or leaves ([`requires_new_epoch`]).
+//! * A new epoch starts whenever anyone joins or leaves ([`requires_new_epoch`]); epochs
+//!   advance one at a time, and each device signs with its own identity key.
 //! * Receivers track each session in a [`SessionState`]: unsigned or badly signed
 //!   bundles, senders outside the previous roster and non-increasing epochs are rejected,
 //!   each with its own [`Error`](crate::Error) variant (R-E4c).
-//! * Per-sender keys come from the epoch secret: a content [`DataKey`](crate::DataKey)
+//! * Per-sender keys come from the epoch secret (they keep senders' key and nonce spaces
+//!   apart; every participant can derive them, so they attribute content to *a
+//!   participant*, not to one — see `docs/E2E.md`, "Limits"): a content [`DataKey`](crate::DataKey)
 //!   for [`envelope`](crate::envelope) ([`EpochSecret::data_key`], its id from
 //!   [`sender_key_id`]) and a media base secret for SFrame ([`EpochSecret::media_secret`]).
 //! * A [`HistoryBundle`] grants past epochs' secrets to a newly added participant's

@@ -127,6 +127,16 @@ impl Roster {
                 reason: "an X25519 key is listed for two devices",
             });
         }
+        // One signing identity per device: a bundle's claimed sender device is then
+        // bound to the key that signed it, and removing a device removes its authority.
+        let mut identities: Vec<[u8; 32]> = entries.iter().map(|e| e.identity.to_bytes()).collect();
+        identities.sort_unstable();
+        if identities.windows(2).any(|w| matches!(w, [a, b] if a == b)) {
+            return Err(Error::Malformed {
+                what: WHAT,
+                reason: "an identity key is listed for two devices",
+            });
+        }
         let count = u16::try_from(entries.len()).map_err(|_| Error::TooLarge {
             what: WHAT,
             len: entries.len() as u64,

@@ -7,7 +7,9 @@
 //!    identity it names ([`Error::InvalidSignature`], parse errors), and that sender is in
 //!    the bundle's roster ([`Error::Rejected`]);
 //! 2. it is for this session ([`Error::Rejected`]);
-//! 3. its epoch is newer than the newest accepted ([`Error::StaleEpoch`]);
+//! 3. its epoch is newer than the newest accepted ([`Error::StaleEpoch`]) and exactly
+//!    the next one ([`Error::Rejected`]): a device that missed bundles applies the stored
+//!    chain in order;
 //! 4. its sender may start it: a member (same device id and identity key) of the
 //!    previously accepted roster, or, for the first bundle, one of the trusted identities
 //!    given to [`SessionState::new`] ([`Error::Rejected`]);
@@ -86,13 +88,22 @@ impl SessionState {
                 reason: "bundle is for another session",
             });
         }
-        if let Some(current) = self.newest
-            && bundle.epoch() <= current
-        {
-            return Err(Error::StaleEpoch {
-                current: current.0,
-                got: bundle.epoch().0,
-            });
+        if let Some(current) = self.newest {
+            if bundle.epoch() <= current {
+                return Err(Error::StaleEpoch {
+                    current: current.0,
+                    got: bundle.epoch().0,
+                });
+            }
+            // Epochs advance one at a time: a device that missed bundles replays the
+            // stored chain in order. No member can skip epochs past a removal it was
+            // not part of, or jump to u32::MAX and end the session for everyone.
+            if Some(bundle.epoch()) != current.next().ok() {
+                return Err(Error::Rejected {
+                    what: WHAT,
+                    reason: "epoch skips ahead: apply the missing bundles in order first",
+                });
+            }
         }
         match &self.roster {
             Some(previous) => {
