@@ -112,22 +112,28 @@ impl<'a> ItemContext<'a> {
             ("session", self.session),
             ("item", self.item),
         ] {
-            let len =
-                u8::try_from(value.len())
-                    .ok()
-                    .filter(|l| *l > 0)
-                    .ok_or(Error::InvalidContext {
-                        field,
-                        len: value.len(),
-                        max: MAX_ID_LEN,
-                    })?;
-            out.push(len);
-            out.extend_from_slice(value);
+            push_id(out, field, value)?;
         }
         out.extend_from_slice(&self.version.to_be_bytes());
         out.push(self.kind.code());
         Ok(())
     }
+}
+
+/// Appends one id as `len:u8 ‖ id`, rejecting empty ids and ids over [`MAX_ID_LEN`].
+/// Shared by every encoding that names tenants, sessions or items.
+pub(crate) fn push_id(out: &mut Vec<u8>, field: &'static str, value: &[u8]) -> Result<()> {
+    let len = u8::try_from(value.len())
+        .ok()
+        .filter(|l| *l > 0)
+        .ok_or(Error::InvalidContext {
+            field,
+            len: value.len(),
+            max: MAX_ID_LEN,
+        })?;
+    out.push(len);
+    out.extend_from_slice(value);
+    Ok(())
 }
 
 #[cfg(test)]

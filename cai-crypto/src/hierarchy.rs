@@ -294,19 +294,8 @@ fn check_wrap_context(ctx: &[u8]) -> Result<()> {
 /// fields of an [`ItemContext`](crate::ItemContext)).
 pub fn session_wrap_context(tenant: &[u8], session: &[u8]) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(2 + tenant.len() + session.len());
-    for (field, value) in [("tenant", tenant), ("session", session)] {
-        let len =
-            u8::try_from(value.len())
-                .ok()
-                .filter(|l| *l > 0)
-                .ok_or(Error::InvalidContext {
-                    field,
-                    len: value.len(),
-                    max: crate::MAX_ID_LEN,
-                })?;
-        out.push(len);
-        out.extend_from_slice(value);
-    }
+    crate::context::push_id(&mut out, "tenant", tenant)?;
+    crate::context::push_id(&mut out, "session", session)?;
     Ok(out)
 }
 
