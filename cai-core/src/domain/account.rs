@@ -1,0 +1,86 @@
+//! Accounts and guests (R-I1), account validity windows (R-I6) and the deactivation →
+//! pseudonymisation life cycle (R-I7).
+
+use serde::{Deserialize, Serialize};
+
+use super::text::{Email, Name, Pseudonym};
+use crate::id::{AccountId, GuestId, RoleId, SessionId, TenantId};
+use crate::time::Timestamp;
+
+/// A registered, e-mail identified account of one tenant. Personalised: one person per
+/// account (R-I8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The account's id.
+    pub id: AccountId,
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// The login e-mail address; `None` once pseudonymised.
+    pub email: Option<Email>,
+    /// Display name; replaced by a neutral one on pseudonymisation.
+    pub display_name: Name,
+    /// Roles held (several allowed, R-I2), sorted.
+    pub roles: Vec<RoleId>,
+    /// Life-cycle state.
+    pub status: AccountStatus,
+    /// Login allowed only from this time (R-I6).
+    pub valid_from: Option<Timestamp>,
+    /// Login allowed only until this time (R-I6); also the exit date for anonymisation.
+    pub valid_until: Option<Timestamp>,
+    /// When the account was created.
+    pub created_at: Timestamp,
+    /// Incremented by the store on every update.
+    pub revision: u64,
+}
+
+impl Account {
+    /// Whether the account may act at `now`: active and inside its validity window.
+    pub fn is_usable_at(&self, now: Timestamp) -> bool {
+        matches!(self.status, AccountStatus::Active)
+            && self.valid_from.is_none_or(|from| now >= from)
+            && self.valid_until.is_none_or(|until| now < until)
+    }
+
+    /// Whether the account holds `role`.
+    pub fn has_role(&self, role: RoleId) -> bool {
+        self.roles.binary_search(&role).is_ok()
+    }
+}
+
+/// Where an account is in its life cycle (R-I7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccountStatus {
+    /// Can log in (inside its validity window).
+    Active,
+    /// Cannot log in; pseudonymised at `pseudonymise_at` unless reactivated first.
+    Deactivated {
+        /// When it was deactivated.
+        at: Timestamp,
+        /// When its personal data will be replaced by a pseudonym.
+        pseudonymise_at: Timestamp,
+    },
+    /// Personal data removed; the record remains so content and audit entries stay
+    /// attributable to "a former account". Cannot be reactivated.
+    Pseudonymised {
+        /// When it was pseudonymised.
+        at: Timestamp,
+    },
+}
+
+/// A guest of one ad-hoc session (R-S2, R-A7): a pseudonym and nothing else, anonymous
+/// to the platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Guest {
+    /// The guest's id.
+    pub id: GuestId,
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// The one session it may take part in.
+    pub session: SessionId,
+    /// The self-chosen pseudonym.
+    pub pseudonym: Pseudonym,
+    /// When it joined.
+    pub joined_at: Timestamp,
+    /// When it stops being usable (the tenant's guest deactivation deadline).
+    pub expires_at: Timestamp,
+}

@@ -1,0 +1,167 @@
+//! Audit events (R-U1): who did what to which object when, with property-level before
+//! and after values. Events are written in the same atomic commit as the change they
+//! describe, so there is no change without its event. Values are never secrets: a
+//! changed password or room password is recorded as changed, not as its value.
+
+use serde::{Deserialize, Serialize};
+
+use crate::authz::Action;
+use crate::id::{
+    AccountId, EventId, GroupId, IncidentId, InvitationId, ItemId, RoleId, RoomId, SessionId,
+    SubjectId, TenantId,
+};
+use crate::time::Timestamp;
+
+/// Who caused an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuditActor {
+    /// An account or guest.
+    Subject(SubjectId),
+    /// The platform operator (for example creating a tenant).
+    Operator,
+    /// A scheduled job (pseudonymisation, retention).
+    System,
+}
+
+/// The object an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuditObject {
+    /// The tenant itself.
+    Tenant(TenantId),
+    /// An account.
+    Account(AccountId),
+    /// A guest.
+    Guest(crate::id::GuestId),
+    /// A role.
+    Role(RoleId),
+    /// A group.
+    Group(GroupId),
+    /// A session.
+    Session(SessionId),
+    /// An invitation.
+    Invitation(InvitationId),
+    /// A content item.
+    Item(ItemId),
+    /// A room.
+    Room(RoomId),
+    /// An incident.
+    Incident(IncidentId),
+}
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum AuditKind {
+    /// A tenant was created.
+    TenantCreated,
+    /// A tenant's settings changed.
+    TenantSettingsChanged,
+    /// An account was created.
+    AccountCreated,
+    /// An account's profile changed.
+    AccountUpdated,
+    /// An account was deactivated.
+    AccountDeactivated,
+    /// An account was reactivated.
+    AccountReactivated,
+    /// An account was pseudonymised.
+    AccountPseudonymised,
+    /// An account was deleted.
+    AccountDeleted,
+    /// A role was granted.
+    RoleGranted,
+    /// A role was revoked.
+    RoleRevoked,
+    /// A role was created.
+    RoleCreated,
+    /// A role's permissions changed.
+    RolePermissionsChanged,
+    /// A group was created.
+    GroupCreated,
+    /// A group's members changed.
+    GroupMembersChanged,
+    /// A session was created.
+    SessionCreated,
+    /// A session was closed.
+    SessionClosed,
+    /// Someone joined a session.
+    ParticipantJoined,
+    /// Someone was removed from a session.
+    ParticipantRemoved,
+    /// An invitation was sent.
+    InvitationSent,
+    /// An invitation was accepted.
+    InvitationAccepted,
+    /// A guest joined.
+    GuestJoined,
+    /// A room was created.
+    RoomCreated,
+    /// A room's password changed.
+    RoomPasswordChanged,
+    /// A room was entered.
+    RoomEntered,
+    /// Content was posted.
+    ContentPosted,
+    /// A new version of an item was written.
+    ContentEdited,
+    /// An item was deleted.
+    ContentDeleted,
+    /// Key material of a session changed (new epoch, history shared).
+    SessionKeysChanged,
+    /// History keys were shared with a counsellor (R-E4b).
+    HistoryShared,
+    /// An action was denied (recorded for security-relevant denials).
+    AccessDenied,
+    /// An incident was recorded.
+    IncidentRecorded,
+}
+
+/// One property's change. Values are short display strings, never secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// The property (`status`, `roles`, `settings.default_mode`, …).
+    pub property: String,
+    /// The value before, if there was one.
+    pub before: Option<String>,
+    /// The value after, if there is one.
+    pub after: Option<String>,
+}
+
+impl Change {
+    /// A change of `property` from `before` to `after`.
+    pub fn new(
+        property: impl Into<String>,
+        before: Option<impl ToString>,
+        after: Option<impl ToString>,
+    ) -> Self {
+        Self {
+            property: property.into(),
+            before: before.map(|v| v.to_string()),
+            after: after.map(|v| v.to_string()),
+        }
+    }
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// The event's id.
+    pub id: EventId,
+    /// The tenant whose trail it belongs to.
+    pub tenant: TenantId,
+    /// When.
+    pub at: Timestamp,
+    /// Who.
+    pub actor: AuditActor,
+    /// What happened.
+    pub kind: AuditKind,
+    /// To what.
+    pub object: AuditObject,
+    /// Property-level changes.
+    pub changes: Vec<Change>,
+    /// Which action the actor was authorized for, and by which rule (the decision's
+    /// explanation), if the event followed an authorization.
+    pub authorized: Option<(Action, String)>,
+    /// Whether the tenant's admins are notified of it (R-I5).
+    pub security_relevant: bool,
+}

@@ -1,0 +1,43 @@
+//! Security incidents (R-U3): recorded in the tenant's store and reported to the admin
+//! notifier.
+
+use serde::{Deserialize, Serialize};
+
+use crate::authz::Action;
+use crate::id::{IncidentId, SubjectId, TenantId};
+use crate::time::Timestamp;
+
+/// What was detected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum IncidentKind {
+    /// A principal of one tenant asked for a resource of another (R-T1). Always an
+    /// incident, whatever the action.
+    CrossTenantAccess {
+        /// The tenant the principal belongs to.
+        actor_tenant: TenantId,
+        /// What it asked to do.
+        action: Action,
+    },
+    /// Repeated wrong secrets (invitation, room password) against one object.
+    RepeatedWrongSecret {
+        /// How many in the current window.
+        attempts: u32,
+    },
+}
+
+/// A recorded incident. Stored with the tenant whose data was targeted, and also with
+/// the actor's tenant for cross-tenant access, so both sets of admins see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    /// The incident's id.
+    pub id: IncidentId,
+    /// The tenant whose store holds this record.
+    pub tenant: TenantId,
+    /// When.
+    pub at: Timestamp,
+    /// Who, if known.
+    pub actor: Option<SubjectId>,
+    /// What.
+    pub kind: IncidentKind,
+}

@@ -1,0 +1,269 @@
+//! Sessions (classic, ad-hoc, rooms), participants and invitations (R-S1..R-S3), with
+//! the encryption mode fixed at creation (R-E1..R-E4).
+
+use std::fmt;
+
+use cai_crypto::modes::SessionMode;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use super::retention::ContentRetention;
+use super::tenant::mode_code;
+use super::text::Name;
+use crate::error::{Error, Result};
+use crate::id::{AccountId, GroupId, InvitationId, RoomId, SessionId, SubjectId, TenantId};
+use crate::time::Timestamp;
+
+/// How a session came to be and how people get in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SessionKind {
+    /// Invite by contact request; the invitee creates an account and can re-enter at
+    /// any time (R-S1).
+    Classic,
+    /// Join with a pseudonym and an invitation secret, no account (R-S2).
+    AdHoc,
+    /// The session of a counsellor's personal room (R-S3).
+    Room(RoomId),
+}
+
+/// Open or closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SessionStatus {
+    /// Participants can post.
+    Open,
+    /// Read-only (or its content deleted, per the retention policy).
+    Closed {
+        /// When it was closed.
+        at: Timestamp,
+    },
+}
+
+/// A counselling session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// The session's id.
+    pub id: SessionId,
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// Classic, ad-hoc or room.
+    pub kind: SessionKind,
+    /// Optional title (visible to the server; keep it non-identifying).
+    pub title: Option<Name>,
+    /// Encryption mode, fixed at creation.
+    #[serde(with = "mode_code")]
+    pub mode: SessionMode,
+    /// The account that created it (the host).
+    pub owner: AccountId,
+    /// Groups whose members may work on the session (team counselling, R-I4), sorted.
+    pub groups: Vec<GroupId>,
+    /// What closing does to the content.
+    pub on_close: ContentRetention,
+    /// Current key epoch (end-to-end sessions advance it when membership changes).
+    pub key_epoch: u32,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// Last post or join, for the inactive-session deadline.
+    pub last_activity: Timestamp,
+    /// Open or closed.
+    pub status: SessionStatus,
+    /// Incremented by the store on every update.
+    pub revision: u64,
+}
+
+impl Session {
+    /// Whether the session accepts posts and joins.
+    pub fn is_open(&self) -> bool {
+        matches!(self.status, SessionStatus::Open)
+    }
+}
+
+/// A participant's part in one session; decides what the session lets them do
+/// together with their tenant roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ParticipantRole {
+    /// The session's owner.
+    Host,
+    /// Another counsellor (team counselling, handover).
+    Counsellor,
+    /// The advice seeker.
+    Client,
+    /// An ad-hoc guest.
+    Guest,
+}
+
+/// One subject's membership in one session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    /// The session.
+    pub session: SessionId,
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// Who.
+    pub subject: SubjectId,
+    /// In what part.
+    pub role: ParticipantRole,
+    /// When they were added.
+    pub joined_at: Timestamp,
+}
+
+/// A counsellor's personal room (R-S3): a fixed session entered with the room id and a
+/// password the room's owner can change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Room {
+    /// The room's id (what people type or follow to enter).
+    pub id: RoomId,
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// The counsellor whose room it is (its admin).
+    pub owner: AccountId,
+    /// Display name.
+    pub name: Name,
+    /// The session the room opens.
+    pub session: SessionId,
+    /// Argon2id verifier of the room password (a `cai-crypto` passphrase record; no
+    /// key is derived from it).
+    pub password: Vec<u8>,
+    /// Incremented by the store on every update.
+    pub revision: u64,
+}
+
+/// What an invitation admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InvitationKind {
+    /// A contact request for a classic session: accepted once, by someone who then
+    /// creates an account (R-S1). The invitee's address is used to send it and never
+    /// stored.
+    Contact,
+    /// A guest link for an ad-hoc session, usable up to `max_uses` times (R-S2).
+    GuestLink {
+        /// How many guests may join with it.
+        max_uses: u32,
+    },
+}
+
+/// Where an invitation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InvitationStatus {
+    /// Can be used.
+    Pending,
+    /// A contact request that was accepted.
+    Accepted {
+        /// By which account.
+        by: AccountId,
+        /// When.
+        at: Timestamp,
+    },
+    /// Withdrawn or used up.
+    Closed,
+}
+
+/// An invitation to a session. Stores only a hash of its secret: whoever reads the
+/// database cannot join with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    /// The invitation's id.
+    pub id: InvitationId,
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// The session it admits to.
+    pub session: SessionId,
+    /// Contact request or guest link.
+    pub kind: InvitationKind,
+    /// SHA-256 of the secret.
+    pub secret_hash: [u8; 32],
+    /// Who sent it.
+    pub created_by: AccountId,
+    /// When it was sent.
+    pub created_at: Timestamp,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+    /// How often it was used.
+    pub uses: u32,
+    /// Where it stands.
+    pub status: InvitationStatus,
+    /// Incremented by the store on every update.
+    pub revision: u64,
+}
+
+impl Invitation {
+    /// Whether `secret` is this invitation's secret (constant time).
+    pub fn matches(&self, secret: &InvitationSecret) -> bool {
+        secret.hash().ct_eq(&self.secret_hash).into()
+    }
+}
+
+/// The secret that travels in an invitation: 32 random bytes. Its text form is
+/// `<invitation id>.<64 hex digits>`, so the server can find the invitation without
+/// an index on the secret and compare the secret in constant time. Zeroized on drop,
+/// redacted in `Debug`. Put it in a URL *fragment* or a form body, never in a query
+/// string or path a proxy logs (R-A8).
+#[derive(Clone)]
+pub struct InvitationSecret {
+    id: InvitationId,
+    secret: Zeroizing<[u8; 32]>,
+}
+
+impl InvitationSecret {
+    /// A fresh secret for invitation `id`.
+    pub fn generate(id: InvitationId) -> Result<Self> {
+        let mut secret = Zeroizing::new([0u8; 32]);
+        getrandom::fill(secret.as_mut()).map_err(|_| Error::Rng)?;
+        Ok(Self { id, secret })
+    }
+
+    /// The invitation it belongs to.
+    pub fn invitation(&self) -> InvitationId {
+        self.id
+    }
+
+    /// SHA-256 of the secret bytes, what the store keeps.
+    pub fn hash(&self) -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::digest(self.secret.as_ref()).into()
+    }
+
+    /// The text form to send (`inv_….<hex>`). Treat it as a password.
+    pub fn expose(&self) -> Zeroizing<String> {
+        Zeroizing::new(format!("{}.{}", self.id, hex::encode(self.secret.as_ref())))
+    }
+
+    /// Parses the text form.
+    pub fn parse(text: &str) -> Result<Self> {
+        let invalid = Error::Invalid {
+            what: "invitation secret",
+            reason: "malformed",
+        };
+        let (id, secret_hex) = text.split_once('.').ok_or(invalid.clone())?;
+        let id = InvitationId::parse(id).map_err(|_| invalid.clone())?;
+        if secret_hex.len() != 64 {
+            return Err(invalid);
+        }
+        let mut secret = Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(secret_hex, secret.as_mut()).map_err(|_| invalid)?;
+        Ok(Self { id, secret })
+    }
+}
+
+impl fmt::Debug for InvitationSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InvitationSecret({}, <redacted>)", self.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_round_trips_and_is_redacted() {
+        let s = InvitationSecret::generate(InvitationId::random().unwrap()).unwrap();
+        let text = s.expose();
+        let back = InvitationSecret::parse(&text).unwrap();
+        assert_eq!(back.hash(), s.hash());
+        assert!(!format!("{s:?}").contains(&text[text.len() - 64..]));
+        for bad in ["", "x.y", &text[..text.len() - 1], &text.replace('.', "-")] {
+            assert!(InvitationSecret::parse(bad).is_err());
+        }
+    }
+}
