@@ -4,9 +4,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod authz;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod domain;
 mod error;
 pub mod id;
+pub mod memory;
 pub mod ports;
 mod time;
 

@@ -1,0 +1,47 @@
+//! Key custody (the tenant KEK) as a port. The service never sees a KEK: it asks the
+//! provider to wrap and unwrap session data keys, which is what a KMS or HSM offers.
+//! [`LocalKeyProvider`](crate::memory::LocalKeyProvider) keeps KEKs in memory for the
+//! embedded default and tests.
+
+use async_trait::async_trait;
+use cai_crypto::DataKey;
+use cai_crypto::hierarchy::WrappedKey;
+
+use crate::id::TenantId;
+
+/// Wraps and unwraps data keys under a tenant's key-encryption key.
+#[async_trait]
+pub trait KeyProvider: Send + Sync {
+    /// Creates the tenant's first KEK. Idempotent.
+    async fn provision(&self, tenant: TenantId) -> Result<(), KeyProviderError>;
+    /// Wraps `key` under the tenant's current KEK, bound to `context`.
+    async fn wrap(
+        &self,
+        tenant: TenantId,
+        key: &DataKey,
+        context: &[u8],
+    ) -> Result<WrappedKey, KeyProviderError>;
+    /// Unwraps a key wrapped by [`wrap`](Self::wrap) (under any KEK version the tenant
+    /// still holds).
+    async fn unwrap(
+        &self,
+        tenant: TenantId,
+        wrapped: &WrappedKey,
+        context: &[u8],
+    ) -> Result<DataKey, KeyProviderError>;
+}
+
+/// A key custody failure. Never carries key bytes.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyProviderError {
+    /// The tenant has no KEK here.
+    #[error("no key for tenant")]
+    UnknownTenant,
+    /// Unwrapping failed: wrong context, unknown KEK version, or a tampered key.
+    #[error("unwrap failed")]
+    Unwrap,
+    /// The provider failed otherwise (KMS unreachable, …).
+    #[error("key provider: {0}")]
+    Other(String),
+}

@@ -1,0 +1,501 @@
+//! The storage contract: reads split by concern, writes as one atomic [`Batch`].
+//!
+//! Reads are small traits a backend implements one by one ([`DirectoryStore`],
+//! [`SessionStore`], [`ContentStore`], [`KeyStore`], [`CredentialStore`],
+//! [`AuditStore`]). Writes go through [`Store::commit`]: the service collects every
+//! change of one use case — the records, the audit event, the incident, the queued
+//! notification — into a batch, and the backend applies all of it or none of it. So no
+//! change exists without its audit event, and a failure leaves nothing half-written.
+//!
+//! ## Invariants every backend keeps (the conformance suite checks them)
+//! - **Tenant isolation** (R-T1): every read takes a tenant id and returns only that
+//!   tenant's records; every write in a batch must belong to the batch's tenant, else
+//!   the whole batch fails with [`StoreError::TenantMismatch`].
+//! - **Atomicity**: a batch is applied completely or not at all; concurrent batches are
+//!   serializable.
+//! - **Preconditions**: `Insert*` fails with [`StoreError::Conflict`] if the id (or a
+//!   unique key, such as an account's e-mail within its tenant) exists; `Update*` fails
+//!   with `Conflict` unless the stored `revision` equals the record's `revision`, and
+//!   stores it with `revision + 1`; inserts are stored with revision 0. Updates and
+//!   deletes of a missing record fail with [`StoreError::Missing`].
+//! - **Cascades** are the ones documented on each [`Write`] variant, nothing more.
+//! - **Ciphertext only**: content bodies, key custody, history grants, key backups and
+//!   credentials are opaque bytes; a backend stores them as they are.
+//! - **Audit order**: audit events get a per-tenant sequence number 1, 2, 3, … in commit
+//!   order; [`AuditStore::audit_events`] returns them in that order.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::{
+    Account, AuditEvent, ContentItem, ContentVersion, Email, Group, Guest, Incident,
+    Invitation, Participant, Role, Room, Session, Tenant,
+};
+use crate::id::{
+    AccountId, EventId, GroupId, GuestId, InvitationId, ItemId, RoleId, RoomId, SessionId,
+    SubjectId, TenantId,
+};
+use crate::time::Timestamp;
+
+use super::notify::Notification;
+
+/// A storage failure. Never carries content or secrets.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// An insert met an existing id or unique key, or an update a newer revision.
+    #[error("conflict: {what}")]
+    Conflict {
+        /// What conflicted.
+        what: &'static str,
+    },
+    /// An update or delete named a record that does not exist.
+    #[error("missing: {what}")]
+    Missing {
+        /// What was missing.
+        what: &'static str,
+    },
+    /// A write in a batch belongs to another tenant than the batch.
+    #[error("write for another tenant in a batch")]
+    TenantMismatch,
+    /// A value read back could not be decoded (corruption, or a newer format).
+    #[error("corrupt record: {what}")]
+    Corrupt {
+        /// What could not be decoded.
+        what: &'static str,
+    },
+    /// The backend failed (I/O, connection, …).
+    #[error("backend: {0}")]
+    Backend(Arc<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// Wraps a backend error.
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend(Arc::new(e))
+    }
+}
+
+/// `Result` with [`StoreError`].
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Keyset paging: records ordered by id, those after `after`, at most `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page<I> {
+    /// Return records whose id is greater than this.
+    pub after: Option<I>,
+    /// At most this many (capped at [`Page::MAX_LIMIT`] by backends).
+    pub limit: u32,
+}
+
+impl<I> Page<I> {
+    /// The largest page a backend returns.
+    pub const MAX_LIMIT: u32 = 1000;
+
+    /// The first `limit` records.
+    pub fn first(limit: u32) -> Self {
+        Self { after: None, limit }
+    }
+
+    /// `limit` capped at [`Page::MAX_LIMIT`], as a `usize`.
+    pub fn capped_limit(&self) -> usize {
+        self.limit.min(Self::MAX_LIMIT) as usize
+    }
+}
+
+/// Kinds of credential records kept for `cai-auth`. The bytes are `cai-auth`'s own
+/// format (hashed or sealed); the store only keeps them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum CredentialKind {
+    /// The password hash (Argon2id PHC string, peppered).
+    Password,
+    /// The TOTP secret (sealed).
+    Totp,
+    /// Failed-attempt counter and lock state.
+    Lockout,
+    /// A pending password recovery or reset (token hash, approvals).
+    Recovery,
+    /// A pending e-mail one-time code (hash).
+    EmailCode,
+    /// Session tokens (hashes) of the account.
+    Tokens,
+}
+
+impl CredentialKind {
+    /// Every kind.
+    pub const ALL: [CredentialKind; 6] = [
+        CredentialKind::Password,
+        CredentialKind::Totp,
+        CredentialKind::Lockout,
+        CredentialKind::Recovery,
+        CredentialKind::EmailCode,
+        CredentialKind::Tokens,
+    ];
+
+    /// Stable code for storage.
+    pub const fn code(self) -> u8 {
+        match self {
+            CredentialKind::Password => 1,
+            CredentialKind::Totp => 2,
+            CredentialKind::Lockout => 3,
+            CredentialKind::Recovery => 4,
+            CredentialKind::EmailCode => 5,
+            CredentialKind::Tokens => 6,
+        }
+    }
+
+    /// The kind with this code.
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.code() == code)
+    }
+}
+
+/// One credential record of an account.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// Whose.
+    pub account: AccountId,
+    /// Which.
+    pub kind: CredentialKind,
+    /// `cai-auth`'s bytes (at most [`Credential::MAX_LEN`]).
+    pub data: Vec<u8>,
+    /// When it was last written.
+    pub updated_at: Timestamp,
+    /// Optimistic concurrency, as for every record.
+    pub revision: u64,
+}
+
+impl Credential {
+    /// Largest credential record.
+    pub const MAX_LEN: usize = 64 * 1024;
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("tenant", &self.tenant)
+            .field("account", &self.account)
+            .field("kind", &self.kind)
+            .field("data", &format_args!("<{} bytes redacted>", self.data.len()))
+            .field("revision", &self.revision)
+            .finish()
+    }
+}
+
+/// Key material stored for a session epoch: a `cai-crypto` `KeyCustody` encoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCustody {
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// The session.
+    pub session: SessionId,
+    /// The key epoch (0 for the only epoch of non-E2E sessions).
+    pub epoch: u32,
+    /// `KeyCustody::to_bytes`.
+    pub custody: Vec<u8>,
+}
+
+/// A history grant (R-E4b): earlier epochs' secrets sealed to a counsellor's devices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryGrant {
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// The session.
+    pub session: SessionId,
+    /// The counsellor it was sealed for.
+    pub recipient: AccountId,
+    /// Who granted it.
+    pub granted_by: AccountId,
+    /// When.
+    pub at: Timestamp,
+    /// The sealed grant (`cai-crypto` e2e history bytes).
+    pub grant: Vec<u8>,
+}
+
+/// One change in a [`Batch`]. See the [module documentation](self) for insert/update
+/// semantics; cascades are listed per variant.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Write {
+    /// Insert a tenant.
+    InsertTenant(Tenant),
+    /// Update a tenant.
+    UpdateTenant(Tenant),
+    /// Insert an account (e-mail unique within the tenant).
+    InsertAccount(Account),
+    /// Update an account (e-mail unique within the tenant).
+    UpdateAccount(Account),
+    /// Delete an account. Cascades: its credentials, key backup, history grants to it,
+    /// its group memberships, its participations. Content it wrote stays (attributed to
+    /// a deleted account); audit events stay.
+    DeleteAccount(AccountId),
+    /// Insert a guest.
+    InsertGuest(Guest),
+    /// Delete a guest. Cascades: its participations.
+    DeleteGuest(GuestId),
+    /// Insert a role.
+    InsertRole(Role),
+    /// Update a role.
+    UpdateRole(Role),
+    /// Delete a role. Cascades: the role is removed from every account holding it.
+    DeleteRole(RoleId),
+    /// Insert a group.
+    InsertGroup(Group),
+    /// Update a group (its members).
+    UpdateGroup(Group),
+    /// Insert a session.
+    InsertSession(Session),
+    /// Update a session.
+    UpdateSession(Session),
+    /// Delete a session. Cascades: participants, invitations, items with all versions,
+    /// key custody, history grants, guests of the session.
+    DeleteSession(SessionId),
+    /// Add a participant, or change the part of an existing one.
+    PutParticipant(Participant),
+    /// Remove a participant (missing: [`StoreError::Missing`]).
+    RemoveParticipant {
+        /// The session.
+        session: SessionId,
+        /// Who.
+        subject: SubjectId,
+    },
+    /// Insert an invitation.
+    InsertInvitation(Invitation),
+    /// Update an invitation.
+    UpdateInvitation(Invitation),
+    /// Insert a room.
+    InsertRoom(Room),
+    /// Update a room.
+    UpdateRoom(Room),
+    /// Insert an item with its first version (`version.version == 1`,
+    /// `item.latest_version == 1`).
+    InsertItem(ContentItem, ContentVersion),
+    /// Add the next version of an item: `version.version` must be the item's
+    /// `latest_version + 1` (else `Conflict`); the item's `latest_version` follows.
+    AddVersion(ContentVersion),
+    /// Delete an item. Cascades: all its versions.
+    DeleteItem(ItemId),
+    /// Delete every item of a session with all versions (closing with
+    /// delete-on-close, retention). The session stays.
+    DeleteSessionContent(SessionId),
+    /// Store the key custody of a session epoch (insert only: an epoch's key never
+    /// changes).
+    InsertCustody(StoredCustody),
+    /// Delete all key custody and history grants of a session: crypto-shredding (R-P4).
+    DeleteCustody(SessionId),
+    /// Store a history grant (one per session and recipient; a new one replaces it).
+    PutHistoryGrant(HistoryGrant),
+    /// Store an account's key backup (its private keys sealed under its master key,
+    /// R-E4), replacing the previous one.
+    PutKeyBackup {
+        /// Whose.
+        account: AccountId,
+        /// The `cai-crypto` key backup bytes.
+        backup: Vec<u8>,
+    },
+    /// Insert (revision 0) or update (revision precondition) a credential.
+    PutCredential(Credential),
+    /// Delete a credential (missing is not an error: deleting is idempotent).
+    DeleteCredential {
+        /// Whose.
+        account: AccountId,
+        /// Which.
+        kind: CredentialKind,
+    },
+    /// Append an audit event (gets the next sequence number).
+    AppendAudit(AuditEvent),
+    /// Record an incident.
+    RecordIncident(Incident),
+    /// Queue a notification for the tenant's admins (delivered after commit).
+    QueueNotification(Notification),
+    /// Mark a queued notification delivered.
+    MarkNotified(EventId),
+}
+
+/// The writes of one use case, all for one tenant, applied atomically.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// The tenant every write belongs to.
+    pub tenant: TenantId,
+    /// The writes, applied in order.
+    pub writes: Vec<Write>,
+}
+
+impl Batch {
+    /// An empty batch for `tenant`.
+    pub fn new(tenant: TenantId) -> Self {
+        Self {
+            tenant,
+            writes: Vec::new(),
+        }
+    }
+
+    /// Adds a write.
+    pub fn push(&mut self, write: Write) -> &mut Self {
+        self.writes.push(write);
+        self
+    }
+}
+
+/// Tenants, accounts, guests, roles and groups.
+#[async_trait]
+pub trait DirectoryStore: Send + Sync {
+    /// A tenant.
+    async fn tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
+    /// An account of a tenant.
+    async fn account(&self, tenant: TenantId, id: AccountId) -> StoreResult<Option<Account>>;
+    /// The account with this e-mail address in a tenant (exact match).
+    async fn account_by_email(
+        &self,
+        tenant: TenantId,
+        email: &Email,
+    ) -> StoreResult<Option<Account>>;
+    /// A page of a tenant's accounts, by id.
+    async fn accounts(&self, tenant: TenantId, page: Page<AccountId>)
+    -> StoreResult<Vec<Account>>;
+    /// Ids of a tenant's accounts holding `role`, by id.
+    async fn accounts_with_role(
+        &self,
+        tenant: TenantId,
+        role: RoleId,
+    ) -> StoreResult<Vec<AccountId>>;
+    /// Deactivated accounts whose pseudonymisation date is at or before `now`, by id,
+    /// at most `limit`.
+    async fn pseudonymisation_due(
+        &self,
+        tenant: TenantId,
+        now: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<AccountId>>;
+    /// A guest.
+    async fn guest(&self, tenant: TenantId, id: GuestId) -> StoreResult<Option<Guest>>;
+    /// A role.
+    async fn role(&self, tenant: TenantId, id: RoleId) -> StoreResult<Option<Role>>;
+    /// All roles of a tenant, by id.
+    async fn roles(&self, tenant: TenantId) -> StoreResult<Vec<Role>>;
+    /// A group.
+    async fn group(&self, tenant: TenantId, id: GroupId) -> StoreResult<Option<Group>>;
+    /// The groups an account is a member of, by id.
+    async fn groups_of(&self, tenant: TenantId, account: AccountId) -> StoreResult<Vec<GroupId>>;
+}
+
+/// Sessions, participants, invitations and rooms.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// A session.
+    async fn session(&self, tenant: TenantId, id: SessionId) -> StoreResult<Option<Session>>;
+    /// A session's participants, ordered by subject.
+    async fn participants(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+    ) -> StoreResult<Vec<Participant>>;
+    /// The sessions a subject takes part in, by id.
+    async fn sessions_of(&self, tenant: TenantId, subject: SubjectId)
+    -> StoreResult<Vec<SessionId>>;
+    /// An invitation.
+    async fn invitation(
+        &self,
+        tenant: TenantId,
+        id: InvitationId,
+    ) -> StoreResult<Option<Invitation>>;
+    /// A room.
+    async fn room(&self, tenant: TenantId, id: RoomId) -> StoreResult<Option<Room>>;
+}
+
+/// Sealed content items and versions.
+#[async_trait]
+pub trait ContentStore: Send + Sync {
+    /// An item.
+    async fn item(&self, tenant: TenantId, id: ItemId) -> StoreResult<Option<ContentItem>>;
+    /// A page of a session's items, by id.
+    async fn items(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+        page: Page<ItemId>,
+    ) -> StoreResult<Vec<ContentItem>>;
+    /// One version of an item.
+    async fn version(
+        &self,
+        tenant: TenantId,
+        item: ItemId,
+        version: u32,
+    ) -> StoreResult<Option<ContentVersion>>;
+    /// All versions of an item, oldest first.
+    async fn versions(&self, tenant: TenantId, item: ItemId) -> StoreResult<Vec<ContentVersion>>;
+}
+
+/// Wrapped keys: session key custody, history grants, account key backups.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// The custody of one epoch of a session.
+    async fn custody(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+        epoch: u32,
+    ) -> StoreResult<Option<StoredCustody>>;
+    /// Every epoch's custody of a session, oldest first.
+    async fn custodies(&self, tenant: TenantId, session: SessionId)
+    -> StoreResult<Vec<StoredCustody>>;
+    /// The history grant of a session for a recipient.
+    async fn history_grant(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+        recipient: AccountId,
+    ) -> StoreResult<Option<HistoryGrant>>;
+    /// An account's key backup.
+    async fn key_backup(&self, tenant: TenantId, account: AccountId)
+    -> StoreResult<Option<Vec<u8>>>;
+}
+
+/// Credentials of accounts, for `cai-auth`.
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// One credential of an account.
+    async fn credential(
+        &self,
+        tenant: TenantId,
+        account: AccountId,
+        kind: CredentialKind,
+    ) -> StoreResult<Option<Credential>>;
+}
+
+/// The audit trail, incidents and the notification outbox.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Audit events with sequence numbers greater than `after_seq`, in order, at most
+    /// `limit` (capped at [`Page::MAX_LIMIT`]).
+    async fn audit_events(
+        &self,
+        tenant: TenantId,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<(u64, AuditEvent)>>;
+    /// The tenant's incidents, oldest first, at most `limit`.
+    async fn incidents(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<Incident>>;
+    /// Queued notifications not yet marked delivered, oldest first, at most `limit`.
+    async fn pending_notifications(
+        &self,
+        tenant: TenantId,
+        limit: u32,
+    ) -> StoreResult<Vec<Notification>>;
+}
+
+/// A complete storage backend: every read concern plus atomic commits.
+#[async_trait]
+pub trait Store:
+    DirectoryStore + SessionStore + ContentStore + KeyStore + CredentialStore + AuditStore
+{
+    /// Applies a batch atomically; see the [module documentation](self).
+    async fn commit(&self, batch: Batch) -> StoreResult<()>;
+}
+
+/// A shared, type-erased store.
+pub type DynStore = Arc<dyn Store>;
