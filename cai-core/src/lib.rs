@@ -11,7 +11,9 @@ mod error;
 pub mod id;
 pub mod memory;
 pub mod ports;
+pub mod service;
 mod time;
 
 pub use error::{Error, Result};
+pub use service::{Caller, Counselling, Ports, ServiceConfig};
 pub use time::{Timestamp, days, hours, minutes};

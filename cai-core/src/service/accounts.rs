@@ -1,0 +1,743 @@
+//! Accounts, roles and groups: administration (R-I2, R-I4, R-I5), validity windows
+//! (R-I6), deactivation and scheduled pseudonymisation (R-I7), immediate deletion
+//! (R-P3).
+
+use super::{Caller, Counselling, Tx};
+use crate::authz::{Action, Decision, PermissionSet, Resource};
+use crate::domain::{
+    Account, AccountStatus, AuditActor, AuditKind, AuditObject, BuiltinRole, Change, Email, Group,
+    Name, Role,
+};
+use crate::error::{Error, Result};
+use crate::id::{AccountId, GroupId, RoleId, SubjectId, TenantId};
+use crate::ports::{CredentialKind, DynStore, Write};
+use crate::time::Timestamp;
+
+/// An account to create.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// Login e-mail address (unique in the tenant).
+    pub email: Email,
+    /// Display name.
+    pub display_name: Name,
+    /// Login allowed from (R-I6).
+    pub valid_from: Option<Timestamp>,
+    /// Login allowed until (R-I6).
+    pub valid_until: Option<Timestamp>,
+}
+
+impl NewAccount {
+    /// An account valid from now on, without end.
+    pub fn new(email: Email, display_name: Name) -> Self {
+        Self {
+            email,
+            display_name,
+            valid_from: None,
+            valid_until: None,
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        if let (Some(from), Some(until)) = (self.valid_from, self.valid_until) {
+            if until <= from {
+                return Err(Error::Invalid {
+                    what: "account validity",
+                    reason: "end is not after start",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Changes an administrator makes to an account's profile and window.
+#[derive(Debug, Clone, Default)]
+pub struct AccountChanges {
+    /// New display name.
+    pub display_name: Option<Name>,
+    /// New validity start (`Some(None)` removes it).
+    pub valid_from: Option<Option<Timestamp>>,
+    /// New validity end (`Some(None)` removes it).
+    pub valid_until: Option<Option<Timestamp>>,
+}
+
+fn opt_ts(t: Option<Timestamp>) -> Option<String> {
+    t.map(|t| t.to_string())
+}
+
+impl Counselling {
+    async fn load_account(
+        &self,
+        store: &DynStore,
+        tenant: TenantId,
+        id: AccountId,
+    ) -> Result<Account> {
+        store
+            .account(tenant, id)
+            .await?
+            .ok_or(Error::NotFound { what: "account" })
+    }
+
+    async fn admin_on_account(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        action: Action,
+        account: AccountId,
+    ) -> Result<(DynStore, Decision, Tx)> {
+        let (store, principal, _) = self.principal(caller, tenant, action).await?;
+        let decision = self
+            .check(&principal, action, &Resource::Account { tenant, account })
+            .await?;
+        let tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        Ok((store, decision, tx))
+    }
+
+    /// Creates an account holding `roles` (R-I2). Needs `ManageAccounts`, and
+    /// `AssignRoles` when `roles` is not empty. A new administrator account is
+    /// security relevant and announced to the tenant's admins (R-I5).
+    pub async fn create_account(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        new: NewAccount,
+        roles: &[RoleId],
+    ) -> Result<Account> {
+        new.validate()?;
+        let id = AccountId::random()?;
+        let (store, decision, mut tx) = self
+            .admin_on_account(caller, tenant, Action::ManageAccounts, id)
+            .await?;
+        let mut roles = roles.to_vec();
+        roles.sort_unstable();
+        roles.dedup();
+        if !roles.is_empty() {
+            let (_, principal, _) = self.principal(caller, tenant, Action::AssignRoles).await?;
+            self.check(
+                &principal,
+                Action::AssignRoles,
+                &Resource::Account {
+                    tenant,
+                    account: id,
+                },
+            )
+            .await?;
+            for role in &roles {
+                store
+                    .role(tenant, *role)
+                    .await?
+                    .ok_or(Error::NotFound { what: "role" })?;
+            }
+        }
+        if store.account_by_email(tenant, &new.email).await?.is_some() {
+            return Err(Error::Invalid {
+                what: "e-mail address",
+                reason: "already used by an account of this tenant",
+            });
+        }
+        let account = Account {
+            id,
+            tenant,
+            email: Some(new.email),
+            display_name: new.display_name,
+            roles: roles.clone(),
+            status: AccountStatus::Active,
+            valid_from: new.valid_from,
+            valid_until: new.valid_until,
+            created_at: tx.now,
+            revision: 0,
+        };
+        tx.write(Write::InsertAccount(account.clone()));
+        let admin = roles.contains(&BuiltinRole::TenantAdmin.id());
+        tx.audit(
+            &store,
+            AuditKind::AccountCreated,
+            AuditObject::Account(id),
+            vec![
+                Change::new("display_name", None::<String>, Some(account.display_name.as_str())),
+                Change::new("roles", None::<String>, Some(role_list(&roles))),
+                Change::new("valid_from", None::<String>, opt_ts(account.valid_from)),
+                Change::new("valid_until", None::<String>, opt_ts(account.valid_until)),
+            ],
+            Some(&decision),
+            admin,
+        )
+        .await?;
+        for role in &roles {
+            tx.audit(
+                &store,
+                AuditKind::RoleGranted,
+                AuditObject::Account(id),
+                vec![Change::new("roles", None::<String>, Some(role))],
+                Some(&decision),
+                true,
+            )
+            .await?;
+        }
+        self.commit(&store, tx).await?;
+        Ok(account)
+    }
+
+    /// Reads an account: one's own (`ViewOwnAccount`) or any as an administrator
+    /// (`ManageAccounts`).
+    pub async fn account(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        account: AccountId,
+    ) -> Result<Account> {
+        let action = if caller.subject == SubjectId::Account(account) {
+            Action::ViewOwnAccount
+        } else {
+            Action::ManageAccounts
+        };
+        let (store, principal, _) = self.principal(caller, tenant, action).await?;
+        self.check(&principal, action, &Resource::Account { tenant, account })
+            .await?;
+        self.load_account(&store, tenant, account).await
+    }
+
+    /// Changes an account's display name or validity window. Needs `ManageAccounts`, or
+    /// `UpdateOwnAccount` for one's own display name (not one's own window).
+    pub async fn update_account(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        account: AccountId,
+        changes: AccountChanges,
+    ) -> Result<Account> {
+        let own = caller.subject == SubjectId::Account(account)
+            && changes.valid_from.is_none()
+            && changes.valid_until.is_none();
+        let action = if own {
+            Action::UpdateOwnAccount
+        } else {
+            Action::ManageAccounts
+        };
+        let (store, decision, mut tx) = self
+            .admin_on_account(caller, tenant, action, account)
+            .await?;
+        let mut a = self.load_account(&store, tenant, account).await?;
+        let mut diff = Vec::new();
+        if let Some(name) = changes.display_name {
+            diff.push(Change::new(
+                "display_name",
+                Some(a.display_name.as_str()),
+                Some(name.as_str()),
+            ));
+            a.display_name = name;
+        }
+        if let Some(from) = changes.valid_from {
+            diff.push(Change::new("valid_from", opt_ts(a.valid_from), opt_ts(from)));
+            a.valid_from = from;
+        }
+        if let Some(until) = changes.valid_until {
+            diff.push(Change::new("valid_until", opt_ts(a.valid_until), opt_ts(until)));
+            a.valid_until = until;
+        }
+        if let (Some(from), Some(until)) = (a.valid_from, a.valid_until) {
+            if until <= from {
+                return Err(Error::Invalid {
+                    what: "account validity",
+                    reason: "end is not after start",
+                });
+            }
+        }
+        if diff.is_empty() {
+            return Ok(a);
+        }
+        tx.write(Write::UpdateAccount(a.clone()));
+        tx.audit(
+            &store,
+            AuditKind::AccountUpdated,
+            AuditObject::Account(account),
+            diff,
+            Some(&decision),
+            false,
+        )
+        .await?;
+        self.commit(&store, tx).await?;
+        a.revision += 1;
+        Ok(a)
+    }
+
+    /// Grants a role. Needs `AssignRoles`. Security relevant (R-I5).
+    pub async fn grant_role(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        account: AccountId,
+        role: RoleId,
+    ) -> Result<Account> {
+        let (store, decision, mut tx) = self
+            .admin_on_account(caller, tenant, Action::AssignRoles, account)
+            .await?;
+        store
+            .role(tenant, role)
+            .await?
+            .ok_or(Error::NotFound { what: "role" })?;
+        let mut a = self.load_account(&store, tenant, account).await?;
+        if a.has_role(role) {
+            return Ok(a);
+        }
+        let before = role_list(&a.roles);
+        a.roles.push(role);
+        a.roles.sort_unstable();
+        tx.write(Write::UpdateAccount(a.clone()));
+        tx.audit(
+            &store,
+            AuditKind::RoleGranted,
+            AuditObject::Account(account),
+            vec![Change::new("roles", Some(before), Some(role_list(&a.roles)))],
+            Some(&decision),
+            true,
+        )
+        .await?;
+        self.commit(&store, tx).await?;
+        a.revision += 1;
+        Ok(a)
+    }
+
+    /// Revokes a role; takes effect on the account's next request. Needs `AssignRoles`.
+    /// The tenant's last administrator keeps the admin role (a tenant nobody can
+    /// administer could never be repaired). Security relevant (R-I5).
+    pub async fn revoke_role(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        account: AccountId,
+        role: RoleId,
+    ) -> Result<Account> {
+        let (store, decision, mut tx) = self
+            .admin_on_account(caller, tenant, Action::AssignRoles, account)
+            .await?;
+        let mut a = self.load_account(&store, tenant, account).await?;
+        if !a.has_role(role) {
+            return Ok(a);
+        }
+        if role == BuiltinRole::TenantAdmin.id() {
+            self.ensure_other_admin(&store, tenant, account).await?;
+        }
+        let before = role_list(&a.roles);
+        a.roles.retain(|r| *r != role);
+        tx.write(Write::UpdateAccount(a.clone()));
+        tx.audit(
+            &store,
+            AuditKind::RoleRevoked,
+            AuditObject::Account(account),
+            vec![Change::new("roles", Some(before), Some(role_list(&a.roles)))],
+            Some(&decision),
+            true,
+        )
+        .await?;
+        self.commit(&store, tx).await?;
+        a.revision += 1;
+        Ok(a)
+    }
+
+    async fn ensure_other_admin(
+        &self,
+        store: &DynStore,
+        tenant: TenantId,
+        leaving: AccountId,
+    ) -> Result<()> {
+        let now = self.now();
+        for id in store
+            .accounts_with_role(tenant, BuiltinRole::TenantAdmin.id())
+            .await?
+        {
+            if id == leaving {
+                continue;
+            }
+            if let Some(a) = store.account(tenant, id).await? {
+                if a.is_usable_at(now) {
+                    return Ok(());
+                }
+            }
+        }
+        Err(Error::Invalid {
+            what: "administrators",
+            reason: "the tenant's last usable administrator cannot be removed",
+        })
+    }
+
+    /// Creates a custom role (R-I2). Needs `ManageRoles`. Security relevant.
+    pub async fn create_role(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        name: Name,
+        permissions: PermissionSet,
+    ) -> Result<Role> {
+        let (store, principal, _) = self.principal(caller, tenant, Action::ManageRoles).await?;
+        let decision = self
+            .check(&principal, Action::ManageRoles, &Resource::Tenant(tenant))
+            .await?;
+        let role = Role {
+            id: RoleId::random()?,
+            tenant,
+            name,
+            permissions,
+            builtin: None,
+            revision: 0,
+        };
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        tx.write(Write::InsertRole(role.clone()));
+        tx.audit(
+            &store,
+            AuditKind::RoleCreated,
+            AuditObject::Role(role.id),
+            vec![
+                Change::new("name", None::<String>, Some(role.name.as_str())),
+                Change::new("permissions", None::<String>, Some(format!("{permissions:?}"))),
+            ],
+            Some(&decision),
+            true,
+        )
+        .await?;
+        self.commit(&store, tx).await?;
+        Ok(role)
+    }
+
+    /// Changes what a role grants in this tenant, built-ins included (R-I2). Needs
+    /// `ManageRoles`. Security relevant. Removing the tenant administrator role's
+    /// `ManageRoles` is refused: nobody could give it back.
+    pub async fn set_role_permissions(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        role: RoleId,
+        permissions: PermissionSet,
+    ) -> Result<Role> {
+        let (store, principal, _) = self.principal(caller, tenant, Action::ManageRoles).await?;
+        let decision = self
+            .check(&principal, Action::ManageRoles, &Resource::Tenant(tenant))
+            .await?;
+        let mut r = store
+            .role(tenant, role)
+            .await?
+            .ok_or(Error::NotFound { what: "role" })?;
+        if r.builtin == Some(BuiltinRole::TenantAdmin) && !permissions.contains(Action::ManageRoles)
+        {
+            return Err(Error::Invalid {
+                what: "role permissions",
+                reason: "the administrator role must keep manage_roles",
+            });
+        }
+        let before = r.permissions;
+        r.permissions = permissions;
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        tx.write(Write::UpdateRole(r.clone()));
+        tx.audit(
+            &store,
+            AuditKind::RolePermissionsChanged,
+            AuditObject::Role(role),
+            vec![Change::new(
+                "permissions",
+                Some(format!("{before:?}")),
+                Some(format!("{permissions:?}")),
+            )],
+            Some(&decision),
+            true,
+        )
+        .await?;
+        self.commit(&store, tx).await?;
+        r.revision += 1;
+        Ok(r)
+    }
+
+    /// Creates a group with these members (R-I4). Needs `ManageGroups`.
+    pub async fn create_group(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        name: Name,
+        members: &[AccountId],
+    ) -> Result<Group> {
+        let (store, principal, _) = self
+            .principal(caller, tenant, Action::ManageGroups)
+            .await?;
+        let decision = self
+            .check(&principal, Action::ManageGroups, &Resource::Tenant(tenant))
+            .await?;
+        let members = self.checked_members(&store, tenant, members).await?;
+        let group = Group {
+            id: GroupId::random()?,
+            tenant,
+            name,
+            members,
+            revision: 0,
+        };
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        tx.write(Write::InsertGroup(group.clone()));
+        tx.audit(
+            &store,
+            AuditKind::GroupCreated,
+            AuditObject::Group(group.id),
+            vec![
+                Change::new("name", None::<String>, Some(group.name.as_str())),
+                Change::new("members", None::<String>, Some(id_list(&group.members))),
+            ],
+            Some(&decision),
+            false,
+        )
+        .await?;
+        self.commit(&store, tx).await?;
+        Ok(group)
+    }
+
+    /// Replaces a group's members. Needs `ManageGroups`; takes effect on each
+    /// member's next request.
+    pub async fn set_group_members(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        group: GroupId,
+        members: &[AccountId],
+    ) -> Result<Group> {
+        let (store, principal, _) = self
+            .principal(caller, tenant, Action::ManageGroups)
+            .await?;
+        let decision = self
+            .check(&principal, Action::ManageGroups, &Resource::Group { tenant, group })
+            .await?;
+        let mut g = store
+            .group(tenant, group)
+            .await?
+            .ok_or(Error::NotFound { what: "group" })?;
+        let members = self.checked_members(&store, tenant, members).await?;
+        let before = id_list(&g.members);
+        g.members = members;
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        tx.write(Write::UpdateGroup(g.clone()));
+        tx.audit(
+            &store,
+            AuditKind::GroupMembersChanged,
+            AuditObject::Group(group),
+            vec![Change::new("members", Some(before), Some(id_list(&g.members)))],
+            Some(&decision),
+            false,
+        )
+        .await?;
+        self.commit(&store, tx).await?;
+        g.revision += 1;
+        Ok(g)
+    }
+
+    async fn checked_members(
+        &self,
+        store: &DynStore,
+        tenant: TenantId,
+        members: &[AccountId],
+    ) -> Result<Vec<AccountId>> {
+        if members.len() > Group::MAX_MEMBERS {
+            return Err(Error::Invalid {
+                what: "group",
+                reason: "too many members",
+            });
+        }
+        let mut members = members.to_vec();
+        members.sort_unstable();
+        members.dedup();
+        for m in &members {
+            self.load_account(store, tenant, *m).await?;
+        }
+        Ok(members)
+    }
+
+    /// Deactivates an account and schedules its pseudonymisation (R-I7) at
+    /// `pseudonymise_at`, or after the tenant's default delay. Needs `ManageAccounts`.
+    /// Security relevant.
+    pub async fn deactivate_account(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        account: AccountId,
+        pseudonymise_at: Option<Timestamp>,
+    ) -> Result<Account> {
+        let (store, decision, mut tx) = self
+            .admin_on_account(caller, tenant, Action::ManageAccounts, account)
+            .await?;
+        let t = store
+            .tenant(tenant)
+            .await?
+            .ok_or(Error::NotFound { what: "tenant" })?;
+        let mut a = self.load_account(&store, tenant, account).await?;
+        if !matches!(a.status, AccountStatus::Active) {
+            return Err(Error::Invalid {
+                what: "account",
+                reason: "not active",
+            });
+        }
+        if a.has_role(BuiltinRole::TenantAdmin.id()) {
+            self.ensure_other_admin(&store, tenant, account).await?;
+        }
+        let at = pseudonymise_at.unwrap_or(tx.now.plus(t.settings.retention.pseudonymise_after));
+        if at < tx.now {
+            return Err(Error::Invalid {
+                what: "pseudonymisation date",
+                reason: "in the past",
+            });
+        }
+        a.status = AccountStatus::Deactivated {
+            at: tx.now,
+            pseudonymise_at: at,
+        };
+        tx.write(Write::UpdateAccount(a.clone()));
+        tx.audit(
+            &store,
+            AuditKind::AccountDeactivated,
+            AuditObject::Account(account),
+            vec![
+                Change::new("status", Some("active"), Some("deactivated")),
+                Change::new("pseudonymise_at", None::<String>, Some(at)),
+            ],
+            Some(&decision),
+            true,
+        )
+        .await?;
+        self.commit(&store, tx).await?;
+        a.revision += 1;
+        Ok(a)
+    }
+
+    /// Reactivates a deactivated account; its scheduled pseudonymisation is cancelled
+    /// (R-I7). A pseudonymised account cannot come back. Needs `ManageAccounts`.
+    pub async fn reactivate_account(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        account: AccountId,
+    ) -> Result<Account> {
+        let (store, decision, mut tx) = self
+            .admin_on_account(caller, tenant, Action::ManageAccounts, account)
+            .await?;
+        let mut a = self.load_account(&store, tenant, account).await?;
+        let AccountStatus::Deactivated {
+            pseudonymise_at, ..
+        } = a.status
+        else {
+            return Err(Error::Invalid {
+                what: "account",
+                reason: "not deactivated",
+            });
+        };
+        a.status = AccountStatus::Active;
+        tx.write(Write::UpdateAccount(a.clone()));
+        tx.audit(
+            &store,
+            AuditKind::AccountReactivated,
+            AuditObject::Account(account),
+            vec![
+                Change::new("status", Some("deactivated"), Some("active")),
+                Change::new("pseudonymise_at", Some(pseudonymise_at), None::<String>),
+            ],
+            Some(&decision),
+            true,
+        )
+        .await?;
+        self.commit(&store, tx).await?;
+        a.revision += 1;
+        Ok(a)
+    }
+
+    /// The pseudonymisation job (R-I7): every deactivated account of `tenant` whose date
+    /// has come loses its e-mail address, name, roles and credentials; the record stays
+    /// so content and audit entries remain attributable to "a former account".
+    /// Idempotent; returns how many accounts it pseudonymised. The host runs it
+    /// periodically.
+    pub async fn run_pseudonymisation(&self, tenant: TenantId) -> Result<usize> {
+        let store = self.store(tenant).await?;
+        let now = self.now();
+        let mut done = 0;
+        loop {
+            let due = store.pseudonymisation_due(tenant, now, 100).await?;
+            if due.is_empty() {
+                return Ok(done);
+            }
+            for id in due {
+                let Some(mut a) = store.account(tenant, id).await? else {
+                    continue;
+                };
+                if !matches!(a.status, AccountStatus::Deactivated { pseudonymise_at, .. } if pseudonymise_at <= now)
+                {
+                    continue;
+                }
+                a.email = None;
+                a.display_name = Name::parse("Former account")?;
+                a.roles.clear();
+                a.status = AccountStatus::Pseudonymised { at: now };
+                let mut tx = self.tx(tenant, AuditActor::System);
+                tx.write(Write::UpdateAccount(a));
+                for kind in CredentialKind::ALL {
+                    tx.write(Write::DeleteCredential { account: id, kind });
+                }
+                tx.audit(
+                    &store,
+                    AuditKind::AccountPseudonymised,
+                    AuditObject::Account(id),
+                    vec![Change::new("status", Some("deactivated"), Some("pseudonymised"))],
+                    None,
+                    false,
+                )
+                .await?;
+                self.commit(&store, tx).await?;
+                done += 1;
+            }
+        }
+    }
+
+    /// Deletes an account immediately (R-P3): the record, its credentials, key backup,
+    /// memberships and participations go in one commit. One's own account needs
+    /// `DeleteOwnAccount`; another's `ManageAccounts`. The last administrator cannot be
+    /// deleted. Security relevant.
+    pub async fn delete_account(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        account: AccountId,
+    ) -> Result<()> {
+        let action = if caller.subject == SubjectId::Account(account) {
+            Action::DeleteOwnAccount
+        } else {
+            Action::ManageAccounts
+        };
+        let (store, decision, mut tx) = self
+            .admin_on_account(caller, tenant, action, account)
+            .await?;
+        let a = self.load_account(&store, tenant, account).await?;
+        if a.has_role(BuiltinRole::TenantAdmin.id()) {
+            self.ensure_other_admin(&store, tenant, account).await?;
+        }
+        // Groups are rewritten by the cascade; the service does not touch them here.
+        tx.write(Write::DeleteAccount(account));
+        tx.audit(
+            &store,
+            AuditKind::AccountDeleted,
+            AuditObject::Account(account),
+            vec![Change::new("account", Some("present"), None::<String>)],
+            Some(&decision),
+            true,
+        )
+        .await?;
+        self.commit(&store, tx).await
+    }
+}
+
+fn role_list(roles: &[RoleId]) -> String {
+    roles
+        .iter()
+        .map(|r| match BuiltinRole::from_id(*r) {
+            Some(b) => b.default_name().to_owned(),
+            None => r.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn id_list(ids: &[AccountId]) -> String {
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

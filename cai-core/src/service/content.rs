@@ -1,0 +1,359 @@
+//! Content: post, read, edit (versions, R-S5), delete. In server-managed sessions the
+//! service seals plaintext under the session key before the store sees it (R-E1); in
+//! every other mode it only accepts and returns client-sealed envelopes.
+
+use std::fmt;
+
+use cai_crypto::modes::SessionMode;
+use cai_crypto::{ContentKind, ItemContext, envelope};
+use zeroize::Zeroizing;
+
+use super::sessions::crypto_id;
+use super::{Caller, Counselling};
+use crate::authz::{Action, Resource};
+use crate::domain::{
+    AuditActor, AuditKind, AuditObject, Change, ContentItem, ContentVersion, SealedBody, Session,
+};
+use crate::error::{Error, Result};
+use crate::id::{ItemId, SessionId, TenantId};
+use crate::ports::{DynStore, Page, SessionEvent, Write};
+
+/// A body as the caller sends or receives it.
+pub enum ContentBody {
+    /// Plaintext, for server-managed sessions only; zeroized on drop.
+    Plain(Zeroizing<Vec<u8>>),
+    /// A client-sealed envelope or stream, for every other mode.
+    Sealed(SealedBody),
+}
+
+impl ContentBody {
+    /// Plaintext from bytes.
+    pub fn plain(bytes: impl Into<Vec<u8>>) -> Self {
+        Self::Plain(Zeroizing::new(bytes.into()))
+    }
+}
+
+impl fmt::Debug for ContentBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ContentBody::Plain(p) => write!(f, "Plain(<{} bytes redacted>)", p.len()),
+            ContentBody::Sealed(s) => s.fmt(f),
+        }
+    }
+}
+
+/// One version of an item as returned to a reader.
+#[derive(Debug)]
+pub struct ContentView {
+    /// The item.
+    pub item: ContentItem,
+    /// The version returned.
+    pub version: u32,
+    /// Plaintext (server-managed) or the sealed body (other modes).
+    pub body: ContentBody,
+}
+
+/// Largest plaintext the service seals: the sealed body must fit [`SealedBody::MAX_LEN`].
+pub const MAX_PLAINTEXT_LEN: usize = SealedBody::MAX_LEN - 1024;
+
+/// Kinds whose items can get new versions.
+fn versioned(kind: ContentKind) -> bool {
+    matches!(
+        kind,
+        ContentKind::Document | ContentKind::Note | ContentKind::Whiteboard
+    )
+}
+
+impl Counselling {
+    /// Seals or accepts `body` for `s`, as version `version` of `item`.
+    async fn seal_body(
+        &self,
+        store: &DynStore,
+        s: &Session,
+        item: ItemId,
+        version: u32,
+        kind: ContentKind,
+        body: ContentBody,
+    ) -> Result<SealedBody> {
+        match (s.mode, body) {
+            (SessionMode::ServerManaged, ContentBody::Plain(plain)) => {
+                if plain.len() > MAX_PLAINTEXT_LEN {
+                    return Err(Error::TooLarge {
+                        what: "content",
+                        limit: MAX_PLAINTEXT_LEN,
+                    });
+                }
+                let key = self.session_data_key(store, s, 0).await?;
+                let (t, sid, iid) = (crypto_id(&s.tenant), crypto_id(&s.id), crypto_id(&item));
+                let ctx =
+                    ItemContext::new(t.as_bytes(), sid.as_bytes(), iid.as_bytes(), version, kind);
+                SealedBody::new(envelope::seal(&key, &ctx, &plain)?)
+            }
+            (SessionMode::ServerManaged, ContentBody::Sealed(_)) => Err(Error::WrongMode {
+                mode: s.mode,
+                reason: "server-managed sessions take plaintext over TLS and seal it on the server",
+            }),
+            (mode, ContentBody::Plain(_)) => Err(Error::WrongMode {
+                mode,
+                reason: "content must be sealed on the client in this mode",
+            }),
+            (SessionMode::EndToEnd, ContentBody::Sealed(_))
+                if store.custody(s.tenant, s.id, s.key_epoch).await?.is_none() =>
+            {
+                Err(Error::WrongMode {
+                    mode: s.mode,
+                    reason: "no key epoch stored yet",
+                })
+            }
+            (_, ContentBody::Sealed(sealed)) => Ok(sealed),
+        }
+    }
+
+    /// Opens a stored version for the reader: plaintext in server-managed sessions,
+    /// the sealed body otherwise.
+    async fn open_body(&self, store: &DynStore, s: &Session, v: ContentVersion, kind: ContentKind) -> Result<ContentBody> {
+        if s.mode != SessionMode::ServerManaged {
+            return Ok(ContentBody::Sealed(v.body));
+        }
+        let key = self.session_data_key(store, s, 0).await?;
+        let (t, sid, iid) = (crypto_id(&s.tenant), crypto_id(&s.id), crypto_id(&v.item));
+        let ctx = ItemContext::new(t.as_bytes(), sid.as_bytes(), iid.as_bytes(), v.version, kind);
+        Ok(ContentBody::Plain(Zeroizing::new(envelope::open(
+            &key,
+            &ctx,
+            v.body.as_bytes(),
+        )?)))
+    }
+
+    /// Posts a new item (R-S4). Needs `PostContent` and a relation to the open session.
+    pub async fn post_content(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+        kind: ContentKind,
+        body: ContentBody,
+    ) -> Result<ContentItem> {
+        if kind == ContentKind::KeyMaterial {
+            return Err(Error::Invalid {
+                what: "content kind",
+                reason: "key material is stored through the key operations",
+            });
+        }
+        let (store, _, mut s, _, decision) = self
+            .session_action(caller, tenant, session, Action::PostContent)
+            .await?;
+        let id = ItemId::random()?;
+        let sealed = self.seal_body(&store, &s, id, 1, kind, body).await?;
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let item = ContentItem {
+            id,
+            tenant,
+            session,
+            kind,
+            author: caller.subject,
+            created_at: tx.now,
+            latest_version: 1,
+        };
+        let size = sealed.len();
+        tx.write(Write::InsertItem(
+            item.clone(),
+            ContentVersion {
+                item: id,
+                tenant,
+                session,
+                version: 1,
+                author: caller.subject,
+                created_at: tx.now,
+                key_epoch: s.key_epoch,
+                body: sealed,
+            },
+        ));
+        s.last_activity = tx.now;
+        tx.write(Write::UpdateSession(s));
+        tx.audit(
+            &store,
+            AuditKind::ContentPosted,
+            AuditObject::Item(id),
+            vec![
+                Change::new("kind", None::<String>, Some(format!("{kind:?}"))),
+                Change::new("sealed_bytes", None::<String>, Some(size)),
+            ],
+            Some(&decision),
+            false,
+        )
+        .await?;
+        tx.publish(session, SessionEvent::ContentPosted { item: id, version: 1 });
+        self.commit(&store, tx).await?;
+        Ok(item)
+    }
+
+    async fn load_item(
+        &self,
+        store: &DynStore,
+        tenant: TenantId,
+        session: SessionId,
+        item: ItemId,
+    ) -> Result<ContentItem> {
+        store
+            .item(tenant, item)
+            .await?
+            .filter(|i| i.session == session)
+            .ok_or(Error::NotFound { what: "item" })
+    }
+
+    /// Reads a version of an item (the newest by default). Needs `ReadContent` and a
+    /// relation to the session: administrators do not read content (R-I3).
+    pub async fn read_content(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+        item: ItemId,
+        version: Option<u32>,
+    ) -> Result<ContentView> {
+        let (store, _, s, _, _) = self
+            .session_action(caller, tenant, session, Action::ReadContent)
+            .await?;
+        let i = self.load_item(&store, tenant, session, item).await?;
+        let version = version.unwrap_or(i.latest_version);
+        let v = store
+            .version(tenant, item, version)
+            .await?
+            .ok_or(Error::NotFound { what: "version" })?;
+        let body = self.open_body(&store, &s, v, i.kind).await?;
+        Ok(ContentView {
+            item: i,
+            version,
+            body,
+        })
+    }
+
+    /// A page of the session's items (metadata only). Needs `ReadContent`.
+    pub async fn list_items(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+        page: Page<ItemId>,
+    ) -> Result<Vec<ContentItem>> {
+        let (store, ..) = self
+            .session_action(caller, tenant, session, Action::ReadContent)
+            .await?;
+        Ok(store.items(tenant, session, page).await?)
+    }
+
+    /// The versions of an item, oldest first, with their metadata (bodies stay sealed).
+    /// Needs `ReadContent`.
+    pub async fn versions(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+        item: ItemId,
+    ) -> Result<Vec<ContentVersion>> {
+        let (store, ..) = self
+            .session_action(caller, tenant, session, Action::ReadContent)
+            .await?;
+        self.load_item(&store, tenant, session, item).await?;
+        Ok(store.versions(tenant, item).await?)
+    }
+
+    /// Adds a new version to one's own document, note or whiteboard (R-S5); earlier
+    /// versions stay readable. Needs `EditContent` as the item's author.
+    pub async fn edit_content(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+        item: ItemId,
+        body: ContentBody,
+    ) -> Result<ContentItem> {
+        let (store, principal, _) = self.principal(caller, tenant, Action::EditContent).await?;
+        let (mut s, parts) = self.load_session(&store, tenant, session).await?;
+        let mut i = self.load_item(&store, tenant, session, item).await?;
+        let decision = self
+            .check(
+                &principal,
+                Action::EditContent,
+                &Resource::Session(Self::view(&s, &parts, Some(i.author))),
+            )
+            .await?;
+        if !versioned(i.kind) {
+            return Err(Error::Invalid {
+                what: "content kind",
+                reason: "only documents, notes and whiteboards have versions",
+            });
+        }
+        let version = i.latest_version.checked_add(1).ok_or(Error::Invalid {
+            what: "item",
+            reason: "too many versions",
+        })?;
+        let sealed = self.seal_body(&store, &s, item, version, i.kind, body).await?;
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        tx.write(Write::AddVersion(ContentVersion {
+            item,
+            tenant,
+            session,
+            version,
+            author: caller.subject,
+            created_at: tx.now,
+            key_epoch: s.key_epoch,
+            body: sealed,
+        }));
+        s.last_activity = tx.now;
+        tx.write(Write::UpdateSession(s));
+        tx.audit(
+            &store,
+            AuditKind::ContentEdited,
+            AuditObject::Item(item),
+            vec![Change::new("version", Some(i.latest_version), Some(version))],
+            Some(&decision),
+            false,
+        )
+        .await?;
+        tx.publish(session, SessionEvent::ContentPosted { item, version });
+        self.commit(&store, tx).await?;
+        i.latest_version = version;
+        Ok(i)
+    }
+
+    /// Deletes an item with all its versions. Needs `DeleteContent` as its author or
+    /// as the session's host.
+    pub async fn delete_content(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+        item: ItemId,
+    ) -> Result<()> {
+        let (store, principal, _) = self
+            .principal(caller, tenant, Action::DeleteContent)
+            .await?;
+        let (s, parts) = self.load_session(&store, tenant, session).await?;
+        let i = self.load_item(&store, tenant, session, item).await?;
+        let decision = self
+            .check(
+                &principal,
+                Action::DeleteContent,
+                &Resource::Session(Self::view(&s, &parts, Some(i.author))),
+            )
+            .await?;
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        tx.write(Write::DeleteItem(item));
+        tx.audit(
+            &store,
+            AuditKind::ContentDeleted,
+            AuditObject::Item(item),
+            vec![Change::new(
+                "versions",
+                Some(i.latest_version),
+                None::<u32>,
+            )],
+            Some(&decision),
+            false,
+        )
+        .await?;
+        self.commit(&store, tx).await
+    }
+}

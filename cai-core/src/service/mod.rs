@@ -1,0 +1,411 @@
+//! The use-case service: [`Counselling`], one entry point built from the ports, with the
+//! operations a counselling platform needs.
+//!
+//! Every operation follows the same steps: resolve the caller into a fresh
+//! [`Principal`] (so a revoked role or a deactivated account takes effect at once),
+//! load the resource, [`authorize`], validate, seal content if the session is
+//! server-managed, collect every change with its audit event (and, when security
+//! relevant, a queued admin notification) into one [`Batch`], commit it atomically, then
+//! deliver notifications and publish transport events. A failure before the commit
+//! leaves nothing behind; a failed notification stays queued
+//! ([`Counselling::deliver_notifications`]).
+
+mod accounts;
+mod content;
+mod sessions;
+mod tenants;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cai_crypto::passphrase::Argon2Params;
+
+use crate::authz::{Action, Authentication, Decision, DenyReason, Principal, Resource, authorize};
+use crate::domain::{
+    AuditActor, AuditEvent, AuditKind, AuditObject, BuiltinRole, Change, Incident, IncidentKind,
+    Tenant,
+};
+use crate::error::{Error, Result};
+use crate::id::{AccountId, EventId, IncidentId, SessionId, SubjectId, TenantId};
+use crate::ports::{
+    AdminNotifier, Batch, Clock, DynStore, KeyProvider, Mailer, Notification, SessionEvent,
+    SessionTransport, TenantRouter, Write,
+};
+use crate::time::Timestamp;
+
+pub use accounts::{AccountChanges, NewAccount};
+pub use content::{ContentBody, ContentView, MAX_PLAINTEXT_LEN};
+pub use sessions::{
+    CreatedSession, InviteTo, NewSession, SessionDetails, SessionKeyMaterial,
+};
+pub use tenants::NewTenant;
+
+/// Everything [`Counselling`] needs from outside.
+#[derive(Clone)]
+pub struct Ports {
+    /// Which store holds which tenant.
+    pub router: Arc<dyn TenantRouter>,
+    /// Tenant KEKs.
+    pub keys: Arc<dyn KeyProvider>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Outgoing mail (invitations).
+    pub mailer: Arc<dyn Mailer>,
+    /// Notices to tenant admins (R-I5).
+    pub notifier: Arc<dyn AdminNotifier>,
+    /// Live events to connected clients (`cai-rtc`).
+    pub transport: Arc<dyn SessionTransport>,
+}
+
+/// Tunables of the service.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Argon2id cost of room passwords.
+    pub room_password_params: Argon2Params,
+    /// How long invitations stay valid unless the inviter says otherwise.
+    pub invitation_validity: Duration,
+    /// Longest invitation validity an inviter may ask for.
+    pub max_invitation_validity: Duration,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            room_password_params: Argon2Params::RECOMMENDED,
+            invitation_validity: crate::time::days(7),
+            max_invitation_validity: crate::time::days(90),
+        }
+    }
+}
+
+/// Who is calling: what `cai-auth` established when the caller logged in (or what
+/// [`Counselling::join_as_guest`] returned). The service turns it into a fresh
+/// [`Principal`] for every operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    /// The caller's tenant.
+    pub tenant: TenantId,
+    /// The account or guest.
+    pub subject: SubjectId,
+    /// How and when it authenticated.
+    pub authentication: Authentication,
+}
+
+/// The use-case service. Cheap to clone (it holds `Arc`s).
+#[derive(Clone)]
+pub struct Counselling {
+    ports: Ports,
+    config: ServiceConfig,
+}
+
+/// Everything one operation will write, with the side effects to run after commit.
+pub(crate) struct Tx {
+    tenant: TenantId,
+    now: Timestamp,
+    actor: AuditActor,
+    batch: Batch,
+    notifications: Vec<Notification>,
+    events: Vec<(SessionId, SessionEvent)>,
+    admins: Option<Vec<AccountId>>,
+}
+
+impl Tx {
+    pub(crate) fn write(&mut self, write: Write) {
+        self.batch.push(write);
+    }
+
+    /// Records an audit event; `security` also queues a notification for the tenant's
+    /// administrators (R-I5).
+    pub(crate) async fn audit(
+        &mut self,
+        store: &DynStore,
+        kind: AuditKind,
+        object: AuditObject,
+        changes: Vec<Change>,
+        decision: Option<&Decision>,
+        security: bool,
+    ) -> Result<EventId> {
+        let id = EventId::random()?;
+        let authorized = decision.and_then(|d| match d {
+            Decision::Allow { action, .. } => Some((*action, d.to_string())),
+            Decision::Deny { .. } => None,
+        });
+        self.batch.push(Write::AppendAudit(AuditEvent {
+            id,
+            tenant: self.tenant,
+            at: self.now,
+            actor: self.actor,
+            kind,
+            object,
+            changes,
+            authorized,
+            security_relevant: security,
+        }));
+        if security {
+            let recipients = match &self.admins {
+                Some(admins) => admins.clone(),
+                None => {
+                    let admins = store
+                        .accounts_with_role(self.tenant, BuiltinRole::TenantAdmin.id())
+                        .await?;
+                    self.admins = Some(admins.clone());
+                    admins
+                }
+            };
+            let notification = Notification {
+                event: id,
+                tenant: self.tenant,
+                at: self.now,
+                actor: self.actor,
+                kind,
+                object,
+                recipients,
+            };
+            self.batch
+                .push(Write::QueueNotification(notification.clone()));
+            self.notifications.push(notification);
+        }
+        Ok(id)
+    }
+
+    /// Publishes `event` to the session's connected clients after the commit.
+    pub(crate) fn publish(&mut self, session: SessionId, event: SessionEvent) {
+        self.events.push((session, event));
+    }
+}
+
+impl Counselling {
+    /// A service over these ports with the default configuration.
+    pub fn new(ports: Ports) -> Self {
+        Self::with_config(ports, ServiceConfig::default())
+    }
+
+    /// A service over these ports.
+    pub fn with_config(ports: Ports, config: ServiceConfig) -> Self {
+        Self { ports, config }
+    }
+
+    /// The ports (for hosts that need the clock or a store directly).
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
+        self.ports.clock.now()
+    }
+
+    /// The store of `tenant`; an unplaced tenant is "not found".
+    pub(crate) async fn store(&self, tenant: TenantId) -> Result<DynStore> {
+        self.ports
+            .router
+            .route(tenant)
+            .await?
+            .ok_or(Error::NotFound { what: "tenant" })
+    }
+
+    pub(crate) fn tx(&self, tenant: TenantId, actor: AuditActor) -> Tx {
+        Tx {
+            tenant,
+            now: self.now(),
+            actor,
+            batch: Batch::new(tenant),
+            notifications: Vec::new(),
+            events: Vec::new(),
+            admins: None,
+        }
+    }
+
+    /// Commits `tx`, then delivers its notifications and publishes its events. Only the
+    /// commit can fail the operation: a notification that cannot be delivered stays
+    /// queued, a transport event that cannot be published is caught up by clients
+    /// reading the session.
+    pub(crate) async fn commit(&self, store: &DynStore, tx: Tx) -> Result<()> {
+        let Tx {
+            tenant,
+            batch,
+            notifications,
+            events,
+            ..
+        } = tx;
+        store.commit(batch).await?;
+        for notification in notifications {
+            self.deliver(store, notification).await;
+        }
+        for (session, event) in events {
+            if let Err(e) = self.ports.transport.publish(tenant, session, event).await {
+                tracing::warn!(%tenant, %session, error = %e, "session event not published");
+            }
+        }
+        Ok(())
+    }
+
+    async fn deliver(&self, store: &DynStore, notification: Notification) -> bool {
+        match self.ports.notifier.notify(&notification).await {
+            Ok(()) => {
+                let mut batch = Batch::new(notification.tenant);
+                batch.push(Write::MarkNotified(notification.event));
+                if let Err(e) = store.commit(batch).await {
+                    // Delivered but not marked: it will be delivered again, which is
+                    // better than never.
+                    tracing::warn!(event = %notification.event, error = %e, "notification not marked");
+                }
+                true
+            }
+            Err(e) => {
+                tracing::warn!(event = %notification.event, error = %e, "notification stays queued");
+                false
+            }
+        }
+    }
+
+    /// Delivers the tenant's queued notifications (those whose first delivery failed).
+    /// Returns how many were delivered; the host runs this periodically.
+    pub async fn deliver_notifications(&self, tenant: TenantId) -> Result<usize> {
+        let store = self.store(tenant).await?;
+        let mut delivered = 0;
+        for notification in store.pending_notifications(tenant, 1000).await? {
+            if self.deliver(&store, notification).await {
+                delivered += 1;
+            }
+        }
+        Ok(delivered)
+    }
+
+    /// Resolves `caller` into a principal of `tenant`, fresh from the store: the account
+    /// must exist, be active and inside its validity window (R-I6); roles and groups are
+    /// read now, so revocations apply at once. A caller of another tenant is denied and
+    /// recorded as an incident in both tenants (R-T1, R-U3).
+    pub async fn principal(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        action: Action,
+    ) -> Result<(DynStore, Principal, Tenant)> {
+        if caller.tenant != tenant {
+            self.cross_tenant(caller, tenant, action).await;
+            return Err(Error::Denied {
+                action,
+                reason: DenyReason::TenantMismatch {
+                    principal: caller.tenant,
+                    resource: tenant,
+                },
+            });
+        }
+        let store = self.store(tenant).await?;
+        let t = store
+            .tenant(tenant)
+            .await?
+            .ok_or(Error::NotFound { what: "tenant" })?;
+        let now = self.now();
+        let roles = store.roles(tenant).await?;
+        let principal = match caller.subject {
+            SubjectId::Account(id) => {
+                let account = store
+                    .account(tenant, id)
+                    .await?
+                    .ok_or(Error::AccountNotUsable)?;
+                if !account.is_usable_at(now) {
+                    return Err(Error::AccountNotUsable);
+                }
+                let held = roles
+                    .iter()
+                    .filter(|r| account.has_role(r.id))
+                    .map(|r| (r.id, r.permissions))
+                    .collect();
+                let groups = store.groups_of(tenant, id).await?;
+                Principal::account(
+                    tenant,
+                    id,
+                    held,
+                    groups,
+                    caller.authentication,
+                    now,
+                    t.settings.admin_reauth_window,
+                )
+            }
+            SubjectId::Guest(id) => {
+                let guest = store
+                    .guest(tenant, id)
+                    .await?
+                    .ok_or(Error::AccountNotUsable)?;
+                if now >= guest.expires_at {
+                    return Err(Error::AccountNotUsable);
+                }
+                let guest_role = roles
+                    .iter()
+                    .find(|r| r.id == BuiltinRole::Guest.id())
+                    .map(|r| (r.id, r.permissions))
+                    .unwrap_or((BuiltinRole::Guest.id(), crate::authz::PermissionSet::EMPTY));
+                Principal::guest(tenant, id, guest.session, guest_role, now)
+            }
+        };
+        Ok((store, principal, t))
+    }
+
+    /// Authorizes, turning a denial into [`Error::Denied`]; a tenant mismatch found here
+    /// (a backend returned a foreign record) is an incident too.
+    pub(crate) async fn check(
+        &self,
+        principal: &Principal,
+        action: Action,
+        resource: &Resource<'_>,
+    ) -> Result<Decision> {
+        let decision = authorize(principal, action, resource);
+        if let Decision::Deny {
+            reason: DenyReason::TenantMismatch { resource, .. },
+            ..
+        } = decision
+        {
+            let caller = Caller {
+                tenant: principal.tenant(),
+                subject: principal.subject(),
+                authentication: principal.authentication(),
+            };
+            self.cross_tenant(&caller, resource, action).await;
+        }
+        decision.into_result()
+    }
+
+    /// Records a cross-tenant attempt as an incident (with an audit event and an admin
+    /// notification) in the target tenant and in the caller's tenant. Best effort: the
+    /// caller is denied whatever happens here.
+    async fn cross_tenant(&self, caller: &Caller, target: TenantId, action: Action) {
+        for tenant in [target, caller.tenant] {
+            let Ok(store) = self.store(tenant).await else {
+                continue;
+            };
+            let result = async {
+                let id = IncidentId::random()?;
+                let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+                tx.write(Write::RecordIncident(Incident {
+                    id,
+                    tenant,
+                    at: tx.now,
+                    actor: Some(caller.subject),
+                    kind: IncidentKind::CrossTenantAccess {
+                        actor_tenant: caller.tenant,
+                        action,
+                    },
+                }));
+                tx.audit(
+                    &store,
+                    crate::domain::AuditKind::IncidentRecorded,
+                    AuditObject::Incident(id),
+                    vec![Change::new(
+                        "cross_tenant_access",
+                        None::<String>,
+                        Some(format!("{} -> {target}: {action}", caller.tenant)),
+                    )],
+                    None,
+                    true,
+                )
+                .await?;
+                self.commit(&store, tx).await
+            }
+            .await;
+            if let Err(e) = result {
+                tracing::error!(%tenant, error = %e, "cross-tenant incident not recorded");
+            }
+        }
+    }
+}

@@ -1,0 +1,1310 @@
+//! Sessions: creation in each encryption mode, invitations (R-S1), guests (R-S2), rooms
+//! (R-S3), participants, key epochs and history sharing (R-E4b), closing (R-S4).
+
+use std::fmt;
+use std::time::Duration;
+
+use cai_crypto::DataKey;
+use cai_crypto::hierarchy::{WrappedKey, session_wrap_context};
+use cai_crypto::modes::{KeyCustody, SessionMode};
+use cai_crypto::passphrase;
+use zeroize::Zeroizing;
+
+use super::accounts::NewAccount;
+use super::{Caller, Counselling};
+use crate::authz::{Action, Authentication, Decision, Resource, SessionView};
+use crate::domain::{
+    Account, AccountStatus, AuditActor, AuditKind, AuditObject, BuiltinRole, Change,
+    ContentRetention, Email, Guest, Invitation, InvitationKind, InvitationSecret,
+    InvitationStatus, Name, Participant, ParticipantRole, Pseudonym, Room, Session, SessionKind,
+    SessionStatus, Tenant,
+};
+use crate::error::{Error, Result};
+use crate::id::{AccountId, GroupId, GuestId, InvitationId, RoomId, SessionId, SubjectId, TenantId};
+use crate::ports::{DynStore, HistoryGrant, Mail, SessionEvent, StoredCustody, Write};
+
+/// A session to create.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// Classic (invitations) or ad-hoc (guest links). Rooms are made with
+    /// [`Counselling::create_room`].
+    pub kind: SessionKind,
+    /// Optional title, visible to the server.
+    pub title: Option<Name>,
+    /// The encryption mode; `None` takes the tenant's default. Less than the tenant's
+    /// minimum is [`Error::EncryptionDowngrade`].
+    pub mode: Option<SessionMode>,
+    /// Groups whose members may work on the session (R-I4).
+    pub groups: Vec<GroupId>,
+    /// What closing does to the content; `None` takes the tenant's retention policy.
+    pub on_close: Option<ContentRetention>,
+    /// For passphrase mode: the `KeyCustody` bytes the owner's client made with
+    /// `cai_crypto::modes::create_passphrase` (parameters and verifier, no key). Must be
+    /// `None` in every other mode.
+    pub passphrase_custody: Option<Vec<u8>>,
+}
+
+impl NewSession {
+    /// A classic session in the tenant's default mode.
+    pub fn classic() -> Self {
+        Self {
+            kind: SessionKind::Classic,
+            title: None,
+            mode: None,
+            groups: Vec::new(),
+            on_close: None,
+            passphrase_custody: None,
+        }
+    }
+
+    /// An ad-hoc session in the tenant's default mode.
+    pub fn ad_hoc() -> Self {
+        Self {
+            kind: SessionKind::AdHoc,
+            ..Self::classic()
+        }
+    }
+}
+
+/// A created session.
+#[derive(Debug, Clone)]
+pub struct CreatedSession {
+    /// The session.
+    pub session: Session,
+}
+
+/// A session with its participants.
+#[derive(Debug, Clone)]
+pub struct SessionDetails {
+    /// The session.
+    pub session: Session,
+    /// Its participants.
+    pub participants: Vec<Participant>,
+}
+
+/// What a participant's client needs to seal and open a session's content.
+pub enum SessionKeyMaterial {
+    /// Server-managed: the server seals and opens; clients get no key.
+    ServerSealed,
+    /// Session-key mode (R-E2): the session's data key, handed to participants only.
+    SessionKey(DataKey),
+    /// Passphrase mode (R-E3): the derivation parameters; the client needs the
+    /// passphrase. **Without it the content is unrecoverable.**
+    Passphrase(Vec<u8>),
+    /// End-to-end mode (R-E4): every epoch's signed bundle, oldest first, and the
+    /// history grant sealed to the caller, if any (R-E4b).
+    EndToEnd {
+        /// `KeyCustody` bytes of each epoch.
+        epochs: Vec<Vec<u8>>,
+        /// A history grant for the caller.
+        history_grant: Option<Vec<u8>>,
+    },
+}
+
+impl fmt::Debug for SessionKeyMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionKeyMaterial::ServerSealed => f.write_str("ServerSealed"),
+            SessionKeyMaterial::SessionKey(_) => f.write_str("SessionKey(<redacted>)"),
+            SessionKeyMaterial::Passphrase(p) => write!(f, "Passphrase({} bytes)", p.len()),
+            SessionKeyMaterial::EndToEnd {
+                epochs,
+                history_grant,
+            } => write!(
+                f,
+                "EndToEnd({} epochs, history grant: {})",
+                epochs.len(),
+                history_grant.is_some()
+            ),
+        }
+    }
+}
+
+/// Whom to invite.
+#[derive(Debug, Clone)]
+pub enum InviteTo {
+    /// A contact request to this address (classic sessions). The address is used to
+    /// send the invitation and is not stored (R-S1).
+    Contact(Email),
+    /// A guest link for up to `max_uses` guests (ad-hoc sessions).
+    GuestLink {
+        /// How many guests may join with it (1..=1000).
+        max_uses: u32,
+    },
+}
+
+/// The text form of ids bound into ciphertexts and key contexts: what frontends have.
+pub(crate) fn crypto_id(id: &impl fmt::Display) -> String {
+    id.to_string()
+}
+
+pub(crate) fn wrap_context(tenant: TenantId, session: SessionId) -> Result<Vec<u8>> {
+    Ok(session_wrap_context(
+        crypto_id(&tenant).as_bytes(),
+        crypto_id(&session).as_bytes(),
+    )?)
+}
+
+/// Room passwords: long enough to resist guessing at Argon2id cost, bounded in size.
+const ROOM_PASSWORD_MIN: usize = 8;
+const ROOM_PASSWORD_MAX: usize = 1024;
+
+impl Counselling {
+    pub(crate) async fn load_session(
+        &self,
+        store: &DynStore,
+        tenant: TenantId,
+        id: SessionId,
+    ) -> Result<(Session, Vec<(SubjectId, ParticipantRole)>)> {
+        let session = store
+            .session(tenant, id)
+            .await?
+            .ok_or(Error::NotFound { what: "session" })?;
+        let parts = store
+            .participants(tenant, id)
+            .await?
+            .into_iter()
+            .map(|p| (p.subject, p.role))
+            .collect();
+        Ok((session, parts))
+    }
+
+    pub(crate) fn view<'a>(
+        session: &'a Session,
+        parts: &'a [(SubjectId, ParticipantRole)],
+        item_author: Option<SubjectId>,
+    ) -> SessionView<'a> {
+        SessionView {
+            tenant: session.tenant,
+            session: session.id,
+            owner: session.owner,
+            participants: parts,
+            groups: &session.groups,
+            open: session.is_open(),
+            item_author,
+        }
+    }
+
+    /// Resolves the caller, loads the session and authorizes `action` on it.
+    pub(crate) async fn session_action(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+        action: Action,
+    ) -> Result<(DynStore, Tenant, Session, Vec<(SubjectId, ParticipantRole)>, Decision)> {
+        let (store, principal, t) = self.principal(caller, tenant, action).await?;
+        let (s, parts) = self.load_session(&store, tenant, session).await?;
+        let decision = self
+            .check(
+                &principal,
+                action,
+                &Resource::Session(Self::view(&s, &parts, None)),
+            )
+            .await?;
+        Ok((store, t, s, parts, decision))
+    }
+
+    /// Creates a session (R-S1, R-S2) in the requested or the tenant's default mode,
+    /// never below the tenant's minimum (R-E1..R-E4). Server-managed and session-key
+    /// sessions get a fresh data key wrapped by the `KeyProvider`; passphrase sessions
+    /// store the client's parameters; end-to-end sessions start without keys until the
+    /// owner's device stores epoch 0 ([`Counselling::advance_epoch`]). Needs
+    /// `CreateSession`.
+    pub async fn create_session(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        new: NewSession,
+    ) -> Result<CreatedSession> {
+        let (store, principal, t) = self
+            .principal(caller, tenant, Action::CreateSession)
+            .await?;
+        let decision = self
+            .check(&principal, Action::CreateSession, &Resource::Tenant(tenant))
+            .await?;
+        let owner = principal.account_id().ok_or(Error::Invalid {
+            what: "session owner",
+            reason: "guests cannot own sessions",
+        })?;
+        if matches!(new.kind, SessionKind::Room(_)) {
+            return Err(Error::Invalid {
+                what: "session kind",
+                reason: "rooms are created with create_room",
+            });
+        }
+        let session = SessionId::random()?;
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let s = self
+            .new_session(&store, &t, &mut tx, session, owner, new)
+            .await?;
+        tx.audit(
+            &store,
+            AuditKind::SessionCreated,
+            AuditObject::Session(session),
+            session_changes(&s),
+            Some(&decision),
+            false,
+        )
+        .await?;
+        self.commit(&store, tx).await?;
+        Ok(CreatedSession { session: s })
+    }
+
+    /// Builds the session, its host participant and its key custody into `tx`.
+    async fn new_session(
+        &self,
+        store: &DynStore,
+        t: &Tenant,
+        tx: &mut super::Tx,
+        session: SessionId,
+        owner: AccountId,
+        new: NewSession,
+    ) -> Result<Session> {
+        let tenant = t.id;
+        let mode = new.mode.unwrap_or(t.settings.default_mode);
+        if !t.settings.minimum_mode.can_change_to(mode) {
+            return Err(Error::EncryptionDowngrade {
+                requested: mode,
+                minimum: t.settings.minimum_mode,
+            });
+        }
+        let mut groups = new.groups;
+        groups.sort_unstable();
+        groups.dedup();
+        if groups.len() > 64 {
+            return Err(Error::Invalid {
+                what: "session groups",
+                reason: "more than 64",
+            });
+        }
+        for g in &groups {
+            store
+                .group(tenant, *g)
+                .await?
+                .ok_or(Error::NotFound { what: "group" })?;
+        }
+        let custody = match mode {
+            SessionMode::ServerManaged | SessionMode::SessionKey => {
+                if new.passphrase_custody.is_some() {
+                    return Err(Error::WrongMode {
+                        mode,
+                        reason: "passphrase custody given for a wrapped-key session",
+                    });
+                }
+                let key = DataKey::generate(cai_crypto::KeyEpoch::INITIAL)?;
+                let wrapped = self
+                    .ports
+                    .keys
+                    .wrap(tenant, &key, &wrap_context(tenant, session)?)
+                    .await
+                    .map_err(|e| Error::KeyProvider(e.to_string()))?;
+                Some(KeyCustody::Wrapped(wrapped).to_bytes())
+            }
+            SessionMode::Passphrase => {
+                let bytes = new.passphrase_custody.ok_or(Error::WrongMode {
+                    mode,
+                    reason: "passphrase sessions need the client's passphrase custody",
+                })?;
+                let custody = KeyCustody::parse(&bytes)?;
+                if !custody.fits(mode) {
+                    return Err(Error::WrongMode {
+                        mode,
+                        reason: "custody is not passphrase custody",
+                    });
+                }
+                Some(bytes)
+            }
+            _ => {
+                if new.passphrase_custody.is_some() {
+                    return Err(Error::WrongMode {
+                        mode,
+                        reason: "end-to-end sessions take their keys from devices",
+                    });
+                }
+                None
+            }
+        };
+        let s = Session {
+            id: session,
+            tenant,
+            kind: new.kind,
+            title: new.title,
+            mode,
+            owner,
+            groups,
+            on_close: new.on_close.unwrap_or(t.settings.retention.on_close),
+            key_epoch: 0,
+            created_at: tx.now,
+            last_activity: tx.now,
+            status: SessionStatus::Open,
+            revision: 0,
+        };
+        tx.write(Write::InsertSession(s.clone()));
+        tx.write(Write::PutParticipant(Participant {
+            session,
+            tenant,
+            subject: SubjectId::Account(owner),
+            role: ParticipantRole::Host,
+            joined_at: tx.now,
+        }));
+        if let Some(custody) = custody {
+            tx.write(Write::InsertCustody(StoredCustody {
+                tenant,
+                session,
+                epoch: 0,
+                custody,
+            }));
+        }
+        Ok(s)
+    }
+
+    /// The session and its participants. Needs `ViewSession` and a relation to it.
+    pub async fn session(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+    ) -> Result<SessionDetails> {
+        let (store, _, s, _, _) = self
+            .session_action(caller, tenant, session, Action::ViewSession)
+            .await?;
+        let participants = store.participants(tenant, session).await?;
+        Ok(SessionDetails {
+            session: s,
+            participants,
+        })
+    }
+
+    /// What the caller's client needs to seal and open the session's content. Needs
+    /// `ReadContent` and a relation to the session.
+    pub async fn session_keys(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+    ) -> Result<SessionKeyMaterial> {
+        let (store, _, s, _, _) = self
+            .session_action(caller, tenant, session, Action::ReadContent)
+            .await?;
+        Ok(match s.mode {
+            SessionMode::ServerManaged => SessionKeyMaterial::ServerSealed,
+            SessionMode::SessionKey => {
+                SessionKeyMaterial::SessionKey(self.session_data_key(&store, &s, 0).await?)
+            }
+            SessionMode::Passphrase => {
+                let c = store
+                    .custody(tenant, session, 0)
+                    .await?
+                    .ok_or(Error::NotFound { what: "key custody" })?;
+                SessionKeyMaterial::Passphrase(c.custody)
+            }
+            _ => {
+                let epochs = store
+                    .custodies(tenant, session)
+                    .await?
+                    .into_iter()
+                    .map(|c| c.custody)
+                    .collect();
+                let history_grant = match caller.subject {
+                    SubjectId::Account(me) => store
+                        .history_grant(tenant, session, me)
+                        .await?
+                        .map(|g| g.grant),
+                    SubjectId::Guest(_) => None,
+                };
+                SessionKeyMaterial::EndToEnd {
+                    epochs,
+                    history_grant,
+                }
+            }
+        })
+    }
+
+    /// Unwraps a wrapped-key session's data key through the `KeyProvider`.
+    pub(crate) async fn session_data_key(
+        &self,
+        store: &DynStore,
+        s: &Session,
+        epoch: u32,
+    ) -> Result<DataKey> {
+        let c = store
+            .custody(s.tenant, s.id, epoch)
+            .await?
+            .ok_or(Error::NotFound { what: "key custody" })?;
+        let KeyCustody::Wrapped(wrapped) = KeyCustody::parse(&c.custody)? else {
+            return Err(Error::WrongMode {
+                mode: s.mode,
+                reason: "custody is not a wrapped key",
+            });
+        };
+        self.unwrap_key(s, &wrapped).await
+    }
+
+    async fn unwrap_key(&self, s: &Session, wrapped: &WrappedKey) -> Result<DataKey> {
+        self.ports
+            .keys
+            .unwrap(s.tenant, wrapped, &wrap_context(s.tenant, s.id)?)
+            .await
+            .map_err(|e| Error::KeyProvider(e.to_string()))
+    }
+
+    /// Stores the next key epoch of an end-to-end session: the signed `EpochBundle`
+    /// custody made on a participant's device (epoch 0 first, then each next one after
+    /// a membership change). The bundle must name this session and the next epoch.
+    /// Needs `InviteParticipants` (hosts and counsellors of the session).
+    pub async fn advance_epoch(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+        custody: Vec<u8>,
+    ) -> Result<u32> {
+        let (store, _, mut s, _, decision) = self
+            .session_action(caller, tenant, session, Action::InviteParticipants)
+            .await?;
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let epoch = self.push_epoch(&store, &mut tx, &mut s, custody).await?;
+        tx.audit(
+            &store,
+            AuditKind::SessionKeysChanged,
+            AuditObject::Session(session),
+            vec![Change::new("key_epoch", None::<u32>, Some(epoch))],
+            Some(&decision),
+            false,
+        )
+        .await?;
+        self.commit(&store, tx).await?;
+        Ok(epoch)
+    }
+
+    /// Validates an epoch bundle for `s` and adds it (and the session update) to `tx`.
+    async fn push_epoch(
+        &self,
+        store: &DynStore,
+        tx: &mut super::Tx,
+        s: &mut Session,
+        custody: Vec<u8>,
+    ) -> Result<u32> {
+        if s.mode != SessionMode::EndToEnd {
+            return Err(Error::WrongMode {
+                mode: s.mode,
+                reason: "only end-to-end sessions have device-made key epochs",
+            });
+        }
+        let KeyCustody::EndToEnd(bundle) = KeyCustody::parse(&custody)? else {
+            return Err(Error::WrongMode {
+                mode: s.mode,
+                reason: "custody is not an end-to-end epoch bundle",
+            });
+        };
+        if bundle.session() != crypto_id(&s.id).as_bytes() {
+            return Err(Error::Invalid {
+                what: "epoch bundle",
+                reason: "made for another session",
+            });
+        }
+        let existing = store.custodies(s.tenant, s.id).await?.len();
+        let expected = u32::try_from(existing).map_err(|_| Error::Invalid {
+            what: "epoch bundle",
+            reason: "too many epochs",
+        })?;
+        if bundle.epoch().0 != expected {
+            return Err(Error::Invalid {
+                what: "epoch bundle",
+                reason: "not the session's next epoch",
+            });
+        }
+        tx.write(Write::InsertCustody(StoredCustody {
+            tenant: s.tenant,
+            session: s.id,
+            epoch: expected,
+            custody,
+        }));
+        s.key_epoch = expected;
+        tx.write(Write::UpdateSession(s.clone()));
+        s.revision += 1;
+        tx.publish(s.id, SessionEvent::KeysChanged { epoch: expected });
+        Ok(expected)
+    }
+
+    /// Invites someone (R-S1, R-S2). A contact request (classic sessions) is mailed to
+    /// the address, which is not stored; a guest link (ad-hoc sessions) is returned to
+    /// the inviter to pass on. Either way the secret is returned once and only its hash
+    /// is stored. Needs `InviteParticipants`.
+    pub async fn invite(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+        to: InviteTo,
+        valid_for: Option<Duration>,
+    ) -> Result<InvitationSecret> {
+        let (store, t, s, _, decision) = self
+            .session_action(caller, tenant, session, Action::InviteParticipants)
+            .await?;
+        let inviter = caller.subject.account().ok_or(Error::Invalid {
+            what: "inviter",
+            reason: "guests cannot invite",
+        })?;
+        let valid_for = valid_for.unwrap_or(self.config.invitation_validity);
+        if valid_for.is_zero() || valid_for > self.config.max_invitation_validity {
+            return Err(Error::Invalid {
+                what: "invitation validity",
+                reason: "out of range",
+            });
+        }
+        let kind = match (&to, s.kind) {
+            (InviteTo::Contact(_), SessionKind::Classic) => InvitationKind::Contact,
+            (InviteTo::GuestLink { max_uses }, SessionKind::AdHoc) => {
+                if !(1..=1000).contains(max_uses) {
+                    return Err(Error::Invalid {
+                        what: "guest link",
+                        reason: "max uses must be 1..=1000",
+                    });
+                }
+                InvitationKind::GuestLink {
+                    max_uses: *max_uses,
+                }
+            }
+            _ => {
+                return Err(Error::Invalid {
+                    what: "invitation",
+                    reason: "contact requests are for classic sessions, guest links for ad-hoc ones",
+                });
+            }
+        };
+        let id = InvitationId::random()?;
+        let secret = InvitationSecret::generate(id)?;
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        tx.write(Write::InsertInvitation(Invitation {
+            id,
+            tenant,
+            session,
+            kind,
+            secret_hash: secret.hash(),
+            created_by: inviter,
+            created_at: tx.now,
+            expires_at: tx.now.plus(valid_for),
+            uses: 0,
+            status: InvitationStatus::Pending,
+            revision: 0,
+        }));
+        tx.audit(
+            &store,
+            AuditKind::InvitationSent,
+            AuditObject::Invitation(id),
+            vec![
+                Change::new("session", None::<String>, Some(session)),
+                Change::new("kind", None::<String>, Some(format!("{kind:?}"))),
+            ],
+            Some(&decision),
+            false,
+        )
+        .await?;
+        // Mail first: if it cannot be sent, nothing is stored.
+        if let InviteTo::Contact(email) = to {
+            let body = Zeroizing::new(format!(
+                "You have been invited to a counselling session at {}.\n\
+                 Your invitation code (keep it private): {}\n",
+                t.name,
+                secret.expose().as_str()
+            ));
+            self.ports
+                .mailer
+                .send(Mail {
+                    to: email,
+                    subject: format!("Invitation from {}", t.name),
+                    body,
+                })
+                .await
+                .map_err(|e| Error::Mailer(e.to_string()))?;
+        }
+        self.commit(&store, tx).await?;
+        Ok(secret)
+    }
+
+    /// Checks an invitation secret: exists in the tenant, matches (constant time),
+    /// pending, not expired, of the expected kind, for an open session.
+    async fn usable_invitation(
+        &self,
+        store: &DynStore,
+        tenant: TenantId,
+        secret: &InvitationSecret,
+        contact: bool,
+    ) -> Result<(Invitation, Session)> {
+        let now = self.now();
+        let invitation = store
+            .invitation(tenant, secret.invitation())
+            .await?
+            .filter(|i| i.matches(secret))
+            .filter(|i| i.status == InvitationStatus::Pending && now < i.expires_at)
+            .filter(|i| matches!(i.kind, InvitationKind::Contact) == contact)
+            .ok_or(Error::NotAccepted)?;
+        let session = store
+            .session(tenant, invitation.session)
+            .await?
+            .ok_or(Error::NotAccepted)?;
+        if !session.is_open() {
+            return Err(Error::SessionClosed);
+        }
+        Ok((invitation, session))
+    }
+
+    /// Accepts a contact request by creating the invitee's account (R-S1): only now is
+    /// personal data of the invitee stored. The account gets the client role and joins
+    /// the session as its client; `cai-auth` then lets its owner set a password.
+    pub async fn accept_invitation(
+        &self,
+        tenant: TenantId,
+        secret: &InvitationSecret,
+        new: NewAccount,
+    ) -> Result<(Account, SessionId)> {
+        new.validate()?;
+        let store = self.store(tenant).await?;
+        let (mut invitation, s) = self.usable_invitation(&store, tenant, secret, true).await?;
+        if store.account_by_email(tenant, &new.email).await?.is_some() {
+            return Err(Error::Invalid {
+                what: "e-mail address",
+                reason: "already used by an account of this tenant; log in and accept there",
+            });
+        }
+        let id = AccountId::random()?;
+        let mut tx = self.tx(tenant, AuditActor::Subject(SubjectId::Account(id)));
+        let account = Account {
+            id,
+            tenant,
+            email: Some(new.email),
+            display_name: new.display_name,
+            roles: vec![BuiltinRole::Client.id()],
+            status: AccountStatus::Active,
+            valid_from: new.valid_from,
+            valid_until: new.valid_until,
+            created_at: tx.now,
+            revision: 0,
+        };
+        tx.write(Write::InsertAccount(account.clone()));
+        tx.audit(
+            &store,
+            AuditKind::AccountCreated,
+            AuditObject::Account(id),
+            vec![Change::new(
+                "roles",
+                None::<String>,
+                Some(BuiltinRole::Client.default_name()),
+            )],
+            None,
+            false,
+        )
+        .await?;
+        self.accept_into(&store, &mut tx, &mut invitation, &s, id).await?;
+        self.commit(&store, tx).await?;
+        Ok((account, s.id))
+    }
+
+    /// Accepts a contact request with an existing account of the tenant.
+    pub async fn accept_invitation_as(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        secret: &InvitationSecret,
+    ) -> Result<SessionId> {
+        let (store, principal, _) = self.principal(caller, tenant, Action::JoinSession).await?;
+        let me = principal.account_id().ok_or(Error::NotAccepted)?;
+        if !principal.permissions().contains(Action::JoinSession) {
+            return Err(Error::Denied {
+                action: Action::JoinSession,
+                reason: crate::authz::DenyReason::NoPermission,
+            });
+        }
+        let (mut invitation, s) = self.usable_invitation(&store, tenant, secret, true).await?;
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        self.accept_into(&store, &mut tx, &mut invitation, &s, me).await?;
+        self.commit(&store, tx).await?;
+        Ok(s.id)
+    }
+
+    async fn accept_into(
+        &self,
+        store: &DynStore,
+        tx: &mut super::Tx,
+        invitation: &mut Invitation,
+        s: &Session,
+        account: AccountId,
+    ) -> Result<()> {
+        invitation.uses = invitation.uses.saturating_add(1);
+        invitation.status = InvitationStatus::Accepted {
+            by: account,
+            at: tx.now,
+        };
+        tx.write(Write::UpdateInvitation(invitation.clone()));
+        tx.write(Write::PutParticipant(Participant {
+            session: s.id,
+            tenant: s.tenant,
+            subject: SubjectId::Account(account),
+            role: ParticipantRole::Client,
+            joined_at: tx.now,
+        }));
+        tx.audit(
+            store,
+            AuditKind::InvitationAccepted,
+            AuditObject::Invitation(invitation.id),
+            vec![Change::new("status", Some("pending"), Some("accepted"))],
+            None,
+            false,
+        )
+        .await?;
+        tx.publish(
+            s.id,
+            SessionEvent::ParticipantJoined(SubjectId::Account(account)),
+        );
+        Ok(())
+    }
+
+    /// Joins an ad-hoc session as a guest with a pseudonym and a guest-link secret
+    /// (R-S2, R-A7). Nothing but the pseudonym is stored. Returns the guest and the
+    /// [`Caller`] to act as it (the host wraps it in its own session token).
+    pub async fn join_as_guest(
+        &self,
+        tenant: TenantId,
+        secret: &InvitationSecret,
+        pseudonym: Pseudonym,
+    ) -> Result<(Guest, Caller)> {
+        let store = self.store(tenant).await?;
+        let t = store
+            .tenant(tenant)
+            .await?
+            .ok_or(Error::NotFound { what: "tenant" })?;
+        let (mut invitation, s) = self.usable_invitation(&store, tenant, secret, false).await?;
+        let InvitationKind::GuestLink { max_uses } = invitation.kind else {
+            return Err(Error::NotAccepted);
+        };
+        if s.kind != SessionKind::AdHoc {
+            return Err(Error::NotAccepted);
+        }
+        let id = GuestId::random()?;
+        let subject = SubjectId::Guest(id);
+        let mut tx = self.tx(tenant, AuditActor::Subject(subject));
+        let guest = Guest {
+            id,
+            tenant,
+            session: s.id,
+            pseudonym,
+            joined_at: tx.now,
+            expires_at: tx.now.plus(t.settings.retention.guest_deactivate_after),
+        };
+        invitation.uses = invitation.uses.saturating_add(1);
+        if invitation.uses >= max_uses {
+            invitation.status = InvitationStatus::Closed;
+        }
+        tx.write(Write::UpdateInvitation(invitation.clone()));
+        tx.write(Write::InsertGuest(guest.clone()));
+        tx.write(Write::PutParticipant(Participant {
+            session: s.id,
+            tenant,
+            subject,
+            role: ParticipantRole::Guest,
+            joined_at: tx.now,
+        }));
+        tx.audit(
+            &store,
+            AuditKind::GuestJoined,
+            AuditObject::Guest(id),
+            vec![
+                Change::new("pseudonym", None::<String>, Some(guest.pseudonym.as_str())),
+                Change::new("session", None::<String>, Some(s.id)),
+            ],
+            None,
+            false,
+        )
+        .await?;
+        tx.publish(s.id, SessionEvent::ParticipantJoined(subject));
+        let caller = Caller {
+            tenant,
+            subject,
+            authentication: Authentication {
+                second_factor: false,
+                at: tx.now,
+            },
+        };
+        self.commit(&store, tx).await?;
+        Ok((guest, caller))
+    }
+
+    /// Enters or re-enters a session one takes part in (R-S1: an invitee can come back
+    /// at any time). A member of a group the session is shared with joins as a
+    /// counsellor. Needs `JoinSession`.
+    pub async fn join_session(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+    ) -> Result<SessionDetails> {
+        let (store, _, mut s, parts, decision) = self
+            .session_action(caller, tenant, session, Action::JoinSession)
+            .await?;
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let known = parts.iter().any(|(who, _)| *who == caller.subject);
+        if !known {
+            tx.write(Write::PutParticipant(Participant {
+                session,
+                tenant,
+                subject: caller.subject,
+                role: ParticipantRole::Counsellor,
+                joined_at: tx.now,
+            }));
+        }
+        s.last_activity = tx.now;
+        tx.write(Write::UpdateSession(s.clone()));
+        tx.audit(
+            &store,
+            AuditKind::ParticipantJoined,
+            AuditObject::Session(session),
+            if known {
+                Vec::new()
+            } else {
+                vec![Change::new(
+                    "participants",
+                    None::<String>,
+                    Some(format!("+{} (team)", caller.subject)),
+                )]
+            },
+            Some(&decision),
+            false,
+        )
+        .await?;
+        tx.publish(session, SessionEvent::ParticipantJoined(caller.subject));
+        self.commit(&store, tx).await?;
+        self.session(caller, tenant, session).await
+    }
+
+    /// Adds an account of the tenant to the session as a counsellor (team counselling,
+    /// handover). Needs `InviteParticipants`; the account must hold a role that can
+    /// read content. For end-to-end sessions the adding device stores the next epoch
+    /// including the new counsellor's devices (`next_epoch`), and may share history
+    /// with [`Counselling::share_history`].
+    pub async fn add_counsellor(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+        account: AccountId,
+        next_epoch: Option<Vec<u8>>,
+    ) -> Result<()> {
+        let (store, _, mut s, parts, decision) = self
+            .session_action(caller, tenant, session, Action::InviteParticipants)
+            .await?;
+        let a = store
+            .account(tenant, account)
+            .await?
+            .ok_or(Error::NotFound { what: "account" })?;
+        if !a.has_role(BuiltinRole::Counsellor.id()) {
+            return Err(Error::Invalid {
+                what: "participant",
+                reason: "only counsellors are added as counsellors",
+            });
+        }
+        if parts.iter().any(|(who, _)| *who == SubjectId::Account(account)) {
+            return Ok(());
+        }
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        tx.write(Write::PutParticipant(Participant {
+            session,
+            tenant,
+            subject: SubjectId::Account(account),
+            role: ParticipantRole::Counsellor,
+            joined_at: tx.now,
+        }));
+        self.epoch_for_change(&store, &mut tx, &mut s, next_epoch)
+            .await?;
+        tx.audit(
+            &store,
+            AuditKind::ParticipantJoined,
+            AuditObject::Session(session),
+            vec![Change::new(
+                "participants",
+                None::<String>,
+                Some(format!("+{account} (counsellor)")),
+            )],
+            Some(&decision),
+            false,
+        )
+        .await?;
+        tx.publish(
+            session,
+            SessionEvent::ParticipantJoined(SubjectId::Account(account)),
+        );
+        self.commit(&store, tx).await
+    }
+
+    /// End-to-end sessions change keys with membership: the next epoch is required.
+    /// Other modes must not pass one.
+    async fn epoch_for_change(
+        &self,
+        store: &DynStore,
+        tx: &mut super::Tx,
+        s: &mut Session,
+        next_epoch: Option<Vec<u8>>,
+    ) -> Result<()> {
+        match (s.mode, next_epoch) {
+            (SessionMode::EndToEnd, Some(bundle)) => {
+                self.push_epoch(store, tx, s, bundle).await?;
+                Ok(())
+            }
+            (SessionMode::EndToEnd, None) => Err(Error::WrongMode {
+                mode: s.mode,
+                reason: "a membership change needs the next key epoch",
+            }),
+            (_, None) => Ok(()),
+            (mode, Some(_)) => Err(Error::WrongMode {
+                mode,
+                reason: "only end-to-end sessions have device-made key epochs",
+            }),
+        }
+    }
+
+    /// Removes a participant (the host cannot be removed). End-to-end sessions need
+    /// the next epoch, made without the removed participant's devices. Needs
+    /// `ManageParticipants` (the host).
+    pub async fn remove_participant(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+        subject: SubjectId,
+        next_epoch: Option<Vec<u8>>,
+    ) -> Result<()> {
+        let (store, _, mut s, parts, decision) = self
+            .session_action(caller, tenant, session, Action::ManageParticipants)
+            .await?;
+        if subject == SubjectId::Account(s.owner) {
+            return Err(Error::Invalid {
+                what: "participant",
+                reason: "the host cannot be removed",
+            });
+        }
+        if !parts.iter().any(|(who, _)| *who == subject) {
+            return Err(Error::NotFound {
+                what: "participant",
+            });
+        }
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        tx.write(Write::RemoveParticipant { session, subject });
+        self.epoch_for_change(&store, &mut tx, &mut s, next_epoch)
+            .await?;
+        tx.audit(
+            &store,
+            AuditKind::ParticipantRemoved,
+            AuditObject::Session(session),
+            vec![Change::new("participants", Some(format!("-{subject}")), None::<String>)],
+            Some(&decision),
+            false,
+        )
+        .await?;
+        tx.publish(session, SessionEvent::ParticipantRemoved(subject));
+        self.commit(&store, tx).await
+    }
+
+    /// Gives a counsellor of the session the keys of its earlier epochs (R-E4b): a
+    /// `cai_crypto::e2e::HistoryBundle` made on a participant's device and sealed to
+    /// the recipient's devices. Allowed only when the tenant allows history sharing,
+    /// for end-to-end sessions, to counsellors of the session. Needs `ShareHistory`.
+    pub async fn share_history(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+        recipient: AccountId,
+        grant: Vec<u8>,
+    ) -> Result<()> {
+        let (store, t, s, parts, decision) = self
+            .session_action(caller, tenant, session, Action::ShareHistory)
+            .await?;
+        if !t.settings.allow_history_sharing {
+            return Err(Error::HistorySharingNotAllowed);
+        }
+        if s.mode != SessionMode::EndToEnd {
+            return Err(Error::WrongMode {
+                mode: s.mode,
+                reason: "history keys are shared only in end-to-end sessions; others read through their custody",
+            });
+        }
+        let granter = caller.subject.account().ok_or(Error::NotAccepted)?;
+        if !parts.iter().any(|(who, part)| {
+            *who == SubjectId::Account(recipient)
+                && matches!(part, ParticipantRole::Counsellor | ParticipantRole::Host)
+        }) {
+            return Err(Error::Invalid {
+                what: "history recipient",
+                reason: "not a counsellor of the session",
+            });
+        }
+        if grant.len() > 1 << 20 {
+            return Err(Error::TooLarge {
+                what: "history grant",
+                limit: 1 << 20,
+            });
+        }
+        let bundle = cai_crypto::e2e::HistoryBundle::parse(&grant)?;
+        if bundle.session() != crypto_id(&session).as_bytes() {
+            return Err(Error::Invalid {
+                what: "history grant",
+                reason: "made for another session",
+            });
+        }
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        tx.write(Write::PutHistoryGrant(HistoryGrant {
+            tenant,
+            session,
+            recipient,
+            granted_by: granter,
+            at: tx.now,
+            grant,
+        }));
+        tx.audit(
+            &store,
+            AuditKind::HistoryShared,
+            AuditObject::Session(session),
+            vec![Change::new(
+                "history_shared_with",
+                None::<String>,
+                Some(recipient),
+            )],
+            Some(&decision),
+            true,
+        )
+        .await?;
+        self.commit(&store, tx).await
+    }
+
+    /// Closes a session (R-S4). With delete-on-close its content and keys are deleted
+    /// in the same commit (the keys' deletion shreds any copy, R-P4). Needs
+    /// `CloseSession`.
+    pub async fn close_session(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+    ) -> Result<Session> {
+        let (store, _, mut s, _, decision) = self
+            .session_action(caller, tenant, session, Action::CloseSession)
+            .await?;
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        s.status = SessionStatus::Closed { at: tx.now };
+        tx.write(Write::UpdateSession(s.clone()));
+        let mut changes = vec![Change::new("status", Some("open"), Some("closed"))];
+        if s.on_close == ContentRetention::DeleteOnClose {
+            tx.write(Write::DeleteSessionContent(session));
+            tx.write(Write::DeleteCustody(session));
+            changes.push(Change::new("content", Some("kept"), Some("deleted")));
+        }
+        tx.audit(
+            &store,
+            AuditKind::SessionClosed,
+            AuditObject::Session(session),
+            changes,
+            Some(&decision),
+            false,
+        )
+        .await?;
+        tx.publish(session, SessionEvent::Closed);
+        self.commit(&store, tx).await?;
+        s.revision += 1;
+        Ok(s)
+    }
+
+    /// Creates the caller's personal room (R-S3) with its session, in the requested or
+    /// default mode (server-managed, session-key or end-to-end; passphrase rooms would
+    /// need a second secret and are refused). Needs `CreateRoom`.
+    pub async fn create_room(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        name: Name,
+        password: &str,
+        mode: Option<SessionMode>,
+    ) -> Result<Room> {
+        let (store, principal, t) = self.principal(caller, tenant, Action::CreateRoom).await?;
+        let decision = self
+            .check(&principal, Action::CreateRoom, &Resource::Tenant(tenant))
+            .await?;
+        let owner = principal.account_id().ok_or(Error::NotAccepted)?;
+        if mode == Some(SessionMode::Passphrase) {
+            return Err(Error::WrongMode {
+                mode: SessionMode::Passphrase,
+                reason: "rooms are entered with the room password; use another mode",
+            });
+        }
+        let verifier = self.room_verifier(password)?;
+        let room_id = RoomId::random()?;
+        let session = SessionId::random()?;
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let new = NewSession {
+            kind: SessionKind::Room(room_id),
+            title: Some(name.clone()),
+            mode,
+            ..NewSession::classic()
+        };
+        let s = self
+            .new_session(&store, &t, &mut tx, session, owner, new)
+            .await?;
+        let room = Room {
+            id: room_id,
+            tenant,
+            owner,
+            name,
+            session: s.id,
+            password: verifier,
+            revision: 0,
+        };
+        tx.write(Write::InsertRoom(room.clone()));
+        tx.audit(
+            &store,
+            AuditKind::RoomCreated,
+            AuditObject::Room(room_id),
+            vec![
+                Change::new("name", None::<String>, Some(room.name.as_str())),
+                Change::new("session", None::<String>, Some(s.id)),
+                Change::new("password", None::<String>, Some("<set>")),
+            ],
+            Some(&decision),
+            false,
+        )
+        .await?;
+        self.commit(&store, tx).await?;
+        Ok(room)
+    }
+
+    fn room_verifier(&self, password: &str) -> Result<Vec<u8>> {
+        let chars = password.chars().count();
+        if chars < ROOM_PASSWORD_MIN || password.len() > ROOM_PASSWORD_MAX {
+            return Err(Error::Invalid {
+                what: "room password",
+                reason: "must be 8 characters to 1024 bytes",
+            });
+        }
+        let (_, params) = passphrase::create(password.as_bytes(), self.config.room_password_params)?;
+        Ok(params.to_bytes())
+    }
+
+    async fn load_room(&self, store: &DynStore, tenant: TenantId, room: RoomId) -> Result<Room> {
+        store
+            .room(tenant, room)
+            .await?
+            .ok_or(Error::NotFound { what: "room" })
+    }
+
+    /// Changes a room's password (R-S3). Needs `ManageRoom` (the room's owner).
+    pub async fn change_room_password(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        room: RoomId,
+        password: &str,
+    ) -> Result<()> {
+        let (store, principal, _) = self.principal(caller, tenant, Action::ManageRoom).await?;
+        let mut r = self.load_room(&store, tenant, room).await?;
+        let decision = self
+            .check(
+                &principal,
+                Action::ManageRoom,
+                &Resource::Room {
+                    tenant,
+                    room,
+                    owner: r.owner,
+                },
+            )
+            .await?;
+        r.password = self.room_verifier(password)?;
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        tx.write(Write::UpdateRoom(r));
+        tx.audit(
+            &store,
+            AuditKind::RoomPasswordChanged,
+            AuditObject::Room(room),
+            vec![Change::new("password", Some("<set>"), Some("<changed>"))],
+            Some(&decision),
+            false,
+        )
+        .await?;
+        self.commit(&store, tx).await
+    }
+
+    /// Enters a room with its id and password (R-S3). Only accounts of the tenant can
+    /// (externals must authenticate); a wrong password is [`Error::NotAccepted`] and is
+    /// recorded. The caller joins the room's session as a client. Needs `EnterRoom`.
+    ///
+    /// Verifying the password runs Argon2id (tens of milliseconds) on the calling task.
+    pub async fn enter_room(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        room: RoomId,
+        password: &str,
+    ) -> Result<SessionDetails> {
+        let (store, principal, _) = self.principal(caller, tenant, Action::EnterRoom).await?;
+        let r = self.load_room(&store, tenant, room).await?;
+        let decision = self
+            .check(
+                &principal,
+                Action::EnterRoom,
+                &Resource::Room {
+                    tenant,
+                    room,
+                    owner: r.owner,
+                },
+            )
+            .await?;
+        let params = passphrase::PassphraseParams::parse(&r.password)?;
+        let ok = password.len() <= ROOM_PASSWORD_MAX
+            && passphrase::derive(password.as_bytes(), &params).is_ok();
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        if !ok {
+            tx.audit(
+                &store,
+                AuditKind::AccessDenied,
+                AuditObject::Room(room),
+                vec![Change::new("room_password", None::<String>, Some("wrong"))],
+                None,
+                false,
+            )
+            .await?;
+            self.commit(&store, tx).await?;
+            return Err(Error::NotAccepted);
+        }
+        let (s, parts) = self.load_session(&store, tenant, r.session).await?;
+        if !s.is_open() {
+            return Err(Error::SessionClosed);
+        }
+        if !parts.iter().any(|(who, _)| *who == caller.subject) {
+            tx.write(Write::PutParticipant(Participant {
+                session: s.id,
+                tenant,
+                subject: caller.subject,
+                role: ParticipantRole::Client,
+                joined_at: tx.now,
+            }));
+            tx.publish(s.id, SessionEvent::ParticipantJoined(caller.subject));
+        }
+        tx.audit(
+            &store,
+            AuditKind::RoomEntered,
+            AuditObject::Room(room),
+            Vec::new(),
+            Some(&decision),
+            false,
+        )
+        .await?;
+        self.commit(&store, tx).await?;
+        self.session(caller, tenant, s.id).await
+    }
+}
+
+fn session_changes(s: &Session) -> Vec<Change> {
+    vec![
+        Change::new("kind", None::<String>, Some(format!("{:?}", s.kind))),
+        Change::new("mode", None::<String>, Some(format!("{:?}", s.mode))),
+        Change::new("owner", None::<String>, Some(s.owner)),
+        Change::new("on_close", None::<String>, Some(format!("{:?}", s.on_close))),
+    ]
+}

@@ -1,0 +1,228 @@
+//! Tenants: creation by the platform operator, settings, audit trail and incidents.
+
+use super::accounts::NewAccount;
+use super::{Caller, Counselling};
+use crate::authz::{Action, Resource};
+use crate::domain::{
+    Account, AccountStatus, AuditActor, AuditEvent, AuditKind, AuditObject, BuiltinRole, Change,
+    Incident, Name, Region, Role, Tenant, TenantSettings,
+};
+use crate::error::{Error, Result};
+use crate::id::{AccountId, TenantId};
+use crate::ports::Write;
+
+/// A tenant to create.
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    /// Display name.
+    pub name: Name,
+    /// Data-residency region; decides the store (R-T2).
+    pub region: Region,
+    /// Defaults and policies (R-T3).
+    pub settings: TenantSettings,
+}
+
+impl Counselling {
+    /// Creates a tenant with its five built-in roles and its first administrator, and
+    /// provisions its KEK. An operator action: the host exposes it to the platform
+    /// operator only. The new admin account is announced to the notifier like every
+    /// admin account (R-I5).
+    pub async fn create_tenant(
+        &self,
+        spec: NewTenant,
+        first_admin: NewAccount,
+    ) -> Result<(Tenant, Account)> {
+        spec.settings.validate()?;
+        first_admin.validate()?;
+        let id = TenantId::random()?;
+        let store = self.ports.router.place(id, &spec.region).await?;
+        self.ports
+            .keys
+            .provision(id)
+            .await
+            .map_err(|e| Error::KeyProvider(e.to_string()))?;
+
+        let mut tx = self.tx(id, AuditActor::Operator);
+        let tenant = Tenant {
+            id,
+            name: spec.name,
+            region: spec.region,
+            settings: spec.settings,
+            created_at: tx.now,
+            revision: 0,
+        };
+        tx.write(Write::InsertTenant(tenant.clone()));
+        for role in BuiltinRole::ALL {
+            tx.write(Write::InsertRole(Role::builtin(id, role)?));
+        }
+        let admin = Account {
+            id: AccountId::random()?,
+            tenant: id,
+            email: Some(first_admin.email),
+            display_name: first_admin.display_name,
+            roles: vec![BuiltinRole::TenantAdmin.id()],
+            status: AccountStatus::Active,
+            valid_from: first_admin.valid_from,
+            valid_until: first_admin.valid_until,
+            created_at: tx.now,
+            revision: 0,
+        };
+        tx.write(Write::InsertAccount(admin.clone()));
+        tx.audit(
+            &store,
+            AuditKind::TenantCreated,
+            AuditObject::Tenant(id),
+            vec![
+                Change::new("name", None::<String>, Some(tenant.name.as_str())),
+                Change::new("region", None::<String>, Some(tenant.region.as_str())),
+            ],
+            None,
+            false,
+        )
+        .await?;
+        // The store has no admins yet: the first notice goes to the new admin itself
+        // (and to whatever the host's notifier forwards to the operator).
+        tx.admins = Some(vec![admin.id]);
+        tx.audit(
+            &store,
+            AuditKind::AccountCreated,
+            AuditObject::Account(admin.id),
+            vec![Change::new(
+                "roles",
+                None::<String>,
+                Some(BuiltinRole::TenantAdmin.default_name()),
+            )],
+            None,
+            true,
+        )
+        .await?;
+        self.commit(&store, tx).await?;
+        Ok((tenant, admin))
+    }
+
+    /// Reads the tenant (any principal of the tenant may; settings are not secret).
+    pub async fn tenant(&self, caller: &Caller, tenant: TenantId) -> Result<Tenant> {
+        let (_, _, t) = self
+            .principal(caller, tenant, Action::ViewOwnAccount)
+            .await?;
+        Ok(t)
+    }
+
+    /// Changes the tenant's settings (R-T3). Needs `ManageTenant`. Changing the default
+    /// or minimum mode affects new sessions only; existing sessions keep theirs.
+    pub async fn update_tenant_settings(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        settings: TenantSettings,
+    ) -> Result<Tenant> {
+        let (store, principal, mut t) = self
+            .principal(caller, tenant, Action::ManageTenant)
+            .await?;
+        let decision = self
+            .check(&principal, Action::ManageTenant, &Resource::Tenant(tenant))
+            .await?;
+        settings.validate()?;
+        let mut changes = Vec::new();
+        let before = &t.settings;
+        if before.default_mode != settings.default_mode {
+            changes.push(Change::new(
+                "settings.default_mode",
+                Some(format!("{:?}", before.default_mode)),
+                Some(format!("{:?}", settings.default_mode)),
+            ));
+        }
+        if before.minimum_mode != settings.minimum_mode {
+            changes.push(Change::new(
+                "settings.minimum_mode",
+                Some(format!("{:?}", before.minimum_mode)),
+                Some(format!("{:?}", settings.minimum_mode)),
+            ));
+        }
+        if before.retention != settings.retention {
+            changes.push(Change::new(
+                "settings.retention",
+                Some(format!("{:?}", before.retention)),
+                Some(format!("{:?}", settings.retention)),
+            ));
+        }
+        if before.password_policy != settings.password_policy {
+            changes.push(Change::new(
+                "settings.password_policy",
+                Some(format!("{:?}", before.password_policy)),
+                Some(format!("{:?}", settings.password_policy)),
+            ));
+        }
+        if before.two_factor != settings.two_factor {
+            changes.push(Change::new(
+                "settings.two_factor",
+                Some(format!("{:?}", before.two_factor)),
+                Some(format!("{:?}", settings.two_factor)),
+            ));
+        }
+        if before.allow_history_sharing != settings.allow_history_sharing {
+            changes.push(Change::new(
+                "settings.allow_history_sharing",
+                Some(before.allow_history_sharing),
+                Some(settings.allow_history_sharing),
+            ));
+        }
+        if before.admin_reauth_window != settings.admin_reauth_window {
+            changes.push(Change::new(
+                "settings.admin_reauth_window",
+                Some(format!("{:?}", before.admin_reauth_window)),
+                Some(format!("{:?}", settings.admin_reauth_window)),
+            ));
+        }
+        if changes.is_empty() {
+            return Ok(t);
+        }
+        t.settings = settings;
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        tx.write(Write::UpdateTenant(t.clone()));
+        tx.audit(
+            &store,
+            AuditKind::TenantSettingsChanged,
+            AuditObject::Tenant(tenant),
+            changes,
+            Some(&decision),
+            true,
+        )
+        .await?;
+        self.commit(&store, tx).await?;
+        t.revision += 1;
+        Ok(t)
+    }
+
+    /// The audit trail after sequence number `after_seq`, at most `limit` events.
+    /// Needs `ViewAuditTrail`.
+    pub async fn audit_trail(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<(u64, AuditEvent)>> {
+        let (store, principal, _) = self
+            .principal(caller, tenant, Action::ViewAuditTrail)
+            .await?;
+        self.check(&principal, Action::ViewAuditTrail, &Resource::Tenant(tenant))
+            .await?;
+        Ok(store.audit_events(tenant, after_seq, limit).await?)
+    }
+
+    /// The tenant's incidents. Needs `ViewIncidents`.
+    pub async fn incidents(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        limit: u32,
+    ) -> Result<Vec<Incident>> {
+        let (store, principal, _) = self
+            .principal(caller, tenant, Action::ViewIncidents)
+            .await?;
+        self.check(&principal, Action::ViewIncidents, &Resource::Tenant(tenant))
+            .await?;
+        Ok(store.incidents(tenant, limit).await?)
+    }
+}
