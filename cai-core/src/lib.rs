@@ -1,6 +1,119 @@
 //! # cai-core
 //!
-//! The counselling domain of the cai SDK.
+//! The counselling domain of the cai SDK: tenants, accounts, guests, roles, groups,
+//! sessions, invitations, rooms, content with versions, encryption modes as session
+//! settings, retention policies, audit events and incidents; the deny-by-default
+//! authorization engine; the **ports** every backend implements; and the use-case
+//! service [`Counselling`] that composes them. It does no I/O of its own: storage, key
+//! custody, time, mail, admin notifications and live transport arrive through traits.
+//!
+//! ## Example: a platform in memory
+//!
+//! ```
+//! use std::sync::Arc;
+//! use cai_core::authz::Authentication;
+//! use cai_core::domain::{BuiltinRole, ContentKind, Email, Name, Region, TenantSettings};
+//! use cai_core::id::SubjectId;
+//! use cai_core::memory::{LocalKeyProvider, MemoryMailer, MemoryNotifier, MemoryStore, MemoryTransport};
+//! use cai_core::ports::{Clock, SingleStore, SystemClock};
+//! use cai_core::service::{ContentBody, NewAccount, NewSession, NewTenant};
+//! use cai_core::{Caller, Counselling, Ports};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), cai_core::Error> {
+//! let service = Counselling::new(Ports {
+//!     router: Arc::new(SingleStore(Arc::new(MemoryStore::new()))),
+//!     keys: Arc::new(LocalKeyProvider::new()),
+//!     clock: Arc::new(SystemClock),
+//!     mailer: Arc::new(MemoryMailer::new()),
+//!     notifier: Arc::new(MemoryNotifier::new()),
+//!     transport: Arc::new(MemoryTransport::new()),
+//! });
+//!
+//! // The operator creates a tenant with its first administrator.
+//! let (tenant, admin) = service
+//!     .create_tenant(
+//!         NewTenant {
+//!             name: Name::parse("Beratungsstelle Nord")?,
+//!             region: Region::parse("DE")?,
+//!             settings: TenantSettings::default(),
+//!         },
+//!         NewAccount::new(Email::parse("admin@nord.example")?, Name::parse("Ada")?),
+//!     )
+//!     .await?;
+//!
+//! // `cai-auth` turns a login into a `Caller`; administrative actions need 2FA.
+//! let now = SystemClock.now();
+//! let as_admin = Caller {
+//!     tenant: tenant.id,
+//!     subject: SubjectId::Account(admin.id),
+//!     authentication: Authentication { second_factor: true, at: now },
+//! };
+//! let counsellor = service
+//!     .create_account(
+//!         &as_admin,
+//!         tenant.id,
+//!         NewAccount::new(Email::parse("cora@nord.example")?, Name::parse("Cora")?),
+//!         &[BuiltinRole::Counsellor.id()],
+//!     )
+//!     .await?;
+//! let as_counsellor = Caller {
+//!     subject: SubjectId::Account(counsellor.id),
+//!     authentication: Authentication { second_factor: false, at: now },
+//!     ..as_admin
+//! };
+//!
+//! // A server-managed session: the service seals content before any store sees it.
+//! let session = service
+//!     .create_session(&as_counsellor, tenant.id, NewSession::classic())
+//!     .await?
+//!     .session;
+//! let item = service
+//!     .post_content(&as_counsellor, tenant.id, session.id, ContentKind::Note, ContentBody::plain("first notes"))
+//!     .await?;
+//! let view = service.read_content(&as_counsellor, tenant.id, session.id, item.id, None).await?;
+//! assert!(matches!(view.body, ContentBody::Plain(ref p) if p.as_slice() == b"first notes"));
+//!
+//! // The administrator administers; it does not read counselling content (R-I3).
+//! assert!(service.read_content(&as_admin, tenant.id, session.id, item.id, None).await.is_err());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Map
+//!
+//! * [`domain`] — plain data with validated constructors ([`domain::Pseudonym::parse`],
+//!   [`domain::Email::parse`], …) and the retention presets of R-P7.
+//! * [`id`] — typed 128-bit ids with prefixed text forms (`acc_…`, `ses_…`).
+//! * [`authz`] — [`authz::authorize`]: relationship-based, deny by default, explained.
+//! * [`ports`] — the traits: storage split by concern with atomic batches
+//!   ([`ports::Store`]), tenant placement, key custody, clock, mailer, admin notifier,
+//!   live transport.
+//! * [`memory`] — the in-memory reference implementation of every port.
+//! * `conformance` (feature `conformance`) — the storage conformance suite every
+//!   backend runs against itself with one macro call.
+//! * [`service`] — [`Counselling`], the use cases.
+//!
+//! ## Rules it keeps
+//!
+//! * Tenants are isolated: every read names its tenant, every batch is checked, and a
+//!   caller of one tenant asking for another is denied and recorded as an incident in
+//!   both (R-T1, R-U3).
+//! * Every state change is committed atomically with its audit event (actor, time,
+//!   object, property-level before/after, the authorization that allowed it, R-U1);
+//!   security-relevant ones queue a notification for the tenant's admins in the same
+//!   commit, so none is lost (R-I5).
+//! * Stores only ever hold ciphertext for content: server-managed sessions are sealed
+//!   with `cai-crypto` before the port is called; other modes accept client-sealed
+//!   envelopes only (R-E1..R-E4). The encryption mode is fixed at creation and never
+//!   below the tenant's minimum.
+//! * Bad input and forbidden actions are typed [`Error`]s; nothing is half-written.
+//!
+//! ## What it does not do
+//!
+//! Passwords, 2FA, lockout and tokens are `cai-auth`'s; SQL backends, retention jobs
+//! over stored data and backups are `cai-store`'s; WebRTC is `cai-rtc`'s.
+
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod authz;
