@@ -236,7 +236,12 @@ impl InvitationSecret {
         };
         let (id, secret_hex) = text.split_once('.').ok_or(invalid.clone())?;
         let id = InvitationId::parse(id).map_err(|_| invalid.clone())?;
-        if secret_hex.len() != 64 {
+        // One text form per secret: lowercase hex only.
+        if secret_hex.len() != 64
+            || !secret_hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(invalid);
         }
         let mut secret = Zeroizing::new([0u8; 32]);

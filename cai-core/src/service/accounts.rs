@@ -652,9 +652,7 @@ impl Counselling {
         let mut done = 0;
         loop {
             let due = store.pseudonymisation_due(tenant, now, 100).await?;
-            if due.is_empty() {
-                return Ok(done);
-            }
+            let before = done;
             for id in due {
                 let Some(mut a) = store.account(tenant, id).await? else {
                     continue;
@@ -683,6 +681,11 @@ impl Counselling {
                 .await?;
                 self.commit(&store, tx).await?;
                 done += 1;
+            }
+            // No progress means nothing (more) is due: a store listing accounts that
+            // are not due must not make the job spin.
+            if done == before {
+                return Ok(done);
             }
         }
     }

@@ -840,17 +840,30 @@ impl Counselling {
         tenant: TenantId,
         session: SessionId,
     ) -> Result<SessionDetails> {
-        let (store, _, mut s, parts, decision) = self
-            .session_action(caller, tenant, session, Action::JoinSession)
+        let (store, principal, _) = self.principal(caller, tenant, Action::JoinSession).await?;
+        let (mut s, parts) = self.load_session(&store, tenant, session).await?;
+        let decision = self
+            .check(
+                &principal,
+                Action::JoinSession,
+                &Resource::Session(Self::view(&s, &parts, None)),
+            )
             .await?;
         let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
         let known = parts.iter().any(|(who, _)| *who == caller.subject);
         if !known {
+            // A team member joins in the part its roles fit: whoever may invite is a
+            // counsellor of the case, anyone else a client.
+            let role = if principal.permissions().contains(Action::InviteParticipants) {
+                ParticipantRole::Counsellor
+            } else {
+                ParticipantRole::Client
+            };
             tx.write(Write::PutParticipant(Participant {
                 session,
                 tenant,
                 subject: caller.subject,
-                role: ParticipantRole::Counsellor,
+                role,
                 joined_at: tx.now,
             }));
         }

@@ -1,5 +1,7 @@
 //! Quickstart: seals and opens counselling content in each of the four session
-//! encryption modes, streams a file, encrypts a media frame, and prints what happened.
+//! encryption modes, streams a file, encrypts a media frame, then runs a small
+//! counselling platform in memory (tenant, roles, invitation, guest, room, content,
+//! audit trail), and prints what happened.
 //!
 //! Run: `cargo run -p cai-examples --bin quickstart`
 
@@ -16,7 +18,9 @@ use cai_crypto::{ContentKind, Error, ItemContext, KeyEpoch, envelope, stream};
 
 const TENANT: &[u8] = b"tenant-counselling-centre";
 
-fn main() -> Result<(), Error> {
+mod platform;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "cai quickstart — AEAD backend: {}",
         default_backend().name()
@@ -26,6 +30,10 @@ fn main() -> Result<(), Error> {
     passphrase()?;
     end_to_end()?;
     println!("\nAll four modes sealed and opened their content.");
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(platform::run())?;
     Ok(())
 }
 
