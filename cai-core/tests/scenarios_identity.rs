@@ -514,3 +514,43 @@ async fn r_t3_r_u1_tenant_defaults_change_with_property_level_audit() {
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
     let _ = hours(1);
 }
+
+#[tokio::test]
+async fn decisions_explain_themselves_for_debugging_custom_roles() {
+    use cai_core::authz::{Decision, Rule};
+    use cai_core::service::Target;
+    let w = World::new();
+    let org = w.org("Nord").await;
+    let (cora, cora_caller) = w.member(&org, "Cora", BuiltinRole::Counsellor).await;
+    let (ben, ben_caller) = w.member(&org, "Ben", BuiltinRole::Counsellor).await;
+    let s = server_session(&w, &org, &cora_caller).await;
+
+    let mine = w
+        .svc
+        .explain(&cora_caller, org.id(), SubjectId::Account(cora.id), Action::ReadContent, Target::Session(s.id))
+        .await
+        .unwrap();
+    assert!(
+        matches!(mine, Decision::Allow { rule: Rule::Participant(cai_core::domain::ParticipantRole::Host), .. }),
+        "{mine}"
+    );
+    let why = w
+        .svc
+        .explain(&org.admin_caller, org.id(), SubjectId::Account(ben.id), Action::ReadContent, Target::Session(s.id))
+        .await
+        .unwrap();
+    assert_eq!(
+        why,
+        Decision::Deny {
+            action: Action::ReadContent,
+            reason: DenyReason::NoRelation
+        }
+    );
+    assert!(why.to_string().contains("not a participant"), "{why}");
+    // Explaining someone else's access is an administrator's tool.
+    let r = w
+        .svc
+        .explain(&ben_caller, org.id(), SubjectId::Account(cora.id), Action::ReadContent, Target::Session(s.id))
+        .await;
+    assert_eq!(denied(&r), Some(DenyReason::NoPermission), "{r:?}");
+}

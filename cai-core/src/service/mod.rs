@@ -12,6 +12,7 @@
 
 mod accounts;
 mod content;
+mod explain;
 mod sessions;
 mod tenants;
 
@@ -35,6 +36,7 @@ use crate::time::Timestamp;
 
 pub use accounts::{AccountChanges, NewAccount};
 pub use content::{ContentBody, ContentView, MAX_PLAINTEXT_LEN};
+pub use explain::Target;
 pub use sessions::{
     CreatedSession, InviteTo, NewSession, SessionDetails, SessionKeyMaterial,
 };
