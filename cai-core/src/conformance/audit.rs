@@ -1,0 +1,185 @@
+//! The audit trail, incidents and the notification outbox.
+
+use crate::domain::AuditEvent;
+use crate::id::{EventId, TenantId};
+use crate::ports::{DynStore, Write};
+
+use super::data::{self, assert_conflict, assert_missing, at, commit, commit_ok, read, rid};
+
+/// Audit events get sequence numbers 1, 2, 3, … per tenant in commit order (within a
+/// batch in write order); `audit_events` pages by `after_seq` and `limit`; event ids
+/// are unique per tenant.
+pub async fn audit_sequence(store: DynStore) {
+    let (a, b): (TenantId, TenantId) = (rid(), rid());
+    data::insert_tenants(&store, &[a, b]).await;
+    let events_a: Vec<AuditEvent> = (0..5).map(|_| data::audit_event(a)).collect();
+    let events_b: Vec<AuditEvent> = (0..2).map(|_| data::audit_event(b)).collect();
+    let append = |events: &[AuditEvent]| -> Vec<Write> {
+        events.iter().cloned().map(Write::AppendAudit).collect()
+    };
+    commit_ok(&store, a, append(&events_a[..3])).await;
+    commit_ok(&store, b, append(&events_b)).await;
+    commit_ok(&store, a, append(&events_a[3..])).await;
+
+    let numbered = |events: &[AuditEvent], from: u64| -> Vec<(u64, AuditEvent)> {
+        (from..).zip(events.iter().cloned()).collect()
+    };
+    assert_eq!(
+        read(store.audit_events(a, 0, 100).await, "audit"),
+        numbered(&events_a, 1)
+    );
+    assert_eq!(
+        read(store.audit_events(b, 0, 100).await, "audit"),
+        numbered(&events_b, 1)
+    );
+    assert_eq!(
+        read(store.audit_events(a, 2, 2).await, "audit"),
+        numbered(&events_a[2..4], 3)
+    );
+    assert_eq!(
+        read(store.audit_events(a, 4, 100).await, "audit"),
+        numbered(&events_a[4..], 5)
+    );
+    assert!(read(store.audit_events(a, 5, 100).await, "audit").is_empty());
+    assert!(read(store.audit_events(a, 0, 0).await, "audit").is_empty());
+    assert!(read(store.audit_events(rid(), 0, 100).await, "audit").is_empty());
+
+    // An event id is stored once per tenant; the failed append takes no number.
+    assert_conflict(
+        commit(&store, a, vec![Write::AppendAudit(events_a[0].clone())]).await,
+        "appending an event id twice",
+    );
+    let next = data::audit_event(a);
+    commit_ok(&store, a, vec![Write::AppendAudit(next.clone())]).await;
+    assert_eq!(
+        read(store.audit_events(a, 5, 100).await, "audit"),
+        vec![(6, next)]
+    );
+}
+
+/// Incidents are listed oldest first, at most `limit`, per tenant; an incident id is
+/// recorded once.
+pub async fn incidents(store: DynStore) {
+    let (a, b): (TenantId, TenantId) = (rid(), rid());
+    data::insert_tenants(&store, &[a, b]).await;
+    let recorded: Vec<_> = (0..4).map(|n| data::incident(a, at(1_000 * n))).collect();
+    commit_ok(&store, a, vec![Write::RecordIncident(recorded[0].clone())]).await;
+    commit_ok(
+        &store,
+        a,
+        recorded[1..]
+            .iter()
+            .cloned()
+            .map(Write::RecordIncident)
+            .collect(),
+    )
+    .await;
+    let other = data::incident(b, at(500));
+    commit_ok(&store, b, vec![Write::RecordIncident(other.clone())]).await;
+
+    assert_eq!(read(store.incidents(a, 100).await, "incidents"), recorded);
+    assert_eq!(
+        read(store.incidents(a, 2).await, "incidents"),
+        recorded[..2].to_vec()
+    );
+    assert!(read(store.incidents(a, 0).await, "incidents").is_empty());
+    assert_eq!(
+        read(store.incidents(b, 100).await, "incidents"),
+        vec![other]
+    );
+    assert_conflict(
+        commit(&store, a, vec![Write::RecordIncident(recorded[1].clone())]).await,
+        "recording an incident twice",
+    );
+    assert_eq!(read(store.incidents(a, 100).await, "incidents").len(), 4);
+}
+
+/// Queued notifications are pending, oldest first, until marked delivered; marking
+/// an unknown one is `Missing` and undoes the rest of its batch; each tenant has its
+/// own outbox.
+pub async fn notification_outbox(store: DynStore) {
+    let (a, b): (TenantId, TenantId) = (rid(), rid());
+    data::insert_tenants(&store, &[a, b]).await;
+    let admins = [rid(), rid()];
+    let queued: Vec<_> = (0..3)
+        .map(|_| data::notification(&data::audit_event(a), &admins))
+        .collect();
+    // Queued in the same batch as the event it reports, as the service does.
+    for n in &queued {
+        let mut event = data::audit_event(a);
+        event.id = n.event;
+        commit_ok(
+            &store,
+            a,
+            vec![
+                Write::AppendAudit(event),
+                Write::QueueNotification(n.clone()),
+            ],
+        )
+        .await;
+    }
+    let in_b = data::notification(&data::audit_event(b), &[]);
+    commit_ok(&store, b, vec![Write::QueueNotification(in_b.clone())]).await;
+
+    assert_eq!(
+        read(store.pending_notifications(a, 100).await, "pending"),
+        queued
+    );
+    assert_eq!(
+        read(store.pending_notifications(a, 2).await, "pending"),
+        queued[..2].to_vec()
+    );
+    assert!(read(store.pending_notifications(a, 0).await, "pending").is_empty());
+    assert_eq!(
+        read(store.pending_notifications(b, 100).await, "pending"),
+        vec![in_b.clone()]
+    );
+    assert_conflict(
+        commit(&store, a, vec![Write::QueueNotification(queued[0].clone())]).await,
+        "queueing an event twice",
+    );
+
+    commit_ok(&store, a, vec![Write::MarkNotified(queued[1].event)]).await;
+    let pending = vec![queued[0].clone(), queued[2].clone()];
+    assert_eq!(
+        read(store.pending_notifications(a, 100).await, "pending"),
+        pending
+    );
+
+    // Unknown: another tenant's event, or none at all. The batch is undone.
+    for unknown in [in_b.event, rid::<EventId>()] {
+        assert_missing(
+            commit(
+                &store,
+                a,
+                vec![
+                    Write::MarkNotified(queued[0].event),
+                    Write::MarkNotified(unknown),
+                ],
+            )
+            .await,
+            "marking an unknown notification",
+        );
+        assert_eq!(
+            read(store.pending_notifications(a, 100).await, "pending"),
+            pending
+        );
+    }
+    assert_eq!(
+        read(store.pending_notifications(b, 100).await, "pending"),
+        vec![in_b]
+    );
+
+    commit_ok(
+        &store,
+        a,
+        vec![
+            Write::MarkNotified(queued[0].event),
+            Write::MarkNotified(queued[2].event),
+        ],
+    )
+    .await;
+    assert!(read(store.pending_notifications(a, 100).await, "pending").is_empty());
+    // Delivery is recorded in the outbox only: the audit trail keeps every event.
+    assert_eq!(read(store.audit_events(a, 0, 100).await, "audit").len(), 3);
+}

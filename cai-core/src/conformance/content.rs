@@ -1,0 +1,253 @@
+//! Content items and versions: version sequencing, the cascades of `DeleteItem` and
+//! `DeleteSessionContent`, and paging a session's items.
+
+use crate::domain::ContentItem;
+use crate::id::{AccountId, ItemId, SessionId, SubjectId, TenantId};
+use crate::ports::{DynStore, Page, Write};
+
+use super::data::{self, assert_conflict, assert_missing, commit, commit_ok, ordered, read, rid};
+use super::fixture::Fixture;
+
+/// `InsertItem` takes version 1 only; `AddVersion` takes exactly the next version
+/// and moves `latest_version`; `versions` lists oldest first.
+pub async fn item_versions(store: DynStore) {
+    let t: TenantId = rid();
+    let (owner, session): (AccountId, SessionId) = (rid(), rid());
+    let author = SubjectId::Account(owner);
+    commit_ok(&store, t, data::tenant_with_session(t, owner, session)).await;
+
+    // First versions other than 1, or an item not at version 1, are refused.
+    let (item, first) = data::item(t, rid(), session, author);
+    let second = data::version(&item, 2);
+    assert_conflict(
+        commit(
+            &store,
+            t,
+            vec![Write::InsertItem(item.clone(), second.clone())],
+        )
+        .await,
+        "inserting an item with version 2",
+    );
+    let mut ahead = item.clone();
+    ahead.latest_version = 2;
+    assert_conflict(
+        commit(&store, t, vec![Write::InsertItem(ahead, first.clone())]).await,
+        "inserting an item claiming version 2",
+    );
+    assert!(read(store.item(t, item.id).await, "item").is_none());
+    assert_missing(
+        commit(&store, t, vec![Write::AddVersion(second.clone())]).await,
+        "a version of a missing item",
+    );
+
+    commit_ok(
+        &store,
+        t,
+        vec![Write::InsertItem(item.clone(), first.clone())],
+    )
+    .await;
+    assert_eq!(
+        read(store.item(t, item.id).await, "item"),
+        Some(item.clone())
+    );
+    assert_eq!(
+        read(store.versions(t, item.id).await, "versions"),
+        vec![first.clone()]
+    );
+
+    for (bad, why) in [
+        (1, "version 1 again"),
+        (3, "skipping version 2"),
+        (0, "version 0"),
+    ] {
+        assert_conflict(
+            commit(
+                &store,
+                t,
+                vec![Write::AddVersion(data::version(&item, bad))],
+            )
+            .await,
+            why,
+        );
+    }
+    commit_ok(&store, t, vec![Write::AddVersion(second.clone())]).await;
+    assert_conflict(
+        commit(&store, t, vec![Write::AddVersion(second.clone())]).await,
+        "version 2 twice",
+    );
+    // Two versions in one batch follow each other.
+    let third = data::version(&item, 3);
+    let fourth = data::version(&item, 4);
+    commit_ok(
+        &store,
+        t,
+        vec![
+            Write::AddVersion(third.clone()),
+            Write::AddVersion(fourth.clone()),
+        ],
+    )
+    .await;
+    let latest = read(store.item(t, item.id).await, "item").expect("item");
+    assert_eq!(latest.latest_version, 4);
+    assert_eq!(
+        read(store.versions(t, item.id).await, "versions"),
+        vec![first.clone(), second.clone(), third.clone(), fourth.clone()]
+    );
+    assert_eq!(
+        read(store.version(t, item.id, 3).await, "version"),
+        Some(third)
+    );
+    assert!(read(store.version(t, item.id, 5).await, "version").is_none());
+    // The bodies come back byte for byte.
+    assert_eq!(
+        read(store.version(t, item.id, 1).await, "version").map(|v| v.body),
+        Some(first.body)
+    );
+}
+
+/// `DeleteItem` removes the item and all its versions; other items stay.
+pub async fn delete_item_cascades(store: DynStore) {
+    let fixture = Fixture::random(rid());
+    let ids = fixture.ids;
+    let t = ids.tenant;
+    fixture.insert(&store).await;
+    let (other, other_first) = data::item(t, rid(), ids.session, SubjectId::Account(ids.client));
+    commit_ok(
+        &store,
+        t,
+        vec![Write::InsertItem(other.clone(), other_first.clone())],
+    )
+    .await;
+
+    commit_ok(&store, t, vec![Write::DeleteItem(ids.item)]).await;
+    assert!(read(store.item(t, ids.item).await, "item").is_none());
+    assert!(read(store.versions(t, ids.item).await, "versions").is_empty());
+    assert!(read(store.version(t, ids.item, 1).await, "version").is_none());
+    assert_eq!(
+        read(store.items(t, ids.session, Page::first(10)).await, "items"),
+        vec![other.clone()]
+    );
+    assert_eq!(
+        read(store.versions(t, other.id).await, "versions"),
+        vec![other_first]
+    );
+    // A deleted item takes no version and cannot be deleted twice.
+    assert_missing(
+        commit(
+            &store,
+            t,
+            vec![Write::AddVersion(data::version(&fixture.item, 3))],
+        )
+        .await,
+        "a version of a deleted item",
+    );
+    assert_missing(
+        commit(&store, t, vec![Write::DeleteItem(ids.item)]).await,
+        "deleting twice",
+    );
+    // Everything else of the session stays.
+    assert!(read(store.session(t, ids.session).await, "session").is_some());
+    assert_eq!(
+        read(store.custodies(t, ids.session).await, "custody"),
+        fixture.custody
+    );
+}
+
+/// `DeleteSessionContent` removes every item of the session with all versions; the
+/// session, its participants and key custody, and other sessions' items stay.
+pub async fn delete_session_content(store: DynStore) {
+    let fixture = Fixture::random(rid());
+    let ids = fixture.ids;
+    let t = ids.tenant;
+    fixture.insert(&store).await;
+    let author = SubjectId::Account(ids.client);
+    let (more, more_first) = data::item(t, rid(), ids.session, author);
+    let elsewhere: SessionId = rid();
+    let (kept, kept_first) = data::item(t, rid(), elsewhere, author);
+    commit_ok(
+        &store,
+        t,
+        vec![
+            Write::InsertItem(more.clone(), more_first),
+            Write::AddVersion(data::version(&more, 2)),
+            Write::InsertSession(data::session(t, elsewhere, ids.counsellor)),
+            Write::InsertItem(kept.clone(), kept_first.clone()),
+        ],
+    )
+    .await;
+
+    commit_ok(&store, t, vec![Write::DeleteSessionContent(ids.session)]).await;
+    assert!(read(store.items(t, ids.session, Page::first(10)).await, "items").is_empty());
+    for id in [ids.item, more.id] {
+        assert!(read(store.item(t, id).await, "item").is_none());
+        assert!(read(store.versions(t, id).await, "versions").is_empty());
+    }
+    assert_eq!(
+        read(store.session(t, ids.session).await, "session"),
+        Some(fixture.session.clone())
+    );
+    assert_eq!(
+        read(store.participants(t, ids.session).await, "participants"),
+        fixture.participants
+    );
+    assert_eq!(
+        read(store.custodies(t, ids.session).await, "custody"),
+        fixture.custody
+    );
+    assert_eq!(
+        read(store.items(t, elsewhere, Page::first(10)).await, "items"),
+        vec![kept.clone()]
+    );
+    assert_eq!(
+        read(store.versions(t, kept.id).await, "versions"),
+        vec![kept_first]
+    );
+    // Emptying an empty session is fine.
+    commit_ok(&store, t, vec![Write::DeleteSessionContent(ids.session)]).await;
+}
+
+/// `items` pages a session's items by id and never includes another session's.
+pub async fn items_paging(store: DynStore) {
+    let t: TenantId = rid();
+    let (owner, session, other): (AccountId, SessionId, SessionId) = (rid(), rid(), rid());
+    let author = SubjectId::Account(owner);
+    let mut writes = data::tenant_with_session(t, owner, session);
+    writes.push(Write::InsertSession(data::session(t, other, owner)));
+    // Interleaved ids: odd numbers in `session`, even ones in `other`.
+    for n in (1..=24u16).rev() {
+        let owner = if n % 2 == 1 { session } else { other };
+        let (item, first) = data::item(t, ordered(n), owner, author);
+        writes.push(Write::InsertItem(item, first));
+    }
+    commit_ok(&store, t, writes).await;
+
+    let mut seen: Vec<ItemId> = Vec::new();
+    let mut sizes = Vec::new();
+    let mut page = Page::first(5);
+    loop {
+        assert!(sizes.len() <= 10, "paging does not end: {sizes:?}");
+        let items: Vec<ContentItem> = read(store.items(t, session, page).await, "items");
+        if items.is_empty() {
+            break;
+        }
+        assert!(items.iter().all(|i| i.session == session));
+        sizes.push(items.len());
+        page.after = items.last().map(|i| i.id);
+        seen.extend(items.into_iter().map(|i| i.id));
+    }
+    assert_eq!(sizes, vec![5, 5, 2]);
+    let odd: Vec<ItemId> = (1..=24u16).filter(|n| n % 2 == 1).map(ordered).collect();
+    assert_eq!(seen, odd);
+    // `after` may be an id of the other session.
+    let from_even = Page {
+        after: Some(ordered(10)),
+        limit: 2,
+    };
+    let ids: Vec<ItemId> = read(store.items(t, session, from_even).await, "items")
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(ids, vec![ordered(11), ordered(13)]);
+    assert!(read(store.items(t, session, Page::first(0)).await, "items").is_empty());
+    assert!(read(store.items(rid(), session, Page::first(10)).await, "items").is_empty());
+}
