@@ -14,10 +14,12 @@ use cai_core::domain::{
     SessionMode, TenantSettings,
 };
 use cai_core::id::SubjectId;
-use cai_core::memory::{LocalKeyProvider, MemoryMailer, MemoryNotifier, MemoryStore, MemoryTransport, RegionRouter};
+use cai_core::memory::{
+    LocalKeyProvider, MemoryMailer, MemoryNotifier, MemoryStore, MemoryTransport, RegionRouter,
+};
 use cai_core::ports::{
-    AuditStore, Credential, CredentialKind, CredentialStore, DirectoryStore, DynStore, ManualClock,
-    SessionStore, Store, Write, Batch,
+    AuditStore, Batch, Credential, CredentialKind, CredentialStore, DirectoryStore, DynStore,
+    ManualClock, SessionStore, Store, Write,
 };
 use cai_core::service::{AccountChanges, ContentBody, NewAccount, NewSession, NewTenant};
 use cai_core::{Caller, Counselling, Error, Ports, days, hours, minutes};
@@ -57,20 +59,37 @@ async fn r_i3_administrators_do_not_read_content_even_with_the_permission() {
     let s = server_session(&w, &org, &counsellor).await;
     let item = w
         .svc
-        .post_content(&counsellor, org.id(), s.id, ContentKind::Note, plain("case notes"))
+        .post_content(
+            &counsellor,
+            org.id(),
+            s.id,
+            ContentKind::Note,
+            plain("case notes"),
+        )
         .await
         .unwrap();
-    let r = w.svc.read_content(&org.admin_caller, org.id(), s.id, item.id, None).await;
+    let r = w
+        .svc
+        .read_content(&org.admin_caller, org.id(), s.id, item.id, None)
+        .await;
     assert_eq!(denied(&r), Some(DenyReason::NoPermission), "{r:?}");
 
     // Even a tenant that hands its admin role every permission gets no content without
     // participation.
     let all: PermissionSet = Action::ALL.iter().copied().collect();
     w.svc
-        .set_role_permissions(&org.admin_caller, org.id(), BuiltinRole::TenantAdmin.id(), all)
+        .set_role_permissions(
+            &org.admin_caller,
+            org.id(),
+            BuiltinRole::TenantAdmin.id(),
+            all,
+        )
         .await
         .unwrap();
-    let r = w.svc.read_content(&org.admin_caller, org.id(), s.id, item.id, None).await;
+    let r = w
+        .svc
+        .read_content(&org.admin_caller, org.id(), s.id, item.id, None)
+        .await;
     assert_eq!(denied(&r), Some(DenyReason::NoRelation), "{r:?}");
     let r = w.svc.session_keys(&org.admin_caller, org.id(), s.id).await;
     assert_eq!(denied(&r), Some(DenyReason::NoRelation), "{r:?}");
@@ -100,7 +119,13 @@ async fn r_i2_custom_roles_several_roles_and_revocation_at_once() {
         .await
         .unwrap();
     assert!(a.has_role(supervisor.id) && a.has_role(BuiltinRole::Counsellor.id()));
-    assert!(!w.svc.audit_trail(&counsellor, org.id(), 0, 10).await.unwrap().is_empty());
+    assert!(
+        !w.svc
+            .audit_trail(&counsellor, org.id(), 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Still a counsellor too.
     server_session(&w, &org, &counsellor).await;
 
@@ -109,23 +134,40 @@ async fn r_i2_custom_roles_several_roles_and_revocation_at_once() {
         .await
         .unwrap();
     let r = w.svc.audit_trail(&counsellor, org.id(), 0, 10).await;
-    assert_eq!(denied(&r), Some(DenyReason::NoPermission), "revocation is immediate: {r:?}");
+    assert_eq!(
+        denied(&r),
+        Some(DenyReason::NoPermission),
+        "revocation is immediate: {r:?}"
+    );
 
     // Changing a built-in's permissions in one tenant applies at once, too.
     let without_sessions = BuiltinRole::Counsellor
         .default_permissions()
         .without(Action::CreateSession);
     w.svc
-        .set_role_permissions(&org.admin_caller, org.id(), BuiltinRole::Counsellor.id(), without_sessions)
+        .set_role_permissions(
+            &org.admin_caller,
+            org.id(),
+            BuiltinRole::Counsellor.id(),
+            without_sessions,
+        )
         .await
         .unwrap();
-    let r = w.svc.create_session(&counsellor, org.id(), NewSession::classic()).await;
+    let r = w
+        .svc
+        .create_session(&counsellor, org.id(), NewSession::classic())
+        .await;
     assert_eq!(denied(&r), Some(DenyReason::NoPermission), "{r:?}");
 
     // Nobody but an admin grants roles, and a counsellor cannot make itself admin.
     let r = w
         .svc
-        .grant_role(&counsellor, org.id(), cora.id, BuiltinRole::TenantAdmin.id())
+        .grant_role(
+            &counsellor,
+            org.id(),
+            cora.id,
+            BuiltinRole::TenantAdmin.id(),
+        )
         .await;
     assert_eq!(denied(&r), Some(DenyReason::NoPermission), "{r:?}");
 }
@@ -153,10 +195,17 @@ async fn administrative_actions_need_a_second_factor_and_a_recent_login() {
     };
     w.clock.advance(minutes(16));
     let r = w.svc.create_account(&stale, org.id(), new("b"), &[]).await;
-    assert_eq!(denied(&r), Some(DenyReason::ReauthenticationRequired), "{r:?}");
+    assert_eq!(
+        denied(&r),
+        Some(DenyReason::ReauthenticationRequired),
+        "{r:?}"
+    );
 
     let fresh = w.caller(org.id(), SubjectId::Account(org.admin.id), true);
-    w.svc.create_account(&fresh, org.id(), new("c"), &[]).await.unwrap();
+    w.svc
+        .create_account(&fresh, org.id(), new("c"), &[])
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -168,7 +217,12 @@ async fn r_i4_groups_decide_who_works_on_a_case() {
     let (_, eve) = w.member(&org, "Eve", BuiltinRole::Counsellor).await;
     let team = w
         .svc
-        .create_group(&org.admin_caller, org.id(), Name::parse("Team Nord").unwrap(), &[ben.id])
+        .create_group(
+            &org.admin_caller,
+            org.id(),
+            Name::parse("Team Nord").unwrap(),
+            &[ben.id],
+        )
         .await
         .unwrap();
     let s = w
@@ -187,14 +241,23 @@ async fn r_i4_groups_decide_who_works_on_a_case() {
         .session;
     let item = w
         .svc
-        .post_content(&cora, org.id(), s.id, ContentKind::Note, plain("shared case"))
+        .post_content(
+            &cora,
+            org.id(),
+            s.id,
+            ContentKind::Note,
+            plain("shared case"),
+        )
         .await
         .unwrap();
     w.svc
         .read_content(&ben_caller, org.id(), s.id, item.id, None)
         .await
         .unwrap();
-    let r = w.svc.read_content(&eve, org.id(), s.id, item.id, None).await;
+    let r = w
+        .svc
+        .read_content(&eve, org.id(), s.id, item.id, None)
+        .await;
     assert_eq!(denied(&r), Some(DenyReason::NoRelation), "{r:?}");
     // Team members work on the case but do not run the session.
     let r = w.svc.close_session(&ben_caller, org.id(), s.id).await;
@@ -204,7 +267,10 @@ async fn r_i4_groups_decide_who_works_on_a_case() {
         .set_group_members(&org.admin_caller, org.id(), team.id, &[])
         .await
         .unwrap();
-    let r = w.svc.read_content(&ben_caller, org.id(), s.id, item.id, None).await;
+    let r = w
+        .svc
+        .read_content(&ben_caller, org.id(), s.id, item.id, None)
+        .await;
     assert_eq!(denied(&r), Some(DenyReason::NoRelation), "{r:?}");
 }
 
@@ -213,13 +279,14 @@ async fn r_i5_admins_hear_of_every_security_relevant_change_even_when_the_notifi
     let w = World::new();
     let org = w.org("Nord").await;
     // The first admin itself was announced.
-    assert!(w
-        .notifier
-        .delivered()
-        .iter()
-        .any(|n| n.kind == AuditKind::AccountCreated && n.tenant == org.id()));
+    assert!(
+        w.notifier
+            .delivered()
+            .iter()
+            .any(|n| n.kind == AuditKind::AccountCreated && n.tenant == org.id())
+    );
 
-    w.notifier.fail(true);
+    w.notifier.set_failing(true);
     let second = w
         .svc
         .create_account(
@@ -239,16 +306,23 @@ async fn r_i5_admins_hear_of_every_security_relevant_change_even_when_the_notifi
     assert!(pending.iter().any(|n| n.kind == AuditKind::RoleGranted));
     assert!(pending.iter().all(|n| n.recipients.contains(&org.admin.id)));
 
-    w.notifier.fail(false);
+    w.notifier.set_failing(false);
     let delivered = w.svc.deliver_notifications(org.id()).await.unwrap();
     assert_eq!(delivered, pending.len());
-    assert!(w.store.pending_notifications(org.id(), 100).await.unwrap().is_empty());
-    assert!(w
-        .notifier
-        .delivered()
-        .iter()
-        .any(|n| n.kind == AuditKind::AccountCreated
-            && n.object == cai_core::domain::AuditObject::Account(second.id)));
+    assert!(
+        w.store
+            .pending_notifications(org.id(), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        w.notifier
+            .delivered()
+            .iter()
+            .any(|n| n.kind == AuditKind::AccountCreated
+                && n.object == cai_core::domain::AuditObject::Account(second.id))
+    );
 }
 
 #[tokio::test]
@@ -273,12 +347,21 @@ async fn r_i6_accounts_log_in_only_inside_their_window() {
         .await
         .unwrap();
     let me = |w: &World| w.account_caller(&org, account.id);
-    let r = w.svc.create_session(&me(&w), org.id(), NewSession::classic()).await;
+    let r = w
+        .svc
+        .create_session(&me(&w), org.id(), NewSession::classic())
+        .await;
     assert!(matches!(r, Err(Error::AccountNotUsable)), "{r:?}");
     w.clock.advance(days(2));
-    w.svc.create_session(&me(&w), org.id(), NewSession::classic()).await.unwrap();
+    w.svc
+        .create_session(&me(&w), org.id(), NewSession::classic())
+        .await
+        .unwrap();
     w.clock.advance(days(9));
-    let r = w.svc.create_session(&me(&w), org.id(), NewSession::classic()).await;
+    let r = w
+        .svc
+        .create_session(&me(&w), org.id(), NewSession::classic())
+        .await;
     assert!(matches!(r, Err(Error::AccountNotUsable)), "{r:?}");
 
     // A window that ends before it starts is refused.
@@ -314,8 +397,15 @@ async fn r_i7_deactivation_schedules_pseudonymisation_and_reactivation_cancels_i
     }));
     w.store.commit(batch).await.unwrap();
 
-    let a = w.svc.deactivate_account(&admin(&w), org.id(), kim.id, None).await.unwrap();
-    let AccountStatus::Deactivated { pseudonymise_at, .. } = a.status else {
+    let a = w
+        .svc
+        .deactivate_account(&admin(&w), org.id(), kim.id, None)
+        .await
+        .unwrap();
+    let AccountStatus::Deactivated {
+        pseudonymise_at, ..
+    } = a.status
+    else {
         panic!("deactivated");
     };
     assert_eq!(pseudonymise_at, w.now().plus(days(30)), "tenant default");
@@ -324,7 +414,10 @@ async fn r_i7_deactivation_schedules_pseudonymisation_and_reactivation_cancels_i
 
     // Reactivation before the date cancels the pseudonymisation.
     w.clock.advance(days(10));
-    w.svc.reactivate_account(&admin(&w), org.id(), kim.id).await.unwrap();
+    w.svc
+        .reactivate_account(&admin(&w), org.id(), kim.id)
+        .await
+        .unwrap();
     w.clock.advance(days(30));
     assert_eq!(w.svc.run_pseudonymisation(org.id()).await.unwrap(), 0);
     let a = w.store.account(org.id(), kim.id).await.unwrap().unwrap();
@@ -341,17 +434,22 @@ async fn r_i7_deactivation_schedules_pseudonymisation_and_reactivation_cancels_i
     assert_eq!(w.svc.run_pseudonymisation(org.id()).await.unwrap(), 0);
     w.clock.advance(days(1));
     assert_eq!(w.svc.run_pseudonymisation(org.id()).await.unwrap(), 1);
-    assert_eq!(w.svc.run_pseudonymisation(org.id()).await.unwrap(), 0, "idempotent");
+    assert_eq!(
+        w.svc.run_pseudonymisation(org.id()).await.unwrap(),
+        0,
+        "idempotent"
+    );
     let a = w.store.account(org.id(), kim.id).await.unwrap().unwrap();
     assert!(matches!(a.status, AccountStatus::Pseudonymised { .. }));
     assert!(a.email.is_none() && a.roles.is_empty());
     assert_ne!(a.display_name.as_str(), "Kim");
-    assert!(w
-        .store
-        .credential(org.id(), kim.id, CredentialKind::Password)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(
+        w.store
+            .credential(org.id(), kim.id, CredentialKind::Password)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let r = w.svc.reactivate_account(&admin(&w), org.id(), kim.id).await;
     assert!(matches!(r, Err(Error::Invalid { .. })), "{r:?}");
 }
@@ -375,30 +473,43 @@ async fn r_p3_account_deletion_is_immediate_and_the_last_admin_stays() {
     }));
     w.store.commit(batch).await.unwrap();
 
-    w.svc.delete_account(&kim_caller, org.id(), kim.id).await.unwrap();
-    assert!(w.store.account(org.id(), kim.id).await.unwrap().is_none());
-    assert!(!w
-        .store
-        .participants(org.id(), s.id)
+    w.svc
+        .delete_account(&kim_caller, org.id(), kim.id)
         .await
-        .unwrap()
-        .iter()
-        .any(|p| p.subject == SubjectId::Account(kim.id)));
+        .unwrap();
+    assert!(w.store.account(org.id(), kim.id).await.unwrap().is_none());
+    assert!(
+        !w.store
+            .participants(org.id(), s.id)
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p.subject == SubjectId::Account(kim.id))
+    );
     let r = w.svc.account(&kim_caller, org.id(), kim.id).await;
     assert!(matches!(r, Err(Error::AccountNotUsable)), "{r:?}");
-    assert!(w
-        .store
-        .audit_events(org.id(), 0, 1000)
-        .await
-        .unwrap()
-        .iter()
-        .any(|(_, e)| e.kind == AuditKind::AccountDeleted));
+    assert!(
+        w.store
+            .audit_events(org.id(), 0, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .any(|(_, e)| e.kind == AuditKind::AccountDeleted)
+    );
 
-    let r = w.svc.delete_account(&org.admin_caller, org.id(), org.admin.id).await;
+    let r = w
+        .svc
+        .delete_account(&org.admin_caller, org.id(), org.admin.id)
+        .await;
     assert!(matches!(r, Err(Error::Invalid { .. })), "{r:?}");
     let r = w
         .svc
-        .revoke_role(&org.admin_caller, org.id(), org.admin.id, BuiltinRole::TenantAdmin.id())
+        .revoke_role(
+            &org.admin_caller,
+            org.id(),
+            org.admin.id,
+            BuiltinRole::TenantAdmin.id(),
+        )
         .await;
     assert!(matches!(r, Err(Error::Invalid { .. })), "{r:?}");
 }
@@ -409,15 +520,29 @@ async fn r_t1_r_u3_cross_tenant_requests_are_denied_and_become_incidents_in_both
     let nord = w.org("Nord").await;
     let sued = w.org("Sued").await;
     let (_, cora) = w.member(&nord, "Cora", BuiltinRole::Counsellor).await;
-    let s = server_session(&w, &sued, &w.member(&sued, "Sam", BuiltinRole::Counsellor).await.1).await;
+    let s = server_session(
+        &w,
+        &sued,
+        &w.member(&sued, "Sam", BuiltinRole::Counsellor).await.1,
+    )
+    .await;
 
     let r = w.svc.session(&cora, sued.id(), s.id).await;
     assert!(
-        matches!(r, Err(Error::Denied { reason: DenyReason::TenantMismatch { .. }, .. })),
+        matches!(
+            r,
+            Err(Error::Denied {
+                reason: DenyReason::TenantMismatch { .. },
+                ..
+            })
+        ),
         "{r:?}"
     );
     // Admins of other tenants get nothing either.
-    let r = w.svc.audit_trail(&nord.admin_caller, sued.id(), 0, 10).await;
+    let r = w
+        .svc
+        .audit_trail(&nord.admin_caller, sued.id(), 0, 10)
+        .await;
     assert!(matches!(r, Err(Error::Denied { .. })), "{r:?}");
 
     // A session id of tenant Süd asked for inside tenant Nord does not exist there.
@@ -425,17 +550,22 @@ async fn r_t1_r_u3_cross_tenant_requests_are_denied_and_become_incidents_in_both
     assert!(matches!(r, Err(Error::NotFound { .. })), "{r:?}");
 
     for org in [&nord, &sued] {
-        let incidents = w.svc.incidents(&org.admin_caller, org.id(), 100).await.unwrap();
+        let incidents = w
+            .svc
+            .incidents(&org.admin_caller, org.id(), 100)
+            .await
+            .unwrap();
         assert_eq!(incidents.len(), 2, "{incidents:?}");
         assert!(incidents.iter().all(|i| matches!(
             i.kind,
             IncidentKind::CrossTenantAccess { actor_tenant, .. } if actor_tenant == nord.id()
         )));
-        assert!(w
-            .notifier
-            .delivered()
-            .iter()
-            .any(|n| n.tenant == org.id() && n.kind == AuditKind::IncidentRecorded));
+        assert!(
+            w.notifier
+                .delivered()
+                .iter()
+                .any(|n| n.tenant == org.id() && n.kind == AuditKind::IncidentRecorded)
+        );
     }
 }
 
@@ -459,9 +589,20 @@ async fn r_t2_tenants_live_in_their_region_store_only() {
         region: Region::parse(region).unwrap(),
         settings: TenantSettings::default(),
     };
-    let admin = || NewAccount::new(Email::parse("a@x.example").unwrap(), Name::parse("A").unwrap());
-    let (zurich, _) = svc.create_tenant(create("CH", "Zürich"), admin()).await.unwrap();
-    let (berlin, _) = svc.create_tenant(create("DE", "Berlin"), admin()).await.unwrap();
+    let admin = || {
+        NewAccount::new(
+            Email::parse("a@x.example").unwrap(),
+            Name::parse("A").unwrap(),
+        )
+    };
+    let (zurich, _) = svc
+        .create_tenant(create("CH", "Zürich"), admin())
+        .await
+        .unwrap();
+    let (berlin, _) = svc
+        .create_tenant(create("DE", "Berlin"), admin())
+        .await
+        .unwrap();
     assert!(ch.tenant(zurich.id).await.unwrap().is_some());
     assert!(de.tenant(zurich.id).await.unwrap().is_none());
     assert!(de.tenant(berlin.id).await.unwrap().is_some());
@@ -478,11 +619,17 @@ async fn r_t3_r_u1_tenant_defaults_change_with_property_level_audit() {
     let mut settings = org.tenant.settings.clone();
     settings.default_mode = SessionMode::EndToEnd;
     settings.retention.ip_logs = days(7);
-    let r = w.svc.update_tenant_settings(&cora, org.id(), settings.clone()).await;
+    let r = w
+        .svc
+        .update_tenant_settings(&cora, org.id(), settings.clone())
+        .await;
     assert_eq!(denied(&r), Some(DenyReason::NoPermission), "{r:?}");
     let mut bad = settings.clone();
     bad.retention.ip_logs = days(365);
-    let r = w.svc.update_tenant_settings(&org.admin_caller, org.id(), bad).await;
+    let r = w
+        .svc
+        .update_tenant_settings(&org.admin_caller, org.id(), bad)
+        .await;
     assert!(matches!(r, Err(Error::Invalid { .. })), "{r:?}");
 
     let t = w
@@ -496,7 +643,10 @@ async fn r_t3_r_u1_tenant_defaults_change_with_property_level_audit() {
         .iter()
         .find(|(_, e)| e.kind == AuditKind::TenantSettingsChanged)
         .unwrap();
-    assert_eq!(event.actor, cai_core::domain::AuditActor::Subject(SubjectId::Account(org.admin.id)));
+    assert_eq!(
+        event.actor,
+        cai_core::domain::AuditActor::Subject(SubjectId::Account(org.admin.id))
+    );
     assert_eq!(event.at, w.now());
     let mode = event
         .changes
@@ -505,7 +655,12 @@ async fn r_t3_r_u1_tenant_defaults_change_with_property_level_audit() {
         .unwrap();
     assert_eq!(mode.before.as_deref(), Some("SessionKey"));
     assert_eq!(mode.after.as_deref(), Some("EndToEnd"));
-    assert!(event.changes.iter().any(|c| c.property == "settings.retention"));
+    assert!(
+        event
+            .changes
+            .iter()
+            .any(|c| c.property == "settings.retention")
+    );
     let (action, why) = event.authorized.clone().unwrap();
     assert_eq!(action, Action::ManageTenant);
     assert!(why.contains("administrative"), "{why}");
@@ -527,16 +682,34 @@ async fn decisions_explain_themselves_for_debugging_custom_roles() {
 
     let mine = w
         .svc
-        .explain(&cora_caller, org.id(), SubjectId::Account(cora.id), Action::ReadContent, Target::Session(s.id))
+        .explain(
+            &cora_caller,
+            org.id(),
+            SubjectId::Account(cora.id),
+            Action::ReadContent,
+            Target::Session(s.id),
+        )
         .await
         .unwrap();
     assert!(
-        matches!(mine, Decision::Allow { rule: Rule::Participant(cai_core::domain::ParticipantRole::Host), .. }),
+        matches!(
+            mine,
+            Decision::Allow {
+                rule: Rule::Participant(cai_core::domain::ParticipantRole::Host),
+                ..
+            }
+        ),
         "{mine}"
     );
     let why = w
         .svc
-        .explain(&org.admin_caller, org.id(), SubjectId::Account(ben.id), Action::ReadContent, Target::Session(s.id))
+        .explain(
+            &org.admin_caller,
+            org.id(),
+            SubjectId::Account(ben.id),
+            Action::ReadContent,
+            Target::Session(s.id),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -550,7 +723,13 @@ async fn decisions_explain_themselves_for_debugging_custom_roles() {
     // Explaining someone else's access is an administrator's tool.
     let r = w
         .svc
-        .explain(&ben_caller, org.id(), SubjectId::Account(cora.id), Action::ReadContent, Target::Session(s.id))
+        .explain(
+            &ben_caller,
+            org.id(),
+            SubjectId::Account(cora.id),
+            Action::ReadContent,
+            Target::Session(s.id),
+        )
         .await;
     assert_eq!(denied(&r), Some(DenyReason::NoPermission), "{r:?}");
 }

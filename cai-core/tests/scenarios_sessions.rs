@@ -7,7 +7,7 @@
 mod common;
 
 use cai_core::Error;
-use cai_core::authz::{Action, DenyReason};
+use cai_core::authz::DenyReason;
 use cai_core::domain::{
     BuiltinRole, ContentKind, ContentRetention, Email, InvitationSecret, Name, ParticipantRole,
     Pseudonym, SealedBody, SessionKind, SessionMode, TenantSettings,
@@ -47,7 +47,11 @@ async fn r_s1_contact_request_stores_no_personal_data_until_accepted() {
     let (_, counsellor) = w.member(&org, "Cora", BuiltinRole::Counsellor).await;
     let s = w
         .svc
-        .create_session(&counsellor, org.id(), NewSession::classic())
+        .create_session(
+            &counsellor,
+            org.id(),
+            session_mode(SessionMode::ServerManaged),
+        )
         .await
         .unwrap()
         .session;
@@ -73,10 +77,19 @@ async fn r_s1_contact_request_stores_no_personal_data_until_accepted() {
 
     // Nothing the store holds mentions the invitee: no account, no audit trace.
     let email = Email::parse(address).unwrap();
-    assert!(w.store.account_by_email(org.id(), &email).await.unwrap().is_none());
+    assert!(
+        w.store
+            .account_by_email(org.id(), &email)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let trail = w.store.audit_events(org.id(), 0, 1000).await.unwrap();
     let dump = format!("{trail:?}");
-    assert!(!dump.contains("invitee.private"), "audit trail holds the address");
+    assert!(
+        !dump.contains("invitee.private"),
+        "audit trail holds the address"
+    );
     let invitation = w
         .store
         .invitation(org.id(), secret.invitation())
@@ -101,8 +114,11 @@ async fn r_s1_contact_request_stores_no_personal_data_until_accepted() {
     assert_eq!(session, s.id);
     assert!(client.has_role(BuiltinRole::Client.id()));
     let parts = w.store.participants(org.id(), s.id).await.unwrap();
-    assert!(parts.iter().any(|p| p.subject == SubjectId::Account(client.id)
-        && p.role == ParticipantRole::Client));
+    assert!(
+        parts.iter().any(
+            |p| p.subject == SubjectId::Account(client.id) && p.role == ParticipantRole::Client
+        )
+    );
 
     // The same secret does not work twice.
     let again = w
@@ -124,7 +140,13 @@ async fn r_s1_contact_request_stores_no_personal_data_until_accepted() {
     let details = w.svc.join_session(&me, org.id(), s.id).await.unwrap();
     assert_eq!(details.session.id, s.id);
     w.svc
-        .post_content(&me, org.id(), s.id, ContentKind::Message, plain("back again"))
+        .post_content(
+            &me,
+            org.id(),
+            s.id,
+            ContentKind::Message,
+            plain("back again"),
+        )
         .await
         .unwrap();
 }
@@ -152,11 +174,16 @@ async fn r_s1_bad_expired_and_foreign_secrets_are_not_accepted() {
         )
         .await
         .unwrap();
-    let new = || NewAccount::new(Email::parse("x@mail.example").unwrap(), Name::parse("X").unwrap());
+    let new = || {
+        NewAccount::new(
+            Email::parse("x@mail.example").unwrap(),
+            Name::parse("X").unwrap(),
+        )
+    };
 
     // A guessed secret for the real invitation id.
-    let forged = InvitationSecret::parse(&format!("{}.{}", secret.invitation(), "00".repeat(32)))
-        .unwrap();
+    let forged =
+        InvitationSecret::parse(&format!("{}.{}", secret.invitation(), "00".repeat(32))).unwrap();
     let r = w.svc.accept_invitation(org.id(), &forged, new()).await;
     assert!(matches!(r, Err(Error::NotAccepted)), "{r:?}");
     // The right secret presented to another tenant.
@@ -166,18 +193,25 @@ async fn r_s1_bad_expired_and_foreign_secrets_are_not_accepted() {
     w.clock.advance(hours(2));
     let r = w.svc.accept_invitation(org.id(), &secret, new()).await;
     assert!(matches!(r, Err(Error::NotAccepted)), "{r:?}");
-    assert!(w
-        .store
-        .account_by_email(org.id(), &Email::parse("x@mail.example").unwrap())
-        .await
-        .unwrap()
-        .is_none());
+    assert!(
+        w.store
+            .account_by_email(org.id(), &Email::parse("x@mail.example").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // A contact request cannot be made for an ad-hoc session, nor a guest link for a
     // classic one.
     let r = w
         .svc
-        .invite(&counsellor, org.id(), s.id, InviteTo::GuestLink { max_uses: 1 }, None)
+        .invite(
+            &counsellor,
+            org.id(),
+            s.id,
+            InviteTo::GuestLink { max_uses: 1 },
+            None,
+        )
         .await;
     assert!(matches!(r, Err(Error::Invalid { .. })), "{r:?}");
 }
@@ -206,7 +240,10 @@ async fn r_s1_mail_failure_stores_nothing() {
         )
         .await;
     assert!(matches!(r, Err(Error::Mailer(_))), "{r:?}");
-    assert_eq!(w.store.audit_events(org.id(), 0, 1000).await.unwrap().len(), before);
+    assert_eq!(
+        w.store.audit_events(org.id(), 0, 1000).await.unwrap().len(),
+        before
+    );
 }
 
 #[tokio::test]
@@ -214,9 +251,13 @@ async fn r_s2_guests_join_ad_hoc_sessions_with_a_pseudonym_only() {
     let w = World::new();
     let org = w.org("Nord").await;
     let (_, counsellor) = w.member(&org, "Cora", BuiltinRole::Counsellor).await;
+    let server_ad_hoc = || NewSession {
+        mode: Some(SessionMode::ServerManaged),
+        ..NewSession::ad_hoc()
+    };
     let s = w
         .svc
-        .create_session(&counsellor, org.id(), NewSession::ad_hoc())
+        .create_session(&counsellor, org.id(), server_ad_hoc())
         .await
         .unwrap()
         .session;
@@ -228,7 +269,13 @@ async fn r_s2_guests_join_ad_hoc_sessions_with_a_pseudonym_only() {
         .session;
     let link = w
         .svc
-        .invite(&counsellor, org.id(), s.id, InviteTo::GuestLink { max_uses: 2 }, None)
+        .invite(
+            &counsellor,
+            org.id(),
+            s.id,
+            InviteTo::GuestLink { max_uses: 2 },
+            None,
+        )
         .await
         .unwrap();
     assert!(w.mailer.sent().is_empty(), "guest links are not mailed");
@@ -254,10 +301,25 @@ async fn r_s2_guests_join_ad_hoc_sessions_with_a_pseudonym_only() {
         .post_content(&g, org.id(), other.id, ContentKind::Message, plain("x"))
         .await;
     assert!(
-        matches!(r, Err(Error::Denied { reason: DenyReason::GuestOutOfScope, .. })),
+        matches!(
+            r,
+            Err(Error::Denied {
+                reason: DenyReason::GuestOutOfScope,
+                ..
+            })
+        ),
         "{r:?}"
     );
-    let r = w.svc.invite(&g, org.id(), s.id, InviteTo::GuestLink { max_uses: 1 }, None).await;
+    let r = w
+        .svc
+        .invite(
+            &g,
+            org.id(),
+            s.id,
+            InviteTo::GuestLink { max_uses: 1 },
+            None,
+        )
+        .await;
     assert!(matches!(r, Err(Error::Denied { .. })), "{r:?}");
     let r = w.svc.close_session(&g, org.id(), s.id).await;
     assert!(matches!(r, Err(Error::Denied { .. })), "{r:?}");
@@ -314,10 +376,12 @@ async fn r_s3_rooms_need_the_room_password_which_only_the_owner_changes() {
         .await
         .unwrap();
     assert_eq!(details.session.kind, SessionKind::Room(room.id));
-    assert!(details
-        .participants
-        .iter()
-        .any(|p| p.subject == SubjectId::Account(client.id)));
+    assert!(
+        details
+            .participants
+            .iter()
+            .any(|p| p.subject == SubjectId::Account(client.id))
+    );
 
     // Only the room's owner changes the password.
     let r = w
@@ -325,7 +389,13 @@ async fn r_s3_rooms_need_the_room_password_which_only_the_owner_changes() {
         .change_room_password(&colleague, org.id(), room.id, "taken over!")
         .await;
     assert!(
-        matches!(r, Err(Error::Denied { reason: DenyReason::NotRoomOwner, .. })),
+        matches!(
+            r,
+            Err(Error::Denied {
+                reason: DenyReason::NotRoomOwner,
+                ..
+            })
+        ),
         "{r:?}"
     );
     w.svc
@@ -356,7 +426,13 @@ async fn r_s3_rooms_need_the_room_password_which_only_the_owner_changes() {
         .session;
     let link = w
         .svc
-        .invite(&counsellor, org.id(), adhoc.id, InviteTo::GuestLink { max_uses: 1 }, None)
+        .invite(
+            &counsellor,
+            org.id(),
+            adhoc.id,
+            InviteTo::GuestLink { max_uses: 1 },
+            None,
+        )
         .await
         .unwrap();
     let (_, guest) = w
@@ -364,9 +440,18 @@ async fn r_s3_rooms_need_the_room_password_which_only_the_owner_changes() {
         .join_as_guest(org.id(), &link, Pseudonym::parse("Gast").unwrap())
         .await
         .unwrap();
-    let r = w.svc.enter_room(&guest, org.id(), room.id, "second password").await;
+    let r = w
+        .svc
+        .enter_room(&guest, org.id(), room.id, "second password")
+        .await;
     assert!(
-        matches!(r, Err(Error::Denied { reason: DenyReason::GuestOutOfScope, .. })),
+        matches!(
+            r,
+            Err(Error::Denied {
+                reason: DenyReason::GuestOutOfScope,
+                ..
+            })
+        ),
         "{r:?}"
     );
 }
@@ -393,16 +478,37 @@ async fn r_s4_content_is_kept_or_deleted_on_close_as_the_policy_says() {
             .session;
         let item = w
             .svc
-            .post_content(&counsellor, org.id(), s.id, ContentKind::Note, plain("notes"))
+            .post_content(
+                &counsellor,
+                org.id(),
+                s.id,
+                ContentKind::Note,
+                plain("notes"),
+            )
             .await
             .unwrap();
-        w.svc.close_session(&counsellor, org.id(), s.id).await.unwrap();
+        w.svc
+            .close_session(&counsellor, org.id(), s.id)
+            .await
+            .unwrap();
         let r = w
             .svc
-            .post_content(&counsellor, org.id(), s.id, ContentKind::Message, plain("x"))
+            .post_content(
+                &counsellor,
+                org.id(),
+                s.id,
+                ContentKind::Message,
+                plain("x"),
+            )
             .await;
         assert!(
-            matches!(r, Err(Error::Denied { reason: DenyReason::SessionClosed, .. })),
+            matches!(
+                r,
+                Err(Error::Denied {
+                    reason: DenyReason::SessionClosed,
+                    ..
+                })
+            ),
             "{r:?}"
         );
         let stored = w.store.item(org.id(), item.id).await.unwrap();
@@ -434,13 +540,23 @@ async fn r_s5_documents_keep_their_versions() {
     let (_, colleague) = w.member(&org, "Ben", BuiltinRole::Counsellor).await;
     let s = w
         .svc
-        .create_session(&counsellor, org.id(), session_mode(SessionMode::ServerManaged))
+        .create_session(
+            &counsellor,
+            org.id(),
+            session_mode(SessionMode::ServerManaged),
+        )
         .await
         .unwrap()
         .session;
     let doc = w
         .svc
-        .post_content(&counsellor, org.id(), s.id, ContentKind::Document, plain("draft 1"))
+        .post_content(
+            &counsellor,
+            org.id(),
+            s.id,
+            ContentKind::Document,
+            plain("draft 1"),
+        )
         .await
         .unwrap();
     let doc = w
@@ -459,9 +575,19 @@ async fn r_s5_documents_keep_their_versions() {
         .read_content(&counsellor, org.id(), s.id, doc.id, None)
         .await
         .unwrap();
-    assert_eq!((text(&v1.body).as_str(), text(&v2.body).as_str()), ("draft 1", "draft 2"));
-    let versions = w.svc.versions(&counsellor, org.id(), s.id, doc.id).await.unwrap();
-    assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(
+        (text(&v1.body).as_str(), text(&v2.body).as_str()),
+        ("draft 1", "draft 2")
+    );
+    let versions = w
+        .svc
+        .versions(&counsellor, org.id(), s.id, doc.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [1, 2]
+    );
 
     // A version sealed for v1 cannot be passed off as v2: the context binds it.
     let stored_v1 = w.store.version(org.id(), doc.id, 1).await.unwrap().unwrap();
@@ -471,18 +597,42 @@ async fn r_s5_documents_keep_their_versions() {
     // Messages have no versions; others' items cannot be edited.
     let msg = w
         .svc
-        .post_content(&counsellor, org.id(), s.id, ContentKind::Message, plain("hi"))
+        .post_content(
+            &counsellor,
+            org.id(),
+            s.id,
+            ContentKind::Message,
+            plain("hi"),
+        )
         .await
         .unwrap();
-    let r = w.svc.edit_content(&counsellor, org.id(), s.id, msg.id, plain("x")).await;
+    let r = w
+        .svc
+        .edit_content(&counsellor, org.id(), s.id, msg.id, plain("x"))
+        .await;
     assert!(matches!(r, Err(Error::Invalid { .. })), "{r:?}");
     w.svc
-        .add_counsellor(&counsellor, org.id(), s.id, colleague.subject.account().unwrap(), None)
+        .add_counsellor(
+            &counsellor,
+            org.id(),
+            s.id,
+            colleague.subject.account().unwrap(),
+            None,
+        )
         .await
         .unwrap();
-    let r = w.svc.edit_content(&colleague, org.id(), s.id, doc.id, plain("mine now")).await;
+    let r = w
+        .svc
+        .edit_content(&colleague, org.id(), s.id, doc.id, plain("mine now"))
+        .await;
     assert!(
-        matches!(r, Err(Error::Denied { reason: DenyReason::NotAuthor, .. })),
+        matches!(
+            r,
+            Err(Error::Denied {
+                reason: DenyReason::NotAuthor,
+                ..
+            })
+        ),
         "{r:?}"
     );
     assert_eq!(
@@ -502,20 +652,39 @@ async fn r_e1_server_managed_content_is_ciphertext_in_the_store() {
     let (_, counsellor) = w.member(&org, "Cora", BuiltinRole::Counsellor).await;
     let s = w
         .svc
-        .create_session(&counsellor, org.id(), session_mode(SessionMode::ServerManaged))
+        .create_session(
+            &counsellor,
+            org.id(),
+            session_mode(SessionMode::ServerManaged),
+        )
         .await
         .unwrap()
         .session;
     let secret = "a very private sentence about my family";
     let item = w
         .svc
-        .post_content(&counsellor, org.id(), s.id, ContentKind::Message, plain(secret))
+        .post_content(
+            &counsellor,
+            org.id(),
+            s.id,
+            ContentKind::Message,
+            plain(secret),
+        )
         .await
         .unwrap();
-    let stored = w.store.version(org.id(), item.id, 1).await.unwrap().unwrap();
+    let stored = w
+        .store
+        .version(org.id(), item.id, 1)
+        .await
+        .unwrap()
+        .unwrap();
     let bytes = stored.body.as_bytes();
     assert!(bytes.starts_with(b"CAIE"));
-    assert!(!bytes.windows(secret.len()).any(|win| win == secret.as_bytes()));
+    assert!(
+        !bytes
+            .windows(secret.len())
+            .any(|win| win == secret.as_bytes())
+    );
     let custody = w.store.custody(org.id(), s.id, 0).await.unwrap().unwrap();
     assert!(custody.custody.starts_with(b"CAIW"));
     // Sealed bodies are refused in server-managed sessions.
@@ -546,27 +715,48 @@ async fn r_e2_session_key_mode_hands_the_key_to_participants_only() {
         .await
         .unwrap()
         .session;
-    let SessionKeyMaterial::SessionKey(key) =
-        w.svc.session_keys(&counsellor, org.id(), s.id).await.unwrap()
+    let SessionKeyMaterial::SessionKey(key) = w
+        .svc
+        .session_keys(&counsellor, org.id(), s.id)
+        .await
+        .unwrap()
     else {
         panic!("session-key mode hands out the key");
     };
     let r = w.svc.session_keys(&outsider, org.id(), s.id).await;
     assert!(matches!(r, Err(Error::Denied { .. })), "{r:?}");
     let admin = w.svc.session_keys(&org.admin_caller, org.id(), s.id).await;
-    assert!(matches!(admin, Err(Error::Denied { .. })), "admins get no keys: {admin:?}");
+    assert!(
+        matches!(admin, Err(Error::Denied { .. })),
+        "admins get no keys: {admin:?}"
+    );
 
     let r = w
         .svc
-        .post_content(&counsellor, org.id(), s.id, ContentKind::Message, plain("x"))
+        .post_content(
+            &counsellor,
+            org.id(),
+            s.id,
+            ContentKind::Message,
+            plain("x"),
+        )
         .await;
-    assert!(matches!(r, Err(Error::WrongMode { .. })), "plaintext refused: {r:?}");
+    assert!(
+        matches!(r, Err(Error::WrongMode { .. })),
+        "plaintext refused: {r:?}"
+    );
 
     // The client seals with the key; the context uses the ids' text form. The item id
     // is chosen by the server, so clients bind the session and a client-side message id
     // inside the envelope; here the test seals for a known context.
     let (t, sid) = (org.id().to_string(), s.id.to_string());
-    let ctx = ItemContext::new(t.as_bytes(), sid.as_bytes(), b"client-msg-1", 1, ContentKind::Message);
+    let ctx = ItemContext::new(
+        t.as_bytes(),
+        sid.as_bytes(),
+        b"client-msg-1",
+        1,
+        ContentKind::Message,
+    );
     let sealed = envelope::seal(&key, &ctx, b"hello").unwrap();
     let item = w
         .svc
@@ -587,7 +777,10 @@ async fn r_e2_session_key_mode_hands_the_key_to_participants_only() {
     let ContentBody::Sealed(body) = view.body else {
         panic!("client-sealed content comes back sealed");
     };
-    assert_eq!(envelope::open(&key, &ctx, body.as_bytes()).unwrap(), b"hello");
+    assert_eq!(
+        envelope::open(&key, &ctx, body.as_bytes()).unwrap(),
+        b"hello"
+    );
 }
 
 #[tokio::test]
@@ -617,13 +810,19 @@ async fn r_e3_passphrase_sessions_store_no_key() {
         .await
         .unwrap()
         .session;
-    let SessionKeyMaterial::Passphrase(stored) =
-        w.svc.session_keys(&counsellor, org.id(), s.id).await.unwrap()
+    let SessionKeyMaterial::Passphrase(stored) = w
+        .svc
+        .session_keys(&counsellor, org.id(), s.id)
+        .await
+        .unwrap()
     else {
         panic!("passphrase mode hands out parameters");
     };
     let stored = KeyCustody::parse(&stored).unwrap();
-    assert_eq!(modes::recover_passphrase(b"our shared phrase", &stored).unwrap(), key);
+    assert_eq!(
+        modes::recover_passphrase(b"our shared phrase", &stored).unwrap(),
+        key
+    );
     assert!(modes::recover_passphrase(b"wrong", &stored).is_err());
 }
 
@@ -646,7 +845,11 @@ async fn r_e_modes_default_from_tenant_and_never_below_its_minimum() {
     assert_eq!(s.mode, SessionMode::EndToEnd);
     let r = w
         .svc
-        .create_session(&counsellor, org.id(), session_mode(SessionMode::ServerManaged))
+        .create_session(
+            &counsellor,
+            org.id(),
+            session_mode(SessionMode::ServerManaged),
+        )
         .await;
     assert!(
         matches!(
@@ -707,18 +910,20 @@ async fn r_e4_end_to_end_epochs_and_history_sharing_by_tenant_policy() {
         // A bundle for another session or a skipped epoch is refused.
         let (_, wrong) =
             modes::create_end_to_end(b"ses_other", KeyEpoch(0), &roster0, &cora_dev).unwrap();
-        assert!(w
-            .svc
-            .advance_epoch(&counsellor, org.id(), s.id, wrong.to_bytes())
-            .await
-            .is_err());
+        assert!(
+            w.svc
+                .advance_epoch(&counsellor, org.id(), s.id, wrong.to_bytes())
+                .await
+                .is_err()
+        );
         let (_, skipped) =
             modes::create_end_to_end(session, KeyEpoch(3), &roster0, &cora_dev).unwrap();
-        assert!(w
-            .svc
-            .advance_epoch(&counsellor, org.id(), s.id, skipped.to_bytes())
-            .await
-            .is_err());
+        assert!(
+            w.svc
+                .advance_epoch(&counsellor, org.id(), s.id, skipped.to_bytes())
+                .await
+                .is_err()
+        );
         assert_eq!(
             w.svc
                 .advance_epoch(&counsellor, org.id(), s.id, custody0.to_bytes())
@@ -729,7 +934,13 @@ async fn r_e4_end_to_end_epochs_and_history_sharing_by_tenant_policy() {
 
         let ctx_id = "msg-1";
         let (t, sid2) = (org.id().to_string(), s.id.to_string());
-        let ctx = ItemContext::new(t.as_bytes(), sid2.as_bytes(), ctx_id.as_bytes(), 1, ContentKind::Message);
+        let ctx = ItemContext::new(
+            t.as_bytes(),
+            sid2.as_bytes(),
+            ctx_id.as_bytes(),
+            1,
+            ContentKind::Message,
+        );
         let sealed = envelope::seal(
             &secret0.data_key(cora_dev.id()).unwrap(),
             &ctx,
@@ -749,7 +960,10 @@ async fn r_e4_end_to_end_epochs_and_history_sharing_by_tenant_policy() {
             .unwrap();
 
         // Ben is added: a membership change needs the next epoch.
-        let r = w.svc.add_counsellor(&counsellor, org.id(), s.id, ben.id, None).await;
+        let r = w
+            .svc
+            .add_counsellor(&counsellor, org.id(), s.id, ben.id, None)
+            .await;
         assert!(matches!(r, Err(Error::WrongMode { .. })), "{r:?}");
         let roster1 = Roster::new(vec![
             cora_dev.roster_entry().unwrap(),
@@ -759,15 +973,32 @@ async fn r_e4_end_to_end_epochs_and_history_sharing_by_tenant_policy() {
         let (_, custody1) =
             modes::create_end_to_end(session, KeyEpoch(1), &roster1, &cora_dev).unwrap();
         w.svc
-            .add_counsellor(&counsellor, org.id(), s.id, ben.id, Some(custody1.to_bytes()))
+            .add_counsellor(
+                &counsellor,
+                org.id(),
+                s.id,
+                ben.id,
+                Some(custody1.to_bytes()),
+            )
             .await
             .unwrap();
 
-        let grant = HistoryBundle::create(session, &[&secret0], &cora_dev, &ben_dev.roster_entry().unwrap())
-            .unwrap();
+        let grant = HistoryBundle::create(
+            session,
+            &[&secret0],
+            &cora_dev,
+            &ben_dev.roster_entry().unwrap(),
+        )
+        .unwrap();
         let r = w
             .svc
-            .share_history(&counsellor, org.id(), s.id, ben.id, grant.to_bytes().to_vec())
+            .share_history(
+                &counsellor,
+                org.id(),
+                s.id,
+                ben.id,
+                grant.to_bytes().to_vec(),
+            )
             .await;
         if !allow {
             assert!(matches!(r, Err(Error::HistorySharingNotAllowed)), "{r:?}");
@@ -775,20 +1006,33 @@ async fn r_e4_end_to_end_epochs_and_history_sharing_by_tenant_policy() {
         }
         r.unwrap();
         // A notification went to the admins: history sharing is security relevant.
-        assert!(w.notifier.delivered().iter().any(|n| n.kind == cai_core::domain::AuditKind::HistoryShared));
+        assert!(
+            w.notifier
+                .delivered()
+                .iter()
+                .any(|n| n.kind == cai_core::domain::AuditKind::HistoryShared)
+        );
 
         // Ben's device reads the early message through the grant.
         let SessionKeyMaterial::EndToEnd {
             epochs,
             history_grant,
-        } = w.svc.session_keys(&colleague, org.id(), s.id).await.unwrap()
+        } = w
+            .svc
+            .session_keys(&colleague, org.id(), s.id)
+            .await
+            .unwrap()
         else {
             panic!("end-to-end material");
         };
         assert_eq!(epochs.len(), 2);
         let mut state = SessionState::new(session, &[cora_dev.identity().public()]).unwrap();
-        modes::recover_end_to_end(&mut state, &KeyCustody::parse(&epochs[1]).unwrap(), &ben_dev)
-            .unwrap();
+        modes::recover_end_to_end(
+            &mut state,
+            &KeyCustody::parse(&epochs[1]).unwrap(),
+            &ben_dev,
+        )
+        .unwrap();
         let grant = HistoryBundle::parse(&history_grant.unwrap()).unwrap();
         state.import_history(&grant, &ben_dev).unwrap();
         let view = w
@@ -800,7 +1044,10 @@ async fn r_e4_end_to_end_epochs_and_history_sharing_by_tenant_policy() {
             panic!("sealed");
         };
         let key = state.data_key(KeyEpoch(0), cora_dev.id()).unwrap();
-        assert_eq!(envelope::open(&key, &ctx, body.as_bytes()).unwrap(), b"early history");
+        assert_eq!(
+            envelope::open(&key, &ctx, body.as_bytes()).unwrap(),
+            b"early history"
+        );
         let _ = cora;
     }
 }

@@ -218,7 +218,10 @@ impl PermissionSet {
 
     /// The actions in the set, in code order.
     pub fn iter(self) -> impl Iterator<Item = Action> {
-        Action::ALL.iter().copied().filter(move |a| self.contains(*a))
+        Action::ALL
+            .iter()
+            .copied()
+            .filter(move |a| self.contains(*a))
     }
 }
 
@@ -230,7 +233,9 @@ impl FromIterator<Action> for PermissionSet {
 
 impl fmt::Debug for PermissionSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.iter().map(Action::name)).finish()
+        f.debug_set()
+            .entries(self.iter().map(Action::name))
+            .finish()
     }
 }
 

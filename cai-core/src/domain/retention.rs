@@ -154,11 +154,15 @@ mod tests {
 
     #[test]
     fn limits() {
-        let mut p = RetentionPolicy::default();
-        p.ip_logs = days(200);
+        let p = RetentionPolicy {
+            ip_logs: days(200),
+            ..RetentionPolicy::default()
+        };
         assert!(p.validate().is_err());
-        let mut p = RetentionPolicy::default();
-        p.guest_delete_after = hours(1);
+        let p = RetentionPolicy {
+            guest_delete_after: hours(1),
+            ..RetentionPolicy::default()
+        };
         assert!(p.validate().is_err());
     }
 }

@@ -218,15 +218,22 @@ mod tests {
 
     #[test]
     fn password_policy_limits() {
-        let mut p = PasswordPolicy::default();
-        p.min_len = 4;
+        let base = PasswordPolicy::default;
+        let p = PasswordPolicy {
+            min_len: 4,
+            ..base()
+        };
         assert!(p.validate().is_err());
-        let mut p = PasswordPolicy::default();
-        p.min_digits = 200;
-        p.min_letters = 100;
+        let p = PasswordPolicy {
+            min_digits: 200,
+            min_letters: 100,
+            ..base()
+        };
         assert!(p.validate().is_err());
-        let mut p = PasswordPolicy::default();
-        p.allowed_special = "a!".into();
+        let p = PasswordPolicy {
+            allowed_special: "a!".into(),
+            ..base()
+        };
         assert!(p.validate().is_err());
     }
 }

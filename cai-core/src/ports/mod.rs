@@ -10,6 +10,36 @@
 //! | [`Mailer`] | outgoing mail | [`MemoryMailer`](crate::memory::MemoryMailer) |
 //! | [`AdminNotifier`] | notices to admins (R-I5) | [`MemoryNotifier`](crate::memory::MemoryNotifier) |
 //! | [`SessionTransport`] | live events to clients (`cai-rtc`) | [`MemoryTransport`](crate::memory::MemoryTransport) |
+//!
+//! ## The storage contract: invariants every backend keeps
+//!
+//! The conformance suite (feature `conformance`) checks each of them.
+//! - **Tenant isolation** (R-T1): every read takes a tenant id and returns only that
+//!   tenant's records; every write in a batch must belong to the batch's tenant, else
+//!   the whole batch fails with [`StoreError::TenantMismatch`].
+//! - **Atomicity**: a batch is applied completely or not at all; concurrent batches are
+//!   serializable.
+//! - **Preconditions**: `Insert*` fails with [`StoreError::Conflict`] if the id (or a
+//!   unique key, such as an account's e-mail within its tenant) exists; `Update*` fails
+//!   with `Conflict` unless the stored `revision` equals the record's `revision`, and
+//!   stores it with `revision + 1`; inserts are stored with revision 0. Updates and
+//!   deletes of a missing record fail with [`StoreError::Missing`]. Credentials are
+//!   the one exception: see [`Write::PutCredential`].
+//! - **Appends are unique**: an audit event, incident or notification whose id exists
+//!   is a `Conflict`.
+//! - **Cascades** are the ones documented on each [`Write`] variant, nothing more. A
+//!   cascade that changes a record (removing a deleted account from a group's members,
+//!   a deleted role from an account's roles) bumps that record's revision, so a stale
+//!   update cannot bring the removed value back. References *to* a deleted account
+//!   (session owner, inviter, granter) stay as they are: backends must not enforce
+//!   them with `ON DELETE RESTRICT`.
+//! - **Ciphertext only**: content bodies, key custody, history grants, key backups and
+//!   credentials are opaque bytes; a backend stores them as they are.
+//! - **Audit order**: audit events get a per-tenant sequence number 1, 2, 3, … in commit
+//!   order; [`AuditStore::audit_events`] returns them in that order. "Oldest first"
+//!   for incidents and notifications means commit order.
+//! - **Listings are bounded**: every list read returns at most [`Page::MAX_LIMIT`]
+//!   records.
 
 mod clock;
 mod keys;
@@ -25,8 +55,8 @@ pub use mail::{Mail, MailError, Mailer};
 pub use notify::{AdminNotifier, Notification, NotifyError};
 pub use routing::{SingleStore, TenantRouter};
 pub use store::{
-    AuditStore, Batch, ContentStore, Credential, CredentialKind, CredentialStore,
-    DirectoryStore, DynStore, HistoryGrant, KeyStore, Page, SessionStore, Store, StoreError,
-    StoreResult, StoredCustody, Write,
+    AuditStore, Batch, ContentStore, Credential, CredentialKind, CredentialStore, DirectoryStore,
+    DynStore, HistoryGrant, KeyStore, Page, SessionStore, Store, StoreError, StoreResult,
+    StoredCustody, Write,
 };
 pub use transport::{SessionEvent, SessionTransport, TransportError};

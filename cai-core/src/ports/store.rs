@@ -7,30 +7,16 @@
 //! notification — into a batch, and the backend applies all of it or none of it. So no
 //! change exists without its audit event, and a failure leaves nothing half-written.
 //!
-//! ## Invariants every backend keeps (the conformance suite checks them)
-//! - **Tenant isolation** (R-T1): every read takes a tenant id and returns only that
-//!   tenant's records; every write in a batch must belong to the batch's tenant, else
-//!   the whole batch fails with [`StoreError::TenantMismatch`].
-//! - **Atomicity**: a batch is applied completely or not at all; concurrent batches are
-//!   serializable.
-//! - **Preconditions**: `Insert*` fails with [`StoreError::Conflict`] if the id (or a
-//!   unique key, such as an account's e-mail within its tenant) exists; `Update*` fails
-//!   with `Conflict` unless the stored `revision` equals the record's `revision`, and
-//!   stores it with `revision + 1`; inserts are stored with revision 0. Updates and
-//!   deletes of a missing record fail with [`StoreError::Missing`].
-//! - **Cascades** are the ones documented on each [`Write`] variant, nothing more.
-//! - **Ciphertext only**: content bodies, key custody, history grants, key backups and
-//!   credentials are opaque bytes; a backend stores them as they are.
-//! - **Audit order**: audit events get a per-tenant sequence number 1, 2, 3, … in commit
-//!   order; [`AuditStore::audit_events`] returns them in that order.
+//! The invariants every backend keeps are listed in the [`ports`](crate::ports) module
+//! documentation.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use crate::domain::{
-    Account, AuditEvent, ContentItem, ContentVersion, Email, Group, Guest, Incident,
-    Invitation, Participant, Role, Room, Session, Tenant,
+    Account, AuditEvent, ContentItem, ContentVersion, Email, Group, Guest, Incident, Invitation,
+    Participant, Role, Room, Session, Tenant,
 };
 use crate::id::{
     AccountId, EventId, GroupId, GuestId, InvitationId, ItemId, RoleId, RoomId, SessionId,
@@ -180,7 +166,10 @@ impl std::fmt::Debug for Credential {
             .field("tenant", &self.tenant)
             .field("account", &self.account)
             .field("kind", &self.kind)
-            .field("data", &format_args!("<{} bytes redacted>", self.data.len()))
+            .field(
+                "data",
+                &format_args!("<{} bytes redacted>", self.data.len()),
+            )
             .field("revision", &self.revision)
             .finish()
     }
@@ -216,7 +205,7 @@ pub struct HistoryGrant {
     pub grant: Vec<u8>,
 }
 
-/// One change in a [`Batch`]. See the [module documentation](self) for insert/update
+/// One change in a [`Batch`]. See the [`ports` documentation](crate::ports) for insert/update
 /// semantics; cascades are listed per variant.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -297,7 +286,8 @@ pub enum Write {
         /// The `cai-crypto` key backup bytes.
         backup: Vec<u8>,
     },
-    /// Insert (revision 0) or update (revision precondition) a credential.
+    /// Insert a credential (when `revision` is 0; it is stored with revision 1, so
+    /// the next update carries 1) or update one (revision precondition).
     PutCredential(Credential),
     /// Delete a credential (missing is not an error: deleting is idempotent).
     DeleteCredential {
@@ -355,8 +345,7 @@ pub trait DirectoryStore: Send + Sync {
         email: &Email,
     ) -> StoreResult<Option<Account>>;
     /// A page of a tenant's accounts, by id.
-    async fn accounts(&self, tenant: TenantId, page: Page<AccountId>)
-    -> StoreResult<Vec<Account>>;
+    async fn accounts(&self, tenant: TenantId, page: Page<AccountId>) -> StoreResult<Vec<Account>>;
     /// Ids of a tenant's accounts holding `role`, by id.
     async fn accounts_with_role(
         &self,
@@ -395,8 +384,11 @@ pub trait SessionStore: Send + Sync {
         session: SessionId,
     ) -> StoreResult<Vec<Participant>>;
     /// The sessions a subject takes part in, by id.
-    async fn sessions_of(&self, tenant: TenantId, subject: SubjectId)
-    -> StoreResult<Vec<SessionId>>;
+    async fn sessions_of(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> StoreResult<Vec<SessionId>>;
     /// An invitation.
     async fn invitation(
         &self,
@@ -441,8 +433,11 @@ pub trait KeyStore: Send + Sync {
         epoch: u32,
     ) -> StoreResult<Option<StoredCustody>>;
     /// Every epoch's custody of a session, oldest first.
-    async fn custodies(&self, tenant: TenantId, session: SessionId)
-    -> StoreResult<Vec<StoredCustody>>;
+    async fn custodies(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+    ) -> StoreResult<Vec<StoredCustody>>;
     /// The history grant of a session for a recipient.
     async fn history_grant(
         &self,
@@ -451,8 +446,11 @@ pub trait KeyStore: Send + Sync {
         recipient: AccountId,
     ) -> StoreResult<Option<HistoryGrant>>;
     /// An account's key backup.
-    async fn key_backup(&self, tenant: TenantId, account: AccountId)
-    -> StoreResult<Option<Vec<u8>>>;
+    async fn key_backup(
+        &self,
+        tenant: TenantId,
+        account: AccountId,
+    ) -> StoreResult<Option<Vec<u8>>>;
 }
 
 /// Credentials of accounts, for `cai-auth`.
@@ -493,7 +491,7 @@ pub trait AuditStore: Send + Sync {
 pub trait Store:
     DirectoryStore + SessionStore + ContentStore + KeyStore + CredentialStore + AuditStore
 {
-    /// Applies a batch atomically; see the [module documentation](self).
+    /// Applies a batch atomically; see the [`ports` documentation](crate::ports).
     async fn commit(&self, batch: Batch) -> StoreResult<()>;
 }
 

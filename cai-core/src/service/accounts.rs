@@ -38,13 +38,13 @@ impl NewAccount {
     }
 
     pub(crate) fn validate(&self) -> Result<()> {
-        if let (Some(from), Some(until)) = (self.valid_from, self.valid_until) {
-            if until <= from {
-                return Err(Error::Invalid {
-                    what: "account validity",
-                    reason: "end is not after start",
-                });
-            }
+        if let (Some(from), Some(until)) = (self.valid_from, self.valid_until)
+            && until <= from
+        {
+            return Err(Error::Invalid {
+                what: "account validity",
+                reason: "end is not after start",
+            });
         }
         Ok(())
     }
@@ -154,7 +154,11 @@ impl Counselling {
             AuditKind::AccountCreated,
             AuditObject::Account(id),
             vec![
-                Change::new("display_name", None::<String>, Some(account.display_name.as_str())),
+                Change::new(
+                    "display_name",
+                    None::<String>,
+                    Some(account.display_name.as_str()),
+                ),
                 Change::new("roles", None::<String>, Some(role_list(&roles))),
                 Change::new("valid_from", None::<String>, opt_ts(account.valid_from)),
                 Change::new("valid_until", None::<String>, opt_ts(account.valid_until)),
@@ -228,20 +232,28 @@ impl Counselling {
             a.display_name = name;
         }
         if let Some(from) = changes.valid_from {
-            diff.push(Change::new("valid_from", opt_ts(a.valid_from), opt_ts(from)));
+            diff.push(Change::new(
+                "valid_from",
+                opt_ts(a.valid_from),
+                opt_ts(from),
+            ));
             a.valid_from = from;
         }
         if let Some(until) = changes.valid_until {
-            diff.push(Change::new("valid_until", opt_ts(a.valid_until), opt_ts(until)));
+            diff.push(Change::new(
+                "valid_until",
+                opt_ts(a.valid_until),
+                opt_ts(until),
+            ));
             a.valid_until = until;
         }
-        if let (Some(from), Some(until)) = (a.valid_from, a.valid_until) {
-            if until <= from {
-                return Err(Error::Invalid {
-                    what: "account validity",
-                    reason: "end is not after start",
-                });
-            }
+        if let (Some(from), Some(until)) = (a.valid_from, a.valid_until)
+            && until <= from
+        {
+            return Err(Error::Invalid {
+                what: "account validity",
+                reason: "end is not after start",
+            });
         }
         if diff.is_empty() {
             return Ok(a);
@@ -288,7 +300,11 @@ impl Counselling {
             &store,
             AuditKind::RoleGranted,
             AuditObject::Account(account),
-            vec![Change::new("roles", Some(before), Some(role_list(&a.roles)))],
+            vec![Change::new(
+                "roles",
+                Some(before),
+                Some(role_list(&a.roles)),
+            )],
             Some(&decision),
             true,
         )
@@ -325,7 +341,11 @@ impl Counselling {
             &store,
             AuditKind::RoleRevoked,
             AuditObject::Account(account),
-            vec![Change::new("roles", Some(before), Some(role_list(&a.roles)))],
+            vec![Change::new(
+                "roles",
+                Some(before),
+                Some(role_list(&a.roles)),
+            )],
             Some(&decision),
             true,
         )
@@ -349,10 +369,10 @@ impl Counselling {
             if id == leaving {
                 continue;
             }
-            if let Some(a) = store.account(tenant, id).await? {
-                if a.is_usable_at(now) {
-                    return Ok(());
-                }
+            if let Some(a) = store.account(tenant, id).await?
+                && a.is_usable_at(now)
+            {
+                return Ok(());
             }
         }
         Err(Error::Invalid {
@@ -389,7 +409,11 @@ impl Counselling {
             AuditObject::Role(role.id),
             vec![
                 Change::new("name", None::<String>, Some(role.name.as_str())),
-                Change::new("permissions", None::<String>, Some(format!("{permissions:?}"))),
+                Change::new(
+                    "permissions",
+                    None::<String>,
+                    Some(format!("{permissions:?}")),
+                ),
             ],
             Some(&decision),
             true,
@@ -454,9 +478,7 @@ impl Counselling {
         name: Name,
         members: &[AccountId],
     ) -> Result<Group> {
-        let (store, principal, _) = self
-            .principal(caller, tenant, Action::ManageGroups)
-            .await?;
+        let (store, principal, _) = self.principal(caller, tenant, Action::ManageGroups).await?;
         let decision = self
             .check(&principal, Action::ManageGroups, &Resource::Tenant(tenant))
             .await?;
@@ -495,11 +517,13 @@ impl Counselling {
         group: GroupId,
         members: &[AccountId],
     ) -> Result<Group> {
-        let (store, principal, _) = self
-            .principal(caller, tenant, Action::ManageGroups)
-            .await?;
+        let (store, principal, _) = self.principal(caller, tenant, Action::ManageGroups).await?;
         let decision = self
-            .check(&principal, Action::ManageGroups, &Resource::Group { tenant, group })
+            .check(
+                &principal,
+                Action::ManageGroups,
+                &Resource::Group { tenant, group },
+            )
             .await?;
         let mut g = store
             .group(tenant, group)
@@ -514,7 +538,11 @@ impl Counselling {
             &store,
             AuditKind::GroupMembersChanged,
             AuditObject::Group(group),
-            vec![Change::new("members", Some(before), Some(id_list(&g.members)))],
+            vec![Change::new(
+                "members",
+                Some(before),
+                Some(id_list(&g.members)),
+            )],
             Some(&decision),
             false,
         )
@@ -674,7 +702,11 @@ impl Counselling {
                     &store,
                     AuditKind::AccountPseudonymised,
                     AuditObject::Account(id),
-                    vec![Change::new("status", Some("deactivated"), Some("pseudonymised"))],
+                    vec![Change::new(
+                        "status",
+                        Some("deactivated"),
+                        Some("pseudonymised"),
+                    )],
                     None,
                     false,
                 )

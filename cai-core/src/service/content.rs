@@ -111,13 +111,25 @@ impl Counselling {
 
     /// Opens a stored version for the reader: plaintext in server-managed sessions,
     /// the sealed body otherwise.
-    async fn open_body(&self, store: &DynStore, s: &Session, v: ContentVersion, kind: ContentKind) -> Result<ContentBody> {
+    async fn open_body(
+        &self,
+        store: &DynStore,
+        s: &Session,
+        v: ContentVersion,
+        kind: ContentKind,
+    ) -> Result<ContentBody> {
         if s.mode != SessionMode::ServerManaged {
             return Ok(ContentBody::Sealed(v.body));
         }
         let key = self.session_data_key(store, s, 0).await?;
         let (t, sid, iid) = (crypto_id(&s.tenant), crypto_id(&s.id), crypto_id(&v.item));
-        let ctx = ItemContext::new(t.as_bytes(), sid.as_bytes(), iid.as_bytes(), v.version, kind);
+        let ctx = ItemContext::new(
+            t.as_bytes(),
+            sid.as_bytes(),
+            iid.as_bytes(),
+            v.version,
+            kind,
+        );
         Ok(ContentBody::Plain(Zeroizing::new(envelope::open(
             &key,
             &ctx,
@@ -183,7 +195,13 @@ impl Counselling {
             false,
         )
         .await?;
-        tx.publish(session, SessionEvent::ContentPosted { item: id, version: 1 });
+        tx.publish(
+            session,
+            SessionEvent::ContentPosted {
+                item: id,
+                version: 1,
+            },
+        );
         self.commit(&store, tx).await?;
         Ok(item)
     }
@@ -289,7 +307,9 @@ impl Counselling {
             what: "item",
             reason: "too many versions",
         })?;
-        let sealed = self.seal_body(&store, &s, item, version, i.kind, body).await?;
+        let sealed = self
+            .seal_body(&store, &s, item, version, i.kind, body)
+            .await?;
         let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
         tx.write(Write::AddVersion(ContentVersion {
             item,
@@ -307,7 +327,11 @@ impl Counselling {
             &store,
             AuditKind::ContentEdited,
             AuditObject::Item(item),
-            vec![Change::new("version", Some(i.latest_version), Some(version))],
+            vec![Change::new(
+                "version",
+                Some(i.latest_version),
+                Some(version),
+            )],
             Some(&decision),
             false,
         )
@@ -345,11 +369,7 @@ impl Counselling {
             &store,
             AuditKind::ContentDeleted,
             AuditObject::Item(item),
-            vec![Change::new(
-                "versions",
-                Some(i.latest_version),
-                None::<u32>,
-            )],
+            vec![Change::new("versions", Some(i.latest_version), None::<u32>)],
             Some(&decision),
             false,
         )

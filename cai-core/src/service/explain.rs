@@ -42,24 +42,19 @@ impl Counselling {
         } else {
             self.check(&me, Action::ManageRoles, &Resource::Tenant(tenant))
                 .await?;
-            let as_subject = Caller {
-                subject,
-                ..*caller
-            };
+            let as_subject = Caller { subject, ..*caller };
             self.principal(&as_subject, tenant, action).await?.1
         };
         Ok(match target {
-            Target::Tenant => crate::authz::authorize(&principal, action, &Resource::Tenant(tenant)),
-            Target::Account(account) => crate::authz::authorize(
-                &principal,
-                action,
-                &Resource::Account { tenant, account },
-            ),
-            Target::Group(group) => crate::authz::authorize(
-                &principal,
-                action,
-                &Resource::Group { tenant, group },
-            ),
+            Target::Tenant => {
+                crate::authz::authorize(&principal, action, &Resource::Tenant(tenant))
+            }
+            Target::Account(account) => {
+                crate::authz::authorize(&principal, action, &Resource::Account { tenant, account })
+            }
+            Target::Group(group) => {
+                crate::authz::authorize(&principal, action, &Resource::Group { tenant, group })
+            }
             Target::Session(session) => {
                 let (s, parts) = self.load_session(&store, tenant, session).await?;
                 crate::authz::authorize(

@@ -37,9 +37,7 @@ use crate::time::Timestamp;
 pub use accounts::{AccountChanges, NewAccount};
 pub use content::{ContentBody, ContentView, MAX_PLAINTEXT_LEN};
 pub use explain::Target;
-pub use sessions::{
-    CreatedSession, InviteTo, NewSession, SessionDetails, SessionKeyMaterial,
-};
+pub use sessions::{CreatedSession, InviteTo, NewSession, SessionDetails, SessionKeyMaterial};
 pub use tenants::NewTenant;
 
 /// Everything [`Counselling`] needs from outside.

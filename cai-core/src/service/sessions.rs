@@ -15,12 +15,14 @@ use super::{Caller, Counselling};
 use crate::authz::{Action, Authentication, Decision, Resource, SessionView};
 use crate::domain::{
     Account, AccountStatus, AuditActor, AuditKind, AuditObject, BuiltinRole, Change,
-    ContentRetention, Email, Guest, Invitation, InvitationKind, InvitationSecret,
-    InvitationStatus, Name, Participant, ParticipantRole, Pseudonym, Room, Session, SessionKind,
-    SessionStatus, Tenant,
+    ContentRetention, Email, Guest, Invitation, InvitationKind, InvitationSecret, InvitationStatus,
+    Name, Participant, ParticipantRole, Pseudonym, Room, Session, SessionKind, SessionStatus,
+    Tenant,
 };
 use crate::error::{Error, Result};
-use crate::id::{AccountId, GroupId, GuestId, InvitationId, RoomId, SessionId, SubjectId, TenantId};
+use crate::id::{
+    AccountId, GroupId, GuestId, InvitationId, RoomId, SessionId, SubjectId, TenantId,
+};
 use crate::ports::{DynStore, HistoryGrant, Mail, SessionEvent, StoredCustody, Write};
 
 /// A session to create.
@@ -192,7 +194,13 @@ impl Counselling {
         tenant: TenantId,
         session: SessionId,
         action: Action,
-    ) -> Result<(DynStore, Tenant, Session, Vec<(SubjectId, ParticipantRole)>, Decision)> {
+    ) -> Result<(
+        DynStore,
+        Tenant,
+        Session,
+        Vec<(SubjectId, ParticipantRole)>,
+        Decision,
+    )> {
         let (store, principal, t) = self.principal(caller, tenant, action).await?;
         let (s, parts) = self.load_session(&store, tenant, session).await?;
         let decision = self
@@ -396,7 +404,9 @@ impl Counselling {
                 let c = store
                     .custody(tenant, session, 0)
                     .await?
-                    .ok_or(Error::NotFound { what: "key custody" })?;
+                    .ok_or(Error::NotFound {
+                        what: "key custody",
+                    })?;
                 SessionKeyMaterial::Passphrase(c.custody)
             }
             _ => {
@@ -431,7 +441,9 @@ impl Counselling {
         let c = store
             .custody(s.tenant, s.id, epoch)
             .await?
-            .ok_or(Error::NotFound { what: "key custody" })?;
+            .ok_or(Error::NotFound {
+                what: "key custody",
+            })?;
         let KeyCustody::Wrapped(wrapped) = KeyCustody::parse(&c.custody)? else {
             return Err(Error::WrongMode {
                 mode: s.mode,
@@ -697,7 +709,8 @@ impl Counselling {
             false,
         )
         .await?;
-        self.accept_into(&store, &mut tx, &mut invitation, &s, id).await?;
+        self.accept_into(&store, &mut tx, &mut invitation, &s, id)
+            .await?;
         self.commit(&store, tx).await?;
         Ok((account, s.id))
     }
@@ -719,7 +732,8 @@ impl Counselling {
         }
         let (mut invitation, s) = self.usable_invitation(&store, tenant, secret, true).await?;
         let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
-        self.accept_into(&store, &mut tx, &mut invitation, &s, me).await?;
+        self.accept_into(&store, &mut tx, &mut invitation, &s, me)
+            .await?;
         self.commit(&store, tx).await?;
         Ok(s.id)
     }
@@ -775,7 +789,9 @@ impl Counselling {
             .tenant(tenant)
             .await?
             .ok_or(Error::NotFound { what: "tenant" })?;
-        let (mut invitation, s) = self.usable_invitation(&store, tenant, secret, false).await?;
+        let (mut invitation, s) = self
+            .usable_invitation(&store, tenant, secret, false)
+            .await?;
         let InvitationKind::GuestLink { max_uses } = invitation.kind else {
             return Err(Error::NotAccepted);
         };
@@ -917,7 +933,10 @@ impl Counselling {
                 reason: "only counsellors are added as counsellors",
             });
         }
-        if parts.iter().any(|(who, _)| *who == SubjectId::Account(account)) {
+        if parts
+            .iter()
+            .any(|(who, _)| *who == SubjectId::Account(account))
+        {
             return Ok(());
         }
         let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
@@ -1009,7 +1028,11 @@ impl Counselling {
             &store,
             AuditKind::ParticipantRemoved,
             AuditObject::Session(session),
-            vec![Change::new("participants", Some(format!("-{subject}")), None::<String>)],
+            vec![Change::new(
+                "participants",
+                Some(format!("-{subject}")),
+                None::<String>,
+            )],
             Some(&decision),
             false,
         )
@@ -1196,7 +1219,8 @@ impl Counselling {
                 reason: "must be 8 characters to 1024 bytes",
             });
         }
-        let (_, params) = passphrase::create(password.as_bytes(), self.config.room_password_params)?;
+        let (_, params) =
+            passphrase::create(password.as_bytes(), self.config.room_password_params)?;
         Ok(params.to_bytes())
     }
 
@@ -1318,6 +1342,10 @@ fn session_changes(s: &Session) -> Vec<Change> {
         Change::new("kind", None::<String>, Some(format!("{:?}", s.kind))),
         Change::new("mode", None::<String>, Some(format!("{:?}", s.mode))),
         Change::new("owner", None::<String>, Some(s.owner)),
-        Change::new("on_close", None::<String>, Some(format!("{:?}", s.on_close))),
+        Change::new(
+            "on_close",
+            None::<String>,
+            Some(format!("{:?}", s.on_close)),
+        ),
     ]
 }

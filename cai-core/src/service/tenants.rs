@@ -116,9 +116,8 @@ impl Counselling {
         tenant: TenantId,
         settings: TenantSettings,
     ) -> Result<Tenant> {
-        let (store, principal, mut t) = self
-            .principal(caller, tenant, Action::ManageTenant)
-            .await?;
+        let (store, principal, mut t) =
+            self.principal(caller, tenant, Action::ManageTenant).await?;
         let decision = self
             .check(&principal, Action::ManageTenant, &Resource::Tenant(tenant))
             .await?;
@@ -206,8 +205,12 @@ impl Counselling {
         let (store, principal, _) = self
             .principal(caller, tenant, Action::ViewAuditTrail)
             .await?;
-        self.check(&principal, Action::ViewAuditTrail, &Resource::Tenant(tenant))
-            .await?;
+        self.check(
+            &principal,
+            Action::ViewAuditTrail,
+            &Resource::Tenant(tenant),
+        )
+        .await?;
         Ok(store.audit_events(tenant, after_seq, limit).await?)
     }
 

@@ -1,15 +1,22 @@
 //! The test world shared by the scenario tests: the service over the in-memory
 //! reference ports, with a manual clock.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs
+)]
 
 use std::sync::Arc;
 
 use cai_core::authz::Authentication;
-use cai_core::domain::{
-    Account, BuiltinRole, Email, Name, Region, Tenant, TenantSettings,
-};
+use cai_core::domain::{Account, BuiltinRole, Email, Name, Region, Tenant, TenantSettings};
 use cai_core::id::{AccountId, SubjectId, TenantId};
-use cai_core::memory::{LocalKeyProvider, MemoryMailer, MemoryNotifier, MemoryStore, MemoryTransport};
+use cai_core::memory::{
+    LocalKeyProvider, MemoryMailer, MemoryNotifier, MemoryStore, MemoryTransport,
+};
 use cai_core::ports::{Clock, ManualClock, SingleStore};
 use cai_core::service::{NewAccount, NewTenant};
 use cai_core::{Caller, Counselling, Ports, ServiceConfig, Timestamp};

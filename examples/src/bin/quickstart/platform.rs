@@ -40,7 +40,10 @@ pub(crate) async fn run() -> Result<(), Error> {
         )
         .await?;
     let t = tenant.id;
-    println!("    tenant {t} in region DE, default mode {:?}", tenant.settings.default_mode);
+    println!(
+        "    tenant {t} in region DE, default mode {:?}",
+        tenant.settings.default_mode
+    );
     let login = |subject, second_factor| Caller {
         tenant: t,
         subject,
@@ -108,14 +111,19 @@ pub(crate) async fn run() -> Result<(), Error> {
         .map_err(Error::from)?
         .map(|v| v.body.len())
         .unwrap_or(0);
-    let read = service.read_content(&cora, t, session.id, item.id, None).await?;
+    let read = service
+        .read_content(&cora, t, session.id, item.id, None)
+        .await?;
     if let ContentBody::Plain(text) = &read.body {
         println!(
             "    client posted; store holds a {stored}-byte envelope; counsellor reads {:?}",
             String::from_utf8_lossy(text)
         );
     }
-    match service.read_content(&ada, t, session.id, item.id, None).await {
+    match service
+        .read_content(&ada, t, session.id, item.id, None)
+        .await
+    {
         Ok(_) => println!("    admin read the content (must not happen)"),
         Err(e) => println!("    admin tries to read: {e}"),
     }
@@ -126,12 +134,21 @@ pub(crate) async fn run() -> Result<(), Error> {
         .await?
         .session;
     let link = service
-        .invite(&cora, t, adhoc.id, InviteTo::GuestLink { max_uses: 1 }, None)
+        .invite(
+            &cora,
+            t,
+            adhoc.id,
+            InviteTo::GuestLink { max_uses: 1 },
+            None,
+        )
         .await?;
     let (guest, _) = service
         .join_as_guest(t, &link, Pseudonym::parse("Sonnenblume")?)
         .await?;
-    println!("    guest {:?} joined ad-hoc session ({:?} mode)", guest.pseudonym, adhoc.mode);
+    println!(
+        "    guest {:?} joined ad-hoc session ({:?} mode)",
+        guest.pseudonym, adhoc.mode
+    );
 
     let trail = store.audit_events(t, 0, 1000).await.map_err(Error::from)?;
     println!(
