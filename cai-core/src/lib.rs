@@ -12,7 +12,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use cai_core::authz::Authentication;
-//! use cai_core::domain::{BuiltinRole, ContentKind, Email, Name, Region, TenantSettings};
+//! use cai_core::domain::{BuiltinRole, ContentKind, Email, Name, Region, SessionMode, TenantSettings};
 //! use cai_core::id::SubjectId;
 //! use cai_core::memory::{LocalKeyProvider, MemoryMailer, MemoryNotifier, MemoryStore, MemoryTransport};
 //! use cai_core::ports::{Clock, SingleStore, SystemClock};
@@ -64,8 +64,9 @@
 //! };
 //!
 //! // A server-managed session: the service seals content before any store sees it.
+//! let server_managed = NewSession { mode: Some(SessionMode::ServerManaged), ..NewSession::classic() };
 //! let session = service
-//!     .create_session(&as_counsellor, tenant.id, NewSession::classic())
+//!     .create_session(&as_counsellor, tenant.id, server_managed)
 //!     .await?
 //!     .session;
 //! let item = service
