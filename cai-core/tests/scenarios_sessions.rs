@@ -14,7 +14,9 @@ use cai_core::domain::{
 };
 use cai_core::hours;
 use cai_core::id::SubjectId;
-use cai_core::ports::{AuditStore, ContentStore, DirectoryStore, KeyStore, Page, SessionStore};
+use cai_core::ports::{
+    AuditStore, ContentStore, DirectoryStore, KeyStore, Page, SessionEvent, SessionStore,
+};
 use cai_core::service::{ContentBody, InviteTo, NewAccount, NewSession, SessionKeyMaterial};
 use cai_crypto::e2e::{DeviceId, HistoryBundle, LocalDevice, Roster, SessionState};
 use cai_crypto::modes::{self, KeyCustody};
@@ -491,6 +493,12 @@ async fn r_s4_content_is_kept_or_deleted_on_close_as_the_policy_says() {
             .close_session(&counsellor, org.id(), s.id)
             .await
             .unwrap();
+        let events = w.transport.events_of(org.id(), s.id);
+        assert!(events.contains(&SessionEvent::ContentPosted {
+            item: item.id,
+            version: 1
+        }));
+        assert_eq!(events.last(), Some(&SessionEvent::Closed), "{events:?}");
         let r = w
             .svc
             .post_content(
