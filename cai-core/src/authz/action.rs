@@ -155,11 +155,12 @@ impl PermissionSet {
 
     /// The set of these actions.
     pub const fn of(actions: &[Action]) -> Self {
+        // A slice pattern rather than indexing: const, and nothing that could panic.
         let mut bits = 0;
-        let mut i = 0;
-        while i < actions.len() {
-            bits |= actions[i].bit();
-            i += 1;
+        let mut rest = actions;
+        while let [first, tail @ ..] = rest {
+            bits |= first.bit();
+            rest = tail;
         }
         Self(bits)
     }
