@@ -522,7 +522,7 @@ proptest! {
             prop_assert_eq!(rule, Rule::Administration);
             prop_assert!(spec.second_factor && spec.auth_age <= spec.window, "{}", d);
         }
-        if let (Action::ApprovePasswordReset, ResSpec::Account { account: a, .. }) = (action, &res) {
+        if let (Action::ApprovePasswordReset | Action::AssignRoles, ResSpec::Account { account: a, .. }) = (action, &res) {
             prop_assert!(p.subject() != SubjectId::Account(account(*a)), "four eyes: {}", d);
         }
     }

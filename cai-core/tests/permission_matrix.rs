@@ -101,7 +101,7 @@ const WHERE: &[(Action, Where)] = &[
     (Action::ManageTenant,          Where::AdminTenant),
     (Action::ManageAccounts,        Where::AdminAccount),
     (Action::ManageRoles,           Where::AdminTenant),
-    (Action::AssignRoles,           Where::AdminAccount),
+    (Action::AssignRoles,           Where::AdminOtherAccount),
     (Action::ManageGroups,          Where::AdminTenantOrGroup),
     (Action::UnlockAccounts,        Where::AdminAccount),
     (Action::ApprovePasswordReset,  Where::AdminOtherAccount),

@@ -511,7 +511,29 @@ async fn r_p3_account_deletion_is_immediate_and_the_last_admin_stays() {
             BuiltinRole::TenantAdmin.id(),
         )
         .await;
-    assert!(matches!(r, Err(Error::Invalid { .. })), "{r:?}");
+    // Nobody changes their own roles (four eyes).
+    assert_eq!(denied(&r), Some(DenyReason::FourEyes), "{r:?}");
+    // A second admin may demote the first; then the second is the last one left.
+    let (second, second_caller) = w.member(&org, "Second", BuiltinRole::TenantAdmin).await;
+    w.svc
+        .revoke_role(
+            &second_caller,
+            org.id(),
+            org.admin.id,
+            BuiltinRole::TenantAdmin.id(),
+        )
+        .await
+        .unwrap();
+    let r = w
+        .svc
+        .delete_account(&second_caller, org.id(), second.id)
+        .await;
+    assert!(matches!(r, Err(Error::Invalid { .. })), "last admin: {r:?}");
+    let r = w
+        .svc
+        .deactivate_account(&second_caller, org.id(), second.id, None)
+        .await;
+    assert!(matches!(r, Err(Error::Invalid { .. })), "last admin: {r:?}");
 }
 
 #[tokio::test]

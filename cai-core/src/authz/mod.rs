@@ -18,7 +18,9 @@
 //! - Administrative actions ([`Action::is_administrative`]) need a second factor and an
 //!   authentication within the tenant's re-authentication window.
 //! - A guest acts only in its one session, with at most [`GUEST_CAP`].
-//! - Nobody approves their own password reset (four eyes, R-A6).
+//! - Nobody approves their own password reset (four eyes, R-A6) or changes their own
+//!   roles: an administrator cannot make itself a counsellor and so a reader of content
+//!   (R-I3); another administrator must, and every grant is announced (R-I5).
 //!
 //! Every [`Decision`] explains itself: which rule and role allowed it, or why it was
 //! denied. `authorize` allocates nothing and runs in tens of nanoseconds
@@ -183,7 +185,8 @@ pub enum DenyReason {
     GuestOutOfScope,
     /// A self-service action on someone else's account.
     NotOwnAccount,
-    /// Approving one's own password reset (four eyes).
+    /// Approving one's own password reset, or granting or revoking one's own roles
+    /// (four eyes).
     FourEyes,
     /// Editing or deleting someone else's item.
     NotAuthor,
@@ -265,7 +268,9 @@ impl fmt::Display for DenyReason {
             DenyReason::ReauthenticationRequired => f.write_str("a recent login is required"),
             DenyReason::GuestOutOfScope => f.write_str("a guest acts only in its own session"),
             DenyReason::NotOwnAccount => f.write_str("not the principal's own account"),
-            DenyReason::FourEyes => f.write_str("nobody approves their own request"),
+            DenyReason::FourEyes => {
+                f.write_str("nobody approves their own request or changes their own roles")
+            }
             DenyReason::NotAuthor => f.write_str("not the author of the item"),
             DenyReason::SessionClosed => f.write_str("the session is closed"),
             DenyReason::NotRoomOwner => f.write_str("not the room's owner"),
@@ -386,17 +391,16 @@ pub fn authorize(principal: &Principal, action: Action, resource: &Resource<'_>)
             Rule::TenantPermission
         }),
 
-        (Action::ApprovePasswordReset, Resource::Account { account, .. }) => {
+        (Action::ApprovePasswordReset | Action::AssignRoles, Resource::Account { account, .. }) => {
             if principal.subject == SubjectId::Account(*account) {
                 deny(DenyReason::FourEyes)
             } else {
                 allow(Rule::Administration)
             }
         }
-        (
-            Action::ManageAccounts | Action::AssignRoles | Action::UnlockAccounts,
-            Resource::Account { .. },
-        ) => allow(Rule::Administration),
+        (Action::ManageAccounts | Action::UnlockAccounts, Resource::Account { .. }) => {
+            allow(Rule::Administration)
+        }
 
         (
             Action::ViewOwnAccount
