@@ -499,8 +499,8 @@ fn relations(action: Action) -> Vec<Rel> {
     match action {
         A::ManageTenant | A::ManageRoles => vec![Rel::AdminTenant],
         A::ManageGroups => vec![Rel::AdminTenant, Rel::AdminGroup],
-        A::ManageAccounts | A::AssignRoles | A::UnlockAccounts => vec![Rel::AdminAccount],
-        A::ApprovePasswordReset => vec![Rel::AdminOtherAccount],
+        A::ManageAccounts | A::UnlockAccounts => vec![Rel::AdminAccount],
+        A::ApprovePasswordReset | A::AssignRoles => vec![Rel::AdminOtherAccount],
         A::ViewAuditTrail
         | A::ViewReports
         | A::ViewIncidents
