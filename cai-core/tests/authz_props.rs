@@ -538,7 +538,8 @@ fn generators_reach_allowances_of_every_kind() {
     let mut runner = TestRunner::deterministic();
     let strategy = (principal_spec(), action(), resource());
     let (mut allowed, mut content, mut team, mut author, mut admin, mut guest) = (0, 0, 0, 0, 0, 0);
-    let n = 20_000;
+    // Item allowances are rare (open session, right relation, own item): sample enough.
+    let n = 60_000;
     for _ in 0..n {
         let (spec, action, res) = strategy.new_tree(&mut runner).unwrap().current();
         let d = decide(&spec.build(), action, &res);

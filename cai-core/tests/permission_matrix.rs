@@ -154,8 +154,9 @@ const SESSION: &[(Action, [bool; 5], bool, ItemRule)] = &[
     (Action::ReadContent,           [X,   X,    X,     X,    X],    O,    ItemRule::None),
     (Action::PostContent,           [X,   X,    X,     X,    X],    X,    ItemRule::None),
     (Action::EditContent,           [X,   X,    X,     X,    X],    X,    ItemRule::Author),
-    // Deleting stays possible in a closed session (erasure, R-P3).
-    (Action::DeleteContent,         [X,   X,    X,     X,    X],    O,    ItemRule::AuthorOrHost),
+    // A closed session is read-only: its content is kept for documentation (R-S4);
+    // erasure goes through retention and account deletion.
+    (Action::DeleteContent,         [X,   X,    X,     X,    X],    X,    ItemRule::AuthorOrHost),
     (Action::ShareHistory,          [X,   X,    O,     O,    O],    X,    ItemRule::None),
 ];
 

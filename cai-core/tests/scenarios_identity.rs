@@ -77,13 +77,47 @@ async fn r_i3_administrators_do_not_read_content_even_with_the_permission() {
     // Even a tenant that hands its admin role every permission gets no content without
     // participation.
     let all: PermissionSet = Action::ALL.iter().copied().collect();
-    w.svc
+    // An administrator cannot widen a role it holds (four eyes) ...
+    let r = w
+        .svc
         .set_role_permissions(
             &org.admin_caller,
             org.id(),
             BuiltinRole::TenantAdmin.id(),
             all,
         )
+        .await;
+    assert_eq!(denied(&r), Some(DenyReason::FourEyes), "{r:?}");
+    // ... nor join a group the session is shared with on its own.
+    let r = w
+        .svc
+        .create_group(
+            &org.admin_caller,
+            org.id(),
+            Name::parse("Me").unwrap(),
+            &[org.admin.id],
+        )
+        .await;
+    assert_eq!(denied(&r), Some(DenyReason::FourEyes), "{r:?}");
+    // Someone who does not hold the role may widen it; it still gives no content.
+    let steward = w
+        .svc
+        .create_role(
+            &org.admin_caller,
+            org.id(),
+            Name::parse("Role steward").unwrap(),
+            PermissionSet::of(&[Action::ManageRoles]),
+        )
+        .await
+        .unwrap();
+    let (other, _) = w.member(&org, "Steward", BuiltinRole::Auditor).await;
+    w.svc
+        .grant_role(&org.admin_caller, org.id(), other.id, steward.id)
+        .await
+        .unwrap();
+    let other = w.caller(org.id(), SubjectId::Account(other.id), true);
+    w.svc
+        .set_role_permissions(&other, org.id(), BuiltinRole::TenantAdmin.id(), all)
         .await
         .unwrap();
     let r = w
@@ -259,7 +293,11 @@ async fn r_i4_groups_decide_who_works_on_a_case() {
         .read_content(&eve, org.id(), s.id, item.id, None)
         .await;
     assert_eq!(denied(&r), Some(DenyReason::NoRelation), "{r:?}");
-    // Team members work on the case but do not run the session.
+    // Team members work on the case but do not run the session, joined or not.
+    w.svc
+        .join_session(&ben_caller, org.id(), s.id)
+        .await
+        .unwrap();
     let r = w.svc.close_session(&ben_caller, org.id(), s.id).await;
     assert_eq!(denied(&r), Some(DenyReason::NoRelation), "{r:?}");
 

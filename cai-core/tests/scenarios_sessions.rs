@@ -219,7 +219,7 @@ async fn r_s1_bad_expired_and_foreign_secrets_are_not_accepted() {
 }
 
 #[tokio::test]
-async fn r_s1_mail_failure_stores_nothing() {
+async fn r_s1_an_invitation_whose_mail_fails_is_closed() {
     let w = World::new();
     let org = w.org("Nord").await;
     let (_, counsellor) = w.member(&org, "Cora", BuiltinRole::Counsellor).await;
@@ -242,10 +242,32 @@ async fn r_s1_mail_failure_stores_nothing() {
         )
         .await;
     assert!(matches!(r, Err(Error::Mailer(_))), "{r:?}");
-    assert_eq!(
-        w.store.audit_events(org.id(), 0, 1000).await.unwrap().len(),
-        before
-    );
+    // The invitation was committed before mailing, then closed because the mail failed:
+    // its code was never delivered and can never be used.
+    let trail = w
+        .store
+        .audit_events(org.id(), before as u64, 1000)
+        .await
+        .unwrap();
+    let invitation = trail
+        .iter()
+        .find_map(|(_, e)| match e.object {
+            cai_core::domain::AuditObject::Invitation(id) => Some(id),
+            _ => None,
+        })
+        .unwrap();
+    let stored = w
+        .store
+        .invitation(org.id(), invitation)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, cai_core::domain::InvitationStatus::Closed);
+    assert!(trail.iter().any(|(_, e)| {
+        e.changes
+            .iter()
+            .any(|c| c.after.as_deref() == Some("closed: mail not sent"))
+    }));
 }
 
 #[tokio::test]

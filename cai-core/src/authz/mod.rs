@@ -332,6 +332,7 @@ fn changes_session(action: Action) -> bool {
             | Action::CloseSession
             | Action::PostContent
             | Action::EditContent
+            | Action::DeleteContent
             | Action::ShareHistory
     )
 }

@@ -108,8 +108,8 @@ pub struct Participant {
 }
 
 /// A counsellor's personal room (R-S3): a fixed session entered with the room id and a
-/// password the room's owner can change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// password the room's owner can change. `Debug` leaves out the password verifier.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Room {
     /// The room's id (what people type or follow to enter).
     pub id: RoomId,
@@ -126,6 +126,20 @@ pub struct Room {
     pub password: Vec<u8>,
     /// Incremented by the store on every update.
     pub revision: u64,
+}
+
+impl fmt::Debug for Room {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Room")
+            .field("id", &self.id)
+            .field("tenant", &self.tenant)
+            .field("owner", &self.owner)
+            .field("name", &self.name)
+            .field("session", &self.session)
+            .field("password", &"<redacted>")
+            .field("revision", &self.revision)
+            .finish()
+    }
 }
 
 /// What an invitation admits.

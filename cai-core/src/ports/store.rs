@@ -176,7 +176,9 @@ impl std::fmt::Debug for Credential {
 }
 
 /// Key material stored for a session epoch: a `cai-crypto` `KeyCustody` encoding.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` leaves out the bytes (passphrase custody holds an offline-guessable
+/// verifier).
+#[derive(Clone, PartialEq, Eq)]
 pub struct StoredCustody {
     /// Its tenant.
     pub tenant: TenantId,
@@ -189,7 +191,8 @@ pub struct StoredCustody {
 }
 
 /// A history grant (R-E4b): earlier epochs' secrets sealed to a counsellor's devices.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` leaves out the bytes.
+#[derive(Clone, PartialEq, Eq)]
 pub struct HistoryGrant {
     /// Its tenant.
     pub tenant: TenantId,
@@ -205,9 +208,42 @@ pub struct HistoryGrant {
     pub grant: Vec<u8>,
 }
 
+impl std::fmt::Debug for StoredCustody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredCustody")
+            .field("tenant", &self.tenant)
+            .field("session", &self.session)
+            .field("epoch", &self.epoch)
+            .field(
+                "custody",
+                &format_args!("<{} bytes redacted>", self.custody.len()),
+            )
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for HistoryGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HistoryGrant")
+            .field("tenant", &self.tenant)
+            .field("session", &self.session)
+            .field("recipient", &self.recipient)
+            .field("granted_by", &self.granted_by)
+            .field("at", &self.at)
+            .field(
+                "grant",
+                &format_args!("<{} bytes redacted>", self.grant.len()),
+            )
+            .finish()
+    }
+}
+
 /// One change in a [`Batch`]. See the [`ports` documentation](crate::ports) for insert/update
 /// semantics; cascades are listed per variant.
-#[derive(Debug, Clone)]
+///
+/// `Debug` prints the kind of write and the ids it touches, nothing else: a backend that
+/// logs a failed batch logs no names, addresses, verifiers or key material.
+#[derive(Clone)]
 #[non_exhaustive]
 pub enum Write {
     /// Insert a tenant.
@@ -304,6 +340,50 @@ pub enum Write {
     QueueNotification(Notification),
     /// Mark a queued notification delivered.
     MarkNotified(EventId),
+}
+
+impl std::fmt::Debug for Write {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Display as D;
+        let (name, id): (&str, &dyn D) = match self {
+            Write::InsertTenant(t) => ("InsertTenant", &t.id),
+            Write::UpdateTenant(t) => ("UpdateTenant", &t.id),
+            Write::InsertAccount(a) => ("InsertAccount", &a.id),
+            Write::UpdateAccount(a) => ("UpdateAccount", &a.id),
+            Write::DeleteAccount(id) => ("DeleteAccount", id),
+            Write::InsertGuest(g) => ("InsertGuest", &g.id),
+            Write::DeleteGuest(id) => ("DeleteGuest", id),
+            Write::InsertRole(r) => ("InsertRole", &r.id),
+            Write::UpdateRole(r) => ("UpdateRole", &r.id),
+            Write::DeleteRole(id) => ("DeleteRole", id),
+            Write::InsertGroup(g) => ("InsertGroup", &g.id),
+            Write::UpdateGroup(g) => ("UpdateGroup", &g.id),
+            Write::InsertSession(s) => ("InsertSession", &s.id),
+            Write::UpdateSession(s) => ("UpdateSession", &s.id),
+            Write::DeleteSession(id) => ("DeleteSession", id),
+            Write::PutParticipant(p) => ("PutParticipant", &p.session),
+            Write::RemoveParticipant { session, .. } => ("RemoveParticipant", session),
+            Write::InsertInvitation(i) => ("InsertInvitation", &i.id),
+            Write::UpdateInvitation(i) => ("UpdateInvitation", &i.id),
+            Write::InsertRoom(r) => ("InsertRoom", &r.id),
+            Write::UpdateRoom(r) => ("UpdateRoom", &r.id),
+            Write::InsertItem(i, _) => ("InsertItem", &i.id),
+            Write::AddVersion(v) => ("AddVersion", &v.item),
+            Write::DeleteItem(id) => ("DeleteItem", id),
+            Write::DeleteSessionContent(id) => ("DeleteSessionContent", id),
+            Write::InsertCustody(c) => ("InsertCustody", &c.session),
+            Write::DeleteCustody(id) => ("DeleteCustody", id),
+            Write::PutHistoryGrant(g) => ("PutHistoryGrant", &g.session),
+            Write::PutKeyBackup { account, .. } => ("PutKeyBackup", account),
+            Write::PutCredential(c) => ("PutCredential", &c.account),
+            Write::DeleteCredential { account, .. } => ("DeleteCredential", account),
+            Write::AppendAudit(e) => ("AppendAudit", &e.id),
+            Write::RecordIncident(i) => ("RecordIncident", &i.id),
+            Write::QueueNotification(n) => ("QueueNotification", &n.event),
+            Write::MarkNotified(id) => ("MarkNotified", id),
+        };
+        write!(f, "{name}({id})")
+    }
 }
 
 /// The writes of one use case, all for one tenant, applied atomically.

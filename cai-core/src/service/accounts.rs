@@ -424,8 +424,9 @@ impl Counselling {
     }
 
     /// Changes what a role grants in this tenant, built-ins included (R-I2). Needs
-    /// `ManageRoles`. Security relevant. Removing the tenant administrator role's
-    /// `ManageRoles` is refused: nobody could give it back.
+    /// `ManageRoles`. Security relevant. Nobody widens a role they hold (four eyes).
+    /// Removing the tenant administrator role's `ManageRoles` is refused: nobody could
+    /// give it back.
     pub async fn set_role_permissions(
         &self,
         caller: &Caller,
@@ -446,6 +447,15 @@ impl Counselling {
             return Err(Error::Invalid {
                 what: "role permissions",
                 reason: "the administrator role must keep manage_roles",
+            });
+        }
+        // Four eyes: nobody widens a role they hold themselves — an administrator could
+        // otherwise give its own role content permissions (R-I3).
+        let widens = permissions.iter().any(|a| !r.permissions.contains(a));
+        if widens && principal.roles().any(|held| held == role) {
+            return Err(Error::Denied {
+                action: Action::ManageRoles,
+                reason: crate::authz::DenyReason::FourEyes,
             });
         }
         let before = r.permissions;
@@ -470,7 +480,8 @@ impl Counselling {
         Ok(r)
     }
 
-    /// Creates a group with these members (R-I4). Needs `ManageGroups`.
+    /// Creates a group with these members (R-I4). Needs `ManageGroups`; nobody adds
+    /// themselves (four eyes). Security relevant: groups open sessions to their members.
     pub async fn create_group(
         &self,
         caller: &Caller,
@@ -483,6 +494,7 @@ impl Counselling {
             .check(&principal, Action::ManageGroups, &Resource::Tenant(tenant))
             .await?;
         let members = self.checked_members(&store, tenant, members).await?;
+        self.no_self_add(caller, &[], &members)?;
         let group = Group {
             id: GroupId::random()?,
             tenant,
@@ -501,15 +513,15 @@ impl Counselling {
                 Change::new("members", None::<String>, Some(id_list(&group.members))),
             ],
             Some(&decision),
-            false,
+            true,
         )
         .await?;
         self.commit(&store, tx).await?;
         Ok(group)
     }
 
-    /// Replaces a group's members. Needs `ManageGroups`; takes effect on each
-    /// member's next request.
+    /// Replaces a group's members. Needs `ManageGroups`; nobody adds themselves (four
+    /// eyes). Takes effect on each member's next request. Security relevant.
     pub async fn set_group_members(
         &self,
         caller: &Caller,
@@ -530,6 +542,7 @@ impl Counselling {
             .await?
             .ok_or(Error::NotFound { what: "group" })?;
         let members = self.checked_members(&store, tenant, members).await?;
+        self.no_self_add(caller, &g.members, &members)?;
         let before = id_list(&g.members);
         g.members = members;
         let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
@@ -550,6 +563,25 @@ impl Counselling {
         self.commit(&store, tx).await?;
         g.revision += 1;
         Ok(g)
+    }
+
+    /// Four eyes for groups: nobody adds themselves to a group (groups open sessions to
+    /// their members, R-I4); another administrator must.
+    fn no_self_add(
+        &self,
+        caller: &Caller,
+        before: &[AccountId],
+        after: &[AccountId],
+    ) -> Result<()> {
+        match caller.subject {
+            SubjectId::Account(me) if after.contains(&me) && !before.contains(&me) => {
+                Err(Error::Denied {
+                    action: Action::ManageGroups,
+                    reason: crate::authz::DenyReason::FourEyes,
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn checked_members(

@@ -614,7 +614,10 @@ impl Counselling {
             false,
         )
         .await?;
-        // Mail first: if it cannot be sent, nothing is stored.
+        // Commit first, so no code is ever mailed for an invitation that does not exist.
+        // If the mail then fails, the invitation is closed (and that is recorded) so the
+        // unsent code can never be used; the inviter sends a new one.
+        self.commit(&store, tx).await?;
         if let InviteTo::Contact(email) = to {
             let body = Zeroizing::new(format!(
                 "You have been invited to a counselling session at {}.\n\
@@ -622,18 +625,60 @@ impl Counselling {
                 t.name,
                 secret.expose().as_str()
             ));
-            self.ports
+            let sent = self
+                .ports
                 .mailer
                 .send(Mail {
                     to: email,
                     subject: format!("Invitation from {}", t.name),
                     body,
                 })
-                .await
-                .map_err(|e| Error::Mailer(e.to_string()))?;
+                .await;
+            if let Err(e) = sent {
+                self.close_unsent_invitation(&store, caller, tenant, id)
+                    .await;
+                return Err(Error::Mailer(e.to_string()));
+            }
         }
-        self.commit(&store, tx).await?;
         Ok(secret)
+    }
+
+    /// Closes an invitation whose mail could not be sent. Best effort: if even this
+    /// fails, the code was never delivered to anyone.
+    async fn close_unsent_invitation(
+        &self,
+        store: &DynStore,
+        caller: &Caller,
+        tenant: TenantId,
+        id: InvitationId,
+    ) {
+        let result = async {
+            let mut invitation = store
+                .invitation(tenant, id)
+                .await?
+                .ok_or(Error::NotFound { what: "invitation" })?;
+            invitation.status = InvitationStatus::Closed;
+            let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+            tx.write(Write::UpdateInvitation(invitation));
+            tx.audit(
+                store,
+                AuditKind::InvitationSent,
+                AuditObject::Invitation(id),
+                vec![Change::new(
+                    "status",
+                    Some("pending"),
+                    Some("closed: mail not sent"),
+                )],
+                None,
+                false,
+            )
+            .await?;
+            self.commit(store, tx).await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(%tenant, invitation = %id, error = %e, "unsent invitation not closed");
+        }
     }
 
     /// Checks an invitation secret: exists in the tenant, matches (constant time),
@@ -675,11 +720,11 @@ impl Counselling {
         new.validate()?;
         let store = self.store(tenant).await?;
         let (mut invitation, s) = self.usable_invitation(&store, tenant, secret, true).await?;
+        // An address that already has an account is refused like a bad secret, so an
+        // invitation cannot be used to probe which addresses exist; that person logs in
+        // and uses `accept_invitation_as`.
         if store.account_by_email(tenant, &new.email).await?.is_some() {
-            return Err(Error::Invalid {
-                what: "e-mail address",
-                reason: "already used by an account of this tenant; log in and accept there",
-            });
+            return Err(Error::NotAccepted);
         }
         let id = AccountId::random()?;
         let mut tx = self.tx(tenant, AuditActor::Subject(SubjectId::Account(id)));
@@ -752,13 +797,22 @@ impl Counselling {
             at: tx.now,
         };
         tx.write(Write::UpdateInvitation(invitation.clone()));
-        tx.write(Write::PutParticipant(Participant {
-            session: s.id,
-            tenant: s.tenant,
-            subject: SubjectId::Account(account),
-            role: ParticipantRole::Client,
-            joined_at: tx.now,
-        }));
+        // Someone already in the session keeps their part (a counsellor who accepts a
+        // forwarded code is not demoted to client).
+        let already = store
+            .participants(s.tenant, s.id)
+            .await?
+            .iter()
+            .any(|p| p.subject == SubjectId::Account(account));
+        if !already {
+            tx.write(Write::PutParticipant(Participant {
+                session: s.id,
+                tenant: s.tenant,
+                subject: SubjectId::Account(account),
+                role: ParticipantRole::Client,
+                joined_at: tx.now,
+            }));
+        }
         tx.audit(
             store,
             AuditKind::InvitationAccepted,
@@ -848,8 +902,8 @@ impl Counselling {
     }
 
     /// Enters or re-enters a session one takes part in (R-S1: an invitee can come back
-    /// at any time). A member of a group the session is shared with joins as a
-    /// counsellor. Needs `JoinSession`.
+    /// at any time), or works on through a group the session is shared with (team
+    /// members stay team members; they are not made participants). Needs `JoinSession`.
     pub async fn join_session(
         &self,
         caller: &Caller,
@@ -866,23 +920,10 @@ impl Counselling {
             )
             .await?;
         let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        // Team members (access through a shared group) get no participant row: the
+        // team rule already lets them work on the case, and a row would give them the
+        // part of a participant, with the right to run the session.
         let known = parts.iter().any(|(who, _)| *who == caller.subject);
-        if !known {
-            // A team member joins in the part its roles fit: whoever may invite is a
-            // counsellor of the case, anyone else a client.
-            let role = if principal.permissions().contains(Action::InviteParticipants) {
-                ParticipantRole::Counsellor
-            } else {
-                ParticipantRole::Client
-            };
-            tx.write(Write::PutParticipant(Participant {
-                session,
-                tenant,
-                subject: caller.subject,
-                role,
-                joined_at: tx.now,
-            }));
-        }
         s.last_activity = tx.now;
         tx.write(Write::UpdateSession(s.clone()));
         tx.audit(
@@ -892,11 +933,7 @@ impl Counselling {
             if known {
                 Vec::new()
             } else {
-                vec![Change::new(
-                    "participants",
-                    None::<String>,
-                    Some(format!("+{} (team)", caller.subject)),
-                )]
+                vec![Change::new("access", None::<String>, Some("team"))]
             },
             Some(&decision),
             false,
