@@ -93,6 +93,33 @@ impl Counselling {
         Ok((store, decision, tx))
     }
 
+    /// Commits an updated account with its audit event; returns it as stored.
+    #[allow(clippy::too_many_arguments)]
+    async fn commit_account(
+        &self,
+        store: &DynStore,
+        mut tx: Tx,
+        kind: AuditKind,
+        changes: Vec<Change>,
+        decision: &Decision,
+        security: bool,
+        mut a: Account,
+    ) -> Result<Account> {
+        tx.write(Write::UpdateAccount(a.clone()));
+        tx.audit(
+            store,
+            kind,
+            AuditObject::Account(a.id),
+            changes,
+            Some(decision),
+            security,
+        )
+        .await?;
+        self.commit(store, tx).await?;
+        a.revision += 1;
+        Ok(a)
+    }
+
     /// Creates an account holding `roles` (R-I2). Needs `ManageAccounts`, and
     /// `AssignRoles` when `roles` is not empty. A new administrator account is
     /// security relevant and announced to the tenant's admins (R-I5).
@@ -218,7 +245,7 @@ impl Counselling {
         } else {
             Action::ManageAccounts
         };
-        let (store, decision, mut tx) = self
+        let (store, decision, tx) = self
             .admin_on_account(caller, tenant, action, account)
             .await?;
         let mut a = self.load_account(&store, tenant, account).await?;
@@ -258,19 +285,16 @@ impl Counselling {
         if diff.is_empty() {
             return Ok(a);
         }
-        tx.write(Write::UpdateAccount(a.clone()));
-        tx.audit(
+        self.commit_account(
             &store,
+            tx,
             AuditKind::AccountUpdated,
-            AuditObject::Account(account),
             diff,
-            Some(&decision),
+            &decision,
             false,
+            a,
         )
-        .await?;
-        self.commit(&store, tx).await?;
-        a.revision += 1;
-        Ok(a)
+        .await
     }
 
     /// Grants a role. Needs `AssignRoles`. Security relevant (R-I5).
@@ -281,7 +305,7 @@ impl Counselling {
         account: AccountId,
         role: RoleId,
     ) -> Result<Account> {
-        let (store, decision, mut tx) = self
+        let (store, decision, tx) = self
             .admin_on_account(caller, tenant, Action::AssignRoles, account)
             .await?;
         store
@@ -295,23 +319,20 @@ impl Counselling {
         let before = role_list(&a.roles);
         a.roles.push(role);
         a.roles.sort_unstable();
-        tx.write(Write::UpdateAccount(a.clone()));
-        tx.audit(
+        self.commit_account(
             &store,
+            tx,
             AuditKind::RoleGranted,
-            AuditObject::Account(account),
             vec![Change::new(
                 "roles",
                 Some(before),
                 Some(role_list(&a.roles)),
             )],
-            Some(&decision),
+            &decision,
             true,
+            a,
         )
-        .await?;
-        self.commit(&store, tx).await?;
-        a.revision += 1;
-        Ok(a)
+        .await
     }
 
     /// Revokes a role; takes effect on the account's next request. Needs `AssignRoles`.
@@ -324,7 +345,7 @@ impl Counselling {
         account: AccountId,
         role: RoleId,
     ) -> Result<Account> {
-        let (store, decision, mut tx) = self
+        let (store, decision, tx) = self
             .admin_on_account(caller, tenant, Action::AssignRoles, account)
             .await?;
         let mut a = self.load_account(&store, tenant, account).await?;
@@ -336,23 +357,20 @@ impl Counselling {
         }
         let before = role_list(&a.roles);
         a.roles.retain(|r| *r != role);
-        tx.write(Write::UpdateAccount(a.clone()));
-        tx.audit(
+        self.commit_account(
             &store,
+            tx,
             AuditKind::RoleRevoked,
-            AuditObject::Account(account),
             vec![Change::new(
                 "roles",
                 Some(before),
                 Some(role_list(&a.roles)),
             )],
-            Some(&decision),
+            &decision,
             true,
+            a,
         )
-        .await?;
-        self.commit(&store, tx).await?;
-        a.revision += 1;
-        Ok(a)
+        .await
     }
 
     async fn ensure_other_admin(
@@ -615,7 +633,7 @@ impl Counselling {
         account: AccountId,
         pseudonymise_at: Option<Timestamp>,
     ) -> Result<Account> {
-        let (store, decision, mut tx) = self
+        let (store, decision, tx) = self
             .admin_on_account(caller, tenant, Action::ManageAccounts, account)
             .await?;
         let t = store
@@ -643,22 +661,19 @@ impl Counselling {
             at: tx.now,
             pseudonymise_at: at,
         };
-        tx.write(Write::UpdateAccount(a.clone()));
-        tx.audit(
+        self.commit_account(
             &store,
+            tx,
             AuditKind::AccountDeactivated,
-            AuditObject::Account(account),
             vec![
                 Change::new("status", Some("active"), Some("deactivated")),
                 Change::new("pseudonymise_at", None::<String>, Some(at)),
             ],
-            Some(&decision),
+            &decision,
             true,
+            a,
         )
-        .await?;
-        self.commit(&store, tx).await?;
-        a.revision += 1;
-        Ok(a)
+        .await
     }
 
     /// Reactivates a deactivated account; its scheduled pseudonymisation is cancelled
@@ -669,7 +684,7 @@ impl Counselling {
         tenant: TenantId,
         account: AccountId,
     ) -> Result<Account> {
-        let (store, decision, mut tx) = self
+        let (store, decision, tx) = self
             .admin_on_account(caller, tenant, Action::ManageAccounts, account)
             .await?;
         let mut a = self.load_account(&store, tenant, account).await?;
@@ -683,22 +698,19 @@ impl Counselling {
             });
         };
         a.status = AccountStatus::Active;
-        tx.write(Write::UpdateAccount(a.clone()));
-        tx.audit(
+        self.commit_account(
             &store,
+            tx,
             AuditKind::AccountReactivated,
-            AuditObject::Account(account),
             vec![
                 Change::new("status", Some("deactivated"), Some("active")),
                 Change::new("pseudonymise_at", Some(pseudonymise_at), None::<String>),
             ],
-            Some(&decision),
+            &decision,
             true,
+            a,
         )
-        .await?;
-        self.commit(&store, tx).await?;
-        a.revision += 1;
-        Ok(a)
+        .await
     }
 
     /// The pseudonymisation job (R-I7): every deactivated account of `tenant` whose date
