@@ -85,9 +85,13 @@ impl Counselling {
         action: Action,
         account: AccountId,
     ) -> Result<(DynStore, Decision, Tx)> {
-        let (store, principal, _) = self.principal(caller, tenant, action).await?;
-        let decision = self
-            .check(&principal, action, &Resource::Account { tenant, account })
+        let (store, _, _, decision) = self
+            .authorized(
+                caller,
+                tenant,
+                action,
+                Resource::Account { tenant, account },
+            )
             .await?;
         let tx = self.tx(tenant, AuditActor::Subject(caller.subject));
         Ok((store, decision, tx))
@@ -132,23 +136,20 @@ impl Counselling {
     ) -> Result<Account> {
         new.validate()?;
         let id = AccountId::random()?;
-        let (store, decision, mut tx) = self
-            .admin_on_account(caller, tenant, Action::ManageAccounts, id)
+        let resource = Resource::Account {
+            tenant,
+            account: id,
+        };
+        let (store, principal, _, decision) = self
+            .authorized(caller, tenant, Action::ManageAccounts, resource)
             .await?;
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
         let mut roles = roles.to_vec();
         roles.sort_unstable();
         roles.dedup();
         if !roles.is_empty() {
-            let (_, principal, _) = self.principal(caller, tenant, Action::AssignRoles).await?;
-            self.check(
-                &principal,
-                Action::AssignRoles,
-                &Resource::Account {
-                    tenant,
-                    account: id,
-                },
-            )
-            .await?;
+            self.check(&principal, Action::AssignRoles, &resource)
+                .await?;
             for role in &roles {
                 store
                     .role(tenant, *role)
@@ -222,8 +223,13 @@ impl Counselling {
         } else {
             Action::ManageAccounts
         };
-        let (store, principal, _) = self.principal(caller, tenant, action).await?;
-        self.check(&principal, action, &Resource::Account { tenant, account })
+        let (store, _, _, _) = self
+            .authorized(
+                caller,
+                tenant,
+                action,
+                Resource::Account { tenant, account },
+            )
             .await?;
         self.load_account(&store, tenant, account).await
     }
@@ -407,9 +413,13 @@ impl Counselling {
         name: Name,
         permissions: PermissionSet,
     ) -> Result<Role> {
-        let (store, principal, _) = self.principal(caller, tenant, Action::ManageRoles).await?;
-        let decision = self
-            .check(&principal, Action::ManageRoles, &Resource::Tenant(tenant))
+        let (store, _, _, decision) = self
+            .authorized(
+                caller,
+                tenant,
+                Action::ManageRoles,
+                Resource::Tenant(tenant),
+            )
             .await?;
         let role = Role {
             id: RoleId::random()?,
@@ -452,9 +462,13 @@ impl Counselling {
         role: RoleId,
         permissions: PermissionSet,
     ) -> Result<Role> {
-        let (store, principal, _) = self.principal(caller, tenant, Action::ManageRoles).await?;
-        let decision = self
-            .check(&principal, Action::ManageRoles, &Resource::Tenant(tenant))
+        let (store, principal, _, decision) = self
+            .authorized(
+                caller,
+                tenant,
+                Action::ManageRoles,
+                Resource::Tenant(tenant),
+            )
             .await?;
         let mut r = store
             .role(tenant, role)
@@ -507,9 +521,13 @@ impl Counselling {
         name: Name,
         members: &[AccountId],
     ) -> Result<Group> {
-        let (store, principal, _) = self.principal(caller, tenant, Action::ManageGroups).await?;
-        let decision = self
-            .check(&principal, Action::ManageGroups, &Resource::Tenant(tenant))
+        let (store, _, _, decision) = self
+            .authorized(
+                caller,
+                tenant,
+                Action::ManageGroups,
+                Resource::Tenant(tenant),
+            )
             .await?;
         let members = self.checked_members(&store, tenant, members).await?;
         self.no_self_add(caller, &[], &members)?;
@@ -547,12 +565,12 @@ impl Counselling {
         group: GroupId,
         members: &[AccountId],
     ) -> Result<Group> {
-        let (store, principal, _) = self.principal(caller, tenant, Action::ManageGroups).await?;
-        let decision = self
-            .check(
-                &principal,
+        let (store, _, _, decision) = self
+            .authorized(
+                caller,
+                tenant,
                 Action::ManageGroups,
-                &Resource::Group { tenant, group },
+                Resource::Group { tenant, group },
             )
             .await?;
         let mut g = store

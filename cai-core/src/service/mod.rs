@@ -342,6 +342,20 @@ impl Counselling {
         Ok((store, principal, t))
     }
 
+    /// Resolves the caller and authorizes `action` on `resource` in one step, for the
+    /// operations whose resource needs nothing loaded first.
+    pub(crate) async fn authorized(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        action: Action,
+        resource: Resource<'_>,
+    ) -> Result<(DynStore, Principal, Tenant, Decision)> {
+        let (store, principal, t) = self.principal(caller, tenant, action).await?;
+        let decision = self.check(&principal, action, &resource).await?;
+        Ok((store, principal, t, decision))
+    }
+
     /// Authorizes, turning a denial into [`Error::Denied`]; a tenant mismatch found here
     /// (a backend returned a foreign record) is an incident too.
     pub(crate) async fn check(

@@ -225,11 +225,13 @@ impl Counselling {
         tenant: TenantId,
         new: NewSession,
     ) -> Result<CreatedSession> {
-        let (store, principal, t) = self
-            .principal(caller, tenant, Action::CreateSession)
-            .await?;
-        let decision = self
-            .check(&principal, Action::CreateSession, &Resource::Tenant(tenant))
+        let (store, principal, t, decision) = self
+            .authorized(
+                caller,
+                tenant,
+                Action::CreateSession,
+                Resource::Tenant(tenant),
+            )
             .await?;
         let owner = principal.account_id().ok_or(Error::Invalid {
             what: "session owner",
@@ -516,11 +518,16 @@ impl Counselling {
                 reason: "made for another session",
             });
         }
-        let existing = store.custodies(s.tenant, s.id).await?.len();
-        let expected = u32::try_from(existing).map_err(|_| Error::Invalid {
-            what: "epoch bundle",
-            reason: "too many epochs",
-        })?;
+        // The next epoch: 0 until one is stored, then one past the session's current
+        // epoch (read one custody, not the whole chain).
+        let expected = if store.custody(s.tenant, s.id, s.key_epoch).await?.is_some() {
+            s.key_epoch.checked_add(1).ok_or(Error::Invalid {
+                what: "epoch bundle",
+                reason: "too many epochs",
+            })?
+        } else {
+            s.key_epoch
+        };
         if bundle.epoch().0 != expected {
             return Err(Error::Invalid {
                 what: "epoch bundle",
@@ -1197,9 +1204,8 @@ impl Counselling {
         password: &str,
         mode: Option<SessionMode>,
     ) -> Result<Room> {
-        let (store, principal, t) = self.principal(caller, tenant, Action::CreateRoom).await?;
-        let decision = self
-            .check(&principal, Action::CreateRoom, &Resource::Tenant(tenant))
+        let (store, principal, t, decision) = self
+            .authorized(caller, tenant, Action::CreateRoom, Resource::Tenant(tenant))
             .await?;
         let owner = principal.account_id().ok_or(Error::NotAccepted)?;
         if mode == Some(SessionMode::Passphrase) {

@@ -116,10 +116,13 @@ impl Counselling {
         tenant: TenantId,
         settings: TenantSettings,
     ) -> Result<Tenant> {
-        let (store, principal, mut t) =
-            self.principal(caller, tenant, Action::ManageTenant).await?;
-        let decision = self
-            .check(&principal, Action::ManageTenant, &Resource::Tenant(tenant))
+        let (store, _, mut t, decision) = self
+            .authorized(
+                caller,
+                tenant,
+                Action::ManageTenant,
+                Resource::Tenant(tenant),
+            )
             .await?;
         settings.validate()?;
         let mut changes = Vec::new();
@@ -202,15 +205,14 @@ impl Counselling {
         after_seq: u64,
         limit: u32,
     ) -> Result<Vec<(u64, AuditEvent)>> {
-        let (store, principal, _) = self
-            .principal(caller, tenant, Action::ViewAuditTrail)
+        let (store, _, _, _) = self
+            .authorized(
+                caller,
+                tenant,
+                Action::ViewAuditTrail,
+                Resource::Tenant(tenant),
+            )
             .await?;
-        self.check(
-            &principal,
-            Action::ViewAuditTrail,
-            &Resource::Tenant(tenant),
-        )
-        .await?;
         Ok(store.audit_events(tenant, after_seq, limit).await?)
     }
 
@@ -221,10 +223,13 @@ impl Counselling {
         tenant: TenantId,
         limit: u32,
     ) -> Result<Vec<Incident>> {
-        let (store, principal, _) = self
-            .principal(caller, tenant, Action::ViewIncidents)
-            .await?;
-        self.check(&principal, Action::ViewIncidents, &Resource::Tenant(tenant))
+        let (store, _, _, _) = self
+            .authorized(
+                caller,
+                tenant,
+                Action::ViewIncidents,
+                Resource::Tenant(tenant),
+            )
             .await?;
         Ok(store.incidents(tenant, limit).await?)
     }
