@@ -499,7 +499,8 @@ fn relations(action: Action) -> Vec<Rel> {
     match action {
         A::ManageTenant | A::ManageRoles => vec![Rel::AdminTenant],
         A::ManageGroups => vec![Rel::AdminTenant, Rel::AdminGroup],
-        A::ManageAccounts | A::UnlockAccounts => vec![Rel::AdminAccount],
+        A::ManageAccounts => vec![Rel::AdminTenant, Rel::AdminAccount],
+        A::UnlockAccounts => vec![Rel::AdminAccount],
         A::ApprovePasswordReset | A::AssignRoles => vec![Rel::AdminOtherAccount],
         A::ViewAuditTrail
         | A::ViewReports

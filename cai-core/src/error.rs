@@ -1,6 +1,11 @@
-//! The one error type of `cai-core`.
+//! The one error type of `cai-core`, with a stable [`ErrorCategory`] a host maps to a
+//! response (an HTTP status, a gRPC code) and a JSON body ([`ErrorBody`]) that tells a
+//! client what it may know and nothing more.
+
+use std::time::Duration;
 
 use cai_crypto::modes::SessionMode;
+use serde::{Deserialize, Serialize};
 
 use crate::authz::{Action, DenyReason};
 use crate::ports::StoreError;
@@ -66,6 +71,26 @@ pub enum Error {
         /// What was wrong.
         reason: &'static str,
     },
+    /// The request carries no valid identity (no token, an expired or revoked one).
+    /// `cai-auth` answers this; the service itself never does.
+    #[error("not authenticated")]
+    Unauthenticated,
+    /// The request contradicts the current state (for example adding as counsellor
+    /// someone who takes part as a client). Asking again unchanged will not help.
+    #[error("{what}: {reason}")]
+    Conflict {
+        /// What conflicts.
+        what: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+    /// Too many attempts: a brute-force throttle (room passwords, logins, codes) or a
+    /// full work queue. Try again after `retry_after`.
+    #[error("too many requests; retry after {} s", retry_after.as_secs())]
+    TooManyRequests {
+        /// How long to wait before the next attempt is considered.
+        retry_after: Duration,
+    },
     /// An invitation secret or room password was wrong, or the invitation is expired or
     /// used up. Deliberately one variant: the caller learns nothing about which.
     #[error("invitation or password not accepted")]
@@ -94,6 +119,162 @@ pub enum Error {
     /// The operating system's random number generator failed.
     #[error("random number generator failed")]
     Rng,
+    /// Work that runs off the async executor (password hashing) could not run: the
+    /// pool is shut down or the job failed.
+    #[error("background work failed: {0}")]
+    Blocking(String),
+}
+
+/// What kind of failure an [`Error`] is, for hosts that map errors to responses. Stable:
+/// new variants of [`Error`] fall into one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCategory {
+    /// No valid identity: log in again. HTTP 401.
+    Unauthenticated,
+    /// Known caller, not allowed (including a wrong invitation secret or room password,
+    /// and an account outside its window). HTTP 403.
+    Forbidden,
+    /// Does not exist, or the caller may not know that it exists. HTTP 404.
+    NotFound,
+    /// Contradicts the current state, or lost a race with another change. HTTP 409.
+    Conflict,
+    /// The request itself is malformed or out of range. HTTP 400 (413 for
+    /// [`Error::TooLarge`], see [`Error::http_status`]).
+    InvalidInput,
+    /// Slow down: try again after the given time. HTTP 429 with `Retry-After`.
+    TooManyRequests,
+    /// A dependency (store, key provider, mailer, worker pool) is unavailable; retrying
+    /// later may work. HTTP 503.
+    Unavailable,
+    /// A bug or corrupt data; nothing the caller can fix. HTTP 500.
+    Internal,
+}
+
+impl ErrorCategory {
+    /// The HTTP status code a host answers with.
+    pub const fn http_status(self) -> u16 {
+        match self {
+            ErrorCategory::Unauthenticated => 401,
+            ErrorCategory::Forbidden => 403,
+            ErrorCategory::NotFound => 404,
+            ErrorCategory::Conflict => 409,
+            ErrorCategory::InvalidInput => 400,
+            ErrorCategory::TooManyRequests => 429,
+            ErrorCategory::Unavailable => 503,
+            ErrorCategory::Internal => 500,
+        }
+    }
+}
+
+/// The JSON body of an error response: what a client may learn. Internal details
+/// (backend messages) never appear in it; log [`Error`] itself on the server.
+///
+/// ```json
+/// {"category":"forbidden","code":"denied","message":"read_content denied: …","retry_after_secs":null}
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The category (`"forbidden"`, `"not_found"`, …).
+    pub category: ErrorCategory,
+    /// A stable snake_case code per error case (`"denied"`, `"not_accepted"`, …).
+    pub code: String,
+    /// A human-readable message (English), safe to show.
+    pub message: String,
+    /// For `too_many_requests`: whole seconds to wait.
+    pub retry_after_secs: Option<u64>,
+}
+
+impl Error {
+    /// The category of this error.
+    pub fn category(&self) -> ErrorCategory {
+        use crate::ports::StoreError as S;
+        match self {
+            Error::Unauthenticated => ErrorCategory::Unauthenticated,
+            Error::Denied { .. }
+            | Error::NotAccepted
+            | Error::AccountNotUsable
+            | Error::HistorySharingNotAllowed => ErrorCategory::Forbidden,
+            Error::NotFound { .. } => ErrorCategory::NotFound,
+            Error::Conflict { .. } | Error::SessionClosed => ErrorCategory::Conflict,
+            Error::InvalidId { .. }
+            | Error::Invalid { .. }
+            | Error::TooLarge { .. }
+            | Error::EncryptionDowngrade { .. }
+            | Error::WrongMode { .. } => ErrorCategory::InvalidInput,
+            Error::TooManyRequests { .. } => ErrorCategory::TooManyRequests,
+            Error::Store(S::Conflict { .. } | S::Missing { .. }) => ErrorCategory::Conflict,
+            Error::Store(S::Backend(_))
+            | Error::KeyProvider(_)
+            | Error::Mailer(_)
+            | Error::Blocking(_) => ErrorCategory::Unavailable,
+            // A client-sealed envelope that does not parse is the client's mistake.
+            Error::Crypto(_) => ErrorCategory::InvalidInput,
+            Error::Store(_) | Error::Rng => ErrorCategory::Internal,
+        }
+    }
+
+    /// The HTTP status code for this error: the category's, except 413 for
+    /// [`Error::TooLarge`].
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Error::TooLarge { .. } => 413,
+            e => e.category().http_status(),
+        }
+    }
+
+    /// A stable snake_case code for this error case.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidId { .. } => "invalid_id",
+            Error::Invalid { .. } => "invalid",
+            Error::TooLarge { .. } => "too_large",
+            Error::Denied { .. } => "denied",
+            Error::NotFound { .. } => "not_found",
+            Error::EncryptionDowngrade { .. } => "encryption_downgrade",
+            Error::WrongMode { .. } => "wrong_mode",
+            Error::Unauthenticated => "unauthenticated",
+            Error::Conflict { .. } => "conflict",
+            Error::TooManyRequests { .. } => "too_many_requests",
+            Error::NotAccepted => "not_accepted",
+            Error::AccountNotUsable => "account_not_usable",
+            Error::SessionClosed => "session_closed",
+            Error::HistorySharingNotAllowed => "history_sharing_not_allowed",
+            Error::Store(_) => "store",
+            Error::KeyProvider(_) => "key_provider",
+            Error::Crypto(_) => "crypto",
+            Error::Mailer(_) => "mailer",
+            Error::Rng => "rng",
+            Error::Blocking(_) => "blocking",
+        }
+    }
+
+    /// The body to send to the client. Errors of dependencies (store, key provider,
+    /// mailer, worker pool) and internal ones get a generic message: their details
+    /// stay in the server's log.
+    pub fn to_body(&self) -> ErrorBody {
+        let category = self.category();
+        let message = match category {
+            ErrorCategory::Unavailable => "a service the platform depends on is unavailable".into(),
+            ErrorCategory::Internal => "internal error".into(),
+            _ => self.to_string(),
+        };
+        ErrorBody {
+            category,
+            code: self.code().to_owned(),
+            message,
+            retry_after_secs: match self {
+                Error::TooManyRequests { retry_after } => Some(retry_after_secs(*retry_after)),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// Whole seconds to wait, rounded up so a client never retries too early.
+fn retry_after_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 /// `Result` with [`Error`].

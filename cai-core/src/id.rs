@@ -1,7 +1,13 @@
-//! Typed identifiers. Every id is 128 random bits behind its own type, so a session id
-//! cannot be passed where an account id is expected, and its text form carries a prefix
+//! Typed identifiers. Every id is 128 bits behind its own type, so a session id cannot
+//! be passed where an account id is expected, and its text form carries a prefix
 //! (`acc_…`, `ses_…`) so a wrong id in a URL or a log is rejected when parsed, not
 //! looked up in the wrong table.
+//!
+//! Fresh ids are UUID version 7 (RFC 9562): a 48-bit millisecond timestamp, then
+//! random bits, generated monotonically within a process. So ids sort by creation time
+//! and keyset paging by id lists messages, sessions and accounts in the order they were
+//! made, in every backend, without a second index. Ids are names, not secrets: access
+//! is decided by authorization, never by knowing an id.
 
 use std::fmt;
 use std::str::FromStr;
@@ -23,9 +29,10 @@ macro_rules! define_id {
             /// The text prefix of this id type, before the underscore.
             pub const PREFIX: &'static str = $prefix;
 
-            /// A fresh random id from the operating system's generator.
+            /// A fresh id: UUID version 7, ordered after every id this process made
+            /// before (see the [module docs](self)).
             pub fn random() -> Result<Self> {
-                Ok(Self(random_bytes()?))
+                Ok(Self(fresh_bytes()))
             }
 
             /// The id with these bytes (for backends reading stored ids).
@@ -134,10 +141,10 @@ impl RoleId {
     }
 }
 
-fn random_bytes() -> Result<[u8; ID_LEN]> {
-    let mut bytes = [0u8; ID_LEN];
-    getrandom::fill(&mut bytes).map_err(|_| Error::Rng)?;
-    Ok(bytes)
+/// A UUIDv7 from the `uuid` crate's shared context: its counter keeps ids made in the
+/// same millisecond in order.
+fn fresh_bytes() -> [u8; ID_LEN] {
+    uuid::Uuid::now_v7().into_bytes()
 }
 
 fn parse_id(text: &str, prefix: &'static str) -> Result<[u8; ID_LEN]> {
@@ -205,6 +212,12 @@ mod tests {
         assert!(AccountId::parse(&text).is_err());
         let json = serde_json::to_string(&id).unwrap();
         assert_eq!(serde_json::from_str::<SessionId>(&json).unwrap(), id);
+    }
+
+    #[test]
+    fn fresh_ids_sort_by_creation() {
+        let ids: Vec<ItemId> = (0..1000).map(|_| ItemId::random().unwrap()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids must be strictly increasing");
     }
 
     #[test]

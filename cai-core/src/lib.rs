@@ -128,6 +128,6 @@ pub mod ports;
 pub mod service;
 mod time;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorBody, ErrorCategory, Result};
 pub use service::{Caller, Counselling, Ports, ServiceConfig};
 pub use time::{Timestamp, days, hours, minutes};

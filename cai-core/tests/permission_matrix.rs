@@ -82,6 +82,8 @@ enum Where {
     AdminTenantOrGroup,
     /// Administration of any account of the tenant.
     AdminAccount,
+    /// Administration of the tenant's accounts as a whole (listing them), or of one.
+    AdminTenantOrAccount,
     /// Administration of another account only (four eyes, R-A6).
     AdminOtherAccount,
     /// A tenant-wide action needing no relation.
@@ -99,7 +101,7 @@ enum Where {
 #[rustfmt::skip]
 const WHERE: &[(Action, Where)] = &[
     (Action::ManageTenant,          Where::AdminTenant),
-    (Action::ManageAccounts,        Where::AdminAccount),
+    (Action::ManageAccounts,        Where::AdminTenantOrAccount),
     (Action::ManageRoles,           Where::AdminTenant),
     (Action::AssignRoles,           Where::AdminOtherAccount),
     (Action::ManageGroups,          Where::AdminTenantOrGroup),
@@ -503,9 +505,11 @@ fn intended(who: Who, auth: Auth, action: Action, res: Res) -> Expect {
         Auth::Strong => Allow(Rule::Administration),
     };
     match (lookup(WHERE, action), res) {
-        (Where::AdminTenant | Where::AdminTenantOrGroup, Res::Tenant)
+        (Where::AdminTenant | Where::AdminTenantOrGroup | Where::AdminTenantOrAccount, Res::Tenant)
         | (Where::AdminTenantOrGroup, Res::Group)
-        | (Where::AdminAccount, Res::Account(_)) => administrative(false),
+        | (Where::AdminAccount | Where::AdminTenantOrAccount, Res::Account(_)) => {
+            administrative(false)
+        }
         (Where::AdminOtherAccount, Res::Account(w)) => administrative(w == Whose::Own),
         (Where::Tenant, Res::Tenant) => Allow(Rule::TenantPermission),
         (Where::OwnAccount, Res::Account(Whose::Own)) => Allow(Rule::OwnAccount),

@@ -377,6 +377,7 @@ pub fn authorize(principal: &Principal, action: Action, resource: &Resource<'_>)
     match (action, resource) {
         (
             Action::ManageTenant
+            | Action::ManageAccounts
             | Action::ManageRoles
             | Action::ManageGroups
             | Action::ViewAuditTrail

@@ -57,8 +57,8 @@ pub async fn audit_sequence(store: DynStore) {
     );
 }
 
-/// Incidents are listed oldest first, at most `limit`, per tenant; an incident id is
-/// recorded once.
+/// Incidents are numbered 1, 2, 3, … in commit order and listed newest first, before
+/// a sequence number, at most `limit`, per tenant; an incident id is recorded once.
 pub async fn incidents(store: DynStore) {
     let (a, b): (TenantId, TenantId) = (rid(), rid());
     data::insert_tenants(&store, &[a, b]).await;
@@ -77,21 +77,40 @@ pub async fn incidents(store: DynStore) {
     let other = data::incident(b, at(500));
     commit_ok(&store, b, vec![Write::RecordIncident(other.clone())]).await;
 
-    assert_eq!(read(store.incidents(a, 100).await, "incidents"), recorded);
+    let numbered: Vec<(u64, _)> = recorded
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(n, i)| (n as u64 + 1, i))
+        .rev()
+        .collect();
     assert_eq!(
-        read(store.incidents(a, 2).await, "incidents"),
-        recorded[..2].to_vec()
+        read(store.incidents(a, None, 100).await, "incidents"),
+        numbered
     );
-    assert!(read(store.incidents(a, 0).await, "incidents").is_empty());
     assert_eq!(
-        read(store.incidents(b, 100).await, "incidents"),
-        vec![other]
+        read(store.incidents(a, None, 2).await, "incidents"),
+        numbered[..2].to_vec()
+    );
+    // Paging on: those numbered below the last one seen.
+    assert_eq!(
+        read(store.incidents(a, Some(3), 100).await, "incidents"),
+        numbered[2..].to_vec()
+    );
+    assert!(read(store.incidents(a, Some(1), 100).await, "incidents").is_empty());
+    assert!(read(store.incidents(a, None, 0).await, "incidents").is_empty());
+    assert_eq!(
+        read(store.incidents(b, None, 100).await, "incidents"),
+        vec![(1, other)]
     );
     assert_conflict(
         commit(&store, a, vec![Write::RecordIncident(recorded[1].clone())]).await,
         "recording an incident twice",
     );
-    assert_eq!(read(store.incidents(a, 100).await, "incidents").len(), 4);
+    assert_eq!(
+        read(store.incidents(a, None, 100).await, "incidents").len(),
+        4
+    );
 }
 
 /// Queued notifications are pending, oldest first, until marked delivered; marking

@@ -3,7 +3,7 @@
 
 use crate::domain::ContentItem;
 use crate::id::{AccountId, ItemId, SessionId, SubjectId, TenantId};
-use crate::ports::{DynStore, Page, Write};
+use crate::ports::{DynStore, Order, Page, Write};
 
 use super::data::{self, assert_conflict, assert_missing, commit, commit_ok, ordered, read, rid};
 use super::fixture::Fixture;
@@ -242,12 +242,29 @@ pub async fn items_paging(store: DynStore) {
     let from_even = Page {
         after: Some(ordered(10)),
         limit: 2,
+        order: Order::OldestFirst,
     };
     let ids: Vec<ItemId> = read(store.items(t, session, from_even).await, "items")
         .into_iter()
         .map(|i| i.id)
         .collect();
     assert_eq!(ids, vec![ordered(11), ordered(13)]);
+    // Newest first, and on from an id of the other session.
+    let newest: Vec<ItemId> = read(store.items(t, session, Page::newest(3)).await, "items")
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(newest, vec![ordered(23), ordered(21), ordered(19)]);
+    let older: Vec<ItemId> = read(
+        store
+            .items(t, session, Page::newest(2).after(ordered(10)))
+            .await,
+        "items",
+    )
+    .into_iter()
+    .map(|i| i.id)
+    .collect();
+    assert_eq!(older, vec![ordered(9), ordered(7)]);
     assert!(read(store.items(t, session, Page::first(0)).await, "items").is_empty());
     assert!(read(store.items(rid(), session, Page::first(10)).await, "items").is_empty());
 }

@@ -202,6 +202,7 @@ pub fn invitation(
         session,
         kind: InvitationKind::Contact,
         secret_hash: [0x5a; 32],
+        address_binding: Some([0xa5; 32]),
         created_by,
         created_at: at(0),
         expires_at: at(7 * 86_400_000),
@@ -219,6 +220,8 @@ pub fn room(tenant: TenantId, id: RoomId, owner: AccountId, session: SessionId) 
         owner,
         name: name("Raum von Alex"),
         session,
+        mode: SessionMode::SessionKey,
+        content: crate::domain::RoomContent::Keep,
         password: b"$argon2id$v=19$m=19456,t=2,p=1$test-verifier".to_vec(),
         revision: 0,
     }
@@ -349,7 +352,11 @@ pub fn incident(tenant: TenantId, when: Timestamp) -> Incident {
         tenant,
         at: when,
         actor: None,
-        kind: IncidentKind::RepeatedWrongSecret { attempts: 5 },
+        kind: IncidentKind::RepeatedWrongSecret {
+            attempts: 5,
+            object: crate::domain::AuditObject::Tenant(tenant),
+            source: Some("203.0.113.7".to_owned()),
+        },
     }
 }
 

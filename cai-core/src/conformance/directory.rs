@@ -3,7 +3,7 @@
 
 use crate::domain::{Account, AccountStatus};
 use crate::id::{AccountId, GroupId, RoleId, SubjectId, TenantId};
-use crate::ports::{CredentialKind, DynStore, Page, Write};
+use crate::ports::{CredentialKind, DynStore, Order, Page, Write};
 
 use super::data::{self, assert_conflict, at, commit, commit_ok, email, ordered, read, rid};
 use super::fixture::Fixture;
@@ -216,7 +216,7 @@ pub async fn delete_account_cascades(store: DynStore) {
     let solo_group = read(store.group(t, solo).await, "group").expect("the group stays");
     assert!(solo_group.members.is_empty());
     let client = SubjectId::Account(ids.client);
-    assert!(read(store.sessions_of(t, client).await, "sessions of").is_empty());
+    assert!(read(store.sessions_of(t, client, Page::first(100)).await, "sessions of").is_empty());
     let left: Vec<SubjectId> = read(store.participants(t, ids.session).await, "participants")
         .into_iter()
         .map(|p| p.subject)
@@ -316,7 +316,7 @@ pub async fn delete_guest_cascades(store: DynStore) {
     assert!(read(store.guest(t, ids.guest).await, "guest").is_none());
     assert!(
         read(
-            store.sessions_of(t, SubjectId::Guest(ids.guest)).await,
+            store.sessions_of(t, SubjectId::Guest(ids.guest), Page::first(100)).await,
             "sessions of"
         )
         .is_empty()
@@ -456,12 +456,14 @@ pub async fn directory_listings(store: DynStore) {
     let after_last = Page {
         after: Some(ordered(25)),
         limit: 10,
+        order: Order::OldestFirst,
     };
     assert!(read(store.accounts(t, after_last).await, "accounts").is_empty());
     // `after` need not be an existing id.
     let between = Page {
         after: Some(ordered::<AccountId>(0)),
         limit: 2,
+        order: Order::OldestFirst,
     };
     let ids: Vec<_> = read(store.accounts(t, between).await, "accounts")
         .into_iter()
@@ -558,11 +560,13 @@ pub async fn listing_limits_are_capped(store: DynStore) {
     let rest = Page {
         after: accounts.last().map(|a| a.id),
         limit: u32::MAX,
+        order: Order::OldestFirst,
     };
     assert_eq!(read(store.accounts(t, rest).await, "accounts").len(), 1);
     let rest = Page {
         after: items.last().map(|i| i.id),
         limit: u32::MAX,
+        order: Order::OldestFirst,
     };
     assert_eq!(read(store.items(t, session, rest).await, "items").len(), 1);
     let rest = read(store.audit_events(t, max as u64, u32::MAX).await, "audit");

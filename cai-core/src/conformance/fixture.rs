@@ -320,7 +320,7 @@ impl Fixture {
         );
         for p in &self.participants {
             assert_eq!(
-                read(s.sessions_of(t, p.subject).await, "sessions of"),
+                read(s.sessions_of(t, p.subject, Page::first(100)).await, "sessions of"),
                 vec![ids.session]
             );
         }
@@ -392,8 +392,8 @@ impl Fixture {
             vec![(1, self.event.clone())]
         );
         assert_eq!(
-            read(s.incidents(t, 100).await, "incidents"),
-            vec![self.incident.clone()]
+            read(s.incidents(t, None, 100).await, "incidents"),
+            vec![(1, self.incident.clone())]
         );
         assert_eq!(
             read(s.pending_notifications(t, 100).await, "notifications"),
@@ -457,7 +457,7 @@ impl Fixture {
         );
         for p in &self.participants {
             assert!(
-                read(s.sessions_of(t, p.subject).await, "sessions of").is_empty(),
+                read(s.sessions_of(t, p.subject, Page::first(100)).await, "sessions of").is_empty(),
                 "{none}"
             );
         }
@@ -509,7 +509,7 @@ impl Fixture {
             "{none}"
         );
         assert!(
-            read(s.incidents(t, 100).await, "incidents").is_empty(),
+            read(s.incidents(t, None, 100).await, "incidents").is_empty(),
             "{none}"
         );
         assert!(

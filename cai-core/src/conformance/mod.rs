@@ -29,7 +29,7 @@
 //! |---|---|
 //! | [`batch`] | `round_trip`, `tenant_isolation`, `tenant_mismatch_applies_nothing`, `failed_batch_leaves_no_trace`, `revision_preconditions`, `insert_conflicts`, `missing_records` |
 //! | [`directory`] | `unique_email_per_tenant`, `delete_account_cascades`, `delete_guest_cascades`, `delete_role_cascades`, `directory_listings`, `listing_limits_are_capped`, `pseudonymisation_due` |
-//! | [`sessions`] | `participants`, `sessions_of`, `delete_session_cascades` |
+//! | [`sessions`] | `participants`, `sessions_of`, `delete_session_cascades`, `listings` |
 //! | [`content`] | `item_versions`, `delete_item_cascades`, `delete_session_content`, `items_paging` |
 //! | [`keys`] | `custody_insert_only`, `delete_custody_shreds`, `grants_and_backups_are_replaced`, `credentials` |
 //! | [`audit`] | `audit_sequence`, `incidents`, `notification_outbox` |
@@ -104,7 +104,7 @@ macro_rules! store_conformance_tests {
                 directory: unique_email_per_tenant, delete_account_cascades,
                     delete_guest_cascades, delete_role_cascades, directory_listings,
                     listing_limits_are_capped, pseudonymisation_due;
-                sessions: participants, sessions_of, delete_session_cascades;
+                sessions: participants, sessions_of, delete_session_cascades, listings;
                 content: item_versions, delete_item_cascades, delete_session_content,
                     items_paging;
                 keys: custody_insert_only, delete_custody_shreds,

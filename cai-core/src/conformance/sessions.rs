@@ -1,9 +1,9 @@
 //! Sessions, participants, invitations and rooms: participant order and replacement,
 //! `sessions_of`, and the cascade of `DeleteSession`.
 
-use crate::domain::ParticipantRole;
-use crate::id::{AccountId, GuestId, SessionId, SubjectId, TenantId};
-use crate::ports::{CredentialKind, DynStore, Page, Write};
+use crate::domain::{Invitation, ParticipantRole};
+use crate::id::{AccountId, GroupId, GuestId, InvitationId, SessionId, SubjectId, TenantId};
+use crate::ports::{CredentialKind, DynStore, InvitationFilter, Page, Write};
 
 use super::data::{self, assert_missing, commit, commit_ok, ordered, read, rid};
 use super::fixture::Fixture;
@@ -128,19 +128,43 @@ pub async fn sessions_of(store: DynStore) {
     }
     commit_ok(&store, t, writes).await;
     let mine: Vec<SessionId> = vec![ordered(1), ordered(3), ordered(8)];
-    assert_eq!(read(store.sessions_of(t, me).await, "sessions of"), mine);
+    let all = Page::first(100);
+    assert_eq!(read(store.sessions_of(t, me, all).await, "sessions of"), mine);
     assert_eq!(
-        read(store.sessions_of(t, other).await, "sessions of"),
+        read(store.sessions_of(t, other, all).await, "sessions of"),
         vec![ordered::<SessionId>(6)]
     );
     assert!(
         read(
-            store.sessions_of(t, SubjectId::Guest(rid())).await,
+            store.sessions_of(t, SubjectId::Guest(rid()), all).await,
             "sessions of"
         )
         .is_empty()
     );
-    assert!(read(store.sessions_of(rid(), me).await, "sessions of").is_empty());
+    assert!(read(store.sessions_of(rid(), me, all).await, "sessions of").is_empty());
+    // Paged both ways.
+    assert_eq!(
+        read(store.sessions_of(t, me, Page::first(2)).await, "sessions of"),
+        mine[..2].to_vec()
+    );
+    assert_eq!(
+        read(
+            store.sessions_of(t, me, Page::first(2).after(mine[1])).await,
+            "sessions of"
+        ),
+        mine[2..].to_vec()
+    );
+    assert_eq!(
+        read(store.sessions_of(t, me, Page::newest(2)).await, "sessions of"),
+        vec![mine[2], mine[1]]
+    );
+    assert_eq!(
+        read(
+            store.sessions_of(t, me, Page::newest(5).after(mine[1])).await,
+            "sessions of"
+        ),
+        vec![mine[0]]
+    );
 }
 
 /// `DeleteSession` removes participants, invitations, items with all versions, key
@@ -206,7 +230,7 @@ pub async fn delete_session_cascades(store: DynStore) {
     assert_eq!(
         read(
             store
-                .sessions_of(t, SubjectId::Account(ids.counsellor))
+                .sessions_of(t, SubjectId::Account(ids.counsellor), Page::first(10))
                 .await,
             "sessions of"
         ),
@@ -274,11 +298,119 @@ pub async fn delete_session_cascades(store: DynStore) {
     );
     assert_eq!(read(store.audit_events(t, 0, 10).await, "audit").len(), 1);
     assert_eq!(
-        read(store.incidents(t, 10).await, "incidents"),
-        vec![doomed.incident.clone()]
+        read(store.incidents(t, None, 10).await, "incidents"),
+        vec![(1, doomed.incident.clone())]
     );
     assert_eq!(
         read(store.pending_notifications(t, 10).await, "notifications"),
         vec![doomed.notification.clone()]
     );
+}
+
+/// `invitations` lists a session's invitations or an inviter's, by id in the page's
+/// order; `sessions_of_group` lists the sessions shared with a group; `groups` pages a
+/// tenant's groups. Nothing of another tenant appears.
+pub async fn listings(store: DynStore) {
+    let (t, elsewhere): (TenantId, TenantId) = (rid(), rid());
+    let owner: AccountId = ordered(1);
+    let colleague: AccountId = ordered(2);
+    let (s1, s2): (SessionId, SessionId) = (ordered(10), ordered(20));
+    let team: GroupId = ordered(30);
+    let mut writes = data::tenant_with_session(t, owner, s1);
+    writes.push(Write::InsertAccount(data::account(
+        t,
+        colleague,
+        "colleague@example.org",
+    )));
+    let mut shared = data::session(t, s2, owner);
+    shared.groups = vec![team];
+    writes.push(Write::InsertSession(shared));
+    for n in 0..3u16 {
+        writes.push(Write::InsertGroup(data::group(
+            t,
+            ordered(30 + n),
+            &[colleague],
+        )));
+    }
+    // Invitations 40..46: to s1 by the owner (even), to s2 by the colleague (odd).
+    for n in 40..46u16 {
+        let (session, by) = if n % 2 == 0 { (s1, owner) } else { (s2, colleague) };
+        writes.push(Write::InsertInvitation(data::invitation(
+            t,
+            ordered(n),
+            session,
+            by,
+        )));
+    }
+    commit_ok(&store, t, writes).await;
+    data::insert_tenants(&store, &[elsewhere]).await;
+
+    let ids = |list: Vec<Invitation>| -> Vec<InvitationId> { list.iter().map(|i| i.id).collect() };
+    let to_s1 = read(
+        store
+            .invitations(t, InvitationFilter::Session(s1), Page::first(10))
+            .await,
+        "invitations",
+    );
+    assert_eq!(ids(to_s1), vec![ordered(40), ordered(42), ordered(44)]);
+    let by_colleague = read(
+        store
+            .invitations(t, InvitationFilter::CreatedBy(colleague), Page::newest(2))
+            .await,
+        "invitations",
+    );
+    assert_eq!(ids(by_colleague), vec![ordered(45), ordered(43)]);
+    let on = read(
+        store
+            .invitations(
+                t,
+                InvitationFilter::Session(s1),
+                Page::first(10).after(ordered(41)),
+            )
+            .await,
+        "invitations",
+    );
+    assert_eq!(ids(on), vec![ordered(42), ordered(44)]);
+    assert!(
+        read(
+            store
+                .invitations(elsewhere, InvitationFilter::Session(s1), Page::first(10))
+                .await,
+            "invitations"
+        )
+        .is_empty()
+    );
+
+    assert_eq!(
+        read(
+            store.sessions_of_group(t, team, Page::first(10)).await,
+            "sessions of group"
+        ),
+        vec![s2]
+    );
+    assert!(
+        read(
+            store.sessions_of_group(t, ordered(31), Page::first(10)).await,
+            "sessions of group"
+        )
+        .is_empty()
+    );
+    assert!(
+        read(
+            store.sessions_of_group(elsewhere, team, Page::first(10)).await,
+            "sessions of group"
+        )
+        .is_empty()
+    );
+
+    let groups: Vec<GroupId> = read(store.groups(t, Page::newest(2)).await, "groups")
+        .iter()
+        .map(|g| g.id)
+        .collect();
+    assert_eq!(groups, vec![ordered(32), ordered(31)]);
+    assert_eq!(
+        read(store.groups(t, Page::first(10).after(ordered(30))).await, "groups").len(),
+        2
+    );
+    assert!(read(store.groups(elsewhere, Page::first(10)).await, "groups").is_empty());
 }

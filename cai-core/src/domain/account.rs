@@ -34,9 +34,15 @@ pub struct Account {
 }
 
 impl Account {
-    /// Whether the account may act at `now`: active and inside its validity window.
+    /// Whether the account may act at `now`: active (or its temporary lock has run
+    /// out) and inside its validity window.
     pub fn is_usable_at(&self, now: Timestamp) -> bool {
-        matches!(self.status, AccountStatus::Active)
+        let active = match self.status {
+            AccountStatus::Active => true,
+            AccountStatus::Locked { until, .. } => until.is_some_and(|until| now >= until),
+            AccountStatus::Deactivated { .. } | AccountStatus::Pseudonymised { .. } => false,
+        };
+        active
             && self.valid_from.is_none_or(|from| now >= from)
             && self.valid_until.is_none_or(|until| now < until)
     }
@@ -52,6 +58,15 @@ impl Account {
 pub enum AccountStatus {
     /// Can log in (inside its validity window).
     Active,
+    /// Locked after too many failed logins (R-A3), until an administrator unlocks it
+    /// (`until: None`) or until a time (a temporary lock). A locked account cannot act,
+    /// whatever token it holds.
+    Locked {
+        /// When it was locked.
+        at: Timestamp,
+        /// When a temporary lock ends; `None` until an administrator acts.
+        until: Option<Timestamp>,
+    },
     /// Cannot log in; pseudonymised at `pseudonymise_at` unless reactivated first.
     Deactivated {
         /// When it was deactivated.

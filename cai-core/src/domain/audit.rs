@@ -92,6 +92,8 @@ pub enum AuditKind {
     InvitationSent,
     /// An invitation was accepted.
     InvitationAccepted,
+    /// An invitation was withdrawn.
+    InvitationWithdrawn,
     /// A guest joined.
     GuestJoined,
     /// A room was created.
@@ -100,6 +102,8 @@ pub enum AuditKind {
     RoomPasswordChanged,
     /// A room was entered.
     RoomEntered,
+    /// A room's meeting ended and a new one started.
+    MeetingStarted,
     /// Content was posted.
     ContentPosted,
     /// A new version of an item was written.

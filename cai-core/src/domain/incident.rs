@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::audit::AuditObject;
 use crate::authz::Action;
 use crate::id::{IncidentId, SubjectId, TenantId};
 use crate::time::Timestamp;
@@ -19,10 +20,16 @@ pub enum IncidentKind {
         /// What it asked to do.
         action: Action,
     },
-    /// Repeated wrong secrets (invitation, room password) against one object.
+    /// Repeated wrong secrets (room password, later logins and codes) against one
+    /// object, or from one source: the throttle's threshold was crossed (R-U3).
     RepeatedWrongSecret {
-        /// How many in the current window.
+        /// How many failures in a row so far.
         attempts: u32,
+        /// What was attacked.
+        object: AuditObject,
+        /// The source the host named (a client address, a device), if the failures
+        /// were counted per source.
+        source: Option<String>,
     },
 }
 

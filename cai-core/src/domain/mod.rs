@@ -22,7 +22,7 @@ pub use retention::{ContentRetention, RetentionPolicy, RetentionPreset};
 pub use role::{BuiltinRole, Role};
 pub use session::{
     Invitation, InvitationKind, InvitationSecret, InvitationStatus, Participant, ParticipantRole,
-    Room, Session, SessionKind, SessionStatus,
+    Room, RoomContent, Session, SessionKind, SessionStatus,
 };
 pub use tenant::{PasswordPolicy, Tenant, TenantSettings, TwoFactorPolicy};
 pub use text::{Email, Name, Pseudonym, Region};

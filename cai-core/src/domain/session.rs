@@ -107,8 +107,24 @@ pub struct Participant {
     pub joined_at: Timestamp,
 }
 
-/// A counsellor's personal room (R-S3): a fixed session entered with the room id and a
-/// password the room's owner can change. `Debug` leaves out the password verifier.
+/// What a room keeps of its meetings' content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum RoomContent {
+    /// Content posted in a meeting is stored like any session's, and kept or deleted
+    /// when the meeting ends as the tenant's retention policy says.
+    #[default]
+    Keep,
+    /// Nothing is stored: posting content is refused and chat travels only over the
+    /// live transport; ending a meeting shreds its keys.
+    Nothing,
+}
+
+/// A counsellor's personal room (R-S3): a door, not a conversation. Entering needs the
+/// room id and a password its owner can change; whoever enters joins the room's
+/// *current meeting*, a session of its own. The owner starts a new meeting (and
+/// changing the password starts one too), so what was said in one meeting is never
+/// visible in the next, as in the personal meeting rooms of video products. `Debug`
+/// leaves out the password verifier.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Room {
     /// The room's id (what people type or follow to enter).
@@ -119,8 +135,13 @@ pub struct Room {
     pub owner: AccountId,
     /// Display name.
     pub name: Name,
-    /// The session the room opens.
+    /// The session of the current meeting (closed once the meeting ended).
     pub session: SessionId,
+    /// The encryption mode of its meetings.
+    #[serde(with = "mode_code")]
+    pub mode: SessionMode,
+    /// What its meetings keep.
+    pub content: RoomContent,
     /// Argon2id verifier of the room password (a `cai-crypto` passphrase record; no
     /// key is derived from it).
     pub password: Vec<u8>,
@@ -136,6 +157,8 @@ impl fmt::Debug for Room {
             .field("owner", &self.owner)
             .field("name", &self.name)
             .field("session", &self.session)
+            .field("mode", &self.mode)
+            .field("content", &self.content)
             .field("password", &"<redacted>")
             .field("revision", &self.revision)
             .finish()
@@ -186,6 +209,11 @@ pub struct Invitation {
     pub kind: InvitationKind,
     /// SHA-256 of the secret.
     pub secret_hash: [u8; 32],
+    /// For contact requests: binds the invited address without storing it (R-S1):
+    /// [`InvitationSecret::address_binding`] of the secret and the address. Whoever
+    /// accepts must name that address, and the account gets it. Useless without the
+    /// secret, which only the invited mailbox received.
+    pub address_binding: Option<[u8; 32]>,
     /// Who sent it.
     pub created_by: AccountId,
     /// When it was sent.
@@ -235,6 +263,25 @@ impl InvitationSecret {
     pub fn hash(&self) -> [u8; 32] {
         use sha2::Digest;
         sha2::Sha256::digest(self.secret.as_ref()).into()
+    }
+
+    /// Binds `email` to this secret: SHA-256 over a label, the secret and the address
+    /// (lowercased: mail providers treat addresses case-insensitively in practice).
+    /// Stored instead of the address, it reveals nothing about it to whoever lacks the
+    /// secret (the secret's 256 bits rule out guessing both).
+    pub fn address_binding(&self, email: &super::text::Email) -> [u8; 32] {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(b"cai invitation address v1\0");
+        h.update(self.secret.as_ref());
+        h.update(email.as_str().to_lowercase().as_bytes());
+        h.finalize().into()
+    }
+
+    /// Whether `email` is the address this secret was sent to, given the stored
+    /// binding (constant time).
+    pub fn binds(&self, binding: &[u8; 32], email: &super::text::Email) -> bool {
+        self.address_binding(email).ct_eq(binding).into()
     }
 
     /// The text form to send (`inv_….<hex>`). Treat it as a password.

@@ -51,6 +51,10 @@ pub struct TenantSettings {
     /// How recent an administrator's last authentication must be for administrative
     /// actions.
     pub admin_reauth_window: Duration,
+    /// Whether authors may edit their chat messages. An edit is a new version; every
+    /// earlier version is kept, readable by the session's readers, and audited (R-S5).
+    /// Documents, notes and whiteboards always have versions.
+    pub allow_message_editing: bool,
 }
 
 impl TenantSettings {
@@ -83,6 +87,7 @@ impl Default for TenantSettings {
             two_factor: TwoFactorPolicy::default(),
             allow_history_sharing: false,
             admin_reauth_window: minutes(15),
+            allow_message_editing: false,
         }
     }
 }

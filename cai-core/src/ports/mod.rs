@@ -36,8 +36,12 @@
 //! - **Ciphertext only**: content bodies, key custody, history grants, key backups and
 //!   credentials are opaque bytes; a backend stores them as they are.
 //! - **Audit order**: audit events get a per-tenant sequence number 1, 2, 3, … in commit
-//!   order; [`AuditStore::audit_events`] returns them in that order. "Oldest first"
-//!   for incidents and notifications means commit order.
+//!   order; [`AuditStore::audit_events`] returns them in that order. Incidents are
+//!   numbered the same way (their own sequence) and listed newest first. "Oldest
+//!   first" for notifications means commit order.
+//! - **Pages follow ids**: a [`Page`] lists records by id in its [`Order`]; ids are
+//!   UUIDv7, so that is creation order (within a process; across machines up to clock
+//!   skew).
 //! - **Listings are bounded**: every list read returns at most [`Page::MAX_LIMIT`]
 //!   records.
 
@@ -56,7 +60,7 @@ pub use notify::{AdminNotifier, Notification, NotifyError};
 pub use routing::{SingleStore, TenantRouter};
 pub use store::{
     AuditStore, Batch, ContentStore, Credential, CredentialKind, CredentialStore, DirectoryStore,
-    DynStore, HistoryGrant, KeyStore, Page, SessionStore, Store, StoreError, StoreResult,
+    DynStore, HistoryGrant, InvitationFilter, KeyStore, Order, Page, SessionStore, Store, StoreError, StoreResult,
     StoredCustody, Write,
 };
 pub use transport::{SessionEvent, SessionTransport, TransportError};

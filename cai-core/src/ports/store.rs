@@ -66,28 +66,73 @@ impl StoreError {
 /// `Result` with [`StoreError`].
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Keyset paging: records ordered by id, those after `after`, at most `limit`.
+/// Keyset paging: records ordered by id — which is creation order, ids being UUIDv7
+/// (see [`crate::id`]) — those past `after` in the page's [`Order`], at most `limit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page<I> {
-    /// Return records whose id is greater than this.
+    /// Return records past this id in `order` (greater when ascending, smaller when
+    /// descending).
     pub after: Option<I>,
     /// At most this many (capped at [`Page::MAX_LIMIT`] by backends).
     pub limit: u32,
+    /// Oldest or newest first.
+    pub order: Order,
+}
+
+/// The direction of a [`Page`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Order {
+    /// Ascending ids: oldest first.
+    #[default]
+    OldestFirst,
+    /// Descending ids: newest first.
+    NewestFirst,
 }
 
 impl<I> Page<I> {
     /// The largest page a backend returns.
     pub const MAX_LIMIT: u32 = 1000;
 
-    /// The first `limit` records.
+    /// The first `limit` records, oldest first.
     pub fn first(limit: u32) -> Self {
-        Self { after: None, limit }
+        Self {
+            after: None,
+            limit,
+            order: Order::OldestFirst,
+        }
+    }
+
+    /// The newest `limit` records, newest first.
+    pub fn newest(limit: u32) -> Self {
+        Self {
+            after: None,
+            limit,
+            order: Order::NewestFirst,
+        }
+    }
+
+    /// The same page shape, continuing past `id`.
+    pub fn after(self, id: I) -> Self {
+        Self {
+            after: Some(id),
+            ..self
+        }
     }
 
     /// `limit` capped at [`Page::MAX_LIMIT`], as a `usize`.
     pub fn capped_limit(&self) -> usize {
         self.limit.min(Self::MAX_LIMIT) as usize
     }
+}
+
+/// Which invitations to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvitationFilter {
+    /// The invitations to one session.
+    Session(SessionId),
+    /// The invitations one account sent.
+    CreatedBy(AccountId),
 }
 
 /// Kinds of credential records kept for `cai-auth`. The bytes are `cai-auth`'s own
@@ -450,6 +495,8 @@ pub trait DirectoryStore: Send + Sync {
     async fn group(&self, tenant: TenantId, id: GroupId) -> StoreResult<Option<Group>>;
     /// The groups an account is a member of, by id.
     async fn groups_of(&self, tenant: TenantId, account: AccountId) -> StoreResult<Vec<GroupId>>;
+    /// A page of a tenant's groups.
+    async fn groups(&self, tenant: TenantId, page: Page<GroupId>) -> StoreResult<Vec<Group>>;
 }
 
 /// Sessions, participants, invitations and rooms.
@@ -463,11 +510,19 @@ pub trait SessionStore: Send + Sync {
         tenant: TenantId,
         session: SessionId,
     ) -> StoreResult<Vec<Participant>>;
-    /// The sessions a subject takes part in, by id.
+    /// A page of the sessions a subject takes part in.
     async fn sessions_of(
         &self,
         tenant: TenantId,
         subject: SubjectId,
+        page: Page<SessionId>,
+    ) -> StoreResult<Vec<SessionId>>;
+    /// A page of the sessions shared with a group.
+    async fn sessions_of_group(
+        &self,
+        tenant: TenantId,
+        group: GroupId,
+        page: Page<SessionId>,
     ) -> StoreResult<Vec<SessionId>>;
     /// An invitation.
     async fn invitation(
@@ -475,6 +530,13 @@ pub trait SessionStore: Send + Sync {
         tenant: TenantId,
         id: InvitationId,
     ) -> StoreResult<Option<Invitation>>;
+    /// A page of invitations.
+    async fn invitations(
+        &self,
+        tenant: TenantId,
+        filter: InvitationFilter,
+        page: Page<InvitationId>,
+    ) -> StoreResult<Vec<Invitation>>;
     /// A room.
     async fn room(&self, tenant: TenantId, id: RoomId) -> StoreResult<Option<Room>>;
 }
@@ -556,8 +618,15 @@ pub trait AuditStore: Send + Sync {
         after_seq: u64,
         limit: u32,
     ) -> StoreResult<Vec<(u64, AuditEvent)>>;
-    /// The tenant's incidents, oldest first, at most `limit`.
-    async fn incidents(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<Incident>>;
+    /// The tenant's incidents with their sequence numbers (1, 2, 3, … in commit
+    /// order), **newest first**: those numbered below `before` (all when `None`), at
+    /// most `limit` (capped at [`Page::MAX_LIMIT`]).
+    async fn incidents(
+        &self,
+        tenant: TenantId,
+        before: Option<u64>,
+        limit: u32,
+    ) -> StoreResult<Vec<(u64, Incident)>>;
     /// Queued notifications not yet marked delivered, oldest first, at most `limit`.
     async fn pending_notifications(
         &self,

@@ -10,7 +10,9 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::id::{AccountId, GroupId, RoleId, SubjectId, TenantId};
-use crate::ports::{CredentialKind, DynStore, Write};
+use crate::ports::{CredentialKind, DynStore, Order, Write};
+
+use super::paging::{PageRequest, Paged};
 use crate::time::Timestamp;
 
 /// An account to create.
@@ -234,8 +236,53 @@ impl Counselling {
         self.load_account(&store, tenant, account).await
     }
 
+    /// A page of the tenant's accounts, oldest first unless asked otherwise (ids sort
+    /// by creation). Needs `ManageAccounts`.
+    pub async fn list_accounts(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> Result<Paged<Account>> {
+        let (store, ..) = self
+            .authorized(
+                caller,
+                tenant,
+                Action::ManageAccounts,
+                Resource::Tenant(tenant),
+            )
+            .await?;
+        let page = page.id_page("acc", Order::OldestFirst)?;
+        let items = store.accounts(tenant, page).await?;
+        Ok(Paged::by_id(items, "acc", &page, |a| a.id))
+    }
+
+    /// A page of the tenant's groups, oldest first unless asked otherwise. Needs
+    /// `ManageGroups`.
+    pub async fn list_groups(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> Result<Paged<Group>> {
+        let (store, ..) = self
+            .authorized(
+                caller,
+                tenant,
+                Action::ManageGroups,
+                Resource::Tenant(tenant),
+            )
+            .await?;
+        let page = page.id_page("grp", Order::OldestFirst)?;
+        let items = store.groups(tenant, page).await?;
+        Ok(Paged::by_id(items, "grp", &page, |g| g.id))
+    }
+
     /// Changes an account's display name or validity window. Needs `ManageAccounts`, or
-    /// `UpdateOwnAccount` for one's own display name (not one's own window).
+    /// `UpdateOwnAccount` for one's own display name. Nobody changes their own window
+    /// (four eyes: a time-limited administrator cannot lift its own end date), and a
+    /// window that would leave the tenant without an administrator who can act for good
+    /// is refused.
     pub async fn update_account(
         &self,
         caller: &Caller,
@@ -243,9 +290,17 @@ impl Counselling {
         account: AccountId,
         changes: AccountChanges,
     ) -> Result<Account> {
-        let own = caller.subject == SubjectId::Account(account)
-            && changes.valid_from.is_none()
-            && changes.valid_until.is_none();
+        let mine = caller.subject == SubjectId::Account(account);
+        let window = changes.valid_from.is_some() || changes.valid_until.is_some();
+        let own = mine && !window;
+        if mine && window {
+            // Checked after resolving the caller, so an unusable account learns nothing.
+            self.principal(caller, tenant, Action::ManageAccounts).await?;
+            return Err(Error::Denied {
+                action: Action::ManageAccounts,
+                reason: crate::authz::DenyReason::FourEyes,
+            });
+        }
         let action = if own {
             Action::UpdateOwnAccount
         } else {
@@ -291,13 +346,17 @@ impl Counselling {
         if diff.is_empty() {
             return Ok(a);
         }
+        let admin = a.has_role(BuiltinRole::TenantAdmin.id());
+        if admin && window {
+            self.ensure_lasting_admin(&store, tenant, &a).await?;
+        }
         self.commit_account(
             &store,
             tx,
             AuditKind::AccountUpdated,
             diff,
             &decision,
-            false,
+            admin && window,
             a,
         )
         .await
@@ -379,30 +438,64 @@ impl Counselling {
         .await
     }
 
+    /// Refuses to take `leaving` away as an administrator unless another one can act
+    /// now and for good: active, not locked, inside its window, with no end date. A
+    /// tenant whose administrators all run out could never be administered again.
     async fn ensure_other_admin(
         &self,
         store: &DynStore,
         tenant: TenantId,
         leaving: AccountId,
     ) -> Result<()> {
+        if self.lasting_admins(store, tenant, Some(leaving)).await? > 0 {
+            return Ok(());
+        }
+        Err(Error::Conflict {
+            what: "administrators",
+            reason: "the tenant's last lasting administrator cannot be removed",
+        })
+    }
+
+    /// Refuses a changed administrator `a` (not yet stored) unless, with the change,
+    /// some administrator can act now and for good.
+    async fn ensure_lasting_admin(
+        &self,
+        store: &DynStore,
+        tenant: TenantId,
+        a: &Account,
+    ) -> Result<()> {
+        if lasting(a, self.now()) || self.lasting_admins(store, tenant, Some(a.id)).await? > 0 {
+            return Ok(());
+        }
+        Err(Error::Conflict {
+            what: "administrators",
+            reason: "the change would leave no administrator without an end date",
+        })
+    }
+
+    /// How many administrators other than `except` can act now and have no end date.
+    async fn lasting_admins(
+        &self,
+        store: &DynStore,
+        tenant: TenantId,
+        except: Option<AccountId>,
+    ) -> Result<usize> {
         let now = self.now();
+        let mut n = 0;
         for id in store
             .accounts_with_role(tenant, BuiltinRole::TenantAdmin.id())
             .await?
         {
-            if id == leaving {
+            if Some(id) == except {
                 continue;
             }
             if let Some(a) = store.account(tenant, id).await?
-                && a.is_usable_at(now)
+                && lasting(&a, now)
             {
-                return Ok(());
+                n += 1;
             }
         }
-        Err(Error::Invalid {
-            what: "administrators",
-            reason: "the tenant's last usable administrator cannot be removed",
-        })
+        Ok(n)
     }
 
     /// Creates a custom role (R-I2). Needs `ManageRoles`. Security relevant.
@@ -593,7 +686,7 @@ impl Counselling {
                 Some(id_list(&g.members)),
             )],
             Some(&decision),
-            false,
+            true,
         )
         .await?;
         self.commit(&store, tx).await?;
@@ -819,6 +912,11 @@ impl Counselling {
         .await?;
         self.commit(&store, tx).await
     }
+}
+
+/// Usable now and without an end date: an administrator the tenant can rely on.
+fn lasting(a: &Account, now: Timestamp) -> bool {
+    a.is_usable_at(now) && a.valid_until.is_none()
 }
 
 fn role_list(roles: &[RoleId]) -> String {

@@ -10,13 +10,15 @@ use zeroize::Zeroizing;
 
 use super::sessions::crypto_id;
 use super::{Caller, Counselling};
-use crate::authz::{Action, Resource};
+use crate::authz::Action;
 use crate::domain::{
     AuditActor, AuditKind, AuditObject, Change, ContentItem, ContentVersion, SealedBody, Session,
 };
 use crate::error::{Error, Result};
 use crate::id::{ItemId, SessionId, TenantId};
-use crate::ports::{DynStore, Page, SessionEvent, Write};
+use crate::ports::{DynStore, Order, SessionEvent, Write};
+
+use super::paging::{PageRequest, Paged};
 
 /// A body as the caller sends or receives it.
 pub enum ContentBody {
@@ -56,12 +58,15 @@ pub struct ContentView {
 /// Largest plaintext the service seals: the sealed body must fit [`SealedBody::MAX_LEN`].
 pub const MAX_PLAINTEXT_LEN: usize = SealedBody::MAX_LEN - 1024;
 
-/// Kinds whose items can get new versions.
-fn versioned(kind: ContentKind) -> bool {
-    matches!(
-        kind,
-        ContentKind::Document | ContentKind::Note | ContentKind::Whiteboard
-    )
+/// Kinds whose items can get new versions: documents, notes and whiteboards always;
+/// chat messages where the tenant allows editing them. Files and recordings never
+/// change (a new upload is a new item).
+fn versioned(kind: ContentKind, messages_editable: bool) -> bool {
+    match kind {
+        ContentKind::Document | ContentKind::Note | ContentKind::Whiteboard => true,
+        ContentKind::Message => messages_editable,
+        _ => false,
+    }
 }
 
 impl Counselling {
@@ -155,6 +160,7 @@ impl Counselling {
         let (store, _, mut s, _, decision) = self
             .session_action(caller, tenant, session, Action::PostContent)
             .await?;
+        self.room_keeps_content(&store, &s).await?;
         let id = ItemId::random()?;
         let sealed = self.seal_body(&store, &s, id, 1, kind, body).await?;
         let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
@@ -247,18 +253,57 @@ impl Counselling {
         })
     }
 
-    /// A page of the session's items (metadata only). Needs `ReadContent`.
+    /// A page of the session's items (metadata only), newest first unless asked
+    /// otherwise; item ids sort by posting time. Needs `ReadContent`.
     pub async fn list_items(
         &self,
         caller: &Caller,
         tenant: TenantId,
         session: SessionId,
-        page: Page<ItemId>,
-    ) -> Result<Vec<ContentItem>> {
+        page: PageRequest,
+    ) -> Result<Paged<ContentItem>> {
         let (store, ..) = self
             .session_action(caller, tenant, session, Action::ReadContent)
             .await?;
-        Ok(store.items(tenant, session, page).await?)
+        let page = page.id_page("itm", Order::NewestFirst)?;
+        let items = store.items(tenant, session, page).await?;
+        Ok(Paged::by_id(items, "itm", &page, |i| i.id))
+    }
+
+    /// A page of the session's items with their newest versions' bodies — what a chat
+    /// view loads — newest first unless asked otherwise: plaintext in server-managed
+    /// sessions, sealed bodies otherwise. Needs `ReadContent`.
+    pub async fn read_items(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+        page: PageRequest,
+    ) -> Result<Paged<ContentView>> {
+        let (store, _, s, _, _) = self
+            .session_action(caller, tenant, session, Action::ReadContent)
+            .await?;
+        let page = page.id_page("itm", Order::NewestFirst)?;
+        let items = store.items(tenant, session, page).await?;
+        let next = Paged::by_id(items, "itm", &page, |i| i.id);
+        let mut views = Vec::with_capacity(next.items.len());
+        for item in next.items {
+            let v = store
+                .version(tenant, item.id, item.latest_version)
+                .await?
+                .ok_or(Error::NotFound { what: "version" })?;
+            let version = v.version;
+            let body = self.open_body(&store, &s, v, item.kind).await?;
+            views.push(ContentView {
+                item,
+                version,
+                body,
+            });
+        }
+        Ok(Paged {
+            items: views,
+            next: next.next,
+        })
     }
 
     /// The versions of an item, oldest first, with their metadata (bodies stay sealed).
@@ -277,8 +322,10 @@ impl Counselling {
         Ok(store.versions(tenant, item).await?)
     }
 
-    /// Adds a new version to one's own document, note or whiteboard (R-S5); earlier
-    /// versions stay readable. Needs `EditContent` as the item's author.
+    /// Adds a new version to one's own document, note or whiteboard — or chat message,
+    /// where the tenant allows editing messages (`allow_message_editing`) — (R-S5).
+    /// Every earlier version stays stored and readable, and the edit is audited.
+    /// Needs `EditContent` as the item's author.
     pub async fn edit_content(
         &self,
         caller: &Caller,
@@ -287,20 +334,22 @@ impl Counselling {
         item: ItemId,
         body: ContentBody,
     ) -> Result<ContentItem> {
-        let (store, principal, _) = self.principal(caller, tenant, Action::EditContent).await?;
+        let (store, principal, t) = self.principal(caller, tenant, Action::EditContent).await?;
         let (mut s, parts) = self.load_session(&store, tenant, session).await?;
+        self.check_session(&principal, Action::ReadContent, Self::view(&s, &parts, None))
+            .await?;
         let mut i = self.load_item(&store, tenant, session, item).await?;
         let decision = self
-            .check(
+            .check_session(
                 &principal,
                 Action::EditContent,
-                &Resource::Session(Self::view(&s, &parts, Some(i.author))),
+                Self::view(&s, &parts, Some(i.author)),
             )
             .await?;
-        if !versioned(i.kind) {
+        if !versioned(i.kind, t.settings.allow_message_editing) {
             return Err(Error::Invalid {
                 what: "content kind",
-                reason: "only documents, notes and whiteboards have versions",
+                reason: "this kind of item cannot be edited (messages only where the tenant allows it)",
             });
         }
         let version = i.latest_version.checked_add(1).ok_or(Error::Invalid {
@@ -355,12 +404,14 @@ impl Counselling {
             .principal(caller, tenant, Action::DeleteContent)
             .await?;
         let (s, parts) = self.load_session(&store, tenant, session).await?;
+        self.check_session(&principal, Action::ReadContent, Self::view(&s, &parts, None))
+            .await?;
         let i = self.load_item(&store, tenant, session, item).await?;
         let decision = self
-            .check(
+            .check_session(
                 &principal,
                 Action::DeleteContent,
-                &Resource::Session(Self::view(&s, &parts, Some(i.author))),
+                Self::view(&s, &parts, Some(i.author)),
             )
             .await?;
         let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));

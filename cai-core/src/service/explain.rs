@@ -27,7 +27,9 @@ impl Counselling {
     /// allowed or denied, with its explanation. Nothing is changed or recorded.
     ///
     /// Explaining one's own access needs nothing more; explaining another subject's
-    /// needs `ManageRoles` (administrators debugging custom roles).
+    /// needs `ManageRoles` (administrators debugging custom roles), and for a session
+    /// target also that the caller may view that session itself — otherwise the answer
+    /// would tell who takes part in it ([`Error::NotFound`], as for an unknown session).
     pub async fn explain(
         &self,
         caller: &Caller,
@@ -37,6 +39,7 @@ impl Counselling {
         target: Target,
     ) -> Result<Decision> {
         let (store, me, _) = self.principal(caller, tenant, action).await?;
+        let me_again = me.clone();
         let principal = if subject == caller.subject {
             me
         } else {
@@ -57,6 +60,14 @@ impl Counselling {
             }
             Target::Session(session) => {
                 let (s, parts) = self.load_session(&store, tenant, session).await?;
+                // Explaining someone else's access to a session would tell who takes
+                // part in it: only for sessions the caller may view itself.
+                if subject != caller.subject {
+                    let view = Resource::Session(Self::view(&s, &parts, None));
+                    if !crate::authz::authorize(&me_again, Action::ViewSession, &view).is_allowed() {
+                        return Err(Error::NotFound { what: "session" });
+                    }
+                }
                 crate::authz::authorize(
                     &principal,
                     action,

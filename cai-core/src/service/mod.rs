@@ -13,6 +13,9 @@
 mod accounts;
 mod content;
 mod explain;
+pub mod mail;
+pub mod paging;
+mod rooms;
 mod sessions;
 mod tenants;
 
@@ -37,8 +40,13 @@ use crate::time::Timestamp;
 pub use accounts::{AccountChanges, NewAccount};
 pub use content::{ContentBody, ContentView, MAX_PLAINTEXT_LEN};
 pub use explain::Target;
-pub use sessions::{CreatedSession, InviteTo, NewSession, SessionDetails, SessionKeyMaterial};
-pub use tenants::NewTenant;
+pub use mail::{InvitationTemplate, InvitationTemplates};
+pub use paging::{Cursor, PageRequest, Paged};
+pub use rooms::{NewRoom, ROOM_PASSWORD_MAX, ROOM_PASSWORD_MIN};
+pub use sessions::{
+    CreatedSession, InviteTo, Invited, NewSession, SessionDetails, SessionKeyMaterial,
+};
+pub use tenants::{AuditRecord, NewTenant};
 
 /// Everything [`Counselling`] needs from outside.
 #[derive(Clone)]
@@ -66,6 +74,8 @@ pub struct ServiceConfig {
     pub invitation_validity: Duration,
     /// Longest invitation validity an inviter may ask for.
     pub max_invitation_validity: Duration,
+    /// The invitation mail, per language.
+    pub invitation_mail: InvitationTemplates,
 }
 
 impl Default for ServiceConfig {
@@ -74,6 +84,7 @@ impl Default for ServiceConfig {
             room_password_params: Argon2Params::RECOMMENDED,
             invitation_validity: crate::time::days(7),
             max_invitation_validity: crate::time::days(90),
+            invitation_mail: InvitationTemplates::default(),
         }
     }
 }
@@ -145,9 +156,19 @@ impl Tx {
             let recipients = match &self.admins {
                 Some(admins) => admins.clone(),
                 None => {
-                    let admins = store
+                    // Only administrators who can act now are told: a deactivated,
+                    // locked or expired admin account is nobody's inbox.
+                    let mut admins = Vec::new();
+                    for id in store
                         .accounts_with_role(self.tenant, BuiltinRole::TenantAdmin.id())
-                        .await?;
+                        .await?
+                    {
+                        if let Some(a) = store.account(self.tenant, id).await?
+                            && a.is_usable_at(self.now)
+                        {
+                            admins.push(id);
+                        }
+                    }
                     self.admins = Some(admins.clone());
                     admins
                 }
@@ -192,6 +213,14 @@ impl Counselling {
 
     pub(crate) fn now(&self) -> Timestamp {
         self.ports.clock.now()
+    }
+
+    /// Runs CPU-heavy work (Argon2id) off the async executor.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
+        Ok(job())
     }
 
     /// The store of `tenant`; an unplaced tenant is "not found".
@@ -296,9 +325,22 @@ impl Counselling {
             .tenant(tenant)
             .await?
             .ok_or(Error::NotFound { what: "tenant" })?;
-        let now = self.now();
+        let principal = self.resolve(&store, &t, caller, self.now()).await?;
+        Ok((store, principal, t))
+    }
+
+    /// The principal of `caller` in `t` at `now`, from stored records:
+    /// [`Error::AccountNotUsable`] for an unknown, inactive, locked or expired subject.
+    pub(crate) async fn resolve(
+        &self,
+        store: &DynStore,
+        t: &Tenant,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> Result<Principal> {
+        let tenant = t.id;
         let roles = store.roles(tenant).await?;
-        let principal = match caller.subject {
+        Ok(match caller.subject {
             SubjectId::Account(id) => {
                 let account = store
                     .account(tenant, id)
@@ -338,8 +380,7 @@ impl Counselling {
                     .unwrap_or((BuiltinRole::Guest.id(), crate::authz::PermissionSet::EMPTY));
                 Principal::guest(tenant, id, guest.session, guest_role, now)
             }
-        };
-        Ok((store, principal, t))
+        })
     }
 
     /// Resolves the caller and authorizes `action` on `resource` in one step, for the

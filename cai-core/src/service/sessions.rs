@@ -7,23 +7,26 @@ use std::time::Duration;
 use cai_crypto::DataKey;
 use cai_crypto::hierarchy::{WrappedKey, session_wrap_context};
 use cai_crypto::modes::{KeyCustody, SessionMode};
-use cai_crypto::passphrase;
-use zeroize::Zeroizing;
 
 use super::accounts::NewAccount;
 use super::{Caller, Counselling};
-use crate::authz::{Action, Authentication, Decision, Resource, SessionView};
+use crate::authz::{
+    Action, Authentication, Decision, DenyReason, Principal, Resource, SessionView, authorize,
+};
 use crate::domain::{
     Account, AccountStatus, AuditActor, AuditKind, AuditObject, BuiltinRole, Change,
     ContentRetention, Email, Guest, Invitation, InvitationKind, InvitationSecret, InvitationStatus,
-    Name, Participant, ParticipantRole, Pseudonym, Room, Session, SessionKind, SessionStatus,
+    Name, Participant, ParticipantRole, Pseudonym, Session, SessionKind, SessionStatus,
     Tenant,
 };
 use crate::error::{Error, Result};
 use crate::id::{
-    AccountId, GroupId, GuestId, InvitationId, RoomId, SessionId, SubjectId, TenantId,
+    AccountId, GroupId, GuestId, InvitationId, SessionId, SubjectId, TenantId,
 };
-use crate::ports::{DynStore, HistoryGrant, Mail, SessionEvent, StoredCustody, Write};
+use crate::ports::{
+    DynStore, HistoryGrant, InvitationFilter, Mail, SessionEvent, StoredCustody, Write,
+};
+use super::paging::{PageRequest, Paged};
 
 /// A session to create.
 #[derive(Debug, Clone)]
@@ -125,14 +128,60 @@ impl fmt::Debug for SessionKeyMaterial {
 /// Whom to invite.
 #[derive(Debug, Clone)]
 pub enum InviteTo {
-    /// A contact request to this address (classic sessions). The address is used to
-    /// send the invitation and is not stored (R-S1).
-    Contact(Email),
-    /// A guest link for up to `max_uses` guests (ad-hoc sessions).
+    /// A contact request to this address (classic sessions), mailed by the platform:
+    /// the code goes only to that mailbox, never to the inviter. The address is not
+    /// stored (R-S1); only a binding that needs the code to check it is, so the account
+    /// made from the request carries exactly this address.
+    Contact {
+        /// Where to send it.
+        email: Email,
+        /// Which of the host's templates to use (a language tag such as `"de"`);
+        /// `None` for the default.
+        language: Option<String>,
+    },
+    /// A guest link for up to `max_uses` guests (ad-hoc sessions), returned to the
+    /// inviter to pass on.
     GuestLink {
         /// How many guests may join with it (1..=1000).
         max_uses: u32,
     },
+}
+
+impl InviteTo {
+    /// A contact request to `email` in the default language.
+    pub fn contact(email: Email) -> Self {
+        Self::Contact {
+            email,
+            language: None,
+        }
+    }
+}
+
+/// What [`Counselling::invite`] made.
+#[derive(Debug)]
+pub enum Invited {
+    /// A contact request, mailed to the invitee. The inviter never sees its code.
+    Mailed {
+        /// The invitation (to list or withdraw it).
+        invitation: InvitationId,
+    },
+    /// A guest link: the secret, shown to the inviter once, to pass on (in a URL
+    /// fragment or a message body, never a query string, R-A8).
+    GuestLink {
+        /// The invitation.
+        invitation: InvitationId,
+        /// The secret; only its hash is stored.
+        secret: InvitationSecret,
+    },
+}
+
+impl Invited {
+    /// The invitation's id.
+    pub fn invitation(&self) -> InvitationId {
+        match self {
+            Invited::Mailed { invitation } | Invited::GuestLink { invitation, .. } => *invitation,
+        }
+    }
 }
 
 /// The text form of ids bound into ciphertexts and key contexts: what frontends have.
@@ -147,9 +196,6 @@ pub(crate) fn wrap_context(tenant: TenantId, session: SessionId) -> Result<Vec<u
     )?)
 }
 
-/// Room passwords: long enough to resist guessing at Argon2id cost, bounded in size.
-const ROOM_PASSWORD_MIN: usize = 8;
-const ROOM_PASSWORD_MAX: usize = 1024;
 
 impl Counselling {
     pub(crate) async fn load_session(
@@ -204,13 +250,31 @@ impl Counselling {
         let (store, principal, t) = self.principal(caller, tenant, action).await?;
         let (s, parts) = self.load_session(&store, tenant, session).await?;
         let decision = self
-            .check(
-                &principal,
-                action,
-                &Resource::Session(Self::view(&s, &parts, None)),
-            )
+            .check_session(&principal, action, Self::view(&s, &parts, None))
             .await?;
         Ok((store, t, s, parts, decision))
+    }
+
+    /// Authorizes a session action, answering "not found" — as for a session that does
+    /// not exist — to a caller who may not even view the session, so nobody learns
+    /// which sessions exist by being refused. A caller who may view it learns why it
+    /// was refused.
+    pub(crate) async fn check_session(
+        &self,
+        principal: &Principal,
+        action: Action,
+        view: SessionView<'_>,
+    ) -> Result<Decision> {
+        let resource = Resource::Session(view);
+        match self.check(principal, action, &resource).await {
+            Err(Error::Denied { reason, .. })
+                if !matches!(reason, DenyReason::TenantMismatch { .. })
+                    && !authorize(principal, Action::ViewSession, &resource).is_allowed() =>
+            {
+                Err(Error::NotFound { what: "session" })
+            }
+            other => other,
+        }
     }
 
     /// Creates a session (R-S1, R-S2) in the requested or the tenant's default mode,
@@ -262,7 +326,7 @@ impl Counselling {
     }
 
     /// Builds the session, its host participant and its key custody into `tx`.
-    async fn new_session(
+    pub(super) async fn new_session(
         &self,
         store: &DynStore,
         t: &Tenant,
@@ -383,6 +447,74 @@ impl Counselling {
         Ok(SessionDetails {
             session: s,
             participants,
+        })
+    }
+
+    /// A page of the sessions the caller takes part in (as host, counsellor, client
+    /// or guest), newest first unless asked otherwise. Sessions the caller works on
+    /// through a group are listed by [`Counselling::list_group_sessions`]. Each needs
+    /// `ViewSession`; sessions the caller may not view are left out.
+    pub async fn list_sessions(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> Result<Paged<Session>> {
+        let (store, principal, _) = self.principal(caller, tenant, Action::ViewSession).await?;
+        let page = page.id_page("ses", crate::ports::Order::NewestFirst)?;
+        let ids = store.sessions_of(tenant, caller.subject, page).await?;
+        let listed = Paged::by_id(ids, "ses", &page, |id| *id);
+        self.visible_sessions(&store, &principal, tenant, listed).await
+    }
+
+    /// A page of the sessions shared with a group the caller is a member of (team
+    /// counselling, R-I4), newest first unless asked otherwise. Sessions the caller may
+    /// not view are left out; a group the caller is not in lists nothing.
+    pub async fn list_group_sessions(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        group: GroupId,
+        page: PageRequest,
+    ) -> Result<Paged<Session>> {
+        let (store, principal, _) = self.principal(caller, tenant, Action::ViewSession).await?;
+        let page = page.id_page("ses", crate::ports::Order::NewestFirst)?;
+        if !principal.groups().contains(&group) {
+            return Ok(Paged {
+                items: Vec::new(),
+                next: None,
+            });
+        }
+        let ids = store.sessions_of_group(tenant, group, page).await?;
+        let listed = Paged::by_id(ids, "ses", &page, |id| *id);
+        self.visible_sessions(&store, &principal, tenant, listed).await
+    }
+
+    /// Loads the listed sessions the principal may view; the cursor stays the
+    /// listing's, so leaving some out never ends the paging early.
+    async fn visible_sessions(
+        &self,
+        store: &DynStore,
+        principal: &Principal,
+        tenant: TenantId,
+        listed: Paged<SessionId>,
+    ) -> Result<Paged<Session>> {
+        let mut items = Vec::with_capacity(listed.items.len());
+        for id in listed.items {
+            // A session deleted since it was listed is skipped; a failing store fails
+            // the listing.
+            let (s, parts) = match self.load_session(store, tenant, id).await {
+                Err(Error::NotFound { .. }) => continue,
+                other => other?,
+            };
+            let view = Resource::Session(Self::view(&s, &parts, None));
+            if authorize(principal, Action::ViewSession, &view).is_allowed() {
+                items.push(s);
+            }
+        }
+        Ok(Paged {
+            items,
+            next: listed.next,
         })
     }
 
@@ -548,9 +680,15 @@ impl Counselling {
     }
 
     /// Invites someone (R-S1, R-S2). A contact request (classic sessions) is mailed to
-    /// the address, which is not stored; a guest link (ad-hoc sessions) is returned to
-    /// the inviter to pass on. Either way the secret is returned once and only its hash
+    /// the address from the host's template ([`ServiceConfig::invitation_mail`]); its
+    /// code goes only to that mailbox and the address is not stored. A guest link
+    /// (ad-hoc sessions) is returned to the inviter to pass on. Only the secret's hash
     /// is stored. Needs `InviteParticipants`.
+    ///
+    /// An invitation is honoured only while its inviter could still issue it: if the
+    /// inviter is deactivated, loses the role, or leaves the session, it stops working.
+    ///
+    /// [`ServiceConfig::invitation_mail`]: super::ServiceConfig::invitation_mail
     pub async fn invite(
         &self,
         caller: &Caller,
@@ -558,7 +696,7 @@ impl Counselling {
         session: SessionId,
         to: InviteTo,
         valid_for: Option<Duration>,
-    ) -> Result<InvitationSecret> {
+    ) -> Result<Invited> {
         let (store, t, s, _, decision) = self
             .session_action(caller, tenant, session, Action::InviteParticipants)
             .await?;
@@ -574,7 +712,12 @@ impl Counselling {
             });
         }
         let kind = match (&to, s.kind) {
-            (InviteTo::Contact(_), SessionKind::Classic) => InvitationKind::Contact,
+            (InviteTo::Contact { language, .. }, SessionKind::Classic) => {
+                if let Some(tag) = language {
+                    super::mail::check_language(tag)?;
+                }
+                InvitationKind::Contact
+            }
             (InviteTo::GuestLink { max_uses }, SessionKind::AdHoc) => {
                 if !(1..=1000).contains(max_uses) {
                     return Err(Error::Invalid {
@@ -595,16 +738,22 @@ impl Counselling {
         };
         let id = InvitationId::random()?;
         let secret = InvitationSecret::generate(id)?;
+        let address_binding = match &to {
+            InviteTo::Contact { email, .. } => Some(secret.address_binding(email)),
+            InviteTo::GuestLink { .. } => None,
+        };
         let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let expires_at = tx.now.plus(valid_for);
         tx.write(Write::InsertInvitation(Invitation {
             id,
             tenant,
             session,
             kind,
             secret_hash: secret.hash(),
+            address_binding,
             created_by: inviter,
             created_at: tx.now,
-            expires_at: tx.now.plus(valid_for),
+            expires_at,
             uses: 0,
             status: InvitationStatus::Pending,
             revision: 0,
@@ -616,6 +765,7 @@ impl Counselling {
             vec![
                 Change::new("session", None::<String>, Some(session)),
                 Change::new("kind", None::<String>, Some(format!("{kind:?}"))),
+                Change::new("expires_at", None::<String>, Some(expires_at)),
             ],
             Some(&decision),
             false,
@@ -625,29 +775,134 @@ impl Counselling {
         // If the mail then fails, the invitation is closed (and that is recorded) so the
         // unsent code can never be used; the inviter sends a new one.
         self.commit(&store, tx).await?;
-        if let InviteTo::Contact(email) = to {
-            let body = Zeroizing::new(format!(
-                "You have been invited to a counselling session at {}.\n\
-                 Your invitation code (keep it private): {}\n",
-                t.name,
-                secret.expose().as_str()
-            ));
-            let sent = self
-                .ports
-                .mailer
-                .send(Mail {
-                    to: email,
-                    subject: format!("Invitation from {}", t.name),
-                    body,
-                })
-                .await;
-            if let Err(e) = sent {
-                self.close_unsent_invitation(&store, caller, tenant, id)
+        match to {
+            InviteTo::Contact { email, language } => {
+                let template = self
+                    .config
+                    .invitation_mail
+                    .for_language(language.as_deref());
+                let (subject, body) = template.render(
+                    t.name.as_str(),
+                    secret.expose().as_str(),
+                    &expires_at.to_string(),
+                );
+                let sent = self
+                    .ports
+                    .mailer
+                    .send(Mail {
+                        to: email,
+                        subject,
+                        body,
+                    })
                     .await;
-                return Err(Error::Mailer(e.to_string()));
+                if let Err(e) = sent {
+                    self.close_unsent_invitation(&store, caller, tenant, id)
+                        .await;
+                    return Err(Error::Mailer(e.to_string()));
+                }
+                Ok(Invited::Mailed { invitation: id })
             }
+            InviteTo::GuestLink { .. } => Ok(Invited::GuestLink {
+                invitation: id,
+                secret,
+            }),
         }
-        Ok(secret)
+    }
+
+    /// A page of invitations, newest first: those to a session (for participants who
+    /// may invite to it, `InviteParticipants`), or those an account sent (one's own,
+    /// or any account's for an administrator with `ManageAccounts`). Secrets are never
+    /// listed; only their hashes are stored.
+    pub async fn list_invitations(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        filter: InvitationFilter,
+        page: PageRequest,
+    ) -> Result<Paged<Invitation>> {
+        let store = match filter {
+            InvitationFilter::Session(session) => {
+                self.session_action(caller, tenant, session, Action::InviteParticipants)
+                    .await?
+                    .0
+            }
+            InvitationFilter::CreatedBy(account) => {
+                let action = if caller.subject == SubjectId::Account(account) {
+                    Action::ViewOwnAccount
+                } else {
+                    Action::ManageAccounts
+                };
+                self.authorized(caller, tenant, action, Resource::Account { tenant, account })
+                    .await?
+                    .0
+            }
+        };
+        let page = page.id_page("inv", crate::ports::Order::NewestFirst)?;
+        let items = store.invitations(tenant, filter, page).await?;
+        Ok(Paged::by_id(items, "inv", &page, |i| i.id))
+    }
+
+    /// Withdraws a pending invitation: its code stops working at once. Allowed to its
+    /// inviter, to whoever may manage the session's participants (the host), and to an
+    /// administrator with `ManageAccounts`. Others are told it does not exist. Audited.
+    pub async fn withdraw_invitation(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        invitation: InvitationId,
+    ) -> Result<Invitation> {
+        let (store, principal, _) = self
+            .principal(caller, tenant, Action::InviteParticipants)
+            .await?;
+        let not_found = Error::NotFound { what: "invitation" };
+        let mut inv = store
+            .invitation(tenant, invitation)
+            .await?
+            .ok_or(not_found.clone())?;
+        let decision = if caller.subject == SubjectId::Account(inv.created_by) {
+            None
+        } else {
+            let (s, parts) = self.load_session(&store, tenant, inv.session).await?;
+            let as_host = authorize(
+                &principal,
+                Action::ManageParticipants,
+                &Resource::Session(Self::view(&s, &parts, None)),
+            );
+            let as_admin = authorize(
+                &principal,
+                Action::ManageAccounts,
+                &Resource::Account {
+                    tenant,
+                    account: inv.created_by,
+                },
+            );
+            match (as_host.is_allowed(), as_admin.is_allowed()) {
+                (true, _) => Some(as_host),
+                (_, true) => Some(as_admin),
+                _ => return Err(not_found),
+            }
+        };
+        if inv.status != InvitationStatus::Pending {
+            return Err(Error::Conflict {
+                what: "invitation",
+                reason: "no longer pending",
+            });
+        }
+        inv.status = InvitationStatus::Closed;
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        tx.write(Write::UpdateInvitation(inv.clone()));
+        tx.audit(
+            &store,
+            AuditKind::InvitationWithdrawn,
+            AuditObject::Invitation(invitation),
+            vec![Change::new("status", Some("pending"), Some("withdrawn"))],
+            decision.as_ref(),
+            false,
+        )
+        .await?;
+        self.commit(&store, tx).await?;
+        inv.revision += 1;
+        Ok(inv)
     }
 
     /// Closes an invitation whose mail could not be sent. Best effort: if even this
@@ -689,13 +944,16 @@ impl Counselling {
     }
 
     /// Checks an invitation secret: exists in the tenant, matches (constant time),
-    /// pending, not expired, of the expected kind, for an open session.
+    /// pending, not expired, of the expected kind, for an open session — and its
+    /// inviter could still issue it now (active, inside its window, holding a role that
+    /// invites, still in the session). For contact requests, `email` must be the
+    /// invited address. Every failure but a closed session is [`Error::NotAccepted`].
     async fn usable_invitation(
         &self,
         store: &DynStore,
         tenant: TenantId,
         secret: &InvitationSecret,
-        contact: bool,
+        contact: Option<&Email>,
     ) -> Result<(Invitation, Session)> {
         let now = self.now();
         let invitation = store
@@ -703,21 +961,48 @@ impl Counselling {
             .await?
             .filter(|i| i.matches(secret))
             .filter(|i| i.status == InvitationStatus::Pending && now < i.expires_at)
-            .filter(|i| matches!(i.kind, InvitationKind::Contact) == contact)
+            .filter(|i| match (i.kind, contact, i.address_binding) {
+                (InvitationKind::Contact, Some(email), Some(binding)) => {
+                    secret.binds(&binding, email)
+                }
+                (InvitationKind::GuestLink { .. }, None, _) => true,
+                _ => false,
+            })
             .ok_or(Error::NotAccepted)?;
-        let session = store
-            .session(tenant, invitation.session)
-            .await?
-            .ok_or(Error::NotAccepted)?;
+        let (session, parts) = self.load_session(store, tenant, invitation.session).await?;
         if !session.is_open() {
             return Err(Error::SessionClosed);
+        }
+        let t = store.tenant(tenant).await?.ok_or(Error::NotAccepted)?;
+        let inviter = Caller {
+            tenant,
+            subject: SubjectId::Account(invitation.created_by),
+            authentication: Authentication {
+                second_factor: false,
+                at: now,
+            },
+        };
+        let still_may = match self.resolve(store, &t, &inviter, now).await {
+            Ok(principal) => authorize(
+                &principal,
+                Action::InviteParticipants,
+                &Resource::Session(Self::view(&session, &parts, None)),
+            )
+            .is_allowed(),
+            Err(Error::AccountNotUsable) => false,
+            Err(e) => return Err(e),
+        };
+        if !still_may {
+            return Err(Error::NotAccepted);
         }
         Ok((invitation, session))
     }
 
     /// Accepts a contact request by creating the invitee's account (R-S1): only now is
-    /// personal data of the invitee stored. The account gets the client role and joins
-    /// the session as its client; `cai-auth` then lets its owner set a password.
+    /// personal data of the invitee stored. `new.email` must be the address the request
+    /// was mailed to (else [`Error::NotAccepted`], like a wrong code). The account gets
+    /// the client role and joins the session as its client; `cai-auth` then lets its
+    /// owner set a password.
     pub async fn accept_invitation(
         &self,
         tenant: TenantId,
@@ -725,8 +1010,13 @@ impl Counselling {
         new: NewAccount,
     ) -> Result<(Account, SessionId)> {
         new.validate()?;
-        let store = self.store(tenant).await?;
-        let (mut invitation, s) = self.usable_invitation(&store, tenant, secret, true).await?;
+        let store = match self.store(tenant).await {
+            Err(Error::NotFound { .. }) => return Err(Error::NotAccepted),
+            other => other?,
+        };
+        let (mut invitation, s) = self
+            .usable_invitation(&store, tenant, secret, Some(&new.email))
+            .await?;
         // An address that already has an account is refused like a bad secret, so an
         // invitation cannot be used to probe which addresses exist; that person logs in
         // and uses `accept_invitation_as`.
@@ -767,7 +1057,8 @@ impl Counselling {
         Ok((account, s.id))
     }
 
-    /// Accepts a contact request with an existing account of the tenant.
+    /// Accepts a contact request with an existing account of the tenant: the account's
+    /// address must be the one the request was mailed to.
     pub async fn accept_invitation_as(
         &self,
         caller: &Caller,
@@ -782,7 +1073,15 @@ impl Counselling {
                 reason: crate::authz::DenyReason::NoPermission,
             });
         }
-        let (mut invitation, s) = self.usable_invitation(&store, tenant, secret, true).await?;
+        // The request binds the invited address: only the account holding it accepts.
+        let account = store
+            .account(tenant, me)
+            .await?
+            .ok_or(Error::AccountNotUsable)?;
+        let email = account.email.ok_or(Error::NotAccepted)?;
+        let (mut invitation, s) = self
+            .usable_invitation(&store, tenant, secret, Some(&email))
+            .await?;
         let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
         self.accept_into(&store, &mut tx, &mut invitation, &s, me)
             .await?;
@@ -845,13 +1144,15 @@ impl Counselling {
         secret: &InvitationSecret,
         pseudonym: Pseudonym,
     ) -> Result<(Guest, Caller)> {
-        let store = self.store(tenant).await?;
-        let t = store
-            .tenant(tenant)
-            .await?
-            .ok_or(Error::NotFound { what: "tenant" })?;
+        // An unknown tenant answers like a wrong secret: a guest link reveals nothing
+        // about which tenants exist.
+        let store = match self.store(tenant).await {
+            Err(Error::NotFound { .. }) => return Err(Error::NotAccepted),
+            other => other?,
+        };
+        let t = store.tenant(tenant).await?.ok_or(Error::NotAccepted)?;
         let (mut invitation, s) = self
-            .usable_invitation(&store, tenant, secret, false)
+            .usable_invitation(&store, tenant, secret, None)
             .await?;
         let InvitationKind::GuestLink { max_uses } = invitation.kind else {
             return Err(Error::NotAccepted);
@@ -920,12 +1221,21 @@ impl Counselling {
         let (store, principal, _) = self.principal(caller, tenant, Action::JoinSession).await?;
         let (mut s, parts) = self.load_session(&store, tenant, session).await?;
         let decision = self
-            .check(
+            .check_session(
                 &principal,
                 Action::JoinSession,
-                &Resource::Session(Self::view(&s, &parts, None)),
+                Self::view(&s, &parts, None),
             )
             .await?;
+        // The answer shows the session: that needs `view_session` too, checked before
+        // anything is written.
+        self.check_session(
+            &principal,
+            Action::ViewSession,
+            Self::view(&s, &parts, None),
+        )
+        .await?;
+        let participants = store.participants(tenant, session).await?;
         let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
         // Team members (access through a shared group) get no participant row: the
         // team rule already lets them work on the case, and a row would give them the
@@ -948,7 +1258,11 @@ impl Counselling {
         .await?;
         tx.publish(session, SessionEvent::ParticipantJoined(caller.subject));
         self.commit(&store, tx).await?;
-        self.session(caller, tenant, session).await
+        s.revision += 1;
+        Ok(SessionDetails {
+            session: s,
+            participants,
+        })
     }
 
     /// Adds an account of the tenant to the session as a counsellor (team counselling,
@@ -977,11 +1291,20 @@ impl Counselling {
                 reason: "only counsellors are added as counsellors",
             });
         }
-        if parts
+        // Already there: as host or counsellor nothing changes; a client or guest is
+        // not turned into a counsellor of their own case.
+        match parts
             .iter()
-            .any(|(who, _)| *who == SubjectId::Account(account))
+            .find(|(who, _)| *who == SubjectId::Account(account))
         {
-            return Ok(());
+            Some((_, ParticipantRole::Host | ParticipantRole::Counsellor)) => return Ok(()),
+            Some(_) => {
+                return Err(Error::Conflict {
+                    what: "participant",
+                    reason: "takes part in the session as a client",
+                });
+            }
+            None => {}
         }
         let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
         tx.write(Write::PutParticipant(Participant {
@@ -1192,195 +1515,9 @@ impl Counselling {
         s.revision += 1;
         Ok(s)
     }
-
-    /// Creates the caller's personal room (R-S3) with its session, in the requested or
-    /// default mode (server-managed, session-key or end-to-end; passphrase rooms would
-    /// need a second secret and are refused). Needs `CreateRoom`.
-    pub async fn create_room(
-        &self,
-        caller: &Caller,
-        tenant: TenantId,
-        name: Name,
-        password: &str,
-        mode: Option<SessionMode>,
-    ) -> Result<Room> {
-        let (store, principal, t, decision) = self
-            .authorized(caller, tenant, Action::CreateRoom, Resource::Tenant(tenant))
-            .await?;
-        let owner = principal.account_id().ok_or(Error::NotAccepted)?;
-        if mode == Some(SessionMode::Passphrase) {
-            return Err(Error::WrongMode {
-                mode: SessionMode::Passphrase,
-                reason: "rooms are entered with the room password; use another mode",
-            });
-        }
-        let verifier = self.room_verifier(password)?;
-        let room_id = RoomId::random()?;
-        let session = SessionId::random()?;
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
-        let new = NewSession {
-            kind: SessionKind::Room(room_id),
-            title: Some(name.clone()),
-            mode,
-            ..NewSession::classic()
-        };
-        let s = self
-            .new_session(&store, &t, &mut tx, session, owner, new)
-            .await?;
-        let room = Room {
-            id: room_id,
-            tenant,
-            owner,
-            name,
-            session: s.id,
-            password: verifier,
-            revision: 0,
-        };
-        tx.write(Write::InsertRoom(room.clone()));
-        tx.audit(
-            &store,
-            AuditKind::RoomCreated,
-            AuditObject::Room(room_id),
-            vec![
-                Change::new("name", None::<String>, Some(room.name.as_str())),
-                Change::new("session", None::<String>, Some(s.id)),
-                Change::new("password", None::<String>, Some("<set>")),
-            ],
-            Some(&decision),
-            false,
-        )
-        .await?;
-        self.commit(&store, tx).await?;
-        Ok(room)
-    }
-
-    fn room_verifier(&self, password: &str) -> Result<Vec<u8>> {
-        let chars = password.chars().count();
-        if chars < ROOM_PASSWORD_MIN || password.len() > ROOM_PASSWORD_MAX {
-            return Err(Error::Invalid {
-                what: "room password",
-                reason: "must be 8 characters to 1024 bytes",
-            });
-        }
-        let (_, params) =
-            passphrase::create(password.as_bytes(), self.config.room_password_params)?;
-        Ok(params.to_bytes())
-    }
-
-    async fn load_room(&self, store: &DynStore, tenant: TenantId, room: RoomId) -> Result<Room> {
-        store
-            .room(tenant, room)
-            .await?
-            .ok_or(Error::NotFound { what: "room" })
-    }
-
-    /// Changes a room's password (R-S3). Needs `ManageRoom` (the room's owner).
-    pub async fn change_room_password(
-        &self,
-        caller: &Caller,
-        tenant: TenantId,
-        room: RoomId,
-        password: &str,
-    ) -> Result<()> {
-        let (store, principal, _) = self.principal(caller, tenant, Action::ManageRoom).await?;
-        let mut r = self.load_room(&store, tenant, room).await?;
-        let decision = self
-            .check(
-                &principal,
-                Action::ManageRoom,
-                &Resource::Room {
-                    tenant,
-                    room,
-                    owner: r.owner,
-                },
-            )
-            .await?;
-        r.password = self.room_verifier(password)?;
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
-        tx.write(Write::UpdateRoom(r));
-        tx.audit(
-            &store,
-            AuditKind::RoomPasswordChanged,
-            AuditObject::Room(room),
-            vec![Change::new("password", Some("<set>"), Some("<changed>"))],
-            Some(&decision),
-            false,
-        )
-        .await?;
-        self.commit(&store, tx).await
-    }
-
-    /// Enters a room with its id and password (R-S3). Only accounts of the tenant can
-    /// (externals must authenticate); a wrong password is [`Error::NotAccepted`] and is
-    /// recorded. The caller joins the room's session as a client. Needs `EnterRoom`.
-    ///
-    /// Verifying the password runs Argon2id (tens of milliseconds) on the calling task.
-    pub async fn enter_room(
-        &self,
-        caller: &Caller,
-        tenant: TenantId,
-        room: RoomId,
-        password: &str,
-    ) -> Result<SessionDetails> {
-        let (store, principal, _) = self.principal(caller, tenant, Action::EnterRoom).await?;
-        let r = self.load_room(&store, tenant, room).await?;
-        let decision = self
-            .check(
-                &principal,
-                Action::EnterRoom,
-                &Resource::Room {
-                    tenant,
-                    room,
-                    owner: r.owner,
-                },
-            )
-            .await?;
-        let params = passphrase::PassphraseParams::parse(&r.password)?;
-        let ok = password.len() <= ROOM_PASSWORD_MAX
-            && passphrase::derive(password.as_bytes(), &params).is_ok();
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
-        if !ok {
-            tx.audit(
-                &store,
-                AuditKind::AccessDenied,
-                AuditObject::Room(room),
-                vec![Change::new("room_password", None::<String>, Some("wrong"))],
-                None,
-                false,
-            )
-            .await?;
-            self.commit(&store, tx).await?;
-            return Err(Error::NotAccepted);
-        }
-        let (s, parts) = self.load_session(&store, tenant, r.session).await?;
-        if !s.is_open() {
-            return Err(Error::SessionClosed);
-        }
-        if !parts.iter().any(|(who, _)| *who == caller.subject) {
-            tx.write(Write::PutParticipant(Participant {
-                session: s.id,
-                tenant,
-                subject: caller.subject,
-                role: ParticipantRole::Client,
-                joined_at: tx.now,
-            }));
-            tx.publish(s.id, SessionEvent::ParticipantJoined(caller.subject));
-        }
-        tx.audit(
-            &store,
-            AuditKind::RoomEntered,
-            AuditObject::Room(room),
-            Vec::new(),
-            Some(&decision),
-            false,
-        )
-        .await?;
-        self.commit(&store, tx).await?;
-        self.session(caller, tenant, s.id).await
-    }
 }
 
-fn session_changes(s: &Session) -> Vec<Change> {
+pub(super) fn session_changes(s: &Session) -> Vec<Change> {
     vec![
         Change::new("kind", None::<String>, Some(format!("{:?}", s.kind))),
         Change::new("mode", None::<String>, Some(format!("{:?}", s.mode))),

@@ -9,7 +9,9 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::id::{AccountId, TenantId};
-use crate::ports::Write;
+use crate::ports::{Order, Write};
+
+use super::paging::{PageRequest, Paged};
 
 /// A tenant to create.
 #[derive(Debug, Clone)]
@@ -196,15 +198,14 @@ impl Counselling {
         Ok(t)
     }
 
-    /// The audit trail after sequence number `after_seq`, at most `limit` events.
-    /// Needs `ViewAuditTrail`.
+    /// A page of the audit trail, oldest first (the order it was written in), each
+    /// event with its sequence number. Needs `ViewAuditTrail`.
     pub async fn audit_trail(
         &self,
         caller: &Caller,
         tenant: TenantId,
-        after_seq: u64,
-        limit: u32,
-    ) -> Result<Vec<(u64, AuditEvent)>> {
+        page: PageRequest,
+    ) -> Result<Paged<AuditRecord>> {
         let (store, _, _, _) = self
             .authorized(
                 caller,
@@ -213,16 +214,21 @@ impl Counselling {
                 Resource::Tenant(tenant),
             )
             .await?;
-        Ok(store.audit_events(tenant, after_seq, limit).await?)
+        let after = page.seq("evt", Order::OldestFirst)?.unwrap_or(0);
+        let limit = page.limit();
+        let events = store.audit_events(tenant, after, limit).await?;
+        Ok(Paged::by_seq(events, "evt", Order::OldestFirst, limit, |(seq, _)| *seq)
+            .map(|(seq, event)| AuditRecord { seq, event }))
     }
 
-    /// The tenant's incidents. Needs `ViewIncidents`.
+    /// A page of the tenant's incidents, newest first, so a flood of old ones never
+    /// hides a new one. Needs `ViewIncidents`.
     pub async fn incidents(
         &self,
         caller: &Caller,
         tenant: TenantId,
-        limit: u32,
-    ) -> Result<Vec<Incident>> {
+        page: PageRequest,
+    ) -> Result<Paged<Incident>> {
         let (store, _, _, _) = self
             .authorized(
                 caller,
@@ -231,6 +237,19 @@ impl Counselling {
                 Resource::Tenant(tenant),
             )
             .await?;
-        Ok(store.incidents(tenant, limit).await?)
+        let before = page.seq("inc", Order::NewestFirst)?;
+        let limit = page.limit();
+        let rows = store.incidents(tenant, before, limit).await?;
+        Ok(Paged::by_seq(rows, "inc", Order::NewestFirst, limit, |(seq, _)| *seq)
+            .map(|(_, incident)| incident))
     }
+}
+
+/// An audit event with its place in the tenant's trail.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditRecord {
+    /// Its sequence number: 1, 2, 3, … in commit order.
+    pub seq: u64,
+    /// The event.
+    pub event: AuditEvent,
 }

@@ -21,7 +21,7 @@ use crate::id::{
 };
 use crate::ports::{
     AuditStore, Batch, ContentStore, Credential, CredentialKind, CredentialStore, DirectoryStore,
-    HistoryGrant, KeyStore, Notification, Page, SessionStore, Store, StoreError, StoreResult,
+    HistoryGrant, InvitationFilter, KeyStore, Notification, Order, Page, SessionStore, Store, StoreError, StoreResult,
     StoredCustody,
 };
 use crate::time::Timestamp;
@@ -109,13 +109,35 @@ fn capped(limit: u32) -> usize {
     Page::<()>::first(limit).capped_limit()
 }
 
-/// The values of `map` after `page.after`, at most `page.limit`.
+/// The entries of `map` past `page.after` in the page's order.
+fn page_range<'a, K: Ord + Copy, V>(
+    map: &'a BTreeMap<K, V>,
+    page: &Page<K>,
+) -> Box<dyn Iterator<Item = (&'a K, &'a V)> + 'a> {
+    let past = page.after.map_or(Bound::Unbounded, Bound::Excluded);
+    match page.order {
+        Order::OldestFirst => Box::new(map.range((past, Bound::Unbounded))),
+        Order::NewestFirst => Box::new(map.range((Bound::Unbounded, past)).rev()),
+    }
+}
+
+/// The values of `map` past `page.after`, at most `page.limit`.
 fn page_of<K: Ord + Copy, V: Clone>(map: &BTreeMap<K, V>, page: Page<K>) -> Vec<V> {
-    let start = page.after.map_or(Bound::Unbounded, Bound::Excluded);
-    map.range((start, Bound::Unbounded))
+    page_range(map, &page)
         .take(page.capped_limit())
         .map(|(_, v)| v.clone())
         .collect()
+}
+
+/// `ids` (ascending) paged.
+fn page_ids<K: Ord + Copy>(ids: impl DoubleEndedIterator<Item = K>, page: Page<K>) -> Vec<K> {
+    let limit = page.capped_limit();
+    match (page.order, page.after) {
+        (Order::OldestFirst, None) => ids.take(limit).collect(),
+        (Order::OldestFirst, Some(a)) => ids.filter(|k| *k > a).take(limit).collect(),
+        (Order::NewestFirst, None) => ids.rev().take(limit).collect(),
+        (Order::NewestFirst, Some(a)) => ids.rev().filter(|k| *k < a).take(limit).collect(),
+    }
 }
 
 #[async_trait]
@@ -203,6 +225,10 @@ impl DirectoryStore for MemoryStore {
                 .collect()
         })
     }
+
+    async fn groups(&self, tenant: TenantId, page: Page<GroupId>) -> StoreResult<Vec<Group>> {
+        self.with(tenant, |s| page_of(&s.groups, page))
+    }
 }
 
 #[async_trait]
@@ -223,13 +249,50 @@ impl SessionStore for MemoryStore {
         &self,
         tenant: TenantId,
         subject: SubjectId,
+        page: Page<SessionId>,
     ) -> StoreResult<Vec<SessionId>> {
         self.with(tenant, |s| {
             // Keys are (session, subject), so sessions come out in id order.
-            s.participants
+            let ids = s
+                .participants
                 .keys()
                 .filter(|(_, who)| *who == subject)
-                .map(|(session, _)| *session)
+                .map(|(session, _)| *session);
+            page_ids(ids, page)
+        })
+    }
+
+    async fn sessions_of_group(
+        &self,
+        tenant: TenantId,
+        group: GroupId,
+        page: Page<SessionId>,
+    ) -> StoreResult<Vec<SessionId>> {
+        self.with(tenant, |s| {
+            let ids = s
+                .sessions
+                .values()
+                .filter(|session| session.groups.contains(&group))
+                .map(|session| session.id);
+            page_ids(ids, page)
+        })
+    }
+
+    async fn invitations(
+        &self,
+        tenant: TenantId,
+        filter: InvitationFilter,
+        page: Page<InvitationId>,
+    ) -> StoreResult<Vec<Invitation>> {
+        self.with(tenant, |s| {
+            page_range(&s.invitations, &page)
+                .map(|(_, i)| i)
+                .filter(|i| match filter {
+                    InvitationFilter::Session(session) => i.session == session,
+                    InvitationFilter::CreatedBy(account) => i.created_by == account,
+                })
+                .take(page.capped_limit())
+                .cloned()
                 .collect()
         })
     }
@@ -260,9 +323,7 @@ impl ContentStore for MemoryStore {
         page: Page<ItemId>,
     ) -> StoreResult<Vec<ContentItem>> {
         self.with(tenant, |s| {
-            let start = page.after.map_or(Bound::Unbounded, Bound::Excluded);
-            s.items
-                .range((start, Bound::Unbounded))
+            page_range(&s.items, &page)
                 .map(|(_, item)| item)
                 .filter(|item| item.session == session)
                 .take(page.capped_limit())
@@ -351,9 +412,20 @@ impl AuditStore for MemoryStore {
         })
     }
 
-    async fn incidents(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<Incident>> {
+    async fn incidents(
+        &self,
+        tenant: TenantId,
+        before: Option<u64>,
+        limit: u32,
+    ) -> StoreResult<Vec<(u64, Incident)>> {
         self.with(tenant, |s| {
-            s.incidents.values().take(capped(limit)).cloned().collect()
+            let end = before.map_or(Bound::Unbounded, Bound::Excluded);
+            s.incidents
+                .range((Bound::Unbounded, end))
+                .rev()
+                .take(capped(limit))
+                .map(|(seq, i)| (*seq, i.clone()))
+                .collect()
         })
     }
 

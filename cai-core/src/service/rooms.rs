@@ -1,0 +1,402 @@
+//! Rooms (R-S3): a counsellor's door with a password, opening one meeting at a time.
+//!
+//! A room is not a conversation. Whoever enters joins the room's *current meeting*, a
+//! session of its own; the owner starts a new meeting when the next person is due,
+//! and changing the password starts one too. So a client who entered yesterday never
+//! reads today's meeting, and today's client never reads yesterday's — the personal
+//! meeting rooms of video products work this way. A room whose policy keeps
+//! [`RoomContent::Nothing`] stores no content at all: chat travels live only.
+
+use std::fmt;
+
+use cai_crypto::modes::SessionMode;
+use cai_crypto::passphrase;
+use zeroize::Zeroizing;
+
+use super::sessions::{NewSession, SessionDetails};
+use super::{Caller, Counselling, Tx};
+use crate::authz::{Action, Resource};
+use crate::domain::{
+    AuditActor, AuditKind, AuditObject, Change, ContentRetention, Name, Participant,
+    ParticipantRole, Room, RoomContent, Session, SessionKind, SessionStatus, Tenant,
+};
+use crate::error::{Error, Result};
+use crate::id::{AccountId, RoomId, SessionId, TenantId};
+use crate::ports::{DynStore, SessionEvent, Write};
+
+/// Shortest room password, in characters: long enough to resist guessing at Argon2id
+/// cost together with the brute-force throttle.
+pub const ROOM_PASSWORD_MIN: usize = 8;
+/// Longest room password, in bytes.
+pub const ROOM_PASSWORD_MAX: usize = 1024;
+
+/// A room to create.
+#[derive(Clone)]
+pub struct NewRoom {
+    /// Display name.
+    pub name: Name,
+    /// The room password ([`ROOM_PASSWORD_MIN`] characters to [`ROOM_PASSWORD_MAX`]
+    /// bytes). Only an Argon2id verifier of it is stored.
+    pub password: Zeroizing<String>,
+    /// The mode of its meetings; `None` takes the tenant's default. Passphrase mode is
+    /// refused (entering would need a second secret).
+    pub mode: Option<SessionMode>,
+    /// What its meetings keep.
+    pub content: RoomContent,
+}
+
+impl fmt::Debug for NewRoom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewRoom")
+            .field("name", &self.name)
+            .field("password", &"<redacted>")
+            .field("mode", &self.mode)
+            .field("content", &self.content)
+            .finish()
+    }
+}
+
+impl Counselling {
+    /// Creates the caller's personal room (R-S3) and opens its first meeting. Needs
+    /// `CreateRoom`.
+    pub async fn create_room(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        new: NewRoom,
+    ) -> Result<Room> {
+        let (store, principal, t, decision) = self
+            .authorized(caller, tenant, Action::CreateRoom, Resource::Tenant(tenant))
+            .await?;
+        let owner = principal.account_id().ok_or(Error::NotAccepted)?;
+        let mode = new.mode.unwrap_or(t.settings.default_mode);
+        if mode == SessionMode::Passphrase {
+            return Err(Error::WrongMode {
+                mode,
+                reason: "rooms are entered with the room password; use another mode",
+            });
+        }
+        let verifier = self.room_verifier(&new.password).await?;
+        let room_id = RoomId::random()?;
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let meeting = self
+            .open_meeting(&store, &t, &mut tx, room_id, owner, mode, new.content, &new.name)
+            .await?;
+        let room = Room {
+            id: room_id,
+            tenant,
+            owner,
+            name: new.name,
+            session: meeting.id,
+            mode,
+            content: new.content,
+            password: verifier,
+            revision: 0,
+        };
+        tx.write(Write::InsertRoom(room.clone()));
+        tx.audit(
+            &store,
+            AuditKind::RoomCreated,
+            AuditObject::Room(room_id),
+            vec![
+                Change::new("name", None::<String>, Some(room.name.as_str())),
+                Change::new("session", None::<String>, Some(meeting.id)),
+                Change::new("mode", None::<String>, Some(format!("{mode:?}"))),
+                Change::new("content", None::<String>, Some(format!("{:?}", room.content))),
+                Change::new("password", None::<String>, Some("<set>")),
+            ],
+            Some(&decision),
+            false,
+        )
+        .await?;
+        self.commit(&store, tx).await?;
+        Ok(room)
+    }
+
+    /// The room, for its owner (`ManageRoom`). Others are told it does not exist.
+    pub async fn room(&self, caller: &Caller, tenant: TenantId, room: RoomId) -> Result<Room> {
+        let (_, r, _) = self.owned_room(caller, tenant, room).await?;
+        Ok(r)
+    }
+
+    /// Ends the room's current meeting and opens a new one: whoever is in the old
+    /// meeting is not in the new one, and nothing of the old one is visible in it. The
+    /// old meeting is closed as any session is (its content kept or deleted by its
+    /// policy). Needs `ManageRoom` (the room's owner). Returns the new meeting.
+    pub async fn start_meeting(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        room: RoomId,
+    ) -> Result<Session> {
+        let (store, mut r, decision) = self.owned_room(caller, tenant, room).await?;
+        let t = self.tenant_record(&store, tenant).await?;
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let meeting = self.next_meeting(&store, &t, &mut tx, &mut r).await?;
+        tx.write(Write::UpdateRoom(r));
+        tx.audit(
+            &store,
+            AuditKind::MeetingStarted,
+            AuditObject::Room(room),
+            vec![Change::new("session", None::<String>, Some(meeting.id))],
+            Some(&decision),
+            false,
+        )
+        .await?;
+        self.commit(&store, tx).await?;
+        Ok(meeting)
+    }
+
+    /// Changes a room's password (R-S3) and, with it, starts a new meeting: whoever
+    /// entered with the old password stays in the old meeting. Needs `ManageRoom` (the
+    /// room's owner). Returns the new meeting.
+    pub async fn change_room_password(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        room: RoomId,
+        password: &str,
+    ) -> Result<Session> {
+        let (store, mut r, decision) = self.owned_room(caller, tenant, room).await?;
+        let t = self.tenant_record(&store, tenant).await?;
+        r.password = self.room_verifier(password).await?;
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let meeting = self.next_meeting(&store, &t, &mut tx, &mut r).await?;
+        tx.write(Write::UpdateRoom(r));
+        tx.audit(
+            &store,
+            AuditKind::RoomPasswordChanged,
+            AuditObject::Room(room),
+            vec![
+                Change::new("password", Some("<set>"), Some("<changed>")),
+                Change::new("session", None::<String>, Some(meeting.id)),
+            ],
+            Some(&decision),
+            false,
+        )
+        .await?;
+        self.commit(&store, tx).await?;
+        Ok(meeting)
+    }
+
+    /// Enters a room with its id and password (R-S3) and joins its current meeting as a
+    /// client. Only accounts of the tenant can (externals must authenticate). A wrong
+    /// password is [`Error::NotAccepted`], recorded, and counted per room and per
+    /// `source` (what the host names: a client address, a device); past the
+    /// threshold further attempts are refused with [`Error::TooManyRequests`] for a
+    /// growing time, before any password is checked, and a `RepeatedWrongSecret`
+    /// incident is raised (R-U3). Needs `EnterRoom`, and `ViewSession` for the answer;
+    /// both are checked before anything is written.
+    ///
+    /// Checking the password runs Argon2id on the service's blocking pool.
+    pub async fn enter_room(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        room: RoomId,
+        password: &str,
+    ) -> Result<SessionDetails> {
+        let (store, principal, _) = self.principal(caller, tenant, Action::EnterRoom).await?;
+        let r = self.load_room(&store, tenant, room).await?;
+        let decision = self
+            .check(
+                &principal,
+                Action::EnterRoom,
+                &Resource::Room {
+                    tenant,
+                    room,
+                    owner: r.owner,
+                },
+            )
+            .await?;
+        if !self.room_password_matches(&r, password).await? {
+            let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+            tx.audit(
+                &store,
+                AuditKind::AccessDenied,
+                AuditObject::Room(room),
+                vec![Change::new("room_password", None::<String>, Some("wrong"))],
+                None,
+                false,
+            )
+            .await?;
+            self.commit(&store, tx).await?;
+            return Err(Error::NotAccepted);
+        }
+        let (s, mut parts) = self.load_session(&store, tenant, r.session).await?;
+        if !s.is_open() {
+            return Err(Error::SessionClosed);
+        }
+        let known = parts.iter().any(|(who, _)| *who == caller.subject);
+        if !known {
+            parts.push((caller.subject, ParticipantRole::Client));
+        }
+        // The answer shows the meeting: check that before anything is written.
+        self.check_session(&principal, Action::ViewSession, Self::view(&s, &parts, None))
+            .await?;
+        let mut participants = store.participants(tenant, s.id).await?;
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        if !known {
+            let joined = Participant {
+                session: s.id,
+                tenant,
+                subject: caller.subject,
+                role: ParticipantRole::Client,
+                joined_at: tx.now,
+            };
+            tx.write(Write::PutParticipant(joined.clone()));
+            tx.publish(s.id, SessionEvent::ParticipantJoined(caller.subject));
+            participants.push(joined);
+            participants.sort_by_key(|p| p.subject);
+        }
+        tx.audit(
+            &store,
+            AuditKind::RoomEntered,
+            AuditObject::Room(room),
+            vec![Change::new("session", None::<String>, Some(s.id))],
+            Some(&decision),
+            false,
+        )
+        .await?;
+        self.commit(&store, tx).await?;
+        Ok(SessionDetails {
+            session: s,
+            participants,
+        })
+    }
+
+    /// Whether `password` opens `r`, checked with Argon2id off the async executor.
+    async fn room_password_matches(&self, r: &Room, password: &str) -> Result<bool> {
+        if password.len() > ROOM_PASSWORD_MAX {
+            return Ok(false);
+        }
+        let params = passphrase::PassphraseParams::parse(&r.password)?;
+        let password = Zeroizing::new(password.as_bytes().to_vec());
+        self.blocking(move || passphrase::derive(&password, &params).is_ok())
+            .await
+    }
+
+    async fn room_verifier(&self, password: &str) -> Result<Vec<u8>> {
+        let chars = password.chars().count();
+        if chars < ROOM_PASSWORD_MIN || password.len() > ROOM_PASSWORD_MAX {
+            return Err(Error::Invalid {
+                what: "room password",
+                reason: "must be 8 characters to 1024 bytes",
+            });
+        }
+        let password = Zeroizing::new(password.as_bytes().to_vec());
+        let cost = self.config.room_password_params;
+        let (_, params) = self
+            .blocking(move || passphrase::create(&password, cost))
+            .await??;
+        Ok(params.to_bytes())
+    }
+
+    async fn load_room(&self, store: &DynStore, tenant: TenantId, room: RoomId) -> Result<Room> {
+        store
+            .room(tenant, room)
+            .await?
+            .ok_or(Error::NotFound { what: "room" })
+    }
+
+    async fn tenant_record(&self, store: &DynStore, tenant: TenantId) -> Result<Tenant> {
+        store
+            .tenant(tenant)
+            .await?
+            .ok_or(Error::NotFound { what: "tenant" })
+    }
+
+    /// Loads a room for its owner; anyone else is told it does not exist.
+    async fn owned_room(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        room: RoomId,
+    ) -> Result<(DynStore, Room, crate::authz::Decision)> {
+        let (store, principal, _) = self.principal(caller, tenant, Action::ManageRoom).await?;
+        let r = self.load_room(&store, tenant, room).await?;
+        let decision = match self
+            .check(
+                &principal,
+                Action::ManageRoom,
+                &Resource::Room {
+                    tenant,
+                    room,
+                    owner: r.owner,
+                },
+            )
+            .await
+        {
+            Err(Error::Denied { .. }) => return Err(Error::NotFound { what: "room" }),
+            other => other?,
+        };
+        Ok((store, r, decision))
+    }
+
+    /// Closes the room's current meeting (if still open) and opens the next, in `tx`.
+    async fn next_meeting(
+        &self,
+        store: &DynStore,
+        t: &Tenant,
+        tx: &mut Tx,
+        r: &mut Room,
+    ) -> Result<Session> {
+        if let Some(mut old) = store.session(t.id, r.session).await?
+            && old.is_open()
+        {
+            old.status = SessionStatus::Closed { at: tx.now };
+            tx.write(Write::UpdateSession(old.clone()));
+            if old.on_close == ContentRetention::DeleteOnClose {
+                tx.write(Write::DeleteSessionContent(old.id));
+                tx.write(Write::DeleteCustody(old.id));
+            }
+            tx.publish(old.id, SessionEvent::Closed);
+        }
+        let meeting = self
+            .open_meeting(store, t, tx, r.id, r.owner, r.mode, r.content, &r.name)
+            .await?;
+        r.session = meeting.id;
+        Ok(meeting)
+    }
+
+    /// A new meeting session of room `room`, in `tx`.
+    #[allow(clippy::too_many_arguments)]
+    async fn open_meeting(
+        &self,
+        store: &DynStore,
+        t: &Tenant,
+        tx: &mut Tx,
+        room: RoomId,
+        owner: AccountId,
+        mode: SessionMode,
+        content: RoomContent,
+        name: &Name,
+    ) -> Result<Session> {
+        let new = NewSession {
+            kind: SessionKind::Room(room),
+            title: Some(name.clone()),
+            mode: Some(mode),
+            on_close: match content {
+                RoomContent::Keep => None,
+                RoomContent::Nothing => Some(ContentRetention::DeleteOnClose),
+            },
+            ..NewSession::classic()
+        };
+        let id = SessionId::random()?;
+        self.new_session(store, t, tx, id, owner, new).await
+    }
+
+    /// Refuses content in a meeting of a room that keeps nothing.
+    pub(crate) async fn room_keeps_content(&self, store: &DynStore, s: &Session) -> Result<()> {
+        if let SessionKind::Room(room) = s.kind {
+            let r = self.load_room(store, s.tenant, room).await?;
+            if r.content == RoomContent::Nothing {
+                return Err(Error::Invalid {
+                    what: "content",
+                    reason: "this room keeps no content; chat travels live only",
+                });
+            }
+        }
+        Ok(())
+    }
+}
