@@ -94,6 +94,10 @@
 //! * `conformance` (feature `conformance`) — the storage conformance suite every
 //!   backend runs against itself with one macro call.
 //! * [`service`] — [`Counselling`], the use cases.
+//! * [`throttle`] — brute-force detection (R-U3): how many wrong secrets cost how long
+//!   a block; the counters are the [`ports::FailureCounter`] port's.
+//! * [`blocking`] — CPU-heavy work (Argon2id) off the async executor, bounded
+//!   ([`blocking::BlockingPool`]; `TokioPool` with feature `tokio`).
 //!
 //! ## Rules it keeps
 //!
@@ -118,6 +122,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod authz;
+pub mod blocking;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod domain;
@@ -126,6 +131,7 @@ pub mod id;
 pub mod memory;
 pub mod ports;
 pub mod service;
+pub mod throttle;
 mod time;
 
 pub use error::{Error, Result};
