@@ -271,7 +271,7 @@ mod tests {
     async fn inline_pool_returns_results_and_turns_panics_into_errors() {
         let pool = InlinePool;
         assert_eq!(run(&pool, || 6 * 7).await, Ok(42));
-        let owned = vec![1u8, 2, 3];
+        let owned = String::from("abc");
         assert_eq!(run(&pool, move || owned.len()).await, Ok(3));
         let failed = run(&pool, || -> u32 { panic!("job panics on purpose") }).await;
         assert_eq!(failed, Err(BlockingError::Failed));

@@ -116,7 +116,7 @@
 //!
 //! ## What it does not do
 //!
-//! Passwords, 2FA, lockout and tokens are `cai-auth`'s; SQL backends, retention jobs
+//! Passwords, 2FA, lockout and tokens are `cai-auth`'s (its lockout reuses [`throttle`]); SQL backends, retention jobs
 //! over stored data and backups are `cai-store`'s; WebRTC is `cai-rtc`'s.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]

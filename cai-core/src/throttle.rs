@@ -187,7 +187,8 @@ impl Blocked {
 
 impl FailureState {
     /// Whether this counter should start over at `now`: no failure for
-    /// `policy.forget_after`. A `now` before the last failure never forgets.
+    /// `policy.forget_after`, and no block still running (which a valid policy
+    /// guarantees anyway). A `now` before the last failure never forgets.
     pub fn is_forgotten(&self, now: Timestamp, policy: &ThrottlePolicy) -> bool {
         now >= self.last_failure
             && now.since(self.last_failure) >= policy.forget_after
