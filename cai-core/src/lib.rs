@@ -94,6 +94,10 @@
 //! * `conformance` (feature `conformance`) — the storage conformance suite every
 //!   backend runs against itself with one macro call.
 //! * [`service`] — [`Counselling`], the use cases.
+//! * [`throttle`] — brute-force detection (R-U3): how many wrong secrets cost how long
+//!   a block; the counters are the [`ports::FailureCounter`] port's.
+//! * [`blocking`] — CPU-heavy work (Argon2id) off the async executor, bounded
+//!   ([`blocking::BlockingPool`]; `TokioPool` with feature `tokio`).
 //!
 //! ## Rules it keeps
 //!
@@ -112,12 +116,13 @@
 //!
 //! ## What it does not do
 //!
-//! Passwords, 2FA, lockout and tokens are `cai-auth`'s; SQL backends, retention jobs
+//! Passwords, 2FA, lockout and tokens are `cai-auth`'s (its lockout reuses [`throttle`]); SQL backends, retention jobs
 //! over stored data and backups are `cai-store`'s; WebRTC is `cai-rtc`'s.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod authz;
+pub mod blocking;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod domain;
@@ -126,6 +131,7 @@ pub mod id;
 pub mod memory;
 pub mod ports;
 pub mod service;
+pub mod throttle;
 mod time;
 
 pub use error::{Error, ErrorBody, ErrorCategory, Result};

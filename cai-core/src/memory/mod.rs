@@ -8,6 +8,7 @@
 //! | [`MemoryMailer`] | [`Mailer`](crate::ports::Mailer) | records mail instead of sending it |
 //! | [`MemoryNotifier`] | [`AdminNotifier`](crate::ports::AdminNotifier) | records admin notifications; can be told to fail |
 //! | [`MemoryTransport`] | [`SessionTransport`](crate::ports::SessionTransport) | records live session events |
+//! | [`MemoryFailureCounter`] | [`FailureCounter`](crate::ports::FailureCounter) | brute-force counters, bounded in number |
 //!
 //! None of them persists anything. [`MemoryStore`] keeps every invariant of the
 //! [storage contract](crate::ports::Store) — tenant isolation, atomic batches,
@@ -65,6 +66,7 @@ mod mail;
 mod notify;
 mod router;
 mod store;
+mod throttle;
 mod transport;
 
 pub use keys::LocalKeyProvider;
@@ -72,4 +74,5 @@ pub use mail::MemoryMailer;
 pub use notify::MemoryNotifier;
 pub use router::RegionRouter;
 pub use store::MemoryStore;
+pub use throttle::MemoryFailureCounter;
 pub use transport::MemoryTransport;

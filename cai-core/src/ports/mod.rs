@@ -10,6 +10,7 @@
 //! | [`Mailer`] | outgoing mail | [`MemoryMailer`](crate::memory::MemoryMailer) |
 //! | [`AdminNotifier`] | notices to admins (R-I5) | [`MemoryNotifier`](crate::memory::MemoryNotifier) |
 //! | [`SessionTransport`] | live events to clients (`cai-rtc`) | [`MemoryTransport`](crate::memory::MemoryTransport) |
+//! | [`FailureCounter`] | brute-force counters (R-U3, [`throttle`](crate::throttle)) | [`MemoryFailureCounter`](crate::memory::MemoryFailureCounter) |
 //!
 //! ## The storage contract: invariants every backend keeps
 //!
@@ -51,6 +52,7 @@ mod mail;
 mod notify;
 mod routing;
 mod store;
+mod throttle;
 mod transport;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -62,5 +64,8 @@ pub use store::{
     AuditStore, Batch, ContentStore, Credential, CredentialKind, CredentialStore, DirectoryStore,
     DynStore, HistoryGrant, InvitationFilter, KeyStore, Order, Page, SessionStore, Store, StoreError, StoreResult,
     StoredCustody, Write,
+};
+pub use throttle::{
+    AttemptKey, AttemptScope, AttemptSource, CheckError, CounterError, FailureCounter,
 };
 pub use transport::{SessionEvent, SessionTransport, TransportError};
