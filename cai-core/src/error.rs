@@ -119,6 +119,9 @@ pub enum Error {
     /// The operating system's random number generator failed.
     #[error("random number generator failed")]
     Rng,
+    /// The brute-force counters (the `FailureCounter` port) failed.
+    #[error("failure counter: {0}")]
+    FailureCounter(String),
     /// Work that runs off the async executor (password hashing) could not run: the
     /// pool is shut down or the job failed.
     #[error("background work failed: {0}")]
@@ -208,6 +211,7 @@ impl Error {
             Error::Store(S::Backend(_))
             | Error::KeyProvider(_)
             | Error::Mailer(_)
+            | Error::FailureCounter(_)
             | Error::Blocking(_) => ErrorCategory::Unavailable,
             // A client-sealed envelope that does not parse is the client's mistake.
             Error::Crypto(_) => ErrorCategory::InvalidInput,
@@ -246,6 +250,7 @@ impl Error {
             Error::Crypto(_) => "crypto",
             Error::Mailer(_) => "mailer",
             Error::Rng => "rng",
+            Error::FailureCounter(_) => "failure_counter",
             Error::Blocking(_) => "blocking",
         }
     }
@@ -279,3 +284,25 @@ fn retry_after_secs(d: Duration) -> u64 {
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<crate::ports::CounterError> for Error {
+    fn from(e: crate::ports::CounterError) -> Self {
+        Error::FailureCounter(e.0)
+    }
+}
+
+impl From<crate::ports::CheckError> for Error {
+    fn from(e: crate::ports::CheckError) -> Self {
+        match e {
+            crate::ports::CheckError::Blocked(b) => Error::TooManyRequests {
+                retry_after: b.retry_after,
+            },
+            crate::ports::CheckError::Counter(c) => c.into(),
+            // A future kind of refusal is still a refusal to try now.
+            #[allow(unreachable_patterns)]
+            _ => Error::TooManyRequests {
+                retry_after: Duration::from_secs(1),
+            },
+        }
+    }
+}

@@ -10,25 +10,13 @@
 //! ## Example: a platform in memory
 //!
 //! ```
-//! use std::sync::Arc;
-//! use cai_core::authz::Authentication;
-//! use cai_core::domain::{BuiltinRole, ContentKind, Email, Name, Region, SessionMode, TenantSettings};
-//! use cai_core::id::SubjectId;
-//! use cai_core::memory::{LocalKeyProvider, MemoryMailer, MemoryNotifier, MemoryStore, MemoryTransport};
-//! use cai_core::ports::{Clock, SingleStore, SystemClock};
-//! use cai_core::service::{ContentBody, NewAccount, NewSession, NewTenant};
-//! use cai_core::{Caller, Counselling, Ports};
+//! use cai_core::prelude::*;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), cai_core::Error> {
-//! let service = Counselling::new(Ports {
-//!     router: Arc::new(SingleStore(Arc::new(MemoryStore::new()))),
-//!     keys: Arc::new(LocalKeyProvider::new()),
-//!     clock: Arc::new(SystemClock),
-//!     mailer: Arc::new(MemoryMailer::new()),
-//!     notifier: Arc::new(MemoryNotifier::new()),
-//!     transport: Arc::new(MemoryTransport::new()),
-//! });
+//! // Every port in memory; `cai-store` brings SQLite and PostgreSQL.
+//! let mem = Ports::in_memory();
+//! let service = Counselling::new(mem.ports.clone());
 //!
 //! // The operator creates a tenant with its first administrator.
 //! let (tenant, admin) = service
@@ -43,12 +31,12 @@
 //!     .await?;
 //!
 //! // `cai-auth` turns a login into a `Caller`; administrative actions need 2FA.
-//! let now = SystemClock.now();
-//! let as_admin = Caller {
-//!     tenant: tenant.id,
-//!     subject: SubjectId::Account(admin.id),
-//!     authentication: Authentication { second_factor: true, at: now },
-//! };
+//! let now = mem.clock.now();
+//! let as_admin = Caller::new(
+//!     tenant.id,
+//!     SubjectId::Account(admin.id),
+//!     Authentication { second_factor: true, at: now },
+//! );
 //! let counsellor = service
 //!     .create_account(
 //!         &as_admin,
@@ -57,11 +45,11 @@
 //!         &[BuiltinRole::Counsellor.id()],
 //!     )
 //!     .await?;
-//! let as_counsellor = Caller {
-//!     subject: SubjectId::Account(counsellor.id),
-//!     authentication: Authentication { second_factor: false, at: now },
-//!     ..as_admin
-//! };
+//! let as_counsellor = Caller::new(
+//!     tenant.id,
+//!     SubjectId::Account(counsellor.id),
+//!     Authentication { second_factor: false, at: now },
+//! );
 //!
 //! // A server-managed session: the service seals content before any store sees it.
 //! let server_managed = NewSession { mode: Some(SessionMode::ServerManaged), ..NewSession::classic() };
@@ -130,6 +118,7 @@ mod error;
 pub mod id;
 pub mod memory;
 pub mod ports;
+pub mod prelude;
 pub mod service;
 pub mod throttle;
 mod time;

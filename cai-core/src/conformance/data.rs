@@ -342,6 +342,7 @@ pub fn audit_event(tenant: TenantId) -> AuditEvent {
         )],
         authorized: None,
         security_relevant: true,
+        request: crate::domain::RequestMeta::default(),
     }
 }
 

@@ -168,4 +168,6 @@ pub struct AuditEvent {
     pub authorized: Option<(Action, String)>,
     /// Whether the tenant's admins are notified of it (R-I5).
     pub security_relevant: bool,
+    /// The request it came from, as the host named it (id, client address).
+    pub request: super::request::RequestMeta,
 }

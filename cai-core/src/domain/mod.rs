@@ -7,6 +7,7 @@ mod audit;
 mod content;
 mod group;
 mod incident;
+mod request;
 mod retention;
 mod role;
 mod session;
@@ -18,6 +19,7 @@ pub use audit::{AuditActor, AuditEvent, AuditKind, AuditObject, Change};
 pub use content::{ContentItem, ContentVersion, SealedBody};
 pub use group::Group;
 pub use incident::{Incident, IncidentKind};
+pub use request::{RequestId, RequestMeta};
 pub use retention::{ContentRetention, RetentionPolicy, RetentionPreset};
 pub use role::{BuiltinRole, Role};
 pub use session::{

@@ -68,6 +68,7 @@ mod router;
 mod store;
 mod throttle;
 mod transport;
+mod world;
 
 pub use keys::LocalKeyProvider;
 pub use mail::MemoryMailer;
@@ -76,3 +77,4 @@ pub use router::RegionRouter;
 pub use store::MemoryStore;
 pub use throttle::MemoryFailureCounter;
 pub use transport::MemoryTransport;
+pub use world::InMemory;

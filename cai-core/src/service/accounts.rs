@@ -95,7 +95,7 @@ impl Counselling {
                 Resource::Account { tenant, account },
             )
             .await?;
-        let tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let tx = self.tx_of(caller, tenant);
         Ok((store, decision, tx))
     }
 
@@ -145,7 +145,7 @@ impl Counselling {
         let (store, principal, _, decision) = self
             .authorized(caller, tenant, Action::ManageAccounts, resource)
             .await?;
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         let mut roles = roles.to_vec();
         roles.sort_unstable();
         roles.dedup();
@@ -522,7 +522,7 @@ impl Counselling {
             builtin: None,
             revision: 0,
         };
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         tx.write(Write::InsertRole(role.clone()));
         tx.audit(
             &store,
@@ -585,7 +585,7 @@ impl Counselling {
         }
         let before = r.permissions;
         r.permissions = permissions;
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         tx.write(Write::UpdateRole(r.clone()));
         tx.audit(
             &store,
@@ -631,7 +631,7 @@ impl Counselling {
             members,
             revision: 0,
         };
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         tx.write(Write::InsertGroup(group.clone()));
         tx.audit(
             &store,
@@ -674,7 +674,7 @@ impl Counselling {
         self.no_self_add(caller, &g.members, &members)?;
         let before = id_list(&g.members);
         g.members = members;
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         tx.write(Write::UpdateGroup(g.clone()));
         tx.audit(
             &store,

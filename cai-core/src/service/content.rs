@@ -12,7 +12,7 @@ use super::sessions::crypto_id;
 use super::{Caller, Counselling};
 use crate::authz::Action;
 use crate::domain::{
-    AuditActor, AuditKind, AuditObject, Change, ContentItem, ContentVersion, SealedBody, Session,
+    AuditKind, AuditObject, Change, ContentItem, ContentVersion, SealedBody, Session,
 };
 use crate::error::{Error, Result};
 use crate::id::{ItemId, SessionId, TenantId};
@@ -163,7 +163,7 @@ impl Counselling {
         self.room_keeps_content(&store, &s).await?;
         let id = ItemId::random()?;
         let sealed = self.seal_body(&store, &s, id, 1, kind, body).await?;
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         let item = ContentItem {
             id,
             tenant,
@@ -359,7 +359,7 @@ impl Counselling {
         let sealed = self
             .seal_body(&store, &s, item, version, i.kind, body)
             .await?;
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         tx.write(Write::AddVersion(ContentVersion {
             item,
             tenant,
@@ -414,7 +414,7 @@ impl Counselling {
                 Self::view(&s, &parts, Some(i.author)),
             )
             .await?;
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         tx.write(Write::DeleteItem(item));
         tx.audit(
             &store,

@@ -27,9 +27,10 @@ impl Counselling {
     /// allowed or denied, with its explanation. Nothing is changed or recorded.
     ///
     /// Explaining one's own access needs nothing more; explaining another subject's
-    /// needs `ManageRoles` (administrators debugging custom roles), and for a session
-    /// target also that the caller may view that session itself — otherwise the answer
-    /// would tell who takes part in it ([`Error::NotFound`], as for an unknown session).
+    /// needs `ManageRoles` (administrators debugging custom roles). For a session
+    /// target the caller must be allowed to view that session itself — otherwise the
+    /// answer would tell who takes part in it ([`Error::NotFound`], as for an unknown
+    /// session).
     pub async fn explain(
         &self,
         caller: &Caller,
@@ -60,13 +61,11 @@ impl Counselling {
             }
             Target::Session(session) => {
                 let (s, parts) = self.load_session(&store, tenant, session).await?;
-                // Explaining someone else's access to a session would tell who takes
-                // part in it: only for sessions the caller may view itself.
-                if subject != caller.subject {
-                    let view = Resource::Session(Self::view(&s, &parts, None));
-                    if !crate::authz::authorize(&me_again, Action::ViewSession, &view).is_allowed() {
-                        return Err(Error::NotFound { what: "session" });
-                    }
+                // An explanation about a session tells who takes part in it: only for
+                // sessions the caller may view itself; the rest do not exist for it.
+                let view = Resource::Session(Self::view(&s, &parts, None));
+                if !crate::authz::authorize(&me_again, Action::ViewSession, &view).is_allowed() {
+                    return Err(Error::NotFound { what: "session" });
                 }
                 crate::authz::authorize(
                     &principal,

@@ -27,14 +27,16 @@ use cai_crypto::passphrase::Argon2Params;
 use crate::authz::{Action, Authentication, Decision, DenyReason, Principal, Resource, authorize};
 use crate::domain::{
     AuditActor, AuditEvent, AuditKind, AuditObject, BuiltinRole, Change, Incident, IncidentKind,
-    Tenant,
+    RequestMeta, Tenant,
 };
 use crate::error::{Error, Result};
 use crate::id::{AccountId, EventId, IncidentId, SessionId, SubjectId, TenantId};
+use crate::blocking::{BlockingError, BlockingPool};
 use crate::ports::{
-    AdminNotifier, Batch, Clock, DynStore, KeyProvider, Mailer, Notification, SessionEvent,
-    SessionTransport, TenantRouter, Write,
+    AdminNotifier, Batch, Clock, DynStore, FailureCounter, KeyProvider, Mailer, Notification,
+    SessionEvent, SessionTransport, TenantRouter, Write,
 };
+use crate::throttle::ThrottlePolicy;
 use crate::time::Timestamp;
 
 pub use accounts::{AccountChanges, NewAccount};
@@ -63,6 +65,21 @@ pub struct Ports {
     pub notifier: Arc<dyn AdminNotifier>,
     /// Live events to connected clients (`cai-rtc`).
     pub transport: Arc<dyn SessionTransport>,
+    /// Brute-force counters (R-U3): in memory for one process, shared for several.
+    pub failures: Arc<dyn FailureCounter>,
+    /// Where CPU-heavy work (Argon2id) runs: [`TokioPool`](crate::blocking) on a
+    /// server (feature `tokio`), [`InlinePool`](crate::blocking::InlinePool) in tests and single-threaded hosts.
+    pub blocking: Arc<dyn BlockingPool>,
+}
+
+impl Ports {
+    /// Every port in memory — for tests, examples and prototypes — with the handles a
+    /// test needs: the store, a [`ManualClock`](crate::ports::ManualClock) set to the
+    /// current time (it stands still until advanced), the mailer that keeps what was
+    /// sent, the notifier, the transport. CPU-heavy work runs inline.
+    pub fn in_memory() -> crate::memory::InMemory {
+        crate::memory::InMemory::new()
+    }
 }
 
 /// Tunables of the service.
@@ -76,6 +93,9 @@ pub struct ServiceConfig {
     pub max_invitation_validity: Duration,
     /// The invitation mail, per language.
     pub invitation_mail: InvitationTemplates,
+    /// Brute-force throttle of room passwords (R-U3), counted per room and per client
+    /// address ([`Caller::request`]).
+    pub room_throttle: ThrottlePolicy,
 }
 
 impl Default for ServiceConfig {
@@ -85,6 +105,7 @@ impl Default for ServiceConfig {
             invitation_validity: crate::time::days(7),
             max_invitation_validity: crate::time::days(90),
             invitation_mail: InvitationTemplates::default(),
+            room_throttle: ThrottlePolicy::default(),
         }
     }
 }
@@ -92,6 +113,12 @@ impl Default for ServiceConfig {
 /// Who is calling: what `cai-auth` established when the caller logged in (or what
 /// [`Counselling::join_as_guest`] returned). The service turns it into a fresh
 /// [`Principal`] for every operation.
+///
+/// **Trust boundary**: every field is the host's word. `subject`, `tenant` and
+/// `authentication` (second factor, time) must come from a verified session token —
+/// never from request bodies, headers or anything else a client controls; a host that
+/// builds a `Caller` from client data has no authorization at all. `request` is what the
+/// host's transport observed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Caller {
     /// The caller's tenant.
@@ -100,6 +127,26 @@ pub struct Caller {
     pub subject: SubjectId,
     /// How and when it authenticated.
     pub authentication: Authentication,
+    /// The request's id and client address, for audit events and brute-force
+    /// counting.
+    pub request: RequestMeta,
+}
+
+impl Caller {
+    /// A caller without request metadata.
+    pub fn new(tenant: TenantId, subject: SubjectId, authentication: Authentication) -> Self {
+        Self {
+            tenant,
+            subject,
+            authentication,
+            request: RequestMeta::default(),
+        }
+    }
+
+    /// The same caller, for a request with this metadata.
+    pub fn with_request(self, request: RequestMeta) -> Self {
+        Self { request, ..self }
+    }
 }
 
 /// The use-case service. Cheap to clone (it holds `Arc`s).
@@ -114,6 +161,7 @@ pub(crate) struct Tx {
     tenant: TenantId,
     now: Timestamp,
     actor: AuditActor,
+    request: RequestMeta,
     batch: Batch,
     notifications: Vec<Notification>,
     events: Vec<(SessionId, SessionEvent)>,
@@ -151,6 +199,7 @@ impl Tx {
             changes,
             authorized,
             security_relevant: security,
+            request: self.request,
         }));
         if security {
             let recipients = match &self.admins {
@@ -215,12 +264,21 @@ impl Counselling {
         self.ports.clock.now()
     }
 
-    /// Runs CPU-heavy work (Argon2id) off the async executor.
+    /// Runs CPU-heavy work (Argon2id) on the blocking pool, off the async executor. A
+    /// full pool answers [`Error::TooManyRequests`] at once rather than queueing
+    /// without bound.
     pub(crate) async fn blocking<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T> {
-        Ok(job())
+        crate::blocking::run(self.ports.blocking.as_ref(), job)
+            .await
+            .map_err(|e| match e {
+                BlockingError::Busy => Error::TooManyRequests {
+                    retry_after: Duration::from_secs(1),
+                },
+                e => Error::Blocking(e.to_string()),
+            })
     }
 
     /// The store of `tenant`; an unplaced tenant is "not found".
@@ -232,11 +290,19 @@ impl Counselling {
             .ok_or(Error::NotFound { what: "tenant" })
     }
 
+    /// The transaction of `caller` acting in `tenant`.
+    pub(crate) fn tx_of(&self, caller: &Caller, tenant: TenantId) -> Tx {
+        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        tx.request = caller.request;
+        tx
+    }
+
     pub(crate) fn tx(&self, tenant: TenantId, actor: AuditActor) -> Tx {
         Tx {
             tenant,
             now: self.now(),
             actor,
+            request: RequestMeta::default(),
             batch: Batch::new(tenant),
             notifications: Vec::new(),
             events: Vec::new(),
@@ -411,11 +477,11 @@ impl Counselling {
             ..
         } = decision
         {
-            let caller = Caller {
-                tenant: principal.tenant(),
-                subject: principal.subject(),
-                authentication: principal.authentication(),
-            };
+            let caller = Caller::new(
+                principal.tenant(),
+                principal.subject(),
+                principal.authentication(),
+            );
             self.cross_tenant(&caller, resource, action).await;
         }
         decision.into_result()
@@ -431,7 +497,7 @@ impl Counselling {
             };
             let result = async {
                 let id = IncidentId::random()?;
-                let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+                let mut tx = self.tx_of(caller, tenant);
                 tx.write(Write::RecordIncident(Incident {
                     id,
                     tenant,

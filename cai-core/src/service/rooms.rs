@@ -17,12 +17,12 @@ use super::sessions::{NewSession, SessionDetails};
 use super::{Caller, Counselling, Tx};
 use crate::authz::{Action, Resource};
 use crate::domain::{
-    AuditActor, AuditKind, AuditObject, Change, ContentRetention, Name, Participant,
+    AuditKind, AuditObject, Change, ContentRetention, Incident, IncidentKind, Name, Participant,
     ParticipantRole, Room, RoomContent, Session, SessionKind, SessionStatus, Tenant,
 };
 use crate::error::{Error, Result};
-use crate::id::{AccountId, RoomId, SessionId, TenantId};
-use crate::ports::{DynStore, SessionEvent, Write};
+use crate::id::{AccountId, IncidentId, RoomId, SessionId, TenantId};
+use crate::ports::{AttemptKey, AttemptScope, AttemptSource, DynStore, SessionEvent, Write};
 
 /// Shortest room password, in characters: long enough to resist guessing at Argon2id
 /// cost together with the brute-force throttle.
@@ -78,7 +78,7 @@ impl Counselling {
         }
         let verifier = self.room_verifier(&new.password).await?;
         let room_id = RoomId::random()?;
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         let meeting = self
             .open_meeting(&store, &t, &mut tx, room_id, owner, mode, new.content, &new.name)
             .await?;
@@ -131,7 +131,7 @@ impl Counselling {
     ) -> Result<Session> {
         let (store, mut r, decision) = self.owned_room(caller, tenant, room).await?;
         let t = self.tenant_record(&store, tenant).await?;
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         let meeting = self.next_meeting(&store, &t, &mut tx, &mut r).await?;
         tx.write(Write::UpdateRoom(r));
         tx.audit(
@@ -160,7 +160,7 @@ impl Counselling {
         let (store, mut r, decision) = self.owned_room(caller, tenant, room).await?;
         let t = self.tenant_record(&store, tenant).await?;
         r.password = self.room_verifier(password).await?;
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         let meeting = self.next_meeting(&store, &t, &mut tx, &mut r).await?;
         tx.write(Write::UpdateRoom(r));
         tx.audit(
@@ -209,8 +209,22 @@ impl Counselling {
                 },
             )
             .await?;
+        // Counted per room and per client address; a blocked attempt is turned away
+        // before any Argon2 time is spent on it.
+        let source = caller
+            .request
+            .client
+            .map(|ip| AttemptSource::parse(&ip.to_string()))
+            .transpose()?;
+        let keys = AttemptKey::scope_and_source(tenant, AttemptScope::Room(room), source.clone());
+        self.ports.failures.check_all(&keys, self.now()).await?;
         if !self.room_password_matches(&r, password).await? {
-            let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+            let outcome = self
+                .ports
+                .failures
+                .record_failure_all(&keys, self.now(), &self.config.room_throttle)
+                .await?;
+            let mut tx = self.tx_of(caller, tenant);
             tx.audit(
                 &store,
                 AuditKind::AccessDenied,
@@ -220,8 +234,40 @@ impl Counselling {
                 false,
             )
             .await?;
+            if outcome.crossed_threshold {
+                let id = IncidentId::random()?;
+                tx.write(Write::RecordIncident(Incident {
+                    id,
+                    tenant,
+                    at: tx.now,
+                    actor: Some(caller.subject),
+                    kind: IncidentKind::RepeatedWrongSecret {
+                        attempts: outcome.failures,
+                        object: AuditObject::Room(room),
+                        source: source.as_ref().map(|s| s.as_str().to_owned()),
+                    },
+                }));
+                tx.audit(
+                    &store,
+                    AuditKind::IncidentRecorded,
+                    AuditObject::Incident(id),
+                    vec![Change::new(
+                        "repeated_wrong_secret",
+                        None::<String>,
+                        Some(format!("room {room}: {} failures", outcome.failures)),
+                    )],
+                    None,
+                    true,
+                )
+                .await?;
+            }
             self.commit(&store, tx).await?;
             return Err(Error::NotAccepted);
+        }
+        // A success clears this source's counter only: clearing the room's would hand
+        // an attacker spread over many addresses fresh free attempts.
+        if let Some(per_source) = keys.iter().find(|k| k.source.is_some()) {
+            self.ports.failures.record_success(per_source).await?;
         }
         let (s, mut parts) = self.load_session(&store, tenant, r.session).await?;
         if !s.is_open() {
@@ -235,7 +281,7 @@ impl Counselling {
         self.check_session(&principal, Action::ViewSession, Self::view(&s, &parts, None))
             .await?;
         let mut participants = store.participants(tenant, s.id).await?;
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         if !known {
             let joined = Participant {
                 session: s.id,

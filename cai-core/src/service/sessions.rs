@@ -176,6 +176,14 @@ pub enum Invited {
 }
 
 impl Invited {
+    /// The guest link's secret (`None` for a mailed contact request).
+    pub fn into_secret(self) -> Option<InvitationSecret> {
+        match self {
+            Invited::GuestLink { secret, .. } => Some(secret),
+            Invited::Mailed { .. } => None,
+        }
+    }
+
     /// The invitation's id.
     pub fn invitation(&self) -> InvitationId {
         match self {
@@ -308,7 +316,7 @@ impl Counselling {
             });
         }
         let session = SessionId::random()?;
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         let s = self
             .new_session(&store, &t, &mut tx, session, owner, new)
             .await?;
@@ -609,7 +617,7 @@ impl Counselling {
         let (store, _, mut s, _, decision) = self
             .session_action(caller, tenant, session, Action::InviteParticipants)
             .await?;
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         let epoch = self.push_epoch(&store, &mut tx, &mut s, custody).await?;
         tx.audit(
             &store,
@@ -742,7 +750,7 @@ impl Counselling {
             InviteTo::Contact { email, .. } => Some(secret.address_binding(email)),
             InviteTo::GuestLink { .. } => None,
         };
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         let expires_at = tx.now.plus(valid_for);
         tx.write(Write::InsertInvitation(Invitation {
             id,
@@ -889,7 +897,7 @@ impl Counselling {
             });
         }
         inv.status = InvitationStatus::Closed;
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         tx.write(Write::UpdateInvitation(inv.clone()));
         tx.audit(
             &store,
@@ -920,7 +928,7 @@ impl Counselling {
                 .await?
                 .ok_or(Error::NotFound { what: "invitation" })?;
             invitation.status = InvitationStatus::Closed;
-            let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+            let mut tx = self.tx_of(caller, tenant);
             tx.write(Write::UpdateInvitation(invitation));
             tx.audit(
                 store,
@@ -974,14 +982,14 @@ impl Counselling {
             return Err(Error::SessionClosed);
         }
         let t = store.tenant(tenant).await?.ok_or(Error::NotAccepted)?;
-        let inviter = Caller {
+        let inviter = Caller::new(
             tenant,
-            subject: SubjectId::Account(invitation.created_by),
-            authentication: Authentication {
+            SubjectId::Account(invitation.created_by),
+            Authentication {
                 second_factor: false,
                 at: now,
             },
-        };
+        );
         let still_may = match self.resolve(store, &t, &inviter, now).await {
             Ok(principal) => authorize(
                 &principal,
@@ -1082,7 +1090,7 @@ impl Counselling {
         let (mut invitation, s) = self
             .usable_invitation(&store, tenant, secret, Some(&email))
             .await?;
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         self.accept_into(&store, &mut tx, &mut invitation, &s, me)
             .await?;
         self.commit(&store, tx).await?;
@@ -1197,14 +1205,14 @@ impl Counselling {
         )
         .await?;
         tx.publish(s.id, SessionEvent::ParticipantJoined(subject));
-        let caller = Caller {
+        let caller = Caller::new(
             tenant,
             subject,
-            authentication: Authentication {
+            Authentication {
                 second_factor: false,
                 at: tx.now,
             },
-        };
+        );
         self.commit(&store, tx).await?;
         Ok((guest, caller))
     }
@@ -1236,7 +1244,7 @@ impl Counselling {
         )
         .await?;
         let participants = store.participants(tenant, session).await?;
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         // Team members (access through a shared group) get no participant row: the
         // team rule already lets them work on the case, and a row would give them the
         // part of a participant, with the right to run the session.
@@ -1306,7 +1314,7 @@ impl Counselling {
             }
             None => {}
         }
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         tx.write(Write::PutParticipant(Participant {
             session,
             tenant,
@@ -1387,7 +1395,7 @@ impl Counselling {
                 what: "participant",
             });
         }
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         tx.write(Write::RemoveParticipant { session, subject });
         self.epoch_for_change(&store, &mut tx, &mut s, next_epoch)
             .await?;
@@ -1455,7 +1463,7 @@ impl Counselling {
                 reason: "made for another session",
             });
         }
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         tx.write(Write::PutHistoryGrant(HistoryGrant {
             tenant,
             session,
@@ -1492,7 +1500,7 @@ impl Counselling {
         let (store, _, mut s, _, decision) = self
             .session_action(caller, tenant, session, Action::CloseSession)
             .await?;
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         s.status = SessionStatus::Closed { at: tx.now };
         tx.write(Write::UpdateSession(s.clone()));
         let mut changes = vec![Change::new("status", Some("open"), Some("closed"))];

@@ -182,7 +182,7 @@ impl Counselling {
             return Ok(t);
         }
         t.settings = settings;
-        let mut tx = self.tx(tenant, AuditActor::Subject(caller.subject));
+        let mut tx = self.tx_of(caller, tenant);
         tx.write(Write::UpdateTenant(t.clone()));
         tx.audit(
             &store,

@@ -15,9 +15,10 @@ use cai_core::authz::Authentication;
 use cai_core::domain::{Account, BuiltinRole, Email, Name, Region, Tenant, TenantSettings};
 use cai_core::id::{AccountId, SubjectId, TenantId};
 use cai_core::memory::{
-    LocalKeyProvider, MemoryMailer, MemoryNotifier, MemoryStore, MemoryTransport,
+    LocalKeyProvider, MemoryFailureCounter, MemoryMailer, MemoryNotifier, MemoryStore,
+    MemoryTransport,
 };
-use cai_core::ports::{Clock, ManualClock, SingleStore};
+use cai_core::ports::{Clock, ManualClock};
 use cai_core::service::{NewAccount, NewTenant};
 use cai_core::{Caller, Counselling, Ports, ServiceConfig, Timestamp};
 use cai_crypto::passphrase::Argon2Params;
@@ -30,6 +31,7 @@ pub struct World {
     pub mailer: Arc<MemoryMailer>,
     pub notifier: Arc<MemoryNotifier>,
     pub transport: Arc<MemoryTransport>,
+    pub failures: Arc<MemoryFailureCounter>,
 }
 
 pub struct Org {
@@ -48,32 +50,21 @@ pub const START: Timestamp = Timestamp::from_unix_millis(1_790_000_000_000);
 
 impl World {
     pub fn new() -> Self {
-        let clock = ManualClock::new(START);
-        let store = Arc::new(MemoryStore::new());
-        let keys = Arc::new(LocalKeyProvider::new());
-        let mailer = Arc::new(MemoryMailer::new());
-        let notifier = Arc::new(MemoryNotifier::new());
-        let transport = Arc::new(MemoryTransport::new());
-        let ports = Ports {
-            router: Arc::new(SingleStore(store.clone())),
-            keys: keys.clone(),
-            clock: Arc::new(clock.clone()),
-            mailer: mailer.clone(),
-            notifier: notifier.clone(),
-            transport: transport.clone(),
-        };
+        let mem = Ports::in_memory();
+        mem.clock.set(START);
         let config = ServiceConfig {
             room_password_params: Argon2Params::MINIMUM,
             ..ServiceConfig::default()
         };
         Self {
-            svc: Counselling::with_config(ports, config),
-            clock,
-            store,
-            keys,
-            mailer,
-            notifier,
-            transport,
+            svc: Counselling::with_config(mem.ports.clone(), config),
+            clock: mem.clock.clone(),
+            store: mem.store.clone(),
+            keys: mem.keys.clone(),
+            mailer: mem.mailer.clone(),
+            notifier: mem.notifier.clone(),
+            transport: mem.transport.clone(),
+            failures: mem.failures.clone(),
         }
     }
 
@@ -83,14 +74,14 @@ impl World {
 
     /// A caller who logged in just now, with a second factor if `strong`.
     pub fn caller(&self, tenant: TenantId, subject: SubjectId, strong: bool) -> Caller {
-        Caller {
+        Caller::new(
             tenant,
             subject,
-            authentication: Authentication {
+            Authentication {
                 second_factor: strong,
                 at: self.now(),
             },
-        }
+        )
     }
 
     pub async fn org(&self, name: &str) -> Org {
@@ -147,5 +138,17 @@ impl World {
 
     pub fn account_caller(&self, org: &Org, id: AccountId) -> Caller {
         self.caller(org.id(), SubjectId::Account(id), false)
+    }
+
+    /// The invitation code of the last mail sent.
+    pub fn mailed_secret(&self) -> cai_core::domain::InvitationSecret {
+        let sent = self.mailer.sent();
+        let mail = sent.last().expect("a mail was sent");
+        let code = mail
+            .body
+            .split_whitespace()
+            .find(|w| w.starts_with("inv_"))
+            .expect("the mail holds a code");
+        cai_core::domain::InvitationSecret::parse(code).expect("a well-formed code")
     }
 }
