@@ -123,6 +123,7 @@ pub mod conformance;
 pub mod domain;
 mod error;
 pub mod id;
+mod json;
 pub mod memory;
 pub mod ports;
 pub mod service;

@@ -4,19 +4,20 @@
 use std::fmt;
 
 use cai_crypto::modes::SessionMode;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::retention::ContentRetention;
-use super::tenant::mode_code;
 use super::text::Name;
 use crate::error::{Error, Result};
 use crate::id::{AccountId, GroupId, InvitationId, RoomId, SessionId, SubjectId, TenantId};
 use crate::time::Timestamp;
 
-/// How a session came to be and how people get in.
+/// How a session came to be and how people get in. JSON: `{"type":"classic"}`,
+/// `{"type":"ad_hoc"}`, `{"type":"room","room":"rom_…"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "SessionKindJson", into = "SessionKindJson")]
 pub enum SessionKind {
     /// Invite by contact request; the invitee creates an account and can re-enter at
     /// any time (R-S1).
@@ -27,8 +28,9 @@ pub enum SessionKind {
     Room(RoomId),
 }
 
-/// Open or closed.
+/// Open or closed. JSON: `{"type":"open"}`, `{"type":"closed","at":"…"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum SessionStatus {
     /// Participants can post.
     Open,
@@ -51,7 +53,7 @@ pub struct Session {
     /// Optional title (visible to the server; keep it non-identifying).
     pub title: Option<Name>,
     /// Encryption mode, fixed at creation.
-    #[serde(with = "mode_code")]
+    #[serde(with = "crate::json::mode")]
     pub mode: SessionMode,
     /// The account that created it (the host).
     pub owner: AccountId,
@@ -79,8 +81,10 @@ impl Session {
 }
 
 /// A participant's part in one session; decides what the session lets them do
-/// together with their tenant roles.
+/// together with their tenant roles. JSON: `"host"`, `"counsellor"`, `"client"`,
+/// `"guest"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ParticipantRole {
     /// The session's owner.
     Host,
@@ -108,7 +112,8 @@ pub struct Participant {
 }
 
 /// A counsellor's personal room (R-S3): a fixed session entered with the room id and a
-/// password the room's owner can change. `Debug` leaves out the password verifier.
+/// password the room's owner can change. `Debug` leaves out the password verifier, and
+/// so does JSON: `password` is never serialized and deserializes as empty.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Room {
     /// The room's id (what people type or follow to enter).
@@ -122,7 +127,8 @@ pub struct Room {
     /// The session the room opens.
     pub session: SessionId,
     /// Argon2id verifier of the room password (a `cai-crypto` passphrase record; no
-    /// key is derived from it).
+    /// key is derived from it). Offline-guessable, so never in JSON.
+    #[serde(skip)]
     pub password: Vec<u8>,
     /// Incremented by the store on every update.
     pub revision: u64,
@@ -142,8 +148,10 @@ impl fmt::Debug for Room {
     }
 }
 
-/// What an invitation admits.
+/// What an invitation admits. JSON: `{"type":"contact"}`,
+/// `{"type":"guest_link","max_uses":5}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum InvitationKind {
     /// A contact request for a classic session: accepted once, by someone who then
     /// creates an account (R-S1). The invitee's address is used to send it and never
@@ -156,8 +164,10 @@ pub enum InvitationKind {
     },
 }
 
-/// Where an invitation stands.
+/// Where an invitation stands. JSON: `{"type":"pending"}`,
+/// `{"type":"accepted","by":"acc_…","at":"…"}`, `{"type":"closed"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum InvitationStatus {
     /// Can be used.
     Pending,
@@ -173,7 +183,7 @@ pub enum InvitationStatus {
 }
 
 /// An invitation to a session. Stores only a hash of its secret: whoever reads the
-/// database cannot join with it.
+/// database cannot join with it, and JSON leaves the hash out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invitation {
     /// The invitation's id.
@@ -184,7 +194,9 @@ pub struct Invitation {
     pub session: SessionId,
     /// Contact request or guest link.
     pub kind: InvitationKind,
-    /// SHA-256 of the secret.
+    /// SHA-256 of the secret. Of no use to a client and offline-guessable for a weak
+    /// secret, so never in JSON; deserializes as zeros.
+    #[serde(skip)]
     pub secret_hash: [u8; 32],
     /// Who sent it.
     pub created_by: AccountId,
@@ -212,6 +224,9 @@ impl Invitation {
 /// an index on the secret and compare the secret in constant time. Zeroized on drop,
 /// redacted in `Debug`. Put it in a URL *fragment* or a form body, never in a query
 /// string or path a proxy logs (R-A8).
+///
+/// JSON: the text form, a string. It is a bearer secret meant for the invitee: send it
+/// to the inviter's client or the invitee only.
 #[derive(Clone)]
 pub struct InvitationSecret {
     id: InvitationId,
@@ -264,9 +279,51 @@ impl InvitationSecret {
     }
 }
 
+impl Serialize for InvitationSecret {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.expose())
+    }
+}
+
+impl<'de> Deserialize<'de> for InvitationSecret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = crate::json::secret_text(d)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Debug for InvitationSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "InvitationSecret({}, <redacted>)", self.id)
+    }
+}
+
+/// The JSON shape of [`SessionKind`]: internally tagged, a room's id as a field.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum SessionKindJson {
+    Classic,
+    AdHoc,
+    Room { room: RoomId },
+}
+
+impl From<SessionKind> for SessionKindJson {
+    fn from(k: SessionKind) -> Self {
+        match k {
+            SessionKind::Classic => Self::Classic,
+            SessionKind::AdHoc => Self::AdHoc,
+            SessionKind::Room(room) => Self::Room { room },
+        }
+    }
+}
+
+impl From<SessionKindJson> for SessionKind {
+    fn from(k: SessionKindJson) -> Self {
+        match k {
+            SessionKindJson::Classic => Self::Classic,
+            SessionKindJson::AdHoc => Self::AdHoc,
+            SessionKindJson::Room { room } => Self::Room(room),
+        }
     }
 }
 

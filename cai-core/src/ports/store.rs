@@ -66,8 +66,10 @@ impl StoreError {
 /// `Result` with [`StoreError`].
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Keyset paging: records ordered by id, those after `after`, at most `limit`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Keyset paging: records ordered by id, those after `after`, at most `limit`. JSON:
+/// `{"after":"acc_…","limit":50}`, `after` `null` for the first page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Page<I> {
     /// Return records whose id is greater than this.
     pub after: Option<I>,

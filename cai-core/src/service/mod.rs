@@ -81,7 +81,10 @@ impl Default for ServiceConfig {
 /// Who is calling: what `cai-auth` established when the caller logged in (or what
 /// [`Counselling::join_as_guest`] returned). The service turns it into a fresh
 /// [`Principal`] for every operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// `Serialize` only: a host never takes a caller (and so an authentication) from a
+/// client's JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Caller {
     /// The caller's tenant.
     pub tenant: TenantId,

@@ -12,7 +12,8 @@ use crate::id::{AccountId, TenantId};
 use crate::ports::Write;
 
 /// A tenant to create.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewTenant {
     /// Display name.
     pub name: Name,
