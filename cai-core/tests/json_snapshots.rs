@@ -1102,6 +1102,14 @@ fn bad_durations_and_unknown_request_fields_are_rejected() {
     assert!(serde_json::to_string(&huge).is_err());
     // A misspelt field in a request is an error, not a silently ignored change.
     rejects::<AccountChanges>(r#"{"valid_untill":null}"#);
+    rejects::<Target>(r#"{"type":"tenant","tenant":"ten_0123456789abcdef0123456789abcdef"}"#);
+    rejects::<InviteTo>(r#"{"type":"guest_link","max_uses":2,"email":"a@b.de"}"#);
+    rejects::<ContentBody>(r#"{"type":"plain","data":"aGk=","kind":"note"}"#);
+    rejects::<SessionKeyMaterial>(r#"{"type":"server_sealed","key":"aGk="}"#);
+    rejects::<Page<AccountId>>(r#"{"after":null,"limit":5,"before":null}"#);
+    rejects::<RetentionPolicy>(
+        &json(&RetentionPolicy::default()).replace(r#""on_close""#, r#""files":1,"on_close""#),
+    );
     rejects::<NewSession>(r#"{"kind":{"type":"classic"},"groups":[],"modus":"end_to_end"}"#);
     rejects::<NewAccount>(
         r#"{"email":"cora@nord.example","display_name":"Cora","valid_from":null,"valid_until":null,"admin":true}"#,

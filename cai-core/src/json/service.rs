@@ -117,7 +117,8 @@ impl<'de> Deserialize<'de> for SessionKeyMaterial {
         #[derive(Deserialize)]
         #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
         enum In {
-            ServerSealed,
+            // An empty struct so that unknown fields are rejected (see `TargetJson`).
+            ServerSealed {},
             SessionKey {
                 key_id: String,
                 epoch: u32,
@@ -136,7 +137,7 @@ impl<'de> Deserialize<'de> for SessionKeyMaterial {
             },
         }
         Ok(match In::deserialize(d)? {
-            In::ServerSealed => SessionKeyMaterial::ServerSealed,
+            In::ServerSealed {} => SessionKeyMaterial::ServerSealed,
             In::SessionKey { key_id, epoch, key } => {
                 let id = parse_key_id(&key_id).map_err(D::Error::custom)?;
                 let bytes = Zeroizing::new(decode::<D::Error>(&key, "session key")?);
@@ -202,7 +203,9 @@ impl From<InviteToJson> for InviteTo {
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum TargetJson {
-    Tenant,
+    // An empty struct, not a unit variant: serde ignores unknown fields next to the tag
+    // of a unit variant even with `deny_unknown_fields`.
+    Tenant {},
     Account { account: AccountId },
     Group { group: GroupId },
     Session { session: SessionId },
@@ -212,7 +215,7 @@ pub(crate) enum TargetJson {
 impl From<Target> for TargetJson {
     fn from(t: Target) -> Self {
         match t {
-            Target::Tenant => Self::Tenant,
+            Target::Tenant => Self::Tenant {},
             Target::Account(account) => Self::Account { account },
             Target::Group(group) => Self::Group { group },
             Target::Session(session) => Self::Session { session },
@@ -224,7 +227,7 @@ impl From<Target> for TargetJson {
 impl From<TargetJson> for Target {
     fn from(t: TargetJson) -> Self {
         match t {
-            TargetJson::Tenant => Self::Tenant,
+            TargetJson::Tenant {} => Self::Tenant,
             TargetJson::Account { account } => Self::Account(account),
             TargetJson::Group { group } => Self::Group(group),
             TargetJson::Session { session } => Self::Session(session),
