@@ -95,6 +95,11 @@
 //!   backend runs against itself with one macro call.
 //! * [`service`] — [`Counselling`], the use cases.
 //!
+//! Every type a host sends to or receives from a frontend has a deliberate JSON form
+//! (serde): ids as their text, RFC 3339 timestamps, durations in whole `_secs`,
+//! snake_case enums, `"type"`-tagged enums with data, base64 bytes, and never a
+//! verifier or secret hash. `docs/JSON.md` specifies it; snapshot tests pin it.
+//!
 //! ## Rules it keeps
 //!
 //! * Tenants are isolated: every read names its tenant, every batch is checked, and a
