@@ -171,8 +171,9 @@ fn parse_id(text: &str, prefix: &'static str) -> Result<[u8; ID_LEN]> {
     Ok(bytes)
 }
 
-/// Who did something or is asking for something: an account or a guest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// Who did something or is asking for something: an account or a guest. Its text and
+/// JSON form is the id's own (`acc_…` or `gst_…`): the prefix tells which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SubjectId {
     /// A registered account.
     Account(AccountId),
@@ -181,6 +182,20 @@ pub enum SubjectId {
 }
 
 impl SubjectId {
+    /// Parses an account id (`acc_…`) or a guest id (`gst_…`).
+    pub fn parse(text: &str) -> Result<Self> {
+        if text.starts_with("gst_") {
+            GuestId::parse(text).map(SubjectId::Guest)
+        } else if text.starts_with("acc_") {
+            AccountId::parse(text).map(SubjectId::Account)
+        } else {
+            Err(Error::InvalidId {
+                kind: "acc or gst",
+                reason: "wrong prefix",
+            })
+        }
+    }
+
     /// The account, if the subject is one.
     pub fn account(self) -> Option<AccountId> {
         match self {
@@ -196,6 +211,26 @@ impl fmt::Display for SubjectId {
             SubjectId::Account(id) => id.fmt(f),
             SubjectId::Guest(id) => id.fmt(f),
         }
+    }
+}
+
+impl FromStr for SubjectId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for SubjectId {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SubjectId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -218,6 +253,25 @@ mod tests {
     fn fresh_ids_sort_by_creation() {
         let ids: Vec<ItemId> = (0..1000).map(|_| ItemId::random().unwrap()).collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids must be strictly increasing");
+    }
+
+    #[test]
+    fn subjects_are_their_ids() {
+        let acc = AccountId::random().unwrap();
+        let gst = GuestId::random().unwrap();
+        for (subject, text) in [
+            (SubjectId::Account(acc), acc.to_string()),
+            (SubjectId::Guest(gst), gst.to_string()),
+        ] {
+            assert_eq!(SubjectId::parse(&text).unwrap(), subject);
+            let json = serde_json::to_string(&subject).unwrap();
+            assert_eq!(json, format!("\"{text}\""));
+            assert_eq!(serde_json::from_str::<SubjectId>(&json).unwrap(), subject);
+        }
+        let ses = SessionId::random().unwrap().to_string();
+        assert!(SubjectId::parse(&ses).is_err());
+        assert!(SubjectId::parse("acc_").is_err());
+        assert!(SubjectId::parse("").is_err());
     }
 
     #[test]

@@ -87,6 +87,11 @@
 //! * [`blocking`] — CPU-heavy work (Argon2id) off the async executor, bounded
 //!   ([`blocking::BlockingPool`]; `TokioPool` with feature `tokio`).
 //!
+//! Every type a host sends to or receives from a frontend has a deliberate JSON form
+//! (serde): ids as their text, RFC 3339 timestamps, durations in whole `_secs`,
+//! snake_case enums, `"type"`-tagged enums with data, base64 bytes, and never a
+//! verifier or secret hash. `docs/JSON.md` specifies it; snapshot tests pin it.
+//!
 //! ## Rules it keeps
 //!
 //! * Tenants are isolated: every read names its tenant, every batch is checked, and a
@@ -116,6 +121,7 @@ pub mod conformance;
 pub mod domain;
 mod error;
 pub mod id;
+mod json;
 pub mod memory;
 pub mod ports;
 pub mod prelude;

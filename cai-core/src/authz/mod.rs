@@ -67,6 +67,8 @@ mod principal;
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 pub use action::{Action, PermissionSet};
 pub use principal::{Authentication, GUEST_CAP, Principal};
 
@@ -139,8 +141,10 @@ pub struct SessionView<'a> {
     pub item_author: Option<SubjectId>,
 }
 
-/// Which rule allowed an action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which rule allowed an action. JSON: internally tagged, `{"type":"own_account"}`,
+/// `{"type":"participant","participant_role":"host"}`, `{"type":"team","group":"grp_…"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "RuleJson", into = "RuleJson")]
 pub enum Rule {
     /// A tenant-wide permission, no relation needed (non-administrative).
     TenantPermission,
@@ -160,8 +164,10 @@ pub enum Rule {
     RoomEntry,
 }
 
-/// Why an action was denied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why an action was denied. JSON: internally tagged, `{"type":"no_permission"}`,
+/// `{"type":"tenant_mismatch","principal":"ten_…","resource":"ten_…"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum DenyReason {
     /// The resource belongs to another tenant. Always an incident.
     TenantMismatch {
@@ -196,8 +202,11 @@ pub enum DenyReason {
     NotRoomOwner,
 }
 
-/// The answer of [`authorize`], with its explanation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The answer of [`authorize`], with its explanation. JSON: internally tagged,
+/// `{"type":"allow","action":…,"rule":{…},"role":"rol_…"}` or
+/// `{"type":"deny","action":…,"reason":{…}}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Decision {
     /// Allowed.
     Allow {
@@ -228,6 +237,50 @@ impl Decision {
         match self {
             Decision::Allow { .. } => Ok(self),
             Decision::Deny { action, reason } => Err(Error::Denied { action, reason }),
+        }
+    }
+}
+
+/// The JSON shape of [`Rule`]: internally tagged, a variant's value as a named field.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum RuleJson {
+    TenantPermission,
+    Administration,
+    OwnAccount,
+    Participant { participant_role: ParticipantRole },
+    Team { group: GroupId },
+    ItemAuthor,
+    RoomOwner,
+    RoomEntry,
+}
+
+impl From<Rule> for RuleJson {
+    fn from(r: Rule) -> Self {
+        match r {
+            Rule::TenantPermission => Self::TenantPermission,
+            Rule::Administration => Self::Administration,
+            Rule::OwnAccount => Self::OwnAccount,
+            Rule::Participant(participant_role) => Self::Participant { participant_role },
+            Rule::Team(group) => Self::Team { group },
+            Rule::ItemAuthor => Self::ItemAuthor,
+            Rule::RoomOwner => Self::RoomOwner,
+            Rule::RoomEntry => Self::RoomEntry,
+        }
+    }
+}
+
+impl From<RuleJson> for Rule {
+    fn from(r: RuleJson) -> Self {
+        match r {
+            RuleJson::TenantPermission => Self::TenantPermission,
+            RuleJson::Administration => Self::Administration,
+            RuleJson::OwnAccount => Self::OwnAccount,
+            RuleJson::Participant { participant_role } => Self::Participant(participant_role),
+            RuleJson::Team { group } => Self::Team(group),
+            RuleJson::ItemAuthor => Self::ItemAuthor,
+            RuleJson::RoomOwner => Self::RoomOwner,
+            RuleJson::RoomEntry => Self::RoomEntry,
         }
     }
 }

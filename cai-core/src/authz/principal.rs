@@ -8,7 +8,10 @@ use crate::id::{AccountId, GroupId, RoleId, SessionId, SubjectId, TenantId};
 use crate::time::Timestamp;
 
 /// How the principal authenticated (set by `cai-auth`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// `Serialize` only: a host may show it to its user, but must never take it from a
+/// client, so there is no `Deserialize` to call on a request by mistake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Authentication {
     /// Whether a second factor (TOTP, e-mail code) was verified.
     pub second_factor: bool,

@@ -53,8 +53,10 @@ impl Account {
     }
 }
 
-/// Where an account is in its life cycle (R-I7).
+/// Where an account is in its life cycle (R-I7). JSON: `{"type":"active"}`,
+/// `{"type":"deactivated","at":…,"pseudonymise_at":…}`, `{"type":"pseudonymised","at":…}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum AccountStatus {
     /// Can log in (inside its validity window).
     Active,

@@ -12,8 +12,10 @@ use crate::id::{
 };
 use crate::time::Timestamp;
 
-/// Who caused an event.
+/// Who caused an event. JSON: `{"type":"subject","subject":"acc_…"}`,
+/// `{"type":"operator"}`, `{"type":"system"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "AuditActorJson", into = "AuditActorJson")]
 pub enum AuditActor {
     /// An account or guest.
     Subject(SubjectId),
@@ -23,8 +25,10 @@ pub enum AuditActor {
     System,
 }
 
-/// The object an event is about.
+/// The object an event is about. JSON: `{"type":"session","session":"ses_…"}`, the
+/// field named like the type, for every kind of object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "AuditObjectJson", into = "AuditObjectJson")]
 pub enum AuditObject {
     /// The tenant itself.
     Tenant(TenantId),
@@ -48,8 +52,9 @@ pub enum AuditObject {
     Incident(IncidentId),
 }
 
-/// What happened.
+/// What happened. JSON: the snake_case name (`"role_granted"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum AuditKind {
     /// A tenant was created.
@@ -164,10 +169,120 @@ pub struct AuditEvent {
     /// Property-level changes.
     pub changes: Vec<Change>,
     /// Which action the actor was authorized for, and by which rule (the decision's
-    /// explanation), if the event followed an authorization.
+    /// explanation), if the event followed an authorization. JSON:
+    /// `{"action":"grant_role","explanation":"…"}` or `null`.
+    #[serde(default, with = "authorized_json")]
     pub authorized: Option<(Action, String)>,
     /// Whether the tenant's admins are notified of it (R-I5).
     pub security_relevant: bool,
     /// The request it came from, as the host named it (id, client address).
     pub request: super::request::RequestMeta,
+}
+
+/// The JSON shape of [`AuditActor`]: internally tagged, the subject as a field.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum AuditActorJson {
+    Subject { subject: SubjectId },
+    Operator,
+    System,
+}
+
+impl From<AuditActor> for AuditActorJson {
+    fn from(a: AuditActor) -> Self {
+        match a {
+            AuditActor::Subject(subject) => Self::Subject { subject },
+            AuditActor::Operator => Self::Operator,
+            AuditActor::System => Self::System,
+        }
+    }
+}
+
+impl From<AuditActorJson> for AuditActor {
+    fn from(a: AuditActorJson) -> Self {
+        match a {
+            AuditActorJson::Subject { subject } => Self::Subject(subject),
+            AuditActorJson::Operator => Self::Operator,
+            AuditActorJson::System => Self::System,
+        }
+    }
+}
+
+macro_rules! audit_object_json {
+    ($($variant:ident($field:ident: $id:ty),)*) => {
+        /// The JSON shape of [`AuditObject`]: internally tagged, the id in a field named
+        /// like the tag.
+        #[derive(Serialize, Deserialize)]
+        #[serde(tag = "type", rename_all = "snake_case")]
+        enum AuditObjectJson {
+            $($variant { $field: $id },)*
+        }
+
+        impl From<AuditObject> for AuditObjectJson {
+            fn from(o: AuditObject) -> Self {
+                match o {
+                    $(AuditObject::$variant($field) => Self::$variant { $field },)*
+                }
+            }
+        }
+
+        impl From<AuditObjectJson> for AuditObject {
+            fn from(o: AuditObjectJson) -> Self {
+                match o {
+                    $(AuditObjectJson::$variant { $field } => Self::$variant($field),)*
+                }
+            }
+        }
+    };
+}
+
+audit_object_json! {
+    Tenant(tenant: TenantId),
+    Account(account: AccountId),
+    Guest(guest: crate::id::GuestId),
+    Role(role: RoleId),
+    Group(group: GroupId),
+    Session(session: SessionId),
+    Invitation(invitation: InvitationId),
+    Item(item: ItemId),
+    Room(room: RoomId),
+    Incident(incident: IncidentId),
+}
+
+/// [`AuditEvent::authorized`] as `{"action":…,"explanation":…}` or `null`.
+mod authorized_json {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::authz::Action;
+
+    #[derive(Serialize)]
+    struct Out<'a> {
+        action: Action,
+        explanation: &'a str,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct In {
+        action: Action,
+        explanation: String,
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        v: &Option<(Action, String)>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        v.as_ref()
+            .map(|(action, explanation)| Out {
+                action: *action,
+                explanation,
+            })
+            .serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<(Action, String)>, D::Error> {
+        Ok(Option::<In>::deserialize(d)?.map(|i| (i.action, i.explanation)))
+    }
 }

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use cai_crypto::ContentKind;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
 use crate::id::{ItemId, SessionId, SubjectId, TenantId};
@@ -13,8 +13,9 @@ use crate::time::Timestamp;
 
 /// Ciphertext of one content version: a `cai-crypto` envelope (`CAIE`) or stream
 /// (`CAIS`). The constructor checks the format's magic and version, so plaintext cannot
-/// be stored by mistake, and the size limit.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// be stored by mistake, and the size limit. JSON: the bytes in standard base64; a
+/// deserialized body is checked like [`SealedBody::new`] checks it.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SealedBody(Vec<u8>);
 
 impl SealedBody {
@@ -64,6 +65,19 @@ impl SealedBody {
     }
 }
 
+impl Serialize for SealedBody {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        crate::json::base64::serialize(&self.0, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SealedBody {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let bytes = crate::json::base64::deserialize(d)?;
+        Self::new(bytes).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Debug for SealedBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SealedBody({} bytes)", self.0.len())
@@ -80,7 +94,7 @@ pub struct ContentItem {
     /// Its session.
     pub session: SessionId,
     /// Message, note, file, document, …
-    #[serde(with = "kind_code")]
+    #[serde(with = "crate::json::content_kind")]
     pub kind: ContentKind,
     /// Who created it.
     pub author: SubjectId,
@@ -109,17 +123,4 @@ pub struct ContentVersion {
     pub key_epoch: u32,
     /// The ciphertext.
     pub body: SealedBody,
-}
-
-pub(crate) mod kind_code {
-    use cai_crypto::ContentKind;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(crate) fn serialize<S: Serializer>(k: &ContentKind, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u8(k.code())
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ContentKind, D::Error> {
-        ContentKind::from_code(u8::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
 }

@@ -8,8 +8,10 @@ use crate::authz::Action;
 use crate::id::{IncidentId, SubjectId, TenantId};
 use crate::time::Timestamp;
 
-/// What was detected.
+/// What was detected. JSON: internally tagged,
+/// `{"type":"cross_tenant_access","actor_tenant":"ten_…","action":"view_session"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum IncidentKind {
     /// A principal of one tenant asked for a resource of another (R-T1). Always an

@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::time::{days, hours};
 
-/// What happens to a session's content when the session is closed (R-S4).
+/// What happens to a session's content when the session is closed (R-S4). JSON:
+/// `"keep"` or `"delete_on_close"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ContentRetention {
     /// Keep it for later documentation, until the policy's `session_content` deadline.
     Keep,
@@ -20,37 +22,69 @@ pub enum ContentRetention {
 
 /// How long each kind of data is kept. `None` means "until deleted by someone"; every
 /// `Some` deadline is enforced automatically.
+///
+/// JSON: every duration in whole seconds, its field name ending in `_secs`
+/// (`"ip_logs_secs": 1209600`); `None` is `null`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RetentionPolicy {
     /// What closing a session does to its content.
     pub on_close: ContentRetention,
     /// Content of closed sessions, counted from closing.
+    #[serde(
+        rename = "session_content_secs",
+        default,
+        with = "crate::json::secs_opt"
+    )]
     pub session_content: Option<Duration>,
     /// Uploaded files, counted from upload.
+    #[serde(rename = "files_secs", default, with = "crate::json::secs_opt")]
     pub files: Option<Duration>,
     /// Technical logs with IP addresses: at most [`RetentionPolicy::MAX_IP_LOGS`].
+    #[serde(rename = "ip_logs_secs", with = "crate::json::secs")]
     pub ip_logs: Duration,
     /// Login records (R-A9).
+    #[serde(rename = "login_records_secs", with = "crate::json::secs")]
     pub login_records: Duration,
     /// Sessions without activity are deleted after this long.
+    #[serde(
+        rename = "inactive_sessions_secs",
+        default,
+        with = "crate::json::secs_opt"
+    )]
     pub inactive_sessions: Option<Duration>,
     /// Accounts without login are deactivated after this long.
+    #[serde(
+        rename = "inactive_accounts_secs",
+        default,
+        with = "crate::json::secs_opt"
+    )]
     pub inactive_accounts: Option<Duration>,
     /// Guests are deactivated this long after joining.
+    #[serde(rename = "guest_deactivate_after_secs", with = "crate::json::secs")]
     pub guest_deactivate_after: Duration,
     /// Guests are deleted this long after joining (not before deactivation).
+    #[serde(rename = "guest_delete_after_secs", with = "crate::json::secs")]
     pub guest_delete_after: Duration,
     /// Deactivated accounts are pseudonymised this long after deactivation, unless the
     /// deactivation names another date (R-I7).
+    #[serde(rename = "pseudonymise_after_secs", with = "crate::json::secs")]
     pub pseudonymise_after: Duration,
     /// Accounts are anonymised this long after their exit date (R-I7).
+    #[serde(
+        rename = "anonymise_after_exit_secs",
+        default,
+        with = "crate::json::secs_opt"
+    )]
     pub anonymise_after_exit: Option<Duration>,
     /// Audit trail entries.
+    #[serde(rename = "audit_trail_secs", with = "crate::json::secs")]
     pub audit_trail: Duration,
 }
 
-/// The named presets of R-P7.
+/// The named presets of R-P7. JSON: `"standard"`, `"ephemeral"`, `"documentation"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RetentionPreset {
     /// Anonymous users deactivated after 6 h and deleted after 47 h; inactive sessions
     /// deleted after 30 days; IP logs kept 14 days; content kept for documentation for

@@ -10,8 +10,10 @@ use crate::id::{RoleId, TenantId};
 
 /// The built-in roles. Their ids are the same in every tenant ([`BuiltinRole::id`]);
 /// their permissions start as [`BuiltinRole::default_permissions`] and are the
-/// tenant's to change.
+/// tenant's to change. JSON: `"tenant_admin"`, `"counsellor"`, `"client"`, `"guest"`,
+/// `"auditor"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BuiltinRole {
     /// Administers the tenant: accounts, roles, groups, settings. Does not read
     /// counselling content (R-I3).

@@ -4,19 +4,20 @@
 use std::fmt;
 
 use cai_crypto::modes::SessionMode;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::retention::ContentRetention;
-use super::tenant::mode_code;
 use super::text::Name;
 use crate::error::{Error, Result};
 use crate::id::{AccountId, GroupId, InvitationId, RoomId, SessionId, SubjectId, TenantId};
 use crate::time::Timestamp;
 
-/// How a session came to be and how people get in.
+/// How a session came to be and how people get in. JSON: `{"type":"classic"}`,
+/// `{"type":"ad_hoc"}`, `{"type":"room","room":"rom_…"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "SessionKindJson", into = "SessionKindJson")]
 pub enum SessionKind {
     /// Invite by contact request; the invitee creates an account and can re-enter at
     /// any time (R-S1).
@@ -27,8 +28,9 @@ pub enum SessionKind {
     Room(RoomId),
 }
 
-/// Open or closed.
+/// Open or closed. JSON: `{"type":"open"}`, `{"type":"closed","at":"…"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum SessionStatus {
     /// Participants can post.
     Open,
@@ -51,7 +53,7 @@ pub struct Session {
     /// Optional title (visible to the server; keep it non-identifying).
     pub title: Option<Name>,
     /// Encryption mode, fixed at creation.
-    #[serde(with = "mode_code")]
+    #[serde(with = "crate::json::mode")]
     pub mode: SessionMode,
     /// The account that created it (the host).
     pub owner: AccountId,
@@ -79,8 +81,10 @@ impl Session {
 }
 
 /// A participant's part in one session; decides what the session lets them do
-/// together with their tenant roles.
+/// together with their tenant roles. JSON: `"host"`, `"counsellor"`, `"client"`,
+/// `"guest"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ParticipantRole {
     /// The session's owner.
     Host,
@@ -107,8 +111,9 @@ pub struct Participant {
     pub joined_at: Timestamp,
 }
 
-/// What a room keeps of its meetings' content.
+/// What a room keeps of its meetings' content. JSON: `"keep"`, `"nothing"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RoomContent {
     /// Content posted in a meeting is stored like any session's, and kept or deleted
     /// when the meeting ends as the tenant's retention policy says.
@@ -124,7 +129,8 @@ pub enum RoomContent {
 /// *current meeting*, a session of its own. The owner starts a new meeting (and
 /// changing the password starts one too), so what was said in one meeting is never
 /// visible in the next, as in the personal meeting rooms of video products. `Debug`
-/// leaves out the password verifier.
+/// leaves out the password verifier, and so does JSON: `password` is never serialized
+/// and deserializes as empty.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Room {
     /// The room's id (what people type or follow to enter).
@@ -138,12 +144,13 @@ pub struct Room {
     /// The session of the current meeting (closed once the meeting ended).
     pub session: SessionId,
     /// The encryption mode of its meetings.
-    #[serde(with = "mode_code")]
+    #[serde(with = "crate::json::mode")]
     pub mode: SessionMode,
     /// What its meetings keep.
     pub content: RoomContent,
     /// Argon2id verifier of the room password (a `cai-crypto` passphrase record; no
-    /// key is derived from it).
+    /// key is derived from it). Offline-guessable, so never in JSON.
+    #[serde(skip)]
     pub password: Vec<u8>,
     /// Incremented by the store on every update.
     pub revision: u64,
@@ -165,8 +172,10 @@ impl fmt::Debug for Room {
     }
 }
 
-/// What an invitation admits.
+/// What an invitation admits. JSON: `{"type":"contact"}`,
+/// `{"type":"guest_link","max_uses":5}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum InvitationKind {
     /// A contact request for a classic session: accepted once, by someone who then
     /// creates an account (R-S1). The invitee's address is used to send it and never
@@ -179,8 +188,10 @@ pub enum InvitationKind {
     },
 }
 
-/// Where an invitation stands.
+/// Where an invitation stands. JSON: `{"type":"pending"}`,
+/// `{"type":"accepted","by":"acc_…","at":"…"}`, `{"type":"closed"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum InvitationStatus {
     /// Can be used.
     Pending,
@@ -196,7 +207,7 @@ pub enum InvitationStatus {
 }
 
 /// An invitation to a session. Stores only a hash of its secret: whoever reads the
-/// database cannot join with it.
+/// database cannot join with it, and JSON leaves the hash out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invitation {
     /// The invitation's id.
@@ -207,7 +218,9 @@ pub struct Invitation {
     pub session: SessionId,
     /// Contact request or guest link.
     pub kind: InvitationKind,
-    /// SHA-256 of the secret.
+    /// SHA-256 of the secret. Of no use to a client and offline-guessable for a weak
+    /// secret, so never in JSON; deserializes as zeros.
+    #[serde(skip)]
     pub secret_hash: [u8; 32],
     /// For contact requests: binds the invited address without storing it (R-S1):
     /// [`InvitationSecret::address_binding`] of the secret and the address. Whoever
@@ -240,6 +253,9 @@ impl Invitation {
 /// an index on the secret and compare the secret in constant time. Zeroized on drop,
 /// redacted in `Debug`. Put it in a URL *fragment* or a form body, never in a query
 /// string or path a proxy logs (R-A8).
+///
+/// JSON: the text form, a string. It is a bearer secret meant for the invitee: send it
+/// to the inviter's client or the invitee only.
 #[derive(Clone)]
 pub struct InvitationSecret {
     id: InvitationId,
@@ -311,9 +327,51 @@ impl InvitationSecret {
     }
 }
 
+impl Serialize for InvitationSecret {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.expose())
+    }
+}
+
+impl<'de> Deserialize<'de> for InvitationSecret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = crate::json::secret_text(d)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Debug for InvitationSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "InvitationSecret({}, <redacted>)", self.id)
+    }
+}
+
+/// The JSON shape of [`SessionKind`]: internally tagged, a room's id as a field.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum SessionKindJson {
+    Classic,
+    AdHoc,
+    Room { room: RoomId },
+}
+
+impl From<SessionKind> for SessionKindJson {
+    fn from(k: SessionKind) -> Self {
+        match k {
+            SessionKind::Classic => Self::Classic,
+            SessionKind::AdHoc => Self::AdHoc,
+            SessionKind::Room(room) => Self::Room { room },
+        }
+    }
+}
+
+impl From<SessionKindJson> for SessionKind {
+    fn from(k: SessionKindJson) -> Self {
+        match k {
+            SessionKindJson::Classic => Self::Classic,
+            SessionKindJson::AdHoc => Self::AdHoc,
+            SessionKindJson::Room { room } => Self::Room(room),
+        }
     }
 }
 

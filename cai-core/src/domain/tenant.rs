@@ -31,13 +31,14 @@ pub struct Tenant {
 
 /// What a tenant decides for all its sessions and accounts (R-T3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TenantSettings {
     /// The mode a session gets when its creator names none.
-    #[serde(with = "mode_code")]
+    #[serde(with = "crate::json::mode")]
     pub default_mode: SessionMode,
     /// The least protective mode a session may be created in. Asking for less is an
     /// error ([`Error::EncryptionDowngrade`]), never a silent change.
-    #[serde(with = "mode_code")]
+    #[serde(with = "crate::json::mode")]
     pub minimum_mode: SessionMode,
     /// Retention deadlines.
     pub retention: RetentionPolicy,
@@ -49,7 +50,8 @@ pub struct TenantSettings {
     /// (R-E4b).
     pub allow_history_sharing: bool,
     /// How recent an administrator's last authentication must be for administrative
-    /// actions.
+    /// actions. JSON: `admin_reauth_window_secs`, whole seconds.
+    #[serde(rename = "admin_reauth_window_secs", with = "crate::json::secs")]
     pub admin_reauth_window: Duration,
     /// Whether authors may edit their chat messages. An edit is a new version; every
     /// earlier version is kept, readable by the session's readers, and audited (R-S5).
@@ -94,6 +96,7 @@ impl Default for TenantSettings {
 
 /// Password rules (R-A2). `cai-auth` enforces them; the tenant stores them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordPolicy {
     /// Minimum length in characters.
     pub min_len: u16,
@@ -169,6 +172,7 @@ impl Default for PasswordPolicy {
 
 /// Second-factor rules (R-A4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TwoFactorPolicy {
     /// Administrative roles must use a second factor (default: yes). `authorize`
     /// requires it for administrative actions whatever this says; the flag tells
@@ -184,21 +188,6 @@ impl Default for TwoFactorPolicy {
             required_for_admins: true,
             required_for_everyone: false,
         }
-    }
-}
-
-/// Serde for [`SessionMode`] as its one-byte code (it lives in `cai-crypto`, which has no
-/// serde).
-pub(crate) mod mode_code {
-    use cai_crypto::modes::SessionMode;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(crate) fn serialize<S: Serializer>(m: &SessionMode, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u8(m.code())
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SessionMode, D::Error> {
-        SessionMode::from_code(u8::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
 

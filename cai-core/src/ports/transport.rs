@@ -6,8 +6,11 @@ use async_trait::async_trait;
 
 use crate::id::{ItemId, SessionId, SubjectId, TenantId};
 
-/// Something connected participants of a session should learn now.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Something connected participants of a session should learn now. JSON: internally
+/// tagged, `{"type":"participant_joined","subject":"gst_…"}`,
+/// `{"type":"content_posted","item":"itm_…","version":1}`, `{"type":"closed"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "SessionEventJson", into = "SessionEventJson")]
 #[non_exhaustive]
 pub enum SessionEvent {
     /// Someone joined.
@@ -28,6 +31,43 @@ pub enum SessionEvent {
     },
     /// The session was closed; the transport ends its calls.
     Closed,
+}
+
+/// The JSON shape of [`SessionEvent`]: internally tagged, the subject as a field.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum SessionEventJson {
+    ParticipantJoined { subject: SubjectId },
+    ParticipantRemoved { subject: SubjectId },
+    ContentPosted { item: ItemId, version: u32 },
+    KeysChanged { epoch: u32 },
+    Closed,
+}
+
+impl From<SessionEvent> for SessionEventJson {
+    fn from(e: SessionEvent) -> Self {
+        match e {
+            SessionEvent::ParticipantJoined(subject) => Self::ParticipantJoined { subject },
+            SessionEvent::ParticipantRemoved(subject) => Self::ParticipantRemoved { subject },
+            SessionEvent::ContentPosted { item, version } => Self::ContentPosted { item, version },
+            SessionEvent::KeysChanged { epoch } => Self::KeysChanged { epoch },
+            SessionEvent::Closed => Self::Closed,
+        }
+    }
+}
+
+impl From<SessionEventJson> for SessionEvent {
+    fn from(e: SessionEventJson) -> Self {
+        match e {
+            SessionEventJson::ParticipantJoined { subject } => Self::ParticipantJoined(subject),
+            SessionEventJson::ParticipantRemoved { subject } => Self::ParticipantRemoved(subject),
+            SessionEventJson::ContentPosted { item, version } => {
+                Self::ContentPosted { item, version }
+            }
+            SessionEventJson::KeysChanged { epoch } => Self::KeysChanged { epoch },
+            SessionEventJson::Closed => Self::Closed,
+        }
+    }
 }
 
 /// Delivers session events to connected clients.

@@ -16,7 +16,8 @@ use super::paging::{PageRequest, Paged};
 use crate::time::Timestamp;
 
 /// An account to create.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewAccount {
     /// Login e-mail address (unique in the tenant).
     pub email: Email,
@@ -53,13 +54,28 @@ impl NewAccount {
 }
 
 /// Changes an administrator makes to an account's profile and window.
-#[derive(Debug, Clone, Default)]
+///
+/// JSON is a merge patch (RFC 7396): a field left out is unchanged, `null` removes a
+/// validity bound, a value sets it; `display_name` cannot be removed.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AccountChanges {
     /// New display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<Name>,
     /// New validity start (`Some(None)` removes it).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::json::patch"
+    )]
     pub valid_from: Option<Option<Timestamp>>,
     /// New validity end (`Some(None)` removes it).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::json::patch"
+    )]
     pub valid_until: Option<Option<Timestamp>>,
 }
 

@@ -20,7 +20,8 @@ use crate::ports::{DynStore, Order, SessionEvent, Write};
 
 use super::paging::{PageRequest, Paged};
 
-/// A body as the caller sends or receives it.
+/// A body as the caller sends or receives it. JSON (serde in `json/service.rs`):
+/// `{"type":"plain","data":"<base64>"}` or `{"type":"sealed","data":"<base64>"}`.
 pub enum ContentBody {
     /// Plaintext, for server-managed sessions only; zeroized on drop.
     Plain(Zeroizing<Vec<u8>>),
@@ -45,7 +46,7 @@ impl fmt::Debug for ContentBody {
 }
 
 /// One version of an item as returned to a reader.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct ContentView {
     /// The item.
     pub item: ContentItem,

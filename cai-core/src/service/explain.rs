@@ -7,8 +7,10 @@ use crate::authz::{Action, Decision, Resource};
 use crate::error::{Error, Result};
 use crate::id::{AccountId, GroupId, RoomId, SessionId, SubjectId, TenantId};
 
-/// What an explained action would act on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What an explained action would act on. JSON: `{"type":"tenant"}`,
+/// `{"type":"session","session":"ses_…"}` (the id in a field named like the tag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "crate::json::TargetJson", into = "crate::json::TargetJson")]
 pub enum Target {
     /// The tenant itself.
     Tenant,

@@ -119,7 +119,9 @@ impl Default for ServiceConfig {
 /// never from request bodies, headers or anything else a client controls; a host that
 /// builds a `Caller` from client data has no authorization at all. `request` is what the
 /// host's transport observed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `Serialize` only: a host never takes a caller (and so an authentication) from a
+/// client's JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Caller {
     /// The caller's tenant.
     pub tenant: TenantId,

@@ -30,18 +30,24 @@ pub const ROOM_PASSWORD_MIN: usize = 8;
 /// Longest room password, in bytes.
 pub const ROOM_PASSWORD_MAX: usize = 1024;
 
-/// A room to create.
-#[derive(Clone)]
+/// A room to create. JSON (request only, never echoed):
+/// `{"name":"…","password":"…","mode":"session_key","content":"keep"}`; `mode` and
+/// `content` may be left out.
+#[derive(Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewRoom {
     /// Display name.
     pub name: Name,
     /// The room password ([`ROOM_PASSWORD_MIN`] characters to [`ROOM_PASSWORD_MAX`]
     /// bytes). Only an Argon2id verifier of it is stored.
+    #[serde(deserialize_with = "crate::json::secret_text")]
     pub password: Zeroizing<String>,
     /// The mode of its meetings; `None` takes the tenant's default. Passphrase mode is
     /// refused (entering would need a second secret).
+    #[serde(default, with = "crate::json::mode_opt")]
     pub mode: Option<SessionMode>,
     /// What its meetings keep.
+    #[serde(default)]
     pub content: RoomContent,
 }
 

@@ -29,7 +29,8 @@ use crate::ports::{
 use super::paging::{PageRequest, Paged};
 
 /// A session to create.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewSession {
     /// Classic (invitations) or ad-hoc (guest links). Rooms are made with
     /// [`Counselling::create_room`].
@@ -38,6 +39,7 @@ pub struct NewSession {
     pub title: Option<Name>,
     /// The encryption mode; `None` takes the tenant's default. Less than the tenant's
     /// minimum is [`Error::EncryptionDowngrade`].
+    #[serde(default, with = "crate::json::mode_opt")]
     pub mode: Option<SessionMode>,
     /// Groups whose members may work on the session (R-I4).
     pub groups: Vec<GroupId>,
@@ -45,7 +47,8 @@ pub struct NewSession {
     pub on_close: Option<ContentRetention>,
     /// For passphrase mode: the `KeyCustody` bytes the owner's client made with
     /// `cai_crypto::modes::create_passphrase` (parameters and verifier, no key). Must be
-    /// `None` in every other mode.
+    /// `None` in every other mode. JSON: base64 or `null`.
+    #[serde(default, with = "crate::json::base64_opt")]
     pub passphrase_custody: Option<Vec<u8>>,
 }
 
@@ -72,14 +75,14 @@ impl NewSession {
 }
 
 /// A created session.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CreatedSession {
     /// The session.
     pub session: Session,
 }
 
 /// A session with its participants.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SessionDetails {
     /// The session.
     pub session: Session,
@@ -87,7 +90,9 @@ pub struct SessionDetails {
     pub participants: Vec<Participant>,
 }
 
-/// What a participant's client needs to seal and open a session's content.
+/// What a participant's client needs to seal and open a session's content. JSON (serde
+/// in `json/service.rs`): tagged by `type`; the session key's 32 bytes in base64 with
+/// its `key_id` and `epoch`, custody and grants in base64.
 pub enum SessionKeyMaterial {
     /// Server-managed: the server seals and opens; clients get no key.
     ServerSealed,
@@ -125,8 +130,10 @@ impl fmt::Debug for SessionKeyMaterial {
     }
 }
 
-/// Whom to invite.
-#[derive(Debug, Clone)]
+/// Whom to invite. JSON: `{"type":"contact","email":"…"}` or
+/// `{"type":"guest_link","max_uses":5}`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(from = "crate::json::InviteToJson", into = "crate::json::InviteToJson")]
 pub enum InviteTo {
     /// A contact request to this address (classic sessions), mailed by the platform:
     /// the code goes only to that mailbox, never to the inviter. The address is not
@@ -157,8 +164,10 @@ impl InviteTo {
     }
 }
 
-/// What [`Counselling::invite`] made.
-#[derive(Debug)]
+/// What [`Counselling::invite`] made. JSON: `{"type":"mailed","invitation":"inv_…"}`
+/// or `{"type":"guest_link","invitation":"inv_…","secret":"inv_….<hex>"}`.
+#[derive(Debug, serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Invited {
     /// A contact request, mailed to the invitee. The inviter never sees its code.
     Mailed {

@@ -14,7 +14,8 @@ use crate::ports::{Order, Write};
 use super::paging::{PageRequest, Paged};
 
 /// A tenant to create.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewTenant {
     /// Display name.
     pub name: Name,
