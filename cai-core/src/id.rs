@@ -252,7 +252,10 @@ mod tests {
     #[test]
     fn fresh_ids_sort_by_creation() {
         let ids: Vec<ItemId> = (0..1000).map(|_| ItemId::random().unwrap()).collect();
-        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids must be strictly increasing");
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "ids must be strictly increasing"
+        );
     }
 
     #[test]

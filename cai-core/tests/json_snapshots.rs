@@ -8,7 +8,9 @@
 //! --test json_snapshots`, or `cargo insta review`); under `CI=true` a missing or
 //! different snapshot fails.
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use cai_core::authz::{Action, Authentication, Decision, DenyReason, PermissionSet, Rule};
@@ -16,20 +18,21 @@ use cai_core::domain::{
     Account, AccountStatus, AuditActor, AuditEvent, AuditKind, AuditObject, BuiltinRole, Change,
     ContentItem, ContentKind, ContentRetention, ContentVersion, Email, Group, Guest, Incident,
     IncidentKind, Invitation, InvitationKind, InvitationSecret, InvitationStatus, Name,
-    Participant, ParticipantRole, PasswordPolicy, Pseudonym, Region, RetentionPolicy,
-    RetentionPreset, Role, Room, SealedBody, Session, SessionKind, SessionMode, SessionStatus,
-    Tenant, TenantSettings, TwoFactorPolicy,
+    Participant, ParticipantRole, PasswordPolicy, Pseudonym, Region, RequestId, RequestMeta,
+    RetentionPolicy, RetentionPreset, Role, Room, RoomContent, SealedBody, Session, SessionKind,
+    SessionMode, SessionStatus, Tenant, TenantSettings, TwoFactorPolicy,
 };
 use cai_core::id::{
     AccountId, EventId, GroupId, GuestId, IncidentId, InvitationId, ItemId, RoleId, RoomId,
     SessionId, SubjectId, TenantId,
 };
-use cai_core::ports::{Notification, Page, SessionEvent};
+use cai_core::ports::{Notification, SessionEvent};
 use cai_core::service::{
-    AccountChanges, ContentBody, ContentView, CreatedSession, InviteTo, NewAccount, NewSession,
-    NewTenant, SessionDetails, SessionKeyMaterial, Target,
+    AccountChanges, AuditRecord, ContentBody, ContentView, CreatedSession, Cursor,
+    InvitationTemplate, InvitationTemplates, InviteTo, Invited, NewAccount, NewRoom, NewSession,
+    NewTenant, PageRequest, Paged, SessionDetails, SessionKeyMaterial, Target,
 };
-use cai_core::{Caller, Timestamp, days, minutes};
+use cai_core::{Caller, Error, ErrorBody, ErrorCategory, Timestamp, days, minutes};
 use cai_crypto::{DataKey, KeyEpoch, KeyId, SecretBytes};
 use insta::assert_json_snapshot;
 use serde::Serialize;
@@ -190,6 +193,8 @@ fn room() -> Room {
         owner: account_id(),
         name: name("Coras Raum"),
         session: session_id(),
+        mode: SessionMode::SessionKey,
+        content: RoomContent::Keep,
         password: b"$argon2id$v=19$m=19456,t=2,p=1$verifier".to_vec(),
         revision: 0,
     }
@@ -202,6 +207,7 @@ fn invitation() -> Invitation {
         session: session_id(),
         kind: InvitationKind::GuestLink { max_uses: 5 },
         secret_hash: [0xab; 32],
+        address_binding: None,
         created_by: account_id(),
         created_at: t0(),
         expires_at: t(7 * 24),
@@ -213,6 +219,22 @@ fn invitation() -> Invitation {
 
 fn invitation_secret() -> InvitationSecret {
     InvitationSecret::parse(&format!("{}.{}", invitation_id(), "0f".repeat(32))).unwrap()
+}
+
+fn request_id() -> RequestId {
+    RequestId::parse("req-0192a3b4.c5:d6_e7").unwrap()
+}
+fn client_v4() -> IpAddr {
+    "192.0.2.10".parse().unwrap()
+}
+fn client_v6() -> IpAddr {
+    "2001:db8::17".parse().unwrap()
+}
+fn request_meta() -> RequestMeta {
+    RequestMeta {
+        id: Some(request_id()),
+        client: Some(client_v4()),
+    }
 }
 
 fn audit_event() -> AuditEvent {
@@ -233,6 +255,7 @@ fn audit_event() -> AuditEvent {
             "allowed assign_roles: administrative permission with second factor and recent login, role rol_00000000000000000000000000000001".to_owned(),
         )),
         security_relevant: true,
+        request: request_meta(),
     }
 }
 
@@ -373,6 +396,7 @@ fn tenants() {
         },
         allow_history_sharing: true,
         admin_reauth_window: minutes(5),
+        allow_message_editing: true,
     };
     assert_json_snapshot!("tenant_settings", settings);
     round_trip(&settings);
@@ -416,6 +440,14 @@ fn accounts_and_guests() {
     round_trip(&pseudonymised);
     let statuses = [
         AccountStatus::Active,
+        AccountStatus::Locked {
+            at: t0(),
+            until: Some(t(1)),
+        },
+        AccountStatus::Locked {
+            at: t0(),
+            until: None,
+        },
         AccountStatus::Deactivated {
             at: t0(),
             pseudonymise_at: t(30 * 24),
@@ -535,9 +567,33 @@ fn rooms_never_show_their_password() {
         back,
         Room {
             password: vec![],
-            ..room
+            ..room.clone()
         }
     );
+    // A room whose meetings keep nothing, in end-to-end mode.
+    let nothing = Room {
+        mode: SessionMode::EndToEnd,
+        content: RoomContent::Nothing,
+        ..room
+    };
+    let value = serde_json::to_value(&nothing).unwrap();
+    assert_eq!(value["mode"], "end_to_end");
+    assert_eq!(value["content"], "nothing");
+    let contents = [RoomContent::Keep, RoomContent::Nothing];
+    assert_json_snapshot!("room_contents", contents);
+    for c in contents {
+        round_trip(&c);
+    }
+    assert_eq!(RoomContent::default(), RoomContent::Keep);
+    rejects::<RoomContent>(r#""delete""#);
+    for (good, bad) in [
+        (r#""content":"keep""#, r#""content":"Keep""#),
+        (r#""content":"keep""#, r#""content":"delete_on_close""#),
+        (r#""mode":"session_key""#, r#""mode":"e2e""#),
+    ] {
+        assert!(text.contains(good), "{text}");
+        rejects::<Room>(&text.replace(good, bad));
+    }
 }
 
 #[test]
@@ -553,6 +609,31 @@ fn invitations_never_show_their_secret_hash() {
         Invitation {
             secret_hash: [0; 32],
             ..invitation
+        }
+    );
+    // A contact request's address binding is derived from the secret: never in JSON,
+    // and it deserializes as `None`.
+    let contact = Invitation {
+        kind: InvitationKind::Contact,
+        address_binding: Some([0xcd; 32]),
+        ..invitation
+    };
+    assert_json_snapshot!("invitation_contact", contact);
+    let text = json(&contact);
+    assert!(
+        !text.contains("secret") && !text.contains("binding") && !text.contains("cdcd"),
+        "{text}"
+    );
+    let value = serde_json::to_value(&contact).unwrap();
+    assert!(value.get("address_binding").is_none(), "{text}");
+    let back: Invitation = serde_json::from_str(&text).unwrap();
+    assert_eq!(back.address_binding, None);
+    assert_eq!(
+        back,
+        Invitation {
+            secret_hash: [0; 32],
+            address_binding: None,
+            ..contact
         }
     );
     let kinds = [
@@ -616,6 +697,7 @@ fn audit_and_incidents() {
         authorized: None,
         changes: vec![Change::new("email", Some("<redacted>"), None::<&str>)],
         security_relevant: false,
+        request: RequestMeta::default(),
         ..audit_event()
     };
     assert_json_snapshot!("audit_event_system", unauthorized);
@@ -660,10 +742,12 @@ fn audit_and_incidents() {
         AuditKind::ParticipantRemoved,
         AuditKind::InvitationSent,
         AuditKind::InvitationAccepted,
+        AuditKind::InvitationWithdrawn,
         AuditKind::GuestJoined,
         AuditKind::RoomCreated,
         AuditKind::RoomPasswordChanged,
         AuditKind::RoomEntered,
+        AuditKind::MeetingStarted,
         AuditKind::ContentPosted,
         AuditKind::ContentEdited,
         AuditKind::ContentDeleted,
@@ -672,7 +756,7 @@ fn audit_and_incidents() {
         AuditKind::AccessDenied,
         AuditKind::IncidentRecorded,
     ];
-    assert_json_snapshot!("audit_kinds", kinds);
+    assert_json_snapshot!("audit_kinds", &kinds[..]);
     for a in actors {
         round_trip(&a);
     }
@@ -698,11 +782,55 @@ fn audit_and_incidents() {
     round_trip(&incident);
     let anonymous = Incident {
         actor: None,
-        kind: IncidentKind::RepeatedWrongSecret { attempts: 12 },
+        kind: IncidentKind::RepeatedWrongSecret {
+            attempts: 12,
+            object: AuditObject::Room(room_id()),
+            source: Some("192.0.2.10".to_owned()),
+        },
         ..incident
     };
     assert_json_snapshot!("incident_wrong_secret", anonymous);
     round_trip(&anonymous);
+    let per_object = Incident {
+        kind: IncidentKind::RepeatedWrongSecret {
+            attempts: 20,
+            object: AuditObject::Invitation(invitation_id()),
+            source: None,
+        },
+        ..anonymous
+    };
+    assert_json_snapshot!("incident_wrong_secret_per_object", per_object);
+    round_trip(&per_object);
+    rejects::<IncidentKind>(r#"{"type":"repeated_wrong_secret","attempts":12}"#);
+}
+
+#[test]
+fn request_metadata() {
+    let metas = [
+        RequestMeta::default(),
+        request_meta(),
+        RequestMeta {
+            id: Some(RequestId::parse("0192a3b4-c5d6-7e8f-9012-3456789abcde").unwrap()),
+            client: Some(client_v6()),
+        },
+    ];
+    assert_json_snapshot!("request_meta", metas);
+    for m in metas {
+        round_trip(&m);
+    }
+    round_trip(&request_id());
+    let longest = "a".repeat(RequestId::MAX_LEN);
+    assert_eq!(RequestId::parse(&longest).unwrap().as_str(), longest);
+    round_trip(&RequestId::parse(&longest).unwrap());
+    let too_long = "a".repeat(RequestId::MAX_LEN + 1);
+    for bad in ["", too_long.as_str(), "a b", "ä", "req/1", "req\n1"] {
+        assert!(RequestId::parse(bad).is_err(), "{bad:?}");
+        rejects::<RequestId>(&serde_json::to_string(bad).unwrap());
+    }
+    rejects::<RequestId>("42");
+    rejects::<RequestMeta>(r#"{"id":null,"client":"192.0.2.300"}"#);
+    rejects::<RequestMeta>(r#"{"id":null,"client":"localhost"}"#);
+    rejects::<RequestMeta>(r#"{"id":"","client":null}"#);
 }
 
 // ---- Authorization ---------------------------------------------------------------------
@@ -777,18 +905,24 @@ fn decisions() {
 #[test]
 fn callers_are_serialized_only() {
     assert_json_snapshot!("authentication", authentication());
-    let caller = Caller {
-        tenant: tenant_id(),
-        subject: SubjectId::Account(account_id()),
-        authentication: authentication(),
-    };
+    let caller = Caller::new(
+        tenant_id(),
+        SubjectId::Account(account_id()),
+        authentication(),
+    );
+    assert_eq!(caller.request, RequestMeta::default());
     assert_json_snapshot!("caller", caller);
+    let with_request = caller.with_request(RequestMeta {
+        id: Some(request_id()),
+        client: Some(client_v6()),
+    });
+    assert_json_snapshot!("caller_with_request", with_request);
 }
 
 // ---- Ports ------------------------------------------------------------------------------
 
 #[test]
-fn notifications_pages_and_events() {
+fn notifications_and_events() {
     let notification = Notification {
         event: event_id(),
         tenant: tenant_id(),
@@ -800,14 +934,6 @@ fn notifications_pages_and_events() {
     };
     assert_json_snapshot!("notification", notification);
     round_trip(&notification);
-    let first: Page<AccountId> = Page::first(50);
-    let next = Page {
-        after: Some(account_id()),
-        limit: 50,
-    };
-    assert_json_snapshot!("pages", [first, next]);
-    round_trip(&first);
-    round_trip(&next);
     let events = [
         SessionEvent::ParticipantJoined(SubjectId::Guest(guest_id())),
         SessionEvent::ParticipantRemoved(SubjectId::Account(other_account_id())),
@@ -895,13 +1021,45 @@ fn session_requests_and_answers() {
     json_round_trip(&details);
 
     let invites = [
-        InviteTo::Contact(email()),
+        InviteTo::contact(email()),
+        InviteTo::Contact {
+            email: email(),
+            language: Some("de".to_owned()),
+        },
         InviteTo::GuestLink { max_uses: 10 },
     ];
     assert_json_snapshot!("invite_to", invites);
     for i in &invites {
         json_round_trip(i);
     }
+    // `language` may be left out: the same as null.
+    let minimal: InviteTo =
+        serde_json::from_str(r#"{"type":"contact","email":"cora@nord.example"}"#).unwrap();
+    let InviteTo::Contact { email: e, language } = &minimal else {
+        panic!("{minimal:?}")
+    };
+    assert_eq!((e, language), (&email(), &None));
+    assert_eq!(json(&minimal), json(&invites[0]));
+
+    let invited = [
+        Invited::Mailed {
+            invitation: invitation_id(),
+        },
+        Invited::GuestLink {
+            invitation: invitation_id(),
+            secret: invitation_secret(),
+        },
+    ];
+    assert_json_snapshot!("invited", invited);
+    let value = serde_json::to_value(&invited).unwrap();
+    // The mailed code never reaches the inviter; the guest link's secret is its text form.
+    assert!(value[0].get("secret").is_none(), "{value}");
+    assert_eq!(
+        value[1]["secret"],
+        serde_json::to_value(invitation_secret()).unwrap()
+    );
+    let secret: InvitationSecret = serde_json::from_value(value[1]["secret"].clone()).unwrap();
+    assert_eq!(secret.hash(), invitation_secret().hash());
 
     let keys = [
         SessionKeyMaterial::ServerSealed,
@@ -960,6 +1118,232 @@ fn content_requests_and_answers() {
     };
     assert_json_snapshot!("content_view", view);
     json_round_trip(&view);
+}
+
+#[test]
+fn new_room_is_a_request_only() {
+    let new: NewRoom = serde_json::from_str(
+        r#"{"name":"Coras Raum","password":"correct horse battery staple","mode":"end_to_end","content":"nothing"}"#,
+    )
+    .unwrap();
+    assert_eq!(new.name, name("Coras Raum"));
+    assert_eq!(new.password.as_str(), "correct horse battery staple");
+    assert_eq!(new.mode, Some(SessionMode::EndToEnd));
+    assert_eq!(new.content, RoomContent::Nothing);
+    // Debug never shows the password.
+    let debug = format!("{new:?}");
+    assert!(
+        !debug.contains("correct horse") && debug.contains("<redacted>"),
+        "{debug}"
+    );
+    // `mode` and `content` may be left out (or `mode` null): the tenant's default mode,
+    // content kept.
+    for minimal in [
+        r#"{"name":"Coras Raum","password":"correct horse battery staple"}"#,
+        r#"{"name":"Coras Raum","password":"correct horse battery staple","mode":null}"#,
+    ] {
+        let new: NewRoom = serde_json::from_str(minimal).unwrap();
+        assert_eq!(new.mode, None);
+        assert_eq!(new.content, RoomContent::Keep);
+    }
+    // No password, an unknown field, a bad name, mode or content: rejected.
+    rejects::<NewRoom>(r#"{"name":"Coras Raum"}"#);
+    rejects::<NewRoom>(r#"{"name":"Coras Raum","password":null}"#);
+    rejects::<NewRoom>(
+        r#"{"name":"Coras Raum","password":"correct horse battery staple","owner":"acc_11111111111111111111111111111111"}"#,
+    );
+    rejects::<NewRoom>(
+        r#"{"name":"Coras Raum","password":"correct horse battery staple","passwort":"x"}"#,
+    );
+    rejects::<NewRoom>(r#"{"name":"","password":"correct horse battery staple"}"#);
+    rejects::<NewRoom>(
+        r#"{"name":"Coras Raum","password":"correct horse battery staple","mode":"e2e"}"#,
+    );
+    rejects::<NewRoom>(
+        r#"{"name":"Coras Raum","password":"correct horse battery staple","content":"delete_on_close"}"#,
+    );
+}
+
+#[test]
+fn paging() {
+    let cursor = Cursor::parse("itm.n.itm_88888888888888888888888888888888").unwrap();
+    let requests = [
+        PageRequest::first(),
+        PageRequest::with_limit(20),
+        PageRequest {
+            cursor: Some(cursor.clone()),
+            limit: Some(20),
+            newest_first: Some(true),
+        },
+    ];
+    assert_json_snapshot!("page_requests", requests);
+    for r in &requests {
+        round_trip(r);
+    }
+    // A cursor is a plain string, sent back unchanged.
+    assert_eq!(
+        serde_json::to_value(&cursor).unwrap(),
+        "itm.n.itm_88888888888888888888888888888888"
+    );
+    round_trip(&cursor);
+    // Every field may be left out: `{}` is the first page.
+    let first: PageRequest = serde_json::from_str("{}").unwrap();
+    assert_eq!(first, PageRequest::first());
+    let after: PageRequest =
+        serde_json::from_str(r#"{"cursor":"itm.n.itm_88888888888888888888888888888888"}"#).unwrap();
+    assert_eq!(after, PageRequest::after(cursor.clone()));
+    rejects::<PageRequest>(r#"{"cursor":5}"#);
+    rejects::<PageRequest>(r#"{"limit":-1}"#);
+    rejects::<PageRequest>(r#"{"limit":"50"}"#);
+    rejects::<PageRequest>(r#"{"newest_first":"yes"}"#);
+    let too_long = "x".repeat(129);
+    for bad in ["", "a b", "itm/o/1", too_long.as_str()] {
+        assert!(Cursor::parse(bad).is_err(), "{bad:?}");
+    }
+
+    let item = content_item();
+    let full = Paged {
+        items: vec![item.clone()],
+        next: Some(cursor),
+    };
+    let last = Paged {
+        items: vec![item],
+        next: None,
+    };
+    assert_json_snapshot!("paged", [&full, &last]);
+    round_trip(&full);
+    round_trip(&last);
+    let empty: Paged<ContentItem> = Paged {
+        items: vec![],
+        next: None,
+    };
+    assert_eq!(json(&empty), r#"{"items":[],"next":null}"#);
+}
+
+#[test]
+fn audit_records() {
+    let record = AuditRecord {
+        seq: 7,
+        event: audit_event(),
+    };
+    assert_json_snapshot!("audit_record", record);
+    round_trip(&record);
+}
+
+#[test]
+fn invitation_templates() {
+    let mut by_language = BTreeMap::new();
+    by_language.insert(
+        "de".to_owned(),
+        InvitationTemplate::new(
+            "Einladung von {tenant}",
+            "Sie wurden zu einer Beratung bei {tenant} eingeladen: {link}\nGültig bis {expires}.",
+            Some("https://beratung.example/einladung".to_owned()),
+        )
+        .unwrap(),
+    );
+    by_language.insert(
+        "en".to_owned(),
+        InvitationTemplate::new(
+            "Invitation from {tenant}",
+            "Your invitation code: {code}",
+            None,
+        )
+        .unwrap(),
+    );
+    let templates = InvitationTemplates {
+        default: InvitationTemplate::default(),
+        by_language,
+    };
+    assert_json_snapshot!("invitation_templates", templates);
+    round_trip(&templates);
+    round_trip(&InvitationTemplate::default());
+    assert!(InvitationTemplate::new("Hi", "no code here", None).is_err());
+    assert!(InvitationTemplate::new("Hi", "{link}", Some("http://x.example".to_owned())).is_err());
+}
+
+#[test]
+fn error_bodies() {
+    let categories = [
+        ErrorCategory::Unauthenticated,
+        ErrorCategory::Forbidden,
+        ErrorCategory::NotFound,
+        ErrorCategory::Conflict,
+        ErrorCategory::InvalidInput,
+        ErrorCategory::TooManyRequests,
+        ErrorCategory::Unavailable,
+        ErrorCategory::Internal,
+    ];
+    assert_json_snapshot!("error_categories", categories);
+    let statuses: Vec<u16> = categories.iter().map(|c| c.http_status()).collect();
+    assert_eq!(statuses, [401, 403, 404, 409, 400, 429, 503, 500]);
+    for c in categories {
+        round_trip(&c);
+    }
+    rejects::<ErrorCategory>(r#""bad_request""#);
+
+    let errors = [
+        Error::NotFound { what: "session" },
+        Error::TooManyRequests {
+            retry_after: Duration::from_millis(1500),
+        },
+        Error::Denied {
+            action: Action::ReadContent,
+            reason: DenyReason::NoRelation,
+        },
+        Error::NotAccepted,
+        Error::TooLarge {
+            what: "content body",
+            limit: 16 * 1024 * 1024,
+        },
+        Error::Unauthenticated,
+        Error::KeyProvider("db password xyz".into()),
+        Error::Rng,
+    ];
+    let bodies: Vec<ErrorBody> = errors.iter().map(Error::to_body).collect();
+    assert_json_snapshot!("error_bodies", bodies);
+    for b in &bodies {
+        round_trip(b);
+    }
+    let http: Vec<u16> = errors.iter().map(Error::http_status).collect();
+    assert_eq!(http, [404, 429, 403, 403, 413, 401, 503, 500]);
+    for (e, b) in errors.iter().zip(&bodies) {
+        assert_eq!(b.category, e.category(), "{e:?}");
+        assert_eq!(b.code, e.code(), "{e:?}");
+    }
+    // 1.5 s to wait is announced as 2, never 1: a client must not retry too early.
+    assert_eq!(bodies[1].retry_after_secs, Some(2));
+    assert!(
+        bodies
+            .iter()
+            .enumerate()
+            .all(|(i, b)| (i == 1) == b.retry_after_secs.is_some())
+    );
+    // A dependency's message stays in the server's log.
+    let key_provider = json(&bodies[6]);
+    assert_eq!(bodies[6].category, ErrorCategory::Unavailable);
+    assert!(
+        !key_provider.contains("xyz") && !key_provider.contains("password"),
+        "{key_provider}"
+    );
+    assert!(
+        Error::KeyProvider("db password xyz".into())
+            .to_string()
+            .contains("xyz")
+    );
+    let store = Error::Store(cai_core::ports::StoreError::backend(std::io::Error::other(
+        "connection to 10.1.2.3 refused for user admin",
+    )));
+    let store_body = json(&store.to_body());
+    assert_eq!(store.http_status(), 503);
+    assert!(
+        !store_body.contains("10.1.2.3") && !store_body.contains("admin"),
+        "{store_body}"
+    );
+    let exact = Error::TooManyRequests {
+        retry_after: Duration::from_secs(3),
+    };
+    assert_eq!(exact.to_body().retry_after_secs, Some(3));
 }
 
 // ---- What must be rejected ----------------------------------------------------------
@@ -1025,7 +1409,6 @@ fn wrong_id_prefixes_are_rejected() {
     rejects::<AccountId>(r#""acc_1111111111111111111111111111111""#);
     rejects::<SubjectId>(r#""ses_66666666666666666666666666666666""#);
     rejects::<SubjectId>(r#""11111111111111111111111111111111""#);
-    rejects::<Page<AccountId>>(r#"{"after":"gst_33333333333333333333333333333333","limit":5}"#);
     rejects::<Target>(r#"{"type":"session","session":"rom_99999999999999999999999999999999"}"#);
 }
 
@@ -1106,7 +1489,9 @@ fn bad_durations_and_unknown_request_fields_are_rejected() {
     rejects::<InviteTo>(r#"{"type":"guest_link","max_uses":2,"email":"a@b.de"}"#);
     rejects::<ContentBody>(r#"{"type":"plain","data":"aGk=","kind":"note"}"#);
     rejects::<SessionKeyMaterial>(r#"{"type":"server_sealed","key":"aGk="}"#);
-    rejects::<Page<AccountId>>(r#"{"after":null,"limit":5,"before":null}"#);
+    rejects::<InviteTo>(
+        r#"{"type":"contact","email":"cora@nord.example","language":"de","name":"Cora"}"#,
+    );
     rejects::<RetentionPolicy>(
         &json(&RetentionPolicy::default()).replace(r#""on_close""#, r#""files":1,"on_close""#),
     );

@@ -505,7 +505,10 @@ fn intended(who: Who, auth: Auth, action: Action, res: Res) -> Expect {
         Auth::Strong => Allow(Rule::Administration),
     };
     match (lookup(WHERE, action), res) {
-        (Where::AdminTenant | Where::AdminTenantOrGroup | Where::AdminTenantOrAccount, Res::Tenant)
+        (
+            Where::AdminTenant | Where::AdminTenantOrGroup | Where::AdminTenantOrAccount,
+            Res::Tenant,
+        )
         | (Where::AdminTenantOrGroup, Res::Group)
         | (Where::AdminAccount | Where::AdminTenantOrAccount, Res::Account(_)) => {
             administrative(false)

@@ -9,12 +9,12 @@ mod common;
 use std::sync::Arc;
 
 use cai_core::authz::{Action, Authentication, DenyReason, PermissionSet};
+use cai_core::blocking::InlinePool;
 use cai_core::domain::{
     AccountStatus, AuditKind, BuiltinRole, ContentKind, Email, IncidentKind, Name, Region,
     SessionMode, TenantSettings,
 };
 use cai_core::id::SubjectId;
-use cai_core::blocking::InlinePool;
 use cai_core::memory::{
     LocalKeyProvider, MemoryFailureCounter, MemoryMailer, MemoryNotifier, MemoryStore,
     MemoryTransport, RegionRouter,
@@ -23,7 +23,9 @@ use cai_core::ports::{
     AuditStore, Batch, Credential, CredentialKind, CredentialStore, DirectoryStore, DynStore,
     ManualClock, SessionStore, Store, Write,
 };
-use cai_core::service::{PageRequest, AccountChanges, ContentBody, NewAccount, NewSession, NewTenant};
+use cai_core::service::{
+    AccountChanges, ContentBody, NewAccount, NewSession, NewTenant, PageRequest,
+};
 use cai_core::{Caller, Counselling, Error, Ports, days, hours, minutes};
 use common::{START, World};
 
@@ -75,7 +77,10 @@ async fn r_i3_administrators_do_not_read_content_even_with_the_permission() {
         .read_content(&org.admin_caller, org.id(), s.id, item.id, None)
         .await;
     // To an administrator the session does not even exist (answer alike).
-    assert!(matches!(r, Err(Error::NotFound { what: "session" })), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::NotFound { what: "session" })),
+        "{r:?}"
+    );
 
     // Even a tenant that hands its admin role every permission gets no content without
     // participation.
@@ -127,9 +132,15 @@ async fn r_i3_administrators_do_not_read_content_even_with_the_permission() {
         .svc
         .read_content(&org.admin_caller, org.id(), s.id, item.id, None)
         .await;
-    assert!(matches!(r, Err(Error::NotFound { what: "session" })), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::NotFound { what: "session" })),
+        "{r:?}"
+    );
     let r = w.svc.session_keys(&org.admin_caller, org.id(), s.id).await;
-    assert!(matches!(r, Err(Error::NotFound { what: "session" })), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::NotFound { what: "session" })),
+        "{r:?}"
+    );
 }
 
 #[tokio::test]
@@ -147,7 +158,10 @@ async fn r_i2_custom_roles_several_roles_and_revocation_at_once() {
         )
         .await
         .unwrap();
-    let r = w.svc.audit_trail(&counsellor, org.id(), PageRequest::with_limit(10)).await;
+    let r = w
+        .svc
+        .audit_trail(&counsellor, org.id(), PageRequest::with_limit(10))
+        .await;
     assert_eq!(denied(&r), Some(DenyReason::NoPermission), "{r:?}");
 
     let a = w
@@ -171,7 +185,10 @@ async fn r_i2_custom_roles_several_roles_and_revocation_at_once() {
         .revoke_role(&org.admin_caller, org.id(), cora.id, supervisor.id)
         .await
         .unwrap();
-    let r = w.svc.audit_trail(&counsellor, org.id(), PageRequest::with_limit(10)).await;
+    let r = w
+        .svc
+        .audit_trail(&counsellor, org.id(), PageRequest::with_limit(10))
+        .await;
     assert_eq!(
         denied(&r),
         Some(DenyReason::NoPermission),
@@ -296,7 +313,10 @@ async fn r_i4_groups_decide_who_works_on_a_case() {
         .svc
         .read_content(&eve, org.id(), s.id, item.id, None)
         .await;
-    assert!(matches!(r, Err(Error::NotFound { what: "session" })), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::NotFound { what: "session" })),
+        "{r:?}"
+    );
     // Team members work on the case but do not run the session, joined or not.
     w.svc
         .join_session(&ben_caller, org.id(), s.id)
@@ -313,7 +333,10 @@ async fn r_i4_groups_decide_who_works_on_a_case() {
         .svc
         .read_content(&ben_caller, org.id(), s.id, item.id, None)
         .await;
-    assert!(matches!(r, Err(Error::NotFound { what: "session" })), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::NotFound { what: "session" })),
+        "{r:?}"
+    );
 }
 
 #[tokio::test]
@@ -570,12 +593,18 @@ async fn r_p3_account_deletion_is_immediate_and_the_last_admin_stays() {
         .svc
         .delete_account(&second_caller, org.id(), second.id)
         .await;
-    assert!(matches!(r, Err(Error::Conflict { .. })), "last admin: {r:?}");
+    assert!(
+        matches!(r, Err(Error::Conflict { .. })),
+        "last admin: {r:?}"
+    );
     let r = w
         .svc
         .deactivate_account(&second_caller, org.id(), second.id, None)
         .await;
-    assert!(matches!(r, Err(Error::Conflict { .. })), "last admin: {r:?}");
+    assert!(
+        matches!(r, Err(Error::Conflict { .. })),
+        "last admin: {r:?}"
+    );
 }
 
 #[tokio::test]
@@ -781,7 +810,10 @@ async fn decisions_explain_themselves_for_debugging_custom_roles() {
             Target::Session(s.id),
         )
         .await;
-    assert!(matches!(r, Err(Error::NotFound { what: "session" })), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::NotFound { what: "session" })),
+        "{r:?}"
+    );
     let why = w
         .svc
         .explain(
@@ -812,7 +844,10 @@ async fn decisions_explain_themselves_for_debugging_custom_roles() {
             Target::Session(s.id),
         )
         .await;
-    assert!(matches!(r, Err(Error::NotFound { what: "session" })), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::NotFound { what: "session" })),
+        "{r:?}"
+    );
     // Explaining someone else's access is an administrator's tool.
     let r = w
         .svc

@@ -18,7 +18,8 @@ use cai_core::ports::{
     AuditStore, ContentStore, DirectoryStore, KeyStore, SessionEvent, SessionStore,
 };
 use cai_core::service::{
-    ContentBody, InviteTo, Invited, NewAccount, NewRoom, NewSession, PageRequest, SessionKeyMaterial,
+    ContentBody, InviteTo, Invited, NewAccount, NewRoom, NewSession, PageRequest,
+    SessionKeyMaterial,
 };
 use cai_crypto::e2e::{DeviceId, HistoryBundle, LocalDevice, Roster, SessionState};
 use cai_crypto::modes::{self, KeyCustody};
@@ -331,7 +332,10 @@ async fn r_s2_guests_join_ad_hoc_sessions_with_a_pseudonym_only() {
         .svc
         .post_content(&g, org.id(), other.id, ContentKind::Message, plain("x"))
         .await;
-    assert!(matches!(r, Err(Error::NotFound { what: "session" })), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::NotFound { what: "session" })),
+        "{r:?}"
+    );
     let r = w
         .svc
         .invite(

@@ -216,7 +216,13 @@ pub async fn delete_account_cascades(store: DynStore) {
     let solo_group = read(store.group(t, solo).await, "group").expect("the group stays");
     assert!(solo_group.members.is_empty());
     let client = SubjectId::Account(ids.client);
-    assert!(read(store.sessions_of(t, client, Page::first(100)).await, "sessions of").is_empty());
+    assert!(
+        read(
+            store.sessions_of(t, client, Page::first(100)).await,
+            "sessions of"
+        )
+        .is_empty()
+    );
     let left: Vec<SubjectId> = read(store.participants(t, ids.session).await, "participants")
         .into_iter()
         .map(|p| p.subject)
@@ -316,7 +322,9 @@ pub async fn delete_guest_cascades(store: DynStore) {
     assert!(read(store.guest(t, ids.guest).await, "guest").is_none());
     assert!(
         read(
-            store.sessions_of(t, SubjectId::Guest(ids.guest), Page::first(100)).await,
+            store
+                .sessions_of(t, SubjectId::Guest(ids.guest), Page::first(100))
+                .await,
             "sessions of"
         )
         .is_empty()

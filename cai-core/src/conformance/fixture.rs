@@ -320,7 +320,10 @@ impl Fixture {
         );
         for p in &self.participants {
             assert_eq!(
-                read(s.sessions_of(t, p.subject, Page::first(100)).await, "sessions of"),
+                read(
+                    s.sessions_of(t, p.subject, Page::first(100)).await,
+                    "sessions of"
+                ),
                 vec![ids.session]
             );
         }
@@ -457,7 +460,11 @@ impl Fixture {
         );
         for p in &self.participants {
             assert!(
-                read(s.sessions_of(t, p.subject, Page::first(100)).await, "sessions of").is_empty(),
+                read(
+                    s.sessions_of(t, p.subject, Page::first(100)).await,
+                    "sessions of"
+                )
+                .is_empty(),
                 "{none}"
             );
         }

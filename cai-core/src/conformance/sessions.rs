@@ -129,7 +129,10 @@ pub async fn sessions_of(store: DynStore) {
     commit_ok(&store, t, writes).await;
     let mine: Vec<SessionId> = vec![ordered(1), ordered(3), ordered(8)];
     let all = Page::first(100);
-    assert_eq!(read(store.sessions_of(t, me, all).await, "sessions of"), mine);
+    assert_eq!(
+        read(store.sessions_of(t, me, all).await, "sessions of"),
+        mine
+    );
     assert_eq!(
         read(store.sessions_of(t, other, all).await, "sessions of"),
         vec![ordered::<SessionId>(6)]
@@ -144,23 +147,33 @@ pub async fn sessions_of(store: DynStore) {
     assert!(read(store.sessions_of(rid(), me, all).await, "sessions of").is_empty());
     // Paged both ways.
     assert_eq!(
-        read(store.sessions_of(t, me, Page::first(2)).await, "sessions of"),
+        read(
+            store.sessions_of(t, me, Page::first(2)).await,
+            "sessions of"
+        ),
         mine[..2].to_vec()
     );
     assert_eq!(
         read(
-            store.sessions_of(t, me, Page::first(2).after(mine[1])).await,
+            store
+                .sessions_of(t, me, Page::first(2).after(mine[1]))
+                .await,
             "sessions of"
         ),
         mine[2..].to_vec()
     );
     assert_eq!(
-        read(store.sessions_of(t, me, Page::newest(2)).await, "sessions of"),
+        read(
+            store.sessions_of(t, me, Page::newest(2)).await,
+            "sessions of"
+        ),
         vec![mine[2], mine[1]]
     );
     assert_eq!(
         read(
-            store.sessions_of(t, me, Page::newest(5).after(mine[1])).await,
+            store
+                .sessions_of(t, me, Page::newest(5).after(mine[1]))
+                .await,
             "sessions of"
         ),
         vec![mine[0]]
@@ -334,7 +347,11 @@ pub async fn listings(store: DynStore) {
     }
     // Invitations 40..46: to s1 by the owner (even), to s2 by the colleague (odd).
     for n in 40..46u16 {
-        let (session, by) = if n % 2 == 0 { (s1, owner) } else { (s2, colleague) };
+        let (session, by) = if n % 2 == 0 {
+            (s1, owner)
+        } else {
+            (s2, colleague)
+        };
         writes.push(Write::InsertInvitation(data::invitation(
             t,
             ordered(n),
@@ -390,14 +407,18 @@ pub async fn listings(store: DynStore) {
     );
     assert!(
         read(
-            store.sessions_of_group(t, ordered(31), Page::first(10)).await,
+            store
+                .sessions_of_group(t, ordered(31), Page::first(10))
+                .await,
             "sessions of group"
         )
         .is_empty()
     );
     assert!(
         read(
-            store.sessions_of_group(elsewhere, team, Page::first(10)).await,
+            store
+                .sessions_of_group(elsewhere, team, Page::first(10))
+                .await,
             "sessions of group"
         )
         .is_empty()
@@ -409,7 +430,11 @@ pub async fn listings(store: DynStore) {
         .collect();
     assert_eq!(groups, vec![ordered(32), ordered(31)]);
     assert_eq!(
-        read(store.groups(t, Page::first(10).after(ordered(30))).await, "groups").len(),
+        read(
+            store.groups(t, Page::first(10).after(ordered(30))).await,
+            "groups"
+        )
+        .len(),
         2
     );
     assert!(read(store.groups(elsewhere, Page::first(10)).await, "groups").is_empty());

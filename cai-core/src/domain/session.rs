@@ -225,7 +225,9 @@ pub struct Invitation {
     /// For contact requests: binds the invited address without storing it (R-S1):
     /// [`InvitationSecret::address_binding`] of the secret and the address. Whoever
     /// accepts must name that address, and the account gets it. Useless without the
-    /// secret, which only the invited mailbox received.
+    /// secret, which only the invited mailbox received. Never in JSON (a client has no
+    /// use for it); deserializes as `None`.
+    #[serde(skip)]
     pub address_binding: Option<[u8; 32]>,
     /// Who sent it.
     pub created_by: AccountId,

@@ -62,8 +62,8 @@ pub use notify::{AdminNotifier, Notification, NotifyError};
 pub use routing::{SingleStore, TenantRouter};
 pub use store::{
     AuditStore, Batch, ContentStore, Credential, CredentialKind, CredentialStore, DirectoryStore,
-    DynStore, HistoryGrant, InvitationFilter, KeyStore, Order, Page, SessionStore, Store, StoreError, StoreResult,
-    StoredCustody, Write,
+    DynStore, HistoryGrant, InvitationFilter, KeyStore, Order, Page, SessionStore, Store,
+    StoreError, StoreResult, StoredCustody, Write,
 };
 pub use throttle::{
     AttemptKey, AttemptScope, AttemptSource, CheckError, CounterError, FailureCounter,

@@ -311,7 +311,8 @@ impl Counselling {
         let own = mine && !window;
         if mine && window {
             // Checked after resolving the caller, so an unusable account learns nothing.
-            self.principal(caller, tenant, Action::ManageAccounts).await?;
+            self.principal(caller, tenant, Action::ManageAccounts)
+                .await?;
             return Err(Error::Denied {
                 action: Action::ManageAccounts,
                 reason: crate::authz::DenyReason::FourEyes,

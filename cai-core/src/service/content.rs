@@ -337,8 +337,12 @@ impl Counselling {
     ) -> Result<ContentItem> {
         let (store, principal, t) = self.principal(caller, tenant, Action::EditContent).await?;
         let (mut s, parts) = self.load_session(&store, tenant, session).await?;
-        self.check_session(&principal, Action::ReadContent, Self::view(&s, &parts, None))
-            .await?;
+        self.check_session(
+            &principal,
+            Action::ReadContent,
+            Self::view(&s, &parts, None),
+        )
+        .await?;
         let mut i = self.load_item(&store, tenant, session, item).await?;
         let decision = self
             .check_session(
@@ -405,8 +409,12 @@ impl Counselling {
             .principal(caller, tenant, Action::DeleteContent)
             .await?;
         let (s, parts) = self.load_session(&store, tenant, session).await?;
-        self.check_session(&principal, Action::ReadContent, Self::view(&s, &parts, None))
-            .await?;
+        self.check_session(
+            &principal,
+            Action::ReadContent,
+            Self::view(&s, &parts, None),
+        )
+        .await?;
         let i = self.load_item(&store, tenant, session, item).await?;
         let decision = self
             .check_session(

@@ -192,7 +192,10 @@ mod tests {
                 "{subject:?} {body:?}"
             );
         }
-        assert!(InvitationTemplate::new("x", "y".repeat(MAX_TEMPLATE_LEN + 1) + "{code}", None).is_err());
+        assert!(
+            InvitationTemplate::new("x", "y".repeat(MAX_TEMPLATE_LEN + 1) + "{code}", None)
+                .is_err()
+        );
     }
 
     #[test]

@@ -25,13 +25,13 @@ use std::time::Duration;
 use cai_crypto::passphrase::Argon2Params;
 
 use crate::authz::{Action, Authentication, Decision, DenyReason, Principal, Resource, authorize};
+use crate::blocking::{BlockingError, BlockingPool};
 use crate::domain::{
     AuditActor, AuditEvent, AuditKind, AuditObject, BuiltinRole, Change, Incident, IncidentKind,
     RequestMeta, Tenant,
 };
 use crate::error::{Error, Result};
 use crate::id::{AccountId, EventId, IncidentId, SessionId, SubjectId, TenantId};
-use crate::blocking::{BlockingError, BlockingPool};
 use crate::ports::{
     AdminNotifier, Batch, Clock, DynStore, FailureCounter, KeyProvider, Mailer, Notification,
     SessionEvent, SessionTransport, TenantRouter, Write,

@@ -251,11 +251,16 @@ mod tests {
             newest_first: Some(false),
         };
         let p: Page<ItemId> = again.id_page("itm", Order::OldestFirst).unwrap();
-        assert_eq!((p.after, p.order, p.limit), (Some(id), Order::NewestFirst, 5));
+        assert_eq!(
+            (p.after, p.order, p.limit),
+            (Some(id), Order::NewestFirst, 5)
+        );
         assert!(again.id_page::<ItemId>("ses", Order::OldestFirst).is_err());
         assert!(again.seq("itm", Order::NewestFirst).is_err());
         // A page that is not full has no next cursor.
-        let short: Page<ItemId> = PageRequest::with_limit(2).id_page("itm", Order::OldestFirst).unwrap();
+        let short: Page<ItemId> = PageRequest::with_limit(2)
+            .id_page("itm", Order::OldestFirst)
+            .unwrap();
         assert!(Paged::by_id(vec![id], "itm", &short, |i| *i).next.is_none());
     }
 
@@ -263,8 +268,14 @@ mod tests {
     fn limits_default_and_cap() {
         assert_eq!(PageRequest::first().limit(), DEFAULT_PAGE_LIMIT);
         assert_eq!(PageRequest::with_limit(0).limit(), DEFAULT_PAGE_LIMIT);
-        assert_eq!(PageRequest::with_limit(MAX_PAGE_LIMIT).limit(), MAX_PAGE_LIMIT);
-        assert_eq!(PageRequest::with_limit(MAX_PAGE_LIMIT + 1).limit(), MAX_PAGE_LIMIT);
+        assert_eq!(
+            PageRequest::with_limit(MAX_PAGE_LIMIT).limit(),
+            MAX_PAGE_LIMIT
+        );
+        assert_eq!(
+            PageRequest::with_limit(MAX_PAGE_LIMIT + 1).limit(),
+            MAX_PAGE_LIMIT
+        );
     }
 
     #[test]
@@ -272,11 +283,25 @@ mod tests {
         for bad in ["", "a b", &"x".repeat(MAX_CURSOR_LEN + 1), "itm/o/1"] {
             assert!(Cursor::parse(bad).is_err(), "{bad:?}");
         }
-        for bad in ["itm", "itm.o", "itm.x.itm_00", "itm.o.nonsense", "itm.n.acc_00000000000000000000000000000000"] {
+        for bad in [
+            "itm",
+            "itm.o",
+            "itm.x.itm_00",
+            "itm.o.nonsense",
+            "itm.n.acc_00000000000000000000000000000000",
+        ] {
             let req = PageRequest::after(Cursor::parse(bad).unwrap());
-            assert!(req.id_page::<ItemId>("itm", Order::OldestFirst).is_err(), "{bad:?}");
+            assert!(
+                req.id_page::<ItemId>("itm", Order::OldestFirst).is_err(),
+                "{bad:?}"
+            );
         }
-        for bad in ["inc.n.", "inc.n.12a", "inc.n.99999999999999999999999", "inc.o.5"] {
+        for bad in [
+            "inc.n.",
+            "inc.n.12a",
+            "inc.n.99999999999999999999999",
+            "inc.o.5",
+        ] {
             let req = PageRequest::after(Cursor::parse(bad).unwrap());
             assert!(req.seq("inc", Order::NewestFirst).is_err(), "{bad:?}");
         }

@@ -86,7 +86,16 @@ impl Counselling {
         let room_id = RoomId::random()?;
         let mut tx = self.tx_of(caller, tenant);
         let meeting = self
-            .open_meeting(&store, &t, &mut tx, room_id, owner, mode, new.content, &new.name)
+            .open_meeting(
+                &store,
+                &t,
+                &mut tx,
+                room_id,
+                owner,
+                mode,
+                new.content,
+                &new.name,
+            )
             .await?;
         let room = Room {
             id: room_id,
@@ -108,7 +117,11 @@ impl Counselling {
                 Change::new("name", None::<String>, Some(room.name.as_str())),
                 Change::new("session", None::<String>, Some(meeting.id)),
                 Change::new("mode", None::<String>, Some(format!("{mode:?}"))),
-                Change::new("content", None::<String>, Some(format!("{:?}", room.content))),
+                Change::new(
+                    "content",
+                    None::<String>,
+                    Some(format!("{:?}", room.content)),
+                ),
                 Change::new("password", None::<String>, Some("<set>")),
             ],
             Some(&decision),
@@ -284,8 +297,12 @@ impl Counselling {
             parts.push((caller.subject, ParticipantRole::Client));
         }
         // The answer shows the meeting: check that before anything is written.
-        self.check_session(&principal, Action::ViewSession, Self::view(&s, &parts, None))
-            .await?;
+        self.check_session(
+            &principal,
+            Action::ViewSession,
+            Self::view(&s, &parts, None),
+        )
+        .await?;
         let mut participants = store.participants(tenant, s.id).await?;
         let mut tx = self.tx_of(caller, tenant);
         if !known {

@@ -9,6 +9,7 @@ use cai_crypto::hierarchy::{WrappedKey, session_wrap_context};
 use cai_crypto::modes::{KeyCustody, SessionMode};
 
 use super::accounts::NewAccount;
+use super::paging::{PageRequest, Paged};
 use super::{Caller, Counselling};
 use crate::authz::{
     Action, Authentication, Decision, DenyReason, Principal, Resource, SessionView, authorize,
@@ -16,17 +17,13 @@ use crate::authz::{
 use crate::domain::{
     Account, AccountStatus, AuditActor, AuditKind, AuditObject, BuiltinRole, Change,
     ContentRetention, Email, Guest, Invitation, InvitationKind, InvitationSecret, InvitationStatus,
-    Name, Participant, ParticipantRole, Pseudonym, Session, SessionKind, SessionStatus,
-    Tenant,
+    Name, Participant, ParticipantRole, Pseudonym, Session, SessionKind, SessionStatus, Tenant,
 };
 use crate::error::{Error, Result};
-use crate::id::{
-    AccountId, GroupId, GuestId, InvitationId, SessionId, SubjectId, TenantId,
-};
+use crate::id::{AccountId, GroupId, GuestId, InvitationId, SessionId, SubjectId, TenantId};
 use crate::ports::{
     DynStore, HistoryGrant, InvitationFilter, Mail, SessionEvent, StoredCustody, Write,
 };
-use super::paging::{PageRequest, Paged};
 
 /// A session to create.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -212,7 +209,6 @@ pub(crate) fn wrap_context(tenant: TenantId, session: SessionId) -> Result<Vec<u
         crypto_id(&session).as_bytes(),
     )?)
 }
-
 
 impl Counselling {
     pub(crate) async fn load_session(
@@ -481,7 +477,8 @@ impl Counselling {
         let page = page.id_page("ses", crate::ports::Order::NewestFirst)?;
         let ids = store.sessions_of(tenant, caller.subject, page).await?;
         let listed = Paged::by_id(ids, "ses", &page, |id| *id);
-        self.visible_sessions(&store, &principal, tenant, listed).await
+        self.visible_sessions(&store, &principal, tenant, listed)
+            .await
     }
 
     /// A page of the sessions shared with a group the caller is a member of (team
@@ -504,7 +501,8 @@ impl Counselling {
         }
         let ids = store.sessions_of_group(tenant, group, page).await?;
         let listed = Paged::by_id(ids, "ses", &page, |id| *id);
-        self.visible_sessions(&store, &principal, tenant, listed).await
+        self.visible_sessions(&store, &principal, tenant, listed)
+            .await
     }
 
     /// Loads the listed sessions the principal may view; the cursor stays the
@@ -849,9 +847,14 @@ impl Counselling {
                 } else {
                     Action::ManageAccounts
                 };
-                self.authorized(caller, tenant, action, Resource::Account { tenant, account })
-                    .await?
-                    .0
+                self.authorized(
+                    caller,
+                    tenant,
+                    action,
+                    Resource::Account { tenant, account },
+                )
+                .await?
+                .0
             }
         };
         let page = page.id_page("inv", crate::ports::Order::NewestFirst)?;
@@ -1168,9 +1171,7 @@ impl Counselling {
             other => other?,
         };
         let t = store.tenant(tenant).await?.ok_or(Error::NotAccepted)?;
-        let (mut invitation, s) = self
-            .usable_invitation(&store, tenant, secret, None)
-            .await?;
+        let (mut invitation, s) = self.usable_invitation(&store, tenant, secret, None).await?;
         let InvitationKind::GuestLink { max_uses } = invitation.kind else {
             return Err(Error::NotAccepted);
         };

@@ -179,8 +179,24 @@ impl Counselling {
                 Some(format!("{:?}", settings.admin_reauth_window)),
             ));
         }
+        if before.allow_message_editing != settings.allow_message_editing {
+            changes.push(Change::new(
+                "settings.allow_message_editing",
+                Some(before.allow_message_editing),
+                Some(settings.allow_message_editing),
+            ));
+        }
         if changes.is_empty() {
-            return Ok(t);
+            if *before != settings {
+                // A setting without its own line above still changes, and is audited.
+                changes.push(Change::new(
+                    "settings",
+                    Some(format!("{before:?}")),
+                    Some(format!("{settings:?}")),
+                ));
+            } else {
+                return Ok(t);
+            }
         }
         t.settings = settings;
         let mut tx = self.tx_of(caller, tenant);
@@ -218,8 +234,10 @@ impl Counselling {
         let after = page.seq("evt", Order::OldestFirst)?.unwrap_or(0);
         let limit = page.limit();
         let events = store.audit_events(tenant, after, limit).await?;
-        Ok(Paged::by_seq(events, "evt", Order::OldestFirst, limit, |(seq, _)| *seq)
-            .map(|(seq, event)| AuditRecord { seq, event }))
+        Ok(
+            Paged::by_seq(events, "evt", Order::OldestFirst, limit, |(seq, _)| *seq)
+                .map(|(seq, event)| AuditRecord { seq, event }),
+        )
     }
 
     /// A page of the tenant's incidents, newest first, so a flood of old ones never
@@ -241,8 +259,10 @@ impl Counselling {
         let before = page.seq("inc", Order::NewestFirst)?;
         let limit = page.limit();
         let rows = store.incidents(tenant, before, limit).await?;
-        Ok(Paged::by_seq(rows, "inc", Order::NewestFirst, limit, |(seq, _)| *seq)
-            .map(|(_, incident)| incident))
+        Ok(
+            Paged::by_seq(rows, "inc", Order::NewestFirst, limit, |(seq, _)| *seq)
+                .map(|(_, incident)| incident),
+        )
     }
 }
 

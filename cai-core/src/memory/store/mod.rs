@@ -21,8 +21,8 @@ use crate::id::{
 };
 use crate::ports::{
     AuditStore, Batch, ContentStore, Credential, CredentialKind, CredentialStore, DirectoryStore,
-    HistoryGrant, InvitationFilter, KeyStore, Notification, Order, Page, SessionStore, Store, StoreError, StoreResult,
-    StoredCustody,
+    HistoryGrant, InvitationFilter, KeyStore, Notification, Order, Page, SessionStore, Store,
+    StoreError, StoreResult, StoredCustody,
 };
 use crate::time::Timestamp;
 

@@ -1,33 +1,15 @@
 //! Part two of the quickstart: a counselling platform assembled in memory from
 //! `cai-core`'s reference ports.
 
-use std::sync::Arc;
-
-use cai_core::authz::Authentication;
-use cai_core::domain::{
-    BuiltinRole, ContentKind, Email, Name, Pseudonym, Region, SessionMode, TenantSettings,
-};
-use cai_core::id::SubjectId;
-use cai_core::memory::{
-    LocalKeyProvider, MemoryMailer, MemoryNotifier, MemoryStore, MemoryTransport,
-};
-use cai_core::ports::{AuditStore, Clock, ContentStore, SingleStore, SystemClock};
-use cai_core::service::{ContentBody, InviteTo, NewAccount, NewSession, NewTenant};
-use cai_core::{Caller, Counselling, Error, Ports};
+use cai_core::domain::InvitationSecret;
+use cai_core::ports::{AuditStore, ContentStore};
+use cai_core::prelude::*;
 
 pub(crate) async fn run() -> Result<(), Error> {
     println!("\n[5] a counselling platform in memory (cai-core)");
-    let store = Arc::new(MemoryStore::new());
-    let mailer = Arc::new(MemoryMailer::new());
-    let notifier = Arc::new(MemoryNotifier::new());
-    let service = Counselling::new(Ports {
-        router: Arc::new(SingleStore(store.clone())),
-        keys: Arc::new(LocalKeyProvider::new()),
-        clock: Arc::new(SystemClock),
-        mailer: mailer.clone(),
-        notifier: notifier.clone(),
-        transport: Arc::new(MemoryTransport::new()),
-    });
+    let mem = Ports::in_memory();
+    let (store, mailer, notifier) = (mem.store.clone(), mem.mailer.clone(), mem.notifier.clone());
+    let service = Counselling::new(mem.ports.clone());
 
     let (tenant, admin) = service
         .create_tenant(
@@ -44,13 +26,15 @@ pub(crate) async fn run() -> Result<(), Error> {
         "    tenant {t} in region DE, default mode {:?}",
         tenant.settings.default_mode
     );
-    let login = |subject, second_factor| Caller {
-        tenant: t,
-        subject,
-        authentication: Authentication {
-            second_factor,
-            at: SystemClock.now(),
-        },
+    let login = |subject, second_factor| {
+        Caller::new(
+            t,
+            subject,
+            Authentication {
+                second_factor,
+                at: mem.clock.now(),
+            },
+        )
     };
     let ada = login(SubjectId::Account(admin.id), true);
     let cora = service
@@ -75,19 +59,26 @@ pub(crate) async fn run() -> Result<(), Error> {
         )
         .await?
         .session;
-    let secret = service
+    service
         .invite(
             &cora,
             t,
             session.id,
-            InviteTo::Contact(Email::parse("kim@mail.example")?),
+            InviteTo::contact(Email::parse("kim@mail.example")?),
             None,
         )
         .await?;
     println!(
-        "    contact request mailed ({} mail); invitee stored: no",
+        "    contact request mailed ({} mail; the counsellor never sees the code); invitee stored: no",
         mailer.sent().len()
     );
+    // Kim reads the code in her mailbox.
+    let mails = mailer.sent();
+    let code = mails
+        .last()
+        .and_then(|m| m.body.split_whitespace().find(|w| w.starts_with("inv_")))
+        .ok_or(Error::NotAccepted)?;
+    let secret = InvitationSecret::parse(code)?;
     let (kim, _) = service
         .accept_invitation(
             t,
@@ -141,7 +132,9 @@ pub(crate) async fn run() -> Result<(), Error> {
             InviteTo::GuestLink { max_uses: 1 },
             None,
         )
-        .await?;
+        .await?
+        .into_secret()
+        .ok_or(Error::NotAccepted)?;
     let (guest, _) = service
         .join_as_guest(t, &link, Pseudonym::parse("Sonnenblume")?)
         .await?;
@@ -149,6 +142,35 @@ pub(crate) async fn run() -> Result<(), Error> {
         "    guest {:?} joined ad-hoc session ({:?} mode)",
         guest.pseudonym, adhoc.mode
     );
+
+    // A room is a door: each meeting is a session of its own.
+    let room = service
+        .create_room(
+            &cora,
+            t,
+            NewRoom {
+                name: Name::parse("Coras Raum")?,
+                password: "room password 1".to_owned().into(),
+                mode: Some(SessionMode::ServerManaged),
+                content: RoomContent::Keep,
+            },
+        )
+        .await?;
+    let first = service
+        .enter_room(&kim, t, room.id, "room password 1")
+        .await?
+        .session;
+    let second = service
+        .change_room_password(&cora, t, room.id, "room password 2")
+        .await?;
+    println!(
+        "    room {}: meeting {} closed by a new password, meeting {} open",
+        room.id, first.id, second.id
+    );
+    let page = service
+        .list_sessions(&cora, t, PageRequest::with_limit(10))
+        .await?;
+    println!("    Cora's sessions, newest first: {}", page.items.len());
 
     let trail = store.audit_events(t, 0, 1000).await.map_err(Error::from)?;
     println!(
