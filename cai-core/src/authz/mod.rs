@@ -226,6 +226,26 @@ pub enum Decision {
     },
 }
 
+impl DenyReason {
+    /// A stable snake_case name (as in JSON's `"type"`), for metrics labels and logs.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            DenyReason::TenantMismatch { .. } => "tenant_mismatch",
+            DenyReason::NoPermission => "no_permission",
+            DenyReason::NotApplicable => "not_applicable",
+            DenyReason::NoRelation => "no_relation",
+            DenyReason::SecondFactorRequired => "second_factor_required",
+            DenyReason::ReauthenticationRequired => "reauthentication_required",
+            DenyReason::GuestOutOfScope => "guest_out_of_scope",
+            DenyReason::NotOwnAccount => "not_own_account",
+            DenyReason::FourEyes => "four_eyes",
+            DenyReason::NotAuthor => "not_author",
+            DenyReason::SessionClosed => "session_closed",
+            DenyReason::NotRoomOwner => "not_room_owner",
+        }
+    }
+}
+
 impl Decision {
     /// Whether the action is allowed.
     pub fn is_allowed(&self) -> bool {

@@ -81,6 +81,23 @@ impl TenantRouter for RegionRouter {
     async fn route(&self, tenant: TenantId) -> StoreResult<Option<DynStore>> {
         Ok(self.region_of(tenant).and_then(|r| self.store_of(&r)))
     }
+
+    async fn health(&self) -> Result<(), crate::ports::Unhealthy> {
+        let stores: Vec<(Region, DynStore)> = self
+            .regions
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(r, s)| (r.clone(), s.clone()))
+            .collect();
+        for (region, store) in stores {
+            store
+                .health()
+                .await
+                .map_err(|e| crate::ports::Unhealthy(format!("region {region}: {e}")))?;
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Debug for RegionRouter {

@@ -12,6 +12,15 @@ use crate::id::TenantId;
 /// Wraps and unwraps data keys under a tenant's key-encryption key.
 #[async_trait]
 pub trait KeyProvider: Send + Sync {
+    /// Whether this port can serve now, for health checks ([`Counselling::health`]).
+    /// The default answers yes; a backend that talks to a server overrides it with a
+    /// cheap round trip (a `SELECT 1`, a KMS key lookup, an SMTP `NOOP`).
+    ///
+    /// [`Counselling::health`]: crate::Counselling::health
+    async fn health(&self) -> Result<(), super::Unhealthy> {
+        Ok(())
+    }
+
     /// Creates the tenant's first KEK. Idempotent.
     async fn provision(&self, tenant: TenantId) -> Result<(), KeyProviderError>;
     /// Wraps `key` under the tenant's current KEK, bound to `context`.

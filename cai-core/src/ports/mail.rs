@@ -32,6 +32,15 @@ impl fmt::Debug for Mail {
 /// Sends mail.
 #[async_trait]
 pub trait Mailer: Send + Sync {
+    /// Whether this port can serve now, for health checks ([`Counselling::health`]).
+    /// The default answers yes; a backend that talks to a server overrides it with a
+    /// cheap round trip (a `SELECT 1`, a KMS key lookup, an SMTP `NOOP`).
+    ///
+    /// [`Counselling::health`]: crate::Counselling::health
+    async fn health(&self) -> Result<(), super::Unhealthy> {
+        Ok(())
+    }
+
     /// Sends one message; an error means it was not sent.
     async fn send(&self, mail: Mail) -> Result<(), MailError>;
 }

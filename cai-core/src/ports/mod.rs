@@ -46,6 +46,12 @@
 //! - **Listings are bounded**: every list read returns at most [`Page::MAX_LIMIT`]
 //!   records.
 
+/// A port that cannot serve now, with what it said. For operators' eyes (a health
+/// endpoint behind the monitoring network), never for clients.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unhealthy(pub String);
+
 mod clock;
 mod keys;
 mod mail;

@@ -34,6 +34,15 @@ pub struct Notification {
 /// log secrets; notifications carry ids and kinds only.
 #[async_trait]
 pub trait AdminNotifier: Send + Sync {
+    /// Whether this port can serve now, for health checks ([`Counselling::health`]).
+    /// The default answers yes; a backend that talks to a server overrides it with a
+    /// cheap round trip (a `SELECT 1`, a KMS key lookup, an SMTP `NOOP`).
+    ///
+    /// [`Counselling::health`]: crate::Counselling::health
+    async fn health(&self) -> Result<(), super::Unhealthy> {
+        Ok(())
+    }
+
     /// Delivers one notification. An error leaves it queued for the next attempt.
     async fn notify(&self, notification: &Notification) -> Result<(), NotifyError>;
 }

@@ -12,6 +12,12 @@ use crate::id::TenantId;
 /// Finds the store of a tenant.
 #[async_trait]
 pub trait TenantRouter: Send + Sync {
+    /// Whether every store this router places tenants in can serve now, for health
+    /// checks. The default answers yes; routers over several stores ask each.
+    async fn health(&self) -> Result<(), super::Unhealthy> {
+        Ok(())
+    }
+
     /// The store for a new tenant in `region`; records the placement. An unknown
     /// region is an error, never a fallback to another region.
     async fn place(&self, tenant: TenantId, region: &Region) -> StoreResult<DynStore>;
@@ -31,5 +37,12 @@ impl TenantRouter for SingleStore {
 
     async fn route(&self, tenant: TenantId) -> StoreResult<Option<DynStore>> {
         Ok(self.0.tenant(tenant).await?.map(|_| self.0.clone()))
+    }
+
+    async fn health(&self) -> Result<(), super::Unhealthy> {
+        self.0
+            .health()
+            .await
+            .map_err(|e| super::Unhealthy(e.to_string()))
     }
 }

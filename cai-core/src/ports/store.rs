@@ -642,6 +642,10 @@ pub trait Store:
 {
     /// Applies a batch atomically; see the [`ports` documentation](crate::ports).
     async fn commit(&self, batch: Batch) -> StoreResult<()>;
+
+    /// Whether the store can serve now (a cheap round trip to its database), for
+    /// health checks.
+    async fn health(&self) -> StoreResult<()>;
 }
 
 /// A shared, type-erased store.

@@ -185,6 +185,15 @@ impl AttemptKey {
 /// tested no secret.
 #[async_trait]
 pub trait FailureCounter: Send + Sync {
+    /// Whether this port can serve now, for health checks ([`Counselling::health`]).
+    /// The default answers yes; a backend that talks to a server overrides it with a
+    /// cheap round trip (a `SELECT 1`, a KMS key lookup, an SMTP `NOOP`).
+    ///
+    /// [`Counselling::health`]: crate::Counselling::health
+    async fn health(&self) -> Result<(), super::Unhealthy> {
+        Ok(())
+    }
+
     /// `Err(CheckError::Blocked)` while the counter refuses attempts. Call it before
     /// verifying the secret, so a blocked caller costs no Argon2 time.
     async fn check(&self, key: &AttemptKey, now: Timestamp) -> Result<(), CheckError>;

@@ -73,6 +73,15 @@ impl From<SessionEventJson> for SessionEvent {
 /// Delivers session events to connected clients.
 #[async_trait]
 pub trait SessionTransport: Send + Sync {
+    /// Whether this port can serve now, for health checks ([`Counselling::health`]).
+    /// The default answers yes; a backend that talks to a server overrides it with a
+    /// cheap round trip (a `SELECT 1`, a KMS key lookup, an SMTP `NOOP`).
+    ///
+    /// [`Counselling::health`]: crate::Counselling::health
+    async fn health(&self) -> Result<(), super::Unhealthy> {
+        Ok(())
+    }
+
     /// Publishes an event. Delivery is best effort: clients that miss it catch up by
     /// reading the session; an error is logged by the service, not returned to users.
     async fn publish(

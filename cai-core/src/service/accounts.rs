@@ -152,6 +152,7 @@ impl Counselling {
         new: NewAccount,
         roles: &[RoleId],
     ) -> Result<Account> {
+        self.observe("create_account", Some(tenant), Some(caller), async move {
         new.validate()?;
         let id = AccountId::random()?;
         let resource = Resource::Account {
@@ -226,6 +227,8 @@ impl Counselling {
         }
         self.commit(&store, tx).await?;
         Ok(account)
+    })
+        .await
     }
 
     /// Reads an account: one's own (`ViewOwnAccount`) or any as an administrator
@@ -236,6 +239,7 @@ impl Counselling {
         tenant: TenantId,
         account: AccountId,
     ) -> Result<Account> {
+        self.observe("account", Some(tenant), Some(caller), async move {
         let action = if caller.subject == SubjectId::Account(account) {
             Action::ViewOwnAccount
         } else {
@@ -250,6 +254,8 @@ impl Counselling {
             )
             .await?;
         self.load_account(&store, tenant, account).await
+    })
+        .await
     }
 
     /// A page of the tenant's accounts, oldest first unless asked otherwise (ids sort
@@ -260,6 +266,7 @@ impl Counselling {
         tenant: TenantId,
         page: PageRequest,
     ) -> Result<Paged<Account>> {
+        self.observe("list_accounts", Some(tenant), Some(caller), async move {
         let (store, ..) = self
             .authorized(
                 caller,
@@ -271,6 +278,8 @@ impl Counselling {
         let page = page.id_page("acc", Order::OldestFirst)?;
         let items = store.accounts(tenant, page).await?;
         Ok(Paged::by_id(items, "acc", &page, |a| a.id))
+    })
+        .await
     }
 
     /// A page of the tenant's groups, oldest first unless asked otherwise. Needs
@@ -281,6 +290,7 @@ impl Counselling {
         tenant: TenantId,
         page: PageRequest,
     ) -> Result<Paged<Group>> {
+        self.observe("list_groups", Some(tenant), Some(caller), async move {
         let (store, ..) = self
             .authorized(
                 caller,
@@ -292,6 +302,8 @@ impl Counselling {
         let page = page.id_page("grp", Order::OldestFirst)?;
         let items = store.groups(tenant, page).await?;
         Ok(Paged::by_id(items, "grp", &page, |g| g.id))
+    })
+        .await
     }
 
     /// Changes an account's display name or validity window. Needs `ManageAccounts`, or
@@ -306,6 +318,7 @@ impl Counselling {
         account: AccountId,
         changes: AccountChanges,
     ) -> Result<Account> {
+        self.observe("update_account", Some(tenant), Some(caller), async move {
         let mine = caller.subject == SubjectId::Account(account);
         let window = changes.valid_from.is_some() || changes.valid_until.is_some();
         let own = mine && !window;
@@ -377,6 +390,8 @@ impl Counselling {
             a,
         )
         .await
+    })
+        .await
     }
 
     /// Grants a role. Needs `AssignRoles`. Security relevant (R-I5).
@@ -387,6 +402,7 @@ impl Counselling {
         account: AccountId,
         role: RoleId,
     ) -> Result<Account> {
+        self.observe("grant_role", Some(tenant), Some(caller), async move {
         let (store, decision, tx) = self
             .admin_on_account(caller, tenant, Action::AssignRoles, account)
             .await?;
@@ -415,6 +431,8 @@ impl Counselling {
             a,
         )
         .await
+    })
+        .await
     }
 
     /// Revokes a role; takes effect on the account's next request. Needs `AssignRoles`.
@@ -427,6 +445,7 @@ impl Counselling {
         account: AccountId,
         role: RoleId,
     ) -> Result<Account> {
+        self.observe("revoke_role", Some(tenant), Some(caller), async move {
         let (store, decision, tx) = self
             .admin_on_account(caller, tenant, Action::AssignRoles, account)
             .await?;
@@ -452,6 +471,8 @@ impl Counselling {
             true,
             a,
         )
+        .await
+    })
         .await
     }
 
@@ -523,6 +544,7 @@ impl Counselling {
         name: Name,
         permissions: PermissionSet,
     ) -> Result<Role> {
+        self.observe("create_role", Some(tenant), Some(caller), async move {
         let (store, _, _, decision) = self
             .authorized(
                 caller,
@@ -559,6 +581,8 @@ impl Counselling {
         .await?;
         self.commit(&store, tx).await?;
         Ok(role)
+    })
+        .await
     }
 
     /// Changes what a role grants in this tenant, built-ins included (R-I2). Needs
@@ -572,6 +596,7 @@ impl Counselling {
         role: RoleId,
         permissions: PermissionSet,
     ) -> Result<Role> {
+        self.observe("set_role_permissions", Some(tenant), Some(caller), async move {
         let (store, principal, _, decision) = self
             .authorized(
                 caller,
@@ -620,6 +645,8 @@ impl Counselling {
         self.commit(&store, tx).await?;
         r.revision += 1;
         Ok(r)
+    })
+        .await
     }
 
     /// Creates a group with these members (R-I4). Needs `ManageGroups`; nobody adds
@@ -631,6 +658,7 @@ impl Counselling {
         name: Name,
         members: &[AccountId],
     ) -> Result<Group> {
+        self.observe("create_group", Some(tenant), Some(caller), async move {
         let (store, _, _, decision) = self
             .authorized(
                 caller,
@@ -664,6 +692,8 @@ impl Counselling {
         .await?;
         self.commit(&store, tx).await?;
         Ok(group)
+    })
+        .await
     }
 
     /// Replaces a group's members. Needs `ManageGroups`; nobody adds themselves (four
@@ -675,6 +705,7 @@ impl Counselling {
         group: GroupId,
         members: &[AccountId],
     ) -> Result<Group> {
+        self.observe("set_group_members", Some(tenant), Some(caller), async move {
         let (store, _, _, decision) = self
             .authorized(
                 caller,
@@ -709,6 +740,8 @@ impl Counselling {
         self.commit(&store, tx).await?;
         g.revision += 1;
         Ok(g)
+    })
+        .await
     }
 
     /// Four eyes for groups: nobody adds themselves to a group (groups open sessions to
@@ -761,6 +794,7 @@ impl Counselling {
         account: AccountId,
         pseudonymise_at: Option<Timestamp>,
     ) -> Result<Account> {
+        self.observe("deactivate_account", Some(tenant), Some(caller), async move {
         let (store, decision, tx) = self
             .admin_on_account(caller, tenant, Action::ManageAccounts, account)
             .await?;
@@ -802,6 +836,8 @@ impl Counselling {
             a,
         )
         .await
+    })
+        .await
     }
 
     /// Reactivates a deactivated account; its scheduled pseudonymisation is cancelled
@@ -812,6 +848,7 @@ impl Counselling {
         tenant: TenantId,
         account: AccountId,
     ) -> Result<Account> {
+        self.observe("reactivate_account", Some(tenant), Some(caller), async move {
         let (store, decision, tx) = self
             .admin_on_account(caller, tenant, Action::ManageAccounts, account)
             .await?;
@@ -839,6 +876,8 @@ impl Counselling {
             a,
         )
         .await
+    })
+        .await
     }
 
     /// The pseudonymisation job (R-I7): every deactivated account of `tenant` whose date
@@ -847,6 +886,7 @@ impl Counselling {
     /// Idempotent; returns how many accounts it pseudonymised. The host runs it
     /// periodically.
     pub async fn run_pseudonymisation(&self, tenant: TenantId) -> Result<usize> {
+        self.observe("run_pseudonymisation", Some(tenant), None, async move {
         let store = self.store(tenant).await?;
         let now = self.now();
         let mut done = 0;
@@ -892,6 +932,8 @@ impl Counselling {
                 return Ok(done);
             }
         }
+    })
+        .await
     }
 
     /// Deletes an account immediately (R-P3): the record, its credentials, key backup,
@@ -904,6 +946,7 @@ impl Counselling {
         tenant: TenantId,
         account: AccountId,
     ) -> Result<()> {
+        self.observe("delete_account", Some(tenant), Some(caller), async move {
         let action = if caller.subject == SubjectId::Account(account) {
             Action::DeleteOwnAccount
         } else {
@@ -928,6 +971,8 @@ impl Counselling {
         )
         .await?;
         self.commit(&store, tx).await
+    })
+        .await
     }
 }
 

@@ -152,6 +152,7 @@ impl Counselling {
         kind: ContentKind,
         body: ContentBody,
     ) -> Result<ContentItem> {
+        self.observe("post_content", Some(tenant), Some(caller), async move {
         if kind == ContentKind::KeyMaterial {
             return Err(Error::Invalid {
                 what: "content kind",
@@ -211,6 +212,8 @@ impl Counselling {
         );
         self.commit(&store, tx).await?;
         Ok(item)
+    })
+        .await
     }
 
     async fn load_item(
@@ -237,6 +240,7 @@ impl Counselling {
         item: ItemId,
         version: Option<u32>,
     ) -> Result<ContentView> {
+        self.observe("read_content", Some(tenant), Some(caller), async move {
         let (store, _, s, _, _) = self
             .session_action(caller, tenant, session, Action::ReadContent)
             .await?;
@@ -252,6 +256,8 @@ impl Counselling {
             version,
             body,
         })
+    })
+        .await
     }
 
     /// A page of the session's items (metadata only), newest first unless asked
@@ -263,12 +269,15 @@ impl Counselling {
         session: SessionId,
         page: PageRequest,
     ) -> Result<Paged<ContentItem>> {
+        self.observe("list_items", Some(tenant), Some(caller), async move {
         let (store, ..) = self
             .session_action(caller, tenant, session, Action::ReadContent)
             .await?;
         let page = page.id_page("itm", Order::NewestFirst)?;
         let items = store.items(tenant, session, page).await?;
         Ok(Paged::by_id(items, "itm", &page, |i| i.id))
+    })
+        .await
     }
 
     /// A page of the session's items with their newest versions' bodies — what a chat
@@ -281,6 +290,7 @@ impl Counselling {
         session: SessionId,
         page: PageRequest,
     ) -> Result<Paged<ContentView>> {
+        self.observe("read_items", Some(tenant), Some(caller), async move {
         let (store, _, s, _, _) = self
             .session_action(caller, tenant, session, Action::ReadContent)
             .await?;
@@ -305,6 +315,8 @@ impl Counselling {
             items: views,
             next: next.next,
         })
+    })
+        .await
     }
 
     /// The versions of an item, oldest first, with their metadata (bodies stay sealed).
@@ -316,11 +328,14 @@ impl Counselling {
         session: SessionId,
         item: ItemId,
     ) -> Result<Vec<ContentVersion>> {
+        self.observe("versions", Some(tenant), Some(caller), async move {
         let (store, ..) = self
             .session_action(caller, tenant, session, Action::ReadContent)
             .await?;
         self.load_item(&store, tenant, session, item).await?;
         Ok(store.versions(tenant, item).await?)
+    })
+        .await
     }
 
     /// Adds a new version to one's own document, note or whiteboard — or chat message,
@@ -335,6 +350,7 @@ impl Counselling {
         item: ItemId,
         body: ContentBody,
     ) -> Result<ContentItem> {
+        self.observe("edit_content", Some(tenant), Some(caller), async move {
         let (store, principal, t) = self.principal(caller, tenant, Action::EditContent).await?;
         let (mut s, parts) = self.load_session(&store, tenant, session).await?;
         self.check_session(
@@ -394,6 +410,8 @@ impl Counselling {
         self.commit(&store, tx).await?;
         i.latest_version = version;
         Ok(i)
+    })
+        .await
     }
 
     /// Deletes an item with all its versions. Needs `DeleteContent` as its author or
@@ -405,6 +423,7 @@ impl Counselling {
         session: SessionId,
         item: ItemId,
     ) -> Result<()> {
+        self.observe("delete_content", Some(tenant), Some(caller), async move {
         let (store, principal, _) = self
             .principal(caller, tenant, Action::DeleteContent)
             .await?;
@@ -435,5 +454,7 @@ impl Counselling {
         )
         .await?;
         self.commit(&store, tx).await
+    })
+        .await
     }
 }

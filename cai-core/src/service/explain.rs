@@ -41,6 +41,7 @@ impl Counselling {
         action: Action,
         target: Target,
     ) -> Result<Decision> {
+        self.observe("explain", Some(tenant), Some(caller), async move {
         let (store, me, _) = self.principal(caller, tenant, action).await?;
         let me_again = me.clone();
         let principal = if subject == caller.subject {
@@ -91,5 +92,7 @@ impl Counselling {
                 )
             }
         })
+    })
+        .await
     }
 }

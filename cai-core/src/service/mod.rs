@@ -14,6 +14,7 @@ mod accounts;
 mod content;
 mod explain;
 pub mod mail;
+pub mod observe;
 pub mod paging;
 mod rooms;
 mod sessions;
@@ -43,6 +44,7 @@ pub use accounts::{AccountChanges, NewAccount};
 pub use content::{ContentBody, ContentView, MAX_PLAINTEXT_LEN};
 pub use explain::Target;
 pub use mail::{InvitationTemplate, InvitationTemplates};
+pub use observe::{Health, PortHealth};
 pub use paging::{Cursor, PageRequest, Paged};
 pub use rooms::{NewRoom, ROOM_PASSWORD_MAX, ROOM_PASSWORD_MIN};
 pub use sessions::{
@@ -358,6 +360,7 @@ impl Counselling {
     /// Delivers the tenant's queued notifications (those whose first delivery failed).
     /// Returns how many were delivered; the host runs this periodically.
     pub async fn deliver_notifications(&self, tenant: TenantId) -> Result<usize> {
+        self.observe("deliver_notifications", Some(tenant), None, async move {
         let store = self.store(tenant).await?;
         let mut delivered = 0;
         for notification in store.pending_notifications(tenant, 1000).await? {
@@ -366,6 +369,8 @@ impl Counselling {
             }
         }
         Ok(delivered)
+    })
+        .await
     }
 
     /// Resolves `caller` into a principal of `tenant`, fresh from the store: the account
@@ -474,6 +479,7 @@ impl Counselling {
         resource: &Resource<'_>,
     ) -> Result<Decision> {
         let decision = authorize(principal, action, resource);
+        Self::record_decision(&decision);
         if let Decision::Deny {
             reason: DenyReason::TenantMismatch { resource, .. },
             ..
@@ -500,6 +506,7 @@ impl Counselling {
             let result = async {
                 let id = IncidentId::random()?;
                 let mut tx = self.tx_of(caller, tenant);
+                metrics::counter!(observe::INCIDENTS, "kind" => "cross_tenant_access").increment(1);
                 tx.write(Write::RecordIncident(Incident {
                     id,
                     tenant,

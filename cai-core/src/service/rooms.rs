@@ -71,6 +71,7 @@ impl Counselling {
         tenant: TenantId,
         new: NewRoom,
     ) -> Result<Room> {
+        self.observe("create_room", Some(tenant), Some(caller), async move {
         let (store, principal, t, decision) = self
             .authorized(caller, tenant, Action::CreateRoom, Resource::Tenant(tenant))
             .await?;
@@ -130,12 +131,17 @@ impl Counselling {
         .await?;
         self.commit(&store, tx).await?;
         Ok(room)
+    })
+        .await
     }
 
     /// The room, for its owner (`ManageRoom`). Others are told it does not exist.
     pub async fn room(&self, caller: &Caller, tenant: TenantId, room: RoomId) -> Result<Room> {
+        self.observe("room", Some(tenant), Some(caller), async move {
         let (_, r, _) = self.owned_room(caller, tenant, room).await?;
         Ok(r)
+    })
+        .await
     }
 
     /// Ends the room's current meeting and opens a new one: whoever is in the old
@@ -148,6 +154,7 @@ impl Counselling {
         tenant: TenantId,
         room: RoomId,
     ) -> Result<Session> {
+        self.observe("start_meeting", Some(tenant), Some(caller), async move {
         let (store, mut r, decision) = self.owned_room(caller, tenant, room).await?;
         let t = self.tenant_record(&store, tenant).await?;
         let mut tx = self.tx_of(caller, tenant);
@@ -164,6 +171,8 @@ impl Counselling {
         .await?;
         self.commit(&store, tx).await?;
         Ok(meeting)
+    })
+        .await
     }
 
     /// Changes a room's password (R-S3) and, with it, starts a new meeting: whoever
@@ -176,6 +185,7 @@ impl Counselling {
         room: RoomId,
         password: &str,
     ) -> Result<Session> {
+        self.observe("change_room_password", Some(tenant), Some(caller), async move {
         let (store, mut r, decision) = self.owned_room(caller, tenant, room).await?;
         let t = self.tenant_record(&store, tenant).await?;
         r.password = self.room_verifier(password).await?;
@@ -196,6 +206,8 @@ impl Counselling {
         .await?;
         self.commit(&store, tx).await?;
         Ok(meeting)
+    })
+        .await
     }
 
     /// Enters a room with its id and password (R-S3) and joins its current meeting as a
@@ -215,6 +227,7 @@ impl Counselling {
         room: RoomId,
         password: &str,
     ) -> Result<SessionDetails> {
+        self.observe("enter_room", Some(tenant), Some(caller), async move {
         let (store, principal, _) = self.principal(caller, tenant, Action::EnterRoom).await?;
         let r = self.load_room(&store, tenant, room).await?;
         let decision = self
@@ -254,6 +267,8 @@ impl Counselling {
             )
             .await?;
             if outcome.crossed_threshold {
+                metrics::counter!(super::observe::INCIDENTS, "kind" => "repeated_wrong_secret")
+                    .increment(1);
                 let id = IncidentId::random()?;
                 tx.write(Write::RecordIncident(Incident {
                     id,
@@ -332,6 +347,8 @@ impl Counselling {
             session: s,
             participants,
         })
+    })
+        .await
     }
 
     /// Whether `password` opens `r`, checked with Argon2id off the async executor.

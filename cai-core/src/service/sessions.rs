@@ -302,6 +302,7 @@ impl Counselling {
         tenant: TenantId,
         new: NewSession,
     ) -> Result<CreatedSession> {
+        self.observe("create_session", Some(tenant), Some(caller), async move {
         let (store, principal, t, decision) = self
             .authorized(
                 caller,
@@ -336,6 +337,8 @@ impl Counselling {
         .await?;
         self.commit(&store, tx).await?;
         Ok(CreatedSession { session: s })
+    })
+        .await
     }
 
     /// Builds the session, its host participant and its key custody into `tx`.
@@ -453,6 +456,7 @@ impl Counselling {
         tenant: TenantId,
         session: SessionId,
     ) -> Result<SessionDetails> {
+        self.observe("session", Some(tenant), Some(caller), async move {
         let (store, _, s, _, _) = self
             .session_action(caller, tenant, session, Action::ViewSession)
             .await?;
@@ -461,6 +465,8 @@ impl Counselling {
             session: s,
             participants,
         })
+    })
+        .await
     }
 
     /// A page of the sessions the caller takes part in (as host, counsellor, client
@@ -473,12 +479,15 @@ impl Counselling {
         tenant: TenantId,
         page: PageRequest,
     ) -> Result<Paged<Session>> {
+        self.observe("list_sessions", Some(tenant), Some(caller), async move {
         let (store, principal, _) = self.principal(caller, tenant, Action::ViewSession).await?;
         let page = page.id_page("ses", crate::ports::Order::NewestFirst)?;
         let ids = store.sessions_of(tenant, caller.subject, page).await?;
         let listed = Paged::by_id(ids, "ses", &page, |id| *id);
         self.visible_sessions(&store, &principal, tenant, listed)
             .await
+    })
+        .await
     }
 
     /// A page of the sessions shared with a group the caller is a member of (team
@@ -491,6 +500,7 @@ impl Counselling {
         group: GroupId,
         page: PageRequest,
     ) -> Result<Paged<Session>> {
+        self.observe("list_group_sessions", Some(tenant), Some(caller), async move {
         let (store, principal, _) = self.principal(caller, tenant, Action::ViewSession).await?;
         let page = page.id_page("ses", crate::ports::Order::NewestFirst)?;
         if !principal.groups().contains(&group) {
@@ -503,6 +513,8 @@ impl Counselling {
         let listed = Paged::by_id(ids, "ses", &page, |id| *id);
         self.visible_sessions(&store, &principal, tenant, listed)
             .await
+    })
+        .await
     }
 
     /// Loads the listed sessions the principal may view; the cursor stays the
@@ -541,6 +553,7 @@ impl Counselling {
         tenant: TenantId,
         session: SessionId,
     ) -> Result<SessionKeyMaterial> {
+        self.observe("session_keys", Some(tenant), Some(caller), async move {
         let (store, _, s, _, _) = self
             .session_action(caller, tenant, session, Action::ReadContent)
             .await?;
@@ -578,6 +591,8 @@ impl Counselling {
                 }
             }
         })
+    })
+        .await
     }
 
     /// Unwraps a wrapped-key session's data key through the `KeyProvider`.
@@ -621,6 +636,7 @@ impl Counselling {
         session: SessionId,
         custody: Vec<u8>,
     ) -> Result<u32> {
+        self.observe("advance_epoch", Some(tenant), Some(caller), async move {
         let (store, _, mut s, _, decision) = self
             .session_action(caller, tenant, session, Action::InviteParticipants)
             .await?;
@@ -637,6 +653,8 @@ impl Counselling {
         .await?;
         self.commit(&store, tx).await?;
         Ok(epoch)
+    })
+        .await
     }
 
     /// Validates an epoch bundle for `s` and adds it (and the session update) to `tx`.
@@ -712,6 +730,7 @@ impl Counselling {
         to: InviteTo,
         valid_for: Option<Duration>,
     ) -> Result<Invited> {
+        self.observe("invite", Some(tenant), Some(caller), async move {
         let (store, t, s, _, decision) = self
             .session_action(caller, tenant, session, Action::InviteParticipants)
             .await?;
@@ -786,42 +805,37 @@ impl Counselling {
             false,
         )
         .await?;
-        // Commit first, so no code is ever mailed for an invitation that does not exist.
-        // If the mail then fails, the invitation is closed (and that is recorded) so the
-        // unsent code can never be used; the inviter sends a new one.
+        // Mail first, commit after: a call that fails leaves nothing behind. If the
+        // mail fails, nothing is stored and the inviter tries again; if the commit
+        // fails after the mail went out, the mailed code names no invitation and
+        // admits nobody.
+        if let InviteTo::Contact { email, language } = &to {
+            let template = self.config.invitation_mail.for_language(language.as_deref());
+            let (subject, body) = template.render(
+                t.name.as_str(),
+                secret.expose().as_str(),
+                &expires_at.to_rfc3339().unwrap_or_else(|_| expires_at.to_string()),
+            );
+            self.ports
+                .mailer
+                .send(Mail {
+                    to: email.clone(),
+                    subject,
+                    body,
+                })
+                .await
+                .map_err(|e| Error::Mailer(e.to_string()))?;
+        }
         self.commit(&store, tx).await?;
-        match to {
-            InviteTo::Contact { email, language } => {
-                let template = self
-                    .config
-                    .invitation_mail
-                    .for_language(language.as_deref());
-                let (subject, body) = template.render(
-                    t.name.as_str(),
-                    secret.expose().as_str(),
-                    &expires_at.to_string(),
-                );
-                let sent = self
-                    .ports
-                    .mailer
-                    .send(Mail {
-                        to: email,
-                        subject,
-                        body,
-                    })
-                    .await;
-                if let Err(e) = sent {
-                    self.close_unsent_invitation(&store, caller, tenant, id)
-                        .await;
-                    return Err(Error::Mailer(e.to_string()));
-                }
-                Ok(Invited::Mailed { invitation: id })
-            }
-            InviteTo::GuestLink { .. } => Ok(Invited::GuestLink {
+        Ok(match to {
+            InviteTo::Contact { .. } => Invited::Mailed { invitation: id },
+            InviteTo::GuestLink { .. } => Invited::GuestLink {
                 invitation: id,
                 secret,
-            }),
-        }
+            },
+        })
+        })
+        .await
     }
 
     /// A page of invitations, newest first: those to a session (for participants who
@@ -835,6 +849,7 @@ impl Counselling {
         filter: InvitationFilter,
         page: PageRequest,
     ) -> Result<Paged<Invitation>> {
+        self.observe("list_invitations", Some(tenant), Some(caller), async move {
         let store = match filter {
             InvitationFilter::Session(session) => {
                 self.session_action(caller, tenant, session, Action::InviteParticipants)
@@ -860,6 +875,8 @@ impl Counselling {
         let page = page.id_page("inv", crate::ports::Order::NewestFirst)?;
         let items = store.invitations(tenant, filter, page).await?;
         Ok(Paged::by_id(items, "inv", &page, |i| i.id))
+    })
+        .await
     }
 
     /// Withdraws a pending invitation: its code stops working at once. Allowed to its
@@ -871,6 +888,7 @@ impl Counselling {
         tenant: TenantId,
         invitation: InvitationId,
     ) -> Result<Invitation> {
+        self.observe("withdraw_invitation", Some(tenant), Some(caller), async move {
         let (store, principal, _) = self
             .principal(caller, tenant, Action::InviteParticipants)
             .await?;
@@ -923,44 +941,8 @@ impl Counselling {
         self.commit(&store, tx).await?;
         inv.revision += 1;
         Ok(inv)
-    }
-
-    /// Closes an invitation whose mail could not be sent. Best effort: if even this
-    /// fails, the code was never delivered to anyone.
-    async fn close_unsent_invitation(
-        &self,
-        store: &DynStore,
-        caller: &Caller,
-        tenant: TenantId,
-        id: InvitationId,
-    ) {
-        let result = async {
-            let mut invitation = store
-                .invitation(tenant, id)
-                .await?
-                .ok_or(Error::NotFound { what: "invitation" })?;
-            invitation.status = InvitationStatus::Closed;
-            let mut tx = self.tx_of(caller, tenant);
-            tx.write(Write::UpdateInvitation(invitation));
-            tx.audit(
-                store,
-                AuditKind::InvitationSent,
-                AuditObject::Invitation(id),
-                vec![Change::new(
-                    "status",
-                    Some("pending"),
-                    Some("closed: mail not sent"),
-                )],
-                None,
-                false,
-            )
-            .await?;
-            self.commit(store, tx).await
-        }
-        .await;
-        if let Err(e) = result {
-            tracing::warn!(%tenant, invitation = %id, error = %e, "unsent invitation not closed");
-        }
+    })
+        .await
     }
 
     /// Checks an invitation secret: exists in the tenant, matches (constant time),
@@ -1029,6 +1011,7 @@ impl Counselling {
         secret: &InvitationSecret,
         new: NewAccount,
     ) -> Result<(Account, SessionId)> {
+        self.observe("accept_invitation", Some(tenant), None, async move {
         new.validate()?;
         let store = match self.store(tenant).await {
             Err(Error::NotFound { .. }) => return Err(Error::NotAccepted),
@@ -1075,6 +1058,8 @@ impl Counselling {
             .await?;
         self.commit(&store, tx).await?;
         Ok((account, s.id))
+    })
+        .await
     }
 
     /// Accepts a contact request with an existing account of the tenant: the account's
@@ -1085,6 +1070,7 @@ impl Counselling {
         tenant: TenantId,
         secret: &InvitationSecret,
     ) -> Result<SessionId> {
+        self.observe("accept_invitation_as", Some(tenant), Some(caller), async move {
         let (store, principal, _) = self.principal(caller, tenant, Action::JoinSession).await?;
         let me = principal.account_id().ok_or(Error::NotAccepted)?;
         if !principal.permissions().contains(Action::JoinSession) {
@@ -1107,6 +1093,8 @@ impl Counselling {
             .await?;
         self.commit(&store, tx).await?;
         Ok(s.id)
+    })
+        .await
     }
 
     async fn accept_into(
@@ -1164,6 +1152,7 @@ impl Counselling {
         secret: &InvitationSecret,
         pseudonym: Pseudonym,
     ) -> Result<(Guest, Caller)> {
+        self.observe("join_as_guest", Some(tenant), None, async move {
         // An unknown tenant answers like a wrong secret: a guest link reveals nothing
         // about which tenants exist.
         let store = match self.store(tenant).await {
@@ -1225,6 +1214,8 @@ impl Counselling {
         );
         self.commit(&store, tx).await?;
         Ok((guest, caller))
+    })
+        .await
     }
 
     /// Enters or re-enters a session one takes part in (R-S1: an invitee can come back
@@ -1236,6 +1227,7 @@ impl Counselling {
         tenant: TenantId,
         session: SessionId,
     ) -> Result<SessionDetails> {
+        self.observe("join_session", Some(tenant), Some(caller), async move {
         let (store, principal, _) = self.principal(caller, tenant, Action::JoinSession).await?;
         let (mut s, parts) = self.load_session(&store, tenant, session).await?;
         let decision = self
@@ -1281,6 +1273,8 @@ impl Counselling {
             session: s,
             participants,
         })
+    })
+        .await
     }
 
     /// Adds an account of the tenant to the session as a counsellor (team counselling,
@@ -1296,6 +1290,7 @@ impl Counselling {
         account: AccountId,
         next_epoch: Option<Vec<u8>>,
     ) -> Result<()> {
+        self.observe("add_counsellor", Some(tenant), Some(caller), async move {
         let (store, _, mut s, parts, decision) = self
             .session_action(caller, tenant, session, Action::InviteParticipants)
             .await?;
@@ -1352,6 +1347,8 @@ impl Counselling {
             SessionEvent::ParticipantJoined(SubjectId::Account(account)),
         );
         self.commit(&store, tx).await
+    })
+        .await
     }
 
     /// End-to-end sessions change keys with membership: the next epoch is required.
@@ -1391,6 +1388,7 @@ impl Counselling {
         subject: SubjectId,
         next_epoch: Option<Vec<u8>>,
     ) -> Result<()> {
+        self.observe("remove_participant", Some(tenant), Some(caller), async move {
         let (store, _, mut s, parts, decision) = self
             .session_action(caller, tenant, session, Action::ManageParticipants)
             .await?;
@@ -1424,6 +1422,8 @@ impl Counselling {
         .await?;
         tx.publish(session, SessionEvent::ParticipantRemoved(subject));
         self.commit(&store, tx).await
+    })
+        .await
     }
 
     /// Gives a counsellor of the session the keys of its earlier epochs (R-E4b): a
@@ -1438,6 +1438,7 @@ impl Counselling {
         recipient: AccountId,
         grant: Vec<u8>,
     ) -> Result<()> {
+        self.observe("share_history", Some(tenant), Some(caller), async move {
         let (store, t, s, parts, decision) = self
             .session_action(caller, tenant, session, Action::ShareHistory)
             .await?;
@@ -1496,6 +1497,8 @@ impl Counselling {
         )
         .await?;
         self.commit(&store, tx).await
+    })
+        .await
     }
 
     /// Closes a session (R-S4). With delete-on-close its content and keys are deleted
@@ -1507,6 +1510,7 @@ impl Counselling {
         tenant: TenantId,
         session: SessionId,
     ) -> Result<Session> {
+        self.observe("close_session", Some(tenant), Some(caller), async move {
         let (store, _, mut s, _, decision) = self
             .session_action(caller, tenant, session, Action::CloseSession)
             .await?;
@@ -1532,6 +1536,8 @@ impl Counselling {
         self.commit(&store, tx).await?;
         s.revision += 1;
         Ok(s)
+    })
+        .await
     }
 }
 

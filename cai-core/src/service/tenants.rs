@@ -35,6 +35,7 @@ impl Counselling {
         spec: NewTenant,
         first_admin: NewAccount,
     ) -> Result<(Tenant, Account)> {
+        self.observe("create_tenant", None, None, async move {
         spec.settings.validate()?;
         first_admin.validate()?;
         let id = TenantId::random()?;
@@ -101,14 +102,19 @@ impl Counselling {
         .await?;
         self.commit(&store, tx).await?;
         Ok((tenant, admin))
+    })
+        .await
     }
 
     /// Reads the tenant (any principal of the tenant may; settings are not secret).
     pub async fn tenant(&self, caller: &Caller, tenant: TenantId) -> Result<Tenant> {
+        self.observe("tenant", Some(tenant), Some(caller), async move {
         let (_, _, t) = self
             .principal(caller, tenant, Action::ViewOwnAccount)
             .await?;
         Ok(t)
+    })
+        .await
     }
 
     /// Changes the tenant's settings (R-T3). Needs `ManageTenant`. Changing the default
@@ -119,6 +125,7 @@ impl Counselling {
         tenant: TenantId,
         settings: TenantSettings,
     ) -> Result<Tenant> {
+        self.observe("update_tenant_settings", Some(tenant), Some(caller), async move {
         let (store, _, mut t, decision) = self
             .authorized(
                 caller,
@@ -213,6 +220,8 @@ impl Counselling {
         self.commit(&store, tx).await?;
         t.revision += 1;
         Ok(t)
+    })
+        .await
     }
 
     /// A page of the audit trail, oldest first (the order it was written in), each
@@ -223,6 +232,7 @@ impl Counselling {
         tenant: TenantId,
         page: PageRequest,
     ) -> Result<Paged<AuditRecord>> {
+        self.observe("audit_trail", Some(tenant), Some(caller), async move {
         let (store, _, _, _) = self
             .authorized(
                 caller,
@@ -238,6 +248,8 @@ impl Counselling {
             Paged::by_seq(events, "evt", Order::OldestFirst, limit, |(seq, _)| *seq)
                 .map(|(seq, event)| AuditRecord { seq, event }),
         )
+    })
+        .await
     }
 
     /// A page of the tenant's incidents, newest first, so a flood of old ones never
@@ -248,6 +260,7 @@ impl Counselling {
         tenant: TenantId,
         page: PageRequest,
     ) -> Result<Paged<Incident>> {
+        self.observe("incidents", Some(tenant), Some(caller), async move {
         let (store, _, _, _) = self
             .authorized(
                 caller,
@@ -263,6 +276,8 @@ impl Counselling {
             Paged::by_seq(rows, "inc", Order::NewestFirst, limit, |(seq, _)| *seq)
                 .map(|(_, incident)| incident),
         )
+    })
+        .await
     }
 }
 
