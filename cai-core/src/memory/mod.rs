@@ -71,5 +71,5 @@ pub use keys::LocalKeyProvider;
 pub use mail::MemoryMailer;
 pub use notify::MemoryNotifier;
 pub use router::RegionRouter;
-pub use store::MemoryStore;
+pub use store::{MemorySnapshot, MemoryStore, QueuedNotification, TenantRecords};
 pub use transport::MemoryTransport;
