@@ -276,6 +276,11 @@ struct Ctx {
     accounts: Vec<AccountId>,
     foreign_account: AccountId,
     sessions: Vec<SessionId>,
+    /// The end-to-end session (Cora hosts, Ben counsels) and the session-key session
+    /// (Cora hosts, the client and Jo are clients), picked more often by the
+    /// operations that need them.
+    e2e: SessionId,
+    with_clients: SessionId,
     foreign_session: SessionId,
     items: Vec<(SessionId, ItemId)>,
     foreign_item: (SessionId, ItemId),
@@ -295,7 +300,17 @@ struct Ctx {
 impl Ctx {
     async fn new() -> Self {
         let w = World::new();
-        let a = w.org("Alpha").await;
+        // History sharing allowed, so share_history can succeed (settings can turn it
+        // off again).
+        let a = w
+            .org_with(
+                "Alpha",
+                TenantSettings {
+                    allow_history_sharing: true,
+                    ..TenantSettings::default()
+                },
+            )
+            .await;
         let b = w.org("Beta").await;
         let admin_a = a.admin_caller;
         let (admin2, _) = w.member(&a, "Ada", BuiltinRole::TenantAdmin).await;
@@ -362,6 +377,15 @@ impl Ctx {
         svc.advance_epoch(&as_cora, a.id(), s_e2e, bundle(&device, s_e2e, 0))
             .await
             .unwrap();
+        svc.add_counsellor(
+            &as_cora,
+            a.id(),
+            s_e2e,
+            ben.id,
+            Some(bundle(&device, s_e2e, 1)),
+        )
+        .await
+        .unwrap();
 
         // Content: a note and a message in the server-managed session, a sealed note in
         // the session-key one, a note in the session deleted on close.
@@ -535,6 +559,8 @@ impl Ctx {
                 s_closed,
                 room.session,
             ],
+            e2e: s_e2e,
+            with_clients: s_sk,
             foreign_session,
             items,
             foreign_item: (foreign_session, foreign_item),
@@ -559,10 +585,49 @@ impl Ctx {
         self.w.now()
     }
 
-    /// The caller `who` with the authentication `auth` picks: bit 0 a second factor,
-    /// bit 1 a login an hour ago (beyond the admin re-authentication window).
-    fn caller(&self, who: u8, auth: u8) -> Caller {
-        let (tenant, subject) = self.callers[usize::from(who) % self.callers.len()];
+    /// The caller for `op`: half of the time (`who < 128`) one who may well succeed
+    /// (an admin for administration, Cora for her sessions, a participant for
+    /// joining), otherwise anyone in the pool. `auth` picks the authentication: bit 0
+    /// a second factor, bit 1 a login an hour ago (beyond the admin re-authentication
+    /// window); the likely callers log in with a second factor unless `auth` is 3.
+    fn caller(&self, op: Op, who: u8, auth: u8) -> Caller {
+        let (index, auth) = if who < 128 {
+            let likely: &[usize] = match op {
+                Op::UpdateTenantSettings
+                | Op::AuditTrail
+                | Op::Incidents
+                | Op::CreateAccount
+                | Op::Account
+                | Op::UpdateAccount
+                | Op::GrantRole
+                | Op::RevokeRole
+                | Op::CreateRole
+                | Op::SetRolePermissions
+                | Op::CreateGroup
+                | Op::SetGroupMembers
+                | Op::DeactivateAccount
+                | Op::ReactivateAccount
+                | Op::DeleteAccount
+                | Op::Explain
+                | Op::Principal
+                | Op::Tenant => &[0, 1],
+                Op::JoinSession | Op::EnterRoom | Op::AcceptInvitationAs => &[2, 3, 4, 5, 6],
+                Op::PostContent
+                | Op::ReadContent
+                | Op::ListItems
+                | Op::Versions
+                | Op::EditContent
+                | Op::DeleteContent
+                | Op::Session
+                | Op::SessionKeys => &[2, 2, 3, 4, 6],
+                _ => &[2],
+            };
+            let auth = if auth == 3 { 3 } else { 1 };
+            (likely[usize::from(who) % likely.len()], auth)
+        } else {
+            (usize::from(who) % self.callers.len(), auth)
+        };
+        let (tenant, subject) = self.callers[index];
         let now = self.now();
         let at = if auth & 2 != 0 {
             now.minus(hours(1))
@@ -691,7 +756,7 @@ impl Ctx {
         session: SessionId,
         sel: u8,
     ) -> Option<Vec<u8>> {
-        if sel % 5 == 4 {
+        if sel % 5 >= 3 {
             None
         } else {
             Some(self.epoch_bytes(tenant, session, sel).await)
@@ -876,7 +941,7 @@ async fn call(
     y: u8,
     z: u8,
 ) -> Result<(), Error> {
-    let c = ctx.caller(who, auth);
+    let c = ctx.caller(op, who, auth);
     let t = ctx.tenant(tsel);
     let svc = ctx.w.svc.clone();
     let now = ctx.now();
@@ -973,7 +1038,7 @@ async fn call(
                 1 => vec![ctx.account(z)],
                 2 => vec![ctx.account(z), ctx.account(z.wrapping_add(1))],
                 3 => c.subject.account().into_iter().collect(),
-                _ if z % 4 == 0 => (0..=10_000).map(|_| unknown_account()).collect(),
+                _ if z.is_multiple_of(4) => (0..=10_000).map(|_| unknown_account()).collect(),
                 _ => vec![unknown_account()],
             };
             if op == Op::CreateGroup {
@@ -1029,7 +1094,7 @@ async fn call(
             svc.read_content(&c, t, s, item, version).await.map(drop)
         }
         Op::ListItems => {
-            let after = (y % 2 == 0).then(|| ctx.item(z).1);
+            let after = y.is_multiple_of(2).then(|| ctx.item(z).1);
             svc.list_items(
                 &c,
                 t,
@@ -1058,7 +1123,7 @@ async fn call(
             svc.delete_content(&c, t, s, item).await
         }
         Op::Explain => {
-            let subject = if y % 2 == 0 {
+            let subject = if y.is_multiple_of(2) {
                 c.subject
             } else {
                 ctx.subject(z)
@@ -1096,7 +1161,7 @@ async fn call(
                 _ => None,
             };
             let groups = match z % 7 {
-                0 | 1 | 2 => Vec::new(),
+                0..=2 => Vec::new(),
                 3 => vec![ctx.group(x)],
                 4 => vec![GroupId::random().unwrap()],
                 5 => (0..65).map(|_| GroupId::random().unwrap()).collect(),
@@ -1124,7 +1189,7 @@ async fn call(
         Op::Session => svc.session(&c, t, ctx.session(x)).await.map(drop),
         Op::SessionKeys => svc.session_keys(&c, t, ctx.session(x)).await.map(drop),
         Op::AdvanceEpoch => {
-            let s = ctx.session(x);
+            let s = if x < 96 { ctx.e2e } else { ctx.session(x) };
             let bytes = ctx.epoch_bytes(t, s, y).await;
             svc.advance_epoch(&c, t, s, bytes).await.map(drop)
         }
@@ -1164,7 +1229,8 @@ async fn call(
             .await
             .map(drop),
         Op::JoinAsGuest => {
-            let pseudonym = Pseudonym::parse(if y % 2 == 0 { "Visitor" } else { "Vi" }).unwrap();
+            let pseudonym =
+                Pseudonym::parse(if y.is_multiple_of(2) { "Visitor" } else { "Vi" }).unwrap();
             let (_, guest) = svc.join_as_guest(t, &ctx.secret(x), pseudonym).await?;
             ctx.callers.push((guest.tenant, guest.subject));
             Ok(())
@@ -1176,16 +1242,20 @@ async fn call(
             svc.add_counsellor(&c, t, s, ctx.account(y), next).await
         }
         Op::RemoveParticipant => {
-            let s = ctx.session(x);
+            let (s, subject) = if x < 96 {
+                (ctx.with_clients, ctx.callers[4 + usize::from(y % 2)].1)
+            } else {
+                (ctx.session(x), ctx.subject(y))
+            };
             let next = ctx.next_epoch_opt(t, s, z).await;
-            svc.remove_participant(&c, t, s, ctx.subject(y), next).await
+            svc.remove_participant(&c, t, s, subject, next).await
         }
         Op::ShareHistory => {
-            let s = ctx.session(x);
+            let s = if x < 96 { ctx.e2e } else { ctx.session(x) };
             let grant = match z % 4 {
                 0 | 1 => history(&ctx.device, &ctx.other_device, s),
                 2 => history(&ctx.device, &ctx.other_device, SessionId::random().unwrap()),
-                _ if y % 2 == 0 => vec![0; (1 << 20) + 1],
+                _ if y.is_multiple_of(2) => vec![0; (1 << 20) + 1],
                 _ => b"not a grant".to_vec(),
             };
             svc.share_history(&c, t, s, ctx.account(y), grant).await
@@ -1219,7 +1289,7 @@ async fn call(
                 .find(|(id, _)| *id == room)
                 .map_or(ROOM_PASSWORD.to_owned(), |(_, p)| p.clone());
             // The right password half of the time.
-            let password = if y % 2 == 0 {
+            let password = if y.is_multiple_of(2) {
                 right
             } else {
                 room_password(y / 2, &right)
@@ -1301,7 +1371,7 @@ fn run_case(steps: &[Step], counts: &Mutex<Counts>) -> Result<(), TestCaseError>
 #[test]
 fn failed_calls_leave_only_denial_records() {
     let mut config = Config {
-        cases: 64,
+        cases: 128,
         max_shrink_iters: 2048,
         source_file: Some(file!()),
         ..Config::default()
@@ -1318,7 +1388,7 @@ fn failed_calls_leave_only_denial_records() {
     }
     let mut runner = TestRunner::new(config);
     let counts = Mutex::new(Counts::new());
-    let result = runner.run(&proptest::collection::vec(step(), 1..=40), |steps| {
+    let result = runner.run(&proptest::collection::vec(step(), 1..=60), |steps| {
         run_case(&steps, &counts)
     });
     match result {
@@ -1343,4 +1413,149 @@ fn failed_calls_leave_only_denial_records() {
         uncovered.is_empty(),
         "operations never called or never failing (calls, errors): {uncovered:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------
+// Regressions: each bug the property found, as a deterministic test.
+
+/// A tenant with Cora (counsellor) and Jo, whose custom role joins sessions and enters
+/// rooms but lacks `view_session`.
+async fn world_with_joiner() -> (World, Org, Caller, Caller, AccountId) {
+    let w = World::new();
+    let org = w.org("Nord").await;
+    let (_, cora) = w.member(&org, "Cora", BuiltinRole::Counsellor).await;
+    let role = w
+        .svc
+        .create_role(
+            &org.admin_caller,
+            org.id(),
+            name("Joiner"),
+            joiner_permissions(),
+        )
+        .await
+        .unwrap();
+    let jo = w
+        .svc
+        .create_account(
+            &org.admin_caller,
+            org.id(),
+            NewAccount::new(email("jo@nord.example"), name("Jo")),
+            &[role.id],
+        )
+        .await
+        .unwrap();
+    let as_jo = w.caller(org.id(), SubjectId::Account(jo.id), false);
+    (w, org, cora, as_jo, jo.id)
+}
+
+fn assert_unchanged(before: &MemorySnapshot, after: &MemorySnapshot) {
+    if let Err(left) = only_denial_records(before, after) {
+        panic!("the failed call left behind:\n{left}");
+    }
+}
+
+#[tokio::test]
+async fn regression_enter_room_fails_after_committing_the_entry_without_view_session() {
+    let (w, org, cora, as_jo, _) = world_with_joiner().await;
+    let room = w
+        .svc
+        .create_room(&cora, org.id(), name("Room"), ROOM_PASSWORD, None)
+        .await
+        .unwrap();
+    let before = w.store.snapshot();
+    let r = w
+        .svc
+        .enter_room(&as_jo, org.id(), room.id, ROOM_PASSWORD)
+        .await;
+    assert!(r.is_err(), "Jo cannot see the session: {r:?}");
+    // Today: Jo's participant row and a RoomEntered event stay behind.
+    assert_unchanged(&before, &w.store.snapshot());
+}
+
+#[tokio::test]
+async fn regression_join_session_fails_after_committing_the_join_without_view_session() {
+    let (w, org, cora, as_jo, jo) = world_with_joiner().await;
+    let team = w
+        .svc
+        .create_group(&org.admin_caller, org.id(), name("Team"), &[jo])
+        .await
+        .unwrap();
+    let s = w
+        .svc
+        .create_session(
+            &cora,
+            org.id(),
+            NewSession {
+                groups: vec![team.id],
+                ..NewSession::classic()
+            },
+        )
+        .await
+        .unwrap()
+        .session;
+    let before = w.store.snapshot();
+    let r = w.svc.join_session(&as_jo, org.id(), s.id).await;
+    assert!(r.is_err(), "Jo cannot see the session: {r:?}");
+    // Today: the session's last_activity/revision update and a ParticipantJoined
+    // event stay behind.
+    assert_unchanged(&before, &w.store.snapshot());
+}
+
+#[tokio::test]
+async fn regression_invite_fails_after_committing_the_invitation_when_the_mail_fails() {
+    let w = World::new();
+    let org = w.org("Nord").await;
+    let (_, cora) = w.member(&org, "Cora", BuiltinRole::Counsellor).await;
+    let s = w
+        .svc
+        .create_session(&cora, org.id(), NewSession::classic())
+        .await
+        .unwrap()
+        .session;
+    let before = w.store.snapshot();
+    w.mailer.fail_next(true);
+    let r = w
+        .svc
+        .invite(
+            &cora,
+            org.id(),
+            s.id,
+            InviteTo::Contact(email("x@mail.example")),
+            None,
+        )
+        .await;
+    assert!(matches!(r, Err(Error::Mailer(_))), "{r:?}");
+    // Today: a closed invitation and two InvitationSent events stay behind.
+    assert_unchanged(&before, &w.store.snapshot());
+}
+
+/// The check itself: a new record of another kind, or a changed record, is caught;
+/// denial records are not.
+#[tokio::test]
+async fn the_check_tells_denial_records_from_other_writes() {
+    let w = World::new();
+    let org = w.org("Nord").await;
+    let b = w.org("Sued").await;
+    let (_, cora) = w.member(&org, "Cora", BuiltinRole::Counsellor).await;
+    let before = w.store.snapshot();
+    // A cross-tenant call: incidents, IncidentRecorded events and notifications in
+    // both tenants, nothing else.
+    let r = w.svc.tenant(&b.admin_caller, org.id()).await;
+    assert!(r.is_err());
+    let after = w.store.snapshot();
+    assert_ne!(before, after);
+    only_denial_records(&before, &after).unwrap();
+    // A successful write is more than denial records.
+    w.svc
+        .create_session(&cora, org.id(), NewSession::classic())
+        .await
+        .unwrap();
+    let later = w.store.snapshot();
+    let left = only_denial_records(&after, &later).unwrap_err();
+    assert!(
+        left.contains("sessions") && left.contains("SessionCreated"),
+        "{left}"
+    );
+    // Going back is caught too (a record removed).
+    assert!(only_denial_records(&later, &after).is_err());
 }
