@@ -74,7 +74,7 @@ pub use keys::LocalKeyProvider;
 pub use mail::MemoryMailer;
 pub use notify::MemoryNotifier;
 pub use router::RegionRouter;
-pub use store::MemoryStore;
+pub use store::{MemorySnapshot, MemoryStore, QueuedNotification, TenantRecords};
 pub use throttle::MemoryFailureCounter;
 pub use transport::MemoryTransport;
 pub use world::InMemory;

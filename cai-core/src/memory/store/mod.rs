@@ -1,6 +1,7 @@
 //! [`MemoryStore`]: the whole storage contract in process memory.
 
 mod apply;
+mod snapshot;
 mod space;
 
 use std::collections::BTreeMap;
@@ -10,6 +11,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 
+pub use self::snapshot::{MemorySnapshot, QueuedNotification, TenantRecords};
 use self::space::{Space, Tx};
 use crate::domain::{
     Account, AccountStatus, AuditEvent, ContentItem, ContentVersion, Email, Group, Guest, Incident,
@@ -92,6 +94,19 @@ impl MemoryStore {
             }
         }
         Ok(())
+    }
+
+    /// A deep copy of every record, to compare with a later one. Test support: see
+    /// [`MemorySnapshot`]. A lock poisoned by a panic elsewhere is copied as it is
+    /// (the point of a snapshot is to show what is there).
+    pub fn snapshot(&self) -> MemorySnapshot {
+        let spaces = self
+            .spaces
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        MemorySnapshot {
+            spaces: spaces.clone(),
+        }
     }
 }
 

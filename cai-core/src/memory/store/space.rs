@@ -28,8 +28,9 @@ pub(super) struct Queued {
 }
 
 /// Every record of one tenant, keyed by id (and by the parent id where a record
-/// belongs to one, so "all of a session's X" is a range).
-#[derive(Default)]
+/// belongs to one, so "all of a session's X" is a range). `Clone` and `PartialEq`
+/// serve [`MemorySnapshot`](super::MemorySnapshot).
+#[derive(Default, Clone, PartialEq)]
 pub(super) struct Space {
     pub(super) tenant: Option<Tenant>,
     pub(super) accounts: BTreeMap<AccountId, Account>,
