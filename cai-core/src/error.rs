@@ -86,7 +86,7 @@ pub enum Error {
     },
     /// Too many attempts: a brute-force throttle (room passwords, logins, codes) or a
     /// full work queue. Try again after `retry_after`.
-    #[error("too many requests; retry after {} s", retry_after.as_secs())]
+    #[error("too many requests; retry after {} s", retry_after_secs(*retry_after))]
     TooManyRequests {
         /// How long to wait before the next attempt is considered.
         retry_after: Duration,
@@ -260,9 +260,19 @@ impl Error {
     /// stay in the server's log.
     pub fn to_body(&self) -> ErrorBody {
         let category = self.category();
-        let message = match category {
-            ErrorCategory::Unavailable => "a service the platform depends on is unavailable".into(),
-            ErrorCategory::Internal => "internal error".into(),
+        let message = match (category, self) {
+            (ErrorCategory::Unavailable, _) => {
+                "a service the platform depends on is unavailable".into()
+            }
+            (ErrorCategory::Internal, _) => "internal error".into(),
+            // Another tenant's id stays out of the answer.
+            (
+                _,
+                Error::Denied {
+                    action,
+                    reason: DenyReason::TenantMismatch { .. },
+                },
+            ) => format!("{action} denied: not in this tenant"),
             _ => self.to_string(),
         };
         ErrorBody {

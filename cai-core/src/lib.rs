@@ -107,6 +107,18 @@
 //!   below the tenant's minimum.
 //! * Bad input and forbidden actions are typed [`Error`]s; nothing is half-written.
 //!
+//! ## Hosting
+//!
+//! `docs/HOSTING.md` tells a host how to serve the service over HTTP: the trust
+//! boundary of [`Caller`], [`Error::category`] and [`Error::http_status`], paging with
+//! [`service::PageRequest`], the blocking pool, tracing and metrics. In a host's debug
+//! build, optimise Argon2 or password checks take seconds:
+//!
+//! ```toml
+//! [profile.dev.package.argon2]
+//! opt-level = 3
+//! ```
+//!
 //! ## What it does not do
 //!
 //! Passwords, 2FA, lockout and tokens are `cai-auth`'s (its lockout reuses [`throttle`]); SQL backends, retention jobs

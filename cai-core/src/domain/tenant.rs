@@ -55,7 +55,9 @@ pub struct TenantSettings {
     pub admin_reauth_window: Duration,
     /// Whether authors may edit their chat messages. An edit is a new version; every
     /// earlier version is kept, readable by the session's readers, and audited (R-S5).
-    /// Documents, notes and whiteboards always have versions.
+    /// Documents, notes and whiteboards always have versions. Left out of JSON input:
+    /// `false`.
+    #[serde(default)]
     pub allow_message_editing: bool,
 }
 

@@ -153,81 +153,81 @@ impl Counselling {
         roles: &[RoleId],
     ) -> Result<Account> {
         self.observe("create_account", Some(tenant), Some(caller), async move {
-        new.validate()?;
-        let id = AccountId::random()?;
-        let resource = Resource::Account {
-            tenant,
-            account: id,
-        };
-        let (store, principal, _, decision) = self
-            .authorized(caller, tenant, Action::ManageAccounts, resource)
-            .await?;
-        let mut tx = self.tx_of(caller, tenant);
-        let mut roles = roles.to_vec();
-        roles.sort_unstable();
-        roles.dedup();
-        if !roles.is_empty() {
-            self.check(&principal, Action::AssignRoles, &resource)
+            new.validate()?;
+            let id = AccountId::random()?;
+            let resource = Resource::Account {
+                tenant,
+                account: id,
+            };
+            let (store, principal, _, decision) = self
+                .authorized(caller, tenant, Action::ManageAccounts, resource)
                 .await?;
-            for role in &roles {
-                store
-                    .role(tenant, *role)
-                    .await?
-                    .ok_or(Error::NotFound { what: "role" })?;
+            let mut tx = self.tx_of(caller, tenant);
+            let mut roles = roles.to_vec();
+            roles.sort_unstable();
+            roles.dedup();
+            if !roles.is_empty() {
+                self.check(&principal, Action::AssignRoles, &resource)
+                    .await?;
+                for role in &roles {
+                    store
+                        .role(tenant, *role)
+                        .await?
+                        .ok_or(Error::NotFound { what: "role" })?;
+                }
             }
-        }
-        if store.account_by_email(tenant, &new.email).await?.is_some() {
-            return Err(Error::Invalid {
-                what: "e-mail address",
-                reason: "already used by an account of this tenant",
-            });
-        }
-        let account = Account {
-            id,
-            tenant,
-            email: Some(new.email),
-            display_name: new.display_name,
-            roles: roles.clone(),
-            status: AccountStatus::Active,
-            valid_from: new.valid_from,
-            valid_until: new.valid_until,
-            created_at: tx.now,
-            revision: 0,
-        };
-        tx.write(Write::InsertAccount(account.clone()));
-        let admin = roles.contains(&BuiltinRole::TenantAdmin.id());
-        tx.audit(
-            &store,
-            AuditKind::AccountCreated,
-            AuditObject::Account(id),
-            vec![
-                Change::new(
-                    "display_name",
-                    None::<String>,
-                    Some(account.display_name.as_str()),
-                ),
-                Change::new("roles", None::<String>, Some(role_list(&roles))),
-                Change::new("valid_from", None::<String>, opt_ts(account.valid_from)),
-                Change::new("valid_until", None::<String>, opt_ts(account.valid_until)),
-            ],
-            Some(&decision),
-            admin,
-        )
-        .await?;
-        for role in &roles {
+            if store.account_by_email(tenant, &new.email).await?.is_some() {
+                return Err(Error::Invalid {
+                    what: "e-mail address",
+                    reason: "already used by an account of this tenant",
+                });
+            }
+            let account = Account {
+                id,
+                tenant,
+                email: Some(new.email),
+                display_name: new.display_name,
+                roles: roles.clone(),
+                status: AccountStatus::Active,
+                valid_from: new.valid_from,
+                valid_until: new.valid_until,
+                created_at: tx.now,
+                revision: 0,
+            };
+            tx.write(Write::InsertAccount(account.clone()));
+            let admin = roles.contains(&BuiltinRole::TenantAdmin.id());
             tx.audit(
                 &store,
-                AuditKind::RoleGranted,
+                AuditKind::AccountCreated,
                 AuditObject::Account(id),
-                vec![Change::new("roles", None::<String>, Some(role))],
+                vec![
+                    Change::new(
+                        "display_name",
+                        None::<String>,
+                        Some(account.display_name.as_str()),
+                    ),
+                    Change::new("roles", None::<String>, Some(role_list(&roles))),
+                    Change::new("valid_from", None::<String>, opt_ts(account.valid_from)),
+                    Change::new("valid_until", None::<String>, opt_ts(account.valid_until)),
+                ],
                 Some(&decision),
-                true,
+                admin,
             )
             .await?;
-        }
-        self.commit(&store, tx).await?;
-        Ok(account)
-    })
+            for role in &roles {
+                tx.audit(
+                    &store,
+                    AuditKind::RoleGranted,
+                    AuditObject::Account(id),
+                    vec![Change::new("roles", None::<String>, Some(role))],
+                    Some(&decision),
+                    true,
+                )
+                .await?;
+            }
+            self.commit(&store, tx).await?;
+            Ok(account)
+        })
         .await
     }
 
@@ -240,21 +240,21 @@ impl Counselling {
         account: AccountId,
     ) -> Result<Account> {
         self.observe("account", Some(tenant), Some(caller), async move {
-        let action = if caller.subject == SubjectId::Account(account) {
-            Action::ViewOwnAccount
-        } else {
-            Action::ManageAccounts
-        };
-        let (store, _, _, _) = self
-            .authorized(
-                caller,
-                tenant,
-                action,
-                Resource::Account { tenant, account },
-            )
-            .await?;
-        self.load_account(&store, tenant, account).await
-    })
+            let action = if caller.subject == SubjectId::Account(account) {
+                Action::ViewOwnAccount
+            } else {
+                Action::ManageAccounts
+            };
+            let (store, _, _, _) = self
+                .authorized(
+                    caller,
+                    tenant,
+                    action,
+                    Resource::Account { tenant, account },
+                )
+                .await?;
+            self.load_account(&store, tenant, account).await
+        })
         .await
     }
 
@@ -267,18 +267,18 @@ impl Counselling {
         page: PageRequest,
     ) -> Result<Paged<Account>> {
         self.observe("list_accounts", Some(tenant), Some(caller), async move {
-        let (store, ..) = self
-            .authorized(
-                caller,
-                tenant,
-                Action::ManageAccounts,
-                Resource::Tenant(tenant),
-            )
-            .await?;
-        let page = page.id_page("acc", Order::OldestFirst)?;
-        let items = store.accounts(tenant, page).await?;
-        Ok(Paged::by_id(items, "acc", &page, |a| a.id))
-    })
+            let (store, ..) = self
+                .authorized(
+                    caller,
+                    tenant,
+                    Action::ManageAccounts,
+                    Resource::Tenant(tenant),
+                )
+                .await?;
+            let page = page.id_page("acc", Order::OldestFirst)?;
+            let items = store.accounts(tenant, page).await?;
+            Ok(Paged::by_id(items, "acc", &page, |a| a.id))
+        })
         .await
     }
 
@@ -291,18 +291,18 @@ impl Counselling {
         page: PageRequest,
     ) -> Result<Paged<Group>> {
         self.observe("list_groups", Some(tenant), Some(caller), async move {
-        let (store, ..) = self
-            .authorized(
-                caller,
-                tenant,
-                Action::ManageGroups,
-                Resource::Tenant(tenant),
-            )
-            .await?;
-        let page = page.id_page("grp", Order::OldestFirst)?;
-        let items = store.groups(tenant, page).await?;
-        Ok(Paged::by_id(items, "grp", &page, |g| g.id))
-    })
+            let (store, ..) = self
+                .authorized(
+                    caller,
+                    tenant,
+                    Action::ManageGroups,
+                    Resource::Tenant(tenant),
+                )
+                .await?;
+            let page = page.id_page("grp", Order::OldestFirst)?;
+            let items = store.groups(tenant, page).await?;
+            Ok(Paged::by_id(items, "grp", &page, |g| g.id))
+        })
         .await
     }
 
@@ -319,78 +319,78 @@ impl Counselling {
         changes: AccountChanges,
     ) -> Result<Account> {
         self.observe("update_account", Some(tenant), Some(caller), async move {
-        let mine = caller.subject == SubjectId::Account(account);
-        let window = changes.valid_from.is_some() || changes.valid_until.is_some();
-        let own = mine && !window;
-        if mine && window {
-            // Checked after resolving the caller, so an unusable account learns nothing.
-            self.principal(caller, tenant, Action::ManageAccounts)
+            let mine = caller.subject == SubjectId::Account(account);
+            let window = changes.valid_from.is_some() || changes.valid_until.is_some();
+            let own = mine && !window;
+            if mine && window {
+                // Checked after resolving the caller, so an unusable account learns nothing.
+                self.principal(caller, tenant, Action::ManageAccounts)
+                    .await?;
+                return Err(Error::Denied {
+                    action: Action::ManageAccounts,
+                    reason: crate::authz::DenyReason::FourEyes,
+                });
+            }
+            let action = if own {
+                Action::UpdateOwnAccount
+            } else {
+                Action::ManageAccounts
+            };
+            let (store, decision, tx) = self
+                .admin_on_account(caller, tenant, action, account)
                 .await?;
-            return Err(Error::Denied {
-                action: Action::ManageAccounts,
-                reason: crate::authz::DenyReason::FourEyes,
-            });
-        }
-        let action = if own {
-            Action::UpdateOwnAccount
-        } else {
-            Action::ManageAccounts
-        };
-        let (store, decision, tx) = self
-            .admin_on_account(caller, tenant, action, account)
-            .await?;
-        let mut a = self.load_account(&store, tenant, account).await?;
-        let mut diff = Vec::new();
-        if let Some(name) = changes.display_name {
-            diff.push(Change::new(
-                "display_name",
-                Some(a.display_name.as_str()),
-                Some(name.as_str()),
-            ));
-            a.display_name = name;
-        }
-        if let Some(from) = changes.valid_from {
-            diff.push(Change::new(
-                "valid_from",
-                opt_ts(a.valid_from),
-                opt_ts(from),
-            ));
-            a.valid_from = from;
-        }
-        if let Some(until) = changes.valid_until {
-            diff.push(Change::new(
-                "valid_until",
-                opt_ts(a.valid_until),
-                opt_ts(until),
-            ));
-            a.valid_until = until;
-        }
-        if let (Some(from), Some(until)) = (a.valid_from, a.valid_until)
-            && until <= from
-        {
-            return Err(Error::Invalid {
-                what: "account validity",
-                reason: "end is not after start",
-            });
-        }
-        if diff.is_empty() {
-            return Ok(a);
-        }
-        let admin = a.has_role(BuiltinRole::TenantAdmin.id());
-        if admin && window {
-            self.ensure_lasting_admin(&store, tenant, &a).await?;
-        }
-        self.commit_account(
-            &store,
-            tx,
-            AuditKind::AccountUpdated,
-            diff,
-            &decision,
-            admin && window,
-            a,
-        )
-        .await
-    })
+            let mut a = self.load_account(&store, tenant, account).await?;
+            let mut diff = Vec::new();
+            if let Some(name) = changes.display_name {
+                diff.push(Change::new(
+                    "display_name",
+                    Some(a.display_name.as_str()),
+                    Some(name.as_str()),
+                ));
+                a.display_name = name;
+            }
+            if let Some(from) = changes.valid_from {
+                diff.push(Change::new(
+                    "valid_from",
+                    opt_ts(a.valid_from),
+                    opt_ts(from),
+                ));
+                a.valid_from = from;
+            }
+            if let Some(until) = changes.valid_until {
+                diff.push(Change::new(
+                    "valid_until",
+                    opt_ts(a.valid_until),
+                    opt_ts(until),
+                ));
+                a.valid_until = until;
+            }
+            if let (Some(from), Some(until)) = (a.valid_from, a.valid_until)
+                && until <= from
+            {
+                return Err(Error::Invalid {
+                    what: "account validity",
+                    reason: "end is not after start",
+                });
+            }
+            if diff.is_empty() {
+                return Ok(a);
+            }
+            let admin = a.has_role(BuiltinRole::TenantAdmin.id());
+            if admin && window {
+                self.ensure_lasting_admin(&store, tenant, &a).await?;
+            }
+            self.commit_account(
+                &store,
+                tx,
+                AuditKind::AccountUpdated,
+                diff,
+                &decision,
+                admin && window,
+                a,
+            )
+            .await
+        })
         .await
     }
 
@@ -403,35 +403,35 @@ impl Counselling {
         role: RoleId,
     ) -> Result<Account> {
         self.observe("grant_role", Some(tenant), Some(caller), async move {
-        let (store, decision, tx) = self
-            .admin_on_account(caller, tenant, Action::AssignRoles, account)
-            .await?;
-        store
-            .role(tenant, role)
-            .await?
-            .ok_or(Error::NotFound { what: "role" })?;
-        let mut a = self.load_account(&store, tenant, account).await?;
-        if a.has_role(role) {
-            return Ok(a);
-        }
-        let before = role_list(&a.roles);
-        a.roles.push(role);
-        a.roles.sort_unstable();
-        self.commit_account(
-            &store,
-            tx,
-            AuditKind::RoleGranted,
-            vec![Change::new(
-                "roles",
-                Some(before),
-                Some(role_list(&a.roles)),
-            )],
-            &decision,
-            true,
-            a,
-        )
-        .await
-    })
+            let (store, decision, tx) = self
+                .admin_on_account(caller, tenant, Action::AssignRoles, account)
+                .await?;
+            store
+                .role(tenant, role)
+                .await?
+                .ok_or(Error::NotFound { what: "role" })?;
+            let mut a = self.load_account(&store, tenant, account).await?;
+            if a.has_role(role) {
+                return Ok(a);
+            }
+            let before = role_list(&a.roles);
+            a.roles.push(role);
+            a.roles.sort_unstable();
+            self.commit_account(
+                &store,
+                tx,
+                AuditKind::RoleGranted,
+                vec![Change::new(
+                    "roles",
+                    Some(before),
+                    Some(role_list(&a.roles)),
+                )],
+                &decision,
+                true,
+                a,
+            )
+            .await
+        })
         .await
     }
 
@@ -446,33 +446,33 @@ impl Counselling {
         role: RoleId,
     ) -> Result<Account> {
         self.observe("revoke_role", Some(tenant), Some(caller), async move {
-        let (store, decision, tx) = self
-            .admin_on_account(caller, tenant, Action::AssignRoles, account)
-            .await?;
-        let mut a = self.load_account(&store, tenant, account).await?;
-        if !a.has_role(role) {
-            return Ok(a);
-        }
-        if role == BuiltinRole::TenantAdmin.id() {
-            self.ensure_other_admin(&store, tenant, account).await?;
-        }
-        let before = role_list(&a.roles);
-        a.roles.retain(|r| *r != role);
-        self.commit_account(
-            &store,
-            tx,
-            AuditKind::RoleRevoked,
-            vec![Change::new(
-                "roles",
-                Some(before),
-                Some(role_list(&a.roles)),
-            )],
-            &decision,
-            true,
-            a,
-        )
-        .await
-    })
+            let (store, decision, tx) = self
+                .admin_on_account(caller, tenant, Action::AssignRoles, account)
+                .await?;
+            let mut a = self.load_account(&store, tenant, account).await?;
+            if !a.has_role(role) {
+                return Ok(a);
+            }
+            if role == BuiltinRole::TenantAdmin.id() {
+                self.ensure_other_admin(&store, tenant, account).await?;
+            }
+            let before = role_list(&a.roles);
+            a.roles.retain(|r| *r != role);
+            self.commit_account(
+                &store,
+                tx,
+                AuditKind::RoleRevoked,
+                vec![Change::new(
+                    "roles",
+                    Some(before),
+                    Some(role_list(&a.roles)),
+                )],
+                &decision,
+                true,
+                a,
+            )
+            .await
+        })
         .await
     }
 
@@ -545,43 +545,43 @@ impl Counselling {
         permissions: PermissionSet,
     ) -> Result<Role> {
         self.observe("create_role", Some(tenant), Some(caller), async move {
-        let (store, _, _, decision) = self
-            .authorized(
-                caller,
+            let (store, _, _, decision) = self
+                .authorized(
+                    caller,
+                    tenant,
+                    Action::ManageRoles,
+                    Resource::Tenant(tenant),
+                )
+                .await?;
+            let role = Role {
+                id: RoleId::random()?,
                 tenant,
-                Action::ManageRoles,
-                Resource::Tenant(tenant),
+                name,
+                permissions,
+                builtin: None,
+                revision: 0,
+            };
+            let mut tx = self.tx_of(caller, tenant);
+            tx.write(Write::InsertRole(role.clone()));
+            tx.audit(
+                &store,
+                AuditKind::RoleCreated,
+                AuditObject::Role(role.id),
+                vec![
+                    Change::new("name", None::<String>, Some(role.name.as_str())),
+                    Change::new(
+                        "permissions",
+                        None::<String>,
+                        Some(format!("{permissions:?}")),
+                    ),
+                ],
+                Some(&decision),
+                true,
             )
             .await?;
-        let role = Role {
-            id: RoleId::random()?,
-            tenant,
-            name,
-            permissions,
-            builtin: None,
-            revision: 0,
-        };
-        let mut tx = self.tx_of(caller, tenant);
-        tx.write(Write::InsertRole(role.clone()));
-        tx.audit(
-            &store,
-            AuditKind::RoleCreated,
-            AuditObject::Role(role.id),
-            vec![
-                Change::new("name", None::<String>, Some(role.name.as_str())),
-                Change::new(
-                    "permissions",
-                    None::<String>,
-                    Some(format!("{permissions:?}")),
-                ),
-            ],
-            Some(&decision),
-            true,
-        )
-        .await?;
-        self.commit(&store, tx).await?;
-        Ok(role)
-    })
+            self.commit(&store, tx).await?;
+            Ok(role)
+        })
         .await
     }
 
@@ -596,56 +596,62 @@ impl Counselling {
         role: RoleId,
         permissions: PermissionSet,
     ) -> Result<Role> {
-        self.observe("set_role_permissions", Some(tenant), Some(caller), async move {
-        let (store, principal, _, decision) = self
-            .authorized(
-                caller,
-                tenant,
-                Action::ManageRoles,
-                Resource::Tenant(tenant),
-            )
-            .await?;
-        let mut r = store
-            .role(tenant, role)
-            .await?
-            .ok_or(Error::NotFound { what: "role" })?;
-        if r.builtin == Some(BuiltinRole::TenantAdmin) && !permissions.contains(Action::ManageRoles)
-        {
-            return Err(Error::Invalid {
-                what: "role permissions",
-                reason: "the administrator role must keep manage_roles",
-            });
-        }
-        // Four eyes: nobody widens a role they hold themselves — an administrator could
-        // otherwise give its own role content permissions (R-I3).
-        let widens = permissions.iter().any(|a| !r.permissions.contains(a));
-        if widens && principal.roles().any(|held| held == role) {
-            return Err(Error::Denied {
-                action: Action::ManageRoles,
-                reason: crate::authz::DenyReason::FourEyes,
-            });
-        }
-        let before = r.permissions;
-        r.permissions = permissions;
-        let mut tx = self.tx_of(caller, tenant);
-        tx.write(Write::UpdateRole(r.clone()));
-        tx.audit(
-            &store,
-            AuditKind::RolePermissionsChanged,
-            AuditObject::Role(role),
-            vec![Change::new(
-                "permissions",
-                Some(format!("{before:?}")),
-                Some(format!("{permissions:?}")),
-            )],
-            Some(&decision),
-            true,
+        self.observe(
+            "set_role_permissions",
+            Some(tenant),
+            Some(caller),
+            async move {
+                let (store, principal, _, decision) = self
+                    .authorized(
+                        caller,
+                        tenant,
+                        Action::ManageRoles,
+                        Resource::Tenant(tenant),
+                    )
+                    .await?;
+                let mut r = store
+                    .role(tenant, role)
+                    .await?
+                    .ok_or(Error::NotFound { what: "role" })?;
+                if r.builtin == Some(BuiltinRole::TenantAdmin)
+                    && !permissions.contains(Action::ManageRoles)
+                {
+                    return Err(Error::Invalid {
+                        what: "role permissions",
+                        reason: "the administrator role must keep manage_roles",
+                    });
+                }
+                // Four eyes: nobody widens a role they hold themselves — an administrator could
+                // otherwise give its own role content permissions (R-I3).
+                let widens = permissions.iter().any(|a| !r.permissions.contains(a));
+                if widens && principal.roles().any(|held| held == role) {
+                    return Err(Error::Denied {
+                        action: Action::ManageRoles,
+                        reason: crate::authz::DenyReason::FourEyes,
+                    });
+                }
+                let before = r.permissions;
+                r.permissions = permissions;
+                let mut tx = self.tx_of(caller, tenant);
+                tx.write(Write::UpdateRole(r.clone()));
+                tx.audit(
+                    &store,
+                    AuditKind::RolePermissionsChanged,
+                    AuditObject::Role(role),
+                    vec![Change::new(
+                        "permissions",
+                        Some(format!("{before:?}")),
+                        Some(format!("{permissions:?}")),
+                    )],
+                    Some(&decision),
+                    true,
+                )
+                .await?;
+                self.commit(&store, tx).await?;
+                r.revision += 1;
+                Ok(r)
+            },
         )
-        .await?;
-        self.commit(&store, tx).await?;
-        r.revision += 1;
-        Ok(r)
-    })
         .await
     }
 
@@ -659,40 +665,40 @@ impl Counselling {
         members: &[AccountId],
     ) -> Result<Group> {
         self.observe("create_group", Some(tenant), Some(caller), async move {
-        let (store, _, _, decision) = self
-            .authorized(
-                caller,
+            let (store, _, _, decision) = self
+                .authorized(
+                    caller,
+                    tenant,
+                    Action::ManageGroups,
+                    Resource::Tenant(tenant),
+                )
+                .await?;
+            let members = self.checked_members(&store, tenant, members).await?;
+            self.no_self_add(caller, &[], &members)?;
+            let group = Group {
+                id: GroupId::random()?,
                 tenant,
-                Action::ManageGroups,
-                Resource::Tenant(tenant),
+                name,
+                members,
+                revision: 0,
+            };
+            let mut tx = self.tx_of(caller, tenant);
+            tx.write(Write::InsertGroup(group.clone()));
+            tx.audit(
+                &store,
+                AuditKind::GroupCreated,
+                AuditObject::Group(group.id),
+                vec![
+                    Change::new("name", None::<String>, Some(group.name.as_str())),
+                    Change::new("members", None::<String>, Some(id_list(&group.members))),
+                ],
+                Some(&decision),
+                true,
             )
             .await?;
-        let members = self.checked_members(&store, tenant, members).await?;
-        self.no_self_add(caller, &[], &members)?;
-        let group = Group {
-            id: GroupId::random()?,
-            tenant,
-            name,
-            members,
-            revision: 0,
-        };
-        let mut tx = self.tx_of(caller, tenant);
-        tx.write(Write::InsertGroup(group.clone()));
-        tx.audit(
-            &store,
-            AuditKind::GroupCreated,
-            AuditObject::Group(group.id),
-            vec![
-                Change::new("name", None::<String>, Some(group.name.as_str())),
-                Change::new("members", None::<String>, Some(id_list(&group.members))),
-            ],
-            Some(&decision),
-            true,
-        )
-        .await?;
-        self.commit(&store, tx).await?;
-        Ok(group)
-    })
+            self.commit(&store, tx).await?;
+            Ok(group)
+        })
         .await
     }
 
@@ -705,42 +711,47 @@ impl Counselling {
         group: GroupId,
         members: &[AccountId],
     ) -> Result<Group> {
-        self.observe("set_group_members", Some(tenant), Some(caller), async move {
-        let (store, _, _, decision) = self
-            .authorized(
-                caller,
-                tenant,
-                Action::ManageGroups,
-                Resource::Group { tenant, group },
-            )
-            .await?;
-        let mut g = store
-            .group(tenant, group)
-            .await?
-            .ok_or(Error::NotFound { what: "group" })?;
-        let members = self.checked_members(&store, tenant, members).await?;
-        self.no_self_add(caller, &g.members, &members)?;
-        let before = id_list(&g.members);
-        g.members = members;
-        let mut tx = self.tx_of(caller, tenant);
-        tx.write(Write::UpdateGroup(g.clone()));
-        tx.audit(
-            &store,
-            AuditKind::GroupMembersChanged,
-            AuditObject::Group(group),
-            vec![Change::new(
-                "members",
-                Some(before),
-                Some(id_list(&g.members)),
-            )],
-            Some(&decision),
-            true,
+        self.observe(
+            "set_group_members",
+            Some(tenant),
+            Some(caller),
+            async move {
+                let (store, _, _, decision) = self
+                    .authorized(
+                        caller,
+                        tenant,
+                        Action::ManageGroups,
+                        Resource::Group { tenant, group },
+                    )
+                    .await?;
+                let mut g = store
+                    .group(tenant, group)
+                    .await?
+                    .ok_or(Error::NotFound { what: "group" })?;
+                let members = self.checked_members(&store, tenant, members).await?;
+                self.no_self_add(caller, &g.members, &members)?;
+                let before = id_list(&g.members);
+                g.members = members;
+                let mut tx = self.tx_of(caller, tenant);
+                tx.write(Write::UpdateGroup(g.clone()));
+                tx.audit(
+                    &store,
+                    AuditKind::GroupMembersChanged,
+                    AuditObject::Group(group),
+                    vec![Change::new(
+                        "members",
+                        Some(before),
+                        Some(id_list(&g.members)),
+                    )],
+                    Some(&decision),
+                    true,
+                )
+                .await?;
+                self.commit(&store, tx).await?;
+                g.revision += 1;
+                Ok(g)
+            },
         )
-        .await?;
-        self.commit(&store, tx).await?;
-        g.revision += 1;
-        Ok(g)
-    })
         .await
     }
 
@@ -794,49 +805,55 @@ impl Counselling {
         account: AccountId,
         pseudonymise_at: Option<Timestamp>,
     ) -> Result<Account> {
-        self.observe("deactivate_account", Some(tenant), Some(caller), async move {
-        let (store, decision, tx) = self
-            .admin_on_account(caller, tenant, Action::ManageAccounts, account)
-            .await?;
-        let t = store
-            .tenant(tenant)
-            .await?
-            .ok_or(Error::NotFound { what: "tenant" })?;
-        let mut a = self.load_account(&store, tenant, account).await?;
-        if !matches!(a.status, AccountStatus::Active) {
-            return Err(Error::Invalid {
-                what: "account",
-                reason: "not active",
-            });
-        }
-        if a.has_role(BuiltinRole::TenantAdmin.id()) {
-            self.ensure_other_admin(&store, tenant, account).await?;
-        }
-        let at = pseudonymise_at.unwrap_or(tx.now.plus(t.settings.retention.pseudonymise_after));
-        if at < tx.now {
-            return Err(Error::Invalid {
-                what: "pseudonymisation date",
-                reason: "in the past",
-            });
-        }
-        a.status = AccountStatus::Deactivated {
-            at: tx.now,
-            pseudonymise_at: at,
-        };
-        self.commit_account(
-            &store,
-            tx,
-            AuditKind::AccountDeactivated,
-            vec![
-                Change::new("status", Some("active"), Some("deactivated")),
-                Change::new("pseudonymise_at", None::<String>, Some(at)),
-            ],
-            &decision,
-            true,
-            a,
+        self.observe(
+            "deactivate_account",
+            Some(tenant),
+            Some(caller),
+            async move {
+                let (store, decision, tx) = self
+                    .admin_on_account(caller, tenant, Action::ManageAccounts, account)
+                    .await?;
+                let t = store
+                    .tenant(tenant)
+                    .await?
+                    .ok_or(Error::NotFound { what: "tenant" })?;
+                let mut a = self.load_account(&store, tenant, account).await?;
+                if !matches!(a.status, AccountStatus::Active) {
+                    return Err(Error::Invalid {
+                        what: "account",
+                        reason: "not active",
+                    });
+                }
+                if a.has_role(BuiltinRole::TenantAdmin.id()) {
+                    self.ensure_other_admin(&store, tenant, account).await?;
+                }
+                let at =
+                    pseudonymise_at.unwrap_or(tx.now.plus(t.settings.retention.pseudonymise_after));
+                if at < tx.now {
+                    return Err(Error::Invalid {
+                        what: "pseudonymisation date",
+                        reason: "in the past",
+                    });
+                }
+                a.status = AccountStatus::Deactivated {
+                    at: tx.now,
+                    pseudonymise_at: at,
+                };
+                self.commit_account(
+                    &store,
+                    tx,
+                    AuditKind::AccountDeactivated,
+                    vec![
+                        Change::new("status", Some("active"), Some("deactivated")),
+                        Change::new("pseudonymise_at", None::<String>, Some(at)),
+                    ],
+                    &decision,
+                    true,
+                    a,
+                )
+                .await
+            },
         )
-        .await
-    })
         .await
     }
 
@@ -848,35 +865,40 @@ impl Counselling {
         tenant: TenantId,
         account: AccountId,
     ) -> Result<Account> {
-        self.observe("reactivate_account", Some(tenant), Some(caller), async move {
-        let (store, decision, tx) = self
-            .admin_on_account(caller, tenant, Action::ManageAccounts, account)
-            .await?;
-        let mut a = self.load_account(&store, tenant, account).await?;
-        let AccountStatus::Deactivated {
-            pseudonymise_at, ..
-        } = a.status
-        else {
-            return Err(Error::Invalid {
-                what: "account",
-                reason: "not deactivated",
-            });
-        };
-        a.status = AccountStatus::Active;
-        self.commit_account(
-            &store,
-            tx,
-            AuditKind::AccountReactivated,
-            vec![
-                Change::new("status", Some("deactivated"), Some("active")),
-                Change::new("pseudonymise_at", Some(pseudonymise_at), None::<String>),
-            ],
-            &decision,
-            true,
-            a,
+        self.observe(
+            "reactivate_account",
+            Some(tenant),
+            Some(caller),
+            async move {
+                let (store, decision, tx) = self
+                    .admin_on_account(caller, tenant, Action::ManageAccounts, account)
+                    .await?;
+                let mut a = self.load_account(&store, tenant, account).await?;
+                let AccountStatus::Deactivated {
+                    pseudonymise_at, ..
+                } = a.status
+                else {
+                    return Err(Error::Invalid {
+                        what: "account",
+                        reason: "not deactivated",
+                    });
+                };
+                a.status = AccountStatus::Active;
+                self.commit_account(
+                    &store,
+                    tx,
+                    AuditKind::AccountReactivated,
+                    vec![
+                        Change::new("status", Some("deactivated"), Some("active")),
+                        Change::new("pseudonymise_at", Some(pseudonymise_at), None::<String>),
+                    ],
+                    &decision,
+                    true,
+                    a,
+                )
+                .await
+            },
         )
-        .await
-    })
         .await
     }
 
@@ -947,31 +969,31 @@ impl Counselling {
         account: AccountId,
     ) -> Result<()> {
         self.observe("delete_account", Some(tenant), Some(caller), async move {
-        let action = if caller.subject == SubjectId::Account(account) {
-            Action::DeleteOwnAccount
-        } else {
-            Action::ManageAccounts
-        };
-        let (store, decision, mut tx) = self
-            .admin_on_account(caller, tenant, action, account)
+            let action = if caller.subject == SubjectId::Account(account) {
+                Action::DeleteOwnAccount
+            } else {
+                Action::ManageAccounts
+            };
+            let (store, decision, mut tx) = self
+                .admin_on_account(caller, tenant, action, account)
+                .await?;
+            let a = self.load_account(&store, tenant, account).await?;
+            if a.has_role(BuiltinRole::TenantAdmin.id()) {
+                self.ensure_other_admin(&store, tenant, account).await?;
+            }
+            // Groups are rewritten by the cascade; the service does not touch them here.
+            tx.write(Write::DeleteAccount(account));
+            tx.audit(
+                &store,
+                AuditKind::AccountDeleted,
+                AuditObject::Account(account),
+                vec![Change::new("account", Some("present"), None::<String>)],
+                Some(&decision),
+                true,
+            )
             .await?;
-        let a = self.load_account(&store, tenant, account).await?;
-        if a.has_role(BuiltinRole::TenantAdmin.id()) {
-            self.ensure_other_admin(&store, tenant, account).await?;
-        }
-        // Groups are rewritten by the cascade; the service does not touch them here.
-        tx.write(Write::DeleteAccount(account));
-        tx.audit(
-            &store,
-            AuditKind::AccountDeleted,
-            AuditObject::Account(account),
-            vec![Change::new("account", Some("present"), None::<String>)],
-            Some(&decision),
-            true,
-        )
-        .await?;
-        self.commit(&store, tx).await
-    })
+            self.commit(&store, tx).await
+        })
         .await
     }
 }

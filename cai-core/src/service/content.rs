@@ -5,10 +5,10 @@
 use std::fmt;
 
 use cai_crypto::modes::SessionMode;
-use cai_crypto::{ContentKind, ItemContext, envelope};
+use cai_crypto::{ContentKind, envelope};
 use zeroize::Zeroizing;
 
-use super::sessions::crypto_id;
+use super::context::ItemIds;
 use super::{Caller, Counselling};
 use crate::authz::Action;
 use crate::domain::{
@@ -90,10 +90,8 @@ impl Counselling {
                     });
                 }
                 let key = self.session_data_key(store, s, 0).await?;
-                let (t, sid, iid) = (crypto_id(&s.tenant), crypto_id(&s.id), crypto_id(&item));
-                let ctx =
-                    ItemContext::new(t.as_bytes(), sid.as_bytes(), iid.as_bytes(), version, kind);
-                SealedBody::new(envelope::seal(&key, &ctx, &plain)?)
+                let ids = ItemIds::new(s.tenant, s.id, item);
+                SealedBody::new(envelope::seal(&key, &ids.context(version, kind), &plain)?)
             }
             (SessionMode::ServerManaged, ContentBody::Sealed(_)) => Err(Error::WrongMode {
                 mode: s.mode,
@@ -128,14 +126,8 @@ impl Counselling {
             return Ok(ContentBody::Sealed(v.body));
         }
         let key = self.session_data_key(store, s, 0).await?;
-        let (t, sid, iid) = (crypto_id(&s.tenant), crypto_id(&s.id), crypto_id(&v.item));
-        let ctx = ItemContext::new(
-            t.as_bytes(),
-            sid.as_bytes(),
-            iid.as_bytes(),
-            v.version,
-            kind,
-        );
+        let ids = ItemIds::new(s.tenant, s.id, v.item);
+        let ctx = ids.context(v.version, kind);
         Ok(ContentBody::Plain(Zeroizing::new(envelope::open(
             &key,
             &ctx,
@@ -153,66 +145,66 @@ impl Counselling {
         body: ContentBody,
     ) -> Result<ContentItem> {
         self.observe("post_content", Some(tenant), Some(caller), async move {
-        if kind == ContentKind::KeyMaterial {
-            return Err(Error::Invalid {
-                what: "content kind",
-                reason: "key material is stored through the key operations",
-            });
-        }
-        let (store, _, mut s, _, decision) = self
-            .session_action(caller, tenant, session, Action::PostContent)
-            .await?;
-        self.room_keeps_content(&store, &s).await?;
-        let id = ItemId::random()?;
-        let sealed = self.seal_body(&store, &s, id, 1, kind, body).await?;
-        let mut tx = self.tx_of(caller, tenant);
-        let item = ContentItem {
-            id,
-            tenant,
-            session,
-            kind,
-            author: caller.subject,
-            created_at: tx.now,
-            latest_version: 1,
-        };
-        let size = sealed.len();
-        tx.write(Write::InsertItem(
-            item.clone(),
-            ContentVersion {
-                item: id,
+            if kind == ContentKind::KeyMaterial {
+                return Err(Error::Invalid {
+                    what: "content kind",
+                    reason: "key material is stored through the key operations",
+                });
+            }
+            let (store, _, mut s, _, decision) = self
+                .session_action(caller, tenant, session, Action::PostContent)
+                .await?;
+            self.room_keeps_content(&store, &s).await?;
+            let id = ItemId::random()?;
+            let sealed = self.seal_body(&store, &s, id, 1, kind, body).await?;
+            let mut tx = self.tx_of(caller, tenant);
+            let item = ContentItem {
+                id,
                 tenant,
                 session,
-                version: 1,
+                kind,
                 author: caller.subject,
                 created_at: tx.now,
-                key_epoch: s.key_epoch,
-                body: sealed,
-            },
-        ));
-        s.last_activity = tx.now;
-        tx.write(Write::UpdateSession(s));
-        tx.audit(
-            &store,
-            AuditKind::ContentPosted,
-            AuditObject::Item(id),
-            vec![
-                Change::new("kind", None::<String>, Some(format!("{kind:?}"))),
-                Change::new("sealed_bytes", None::<String>, Some(size)),
-            ],
-            Some(&decision),
-            false,
-        )
-        .await?;
-        tx.publish(
-            session,
-            SessionEvent::ContentPosted {
-                item: id,
-                version: 1,
-            },
-        );
-        self.commit(&store, tx).await?;
-        Ok(item)
-    })
+                latest_version: 1,
+            };
+            let size = sealed.len();
+            tx.write(Write::InsertItem(
+                item.clone(),
+                ContentVersion {
+                    item: id,
+                    tenant,
+                    session,
+                    version: 1,
+                    author: caller.subject,
+                    created_at: tx.now,
+                    key_epoch: s.key_epoch,
+                    body: sealed,
+                },
+            ));
+            s.last_activity = tx.now;
+            tx.write(Write::UpdateSession(s));
+            tx.audit(
+                &store,
+                AuditKind::ContentPosted,
+                AuditObject::Item(id),
+                vec![
+                    Change::new("kind", None::<String>, Some(format!("{kind:?}"))),
+                    Change::new("sealed_bytes", None::<String>, Some(size)),
+                ],
+                Some(&decision),
+                false,
+            )
+            .await?;
+            tx.publish(
+                session,
+                SessionEvent::ContentPosted {
+                    item: id,
+                    version: 1,
+                },
+            );
+            self.commit(&store, tx).await?;
+            Ok(item)
+        })
         .await
     }
 
@@ -241,22 +233,22 @@ impl Counselling {
         version: Option<u32>,
     ) -> Result<ContentView> {
         self.observe("read_content", Some(tenant), Some(caller), async move {
-        let (store, _, s, _, _) = self
-            .session_action(caller, tenant, session, Action::ReadContent)
-            .await?;
-        let i = self.load_item(&store, tenant, session, item).await?;
-        let version = version.unwrap_or(i.latest_version);
-        let v = store
-            .version(tenant, item, version)
-            .await?
-            .ok_or(Error::NotFound { what: "version" })?;
-        let body = self.open_body(&store, &s, v, i.kind).await?;
-        Ok(ContentView {
-            item: i,
-            version,
-            body,
+            let (store, _, s, _, _) = self
+                .session_action(caller, tenant, session, Action::ReadContent)
+                .await?;
+            let i = self.load_item(&store, tenant, session, item).await?;
+            let version = version.unwrap_or(i.latest_version);
+            let v = store
+                .version(tenant, item, version)
+                .await?
+                .ok_or(Error::NotFound { what: "version" })?;
+            let body = self.open_body(&store, &s, v, i.kind).await?;
+            Ok(ContentView {
+                item: i,
+                version,
+                body,
+            })
         })
-    })
         .await
     }
 
@@ -270,13 +262,13 @@ impl Counselling {
         page: PageRequest,
     ) -> Result<Paged<ContentItem>> {
         self.observe("list_items", Some(tenant), Some(caller), async move {
-        let (store, ..) = self
-            .session_action(caller, tenant, session, Action::ReadContent)
-            .await?;
-        let page = page.id_page("itm", Order::NewestFirst)?;
-        let items = store.items(tenant, session, page).await?;
-        Ok(Paged::by_id(items, "itm", &page, |i| i.id))
-    })
+            let (store, ..) = self
+                .session_action(caller, tenant, session, Action::ReadContent)
+                .await?;
+            let page = page.id_page("itm", Order::NewestFirst)?;
+            let items = store.items(tenant, session, page).await?;
+            Ok(Paged::by_id(items, "itm", &page, |i| i.id))
+        })
         .await
     }
 
@@ -291,31 +283,31 @@ impl Counselling {
         page: PageRequest,
     ) -> Result<Paged<ContentView>> {
         self.observe("read_items", Some(tenant), Some(caller), async move {
-        let (store, _, s, _, _) = self
-            .session_action(caller, tenant, session, Action::ReadContent)
-            .await?;
-        let page = page.id_page("itm", Order::NewestFirst)?;
-        let items = store.items(tenant, session, page).await?;
-        let next = Paged::by_id(items, "itm", &page, |i| i.id);
-        let mut views = Vec::with_capacity(next.items.len());
-        for item in next.items {
-            let v = store
-                .version(tenant, item.id, item.latest_version)
-                .await?
-                .ok_or(Error::NotFound { what: "version" })?;
-            let version = v.version;
-            let body = self.open_body(&store, &s, v, item.kind).await?;
-            views.push(ContentView {
-                item,
-                version,
-                body,
-            });
-        }
-        Ok(Paged {
-            items: views,
-            next: next.next,
+            let (store, _, s, _, _) = self
+                .session_action(caller, tenant, session, Action::ReadContent)
+                .await?;
+            let page = page.id_page("itm", Order::NewestFirst)?;
+            let items = store.items(tenant, session, page).await?;
+            let next = Paged::by_id(items, "itm", &page, |i| i.id);
+            let mut views = Vec::with_capacity(next.items.len());
+            for item in next.items {
+                let v = store
+                    .version(tenant, item.id, item.latest_version)
+                    .await?
+                    .ok_or(Error::NotFound { what: "version" })?;
+                let version = v.version;
+                let body = self.open_body(&store, &s, v, item.kind).await?;
+                views.push(ContentView {
+                    item,
+                    version,
+                    body,
+                });
+            }
+            Ok(Paged {
+                items: views,
+                next: next.next,
+            })
         })
-    })
         .await
     }
 
@@ -329,12 +321,12 @@ impl Counselling {
         item: ItemId,
     ) -> Result<Vec<ContentVersion>> {
         self.observe("versions", Some(tenant), Some(caller), async move {
-        let (store, ..) = self
-            .session_action(caller, tenant, session, Action::ReadContent)
-            .await?;
-        self.load_item(&store, tenant, session, item).await?;
-        Ok(store.versions(tenant, item).await?)
-    })
+            let (store, ..) = self
+                .session_action(caller, tenant, session, Action::ReadContent)
+                .await?;
+            self.load_item(&store, tenant, session, item).await?;
+            Ok(store.versions(tenant, item).await?)
+        })
         .await
     }
 
@@ -424,37 +416,37 @@ impl Counselling {
         item: ItemId,
     ) -> Result<()> {
         self.observe("delete_content", Some(tenant), Some(caller), async move {
-        let (store, principal, _) = self
-            .principal(caller, tenant, Action::DeleteContent)
-            .await?;
-        let (s, parts) = self.load_session(&store, tenant, session).await?;
-        self.check_session(
-            &principal,
-            Action::ReadContent,
-            Self::view(&s, &parts, None),
-        )
-        .await?;
-        let i = self.load_item(&store, tenant, session, item).await?;
-        let decision = self
-            .check_session(
+            let (store, principal, _) = self
+                .principal(caller, tenant, Action::DeleteContent)
+                .await?;
+            let (s, parts) = self.load_session(&store, tenant, session).await?;
+            self.check_session(
                 &principal,
-                Action::DeleteContent,
-                Self::view(&s, &parts, Some(i.author)),
+                Action::ReadContent,
+                Self::view(&s, &parts, None),
             )
             .await?;
-        let mut tx = self.tx_of(caller, tenant);
-        tx.write(Write::DeleteItem(item));
-        tx.audit(
-            &store,
-            AuditKind::ContentDeleted,
-            AuditObject::Item(item),
-            vec![Change::new("versions", Some(i.latest_version), None::<u32>)],
-            Some(&decision),
-            false,
-        )
-        .await?;
-        self.commit(&store, tx).await
-    })
+            let i = self.load_item(&store, tenant, session, item).await?;
+            let decision = self
+                .check_session(
+                    &principal,
+                    Action::DeleteContent,
+                    Self::view(&s, &parts, Some(i.author)),
+                )
+                .await?;
+            let mut tx = self.tx_of(caller, tenant);
+            tx.write(Write::DeleteItem(item));
+            tx.audit(
+                &store,
+                AuditKind::ContentDeleted,
+                AuditObject::Item(item),
+                vec![Change::new("versions", Some(i.latest_version), None::<u32>)],
+                Some(&decision),
+                false,
+            )
+            .await?;
+            self.commit(&store, tx).await
+        })
         .await
     }
 }

@@ -42,57 +42,60 @@ impl Counselling {
         target: Target,
     ) -> Result<Decision> {
         self.observe("explain", Some(tenant), Some(caller), async move {
-        let (store, me, _) = self.principal(caller, tenant, action).await?;
-        let me_again = me.clone();
-        let principal = if subject == caller.subject {
-            me
-        } else {
-            self.check(&me, Action::ManageRoles, &Resource::Tenant(tenant))
-                .await?;
-            let as_subject = Caller { subject, ..*caller };
-            self.principal(&as_subject, tenant, action).await?.1
-        };
-        Ok(match target {
-            Target::Tenant => {
-                crate::authz::authorize(&principal, action, &Resource::Tenant(tenant))
-            }
-            Target::Account(account) => {
-                crate::authz::authorize(&principal, action, &Resource::Account { tenant, account })
-            }
-            Target::Group(group) => {
-                crate::authz::authorize(&principal, action, &Resource::Group { tenant, group })
-            }
-            Target::Session(session) => {
-                let (s, parts) = self.load_session(&store, tenant, session).await?;
-                // An explanation about a session tells who takes part in it: only for
-                // sessions the caller may view itself; the rest do not exist for it.
-                let view = Resource::Session(Self::view(&s, &parts, None));
-                if !crate::authz::authorize(&me_again, Action::ViewSession, &view).is_allowed() {
-                    return Err(Error::NotFound { what: "session" });
+            let (store, me, _) = self.principal(caller, tenant, action).await?;
+            let me_again = me.clone();
+            let principal = if subject == caller.subject {
+                me
+            } else {
+                self.check(&me, Action::ManageRoles, &Resource::Tenant(tenant))
+                    .await?;
+                let as_subject = Caller { subject, ..*caller };
+                self.principal(&as_subject, tenant, action).await?.1
+            };
+            Ok(match target {
+                Target::Tenant => {
+                    crate::authz::authorize(&principal, action, &Resource::Tenant(tenant))
                 }
-                crate::authz::authorize(
+                Target::Account(account) => crate::authz::authorize(
                     &principal,
                     action,
-                    &Resource::Session(Self::view(&s, &parts, None)),
-                )
-            }
-            Target::Room(room) => {
-                let r = store
-                    .room(tenant, room)
-                    .await?
-                    .ok_or(Error::NotFound { what: "room" })?;
-                crate::authz::authorize(
-                    &principal,
-                    action,
-                    &Resource::Room {
-                        tenant,
-                        room,
-                        owner: r.owner,
-                    },
-                )
-            }
+                    &Resource::Account { tenant, account },
+                ),
+                Target::Group(group) => {
+                    crate::authz::authorize(&principal, action, &Resource::Group { tenant, group })
+                }
+                Target::Session(session) => {
+                    let (s, parts) = self.load_session(&store, tenant, session).await?;
+                    // An explanation about a session tells who takes part in it: only for
+                    // sessions the caller may view itself; the rest do not exist for it.
+                    let view = Resource::Session(Self::view(&s, &parts, None));
+                    if !crate::authz::authorize(&me_again, Action::ViewSession, &view).is_allowed()
+                    {
+                        return Err(Error::NotFound { what: "session" });
+                    }
+                    crate::authz::authorize(
+                        &principal,
+                        action,
+                        &Resource::Session(Self::view(&s, &parts, None)),
+                    )
+                }
+                Target::Room(room) => {
+                    let r = store
+                        .room(tenant, room)
+                        .await?
+                        .ok_or(Error::NotFound { what: "room" })?;
+                    crate::authz::authorize(
+                        &principal,
+                        action,
+                        &Resource::Room {
+                            tenant,
+                            room,
+                            owner: r.owner,
+                        },
+                    )
+                }
+            })
         })
-    })
         .await
     }
 }

@@ -22,6 +22,7 @@ pub const MAX_LANGUAGE_LEN: usize = 35;
 /// base with the code in its fragment: `<link_base>#<code>`; only with a link base),
 /// `{expires}` (the expiry time, RFC 3339 UTC).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "TemplateJson")]
 pub struct InvitationTemplate {
     subject: String,
     body: String,
@@ -56,22 +57,22 @@ impl InvitationTemplate {
         if !body.contains("{code}") && !body.contains("{link}") {
             return Err(invalid("the body must contain {code} or {link}"));
         }
+        let bad_base = |base: &String| {
+            !base.starts_with("https://")
+                || base.len() > 2048
+                || base.contains('#')
+                || base.chars().any(|c| c.is_whitespace() || c.is_control())
+        };
         match &link_base {
-            Some(base) => {
-                if !base.starts_with("https://")
-                    || base.len() > 2048
-                    || base.contains('#')
-                    || base.chars().any(|c| c.is_whitespace() || c.is_control())
-                {
-                    return Err(invalid(
-                        "the link base must be an https URL without a fragment",
-                    ));
-                }
+            Some(base) if bad_base(base) => {
+                return Err(invalid(
+                    "the link base must be an https URL without a fragment",
+                ));
             }
             None if body.contains("{link}") => {
                 return Err(invalid("{link} needs a link base"));
             }
-            None => {}
+            _ => {}
         }
         Ok(Self {
             subject,
@@ -102,6 +103,23 @@ impl InvitationTemplate {
                 .replace("{code}", code),
         );
         (subject, body)
+    }
+}
+
+/// The JSON input of a template, checked by [`InvitationTemplate::new`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TemplateJson {
+    subject: String,
+    body: String,
+    #[serde(default)]
+    link_base: Option<String>,
+}
+
+impl TryFrom<TemplateJson> for InvitationTemplate {
+    type Error = Error;
+    fn try_from(t: TemplateJson) -> Result<Self> {
+        Self::new(t.subject, t.body, t.link_base)
     }
 }
 

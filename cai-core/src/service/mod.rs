@@ -12,6 +12,7 @@
 
 mod accounts;
 mod content;
+mod context;
 mod explain;
 pub mod mail;
 pub mod observe;
@@ -42,6 +43,7 @@ use crate::time::Timestamp;
 
 pub use accounts::{AccountChanges, NewAccount};
 pub use content::{ContentBody, ContentView, MAX_PLAINTEXT_LEN};
+pub use context::{ItemIds, session_key_context};
 pub use explain::Target;
 pub use mail::{InvitationTemplate, InvitationTemplates};
 pub use observe::{Health, PortHealth};
@@ -361,15 +363,15 @@ impl Counselling {
     /// Returns how many were delivered; the host runs this periodically.
     pub async fn deliver_notifications(&self, tenant: TenantId) -> Result<usize> {
         self.observe("deliver_notifications", Some(tenant), None, async move {
-        let store = self.store(tenant).await?;
-        let mut delivered = 0;
-        for notification in store.pending_notifications(tenant, 1000).await? {
-            if self.deliver(&store, notification).await {
-                delivered += 1;
+            let store = self.store(tenant).await?;
+            let mut delivered = 0;
+            for notification in store.pending_notifications(tenant, 1000).await? {
+                if self.deliver(&store, notification).await {
+                    delivered += 1;
+                }
             }
-        }
-        Ok(delivered)
-    })
+            Ok(delivered)
+        })
         .await
     }
 

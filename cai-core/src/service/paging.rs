@@ -26,8 +26,21 @@ pub const MAX_CURSOR_LEN: usize = 128;
 /// An opaque position in a listing. Clients store and return it as a string; its
 /// content is not part of the contract.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct Cursor(String);
+
+impl TryFrom<String> for Cursor {
+    type Error = Error;
+    fn try_from(text: String) -> Result<Self> {
+        Self::parse(&text)
+    }
+}
+
+impl From<Cursor> for String {
+    fn from(c: Cursor) -> Self {
+        c.0
+    }
+}
 
 impl Cursor {
     /// The text form to hand to the client.
@@ -88,8 +101,10 @@ fn invalid() -> Error {
     }
 }
 
-/// Which page to return.
+/// Which page to return. JSON: `{"cursor":…,"limit":…,"newest_first":…}`, each may be
+/// left out or `null`; unknown fields are refused.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct PageRequest {
     /// Continue after this cursor (from a previous answer's `next`); `None` for the
     /// first page.

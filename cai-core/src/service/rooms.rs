@@ -72,75 +72,75 @@ impl Counselling {
         new: NewRoom,
     ) -> Result<Room> {
         self.observe("create_room", Some(tenant), Some(caller), async move {
-        let (store, principal, t, decision) = self
-            .authorized(caller, tenant, Action::CreateRoom, Resource::Tenant(tenant))
-            .await?;
-        let owner = principal.account_id().ok_or(Error::NotAccepted)?;
-        let mode = new.mode.unwrap_or(t.settings.default_mode);
-        if mode == SessionMode::Passphrase {
-            return Err(Error::WrongMode {
-                mode,
-                reason: "rooms are entered with the room password; use another mode",
-            });
-        }
-        let verifier = self.room_verifier(&new.password).await?;
-        let room_id = RoomId::random()?;
-        let mut tx = self.tx_of(caller, tenant);
-        let meeting = self
-            .open_meeting(
-                &store,
-                &t,
-                &mut tx,
-                room_id,
+            let (store, principal, t, decision) = self
+                .authorized(caller, tenant, Action::CreateRoom, Resource::Tenant(tenant))
+                .await?;
+            let owner = principal.account_id().ok_or(Error::NotAccepted)?;
+            let mode = new.mode.unwrap_or(t.settings.default_mode);
+            if mode == SessionMode::Passphrase {
+                return Err(Error::WrongMode {
+                    mode,
+                    reason: "rooms are entered with the room password; use another mode",
+                });
+            }
+            let verifier = self.room_verifier(&new.password).await?;
+            let room_id = RoomId::random()?;
+            let mut tx = self.tx_of(caller, tenant);
+            let meeting = self
+                .open_meeting(
+                    &store,
+                    &t,
+                    &mut tx,
+                    room_id,
+                    owner,
+                    mode,
+                    new.content,
+                    &new.name,
+                )
+                .await?;
+            let room = Room {
+                id: room_id,
+                tenant,
                 owner,
+                name: new.name,
+                session: meeting.id,
                 mode,
-                new.content,
-                &new.name,
+                content: new.content,
+                password: verifier,
+                revision: 0,
+            };
+            tx.write(Write::InsertRoom(room.clone()));
+            tx.audit(
+                &store,
+                AuditKind::RoomCreated,
+                AuditObject::Room(room_id),
+                vec![
+                    Change::new("name", None::<String>, Some(room.name.as_str())),
+                    Change::new("session", None::<String>, Some(meeting.id)),
+                    Change::new("mode", None::<String>, Some(format!("{mode:?}"))),
+                    Change::new(
+                        "content",
+                        None::<String>,
+                        Some(format!("{:?}", room.content)),
+                    ),
+                    Change::new("password", None::<String>, Some("<set>")),
+                ],
+                Some(&decision),
+                false,
             )
             .await?;
-        let room = Room {
-            id: room_id,
-            tenant,
-            owner,
-            name: new.name,
-            session: meeting.id,
-            mode,
-            content: new.content,
-            password: verifier,
-            revision: 0,
-        };
-        tx.write(Write::InsertRoom(room.clone()));
-        tx.audit(
-            &store,
-            AuditKind::RoomCreated,
-            AuditObject::Room(room_id),
-            vec![
-                Change::new("name", None::<String>, Some(room.name.as_str())),
-                Change::new("session", None::<String>, Some(meeting.id)),
-                Change::new("mode", None::<String>, Some(format!("{mode:?}"))),
-                Change::new(
-                    "content",
-                    None::<String>,
-                    Some(format!("{:?}", room.content)),
-                ),
-                Change::new("password", None::<String>, Some("<set>")),
-            ],
-            Some(&decision),
-            false,
-        )
-        .await?;
-        self.commit(&store, tx).await?;
-        Ok(room)
-    })
+            self.commit(&store, tx).await?;
+            Ok(room)
+        })
         .await
     }
 
     /// The room, for its owner (`ManageRoom`). Others are told it does not exist.
     pub async fn room(&self, caller: &Caller, tenant: TenantId, room: RoomId) -> Result<Room> {
         self.observe("room", Some(tenant), Some(caller), async move {
-        let (_, r, _) = self.owned_room(caller, tenant, room).await?;
-        Ok(r)
-    })
+            let (_, r, _) = self.owned_room(caller, tenant, room).await?;
+            Ok(r)
+        })
         .await
     }
 
@@ -155,23 +155,23 @@ impl Counselling {
         room: RoomId,
     ) -> Result<Session> {
         self.observe("start_meeting", Some(tenant), Some(caller), async move {
-        let (store, mut r, decision) = self.owned_room(caller, tenant, room).await?;
-        let t = self.tenant_record(&store, tenant).await?;
-        let mut tx = self.tx_of(caller, tenant);
-        let meeting = self.next_meeting(&store, &t, &mut tx, &mut r).await?;
-        tx.write(Write::UpdateRoom(r));
-        tx.audit(
-            &store,
-            AuditKind::MeetingStarted,
-            AuditObject::Room(room),
-            vec![Change::new("session", None::<String>, Some(meeting.id))],
-            Some(&decision),
-            false,
-        )
-        .await?;
-        self.commit(&store, tx).await?;
-        Ok(meeting)
-    })
+            let (store, mut r, decision) = self.owned_room(caller, tenant, room).await?;
+            let t = self.tenant_record(&store, tenant).await?;
+            let mut tx = self.tx_of(caller, tenant);
+            let meeting = self.next_meeting(&store, &t, &mut tx, &mut r).await?;
+            tx.write(Write::UpdateRoom(r));
+            tx.audit(
+                &store,
+                AuditKind::MeetingStarted,
+                AuditObject::Room(room),
+                vec![Change::new("session", None::<String>, Some(meeting.id))],
+                Some(&decision),
+                false,
+            )
+            .await?;
+            self.commit(&store, tx).await?;
+            Ok(meeting)
+        })
         .await
     }
 
@@ -185,28 +185,33 @@ impl Counselling {
         room: RoomId,
         password: &str,
     ) -> Result<Session> {
-        self.observe("change_room_password", Some(tenant), Some(caller), async move {
-        let (store, mut r, decision) = self.owned_room(caller, tenant, room).await?;
-        let t = self.tenant_record(&store, tenant).await?;
-        r.password = self.room_verifier(password).await?;
-        let mut tx = self.tx_of(caller, tenant);
-        let meeting = self.next_meeting(&store, &t, &mut tx, &mut r).await?;
-        tx.write(Write::UpdateRoom(r));
-        tx.audit(
-            &store,
-            AuditKind::RoomPasswordChanged,
-            AuditObject::Room(room),
-            vec![
-                Change::new("password", Some("<set>"), Some("<changed>")),
-                Change::new("session", None::<String>, Some(meeting.id)),
-            ],
-            Some(&decision),
-            false,
+        self.observe(
+            "change_room_password",
+            Some(tenant),
+            Some(caller),
+            async move {
+                let (store, mut r, decision) = self.owned_room(caller, tenant, room).await?;
+                let t = self.tenant_record(&store, tenant).await?;
+                r.password = self.room_verifier(password).await?;
+                let mut tx = self.tx_of(caller, tenant);
+                let meeting = self.next_meeting(&store, &t, &mut tx, &mut r).await?;
+                tx.write(Write::UpdateRoom(r));
+                tx.audit(
+                    &store,
+                    AuditKind::RoomPasswordChanged,
+                    AuditObject::Room(room),
+                    vec![
+                        Change::new("password", Some("<set>"), Some("<changed>")),
+                        Change::new("session", None::<String>, Some(meeting.id)),
+                    ],
+                    Some(&decision),
+                    false,
+                )
+                .await?;
+                self.commit(&store, tx).await?;
+                Ok(meeting)
+            },
         )
-        .await?;
-        self.commit(&store, tx).await?;
-        Ok(meeting)
-    })
         .await
     }
 
@@ -228,126 +233,127 @@ impl Counselling {
         password: &str,
     ) -> Result<SessionDetails> {
         self.observe("enter_room", Some(tenant), Some(caller), async move {
-        let (store, principal, _) = self.principal(caller, tenant, Action::EnterRoom).await?;
-        let r = self.load_room(&store, tenant, room).await?;
-        let decision = self
-            .check(
+            let (store, principal, _) = self.principal(caller, tenant, Action::EnterRoom).await?;
+            let r = self.load_room(&store, tenant, room).await?;
+            let decision = self
+                .check(
+                    &principal,
+                    Action::EnterRoom,
+                    &Resource::Room {
+                        tenant,
+                        room,
+                        owner: r.owner,
+                    },
+                )
+                .await?;
+            // Counted per room and per client address; a blocked attempt is turned away
+            // before any Argon2 time is spent on it.
+            let source = caller
+                .request
+                .client
+                .map(|ip| AttemptSource::parse(&ip.to_string()))
+                .transpose()?;
+            let keys =
+                AttemptKey::scope_and_source(tenant, AttemptScope::Room(room), source.clone());
+            self.ports.failures.check_all(&keys, self.now()).await?;
+            if !self.room_password_matches(&r, password).await? {
+                let outcome = self
+                    .ports
+                    .failures
+                    .record_failure_all(&keys, self.now(), &self.config.room_throttle)
+                    .await?;
+                let mut tx = self.tx_of(caller, tenant);
+                tx.audit(
+                    &store,
+                    AuditKind::AccessDenied,
+                    AuditObject::Room(room),
+                    vec![Change::new("room_password", None::<String>, Some("wrong"))],
+                    None,
+                    false,
+                )
+                .await?;
+                if outcome.crossed_threshold {
+                    metrics::counter!(super::observe::INCIDENTS, "kind" => "repeated_wrong_secret")
+                        .increment(1);
+                    let id = IncidentId::random()?;
+                    tx.write(Write::RecordIncident(Incident {
+                        id,
+                        tenant,
+                        at: tx.now,
+                        actor: Some(caller.subject),
+                        kind: IncidentKind::RepeatedWrongSecret {
+                            attempts: outcome.failures,
+                            object: AuditObject::Room(room),
+                            source: source.as_ref().map(|s| s.as_str().to_owned()),
+                        },
+                    }));
+                    tx.audit(
+                        &store,
+                        AuditKind::IncidentRecorded,
+                        AuditObject::Incident(id),
+                        vec![Change::new(
+                            "repeated_wrong_secret",
+                            None::<String>,
+                            Some(format!("room {room}: {} failures", outcome.failures)),
+                        )],
+                        None,
+                        true,
+                    )
+                    .await?;
+                }
+                self.commit(&store, tx).await?;
+                return Err(Error::NotAccepted);
+            }
+            // A success clears this source's counter only: clearing the room's would hand
+            // an attacker spread over many addresses fresh free attempts.
+            if let Some(per_source) = keys.iter().find(|k| k.source.is_some()) {
+                self.ports.failures.record_success(per_source).await?;
+            }
+            let (s, mut parts) = self.load_session(&store, tenant, r.session).await?;
+            if !s.is_open() {
+                return Err(Error::SessionClosed);
+            }
+            let known = parts.iter().any(|(who, _)| *who == caller.subject);
+            if !known {
+                parts.push((caller.subject, ParticipantRole::Client));
+            }
+            // The answer shows the meeting: check that before anything is written.
+            self.check_session(
                 &principal,
-                Action::EnterRoom,
-                &Resource::Room {
-                    tenant,
-                    room,
-                    owner: r.owner,
-                },
+                Action::ViewSession,
+                Self::view(&s, &parts, None),
             )
             .await?;
-        // Counted per room and per client address; a blocked attempt is turned away
-        // before any Argon2 time is spent on it.
-        let source = caller
-            .request
-            .client
-            .map(|ip| AttemptSource::parse(&ip.to_string()))
-            .transpose()?;
-        let keys = AttemptKey::scope_and_source(tenant, AttemptScope::Room(room), source.clone());
-        self.ports.failures.check_all(&keys, self.now()).await?;
-        if !self.room_password_matches(&r, password).await? {
-            let outcome = self
-                .ports
-                .failures
-                .record_failure_all(&keys, self.now(), &self.config.room_throttle)
-                .await?;
+            let mut participants = store.participants(tenant, s.id).await?;
             let mut tx = self.tx_of(caller, tenant);
+            if !known {
+                let joined = Participant {
+                    session: s.id,
+                    tenant,
+                    subject: caller.subject,
+                    role: ParticipantRole::Client,
+                    joined_at: tx.now,
+                };
+                tx.write(Write::PutParticipant(joined.clone()));
+                tx.publish(s.id, SessionEvent::ParticipantJoined(caller.subject));
+                participants.push(joined);
+                participants.sort_by_key(|p| p.subject);
+            }
             tx.audit(
                 &store,
-                AuditKind::AccessDenied,
+                AuditKind::RoomEntered,
                 AuditObject::Room(room),
-                vec![Change::new("room_password", None::<String>, Some("wrong"))],
-                None,
+                vec![Change::new("session", None::<String>, Some(s.id))],
+                Some(&decision),
                 false,
             )
             .await?;
-            if outcome.crossed_threshold {
-                metrics::counter!(super::observe::INCIDENTS, "kind" => "repeated_wrong_secret")
-                    .increment(1);
-                let id = IncidentId::random()?;
-                tx.write(Write::RecordIncident(Incident {
-                    id,
-                    tenant,
-                    at: tx.now,
-                    actor: Some(caller.subject),
-                    kind: IncidentKind::RepeatedWrongSecret {
-                        attempts: outcome.failures,
-                        object: AuditObject::Room(room),
-                        source: source.as_ref().map(|s| s.as_str().to_owned()),
-                    },
-                }));
-                tx.audit(
-                    &store,
-                    AuditKind::IncidentRecorded,
-                    AuditObject::Incident(id),
-                    vec![Change::new(
-                        "repeated_wrong_secret",
-                        None::<String>,
-                        Some(format!("room {room}: {} failures", outcome.failures)),
-                    )],
-                    None,
-                    true,
-                )
-                .await?;
-            }
             self.commit(&store, tx).await?;
-            return Err(Error::NotAccepted);
-        }
-        // A success clears this source's counter only: clearing the room's would hand
-        // an attacker spread over many addresses fresh free attempts.
-        if let Some(per_source) = keys.iter().find(|k| k.source.is_some()) {
-            self.ports.failures.record_success(per_source).await?;
-        }
-        let (s, mut parts) = self.load_session(&store, tenant, r.session).await?;
-        if !s.is_open() {
-            return Err(Error::SessionClosed);
-        }
-        let known = parts.iter().any(|(who, _)| *who == caller.subject);
-        if !known {
-            parts.push((caller.subject, ParticipantRole::Client));
-        }
-        // The answer shows the meeting: check that before anything is written.
-        self.check_session(
-            &principal,
-            Action::ViewSession,
-            Self::view(&s, &parts, None),
-        )
-        .await?;
-        let mut participants = store.participants(tenant, s.id).await?;
-        let mut tx = self.tx_of(caller, tenant);
-        if !known {
-            let joined = Participant {
-                session: s.id,
-                tenant,
-                subject: caller.subject,
-                role: ParticipantRole::Client,
-                joined_at: tx.now,
-            };
-            tx.write(Write::PutParticipant(joined.clone()));
-            tx.publish(s.id, SessionEvent::ParticipantJoined(caller.subject));
-            participants.push(joined);
-            participants.sort_by_key(|p| p.subject);
-        }
-        tx.audit(
-            &store,
-            AuditKind::RoomEntered,
-            AuditObject::Room(room),
-            vec![Change::new("session", None::<String>, Some(s.id))],
-            Some(&decision),
-            false,
-        )
-        .await?;
-        self.commit(&store, tx).await?;
-        Ok(SessionDetails {
-            session: s,
-            participants,
+            Ok(SessionDetails {
+                session: s,
+                participants,
+            })
         })
-    })
         .await
     }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use cai_crypto::DataKey;
-use cai_crypto::hierarchy::{WrappedKey, session_wrap_context};
+use cai_crypto::hierarchy::WrappedKey;
 use cai_crypto::modes::{KeyCustody, SessionMode};
 
 use super::accounts::NewAccount;
@@ -204,10 +204,7 @@ pub(crate) fn crypto_id(id: &impl fmt::Display) -> String {
 }
 
 pub(crate) fn wrap_context(tenant: TenantId, session: SessionId) -> Result<Vec<u8>> {
-    Ok(session_wrap_context(
-        crypto_id(&tenant).as_bytes(),
-        crypto_id(&session).as_bytes(),
-    )?)
+    super::context::session_key_context(tenant, session)
 }
 
 impl Counselling {
@@ -303,41 +300,41 @@ impl Counselling {
         new: NewSession,
     ) -> Result<CreatedSession> {
         self.observe("create_session", Some(tenant), Some(caller), async move {
-        let (store, principal, t, decision) = self
-            .authorized(
-                caller,
-                tenant,
-                Action::CreateSession,
-                Resource::Tenant(tenant),
+            let (store, principal, t, decision) = self
+                .authorized(
+                    caller,
+                    tenant,
+                    Action::CreateSession,
+                    Resource::Tenant(tenant),
+                )
+                .await?;
+            let owner = principal.account_id().ok_or(Error::Invalid {
+                what: "session owner",
+                reason: "guests cannot own sessions",
+            })?;
+            if matches!(new.kind, SessionKind::Room(_)) {
+                return Err(Error::Invalid {
+                    what: "session kind",
+                    reason: "rooms are created with create_room",
+                });
+            }
+            let session = SessionId::random()?;
+            let mut tx = self.tx_of(caller, tenant);
+            let s = self
+                .new_session(&store, &t, &mut tx, session, owner, new)
+                .await?;
+            tx.audit(
+                &store,
+                AuditKind::SessionCreated,
+                AuditObject::Session(session),
+                session_changes(&s),
+                Some(&decision),
+                false,
             )
             .await?;
-        let owner = principal.account_id().ok_or(Error::Invalid {
-            what: "session owner",
-            reason: "guests cannot own sessions",
-        })?;
-        if matches!(new.kind, SessionKind::Room(_)) {
-            return Err(Error::Invalid {
-                what: "session kind",
-                reason: "rooms are created with create_room",
-            });
-        }
-        let session = SessionId::random()?;
-        let mut tx = self.tx_of(caller, tenant);
-        let s = self
-            .new_session(&store, &t, &mut tx, session, owner, new)
-            .await?;
-        tx.audit(
-            &store,
-            AuditKind::SessionCreated,
-            AuditObject::Session(session),
-            session_changes(&s),
-            Some(&decision),
-            false,
-        )
-        .await?;
-        self.commit(&store, tx).await?;
-        Ok(CreatedSession { session: s })
-    })
+            self.commit(&store, tx).await?;
+            Ok(CreatedSession { session: s })
+        })
         .await
     }
 
@@ -457,15 +454,15 @@ impl Counselling {
         session: SessionId,
     ) -> Result<SessionDetails> {
         self.observe("session", Some(tenant), Some(caller), async move {
-        let (store, _, s, _, _) = self
-            .session_action(caller, tenant, session, Action::ViewSession)
-            .await?;
-        let participants = store.participants(tenant, session).await?;
-        Ok(SessionDetails {
-            session: s,
-            participants,
+            let (store, _, s, _, _) = self
+                .session_action(caller, tenant, session, Action::ViewSession)
+                .await?;
+            let participants = store.participants(tenant, session).await?;
+            Ok(SessionDetails {
+                session: s,
+                participants,
+            })
         })
-    })
         .await
     }
 
@@ -480,13 +477,13 @@ impl Counselling {
         page: PageRequest,
     ) -> Result<Paged<Session>> {
         self.observe("list_sessions", Some(tenant), Some(caller), async move {
-        let (store, principal, _) = self.principal(caller, tenant, Action::ViewSession).await?;
-        let page = page.id_page("ses", crate::ports::Order::NewestFirst)?;
-        let ids = store.sessions_of(tenant, caller.subject, page).await?;
-        let listed = Paged::by_id(ids, "ses", &page, |id| *id);
-        self.visible_sessions(&store, &principal, tenant, listed)
-            .await
-    })
+            let (store, principal, _) = self.principal(caller, tenant, Action::ViewSession).await?;
+            let page = page.id_page("ses", crate::ports::Order::NewestFirst)?;
+            let ids = store.sessions_of(tenant, caller.subject, page).await?;
+            let listed = Paged::by_id(ids, "ses", &page, |id| *id);
+            self.visible_sessions(&store, &principal, tenant, listed)
+                .await
+        })
         .await
     }
 
@@ -500,20 +497,26 @@ impl Counselling {
         group: GroupId,
         page: PageRequest,
     ) -> Result<Paged<Session>> {
-        self.observe("list_group_sessions", Some(tenant), Some(caller), async move {
-        let (store, principal, _) = self.principal(caller, tenant, Action::ViewSession).await?;
-        let page = page.id_page("ses", crate::ports::Order::NewestFirst)?;
-        if !principal.groups().contains(&group) {
-            return Ok(Paged {
-                items: Vec::new(),
-                next: None,
-            });
-        }
-        let ids = store.sessions_of_group(tenant, group, page).await?;
-        let listed = Paged::by_id(ids, "ses", &page, |id| *id);
-        self.visible_sessions(&store, &principal, tenant, listed)
-            .await
-    })
+        self.observe(
+            "list_group_sessions",
+            Some(tenant),
+            Some(caller),
+            async move {
+                let (store, principal, _) =
+                    self.principal(caller, tenant, Action::ViewSession).await?;
+                let page = page.id_page("ses", crate::ports::Order::NewestFirst)?;
+                if !principal.groups().contains(&group) {
+                    return Ok(Paged {
+                        items: Vec::new(),
+                        next: None,
+                    });
+                }
+                let ids = store.sessions_of_group(tenant, group, page).await?;
+                let listed = Paged::by_id(ids, "ses", &page, |id| *id);
+                self.visible_sessions(&store, &principal, tenant, listed)
+                    .await
+            },
+        )
         .await
     }
 
@@ -554,44 +557,44 @@ impl Counselling {
         session: SessionId,
     ) -> Result<SessionKeyMaterial> {
         self.observe("session_keys", Some(tenant), Some(caller), async move {
-        let (store, _, s, _, _) = self
-            .session_action(caller, tenant, session, Action::ReadContent)
-            .await?;
-        Ok(match s.mode {
-            SessionMode::ServerManaged => SessionKeyMaterial::ServerSealed,
-            SessionMode::SessionKey => {
-                SessionKeyMaterial::SessionKey(self.session_data_key(&store, &s, 0).await?)
-            }
-            SessionMode::Passphrase => {
-                let c = store
-                    .custody(tenant, session, 0)
-                    .await?
-                    .ok_or(Error::NotFound {
-                        what: "key custody",
-                    })?;
-                SessionKeyMaterial::Passphrase(c.custody)
-            }
-            _ => {
-                let epochs = store
-                    .custodies(tenant, session)
-                    .await?
-                    .into_iter()
-                    .map(|c| c.custody)
-                    .collect();
-                let history_grant = match caller.subject {
-                    SubjectId::Account(me) => store
-                        .history_grant(tenant, session, me)
-                        .await?
-                        .map(|g| g.grant),
-                    SubjectId::Guest(_) => None,
-                };
-                SessionKeyMaterial::EndToEnd {
-                    epochs,
-                    history_grant,
+            let (store, _, s, _, _) = self
+                .session_action(caller, tenant, session, Action::ReadContent)
+                .await?;
+            Ok(match s.mode {
+                SessionMode::ServerManaged => SessionKeyMaterial::ServerSealed,
+                SessionMode::SessionKey => {
+                    SessionKeyMaterial::SessionKey(self.session_data_key(&store, &s, 0).await?)
                 }
-            }
+                SessionMode::Passphrase => {
+                    let c = store
+                        .custody(tenant, session, 0)
+                        .await?
+                        .ok_or(Error::NotFound {
+                            what: "key custody",
+                        })?;
+                    SessionKeyMaterial::Passphrase(c.custody)
+                }
+                _ => {
+                    let epochs = store
+                        .custodies(tenant, session)
+                        .await?
+                        .into_iter()
+                        .map(|c| c.custody)
+                        .collect();
+                    let history_grant = match caller.subject {
+                        SubjectId::Account(me) => store
+                            .history_grant(tenant, session, me)
+                            .await?
+                            .map(|g| g.grant),
+                        SubjectId::Guest(_) => None,
+                    };
+                    SessionKeyMaterial::EndToEnd {
+                        epochs,
+                        history_grant,
+                    }
+                }
+            })
         })
-    })
         .await
     }
 
@@ -637,23 +640,23 @@ impl Counselling {
         custody: Vec<u8>,
     ) -> Result<u32> {
         self.observe("advance_epoch", Some(tenant), Some(caller), async move {
-        let (store, _, mut s, _, decision) = self
-            .session_action(caller, tenant, session, Action::InviteParticipants)
+            let (store, _, mut s, _, decision) = self
+                .session_action(caller, tenant, session, Action::InviteParticipants)
+                .await?;
+            let mut tx = self.tx_of(caller, tenant);
+            let epoch = self.push_epoch(&store, &mut tx, &mut s, custody).await?;
+            tx.audit(
+                &store,
+                AuditKind::SessionKeysChanged,
+                AuditObject::Session(session),
+                vec![Change::new("key_epoch", None::<u32>, Some(epoch))],
+                Some(&decision),
+                false,
+            )
             .await?;
-        let mut tx = self.tx_of(caller, tenant);
-        let epoch = self.push_epoch(&store, &mut tx, &mut s, custody).await?;
-        tx.audit(
-            &store,
-            AuditKind::SessionKeysChanged,
-            AuditObject::Session(session),
-            vec![Change::new("key_epoch", None::<u32>, Some(epoch))],
-            Some(&decision),
-            false,
-        )
-        .await?;
-        self.commit(&store, tx).await?;
-        Ok(epoch)
-    })
+            self.commit(&store, tx).await?;
+            Ok(epoch)
+        })
         .await
     }
 
@@ -850,32 +853,32 @@ impl Counselling {
         page: PageRequest,
     ) -> Result<Paged<Invitation>> {
         self.observe("list_invitations", Some(tenant), Some(caller), async move {
-        let store = match filter {
-            InvitationFilter::Session(session) => {
-                self.session_action(caller, tenant, session, Action::InviteParticipants)
+            let store = match filter {
+                InvitationFilter::Session(session) => {
+                    self.session_action(caller, tenant, session, Action::InviteParticipants)
+                        .await?
+                        .0
+                }
+                InvitationFilter::CreatedBy(account) => {
+                    let action = if caller.subject == SubjectId::Account(account) {
+                        Action::ViewOwnAccount
+                    } else {
+                        Action::ManageAccounts
+                    };
+                    self.authorized(
+                        caller,
+                        tenant,
+                        action,
+                        Resource::Account { tenant, account },
+                    )
                     .await?
                     .0
-            }
-            InvitationFilter::CreatedBy(account) => {
-                let action = if caller.subject == SubjectId::Account(account) {
-                    Action::ViewOwnAccount
-                } else {
-                    Action::ManageAccounts
-                };
-                self.authorized(
-                    caller,
-                    tenant,
-                    action,
-                    Resource::Account { tenant, account },
-                )
-                .await?
-                .0
-            }
-        };
-        let page = page.id_page("inv", crate::ports::Order::NewestFirst)?;
-        let items = store.invitations(tenant, filter, page).await?;
-        Ok(Paged::by_id(items, "inv", &page, |i| i.id))
-    })
+                }
+            };
+            let page = page.id_page("inv", crate::ports::Order::NewestFirst)?;
+            let items = store.invitations(tenant, filter, page).await?;
+            Ok(Paged::by_id(items, "inv", &page, |i| i.id))
+        })
         .await
     }
 
@@ -888,60 +891,65 @@ impl Counselling {
         tenant: TenantId,
         invitation: InvitationId,
     ) -> Result<Invitation> {
-        self.observe("withdraw_invitation", Some(tenant), Some(caller), async move {
-        let (store, principal, _) = self
-            .principal(caller, tenant, Action::InviteParticipants)
-            .await?;
-        let not_found = Error::NotFound { what: "invitation" };
-        let mut inv = store
-            .invitation(tenant, invitation)
-            .await?
-            .ok_or(not_found.clone())?;
-        let decision = if caller.subject == SubjectId::Account(inv.created_by) {
-            None
-        } else {
-            let (s, parts) = self.load_session(&store, tenant, inv.session).await?;
-            let as_host = authorize(
-                &principal,
-                Action::ManageParticipants,
-                &Resource::Session(Self::view(&s, &parts, None)),
-            );
-            let as_admin = authorize(
-                &principal,
-                Action::ManageAccounts,
-                &Resource::Account {
-                    tenant,
-                    account: inv.created_by,
-                },
-            );
-            match (as_host.is_allowed(), as_admin.is_allowed()) {
-                (true, _) => Some(as_host),
-                (_, true) => Some(as_admin),
-                _ => return Err(not_found),
-            }
-        };
-        if inv.status != InvitationStatus::Pending {
-            return Err(Error::Conflict {
-                what: "invitation",
-                reason: "no longer pending",
-            });
-        }
-        inv.status = InvitationStatus::Closed;
-        let mut tx = self.tx_of(caller, tenant);
-        tx.write(Write::UpdateInvitation(inv.clone()));
-        tx.audit(
-            &store,
-            AuditKind::InvitationWithdrawn,
-            AuditObject::Invitation(invitation),
-            vec![Change::new("status", Some("pending"), Some("withdrawn"))],
-            decision.as_ref(),
-            false,
+        self.observe(
+            "withdraw_invitation",
+            Some(tenant),
+            Some(caller),
+            async move {
+                let (store, principal, _) = self
+                    .principal(caller, tenant, Action::InviteParticipants)
+                    .await?;
+                let not_found = Error::NotFound { what: "invitation" };
+                let mut inv = store
+                    .invitation(tenant, invitation)
+                    .await?
+                    .ok_or(not_found.clone())?;
+                let decision = if caller.subject == SubjectId::Account(inv.created_by) {
+                    None
+                } else {
+                    let (s, parts) = self.load_session(&store, tenant, inv.session).await?;
+                    let as_host = authorize(
+                        &principal,
+                        Action::ManageParticipants,
+                        &Resource::Session(Self::view(&s, &parts, None)),
+                    );
+                    let as_admin = authorize(
+                        &principal,
+                        Action::ManageAccounts,
+                        &Resource::Account {
+                            tenant,
+                            account: inv.created_by,
+                        },
+                    );
+                    match (as_host.is_allowed(), as_admin.is_allowed()) {
+                        (true, _) => Some(as_host),
+                        (_, true) => Some(as_admin),
+                        _ => return Err(not_found),
+                    }
+                };
+                if inv.status != InvitationStatus::Pending {
+                    return Err(Error::Conflict {
+                        what: "invitation",
+                        reason: "no longer pending",
+                    });
+                }
+                inv.status = InvitationStatus::Closed;
+                let mut tx = self.tx_of(caller, tenant);
+                tx.write(Write::UpdateInvitation(inv.clone()));
+                tx.audit(
+                    &store,
+                    AuditKind::InvitationWithdrawn,
+                    AuditObject::Invitation(invitation),
+                    vec![Change::new("status", Some("pending"), Some("withdrawn"))],
+                    decision.as_ref(),
+                    false,
+                )
+                .await?;
+                self.commit(&store, tx).await?;
+                inv.revision += 1;
+                Ok(inv)
+            },
         )
-        .await?;
-        self.commit(&store, tx).await?;
-        inv.revision += 1;
-        Ok(inv)
-    })
         .await
     }
 
@@ -1012,53 +1020,53 @@ impl Counselling {
         new: NewAccount,
     ) -> Result<(Account, SessionId)> {
         self.observe("accept_invitation", Some(tenant), None, async move {
-        new.validate()?;
-        let store = match self.store(tenant).await {
-            Err(Error::NotFound { .. }) => return Err(Error::NotAccepted),
-            other => other?,
-        };
-        let (mut invitation, s) = self
-            .usable_invitation(&store, tenant, secret, Some(&new.email))
+            new.validate()?;
+            let store = match self.store(tenant).await {
+                Err(Error::NotFound { .. }) => return Err(Error::NotAccepted),
+                other => other?,
+            };
+            let (mut invitation, s) = self
+                .usable_invitation(&store, tenant, secret, Some(&new.email))
+                .await?;
+            // An address that already has an account is refused like a bad secret, so an
+            // invitation cannot be used to probe which addresses exist; that person logs in
+            // and uses `accept_invitation_as`.
+            if store.account_by_email(tenant, &new.email).await?.is_some() {
+                return Err(Error::NotAccepted);
+            }
+            let id = AccountId::random()?;
+            let mut tx = self.tx(tenant, AuditActor::Subject(SubjectId::Account(id)));
+            let account = Account {
+                id,
+                tenant,
+                email: Some(new.email),
+                display_name: new.display_name,
+                roles: vec![BuiltinRole::Client.id()],
+                status: AccountStatus::Active,
+                valid_from: new.valid_from,
+                valid_until: new.valid_until,
+                created_at: tx.now,
+                revision: 0,
+            };
+            tx.write(Write::InsertAccount(account.clone()));
+            tx.audit(
+                &store,
+                AuditKind::AccountCreated,
+                AuditObject::Account(id),
+                vec![Change::new(
+                    "roles",
+                    None::<String>,
+                    Some(BuiltinRole::Client.default_name()),
+                )],
+                None,
+                false,
+            )
             .await?;
-        // An address that already has an account is refused like a bad secret, so an
-        // invitation cannot be used to probe which addresses exist; that person logs in
-        // and uses `accept_invitation_as`.
-        if store.account_by_email(tenant, &new.email).await?.is_some() {
-            return Err(Error::NotAccepted);
-        }
-        let id = AccountId::random()?;
-        let mut tx = self.tx(tenant, AuditActor::Subject(SubjectId::Account(id)));
-        let account = Account {
-            id,
-            tenant,
-            email: Some(new.email),
-            display_name: new.display_name,
-            roles: vec![BuiltinRole::Client.id()],
-            status: AccountStatus::Active,
-            valid_from: new.valid_from,
-            valid_until: new.valid_until,
-            created_at: tx.now,
-            revision: 0,
-        };
-        tx.write(Write::InsertAccount(account.clone()));
-        tx.audit(
-            &store,
-            AuditKind::AccountCreated,
-            AuditObject::Account(id),
-            vec![Change::new(
-                "roles",
-                None::<String>,
-                Some(BuiltinRole::Client.default_name()),
-            )],
-            None,
-            false,
-        )
-        .await?;
-        self.accept_into(&store, &mut tx, &mut invitation, &s, id)
-            .await?;
-        self.commit(&store, tx).await?;
-        Ok((account, s.id))
-    })
+            self.accept_into(&store, &mut tx, &mut invitation, &s, id)
+                .await?;
+            self.commit(&store, tx).await?;
+            Ok((account, s.id))
+        })
         .await
     }
 
@@ -1070,30 +1078,36 @@ impl Counselling {
         tenant: TenantId,
         secret: &InvitationSecret,
     ) -> Result<SessionId> {
-        self.observe("accept_invitation_as", Some(tenant), Some(caller), async move {
-        let (store, principal, _) = self.principal(caller, tenant, Action::JoinSession).await?;
-        let me = principal.account_id().ok_or(Error::NotAccepted)?;
-        if !principal.permissions().contains(Action::JoinSession) {
-            return Err(Error::Denied {
-                action: Action::JoinSession,
-                reason: crate::authz::DenyReason::NoPermission,
-            });
-        }
-        // The request binds the invited address: only the account holding it accepts.
-        let account = store
-            .account(tenant, me)
-            .await?
-            .ok_or(Error::AccountNotUsable)?;
-        let email = account.email.ok_or(Error::NotAccepted)?;
-        let (mut invitation, s) = self
-            .usable_invitation(&store, tenant, secret, Some(&email))
-            .await?;
-        let mut tx = self.tx_of(caller, tenant);
-        self.accept_into(&store, &mut tx, &mut invitation, &s, me)
-            .await?;
-        self.commit(&store, tx).await?;
-        Ok(s.id)
-    })
+        self.observe(
+            "accept_invitation_as",
+            Some(tenant),
+            Some(caller),
+            async move {
+                let (store, principal, _) =
+                    self.principal(caller, tenant, Action::JoinSession).await?;
+                let me = principal.account_id().ok_or(Error::NotAccepted)?;
+                if !principal.permissions().contains(Action::JoinSession) {
+                    return Err(Error::Denied {
+                        action: Action::JoinSession,
+                        reason: crate::authz::DenyReason::NoPermission,
+                    });
+                }
+                // The request binds the invited address: only the account holding it accepts.
+                let account = store
+                    .account(tenant, me)
+                    .await?
+                    .ok_or(Error::AccountNotUsable)?;
+                let email = account.email.ok_or(Error::NotAccepted)?;
+                let (mut invitation, s) = self
+                    .usable_invitation(&store, tenant, secret, Some(&email))
+                    .await?;
+                let mut tx = self.tx_of(caller, tenant);
+                self.accept_into(&store, &mut tx, &mut invitation, &s, me)
+                    .await?;
+                self.commit(&store, tx).await?;
+                Ok(s.id)
+            },
+        )
         .await
     }
 
@@ -1153,68 +1167,68 @@ impl Counselling {
         pseudonym: Pseudonym,
     ) -> Result<(Guest, Caller)> {
         self.observe("join_as_guest", Some(tenant), None, async move {
-        // An unknown tenant answers like a wrong secret: a guest link reveals nothing
-        // about which tenants exist.
-        let store = match self.store(tenant).await {
-            Err(Error::NotFound { .. }) => return Err(Error::NotAccepted),
-            other => other?,
-        };
-        let t = store.tenant(tenant).await?.ok_or(Error::NotAccepted)?;
-        let (mut invitation, s) = self.usable_invitation(&store, tenant, secret, None).await?;
-        let InvitationKind::GuestLink { max_uses } = invitation.kind else {
-            return Err(Error::NotAccepted);
-        };
-        if s.kind != SessionKind::AdHoc {
-            return Err(Error::NotAccepted);
-        }
-        let id = GuestId::random()?;
-        let subject = SubjectId::Guest(id);
-        let mut tx = self.tx(tenant, AuditActor::Subject(subject));
-        let guest = Guest {
-            id,
-            tenant,
-            session: s.id,
-            pseudonym,
-            joined_at: tx.now,
-            expires_at: tx.now.plus(t.settings.retention.guest_deactivate_after),
-        };
-        invitation.uses = invitation.uses.saturating_add(1);
-        if invitation.uses >= max_uses {
-            invitation.status = InvitationStatus::Closed;
-        }
-        tx.write(Write::UpdateInvitation(invitation.clone()));
-        tx.write(Write::InsertGuest(guest.clone()));
-        tx.write(Write::PutParticipant(Participant {
-            session: s.id,
-            tenant,
-            subject,
-            role: ParticipantRole::Guest,
-            joined_at: tx.now,
-        }));
-        tx.audit(
-            &store,
-            AuditKind::GuestJoined,
-            AuditObject::Guest(id),
-            vec![
-                Change::new("pseudonym", None::<String>, Some(guest.pseudonym.as_str())),
-                Change::new("session", None::<String>, Some(s.id)),
-            ],
-            None,
-            false,
-        )
-        .await?;
-        tx.publish(s.id, SessionEvent::ParticipantJoined(subject));
-        let caller = Caller::new(
-            tenant,
-            subject,
-            Authentication {
-                second_factor: false,
-                at: tx.now,
-            },
-        );
-        self.commit(&store, tx).await?;
-        Ok((guest, caller))
-    })
+            // An unknown tenant answers like a wrong secret: a guest link reveals nothing
+            // about which tenants exist.
+            let store = match self.store(tenant).await {
+                Err(Error::NotFound { .. }) => return Err(Error::NotAccepted),
+                other => other?,
+            };
+            let t = store.tenant(tenant).await?.ok_or(Error::NotAccepted)?;
+            let (mut invitation, s) = self.usable_invitation(&store, tenant, secret, None).await?;
+            let InvitationKind::GuestLink { max_uses } = invitation.kind else {
+                return Err(Error::NotAccepted);
+            };
+            if s.kind != SessionKind::AdHoc {
+                return Err(Error::NotAccepted);
+            }
+            let id = GuestId::random()?;
+            let subject = SubjectId::Guest(id);
+            let mut tx = self.tx(tenant, AuditActor::Subject(subject));
+            let guest = Guest {
+                id,
+                tenant,
+                session: s.id,
+                pseudonym,
+                joined_at: tx.now,
+                expires_at: tx.now.plus(t.settings.retention.guest_deactivate_after),
+            };
+            invitation.uses = invitation.uses.saturating_add(1);
+            if invitation.uses >= max_uses {
+                invitation.status = InvitationStatus::Closed;
+            }
+            tx.write(Write::UpdateInvitation(invitation.clone()));
+            tx.write(Write::InsertGuest(guest.clone()));
+            tx.write(Write::PutParticipant(Participant {
+                session: s.id,
+                tenant,
+                subject,
+                role: ParticipantRole::Guest,
+                joined_at: tx.now,
+            }));
+            tx.audit(
+                &store,
+                AuditKind::GuestJoined,
+                AuditObject::Guest(id),
+                vec![
+                    Change::new("pseudonym", None::<String>, Some(guest.pseudonym.as_str())),
+                    Change::new("session", None::<String>, Some(s.id)),
+                ],
+                None,
+                false,
+            )
+            .await?;
+            tx.publish(s.id, SessionEvent::ParticipantJoined(subject));
+            let caller = Caller::new(
+                tenant,
+                subject,
+                Authentication {
+                    second_factor: false,
+                    at: tx.now,
+                },
+            );
+            self.commit(&store, tx).await?;
+            Ok((guest, caller))
+        })
         .await
     }
 
@@ -1228,52 +1242,52 @@ impl Counselling {
         session: SessionId,
     ) -> Result<SessionDetails> {
         self.observe("join_session", Some(tenant), Some(caller), async move {
-        let (store, principal, _) = self.principal(caller, tenant, Action::JoinSession).await?;
-        let (mut s, parts) = self.load_session(&store, tenant, session).await?;
-        let decision = self
-            .check_session(
+            let (store, principal, _) = self.principal(caller, tenant, Action::JoinSession).await?;
+            let (mut s, parts) = self.load_session(&store, tenant, session).await?;
+            let decision = self
+                .check_session(
+                    &principal,
+                    Action::JoinSession,
+                    Self::view(&s, &parts, None),
+                )
+                .await?;
+            // The answer shows the session: that needs `view_session` too, checked before
+            // anything is written.
+            self.check_session(
                 &principal,
-                Action::JoinSession,
+                Action::ViewSession,
                 Self::view(&s, &parts, None),
             )
             .await?;
-        // The answer shows the session: that needs `view_session` too, checked before
-        // anything is written.
-        self.check_session(
-            &principal,
-            Action::ViewSession,
-            Self::view(&s, &parts, None),
-        )
-        .await?;
-        let participants = store.participants(tenant, session).await?;
-        let mut tx = self.tx_of(caller, tenant);
-        // Team members (access through a shared group) get no participant row: the
-        // team rule already lets them work on the case, and a row would give them the
-        // part of a participant, with the right to run the session.
-        let known = parts.iter().any(|(who, _)| *who == caller.subject);
-        s.last_activity = tx.now;
-        tx.write(Write::UpdateSession(s.clone()));
-        tx.audit(
-            &store,
-            AuditKind::ParticipantJoined,
-            AuditObject::Session(session),
-            if known {
-                Vec::new()
-            } else {
-                vec![Change::new("access", None::<String>, Some("team"))]
-            },
-            Some(&decision),
-            false,
-        )
-        .await?;
-        tx.publish(session, SessionEvent::ParticipantJoined(caller.subject));
-        self.commit(&store, tx).await?;
-        s.revision += 1;
-        Ok(SessionDetails {
-            session: s,
-            participants,
+            let participants = store.participants(tenant, session).await?;
+            let mut tx = self.tx_of(caller, tenant);
+            // Team members (access through a shared group) get no participant row: the
+            // team rule already lets them work on the case, and a row would give them the
+            // part of a participant, with the right to run the session.
+            let known = parts.iter().any(|(who, _)| *who == caller.subject);
+            s.last_activity = tx.now;
+            tx.write(Write::UpdateSession(s.clone()));
+            tx.audit(
+                &store,
+                AuditKind::ParticipantJoined,
+                AuditObject::Session(session),
+                if known {
+                    Vec::new()
+                } else {
+                    vec![Change::new("access", None::<String>, Some("team"))]
+                },
+                Some(&decision),
+                false,
+            )
+            .await?;
+            tx.publish(session, SessionEvent::ParticipantJoined(caller.subject));
+            self.commit(&store, tx).await?;
+            s.revision += 1;
+            Ok(SessionDetails {
+                session: s,
+                participants,
+            })
         })
-    })
         .await
     }
 
@@ -1291,63 +1305,63 @@ impl Counselling {
         next_epoch: Option<Vec<u8>>,
     ) -> Result<()> {
         self.observe("add_counsellor", Some(tenant), Some(caller), async move {
-        let (store, _, mut s, parts, decision) = self
-            .session_action(caller, tenant, session, Action::InviteParticipants)
-            .await?;
-        let a = store
-            .account(tenant, account)
-            .await?
-            .ok_or(Error::NotFound { what: "account" })?;
-        if !a.has_role(BuiltinRole::Counsellor.id()) {
-            return Err(Error::Invalid {
-                what: "participant",
-                reason: "only counsellors are added as counsellors",
-            });
-        }
-        // Already there: as host or counsellor nothing changes; a client or guest is
-        // not turned into a counsellor of their own case.
-        match parts
-            .iter()
-            .find(|(who, _)| *who == SubjectId::Account(account))
-        {
-            Some((_, ParticipantRole::Host | ParticipantRole::Counsellor)) => return Ok(()),
-            Some(_) => {
-                return Err(Error::Conflict {
+            let (store, _, mut s, parts, decision) = self
+                .session_action(caller, tenant, session, Action::InviteParticipants)
+                .await?;
+            let a = store
+                .account(tenant, account)
+                .await?
+                .ok_or(Error::NotFound { what: "account" })?;
+            if !a.has_role(BuiltinRole::Counsellor.id()) {
+                return Err(Error::Invalid {
                     what: "participant",
-                    reason: "takes part in the session as a client",
+                    reason: "only counsellors are added as counsellors",
                 });
             }
-            None => {}
-        }
-        let mut tx = self.tx_of(caller, tenant);
-        tx.write(Write::PutParticipant(Participant {
-            session,
-            tenant,
-            subject: SubjectId::Account(account),
-            role: ParticipantRole::Counsellor,
-            joined_at: tx.now,
-        }));
-        self.epoch_for_change(&store, &mut tx, &mut s, next_epoch)
+            // Already there: as host or counsellor nothing changes; a client or guest is
+            // not turned into a counsellor of their own case.
+            match parts
+                .iter()
+                .find(|(who, _)| *who == SubjectId::Account(account))
+            {
+                Some((_, ParticipantRole::Host | ParticipantRole::Counsellor)) => return Ok(()),
+                Some(_) => {
+                    return Err(Error::Conflict {
+                        what: "participant",
+                        reason: "takes part in the session as a client",
+                    });
+                }
+                None => {}
+            }
+            let mut tx = self.tx_of(caller, tenant);
+            tx.write(Write::PutParticipant(Participant {
+                session,
+                tenant,
+                subject: SubjectId::Account(account),
+                role: ParticipantRole::Counsellor,
+                joined_at: tx.now,
+            }));
+            self.epoch_for_change(&store, &mut tx, &mut s, next_epoch)
+                .await?;
+            tx.audit(
+                &store,
+                AuditKind::ParticipantJoined,
+                AuditObject::Session(session),
+                vec![Change::new(
+                    "participants",
+                    None::<String>,
+                    Some(format!("+{account} (counsellor)")),
+                )],
+                Some(&decision),
+                false,
+            )
             .await?;
-        tx.audit(
-            &store,
-            AuditKind::ParticipantJoined,
-            AuditObject::Session(session),
-            vec![Change::new(
-                "participants",
-                None::<String>,
-                Some(format!("+{account} (counsellor)")),
-            )],
-            Some(&decision),
-            false,
-        )
-        .await?;
-        tx.publish(
-            session,
-            SessionEvent::ParticipantJoined(SubjectId::Account(account)),
-        );
-        self.commit(&store, tx).await
-    })
+            tx.publish(
+                session,
+                SessionEvent::ParticipantJoined(SubjectId::Account(account)),
+            );
+            self.commit(&store, tx).await
+        })
         .await
     }
 
@@ -1388,41 +1402,46 @@ impl Counselling {
         subject: SubjectId,
         next_epoch: Option<Vec<u8>>,
     ) -> Result<()> {
-        self.observe("remove_participant", Some(tenant), Some(caller), async move {
-        let (store, _, mut s, parts, decision) = self
-            .session_action(caller, tenant, session, Action::ManageParticipants)
-            .await?;
-        if subject == SubjectId::Account(s.owner) {
-            return Err(Error::Invalid {
-                what: "participant",
-                reason: "the host cannot be removed",
-            });
-        }
-        if !parts.iter().any(|(who, _)| *who == subject) {
-            return Err(Error::NotFound {
-                what: "participant",
-            });
-        }
-        let mut tx = self.tx_of(caller, tenant);
-        tx.write(Write::RemoveParticipant { session, subject });
-        self.epoch_for_change(&store, &mut tx, &mut s, next_epoch)
-            .await?;
-        tx.audit(
-            &store,
-            AuditKind::ParticipantRemoved,
-            AuditObject::Session(session),
-            vec![Change::new(
-                "participants",
-                Some(format!("-{subject}")),
-                None::<String>,
-            )],
-            Some(&decision),
-            false,
+        self.observe(
+            "remove_participant",
+            Some(tenant),
+            Some(caller),
+            async move {
+                let (store, _, mut s, parts, decision) = self
+                    .session_action(caller, tenant, session, Action::ManageParticipants)
+                    .await?;
+                if subject == SubjectId::Account(s.owner) {
+                    return Err(Error::Invalid {
+                        what: "participant",
+                        reason: "the host cannot be removed",
+                    });
+                }
+                if !parts.iter().any(|(who, _)| *who == subject) {
+                    return Err(Error::NotFound {
+                        what: "participant",
+                    });
+                }
+                let mut tx = self.tx_of(caller, tenant);
+                tx.write(Write::RemoveParticipant { session, subject });
+                self.epoch_for_change(&store, &mut tx, &mut s, next_epoch)
+                    .await?;
+                tx.audit(
+                    &store,
+                    AuditKind::ParticipantRemoved,
+                    AuditObject::Session(session),
+                    vec![Change::new(
+                        "participants",
+                        Some(format!("-{subject}")),
+                        None::<String>,
+                    )],
+                    Some(&decision),
+                    false,
+                )
+                .await?;
+                tx.publish(session, SessionEvent::ParticipantRemoved(subject));
+                self.commit(&store, tx).await
+            },
         )
-        .await?;
-        tx.publish(session, SessionEvent::ParticipantRemoved(subject));
-        self.commit(&store, tx).await
-    })
         .await
     }
 
@@ -1511,32 +1530,32 @@ impl Counselling {
         session: SessionId,
     ) -> Result<Session> {
         self.observe("close_session", Some(tenant), Some(caller), async move {
-        let (store, _, mut s, _, decision) = self
-            .session_action(caller, tenant, session, Action::CloseSession)
+            let (store, _, mut s, _, decision) = self
+                .session_action(caller, tenant, session, Action::CloseSession)
+                .await?;
+            let mut tx = self.tx_of(caller, tenant);
+            s.status = SessionStatus::Closed { at: tx.now };
+            tx.write(Write::UpdateSession(s.clone()));
+            let mut changes = vec![Change::new("status", Some("open"), Some("closed"))];
+            if s.on_close == ContentRetention::DeleteOnClose {
+                tx.write(Write::DeleteSessionContent(session));
+                tx.write(Write::DeleteCustody(session));
+                changes.push(Change::new("content", Some("kept"), Some("deleted")));
+            }
+            tx.audit(
+                &store,
+                AuditKind::SessionClosed,
+                AuditObject::Session(session),
+                changes,
+                Some(&decision),
+                false,
+            )
             .await?;
-        let mut tx = self.tx_of(caller, tenant);
-        s.status = SessionStatus::Closed { at: tx.now };
-        tx.write(Write::UpdateSession(s.clone()));
-        let mut changes = vec![Change::new("status", Some("open"), Some("closed"))];
-        if s.on_close == ContentRetention::DeleteOnClose {
-            tx.write(Write::DeleteSessionContent(session));
-            tx.write(Write::DeleteCustody(session));
-            changes.push(Change::new("content", Some("kept"), Some("deleted")));
-        }
-        tx.audit(
-            &store,
-            AuditKind::SessionClosed,
-            AuditObject::Session(session),
-            changes,
-            Some(&decision),
-            false,
-        )
-        .await?;
-        tx.publish(session, SessionEvent::Closed);
-        self.commit(&store, tx).await?;
-        s.revision += 1;
-        Ok(s)
-    })
+            tx.publish(session, SessionEvent::Closed);
+            self.commit(&store, tx).await?;
+            s.revision += 1;
+            Ok(s)
+        })
         .await
     }
 }
