@@ -749,8 +749,8 @@ async fn r_t3_r_u1_tenant_defaults_change_with_property_level_audit() {
         .iter()
         .find(|c| c.property == "settings.default_mode")
         .unwrap();
-    assert_eq!(mode.before.as_deref(), Some("SessionKey"));
-    assert_eq!(mode.after.as_deref(), Some("EndToEnd"));
+    assert_eq!(mode.before.as_deref(), Some("session_key"));
+    assert_eq!(mode.after.as_deref(), Some("end_to_end"));
     assert!(
         event
             .changes

@@ -158,6 +158,22 @@ const KIND_NAMES: [(ContentKind, &str); 7] = [
     (ContentKind::KeyMaterial, "key_material"),
 ];
 
+/// The JSON name of a session mode (`"end_to_end"`), for audit values and logs.
+pub(crate) fn mode_name(m: SessionMode) -> &'static str {
+    MODE_NAMES
+        .iter()
+        .find(|(v, _)| *v == m)
+        .map_or("unknown", |(_, n)| *n)
+}
+
+/// The JSON name of a content kind (`"message"`), for audit values and logs.
+pub(crate) fn kind_name(k: ContentKind) -> &'static str {
+    KIND_NAMES
+        .iter()
+        .find(|(v, _)| *v == k)
+        .map_or("unknown", |(_, n)| *n)
+}
+
 fn name_of<T: PartialEq + Copy, E: serde::ser::Error>(
     table: &[(T, &'static str)],
     value: T,

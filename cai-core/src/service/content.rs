@@ -188,7 +188,7 @@ impl Counselling {
                 AuditKind::ContentPosted,
                 AuditObject::Item(id),
                 vec![
-                    Change::new("kind", None::<String>, Some(format!("{kind:?}"))),
+                    Change::new("kind", None::<String>, Some(crate::json::kind_name(kind))),
                     Change::new("sealed_bytes", None::<String>, Some(size)),
                 ],
                 Some(&decision),

@@ -117,11 +117,14 @@ impl Counselling {
                 vec![
                     Change::new("name", None::<String>, Some(room.name.as_str())),
                     Change::new("session", None::<String>, Some(meeting.id)),
-                    Change::new("mode", None::<String>, Some(format!("{mode:?}"))),
+                    Change::new("mode", None::<String>, Some(crate::json::mode_name(mode))),
                     Change::new(
                         "content",
                         None::<String>,
-                        Some(format!("{:?}", room.content)),
+                        Some(match room.content {
+                            RoomContent::Keep => "keep",
+                            RoomContent::Nothing => "nothing",
+                        }),
                     ),
                     Change::new("password", None::<String>, Some("<set>")),
                 ],

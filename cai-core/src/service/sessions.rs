@@ -1563,7 +1563,7 @@ impl Counselling {
 pub(super) fn session_changes(s: &Session) -> Vec<Change> {
     vec![
         Change::new("kind", None::<String>, Some(format!("{:?}", s.kind))),
-        Change::new("mode", None::<String>, Some(format!("{:?}", s.mode))),
+        Change::new("mode", None::<String>, Some(crate::json::mode_name(s.mode))),
         Change::new("owner", None::<String>, Some(s.owner)),
         Change::new(
             "on_close",

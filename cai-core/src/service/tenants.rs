@@ -144,15 +144,15 @@ impl Counselling {
                 if before.default_mode != settings.default_mode {
                     changes.push(Change::new(
                         "settings.default_mode",
-                        Some(format!("{:?}", before.default_mode)),
-                        Some(format!("{:?}", settings.default_mode)),
+                        Some(crate::json::mode_name(before.default_mode)),
+                        Some(crate::json::mode_name(settings.default_mode)),
                     ));
                 }
                 if before.minimum_mode != settings.minimum_mode {
                     changes.push(Change::new(
                         "settings.minimum_mode",
-                        Some(format!("{:?}", before.minimum_mode)),
-                        Some(format!("{:?}", settings.minimum_mode)),
+                        Some(crate::json::mode_name(before.minimum_mode)),
+                        Some(crate::json::mode_name(settings.minimum_mode)),
                     ));
                 }
                 if before.retention != settings.retention {
