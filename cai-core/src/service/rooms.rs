@@ -158,22 +158,7 @@ impl Counselling {
         room: RoomId,
     ) -> Result<Session> {
         self.observe("start_meeting", Some(tenant), Some(caller), async move {
-            let (store, mut r, decision) = self.owned_room(caller, tenant, room).await?;
-            let t = self.tenant_record(&store, tenant).await?;
-            let mut tx = self.tx_of(caller, tenant);
-            let meeting = self.next_meeting(&store, &t, &mut tx, &mut r).await?;
-            tx.write(Write::UpdateRoom(r));
-            tx.audit(
-                &store,
-                AuditKind::MeetingStarted,
-                AuditObject::Room(room),
-                vec![Change::new("session", None::<String>, Some(meeting.id))],
-                Some(&decision),
-                false,
-            )
-            .await?;
-            self.commit(&store, tx).await?;
-            Ok(meeting)
+            self.next_meeting_of(caller, tenant, room, None).await
         })
         .await
     }
@@ -193,29 +178,47 @@ impl Counselling {
             Some(tenant),
             Some(caller),
             async move {
-                let (store, mut r, decision) = self.owned_room(caller, tenant, room).await?;
-                let t = self.tenant_record(&store, tenant).await?;
-                r.password = self.room_verifier(password).await?;
-                let mut tx = self.tx_of(caller, tenant);
-                let meeting = self.next_meeting(&store, &t, &mut tx, &mut r).await?;
-                tx.write(Write::UpdateRoom(r));
-                tx.audit(
-                    &store,
-                    AuditKind::RoomPasswordChanged,
-                    AuditObject::Room(room),
-                    vec![
-                        Change::new("password", Some("<set>"), Some("<changed>")),
-                        Change::new("session", None::<String>, Some(meeting.id)),
-                    ],
-                    Some(&decision),
-                    false,
-                )
-                .await?;
-                self.commit(&store, tx).await?;
-                Ok(meeting)
+                self.next_meeting_of(caller, tenant, room, Some(password))
+                    .await
             },
         )
         .await
+    }
+
+    /// Starts the room's next meeting, with a new password if one is given.
+    async fn next_meeting_of(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        room: RoomId,
+        password: Option<&str>,
+    ) -> Result<Session> {
+        let (store, mut r, decision) = self.owned_room(caller, tenant, room).await?;
+        let t = self.tenant_record(&store, tenant).await?;
+        let mut changes = Vec::new();
+        if let Some(password) = password {
+            r.password = self.room_verifier(password).await?;
+            changes.push(Change::new("password", Some("<set>"), Some("<changed>")));
+        }
+        let mut tx = self.tx_of(caller, tenant);
+        let meeting = self.next_meeting(&store, &t, &mut tx, &mut r).await?;
+        changes.push(Change::new("session", None::<String>, Some(meeting.id)));
+        tx.write(Write::UpdateRoom(r));
+        let kind = match password {
+            Some(_) => AuditKind::RoomPasswordChanged,
+            None => AuditKind::MeetingStarted,
+        };
+        tx.audit(
+            &store,
+            kind,
+            AuditObject::Room(room),
+            changes,
+            Some(&decision),
+            false,
+        )
+        .await?;
+        self.commit(&store, tx).await?;
+        Ok(meeting)
     }
 
     /// Enters a room with its id and password (R-S3) and joins its current meeting as a
