@@ -242,6 +242,24 @@ impl FailureState {
         };
         (state, outcome)
     }
+
+    /// The state after giving back one failure counted in advance (see
+    /// [`FailureCounter::reserve`](crate::ports::FailureCounter::reserve)) because the
+    /// secret was right: one failure fewer, and no block if the remaining failures are
+    /// within the free attempts; a block owed to the remaining failures stays as it is.
+    /// `None` when no failure remains.
+    pub fn after_refund(&self, policy: &ThrottlePolicy) -> Option<FailureState> {
+        let failures = self.failures.checked_sub(1).filter(|n| *n > 0)?;
+        let blocked_until = match policy.delay_after(failures) {
+            Some(_) => self.blocked_until,
+            None => None,
+        };
+        Some(FailureState {
+            failures,
+            last_failure: self.last_failure,
+            blocked_until,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -266,6 +284,35 @@ mod tests {
             outcome = o;
         }
         (state.unwrap(), outcome)
+    }
+
+    #[test]
+    fn a_refund_gives_back_exactly_one_failure() {
+        let policy = ThrottlePolicy::default();
+        let now = Timestamp::from_unix_millis(1_000_000);
+        let mut state: Option<FailureState> = None;
+        for _ in 0..=policy.free_attempts {
+            state = Some(FailureState::after_failure(state.as_ref(), now, &policy).0);
+        }
+        let blocked = state.unwrap();
+        assert!(
+            blocked.check(now).is_err(),
+            "one past the free attempts blocks"
+        );
+        let back = blocked.after_refund(&policy).unwrap();
+        assert_eq!(back.failures, policy.free_attempts);
+        assert!(
+            back.check(now).is_ok(),
+            "the refund lifts the block it caused"
+        );
+        // Two past: the refund keeps the block the remaining failures earned.
+        let two = FailureState::after_failure(Some(&blocked), now, &policy).0;
+        let one = two.after_refund(&policy).unwrap();
+        assert_eq!(one.failures, policy.free_attempts + 1);
+        assert_eq!(one.blocked_until, two.blocked_until);
+        // The last failure refunded leaves nothing.
+        let first = FailureState::after_failure(None, now, &policy).0;
+        assert_eq!(first.after_refund(&policy), None);
     }
 
     #[test]

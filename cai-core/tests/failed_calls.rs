@@ -19,23 +19,25 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use cai_core::authz::{Action, PermissionSet};
+use cai_core::authz::{Action, Authentication, PermissionSet};
 use cai_core::domain::{
     AuditKind, AuditObject, BuiltinRole, ContentKind, ContentRetention, Email, InvitationSecret,
-    Name, Pseudonym, Region, SealedBody, SessionKind, SessionMode, TenantSettings,
+    Name, Pseudonym, Region, RequestMeta, RoomContent, SealedBody, SessionKind, SessionMode,
+    TenantSettings,
 };
 use cai_core::id::{
     AccountId, GroupId, GuestId, InvitationId, ItemId, RoleId, RoomId, SessionId, SubjectId,
     TenantId,
 };
 use cai_core::memory::{MemorySnapshot, TenantRecords};
-use cai_core::ports::{KeyStore, Page, SessionStore};
+use cai_core::ports::{InvitationFilter, KeyStore, SessionStore};
 use cai_core::service::{
-    AccountChanges, ContentBody, InviteTo, MAX_PLAINTEXT_LEN, NewAccount, NewSession, NewTenant,
-    Target,
+    AccountChanges, ContentBody, Cursor, InviteTo, Invited, MAX_PLAINTEXT_LEN, NewAccount, NewRoom,
+    NewSession, NewTenant, PageRequest, Paged, Target,
 };
 use cai_core::{Caller, Error, Timestamp, days, hours, minutes};
 use cai_crypto::e2e::{DeviceId, HistoryBundle, LocalDevice, Roster};
@@ -45,6 +47,7 @@ use cai_crypto::{DataKey, ItemContext, KeyEpoch, envelope};
 use common::{Org, World};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
+use zeroize::Zeroizing;
 
 // ---------------------------------------------------------------------------------
 // The table of operations.
@@ -73,6 +76,8 @@ ops! {
     Incidents => "incidents",
     CreateAccount => "create_account",
     Account => "account",
+    ListAccounts => "list_accounts",
+    ListGroups => "list_groups",
     UpdateAccount => "update_account",
     GrantRole => "grant_role",
     RevokeRole => "revoke_role",
@@ -87,6 +92,7 @@ ops! {
     PostContent => "post_content",
     ReadContent => "read_content",
     ListItems => "list_items",
+    ReadItems => "read_items",
     Versions => "versions",
     EditContent => "edit_content",
     DeleteContent => "delete_content",
@@ -95,9 +101,13 @@ ops! {
     Principal => "principal",
     CreateSession => "create_session",
     Session => "session",
+    ListSessions => "list_sessions",
+    ListGroupSessions => "list_group_sessions",
     SessionKeys => "session_keys",
     AdvanceEpoch => "advance_epoch",
     Invite => "invite",
+    ListInvitations => "list_invitations",
+    WithdrawInvitation => "withdraw_invitation",
     AcceptInvitation => "accept_invitation",
     AcceptInvitationAs => "accept_invitation_as",
     JoinAsGuest => "join_as_guest",
@@ -107,8 +117,11 @@ ops! {
     ShareHistory => "share_history",
     CloseSession => "close_session",
     CreateRoom => "create_room",
+    Room => "room",
+    StartMeeting => "start_meeting",
     ChangeRoomPassword => "change_room_password",
     EnterRoom => "enter_room",
+    Health => "health",
 }
 
 /// The names of `pub async fn`s in the service's source files.
@@ -286,8 +299,16 @@ struct Ctx {
     foreign_item: (SessionId, ItemId),
     rooms: Vec<(RoomId, String)>,
     foreign_room: RoomId,
-    secrets: Vec<InvitationSecret>,
-    foreign_secret: InvitationSecret,
+    /// Invitation codes, each with the address a contact request was mailed to
+    /// (`None` for guest links).
+    secrets: Vec<(InvitationSecret, Option<Email>)>,
+    foreign_secret: (InvitationSecret, Option<Email>),
+    invitations: Vec<InvitationId>,
+    foreign_invitation: InvitationId,
+    /// Accounts of A with their addresses (for contact requests to them).
+    emails: Vec<(AccountId, Email)>,
+    /// Cursors from the listings' answers (each valid for its own listing only).
+    cursors: Vec<Cursor>,
     groups: Vec<GroupId>,
     foreign_group: GroupId,
     roles: Vec<RoleId>,
@@ -414,36 +435,31 @@ impl Ctx {
         items.push((s_sk, item.id));
         svc.close_session(&as_cora, a.id(), s_closed).await.unwrap();
 
-        // The client and Jo accept contact requests to the session-key session; one
-        // more request stays pending.
+        // The client and Jo accept contact requests to the session-key session, mailed
+        // to their addresses; requests to Ben, Dee and a newcomer stay pending.
+        let address = |account: &cai_core::domain::Account| account.email.clone().unwrap();
         let mut secrets = Vec::new();
-        for who in [&as_cli, &as_jo] {
-            let secret = svc
-                .invite(
-                    &as_cora,
-                    a.id(),
-                    s_sk,
-                    InviteTo::Contact(email("someone@mail.example")),
-                    None,
-                )
+        let mut invitations = Vec::new();
+        for (who, to) in [
+            (Some(&as_cli), address(&cli)),
+            (Some(&as_jo), address(&jo)),
+            (None, address(&ben)),
+            (None, address(&dee)),
+            (None, email("later@mail.example")),
+        ] {
+            let invited = svc
+                .invite(&as_cora, a.id(), s_sk, InviteTo::contact(to.clone()), None)
                 .await
                 .unwrap();
-            svc.accept_invitation_as(who, a.id(), &secret)
-                .await
-                .unwrap();
-            secrets.push(secret);
+            let secret = w.mailed_secret();
+            if let Some(who) = who {
+                svc.accept_invitation_as(who, a.id(), &secret)
+                    .await
+                    .unwrap();
+            }
+            invitations.push(invited.invitation());
+            secrets.push((secret, Some(to)));
         }
-        secrets.push(
-            svc.invite(
-                &as_cora,
-                a.id(),
-                s_sk,
-                InviteTo::Contact(email("later@mail.example")),
-                None,
-            )
-            .await
-            .unwrap(),
-        );
         // A guest link with a guest.
         let link = svc
             .invite(
@@ -455,21 +471,26 @@ impl Ctx {
             )
             .await
             .unwrap();
+        invitations.push(link.invitation());
+        let link = link.into_secret().unwrap();
         let (_, as_guest) = svc
             .join_as_guest(a.id(), &link, Pseudonym::parse("Guest one").unwrap())
             .await
             .unwrap();
-        secrets.push(link);
+        secrets.push((link, None));
         // Cora's room.
         let room = svc
-            .create_room(&as_cora, a.id(), name("Cora's room"), ROOM_PASSWORD, None)
+            .create_room(
+                &as_cora,
+                a.id(),
+                new_room("Cora's room", ROOM_PASSWORD, None),
+            )
             .await
             .unwrap();
         // A deactivated client.
         svc.deactivate_account(&admin_a, a.id(), dee.id, None)
             .await
             .unwrap();
-        let _ = cli;
 
         // Tenant B: a counsellor with a session, an item, a room, a group, a role and
         // a pending invitation.
@@ -499,7 +520,7 @@ impl Ctx {
             .unwrap()
             .id;
         let foreign_room = svc
-            .create_room(&as_bob, b.id(), name("Bob's room"), ROOM_PASSWORD, None)
+            .create_room(&as_bob, b.id(), new_room("Bob's room", ROOM_PASSWORD, None))
             .await
             .unwrap()
             .id;
@@ -518,16 +539,18 @@ impl Ctx {
             .await
             .unwrap()
             .id;
-        let foreign_secret = svc
+        let foreign_invitation = svc
             .invite(
                 &as_bob,
                 b.id(),
                 foreign_session,
-                InviteTo::Contact(email("x@mail.example")),
+                InviteTo::contact(email("x@mail.example")),
                 None,
             )
             .await
-            .unwrap();
+            .unwrap()
+            .invitation();
+        let foreign_secret = (w.mailed_secret(), Some(email("x@mail.example")));
 
         let unknown = unknown_account();
         let mut roles: Vec<RoleId> = BuiltinRole::ALL.iter().map(|r| r.id()).collect();
@@ -568,6 +591,13 @@ impl Ctx {
             foreign_room,
             secrets,
             foreign_secret,
+            invitations,
+            foreign_invitation,
+            emails: [&a.admin, &admin2, &cora, &ben, &cli, &jo, &dee]
+                .into_iter()
+                .map(|acc| (acc.id, address(acc)))
+                .collect(),
+            cursors: Vec::new(),
             groups: vec![team.id],
             foreign_group,
             roles,
@@ -590,7 +620,9 @@ impl Ctx {
     /// joining), otherwise anyone in the pool. `auth` picks the authentication: bit 0
     /// a second factor, bit 1 a login an hour ago (beyond the admin re-authentication
     /// window); the likely callers log in with a second factor unless `auth` is 3.
-    fn caller(&self, op: Op, who: u8, auth: u8) -> Caller {
+    /// `from` picks the client address the request comes from (none, or one of
+    /// three), which the room throttle counts by.
+    fn caller(&self, op: Op, who: u8, auth: u8, from: u8) -> Caller {
         let (index, auth) = if who < 128 {
             let likely: &[usize] = match op {
                 Op::UpdateTenantSettings
@@ -598,6 +630,8 @@ impl Ctx {
                 | Op::Incidents
                 | Op::CreateAccount
                 | Op::Account
+                | Op::ListAccounts
+                | Op::ListGroups
                 | Op::UpdateAccount
                 | Op::GrantRole
                 | Op::RevokeRole
@@ -615,11 +649,15 @@ impl Ctx {
                 Op::PostContent
                 | Op::ReadContent
                 | Op::ListItems
+                | Op::ReadItems
+                | Op::ListSessions
+                | Op::ListGroupSessions
                 | Op::Versions
                 | Op::EditContent
                 | Op::DeleteContent
                 | Op::Session
                 | Op::SessionKeys => &[2, 2, 3, 4, 6],
+                Op::WithdrawInvitation | Op::ListInvitations => &[2, 2, 0],
                 _ => &[2],
             };
             let auth = if auth == 3 { 3 } else { 1 };
@@ -634,14 +672,17 @@ impl Ctx {
         } else {
             now
         };
-        Caller {
+        let client =
+            (!from.is_multiple_of(4)).then(|| IpAddr::V4(Ipv4Addr::new(10, 0, 0, from % 4)));
+        Caller::new(
             tenant,
             subject,
-            authentication: cai_core::authz::Authentication {
+            Authentication {
                 second_factor: auth & 1 != 0,
                 at,
             },
-        }
+        )
+        .with_request(RequestMeta { id: None, client })
     }
 
     /// Mostly tenant A, sometimes B, sometimes a tenant that does not exist.
@@ -686,10 +727,73 @@ impl Ctx {
         })
     }
 
-    fn secret(&self, sel: u8) -> InvitationSecret {
+    /// An invitation code with the address it was mailed to, if any.
+    fn secret(&self, sel: u8) -> (InvitationSecret, Option<Email>) {
         pick(&self.secrets, sel, self.foreign_secret.clone(), || {
-            InvitationSecret::generate(InvitationId::random().unwrap()).unwrap()
+            (
+                InvitationSecret::generate(InvitationId::random().unwrap()).unwrap(),
+                Some(email("someone@mail.example")),
+            )
         })
+    }
+
+    fn invitation(&self, sel: u8) -> InvitationId {
+        pick(&self.invitations, sel, self.foreign_invitation, || {
+            InvitationId::random().unwrap()
+        })
+    }
+
+    /// An address to invite: a newcomer's, or one of an account of A.
+    fn invitee(&mut self, sel: u8) -> Email {
+        if sel.is_multiple_of(2) {
+            self.counter += 1;
+            email(&format!("invitee{}@mail.example", self.counter))
+        } else {
+            let i = usize::from(sel / 2) % self.emails.len();
+            self.emails[i].1.clone()
+        }
+    }
+
+    /// The account of A that holds `address`, if any.
+    fn holder(&self, address: &Email) -> Option<AccountId> {
+        self.emails
+            .iter()
+            .find(|(_, e)| e == address)
+            .map(|(id, _)| *id)
+    }
+
+    /// A page request: the first page (default, small, oversized, newest first), a
+    /// cursor from an earlier answer (of this listing or another), or a bad cursor.
+    fn page(&self, sel: u8) -> PageRequest {
+        let bad = |text: &str| PageRequest::after(Cursor::parse(text).unwrap());
+        match sel % 10 {
+            0 | 1 => PageRequest::first(),
+            2 => PageRequest::with_limit(1),
+            3 => PageRequest::with_limit(100_000),
+            4 => PageRequest {
+                newest_first: Some(true),
+                limit: Some(2),
+                ..PageRequest::default()
+            },
+            5 | 6 if !self.cursors.is_empty() => {
+                let i = usize::from(sel / 10) % self.cursors.len();
+                PageRequest::after(self.cursors[i].clone())
+            }
+            5 => bad("x.o.nonsense"),
+            6 => bad("evt.n.1"),
+            7 => bad("evt.o.99999999999999999999999"),
+            8 => bad("ses.o.nonsense"),
+            _ => bad("inc.o.3"),
+        }
+    }
+
+    /// Keeps a listing's next cursor for later calls.
+    fn keep<T>(&mut self, paged: &Paged<T>) {
+        if let Some(next) = &paged.next
+            && self.cursors.len() < 32
+        {
+            self.cursors.push(next.clone());
+        }
     }
 
     fn subject(&self, sel: u8) -> SubjectId {
@@ -707,6 +811,22 @@ impl Ctx {
         email(&format!("new{}@alpha.example", self.counter))
     }
 
+    /// The account to accept a contact request with: the invited address (also with
+    /// a bad validity window), another new address, or one that has an account.
+    fn invitee_account(&mut self, sel: u8, invited: Option<Email>) -> NewAccount {
+        let invited = invited.unwrap_or_else(|| self.fresh_email());
+        match sel % 5 {
+            0 | 1 => NewAccount::new(invited, name("Invitee")),
+            2 => NewAccount {
+                valid_from: Some(self.now().plus(days(1))),
+                valid_until: Some(self.now()),
+                ..NewAccount::new(invited, name("Window"))
+            },
+            3 => NewAccount::new(self.fresh_email(), name("Other")),
+            _ => NewAccount::new(email("jo@alpha.example"), name("Jo again")),
+        }
+    }
+
     fn new_account(&mut self, sel: u8) -> NewAccount {
         match sel % 3 {
             0 => NewAccount::new(self.fresh_email(), name("New")),
@@ -716,6 +836,17 @@ impl Ctx {
                 valid_until: Some(self.now()),
                 ..NewAccount::new(self.fresh_email(), name("Window"))
             },
+        }
+    }
+
+    /// A body the session's mode takes: plaintext for server-managed sessions, sealed
+    /// otherwise.
+    async fn fitting_body(&self, tenant: TenantId, session: SessionId) -> ContentBody {
+        match self.w.store.session(tenant, session).await.unwrap() {
+            Some(s) if s.mode == SessionMode::ServerManaged => {
+                ContentBody::plain(b"edited".to_vec())
+            }
+            _ => sealed_body(),
         }
     }
 
@@ -841,7 +972,10 @@ fn permissions(sel: u8) -> PermissionSet {
 }
 
 fn settings(sel: u8) -> TenantSettings {
-    let default = TenantSettings::default();
+    let default = TenantSettings {
+        allow_message_editing: (sel / 6).is_multiple_of(2),
+        ..TenantSettings::default()
+    };
     match sel % 6 {
         0 => TenantSettings {
             allow_history_sharing: true,
@@ -869,6 +1003,15 @@ fn settings(sel: u8) -> TenantSettings {
     }
 }
 
+fn new_room(title: &str, password: &str, mode: Option<SessionMode>) -> NewRoom {
+    NewRoom {
+        name: name(title),
+        password: Zeroizing::new(password.to_owned()),
+        mode,
+        content: RoomContent::Keep,
+    }
+}
+
 fn room_password(sel: u8, right: &str) -> String {
     match sel % 4 {
         0 => right.to_owned(),
@@ -889,6 +1032,7 @@ enum Step {
         op: Op,
         who: u8,
         auth: u8,
+        from: u8,
         tenant: u8,
         x: u8,
         y: u8,
@@ -907,15 +1051,17 @@ fn step() -> impl Strategy<Value = Step> {
         proptest::sample::select(Op::ALL),
         any::<u8>(),
         0u8..4,
+        0u8..4,
         any::<u8>(),
         any::<u8>(),
         any::<u8>(),
         any::<u8>(),
     )
-        .prop_map(|(op, who, auth, tenant, x, y, z)| Step::Call {
+        .prop_map(|(op, who, auth, from, tenant, x, y, z)| Step::Call {
             op,
             who,
             auth,
+            from,
             tenant,
             x,
             y,
@@ -930,18 +1076,16 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 /// Runs one call; on success, adds what it made to the pools.
-#[allow(clippy::too_many_arguments)]
 async fn call(
     ctx: &mut Ctx,
     op: Op,
-    who: u8,
-    auth: u8,
+    (who, auth, from): (u8, u8, u8),
     tsel: u8,
     x: u8,
     y: u8,
     z: u8,
 ) -> Result<(), Error> {
-    let c = ctx.caller(op, who, auth);
+    let c = ctx.caller(op, who, auth, from);
     let t = ctx.tenant(tsel);
     let svc = ctx.w.svc.clone();
     let now = ctx.now();
@@ -960,11 +1104,16 @@ async fn call(
             .update_tenant_settings(&c, t, settings(x))
             .await
             .map(drop),
-        Op::AuditTrail => svc
-            .audit_trail(&c, t, u64::from(x), u32::from(y))
-            .await
-            .map(drop),
-        Op::Incidents => svc.incidents(&c, t, u32::from(x)).await.map(drop),
+        Op::AuditTrail => {
+            let paged = svc.audit_trail(&c, t, ctx.page(x)).await?;
+            ctx.keep(&paged);
+            Ok(())
+        }
+        Op::Incidents => {
+            let paged = svc.incidents(&c, t, ctx.page(x)).await?;
+            ctx.keep(&paged);
+            Ok(())
+        }
         Op::CreateAccount => {
             let new = ctx.new_account(x);
             let roles: Vec<RoleId> = match y % 6 {
@@ -979,10 +1128,23 @@ async fn call(
             if a.tenant == ctx.a.id() {
                 ctx.accounts.push(a.id);
                 ctx.callers.push((a.tenant, SubjectId::Account(a.id)));
+                if let Some(address) = a.email.clone() {
+                    ctx.emails.push((a.id, address));
+                }
             }
             Ok(())
         }
         Op::Account => svc.account(&c, t, ctx.account(x)).await.map(drop),
+        Op::ListAccounts => {
+            let paged = svc.list_accounts(&c, t, ctx.page(x)).await?;
+            ctx.keep(&paged);
+            Ok(())
+        }
+        Op::ListGroups => {
+            let paged = svc.list_groups(&c, t, ctx.page(x)).await?;
+            ctx.keep(&paged);
+            Ok(())
+        }
         Op::UpdateAccount => {
             let changes = match y % 4 {
                 0 => AccountChanges {
@@ -1094,18 +1256,14 @@ async fn call(
             svc.read_content(&c, t, s, item, version).await.map(drop)
         }
         Op::ListItems => {
-            let after = y.is_multiple_of(2).then(|| ctx.item(z).1);
-            svc.list_items(
-                &c,
-                t,
-                ctx.session(x),
-                Page {
-                    after,
-                    limit: u32::from(y),
-                },
-            )
-            .await
-            .map(drop)
+            let paged = svc.list_items(&c, t, ctx.session(x), ctx.page(y)).await?;
+            ctx.keep(&paged);
+            Ok(())
+        }
+        Op::ReadItems => {
+            let paged = svc.read_items(&c, t, ctx.session(x), ctx.page(y)).await?;
+            ctx.keep(&paged);
+            Ok(())
         }
         Op::Versions => {
             let (s, item) = ctx.item(x);
@@ -1115,7 +1273,13 @@ async fn call(
         Op::EditContent => {
             let (s, item) = ctx.item(x);
             let s = if y % 7 == 6 { ctx.session(z) } else { s };
-            svc.edit_content(&c, t, s, item, body(y)).await.map(drop)
+            // Half of the time a body that fits the session's mode.
+            let body = if z.is_multiple_of(2) {
+                ctx.fitting_body(t, s).await
+            } else {
+                body(y)
+            };
+            svc.edit_content(&c, t, s, item, body).await.map(drop)
         }
         Op::DeleteContent => {
             let (s, item) = ctx.item(x);
@@ -1187,6 +1351,18 @@ async fn call(
             Ok(())
         }
         Op::Session => svc.session(&c, t, ctx.session(x)).await.map(drop),
+        Op::ListSessions => {
+            let paged = svc.list_sessions(&c, t, ctx.page(x)).await?;
+            ctx.keep(&paged);
+            Ok(())
+        }
+        Op::ListGroupSessions => {
+            let paged = svc
+                .list_group_sessions(&c, t, ctx.group(x), ctx.page(y))
+                .await?;
+            ctx.keep(&paged);
+            Ok(())
+        }
         Op::SessionKeys => svc.session_keys(&c, t, ctx.session(x)).await.map(drop),
         Op::AdvanceEpoch => {
             let s = if x < 96 { ctx.e2e } else { ctx.session(x) };
@@ -1195,7 +1371,11 @@ async fn call(
         }
         Op::Invite => {
             let to = match y % 3 {
-                0 => InviteTo::Contact(email("invitee@mail.example")),
+                0 => InviteTo::Contact {
+                    email: ctx.invitee(x / 2),
+                    language: [None, None, Some("de"), Some("not a tag")][usize::from(z) % 4]
+                        .map(str::to_owned),
+                },
                 _ => InviteTo::GuestLink {
                     max_uses: [1, 3, 0, 1001][usize::from(z) % 4],
                 },
@@ -1207,31 +1387,70 @@ async fn call(
                 Some(days(91)),
                 None,
             ][usize::from(z / 4) % 5];
-            let secret = svc.invite(&c, t, ctx.session(x), to, valid_for).await?;
+            let address = match &to {
+                InviteTo::Contact { email, .. } => Some(email.clone()),
+                InviteTo::GuestLink { .. } => None,
+            };
+            let mailed = ctx.w.mailer.sent().len();
+            let invited = svc.invite(&c, t, ctx.session(x), to, valid_for).await?;
             if t == ctx.a.id() {
-                ctx.secrets.push(secret);
+                ctx.invitations.push(invited.invitation());
+                match invited {
+                    Invited::GuestLink { secret, .. } => ctx.secrets.push((secret, None)),
+                    Invited::Mailed { .. } => {
+                        // The code went only to the mailbox.
+                        assert_eq!(ctx.w.mailer.sent().len(), mailed + 1);
+                        ctx.secrets.push((ctx.w.mailed_secret(), address));
+                    }
+                }
             }
             Ok(())
         }
+        Op::ListInvitations => {
+            let filter = match (y % 3, c.subject) {
+                (0, SubjectId::Account(me)) => InvitationFilter::CreatedBy(me),
+                (1, _) => InvitationFilter::CreatedBy(ctx.account(z)),
+                _ => InvitationFilter::Session(ctx.session(z)),
+            };
+            let paged = svc.list_invitations(&c, t, filter, ctx.page(x)).await?;
+            ctx.keep(&paged);
+            Ok(())
+        }
+        Op::WithdrawInvitation => svc
+            .withdraw_invitation(&c, t, ctx.invitation(x))
+            .await
+            .map(drop),
         Op::AcceptInvitation => {
-            let secret = ctx.secret(x);
-            let new = ctx.new_account(y);
+            let (secret, address) = ctx.secret(x);
+            let new = ctx.invitee_account(y, address);
             let (account, _) = svc.accept_invitation(t, &secret, new).await?;
             if account.tenant == ctx.a.id() {
                 ctx.accounts.push(account.id);
                 ctx.callers
                     .push((account.tenant, SubjectId::Account(account.id)));
+                if let Some(address) = account.email.clone() {
+                    ctx.emails.push((account.id, address));
+                }
             }
             Ok(())
         }
-        Op::AcceptInvitationAs => svc
-            .accept_invitation_as(&c, t, &ctx.secret(x))
-            .await
-            .map(drop),
+        Op::AcceptInvitationAs => {
+            let (secret, address) = ctx.secret(x);
+            // Half of the time as the account holding the invited address.
+            let c = match address.and_then(|a| ctx.holder(&a)) {
+                Some(holder) if y.is_multiple_of(2) => Caller {
+                    subject: SubjectId::Account(holder),
+                    tenant: ctx.a.id(),
+                    ..c
+                },
+                _ => c,
+            };
+            svc.accept_invitation_as(&c, t, &secret).await.map(drop)
+        }
         Op::JoinAsGuest => {
             let pseudonym =
                 Pseudonym::parse(if y.is_multiple_of(2) { "Visitor" } else { "Vi" }).unwrap();
-            let (_, guest) = svc.join_as_guest(t, &ctx.secret(x), pseudonym).await?;
+            let (_, guest) = svc.join_as_guest(t, &ctx.secret(x).0, pseudonym).await?;
             ctx.callers.push((guest.tenant, guest.subject));
             Ok(())
         }
@@ -1263,26 +1482,48 @@ async fn call(
         Op::CloseSession => svc.close_session(&c, t, ctx.session(x)).await.map(drop),
         Op::CreateRoom => {
             let password = room_password(y, ROOM_PASSWORD);
-            let room = svc
-                .create_room(&c, t, name("Room"), &password, mode(z))
-                .await?;
+            let new = NewRoom {
+                content: if x.is_multiple_of(3) {
+                    RoomContent::Nothing
+                } else {
+                    RoomContent::Keep
+                },
+                ..new_room("Room", &password, mode(z))
+            };
+            let room = svc.create_room(&c, t, new).await?;
             if room.tenant == ctx.a.id() {
                 ctx.rooms.push((room.id, password));
                 ctx.sessions.push(room.session);
             }
             Ok(())
         }
+        Op::Room => svc.room(&c, t, ctx.room(x)).await.map(drop),
+        Op::StartMeeting => {
+            let meeting = svc.start_meeting(&c, t, ctx.room(x)).await?;
+            if meeting.tenant == ctx.a.id() {
+                ctx.sessions.push(meeting.id);
+            }
+            Ok(())
+        }
         Op::ChangeRoomPassword => {
             let room = ctx.room(x);
             let password = room_password(y, "a new password");
-            svc.change_room_password(&c, t, room, &password).await?;
+            let meeting = svc.change_room_password(&c, t, room, &password).await?;
             if let Some(entry) = ctx.rooms.iter_mut().find(|(id, _)| *id == room) {
                 entry.1 = password;
+            }
+            if meeting.tenant == ctx.a.id() {
+                ctx.sessions.push(meeting.id);
             }
             Ok(())
         }
         Op::EnterRoom => {
-            let room = ctx.room(x);
+            // Mostly a room of A, else any (B's, unknown).
+            let room = if x < 160 {
+                ctx.rooms[usize::from(x) % ctx.rooms.len()].0
+            } else {
+                ctx.room(x)
+            };
             let right = ctx
                 .rooms
                 .iter()
@@ -1295,6 +1536,11 @@ async fn call(
                 room_password(y / 2, &right)
             };
             svc.enter_room(&c, t, room, &password).await.map(drop)
+        }
+        // Never fails: called for coverage of the table only.
+        Op::Health => {
+            svc.health().await;
+            Ok(())
         }
     }
 }
@@ -1339,26 +1585,37 @@ fn run_case(steps: &[Step], counts: &Mutex<Counts>) -> Result<(), TestCaseError>
                     op,
                     who,
                     auth,
+                    from,
                     tenant,
                     x,
                     y,
                     z,
                 } => {
-                    let before = ctx.w.store.snapshot();
-                    let result = call(&mut ctx, op, who, auth, tenant, x, y, z).await;
-                    {
-                        let mut counts = counts.lock().unwrap();
-                        let entry = counts.entry(op).or_default();
-                        entry.0 += 1;
-                        entry.1 += u32::from(result.is_err());
-                    }
-                    if let Err(e) = result {
-                        let after = ctx.w.store.snapshot();
-                        if let Err(left) = only_denial_records(&before, &after) {
-                            return Err(TestCaseError::fail(format!(
-                                "step {n}: {} failed with {e:?} but left behind:\n{left}",
-                                op.name()
-                            )));
+                    // A quarter of the room entries come as a burst of the same
+                    // attempt, so wrong passwords reach the throttle (an incident,
+                    // then `TooManyRequests`).
+                    let times = if op == Op::EnterRoom && z.is_multiple_of(4) {
+                        7
+                    } else {
+                        1
+                    };
+                    for _ in 0..times {
+                        let before = ctx.w.store.snapshot();
+                        let result = call(&mut ctx, op, (who, auth, from), tenant, x, y, z).await;
+                        {
+                            let mut counts = counts.lock().unwrap();
+                            let entry = counts.entry(op).or_default();
+                            entry.0 += 1;
+                            entry.1 += u32::from(result.is_err());
+                        }
+                        if let Err(e) = result {
+                            let after = ctx.w.store.snapshot();
+                            if let Err(left) = only_denial_records(&before, &after) {
+                                return Err(TestCaseError::fail(format!(
+                                    "step {n}: {} failed with {e:?} but left behind:\n{left}",
+                                    op.name()
+                                )));
+                            }
                         }
                     }
                 }
@@ -1400,12 +1657,20 @@ fn failed_calls_leave_only_denial_records() {
     }
     // Coverage: every operation was called and failed at least once.
     let counts = counts.into_inner().unwrap();
+    if std::env::var_os("FAILED_CALLS_COUNTS").is_some() {
+        for (op, (calls, errors)) in &counts {
+            eprintln!("{:<24} {calls:>6} calls {errors:>6} errors", op.name());
+        }
+    }
+    // `health` has no error to return (it reports unhealthy ports in its answer), so
+    // it is only required to have been called.
+    let never_fails = |op: &Op| *op == Op::Health;
     let uncovered: Vec<_> = Op::ALL
         .iter()
         .filter(|op| {
             counts
                 .get(op)
-                .is_none_or(|(calls, errors)| *calls == 0 || *errors == 0)
+                .is_none_or(|(calls, errors)| *calls == 0 || (*errors == 0 && !never_fails(op)))
         })
         .map(|op| (op.name(), counts.get(op).copied().unwrap_or_default()))
         .collect();
@@ -1459,7 +1724,7 @@ async fn regression_enter_room_fails_after_committing_the_entry_without_view_ses
     let (w, org, cora, as_jo, _) = world_with_joiner().await;
     let room = w
         .svc
-        .create_room(&cora, org.id(), name("Room"), ROOM_PASSWORD, None)
+        .create_room(&cora, org.id(), new_room("Room", ROOM_PASSWORD, None))
         .await
         .unwrap();
     let before = w.store.snapshot();
@@ -1468,7 +1733,7 @@ async fn regression_enter_room_fails_after_committing_the_entry_without_view_ses
         .enter_room(&as_jo, org.id(), room.id, ROOM_PASSWORD)
         .await;
     assert!(r.is_err(), "Jo cannot see the session: {r:?}");
-    // Today: Jo's participant row and a RoomEntered event stay behind.
+    // Fixed: Jo's participant row and a RoomEntered event used to stay behind.
     assert_unchanged(&before, &w.store.snapshot());
 }
 
@@ -1496,13 +1761,15 @@ async fn regression_join_session_fails_after_committing_the_join_without_view_se
     let before = w.store.snapshot();
     let r = w.svc.join_session(&as_jo, org.id(), s.id).await;
     assert!(r.is_err(), "Jo cannot see the session: {r:?}");
-    // Today: the session's last_activity/revision update and a ParticipantJoined
-    // event stay behind.
+    // Fixed: the session's last_activity/revision update and a ParticipantJoined
+    // event used to stay behind.
     assert_unchanged(&before, &w.store.snapshot());
 }
 
+/// Fixed: `invite` mails before it commits, so a failed mail stores nothing (it used
+/// to leave a closed invitation and two `InvitationSent` events behind).
 #[tokio::test]
-async fn regression_invite_fails_after_committing_the_invitation_when_the_mail_fails() {
+async fn regression_invite_leaves_nothing_when_the_mail_fails() {
     let w = World::new();
     let org = w.org("Nord").await;
     let (_, cora) = w.member(&org, "Cora", BuiltinRole::Counsellor).await;
@@ -1520,12 +1787,82 @@ async fn regression_invite_fails_after_committing_the_invitation_when_the_mail_f
             &cora,
             org.id(),
             s.id,
-            InviteTo::Contact(email("x@mail.example")),
+            InviteTo::contact(email("x@mail.example")),
             None,
         )
         .await;
     assert!(matches!(r, Err(Error::Mailer(_))), "{r:?}");
-    // Today: a closed invitation and two InvitationSent events stay behind.
+    assert!(w.mailer.sent().is_empty());
+    assert_eq!(
+        before,
+        w.store.snapshot(),
+        "the failed invite stored something"
+    );
+    let listed = w
+        .svc
+        .list_invitations(
+            &cora,
+            org.id(),
+            InvitationFilter::Session(s.id),
+            PageRequest::first(),
+        )
+        .await
+        .unwrap();
+    assert!(listed.items.is_empty(), "{listed:?}");
+}
+
+/// Wrong room passwords from one address, past the throttle: each failed attempt
+/// leaves only denial records (an `AccessDenied` event each, then the
+/// `RepeatedWrongSecret` incident), and then attempts are turned away.
+#[tokio::test]
+async fn wrong_room_passwords_leave_only_denial_records_up_to_the_throttle() {
+    let w = World::new();
+    let org = w.org("Nord").await;
+    let (_, cora) = w.member(&org, "Cora", BuiltinRole::Counsellor).await;
+    let (_, cli) = w.member(&org, "Cli", BuiltinRole::Client).await;
+    let cli = cli.with_request(RequestMeta {
+        id: None,
+        client: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7))),
+    });
+    let room = w
+        .svc
+        .create_room(&cora, org.id(), new_room("Room", ROOM_PASSWORD, None))
+        .await
+        .unwrap();
+    let mut last = None;
+    for _ in 0..7 {
+        let before = w.store.snapshot();
+        let r = w
+            .svc
+            .enter_room(&cli, org.id(), room.id, "a wrong password")
+            .await;
+        assert!(r.is_err());
+        assert_unchanged(&before, &w.store.snapshot());
+        last = Some(r);
+    }
+    assert!(
+        matches!(last, Some(Err(Error::TooManyRequests { .. }))),
+        "{last:?}"
+    );
+    let incidents = w
+        .svc
+        .incidents(&org.admin_caller, org.id(), PageRequest::first())
+        .await
+        .unwrap();
+    assert!(
+        incidents.items.iter().any(|i| matches!(
+            i.kind,
+            cai_core::domain::IncidentKind::RepeatedWrongSecret { .. }
+        )),
+        "{incidents:?}"
+    );
+    // Even the right password is turned away now, and leaves nothing.
+    let before = w.store.snapshot();
+    let r = w
+        .svc
+        .enter_room(&cli, org.id(), room.id, ROOM_PASSWORD)
+        .await;
+    assert!(matches!(r, Err(Error::TooManyRequests { .. })), "{r:?}");
     assert_unchanged(&before, &w.store.snapshot());
 }
 

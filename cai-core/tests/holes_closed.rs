@@ -920,20 +920,38 @@ async fn hole_8_incidents_are_paged_newest_first() {
     let w = World::new();
     let nord = w.org("Nord").await;
     let sued = w.org("Sued").await;
-    let (_, cora) = w.member(&nord, "Cora", BuiltinRole::Counsellor).await;
-    // A flood of cross-tenant attempts: 1,005 incidents in Süd.
-    for _ in 0..1005 {
+    let (cora, _) = w.member(&nord, "Cora", BuiltinRole::Counsellor).await;
+    // Cora's login stays fresh while the clock moves on below.
+    let cora = || w.caller(nord.id(), SubjectId::Account(cora.id), false);
+    // A burst of cross-tenant attempts is one incident, not one per request …
+    for _ in 0..50 {
         let _ = w
             .svc
-            .audit_trail(&cora, sued.id(), PageRequest::first())
+            .audit_trail(&cora(), sued.id(), PageRequest::first())
+            .await;
+    }
+    let burst = w
+        .svc
+        .incidents(&sued.admin_caller, sued.id(), PageRequest::first())
+        .await
+        .unwrap();
+    assert_eq!(burst.items.len(), 1);
+    // … so 1,005 incidents take 1,005 bursts, an hour apart.
+    for _ in 1..1005 {
+        w.clock.advance(minutes(61));
+        let _ = w
+            .svc
+            .audit_trail(&cora(), sued.id(), PageRequest::first())
             .await;
     }
     // Then something new.
-    let (_, kim) = w.member(&sued, "Kim", BuiltinRole::Client).await;
+    let (kim, _) = w.member(&sued, "Kim", BuiltinRole::Client).await;
+    let kim = w.caller(sued.id(), SubjectId::Account(kim.id), false);
     let _ = w.svc.tenant(&kim, nord.id()).await;
+    let admin = w.caller(sued.id(), SubjectId::Account(sued.admin.id), true);
     let first = w
         .svc
-        .incidents(&sued.admin_caller, sued.id(), PageRequest::with_limit(10))
+        .incidents(&admin, sued.id(), PageRequest::with_limit(10))
         .await
         .unwrap();
     assert_eq!(first.items.len(), 10);
@@ -949,7 +967,7 @@ async fn hole_8_incidents_are_paged_newest_first() {
         let page = w
             .svc
             .incidents(
-                &sued.admin_caller,
+                &admin,
                 sued.id(),
                 PageRequest {
                     cursor: Some(cursor),

@@ -33,7 +33,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(v.as_str(), text);
     }
     if let Ok(v) = Email::parse(text) {
-        assert_eq!(v.as_str(), text);
+        // Addresses are kept lowercase; parsing is idempotent.
+        assert_eq!(v.as_str(), text.to_lowercase());
+        assert_eq!(Email::parse(v.as_str()).ok(), Some(v));
     }
     if let Ok(v) = Pseudonym::parse(text) {
         assert_eq!(v.as_str(), text);

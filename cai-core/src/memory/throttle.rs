@@ -162,6 +162,29 @@ impl MemoryFailureCounter {
         self.lock().entries.get(key).map(|e| e.state)
     }
 
+    /// Counts one failure under `key`, with the lock held.
+    fn count(
+        counters: &mut Counters,
+        capacity: NonZeroUsize,
+        key: &AttemptKey,
+        now: Timestamp,
+        policy: &ThrottlePolicy,
+    ) -> FailureOutcome {
+        let previous = counters.remove(key);
+        let (state, outcome) =
+            FailureState::after_failure(previous.as_ref().map(|e| &e.state), now, policy);
+        // Never forgotten while blocked, whatever the policy says.
+        let forget_at = state
+            .last_failure
+            .plus(policy.forget_after)
+            .max(state.blocked_until.unwrap_or(Timestamp::EPOCH));
+        while counters.entries.len() >= capacity.get() {
+            counters.evict_one();
+        }
+        counters.insert(key.clone(), state, forget_at);
+        outcome
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Counters> {
         // The state stays consistent across a panic elsewhere: every mutation is
         // completed before the guard drops.
@@ -186,23 +209,36 @@ impl FailureCounter for MemoryFailureCounter {
     ) -> Result<FailureOutcome, CounterError> {
         let mut counters = self.lock();
         counters.purge_forgotten(now);
-        let previous = counters.remove(key);
-        let (state, outcome) =
-            FailureState::after_failure(previous.as_ref().map(|e| &e.state), now, policy);
-        // Never forgotten while blocked, whatever the policy says.
-        let forget_at = state
-            .last_failure
-            .plus(policy.forget_after)
-            .max(state.blocked_until.unwrap_or(Timestamp::EPOCH));
-        while counters.entries.len() >= self.capacity.get() {
-            counters.evict_one();
-        }
-        counters.insert(key.clone(), state, forget_at);
-        Ok(outcome)
+        Ok(Self::count(&mut counters, self.capacity, key, now, policy))
     }
 
     async fn record_success(&self, key: &AttemptKey) -> Result<(), CounterError> {
         self.lock().remove(key);
+        Ok(())
+    }
+
+    async fn reserve(
+        &self,
+        key: &AttemptKey,
+        now: Timestamp,
+        policy: &ThrottlePolicy,
+    ) -> Result<FailureOutcome, CheckError> {
+        // One lock for the check and the count: concurrent reservations serialize.
+        let mut counters = self.lock();
+        if let Some(entry) = counters.entries.get(key) {
+            entry.state.check(now).map_err(CheckError::Blocked)?;
+        }
+        counters.purge_forgotten(now);
+        Ok(Self::count(&mut counters, self.capacity, key, now, policy))
+    }
+
+    async fn refund(&self, key: &AttemptKey, policy: &ThrottlePolicy) -> Result<(), CounterError> {
+        let mut counters = self.lock();
+        if let Some(entry) = counters.remove(key)
+            && let Some(state) = entry.state.after_refund(policy)
+        {
+            counters.insert(key.clone(), state, entry.forget_at);
+        }
         Ok(())
     }
 }
@@ -244,6 +280,53 @@ mod tests {
             last = counter.record_failure(key, now, policy).await.unwrap();
         }
         last
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_reservations_stop_at_the_threshold() {
+        let counter = std::sync::Arc::new(MemoryFailureCounter::new());
+        let policy = ThrottlePolicy::default();
+        let key = room_key();
+        let now = start();
+        let tasks: Vec<_> = (0..60)
+            .map(|_| {
+                let (counter, key) = (counter.clone(), key.clone());
+                tokio::spawn(async move { counter.reserve(&key, now, &policy).await })
+            })
+            .collect();
+        let mut passed = 0;
+        for t in tasks {
+            if t.await.unwrap().is_ok() {
+                passed += 1;
+            }
+        }
+        // The free attempts and the one that blocks; every other guess is refused.
+        assert_eq!(passed, policy.free_attempts + 1);
+        // Refunding the blocking reservation (its secret was right) lifts the block.
+        counter.refund(&key, &policy).await.unwrap();
+        counter.check(&key, now).await.unwrap();
+        assert_eq!(counter.state(&key).unwrap().failures, policy.free_attempts);
+    }
+
+    #[tokio::test]
+    async fn reserve_all_is_all_or_nothing() {
+        let counter = MemoryFailureCounter::new();
+        let strict = ThrottlePolicy {
+            free_attempts: 0,
+            ..ThrottlePolicy::default()
+        };
+        let lenient = ThrottlePolicy::default();
+        let (a, b) = (room_key(), room_key());
+        let now = start();
+        counter.reserve(&b, now, &strict).await.unwrap();
+        // `b` is blocked now: reserving both refunds the reservation of `a`.
+        let both = [(a.clone(), lenient), (b.clone(), strict)];
+        assert!(matches!(
+            counter.reserve_all(&both, now).await,
+            Err(CheckError::Blocked(_))
+        ));
+        assert_eq!(counter.state(&a), None);
+        assert_eq!(counter.state(&b).unwrap().failures, 1);
     }
 
     #[tokio::test]

@@ -63,6 +63,9 @@ pub enum AttemptScope {
     Account(AccountId),
     /// An invitation's token.
     Invitation(InvitationId),
+    /// Requests from principals of another tenant (counted in the target tenant), so
+    /// a flood of cross-tenant requests raises one incident per burst, not one each.
+    CrossTenant(TenantId),
 }
 
 /// Where attempts come from, as the host names it: a client address, a device id, a
@@ -208,6 +211,74 @@ pub trait FailureCounter: Send + Sync {
 
     /// Clears the counter: the right secret was given.
     async fn record_success(&self, key: &AttemptKey) -> Result<(), CounterError>;
+
+    /// Atomically: refuses while the counter is blocked (like [`check`](Self::check)),
+    /// else counts one failure *in advance* and says what it did. Verify the secret
+    /// only after a reservation, and [`refund`](Self::refund) it when the secret was
+    /// right: so guesses sent at the same moment cannot all pass a check before the
+    /// first failure is counted — once the threshold is reached, every further
+    /// reservation is refused until the block ends. Backends must make the check and
+    /// the count one atomic step per key.
+    async fn reserve(
+        &self,
+        key: &AttemptKey,
+        now: Timestamp,
+        policy: &ThrottlePolicy,
+    ) -> Result<FailureOutcome, CheckError>;
+
+    /// Gives back one failure counted by [`reserve`](Self::reserve): the secret was
+    /// right. See [`FailureState::after_refund`](crate::throttle::FailureState::after_refund).
+    async fn refund(&self, key: &AttemptKey, policy: &ThrottlePolicy) -> Result<(), CounterError>;
+
+    /// [`reserve`](Self::reserve) under each key with its policy, all or none: when
+    /// one key is blocked, the reservations already made are refunded and the longest
+    /// wait among the blocked keys is reported. Outcomes are merged.
+    async fn reserve_all(
+        &self,
+        keys: &[(AttemptKey, ThrottlePolicy)],
+        now: Timestamp,
+    ) -> Result<FailureOutcome, CheckError> {
+        let mut merged = FailureOutcome::default();
+        let mut reserved: Vec<&(AttemptKey, ThrottlePolicy)> = Vec::with_capacity(keys.len());
+        let mut blocked: Option<Blocked> = None;
+        for entry in keys {
+            match self.reserve(&entry.0, now, &entry.1).await {
+                Ok(outcome) => {
+                    merged = merged.merge(outcome);
+                    reserved.push(entry);
+                }
+                Err(CheckError::Blocked(b)) => {
+                    blocked = Some(match blocked {
+                        Some(l) if l.retry_after >= b.retry_after => l,
+                        _ => b,
+                    });
+                }
+                Err(other) => {
+                    for (key, policy) in reserved {
+                        self.refund(key, policy).await?;
+                    }
+                    return Err(other);
+                }
+            }
+        }
+        match blocked {
+            None => Ok(merged),
+            Some(b) => {
+                for (key, policy) in reserved {
+                    self.refund(key, policy).await?;
+                }
+                Err(CheckError::Blocked(b))
+            }
+        }
+    }
+
+    /// [`refund`](Self::refund) under each key.
+    async fn refund_all(&self, keys: &[(AttemptKey, ThrottlePolicy)]) -> Result<(), CounterError> {
+        for (key, policy) in keys {
+            self.refund(key, policy).await?;
+        }
+        Ok(())
+    }
 
     /// [`check`](Self::check) of every key; when several are blocked, the longest
     /// wait is reported.

@@ -170,10 +170,12 @@ impl Counselling {
                 self.check(&principal, Action::AssignRoles, &resource)
                     .await?;
                 for role in &roles {
-                    store
+                    let r = store
                         .role(tenant, *role)
                         .await?
                         .ok_or(Error::NotFound { what: "role" })?;
+                    self.no_outlasting_admin(&store, caller, &r, new.valid_until)
+                        .await?;
                 }
             }
             if store.account_by_email(tenant, &new.email).await?.is_some() {
@@ -275,9 +277,10 @@ impl Counselling {
                     Resource::Tenant(tenant),
                 )
                 .await?;
-            let page = page.id_page("acc", Order::OldestFirst)?;
+            let kind = format!("acc{tenant}");
+            let page = page.id_page(&kind, Order::OldestFirst)?;
             let items = store.accounts(tenant, page).await?;
-            Ok(Paged::by_id(items, "acc", &page, |a| a.id))
+            Ok(Paged::by_id(items, &kind, &page, |a| a.id))
         })
         .await
     }
@@ -299,9 +302,10 @@ impl Counselling {
                     Resource::Tenant(tenant),
                 )
                 .await?;
-            let page = page.id_page("grp", Order::OldestFirst)?;
+            let kind = format!("grp{tenant}");
+            let page = page.id_page(&kind, Order::OldestFirst)?;
             let items = store.groups(tenant, page).await?;
-            Ok(Paged::by_id(items, "grp", &page, |g| g.id))
+            Ok(Paged::by_id(items, &kind, &page, |g| g.id))
         })
         .await
     }
@@ -379,6 +383,11 @@ impl Counselling {
             let admin = a.has_role(BuiltinRole::TenantAdmin.id());
             if admin && window {
                 self.ensure_lasting_admin(&store, tenant, &a).await?;
+                // Nor does a time-limited administrator make another one outlast it.
+                if let Some(admin_role) = store.role(tenant, BuiltinRole::TenantAdmin.id()).await? {
+                    self.no_outlasting_admin(&store, caller, &admin_role, a.valid_until)
+                        .await?;
+                }
             }
             self.commit_account(
                 &store,
@@ -406,7 +415,7 @@ impl Counselling {
             let (store, decision, tx) = self
                 .admin_on_account(caller, tenant, Action::AssignRoles, account)
                 .await?;
-            store
+            let r = store
                 .role(tenant, role)
                 .await?
                 .ok_or(Error::NotFound { what: "role" })?;
@@ -414,6 +423,8 @@ impl Counselling {
             if a.has_role(role) {
                 return Ok(a);
             }
+            self.no_outlasting_admin(&store, caller, &r, a.valid_until)
+                .await?;
             let before = role_list(&a.roles);
             a.roles.push(role);
             a.roles.sort_unstable();
@@ -474,6 +485,33 @@ impl Counselling {
             .await
         })
         .await
+    }
+
+    /// Four eyes across accounts: an administrator whose own window ends cannot hand a
+    /// role with administrative permissions to an account that outlasts it (a second
+    /// account of its own, say) — another administrator must.
+    async fn no_outlasting_admin(
+        &self,
+        store: &DynStore,
+        caller: &Caller,
+        role: &Role,
+        target_until: Option<Timestamp>,
+    ) -> Result<()> {
+        if !role.permissions.iter().any(|a| a.is_administrative()) {
+            return Ok(());
+        }
+        let Some(me) = caller.subject.account() else {
+            return Ok(());
+        };
+        let granter = self.load_account(store, caller.tenant, me).await?;
+        match (granter.valid_until, target_until) {
+            (Some(mine), Some(theirs)) if theirs <= mine => Ok(()),
+            (Some(_), _) => Err(Error::Denied {
+                action: Action::AssignRoles,
+                reason: crate::authz::DenyReason::FourEyes,
+            }),
+            (None, _) => Ok(()),
+        }
     }
 
     /// Refuses to take `leaving` away as an administrator unless another one can act

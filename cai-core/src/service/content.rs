@@ -128,11 +128,14 @@ impl Counselling {
         let key = self.session_data_key(store, s, 0).await?;
         let ids = ItemIds::new(s.tenant, s.id, v.item);
         let ctx = ids.context(v.version, kind);
-        Ok(ContentBody::Plain(Zeroizing::new(envelope::open(
-            &key,
-            &ctx,
-            v.body.as_bytes(),
-        )?)))
+        // A stored envelope the server sealed itself that does not open is corruption
+        // (or tampering at rest), not the reader's mistake.
+        let plain = envelope::open(&key, &ctx, v.body.as_bytes()).map_err(|_| {
+            Error::Store(crate::ports::StoreError::Corrupt {
+                what: "sealed content",
+            })
+        })?;
+        Ok(ContentBody::Plain(Zeroizing::new(plain)))
     }
 
     /// Posts a new item (R-S4). Needs `PostContent` and a relation to the open session.
@@ -265,9 +268,10 @@ impl Counselling {
             let (store, ..) = self
                 .session_action(caller, tenant, session, Action::ReadContent)
                 .await?;
-            let page = page.id_page("itm", Order::NewestFirst)?;
+            let kind = format!("itm{session}");
+            let page = page.id_page(&kind, Order::NewestFirst)?;
             let items = store.items(tenant, session, page).await?;
-            Ok(Paged::by_id(items, "itm", &page, |i| i.id))
+            Ok(Paged::by_id(items, &kind, &page, |i| i.id))
         })
         .await
     }
@@ -286,9 +290,10 @@ impl Counselling {
             let (store, _, s, _, _) = self
                 .session_action(caller, tenant, session, Action::ReadContent)
                 .await?;
-            let page = page.id_page("itm", Order::NewestFirst)?;
+            let kind = format!("itm{session}");
+            let page = page.id_page(&kind, Order::NewestFirst)?;
             let items = store.items(tenant, session, page).await?;
-            let next = Paged::by_id(items, "itm", &page, |i| i.id);
+            let next = Paged::by_id(items, &kind, &page, |i| i.id);
             let mut views = Vec::with_capacity(next.items.len());
             for item in next.items {
                 let v = store

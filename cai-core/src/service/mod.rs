@@ -35,8 +35,8 @@ use crate::domain::{
 use crate::error::{Error, Result};
 use crate::id::{AccountId, EventId, IncidentId, SessionId, SubjectId, TenantId};
 use crate::ports::{
-    AdminNotifier, Batch, Clock, DynStore, FailureCounter, KeyProvider, Mailer, Notification,
-    SessionEvent, SessionTransport, TenantRouter, Write,
+    AdminNotifier, AttemptKey, AttemptScope, AttemptSource, Batch, Clock, DynStore, FailureCounter,
+    KeyProvider, Mailer, Notification, SessionEvent, SessionTransport, TenantRouter, Write,
 };
 use crate::throttle::ThrottlePolicy;
 use crate::time::Timestamp;
@@ -97,9 +97,16 @@ pub struct ServiceConfig {
     pub max_invitation_validity: Duration,
     /// The invitation mail, per language.
     pub invitation_mail: InvitationTemplates,
-    /// Brute-force throttle of room passwords (R-U3), counted per room and per client
-    /// address ([`Caller::request`]).
+    /// Brute-force throttle of room passwords per client address
+    /// ([`Caller::request`]) (R-U3): 5 free failures, then 1 s doubling to 15 min.
     pub room_throttle: ThrottlePolicy,
+    /// One cross-tenant incident per caller and burst: a new burst starts after an
+    /// hour without such requests.
+    pub cross_tenant_throttle: ThrottlePolicy,
+    /// The same per room, over all addresses: lenient (20 free failures, then 1 s
+    /// doubling to 5 min), so one client cannot lock everyone out, yet guessing spread
+    /// over many addresses is slowed and reported.
+    pub room_throttle_per_room: ThrottlePolicy,
 }
 
 impl Default for ServiceConfig {
@@ -110,6 +117,17 @@ impl Default for ServiceConfig {
             max_invitation_validity: crate::time::days(90),
             invitation_mail: InvitationTemplates::default(),
             room_throttle: ThrottlePolicy::default(),
+            cross_tenant_throttle: ThrottlePolicy {
+                free_attempts: 0,
+                base_delay: Duration::from_secs(1),
+                max_delay: crate::time::minutes(1),
+                forget_after: crate::time::hours(1),
+            },
+            room_throttle_per_room: ThrottlePolicy {
+                free_attempts: 20,
+                max_delay: crate::time::minutes(5),
+                ..ThrottlePolicy::default()
+            },
         }
     }
 }
@@ -501,6 +519,28 @@ impl Counselling {
     /// notification) in the target tenant and in the caller's tenant. Best effort: the
     /// caller is denied whatever happens here.
     async fn cross_tenant(&self, caller: &Caller, target: TenantId, action: Action) {
+        metrics::counter!(observe::INCIDENTS, "kind" => "cross_tenant_access").increment(1);
+        // One incident per burst and caller: a flood of requests naming another tenant
+        // must not flood both tenants' incidents, trails and admins' inboxes. Every
+        // attempt is still denied and counted in the metrics.
+        let key = AttemptKey {
+            tenant: target,
+            scope: AttemptScope::CrossTenant(caller.tenant),
+            source: AttemptSource::parse(&caller.subject.to_string()).ok(),
+        };
+        match self
+            .ports
+            .failures
+            .record_failure(&key, self.now(), &self.config.cross_tenant_throttle)
+            .await
+        {
+            Ok(outcome) if !outcome.crossed_threshold => return,
+            Ok(_) => {}
+            Err(e) => {
+                // Without the counter, record every attempt: better too many than none.
+                tracing::warn!(error = %e, "failure counter unavailable; recording the incident");
+            }
+        }
         for tenant in [target, caller.tenant] {
             let Ok(store) = self.store(tenant).await else {
                 continue;
@@ -508,7 +548,6 @@ impl Counselling {
             let result = async {
                 let id = IncidentId::random()?;
                 let mut tx = self.tx_of(caller, tenant);
-                metrics::counter!(observe::INCIDENTS, "kind" => "cross_tenant_access").increment(1);
                 tx.write(Write::RecordIncident(Incident {
                     id,
                     tenant,

@@ -4,9 +4,9 @@
 //! Every listing of the service is paged. The answer's `next` cursor, sent back
 //! unchanged, continues where the page ended, in the same order; it is `None` when the
 //! page was not full (nothing more right now). A cursor names the position only — it is
-//! no capability: the next call is authorized like the first. Cursors are valid for
-//! the listing that made them only (a cursor of one listing given to another is
-//! [`Error::Invalid`]).
+//! no capability: the next call is authorized like the first. A cursor is valid only
+//! for the listing that made it, scope included — the same session, group, filter or
+//! tenant; given to another listing it is [`Error::Invalid`].
 
 use std::fmt;
 use std::str::FromStr;

@@ -252,22 +252,35 @@ impl Counselling {
                     },
                 )
                 .await?;
-            // Counted per room and per client address; a blocked attempt is turned away
-            // before any Argon2 time is spent on it.
+            // Every attempt is counted before the password is checked — per client
+            // address (strict) and per room (lenient: one client must not lock everyone
+            // out) — and given back when the password was right. A blocked attempt is
+            // turned away before any Argon2 time is spent on it, and guesses sent at once
+            // cannot all slip past the count.
             let source = caller
                 .request
                 .client
                 .map(|ip| AttemptSource::parse(&ip.to_string()))
                 .transpose()?;
-            let keys =
-                AttemptKey::scope_and_source(tenant, AttemptScope::Room(room), source.clone());
-            self.ports.failures.check_all(&keys, self.now()).await?;
-            if !self.room_password_matches(&r, password).await? {
-                let outcome = self
-                    .ports
-                    .failures
-                    .record_failure_all(&keys, self.now(), &self.config.room_throttle)
-                    .await?;
+            let mut keys = vec![(
+                AttemptKey::per_scope(tenant, AttemptScope::Room(room)),
+                self.config.room_throttle_per_room,
+            )];
+            if let Some(source) = &source {
+                keys.push((
+                    AttemptKey::per_source(tenant, AttemptScope::Room(room), source.clone()),
+                    self.config.room_throttle,
+                ));
+            }
+            let outcome = self.ports.failures.reserve_all(&keys, self.now()).await?;
+            let matches = match self.room_password_matches(&r, password).await {
+                Ok(matches) => matches,
+                Err(e) => {
+                    self.ports.failures.refund_all(&keys).await?;
+                    return Err(e);
+                }
+            };
+            if !matches {
                 let mut tx = self.tx_of(caller, tenant);
                 tx.audit(
                     &store,
@@ -310,9 +323,10 @@ impl Counselling {
                 self.commit(&store, tx).await?;
                 return Err(Error::NotAccepted);
             }
-            // A success clears this source's counter only: clearing the room's would hand
-            // an attacker spread over many addresses fresh free attempts.
-            if let Some(per_source) = keys.iter().find(|k| k.source.is_some()) {
+            // The right password: the reserved attempt is given back, and this source's
+            // counter is cleared; the room's counter keeps what others got wrong.
+            self.ports.failures.refund_all(&keys).await?;
+            if let Some((per_source, _)) = keys.get(1) {
                 self.ports.failures.record_success(per_source).await?;
             }
             let (s, mut parts) = self.load_session(&store, tenant, r.session).await?;

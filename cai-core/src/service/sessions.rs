@@ -478,9 +478,10 @@ impl Counselling {
     ) -> Result<Paged<Session>> {
         self.observe("list_sessions", Some(tenant), Some(caller), async move {
             let (store, principal, _) = self.principal(caller, tenant, Action::ViewSession).await?;
-            let page = page.id_page("ses", crate::ports::Order::NewestFirst)?;
+            let kind = format!("ses{}", caller.subject);
+            let page = page.id_page(&kind, crate::ports::Order::NewestFirst)?;
             let ids = store.sessions_of(tenant, caller.subject, page).await?;
-            let listed = Paged::by_id(ids, "ses", &page, |id| *id);
+            let listed = Paged::by_id(ids, &kind, &page, |id| *id);
             self.visible_sessions(&store, &principal, tenant, listed)
                 .await
         })
@@ -504,7 +505,8 @@ impl Counselling {
             async move {
                 let (store, principal, _) =
                     self.principal(caller, tenant, Action::ViewSession).await?;
-                let page = page.id_page("ses", crate::ports::Order::NewestFirst)?;
+                let kind = format!("ses{group}");
+                let page = page.id_page(&kind, crate::ports::Order::NewestFirst)?;
                 if !principal.groups().contains(&group) {
                     return Ok(Paged {
                         items: Vec::new(),
@@ -512,7 +514,7 @@ impl Counselling {
                     });
                 }
                 let ids = store.sessions_of_group(tenant, group, page).await?;
-                let listed = Paged::by_id(ids, "ses", &page, |id| *id);
+                let listed = Paged::by_id(ids, &kind, &page, |id| *id);
                 self.visible_sessions(&store, &principal, tenant, listed)
                     .await
             },
@@ -611,11 +613,12 @@ impl Counselling {
             .ok_or(Error::NotFound {
                 what: "key custody",
             })?;
-        let KeyCustody::Wrapped(wrapped) = KeyCustody::parse(&c.custody)? else {
-            return Err(Error::WrongMode {
-                mode: s.mode,
-                reason: "custody is not a wrapped key",
-            });
+        // Stored data that does not parse is corruption, not the caller's mistake.
+        let corrupt = Error::Store(crate::ports::StoreError::Corrupt {
+            what: "session key custody",
+        });
+        let Ok(KeyCustody::Wrapped(wrapped)) = KeyCustody::parse(&c.custody) else {
+            return Err(corrupt);
         };
         self.unwrap_key(s, &wrapped).await
     }
@@ -842,9 +845,11 @@ impl Counselling {
     }
 
     /// A page of invitations, newest first: those to a session (for participants who
-    /// may invite to it, `InviteParticipants`), or those an account sent (one's own,
-    /// or any account's for an administrator with `ManageAccounts`). Secrets are never
-    /// listed; only their hashes are stored.
+    /// may invite to it, `InviteParticipants`), or those an account sent (one's own;
+    /// for an administrator with `ManageAccounts`, another account's *pending* ones, to
+    /// withdraw them — accepted ones would tell who takes part where). A page may hold
+    /// fewer than asked and still have a `next` cursor. Secrets are never listed; only
+    /// their hashes are stored.
     pub async fn list_invitations(
         &self,
         caller: &Caller,
@@ -875,9 +880,22 @@ impl Counselling {
                     .0
                 }
             };
-            let page = page.id_page("inv", crate::ports::Order::NewestFirst)?;
+            let kind = match filter {
+                InvitationFilter::Session(session) => format!("inv{session}"),
+                InvitationFilter::CreatedBy(account) => format!("inv{account}"),
+            };
+            let page = page.id_page(&kind, crate::ports::Order::NewestFirst)?;
             let items = store.invitations(tenant, filter, page).await?;
-            Ok(Paged::by_id(items, "inv", &page, |i| i.id))
+            let mut listed = Paged::by_id(items, &kind, &page, |i| i.id);
+            // An administrator looking at someone else's invitations sees the pending
+            // ones, to withdraw them — not who accepted which session's invitation.
+            if matches!(filter, InvitationFilter::CreatedBy(a) if caller.subject != SubjectId::Account(a))
+            {
+                listed
+                    .items
+                    .retain(|i| i.status == InvitationStatus::Pending);
+            }
+            Ok(listed)
         })
         .await
     }

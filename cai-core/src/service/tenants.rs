@@ -246,11 +246,12 @@ impl Counselling {
                     Resource::Tenant(tenant),
                 )
                 .await?;
-            let after = page.seq("evt", Order::OldestFirst)?.unwrap_or(0);
+            let kind = format!("evt{tenant}");
+            let after = page.seq(&kind, Order::OldestFirst)?.unwrap_or(0);
             let limit = page.limit();
             let events = store.audit_events(tenant, after, limit).await?;
             Ok(
-                Paged::by_seq(events, "evt", Order::OldestFirst, limit, |(seq, _)| *seq)
+                Paged::by_seq(events, &kind, Order::OldestFirst, limit, |(seq, _)| *seq)
                     .map(|(seq, event)| AuditRecord { seq, event }),
             )
         })
@@ -274,11 +275,12 @@ impl Counselling {
                     Resource::Tenant(tenant),
                 )
                 .await?;
-            let before = page.seq("inc", Order::NewestFirst)?;
+            let kind = format!("inc{tenant}");
+            let before = page.seq(&kind, Order::NewestFirst)?;
             let limit = page.limit();
             let rows = store.incidents(tenant, before, limit).await?;
             Ok(
-                Paged::by_seq(rows, "inc", Order::NewestFirst, limit, |(seq, _)| *seq)
+                Paged::by_seq(rows, &kind, Order::NewestFirst, limit, |(seq, _)| *seq)
                     .map(|(_, incident)| incident),
             )
         })
