@@ -11,6 +11,6 @@ pub use crate::id::{
 pub use crate::ports::{Clock, InvitationFilter, SystemClock};
 pub use crate::service::{
     ContentBody, ContentView, Cursor, InviteTo, Invited, NewAccount, NewRoom, NewSession,
-    NewTenant, PageRequest, Paged, SessionDetails, SessionKeyMaterial,
+    NewTenant, PageRequest, Paged, RoomEntry, SessionDetails, SessionKeyMaterial,
 };
 pub use crate::{Caller, Counselling, Error, ErrorCategory, Ports, Result, Timestamp};

@@ -286,6 +286,7 @@ fn part() -> impl Strategy<Value = ParticipantRole> {
         Just(ParticipantRole::Counsellor),
         Just(ParticipantRole::Client),
         Just(ParticipantRole::Guest),
+        Just(ParticipantRole::Waiting),
     ]
 }
 
@@ -463,7 +464,10 @@ proptest! {
             || participants.iter().any(|(who, _)| *who == me);
         let in_team = p.groups().iter().any(|g| groups.contains(g));
         match rule {
-            Rule::Participant(part) => prop_assert!(part_of(part), "{}", d),
+            // Waiting in a room's lobby grants nothing.
+            Rule::Participant(part) => {
+                prop_assert!(part != ParticipantRole::Waiting && part_of(part), "{}", d)
+            }
             Rule::Team(g) => prop_assert!(p.groups().contains(&g) && groups.contains(&g), "{}", d),
             Rule::ItemAuthor => {
                 prop_assert_eq!(*item_author, Some(me));

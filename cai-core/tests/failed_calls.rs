@@ -121,6 +121,7 @@ ops! {
     StartMeeting => "start_meeting",
     ChangeRoomPassword => "change_room_password",
     EnterRoom => "enter_room",
+    Admit => "admit",
     Health => "health",
 }
 
@@ -1498,6 +1499,20 @@ async fn call(
             Ok(())
         }
         Op::Room => svc.room(&c, t, ctx.room(x)).await.map(drop),
+        Op::Admit => {
+            // Mostly someone who may be waiting in a room's meeting: any caller of the
+            // world, into the session of a room or any other session.
+            let s = match x % 3 {
+                0 => ctx
+                    .sessions
+                    .last()
+                    .copied()
+                    .unwrap_or_else(|| ctx.session(x)),
+                _ => ctx.session(x),
+            };
+            let next = ctx.next_epoch_opt(t, s, z).await;
+            svc.admit(&c, t, s, ctx.subject(y), next).await
+        }
         Op::StartMeeting => {
             let meeting = svc.start_meeting(&c, t, ctx.room(x)).await?;
             if meeting.tenant == ctx.a.id() {
@@ -1727,6 +1742,20 @@ async fn regression_enter_room_fails_after_committing_the_entry_without_view_ses
         .create_room(&cora, org.id(), new_room("Room", ROOM_PASSWORD, None))
         .await
         .unwrap();
+    // Jo knocks and is admitted: the lobby needs no `view_session` …
+    let entry = w
+        .svc
+        .enter_room(&as_jo, org.id(), room.id, ROOM_PASSWORD)
+        .await
+        .unwrap();
+    let cai_core::service::RoomEntry::Waiting { session } = entry else {
+        panic!("{entry:?}");
+    };
+    w.svc
+        .admit(&cora, org.id(), session, as_jo.subject, None)
+        .await
+        .unwrap();
+    // … but being let in shows the meeting, which Jo may not see.
     let before = w.store.snapshot();
     let r = w
         .svc

@@ -19,6 +19,7 @@ use cai_core::ports::{
 };
 use cai_core::service::{
     AccountChanges, ContentBody, InviteTo, Invited, NewAccount, NewRoom, NewSession, PageRequest,
+    RoomEntry,
 };
 use cai_core::{Caller, Error, ErrorCategory, minutes};
 use common::{Org, World};
@@ -66,6 +67,38 @@ async fn guest_link(
         )
         .await
         .unwrap()
+}
+
+/// Enters the room, is admitted by the host from the lobby, and is let in.
+async fn enter_admitted(
+    w: &World,
+    org: &Org,
+    who: &Caller,
+    host: &Caller,
+    room: cai_core::id::RoomId,
+    password: &str,
+) -> cai_core::service::SessionDetails {
+    let entry = w
+        .svc
+        .enter_room(who, org.id(), room, password)
+        .await
+        .unwrap();
+    let RoomEntry::Waiting { session } = entry else {
+        panic!("a newcomer waits in the lobby: {entry:?}");
+    };
+    w.svc
+        .admit(host, org.id(), session, who.subject, None)
+        .await
+        .unwrap();
+    match w
+        .svc
+        .enter_room(who, org.id(), room, password)
+        .await
+        .unwrap()
+    {
+        RoomEntry::Admitted(details) => details,
+        other => panic!("admitted: {other:?}"),
+    }
 }
 
 fn secret(invited: Invited) -> cai_core::domain::InvitationSecret {
@@ -445,11 +478,8 @@ async fn hole_3_one_meetings_content_is_never_visible_in_another() {
         .await
         .unwrap();
 
-    let first = w
-        .svc
-        .enter_room(&a, org.id(), r.id, "first password")
+    let first = enter_admitted(&w, &org, &a, &cora, r.id, "first password")
         .await
-        .unwrap()
         .session;
     let said = w
         .svc
@@ -477,11 +507,7 @@ async fn hole_3_one_meetings_content_is_never_visible_in_another() {
             .unwrap()
             .is_open()
     );
-    let entered = w
-        .svc
-        .enter_room(&b, org.id(), r.id, "second password")
-        .await
-        .unwrap();
+    let entered = enter_admitted(&w, &org, &b, &cora, r.id, "second password").await;
     assert_eq!(entered.session.id, second.id);
     assert!(!entered.participants.iter().any(|p| p.subject == a.subject));
 
@@ -514,13 +540,47 @@ async fn hole_3_one_meetings_content_is_never_visible_in_another() {
         .unwrap();
     assert_eq!(listed.items.len(), 1);
 
-    // Starting a meeting without a new password works the same way.
+    // Starting a meeting without a new password works the same way — and whoever knows
+    // the password only reaches the lobby: A, who learnt it before, waits outside the
+    // next meeting and reads nothing of it.
     let third = w.svc.start_meeting(&cora, org.id(), r.id).await.unwrap();
-    let entered = w
+    let entry = w
         .svc
         .enter_room(&a, org.id(), r.id, "second password")
         .await
         .unwrap();
+    assert!(
+        matches!(entry, RoomEntry::Waiting { session } if session == third.id),
+        "{entry:?}"
+    );
+    let later = enter_admitted(&w, &org, &b, &cora, r.id, "second password").await;
+    let secret_of_b = w
+        .svc
+        .post_content(
+            &b,
+            org.id(),
+            later.session.id,
+            ContentKind::Message,
+            plain("later"),
+        )
+        .await
+        .unwrap();
+    let r5 = w
+        .svc
+        .read_content(&a, org.id(), third.id, secret_of_b.id, None)
+        .await;
+    assert!(matches!(r5, Err(Error::NotFound { .. })), "{r5:?}");
+    let r6 = w.svc.session(&a, org.id(), third.id).await;
+    assert!(matches!(r6, Err(Error::NotFound { .. })), "{r6:?}");
+    // The host sees who waits, and can turn them away.
+    let lobby = w.svc.session(&cora, org.id(), third.id).await.unwrap();
+    assert!(lobby.participants.iter().any(|p| p.subject == a.subject
+        && p.role == cai_core::domain::ParticipantRole::Waiting));
+    w.svc
+        .remove_participant(&cora, org.id(), third.id, a.subject, None)
+        .await
+        .unwrap();
+    let entered = enter_admitted(&w, &org, &a, &cora, r.id, "second password").await;
     assert_eq!(entered.session.id, third.id);
     let r3 = w
         .svc
@@ -546,11 +606,8 @@ async fn hole_3_a_room_can_keep_no_content_at_all() {
         .create_room(&cora, org.id(), room("live only pw", RoomContent::Nothing))
         .await
         .unwrap();
-    let meeting = w
-        .svc
-        .enter_room(&a, org.id(), r.id, "live only pw")
+    let meeting = enter_admitted(&w, &org, &a, &cora, r.id, "live only pw")
         .await
-        .unwrap()
         .session;
     for who in [&a, &cora] {
         let r = w
@@ -648,6 +705,17 @@ async fn hole_5_join_and_enter_check_view_session_before_writing() {
     let r = w
         .svc
         .create_room(&cora, org.id(), room("room password", RoomContent::Keep))
+        .await
+        .unwrap();
+    // Knocking needs no `view_session`; being let in after admission does.
+    let entry = w
+        .svc
+        .enter_room(&blind, org.id(), r.id, "room password")
+        .await
+        .unwrap();
+    assert!(matches!(entry, RoomEntry::Waiting { .. }), "{entry:?}");
+    w.svc
+        .admit(&cora, org.id(), r.session, blind.subject, None)
         .await
         .unwrap();
     let audit_before = w.store.audit_events(org.id(), 0, 1000).await.unwrap().len();

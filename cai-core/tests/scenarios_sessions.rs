@@ -18,7 +18,7 @@ use cai_core::ports::{
     AuditStore, ContentStore, DirectoryStore, KeyStore, SessionEvent, SessionStore,
 };
 use cai_core::service::{
-    ContentBody, InviteTo, Invited, NewAccount, NewRoom, NewSession, PageRequest,
+    ContentBody, InviteTo, Invited, NewAccount, NewRoom, NewSession, PageRequest, RoomEntry,
     SessionKeyMaterial,
 };
 use cai_crypto::e2e::{DeviceId, HistoryBundle, LocalDevice, Roster, SessionState};
@@ -387,18 +387,51 @@ async fn r_s3_rooms_need_the_room_password_which_only_the_owner_changes() {
         .enter_room(&client_caller, org.id(), room.id, "wrong password")
         .await;
     assert!(matches!(r, Err(Error::NotAccepted)), "{r:?}");
-    let details = w
+    // The right password leads to the lobby; the host admits.
+    let entry = w
         .svc
         .enter_room(&client_caller, org.id(), room.id, "first password")
         .await
         .unwrap();
+    let RoomEntry::Waiting { session } = entry else {
+        panic!("{entry:?}");
+    };
+    w.svc
+        .admit(
+            &counsellor,
+            org.id(),
+            session,
+            SubjectId::Account(client.id),
+            None,
+        )
+        .await
+        .unwrap();
+    let RoomEntry::Admitted(details) = w
+        .svc
+        .enter_room(&client_caller, org.id(), room.id, "first password")
+        .await
+        .unwrap()
+    else {
+        panic!("admitted");
+    };
     assert_eq!(details.session.kind, SessionKind::Room(room.id));
     assert!(
-        details
-            .participants
-            .iter()
-            .any(|p| p.subject == SubjectId::Account(client.id))
+        details.participants.iter().any(
+            |p| p.subject == SubjectId::Account(client.id) && p.role == ParticipantRole::Client
+        )
     );
+    // Admitting someone who does not wait is a conflict.
+    let r = w
+        .svc
+        .admit(
+            &counsellor,
+            org.id(),
+            session,
+            SubjectId::Account(client.id),
+            None,
+        )
+        .await;
+    assert!(matches!(r, Err(Error::Conflict { .. })), "{r:?}");
 
     // Only the room's owner changes the password; to anyone else the room's
     // management does not exist.

@@ -366,6 +366,10 @@ impl fmt::Display for Decision {
 /// members, see [`team_may`]).
 fn participant_may(action: Action, part: ParticipantRole) -> bool {
     use ParticipantRole::*;
+    if part == Waiting {
+        // In the lobby: nothing until the host admits them.
+        return false;
+    }
     match action {
         Action::ViewSession
         | Action::JoinSession

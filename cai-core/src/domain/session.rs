@@ -82,7 +82,7 @@ impl Session {
 
 /// A participant's part in one session; decides what the session lets them do
 /// together with their tenant roles. JSON: `"host"`, `"counsellor"`, `"client"`,
-/// `"guest"`.
+/// `"guest"`, `"waiting"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ParticipantRole {
@@ -94,6 +94,9 @@ pub enum ParticipantRole {
     Client,
     /// An ad-hoc guest.
     Guest,
+    /// Entered a room with its password and waits in the lobby until the host admits
+    /// them: may do nothing in the meeting, not even see it.
+    Waiting,
 }
 
 /// One subject's membership in one session.

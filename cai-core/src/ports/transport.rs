@@ -15,6 +15,8 @@ use crate::id::{ItemId, SessionId, SubjectId, TenantId};
 pub enum SessionEvent {
     /// Someone joined.
     ParticipantJoined(SubjectId),
+    /// Someone entered a room and waits to be admitted to its meeting (for the host).
+    ParticipantWaiting(SubjectId),
     /// Someone was removed; the transport must drop their connections.
     ParticipantRemoved(SubjectId),
     /// A new item or version is available.
@@ -38,6 +40,7 @@ pub enum SessionEvent {
 #[serde(tag = "type", rename_all = "snake_case")]
 enum SessionEventJson {
     ParticipantJoined { subject: SubjectId },
+    ParticipantWaiting { subject: SubjectId },
     ParticipantRemoved { subject: SubjectId },
     ContentPosted { item: ItemId, version: u32 },
     KeysChanged { epoch: u32 },
@@ -48,6 +51,7 @@ impl From<SessionEvent> for SessionEventJson {
     fn from(e: SessionEvent) -> Self {
         match e {
             SessionEvent::ParticipantJoined(subject) => Self::ParticipantJoined { subject },
+            SessionEvent::ParticipantWaiting(subject) => Self::ParticipantWaiting { subject },
             SessionEvent::ParticipantRemoved(subject) => Self::ParticipantRemoved { subject },
             SessionEvent::ContentPosted { item, version } => Self::ContentPosted { item, version },
             SessionEvent::KeysChanged { epoch } => Self::KeysChanged { epoch },
@@ -60,6 +64,7 @@ impl From<SessionEventJson> for SessionEvent {
     fn from(e: SessionEventJson) -> Self {
         match e {
             SessionEventJson::ParticipantJoined { subject } => Self::ParticipantJoined(subject),
+            SessionEventJson::ParticipantWaiting { subject } => Self::ParticipantWaiting(subject),
             SessionEventJson::ParticipantRemoved { subject } => Self::ParticipantRemoved(subject),
             SessionEventJson::ContentPosted { item, version } => {
                 Self::ContentPosted { item, version }

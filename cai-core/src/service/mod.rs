@@ -48,7 +48,7 @@ pub use explain::Target;
 pub use mail::{InvitationTemplate, InvitationTemplates};
 pub use observe::{Health, PortHealth};
 pub use paging::{Cursor, PageRequest, Paged};
-pub use rooms::{NewRoom, ROOM_PASSWORD_MAX, ROOM_PASSWORD_MIN};
+pub use rooms::{NewRoom, ROOM_PASSWORD_MAX, ROOM_PASSWORD_MIN, RoomEntry};
 pub use sessions::{
     CreatedSession, InviteTo, Invited, NewSession, SessionDetails, SessionKeyMaterial,
 };

@@ -1,10 +1,11 @@
 //! Rooms (R-S3): a counsellor's door with a password, opening one meeting at a time.
 //!
-//! A room is not a conversation. Whoever enters joins the room's *current meeting*, a
-//! session of its own; the owner starts a new meeting when the next person is due,
-//! and changing the password starts one too. So a client who entered yesterday never
-//! reads today's meeting, and today's client never reads yesterday's — the personal
-//! meeting rooms of video products work this way. A room whose policy keeps
+//! A room is not a conversation. Whoever enters with the password waits in the lobby
+//! of the room's *current meeting*, a session of its own, until the host admits them;
+//! the owner starts a new meeting when the next person is due, and changing the
+//! password starts one too. So a client who entered yesterday never reads today's
+//! meeting — not even with yesterday's password — and today's client never reads
+//! yesterday's: the personal meeting rooms of video products work this way. A room whose policy keeps
 //! [`RoomContent::Nothing`] stores no content at all: chat travels live only.
 
 use std::fmt;
@@ -21,7 +22,7 @@ use crate::domain::{
     ParticipantRole, Room, RoomContent, Session, SessionKind, SessionStatus, Tenant,
 };
 use crate::error::{Error, Result};
-use crate::id::{AccountId, IncidentId, RoomId, SessionId, TenantId};
+use crate::id::{AccountId, IncidentId, RoomId, SessionId, SubjectId, TenantId};
 use crate::ports::{AttemptKey, AttemptScope, AttemptSource, DynStore, SessionEvent, Write};
 
 /// Shortest room password, in characters: long enough to resist guessing at Argon2id
@@ -62,7 +63,82 @@ impl fmt::Debug for NewRoom {
     }
 }
 
+/// What entering a room led to.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RoomEntry {
+    /// In the lobby of the current meeting until the host admits the caller
+    /// ([`Counselling::admit`]); the caller sees nothing of the meeting. JSON:
+    /// `{"type":"waiting","session":"ses_…"}`.
+    Waiting {
+        /// The meeting waited for.
+        session: SessionId,
+    },
+    /// In the meeting (the host, or someone already admitted): JSON
+    /// `{"type":"admitted","session":{…},"participants":[…]}`.
+    Admitted(SessionDetails),
+}
+
 impl Counselling {
+    /// Admits someone waiting in the lobby of a meeting (a room's session) as a client.
+    /// Needs `ManageParticipants` (the host). End-to-end meetings need the next epoch,
+    /// made with the admitted participant's devices (`next_epoch`), as any membership
+    /// change. Someone not waiting is a [`Error::Conflict`].
+    pub async fn admit(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+        subject: SubjectId,
+        next_epoch: Option<Vec<u8>>,
+    ) -> Result<()> {
+        self.observe("admit", Some(tenant), Some(caller), async move {
+            let (store, _, mut s, parts, decision) = self
+                .session_action(caller, tenant, session, Action::ManageParticipants)
+                .await?;
+            match parts.iter().find(|(who, _)| *who == subject) {
+                Some((_, ParticipantRole::Waiting)) => {}
+                Some(_) => {
+                    return Err(Error::Conflict {
+                        what: "participant",
+                        reason: "not waiting to be admitted",
+                    });
+                }
+                None => {
+                    return Err(Error::NotFound {
+                        what: "participant",
+                    });
+                }
+            }
+            let mut tx = self.tx_of(caller, tenant);
+            tx.write(Write::PutParticipant(Participant {
+                session,
+                tenant,
+                subject,
+                role: ParticipantRole::Client,
+                joined_at: tx.now,
+            }));
+            self.epoch_for_change(&store, &mut tx, &mut s, next_epoch)
+                .await?;
+            tx.audit(
+                &store,
+                AuditKind::ParticipantJoined,
+                AuditObject::Session(session),
+                vec![Change::new(
+                    "participants",
+                    Some(format!("{subject} (waiting)")),
+                    Some(format!("{subject} (client)")),
+                )],
+                Some(&decision),
+                false,
+            )
+            .await?;
+            tx.publish(session, SessionEvent::ParticipantJoined(subject));
+            self.commit(&store, tx).await
+        })
+        .await
+    }
+
     /// Creates the caller's personal room (R-S3) and opens its first meeting. Needs
     /// `CreateRoom`.
     pub async fn create_room(
@@ -221,13 +297,16 @@ impl Counselling {
         Ok(meeting)
     }
 
-    /// Enters a room with its id and password (R-S3) and joins its current meeting as a
-    /// client. Only accounts of the tenant can (externals must authenticate). A wrong
+    /// Enters a room with its id and password (R-S3). A newcomer waits in the lobby of
+    /// the current meeting until the host admits them ([`Counselling::admit`]) — a
+    /// password, once shared, never opens a later meeting by itself; the host and
+    /// those already admitted are let in. Only accounts of the tenant can (externals
+    /// must authenticate). A wrong
     /// password is [`Error::NotAccepted`], recorded, and counted per room and per
     /// `source` (what the host names: a client address, a device); past the
     /// threshold further attempts are refused with [`Error::TooManyRequests`] for a
     /// growing time, before any password is checked, and a `RepeatedWrongSecret`
-    /// incident is raised (R-U3). Needs `EnterRoom`, and `ViewSession` for the answer;
+    /// incident is raised (R-U3). Needs `EnterRoom`, and `ViewSession` to be let in;
     /// both are checked before anything is written.
     ///
     /// Checking the password runs Argon2id on the service's blocking pool.
@@ -237,7 +316,7 @@ impl Counselling {
         tenant: TenantId,
         room: RoomId,
         password: &str,
-    ) -> Result<SessionDetails> {
+    ) -> Result<RoomEntry> {
         self.observe("enter_room", Some(tenant), Some(caller), async move {
             let (store, principal, _) = self.principal(caller, tenant, Action::EnterRoom).await?;
             let r = self.load_room(&store, tenant, room).await?;
@@ -329,49 +408,74 @@ impl Counselling {
             if let Some((per_source, _)) = keys.get(1) {
                 self.ports.failures.record_success(per_source).await?;
             }
-            let (s, mut parts) = self.load_session(&store, tenant, r.session).await?;
+            let (mut s, parts) = self.load_session(&store, tenant, r.session).await?;
             if !s.is_open() {
                 return Err(Error::SessionClosed);
             }
-            let known = parts.iter().any(|(who, _)| *who == caller.subject);
-            if !known {
-                parts.push((caller.subject, ParticipantRole::Client));
+            let part = if caller.subject == SubjectId::Account(s.owner) {
+                Some(ParticipantRole::Host)
+            } else {
+                parts
+                    .iter()
+                    .find(|(who, _)| *who == caller.subject)
+                    .map(|(_, p)| *p)
+            };
+            let admitted = !matches!(part, None | Some(ParticipantRole::Waiting));
+            if admitted {
+                // The answer shows the meeting: check that before anything is written.
+                self.check_session(
+                    &principal,
+                    Action::ViewSession,
+                    Self::view(&s, &parts, None),
+                )
+                .await?;
             }
-            // The answer shows the meeting: check that before anything is written.
-            self.check_session(
-                &principal,
-                Action::ViewSession,
-                Self::view(&s, &parts, None),
-            )
-            .await?;
-            let mut participants = store.participants(tenant, s.id).await?;
+            let participants = if admitted {
+                store.participants(tenant, s.id).await?
+            } else {
+                Vec::new()
+            };
             let mut tx = self.tx_of(caller, tenant);
-            if !known {
-                let joined = Participant {
+            if part.is_none() {
+                tx.write(Write::PutParticipant(Participant {
                     session: s.id,
                     tenant,
                     subject: caller.subject,
-                    role: ParticipantRole::Client,
+                    role: ParticipantRole::Waiting,
                     joined_at: tx.now,
-                };
-                tx.write(Write::PutParticipant(joined.clone()));
-                tx.publish(s.id, SessionEvent::ParticipantJoined(caller.subject));
-                participants.push(joined);
-                participants.sort_by_key(|p| p.subject);
+                }));
+                tx.publish(s.id, SessionEvent::ParticipantWaiting(caller.subject));
             }
+            // Entering touches the meeting, so an entry that races with the start of a
+            // new meeting conflicts instead of landing in the closed one.
+            s.last_activity = tx.now;
+            tx.write(Write::UpdateSession(s.clone()));
             tx.audit(
                 &store,
                 AuditKind::RoomEntered,
                 AuditObject::Room(room),
-                vec![Change::new("session", None::<String>, Some(s.id))],
+                vec![Change::new(
+                    "session",
+                    None::<String>,
+                    Some(format!(
+                        "{} ({})",
+                        s.id,
+                        if admitted { "admitted" } else { "waiting" }
+                    )),
+                )],
                 Some(&decision),
                 false,
             )
             .await?;
             self.commit(&store, tx).await?;
-            Ok(SessionDetails {
-                session: s,
-                participants,
+            s.revision += 1;
+            Ok(if admitted {
+                RoomEntry::Admitted(SessionDetails {
+                    session: s,
+                    participants,
+                })
+            } else {
+                RoomEntry::Waiting { session: s.id }
             })
         })
         .await

@@ -1385,7 +1385,7 @@ impl Counselling {
 
     /// End-to-end sessions change keys with membership: the next epoch is required.
     /// Other modes must not pass one.
-    async fn epoch_for_change(
+    pub(super) async fn epoch_for_change(
         &self,
         store: &DynStore,
         tx: &mut super::Tx,

@@ -156,16 +156,26 @@ pub(crate) async fn run() -> Result<(), Error> {
             },
         )
         .await?;
-    let first = service
+    // Kim knocks with the password and waits in the lobby until Cora admits her.
+    let RoomEntry::Waiting { session: first } = service
         .enter_room(&kim, t, room.id, "room password 1")
         .await?
-        .session;
-    let second = service
-        .change_room_password(&cora, t, room.id, "room password 2")
+    else {
+        return Err(Error::NotAccepted);
+    };
+    service.admit(&cora, t, first, kim.subject, None).await?;
+    let second = service.start_meeting(&cora, t, room.id).await?;
+    let again = service
+        .enter_room(&kim, t, room.id, "room password 1")
         .await?;
     println!(
-        "    room {}: meeting {} closed by a new password, meeting {} open",
-        room.id, first.id, second.id
+        "    room {}: Kim admitted to meeting {first}; next meeting {}: Kim {}",
+        room.id,
+        second.id,
+        match again {
+            RoomEntry::Waiting { .. } => "waits in the lobby again",
+            RoomEntry::Admitted(_) => "walked in (must not happen)",
+        }
     );
     let page = service
         .list_sessions(&cora, t, PageRequest::with_limit(10))
