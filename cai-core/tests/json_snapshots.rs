@@ -535,6 +535,7 @@ fn sessions() {
         ParticipantRole::Counsellor,
         ParticipantRole::Client,
         ParticipantRole::Guest,
+        ParticipantRole::Waiting,
     ];
     assert_json_snapshot!("participant_roles", roles);
     assert_json_snapshot!("participants", participants());
@@ -936,6 +937,7 @@ fn notifications_and_events() {
     round_trip(&notification);
     let events = [
         SessionEvent::ParticipantJoined(SubjectId::Guest(guest_id())),
+        SessionEvent::ParticipantWaiting(SubjectId::Account(other_account_id())),
         SessionEvent::ParticipantRemoved(SubjectId::Account(other_account_id())),
         SessionEvent::ContentPosted {
             item: item_id(),
@@ -1506,4 +1508,37 @@ fn bad_durations_and_unknown_request_fields_are_rejected() {
     rejects::<Name>(r#""""#);
     rejects::<Pseudonym>(r#""<script>""#);
     rejects::<InvitationSecret>(r#""inv_77777777777777777777777777777777.00""#);
+}
+
+#[test]
+fn room_entries_and_health() {
+    use cai_core::service::{Health, PortHealth, RoomEntry};
+    let waiting = RoomEntry::Waiting {
+        session: session().id,
+    };
+    assert_json_snapshot!("room_entry_waiting", waiting);
+    let admitted = RoomEntry::Admitted(cai_core::service::SessionDetails {
+        session: session(),
+        participants: participants(),
+    });
+    let json = serde_json::to_value(&admitted).unwrap();
+    assert_eq!(json["type"], "admitted");
+    assert_eq!(json["session"]["id"], session().id.to_string());
+    assert!(json["participants"].is_array());
+    let health = Health {
+        healthy: false,
+        ports: vec![
+            PortHealth {
+                port: "store",
+                healthy: true,
+                detail: None,
+            },
+            PortHealth {
+                port: "mailer",
+                healthy: false,
+                detail: Some("smtp: connection refused".into()),
+            },
+        ],
+    };
+    assert_json_snapshot!("health", health);
 }
