@@ -85,8 +85,10 @@ actions! {
     ReadContent = 16, "read_content";
     /// Post content to a session. Resource: a session.
     PostContent = 17, "post_content";
-    /// Add a version to one's own document or item. Resource: a session (with the item's
-    /// author).
+    /// Add a new version to one's own document, note or whiteboard — or chat message,
+    /// where the tenant sets `allow_message_editing`. Every earlier version stays
+    /// stored and readable; files and recordings are never versioned. Resource: a
+    /// session (with the item's author).
     EditContent = 18, "edit_content";
     /// Delete a content item. Resource: a session (with the item's author).
     DeleteContent = 19, "delete_content";

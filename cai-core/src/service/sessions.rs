@@ -93,7 +93,8 @@ pub struct SessionDetails {
 pub enum SessionKeyMaterial {
     /// Server-managed: the server seals and opens; clients get no key.
     ServerSealed,
-    /// Session-key mode (R-E2): the session's data key, handed to participants only.
+    /// Session-key mode (R-E2): the session's data key, handed to whoever may read the
+    /// content — participants and members of a group the session is shared with.
     SessionKey(DataKey),
     /// Passphrase mode (R-E3): the derivation parameters; the client needs the
     /// passphrase. **Without it the content is unrecoverable.**
@@ -551,7 +552,9 @@ impl Counselling {
     }
 
     /// What the caller's client needs to seal and open the session's content. Needs
-    /// `ReadContent` and a relation to the session.
+    /// `ReadContent` and a relation to the session: participation (not waiting in a
+    /// lobby), or membership of a group the session is shared with — team members read
+    /// the case, so they get its key too; administrators never by their role.
     pub async fn session_keys(
         &self,
         caller: &Caller,
