@@ -287,7 +287,7 @@ impl InvitationSecret {
     }
 
     /// Binds `email` to this secret: SHA-256 over a label, the secret and the address
-    /// (lowercased: mail providers treat addresses case-insensitively in practice).
+    /// (as [`Email::parse`](super::text::Email::parse) normalised it).
     /// Stored instead of the address, it reveals nothing about it to whoever lacks the
     /// secret (the secret's 256 bits rule out guessing both).
     pub fn address_binding(&self, email: &super::text::Email) -> [u8; 32] {
@@ -295,7 +295,7 @@ impl InvitationSecret {
         let mut h = sha2::Sha256::new();
         h.update(b"cai invitation address v1\0");
         h.update(self.secret.as_ref());
-        h.update(email.as_str().to_lowercase().as_bytes());
+        h.update(email.as_str().as_bytes());
         h.finalize().into()
     }
 

@@ -134,12 +134,14 @@ impl Email {
     /// Longest address, in characters (RFC 5321).
     pub const MAX_LEN: usize = 254;
 
-    /// Validates an address and lowercases it (Unicode lowercase), so one mailbox has
-    /// one form: uniqueness within a tenant, lookups and invitation bindings all see
-    /// the same text. (Case-sensitive local parts exist in theory; no provider in use
-    /// treats `Kim@` and `kim@` as different people.)
+    /// Validates an address and lowercases its ASCII letters, so one mailbox has one
+    /// form: uniqueness within a tenant, lookups and invitation bindings all see the
+    /// same text. (Case-sensitive local parts exist in theory; no provider in use treats
+    /// `Kim@` and `kim@` as different people.) Other characters are kept as they are:
+    /// Unicode case mapping is context-dependent (final sigma) and would make lookups
+    /// miss.
     pub fn parse(text: &str) -> Result<Self> {
-        let lower = text.to_lowercase();
+        let lower = text.to_ascii_lowercase();
         let text = lower.as_str();
         check(text, "e-mail address", 3, Self::MAX_LEN, |c| {
             printable(c) && !c.is_whitespace()

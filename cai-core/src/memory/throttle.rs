@@ -6,7 +6,7 @@ use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 
-use crate::ports::{AttemptKey, CheckError, CounterError, FailureCounter};
+use crate::ports::{AttemptKey, CheckError, CounterError, FailureCounter, Reservation};
 use crate::throttle::{FailureOutcome, FailureState, ThrottlePolicy};
 use crate::time::Timestamp;
 
@@ -222,22 +222,46 @@ impl FailureCounter for MemoryFailureCounter {
         key: &AttemptKey,
         now: Timestamp,
         policy: &ThrottlePolicy,
-    ) -> Result<FailureOutcome, CheckError> {
+    ) -> Result<Reservation, CheckError> {
         // One lock for the check and the count: concurrent reservations serialize.
         let mut counters = self.lock();
         if let Some(entry) = counters.entries.get(key) {
             entry.state.check(now).map_err(CheckError::Blocked)?;
         }
         counters.purge_forgotten(now);
-        Ok(Self::count(&mut counters, self.capacity, key, now, policy))
+        let previous = counters
+            .entries
+            .get(key)
+            .map(|e| e.state)
+            .filter(|p| !p.is_forgotten(now, policy));
+        let outcome = Self::count(&mut counters, self.capacity, key, now, policy);
+        Ok(Reservation { outcome, previous })
     }
 
-    async fn refund(&self, key: &AttemptKey, policy: &ThrottlePolicy) -> Result<(), CounterError> {
+    async fn refund(
+        &self,
+        key: &AttemptKey,
+        reservation: &Reservation,
+        policy: &ThrottlePolicy,
+    ) -> Result<(), CounterError> {
         let mut counters = self.lock();
-        if let Some(entry) = counters.remove(key)
-            && let Some(state) = entry.state.after_refund(policy)
-        {
-            counters.insert(key.clone(), state, entry.forget_at);
+        let Some(entry) = counters.remove(key) else {
+            // Forgotten or evicted since: nothing to give back.
+            return Ok(());
+        };
+        let restored = if entry.state.failures == reservation.outcome.failures {
+            // Nothing counted since: exactly as before, block and last failure included.
+            reservation.previous
+        } else {
+            // Others counted meanwhile: one failure fewer; their blocks stay.
+            entry.state.after_refund(policy)
+        };
+        if let Some(state) = restored {
+            let forget_at = state
+                .last_failure
+                .plus(policy.forget_after)
+                .max(state.blocked_until.unwrap_or(Timestamp::EPOCH));
+            counters.insert(key.clone(), state, forget_at);
         }
         Ok(())
     }
@@ -302,10 +326,53 @@ mod tests {
         }
         // The free attempts and the one that blocks; every other guess is refused.
         assert_eq!(passed, policy.free_attempts + 1);
-        // Refunding the blocking reservation (its secret was right) lifts the block.
-        counter.refund(&key, &policy).await.unwrap();
+        // Refunding an early reservation after others were counted takes one failure
+        // off, and with it the block the sixth failure caused.
+        let last = Reservation {
+            outcome: FailureOutcome {
+                failures: 3,
+                blocked_for: None,
+                crossed_threshold: false,
+            },
+            previous: None,
+        };
+        counter.refund(&key, &last, &policy).await.unwrap();
         counter.check(&key, now).await.unwrap();
         assert_eq!(counter.state(&key).unwrap().failures, policy.free_attempts);
+    }
+
+    #[tokio::test]
+    async fn a_refund_restores_the_counter_exactly() {
+        let counter = MemoryFailureCounter::new();
+        let policy = ThrottlePolicy::default();
+        let key = room_key();
+        let clock = ManualClock::new(start());
+        // Past the free attempts, with the block run out.
+        fail(
+            &counter,
+            &key,
+            policy.free_attempts + 3,
+            clock.now(),
+            &policy,
+        )
+        .await;
+        clock.advance(policy.max_delay);
+        let before = counter.state(&key).unwrap();
+        counter.check(&key, clock.now()).await.unwrap();
+        // A right secret: reserved, then refunded — nothing blocks afterwards.
+        let r = counter.reserve(&key, clock.now(), &policy).await.unwrap();
+        assert!(
+            counter.check(&key, clock.now()).await.is_err(),
+            "reserved = counted"
+        );
+        counter.refund(&key, &r, &policy).await.unwrap();
+        assert_eq!(counter.state(&key), Some(before));
+        counter.check(&key, clock.now()).await.unwrap();
+        // A fresh counter refunds to nothing.
+        let fresh = room_key();
+        let r = counter.reserve(&fresh, clock.now(), &policy).await.unwrap();
+        counter.refund(&fresh, &r, &policy).await.unwrap();
+        assert_eq!(counter.state(&fresh), None);
     }
 
     #[tokio::test]

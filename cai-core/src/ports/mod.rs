@@ -72,6 +72,7 @@ pub use store::{
     StoreError, StoreResult, StoredCustody, Write,
 };
 pub use throttle::{
-    AttemptKey, AttemptScope, AttemptSource, CheckError, CounterError, FailureCounter,
+    AttemptKey, AttemptScope, AttemptSource, CheckError, CounterError, FailureCounter, Reservation,
+    Reserved,
 };
 pub use transport::{SessionEvent, SessionTransport, TransportError};

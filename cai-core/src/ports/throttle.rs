@@ -24,21 +24,26 @@
 //! let counter = MemoryFailureCounter::new();
 //! let policy = ThrottlePolicy::default();
 //! let now = Timestamp::from_unix_millis(1_700_000_000_000);
-//! let keys = AttemptKey::scope_and_source(
-//!     TenantId::random()?,
-//!     AttemptScope::Room(RoomId::random()?),
-//!     Some(AttemptSource::parse("203.0.113.7")?),
-//! );
+//! let (tenant, room) = (TenantId::random()?, RoomId::random()?);
+//! // The strictest key first: a source that is turned away touches nothing else.
+//! let keys = [
+//!     (AttemptKey::per_source(tenant, AttemptScope::Room(room), AttemptSource::parse("203.0.113.7")?), policy),
+//!     (AttemptKey::per_scope(tenant, AttemptScope::Room(room)), policy),
+//! ];
+//! let verify = |guess: &str| guess == "the password"; // Argon2id in real life
 //!
 //! for _ in 0..policy.free_attempts {
-//!     counter.check_all(&keys, now).await?; // before spending Argon2 time
-//!     // … the password was wrong:
-//!     counter.record_failure_all(&keys, now, &policy).await?;
+//!     // Count first (atomically), then verify: guesses sent at once cannot all slip
+//!     // past a check before the first failure is counted.
+//!     let reserved = counter.reserve_all(&keys, now).await?;
+//!     if verify("a guess") {
+//!         counter.refund_all(&keys, &reserved).await?; // right: give the count back
+//!     }
 //! }
-//! counter.check_all(&keys, now).await?;
-//! let outcome = counter.record_failure_all(&keys, now, &policy).await?;
-//! assert!(outcome.crossed_threshold); // raise one incident for this burst
-//! assert!(matches!(counter.check_all(&keys, now).await, Err(CheckError::Blocked(_))));
+//! let reserved = counter.reserve_all(&keys, now).await?;
+//! assert!(!verify("a guess"));
+//! assert!(reserved.outcome.crossed_threshold); // raise one incident for this burst
+//! assert!(matches!(counter.reserve_all(&keys, now).await, Err(CheckError::Blocked(_))));
 //! # Ok(())
 //! # }
 //! ```
@@ -50,7 +55,7 @@ use async_trait::async_trait;
 
 use crate::error::{Error, Result};
 use crate::id::{AccountId, InvitationId, RoomId, TenantId};
-use crate::throttle::{Blocked, FailureOutcome, ThrottlePolicy};
+use crate::throttle::{Blocked, FailureOutcome, FailureState, ThrottlePolicy};
 use crate::time::Timestamp;
 
 /// What secret is being guessed at.
@@ -165,6 +170,26 @@ impl AttemptKey {
     }
 }
 
+/// One failure counted in advance by [`FailureCounter::reserve`]: what it did, and the
+/// counter's state before, to give it back exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reservation {
+    /// What counting it did.
+    pub outcome: FailureOutcome,
+    /// The counter before (`None`: there was none, or it was forgotten).
+    pub previous: Option<FailureState>,
+}
+
+/// The reservations of [`FailureCounter::reserve_all`], in key order, and their merged
+/// outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reserved {
+    /// The merged outcome: most failures, longest block, any threshold crossed.
+    pub outcome: FailureOutcome,
+    /// One per key.
+    pub reservations: Vec<Reservation>,
+}
+
 /// Keeps failure counters. The arithmetic is [`FailureState`](crate::throttle::FailureState)'s;
 /// a backend stores the state per [`AttemptKey`].
 ///
@@ -181,11 +206,11 @@ impl AttemptKey {
 /// - **No secrets**: keys and states hold ids, a host-named source, counts and times,
 ///   never the guessed secret; errors carry no key material.
 ///
-/// [`check`](Self::check) and [`record_failure`](Self::record_failure) are separate
-/// calls, so attempts checked at the same moment are all verified before the first
-/// failure is recorded; the service's [`BlockingPool`](crate::blocking::BlockingPool)
-/// bounds how many that can be. Attempts turned away by `check` are not failures: they
-/// tested no secret.
+/// Verify a secret only after [`reserve`](Self::reserve) (check and count in one
+/// atomic step), and [`refund`](Self::refund) when it was right: [`check`](Self::check)
+/// followed by [`record_failure`](Self::record_failure) would let attempts checked at
+/// the same moment all be verified before the first failure is recorded. Attempts
+/// turned away are not failures: they tested no secret.
 #[async_trait]
 pub trait FailureCounter: Send + Sync {
     /// Whether this port can serve now, for health checks ([`Counselling::health`]).
@@ -213,69 +238,66 @@ pub trait FailureCounter: Send + Sync {
     async fn record_success(&self, key: &AttemptKey) -> Result<(), CounterError>;
 
     /// Atomically: refuses while the counter is blocked (like [`check`](Self::check)),
-    /// else counts one failure *in advance* and says what it did. Verify the secret
-    /// only after a reservation, and [`refund`](Self::refund) it when the secret was
-    /// right: so guesses sent at the same moment cannot all pass a check before the
-    /// first failure is counted — once the threshold is reached, every further
-    /// reservation is refused until the block ends. Backends must make the check and
-    /// the count one atomic step per key.
+    /// else counts one failure *in advance*. Verify the secret only after a
+    /// reservation, and [`refund`](Self::refund) it when the secret was right: so
+    /// guesses sent at the same moment cannot all pass a check before the first
+    /// failure is counted — once the threshold is reached, every further reservation
+    /// is refused until the block ends. Backends must make the check and the count one
+    /// atomic step per key.
     async fn reserve(
         &self,
         key: &AttemptKey,
         now: Timestamp,
         policy: &ThrottlePolicy,
-    ) -> Result<FailureOutcome, CheckError>;
+    ) -> Result<Reservation, CheckError>;
 
-    /// Gives back one failure counted by [`reserve`](Self::reserve): the secret was
-    /// right. See [`FailureState::after_refund`](crate::throttle::FailureState::after_refund).
-    async fn refund(&self, key: &AttemptKey, policy: &ThrottlePolicy) -> Result<(), CounterError>;
+    /// Gives back a failure counted by [`reserve`](Self::reserve): the secret was
+    /// right. If nothing else was counted under the key since, the counter is exactly
+    /// as before the reservation (its block and last failure included); otherwise one
+    /// failure is taken off and blocks earned by the others stay
+    /// ([`FailureState::after_refund`](crate::throttle::FailureState::after_refund)).
+    async fn refund(
+        &self,
+        key: &AttemptKey,
+        reservation: &Reservation,
+        policy: &ThrottlePolicy,
+    ) -> Result<(), CounterError>;
 
-    /// [`reserve`](Self::reserve) under each key with its policy, all or none: when
-    /// one key is blocked, the reservations already made are refunded and the longest
-    /// wait among the blocked keys is reported. Outcomes are merged.
+    /// [`reserve`](Self::reserve) under each key with its policy, in order, all or
+    /// none: at the first blocked key the reservations already made are refunded and
+    /// that key's wait is reported — so put the strictest key (per source) first, and a
+    /// source that is turned away never touches the others. Outcomes are merged.
     async fn reserve_all(
         &self,
         keys: &[(AttemptKey, ThrottlePolicy)],
         now: Timestamp,
-    ) -> Result<FailureOutcome, CheckError> {
-        let mut merged = FailureOutcome::default();
-        let mut reserved: Vec<&(AttemptKey, ThrottlePolicy)> = Vec::with_capacity(keys.len());
-        let mut blocked: Option<Blocked> = None;
-        for entry in keys {
-            match self.reserve(&entry.0, now, &entry.1).await {
-                Ok(outcome) => {
-                    merged = merged.merge(outcome);
-                    reserved.push(entry);
+    ) -> Result<Reserved, CheckError> {
+        let mut reserved = Reserved::default();
+        for (key, policy) in keys {
+            match self.reserve(key, now, policy).await {
+                Ok(r) => {
+                    reserved.outcome = reserved.outcome.merge(r.outcome);
+                    reserved.reservations.push(r);
                 }
-                Err(CheckError::Blocked(b)) => {
-                    blocked = Some(match blocked {
-                        Some(l) if l.retry_after >= b.retry_after => l,
-                        _ => b,
-                    });
-                }
-                Err(other) => {
-                    for (key, policy) in reserved {
-                        self.refund(key, policy).await?;
+                Err(e) => {
+                    for ((key, policy), r) in keys.iter().zip(&reserved.reservations) {
+                        self.refund(key, r, policy).await?;
                     }
-                    return Err(other);
+                    return Err(e);
                 }
             }
         }
-        match blocked {
-            None => Ok(merged),
-            Some(b) => {
-                for (key, policy) in reserved {
-                    self.refund(key, policy).await?;
-                }
-                Err(CheckError::Blocked(b))
-            }
-        }
+        Ok(reserved)
     }
 
-    /// [`refund`](Self::refund) under each key.
-    async fn refund_all(&self, keys: &[(AttemptKey, ThrottlePolicy)]) -> Result<(), CounterError> {
-        for (key, policy) in keys {
-            self.refund(key, policy).await?;
+    /// [`refund`](Self::refund) of each reservation of [`reserve_all`](Self::reserve_all).
+    async fn refund_all(
+        &self,
+        keys: &[(AttemptKey, ThrottlePolicy)],
+        reserved: &Reserved,
+    ) -> Result<(), CounterError> {
+        for ((key, policy), r) in keys.iter().zip(&reserved.reservations) {
+            self.refund(key, r, policy).await?;
         }
         Ok(())
     }

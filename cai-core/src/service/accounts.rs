@@ -383,10 +383,15 @@ impl Counselling {
             let admin = a.has_role(BuiltinRole::TenantAdmin.id());
             if admin && window {
                 self.ensure_lasting_admin(&store, tenant, &a).await?;
-                // Nor does a time-limited administrator make another one outlast it.
-                if let Some(admin_role) = store.role(tenant, BuiltinRole::TenantAdmin.id()).await? {
-                    self.no_outlasting_admin(&store, caller, &admin_role, a.valid_until)
-                        .await?;
+            }
+            if window {
+                // Nor does a time-limited administrator make an account holding any
+                // administrative role outlast it.
+                for role in store.roles(tenant).await? {
+                    if a.has_role(role.id) {
+                        self.no_outlasting_admin(&store, caller, &role, a.valid_until)
+                            .await?;
+                    }
                 }
             }
             self.commit_account(
@@ -667,6 +672,24 @@ impl Counselling {
                         action: Action::ManageRoles,
                         reason: crate::authz::DenyReason::FourEyes,
                     });
+                }
+                // Widening a role with administrative actions hands them to every
+                // holder: a time-limited administrator may not so make a holder
+                // outlast it.
+                let adds_admin = permissions
+                    .iter()
+                    .any(|a| a.is_administrative() && !r.permissions.contains(a));
+                if adds_admin {
+                    let widened = Role {
+                        permissions,
+                        ..r.clone()
+                    };
+                    for holder in store.accounts_with_role(tenant, role).await? {
+                        if let Some(h) = store.account(tenant, holder).await? {
+                            self.no_outlasting_admin(&store, caller, &widened, h.valid_until)
+                                .await?;
+                        }
+                    }
                 }
                 let before = r.permissions;
                 r.permissions = permissions;

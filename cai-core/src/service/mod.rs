@@ -100,8 +100,8 @@ pub struct ServiceConfig {
     /// Brute-force throttle of room passwords per client address
     /// ([`Caller::request`]) (R-U3): 5 free failures, then 1 s doubling to 15 min.
     pub room_throttle: ThrottlePolicy,
-    /// One cross-tenant incident per caller and burst: a new burst starts after an
-    /// hour without such requests.
+    /// One cross-tenant incident per caller and burst (and again at 64, 128, 256, …
+    /// attempts): a new burst starts after an hour without such requests.
     pub cross_tenant_throttle: ThrottlePolicy,
     /// The same per room, over all addresses: lenient (20 free failures, then 1 s
     /// doubling to 5 min), so one client cannot lock everyone out, yet guessing spread
@@ -178,6 +178,9 @@ impl Caller {
 pub struct Counselling {
     ports: Ports,
     config: ServiceConfig,
+    /// Counts cross-tenant requests per caller, apart from the brute-force counters of
+    /// `ports.failures`, so a flood of such requests can never evict those.
+    cross_tenant_counter: Arc<crate::memory::MemoryFailureCounter>,
 }
 
 /// Everything one operation will write, with the side effects to run after commit.
@@ -276,7 +279,14 @@ impl Counselling {
 
     /// A service over these ports.
     pub fn with_config(ports: Ports, config: ServiceConfig) -> Self {
-        Self { ports, config }
+        let capacity = std::num::NonZeroUsize::new(10_000).unwrap_or(std::num::NonZeroUsize::MIN);
+        Self {
+            ports,
+            config,
+            cross_tenant_counter: Arc::new(crate::memory::MemoryFailureCounter::with_capacity(
+                capacity,
+            )),
+        }
     }
 
     /// The ports (for hosts that need the clock or a store directly).
@@ -520,27 +530,30 @@ impl Counselling {
     /// caller is denied whatever happens here.
     async fn cross_tenant(&self, caller: &Caller, target: TenantId, action: Action) {
         metrics::counter!(observe::INCIDENTS, "kind" => "cross_tenant_access").increment(1);
-        // One incident per burst and caller: a flood of requests naming another tenant
-        // must not flood both tenants' incidents, trails and admins' inboxes. Every
-        // attempt is still denied and counted in the metrics.
+        // One incident per burst and caller — counted per caller only, whatever tenant
+        // it names — and again at 64, 128, 256, … attempts: a flood of requests naming
+        // other tenants must not flood both tenants' incidents, trails and admins'
+        // inboxes, and a long one is still reported. Every attempt is denied and counted
+        // in the metrics.
         let key = AttemptKey {
-            tenant: target,
+            tenant: caller.tenant,
             scope: AttemptScope::CrossTenant(caller.tenant),
             source: AttemptSource::parse(&caller.subject.to_string()).ok(),
         };
-        match self
-            .ports
-            .failures
+        let attempts = match self
+            .cross_tenant_counter
             .record_failure(&key, self.now(), &self.config.cross_tenant_throttle)
             .await
         {
-            Ok(outcome) if !outcome.crossed_threshold => return,
-            Ok(_) => {}
-            Err(e) => {
-                // Without the counter, record every attempt: better too many than none.
-                tracing::warn!(error = %e, "failure counter unavailable; recording the incident");
+            Ok(o) if o.crossed_threshold || (o.failures >= 64 && o.failures.is_power_of_two()) => {
+                o.failures
             }
-        }
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cross-tenant counter unavailable; recording the incident");
+                1
+            }
+        };
         for tenant in [target, caller.tenant] {
             let Ok(store) = self.store(tenant).await else {
                 continue;
@@ -565,7 +578,10 @@ impl Counselling {
                     vec![Change::new(
                         "cross_tenant_access",
                         None::<String>,
-                        Some(format!("{} -> {target}: {action}", caller.tenant)),
+                        Some(format!(
+                            "{} -> {target}: {action} ({attempts} attempts in this burst)",
+                            caller.tenant
+                        )),
                     )],
                     None,
                     true,

@@ -341,21 +341,25 @@ impl Counselling {
                 .client
                 .map(|ip| AttemptSource::parse(&ip.to_string()))
                 .transpose()?;
-            let mut keys = vec![(
-                AttemptKey::per_scope(tenant, AttemptScope::Room(room)),
-                self.config.room_throttle_per_room,
-            )];
+            // The strict per-source key first: a source that is turned away never
+            // touches the room's counter.
+            let mut keys = Vec::with_capacity(2);
             if let Some(source) = &source {
                 keys.push((
                     AttemptKey::per_source(tenant, AttemptScope::Room(room), source.clone()),
                     self.config.room_throttle,
                 ));
             }
-            let outcome = self.ports.failures.reserve_all(&keys, self.now()).await?;
+            keys.push((
+                AttemptKey::per_scope(tenant, AttemptScope::Room(room)),
+                self.config.room_throttle_per_room,
+            ));
+            let reserved = self.ports.failures.reserve_all(&keys, self.now()).await?;
+            let outcome = reserved.outcome;
             let matches = match self.room_password_matches(&r, password).await {
                 Ok(matches) => matches,
                 Err(e) => {
-                    self.ports.failures.refund_all(&keys).await?;
+                    self.ports.failures.refund_all(&keys, &reserved).await?;
                     return Err(e);
                 }
             };
@@ -404,11 +408,13 @@ impl Counselling {
             }
             // The right password: the reserved attempt is given back, and this source's
             // counter is cleared; the room's counter keeps what others got wrong.
-            self.ports.failures.refund_all(&keys).await?;
-            if let Some((per_source, _)) = keys.get(1) {
+            self.ports.failures.refund_all(&keys, &reserved).await?;
+            if source.is_some()
+                && let Some((per_source, _)) = keys.first()
+            {
                 self.ports.failures.record_success(per_source).await?;
             }
-            let (mut s, parts) = self.load_session(&store, tenant, r.session).await?;
+            let (s, parts) = self.load_session(&store, tenant, r.session).await?;
             if !s.is_open() {
                 return Err(Error::SessionClosed);
             }
@@ -420,63 +426,70 @@ impl Counselling {
                     .find(|(who, _)| *who == caller.subject)
                     .map(|(_, p)| *p)
             };
-            let admitted = !matches!(part, None | Some(ParticipantRole::Waiting));
-            if admitted {
-                // The answer shows the meeting: check that before anything is written.
-                self.check_session(
-                    &principal,
-                    Action::ViewSession,
-                    Self::view(&s, &parts, None),
-                )
-                .await?;
+            match part {
+                // Still waiting: nothing new to record.
+                Some(ParticipantRole::Waiting) => Ok(RoomEntry::Waiting { session: s.id }),
+                // A newcomer knocks: into the lobby. The room record is written back
+                // unchanged, so an entry racing the start of a new meeting conflicts
+                // instead of landing in the closed one.
+                None => {
+                    let mut tx = self.tx_of(caller, tenant);
+                    tx.write(Write::PutParticipant(Participant {
+                        session: s.id,
+                        tenant,
+                        subject: caller.subject,
+                        role: ParticipantRole::Waiting,
+                        joined_at: tx.now,
+                    }));
+                    tx.write(Write::UpdateRoom(r));
+                    tx.publish(s.id, SessionEvent::ParticipantWaiting(caller.subject));
+                    tx.audit(
+                        &store,
+                        AuditKind::RoomEntered,
+                        AuditObject::Room(room),
+                        vec![Change::new(
+                            "session",
+                            None::<String>,
+                            Some(format!("{} (waiting)", s.id)),
+                        )],
+                        Some(&decision),
+                        false,
+                    )
+                    .await?;
+                    self.commit(&store, tx).await?;
+                    Ok(RoomEntry::Waiting { session: s.id })
+                }
+                // The host, or someone admitted: let in. The answer shows the meeting,
+                // checked before anything is written.
+                Some(_) => {
+                    self.check_session(
+                        &principal,
+                        Action::ViewSession,
+                        Self::view(&s, &parts, None),
+                    )
+                    .await?;
+                    let participants = store.participants(tenant, s.id).await?;
+                    let mut tx = self.tx_of(caller, tenant);
+                    tx.audit(
+                        &store,
+                        AuditKind::RoomEntered,
+                        AuditObject::Room(room),
+                        vec![Change::new(
+                            "session",
+                            None::<String>,
+                            Some(format!("{} (admitted)", s.id)),
+                        )],
+                        Some(&decision),
+                        false,
+                    )
+                    .await?;
+                    self.commit(&store, tx).await?;
+                    Ok(RoomEntry::Admitted(SessionDetails {
+                        session: s,
+                        participants,
+                    }))
+                }
             }
-            let participants = if admitted {
-                store.participants(tenant, s.id).await?
-            } else {
-                Vec::new()
-            };
-            let mut tx = self.tx_of(caller, tenant);
-            if part.is_none() {
-                tx.write(Write::PutParticipant(Participant {
-                    session: s.id,
-                    tenant,
-                    subject: caller.subject,
-                    role: ParticipantRole::Waiting,
-                    joined_at: tx.now,
-                }));
-                tx.publish(s.id, SessionEvent::ParticipantWaiting(caller.subject));
-            }
-            // Entering touches the meeting, so an entry that races with the start of a
-            // new meeting conflicts instead of landing in the closed one.
-            s.last_activity = tx.now;
-            tx.write(Write::UpdateSession(s.clone()));
-            tx.audit(
-                &store,
-                AuditKind::RoomEntered,
-                AuditObject::Room(room),
-                vec![Change::new(
-                    "session",
-                    None::<String>,
-                    Some(format!(
-                        "{} ({})",
-                        s.id,
-                        if admitted { "admitted" } else { "waiting" }
-                    )),
-                )],
-                Some(&decision),
-                false,
-            )
-            .await?;
-            self.commit(&store, tx).await?;
-            s.revision += 1;
-            Ok(if admitted {
-                RoomEntry::Admitted(SessionDetails {
-                    session: s,
-                    participants,
-                })
-            } else {
-                RoomEntry::Waiting { session: s.id }
-            })
         })
         .await
     }

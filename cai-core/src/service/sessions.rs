@@ -1413,7 +1413,8 @@ impl Counselling {
     }
 
     /// Removes a participant (the host cannot be removed). End-to-end sessions need
-    /// the next epoch, made without the removed participant's devices. Needs
+    /// the next epoch, made without the removed participant's devices — except for
+    /// someone waiting in a room's lobby, who never held keys (no epoch then). Needs
     /// `ManageParticipants` (the host).
     pub async fn remove_participant(
         &self,
@@ -1437,15 +1438,25 @@ impl Counselling {
                         reason: "the host cannot be removed",
                     });
                 }
-                if !parts.iter().any(|(who, _)| *who == subject) {
+                let Some((_, part)) = parts.iter().find(|(who, _)| *who == subject) else {
                     return Err(Error::NotFound {
                         what: "participant",
                     });
-                }
+                };
                 let mut tx = self.tx_of(caller, tenant);
                 tx.write(Write::RemoveParticipant { session, subject });
-                self.epoch_for_change(&store, &mut tx, &mut s, next_epoch)
-                    .await?;
+                if *part == ParticipantRole::Waiting {
+                    // Turning someone away from a room's lobby: they never held keys.
+                    if next_epoch.is_some() {
+                        return Err(Error::WrongMode {
+                            mode: s.mode,
+                            reason: "someone waiting in the lobby held no keys: no new epoch",
+                        });
+                    }
+                } else {
+                    self.epoch_for_change(&store, &mut tx, &mut s, next_epoch)
+                        .await?;
+                }
                 tx.audit(
                     &store,
                     AuditKind::ParticipantRemoved,
