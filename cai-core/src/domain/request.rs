@@ -99,3 +99,28 @@ pub struct RequestMeta {
     /// hop of a proxy chain the host configured).
     pub client: Option<IpAddr>,
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_bounded_and_plain() {
+        let longest = "a".repeat(RequestId::MAX_LEN);
+        assert_eq!(RequestId::parse(&longest).unwrap().as_str(), longest);
+        assert!(matches!(
+            RequestId::parse(&"a".repeat(RequestId::MAX_LEN + 1)),
+            Err(Error::TooLarge { .. })
+        ));
+        for ok in ["x", "req-1", "01J:abc_def.9"] {
+            assert_eq!(RequestId::parse(ok).unwrap().to_string(), ok);
+        }
+        for bad in ["", " ", "a b", "ä", "a/b", "a\nb"] {
+            assert!(
+                matches!(RequestId::parse(bad), Err(Error::Invalid { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+}
