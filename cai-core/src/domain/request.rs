@@ -114,7 +114,9 @@ mod tests {
             Err(Error::TooLarge { .. })
         ));
         for ok in ["x", "req-1", "01J:abc_def.9"] {
-            assert_eq!(RequestId::parse(ok).unwrap().to_string(), ok);
+            let id = RequestId::parse(ok).unwrap();
+            assert_eq!(id.to_string(), ok);
+            assert_eq!(format!("{id:?}"), format!("RequestId({ok})"));
         }
         for bad in ["", " ", "a b", "ä", "a/b", "a\nb"] {
             assert!(
