@@ -1349,7 +1349,7 @@ impl Counselling {
                 Some(_) => {
                     return Err(Error::Conflict {
                         what: "participant",
-                        reason: "takes part in the session as a client",
+                        reason: "takes part in the session as a client or guest, or waits in its lobby",
                     });
                 }
                 None => {}
