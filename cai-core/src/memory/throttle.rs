@@ -342,6 +342,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_oldest_quiet_counter_goes_first_when_full() {
+        let counter = MemoryFailureCounter::with_capacity(NonZeroUsize::new(2).unwrap());
+        assert!(counter.is_empty());
+        let policy = ThrottlePolicy::default();
+        let clock = ManualClock::new(start());
+        let (a, b, c) = (room_key(), room_key(), room_key());
+        for key in [&a, &b, &c] {
+            counter
+                .record_failure(key, clock.now(), &policy)
+                .await
+                .unwrap();
+            clock.advance(Duration::from_secs(1));
+        }
+        assert!(!counter.is_empty());
+        assert_eq!(counter.len(), 2);
+        assert_eq!(counter.state(&a), None, "the oldest went");
+        assert!(counter.state(&b).is_some() && counter.state(&c).is_some());
+        // Reservations count against the bound too.
+        let d = room_key();
+        counter.reserve(&d, clock.now(), &policy).await.unwrap();
+        assert_eq!(counter.len(), 2);
+        assert_eq!(counter.state(&b), None);
+    }
+
+    #[tokio::test]
     async fn a_refund_restores_the_counter_exactly() {
         let counter = MemoryFailureCounter::new();
         let policy = ThrottlePolicy::default();

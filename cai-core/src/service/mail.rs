@@ -214,6 +214,31 @@ mod tests {
             InvitationTemplate::new("x", "y".repeat(MAX_TEMPLATE_LEN + 1) + "{code}", None)
                 .is_err()
         );
+        // Exactly at the limit is fine.
+        let at_limit = "y".repeat(MAX_TEMPLATE_LEN - "{code}".len()) + "{code}";
+        assert_eq!(at_limit.len(), 16 * 1024);
+        assert!(InvitationTemplate::new("x", at_limit, None).is_ok());
+    }
+
+    #[test]
+    fn templates_from_json_are_checked_like_new() {
+        let ok: InvitationTemplate =
+            serde_json::from_str(r#"{"subject":"Hi","body":"Code: {code}"}"#).unwrap();
+        assert_eq!(
+            ok,
+            InvitationTemplate::new("Hi", "Code: {code}", None).unwrap()
+        );
+        for bad in [
+            r#"{"subject":"Hi","body":"no code"}"#,
+            r#"{"subject":"{code}","body":"{code}"}"#,
+            r#"{"subject":"Hi","body":"{link}","link_base":"http://x.example/"}"#,
+            r#"{"subject":"Hi","body":"{code}","extra":1}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<InvitationTemplate>(bad).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -236,6 +261,7 @@ mod tests {
         assert_eq!(all.for_language(Some("fr")), &all.default);
         assert_eq!(all.for_language(None), &all.default);
         assert!(check_language("de-AT").is_ok());
+        assert!(check_language(&"x".repeat(MAX_LANGUAGE_LEN)).is_ok());
         for bad in ["", "de_AT", "x".repeat(36).as_str(), "dé"] {
             assert!(check_language(bad).is_err());
         }

@@ -280,6 +280,17 @@ mod tests {
     }
 
     #[test]
+    fn cursors_travel_as_their_text() {
+        let c = Cursor::parse("itm.n.itm_0123").unwrap();
+        assert_eq!(c.as_str(), "itm.n.itm_0123");
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(json, r#""itm.n.itm_0123""#);
+        assert_eq!(serde_json::from_str::<Cursor>(&json).unwrap(), c);
+        assert!(serde_json::from_str::<Cursor>(r#""a b""#).is_err());
+        assert_eq!(format!("{c:?}"), "Cursor(itm.n.itm_0123)");
+    }
+
+    #[test]
     fn limits_default_and_cap() {
         assert_eq!(PageRequest::first().limit(), DEFAULT_PAGE_LIMIT);
         assert_eq!(PageRequest::with_limit(0).limit(), DEFAULT_PAGE_LIMIT);
