@@ -291,6 +291,29 @@ mod tests {
     }
 
     #[test]
+    fn boundaries_of_cursors_and_sequence_keys() {
+        // Exactly the longest cursor is taken; one more byte is not.
+        assert!(Cursor::parse(&"a".repeat(MAX_CURSOR_LEN)).is_ok());
+        assert!(Cursor::parse(&"a".repeat(MAX_CURSOR_LEN + 1)).is_err());
+        // The largest sequence number (20 digits) continues; 21 digits do not.
+        let max = PageRequest::after(Cursor::parse("inc.n.18446744073709551615").unwrap());
+        assert_eq!(max.seq("inc", Order::NewestFirst).unwrap(), Some(u64::MAX));
+        let long = PageRequest::after(Cursor::parse("inc.n.018446744073709551615").unwrap());
+        assert!(long.seq("inc", Order::NewestFirst).is_err());
+        // An oldest-first cursor continues oldest first.
+        let id = ItemId::random().unwrap();
+        let oldest = PageRequest::after(Cursor::parse(&format!("itm.o.{id}")).unwrap());
+        let p: Page<ItemId> = oldest.id_page("itm", Order::NewestFirst).unwrap();
+        assert_eq!((p.after, p.order), (Some(id), Order::OldestFirst));
+        // A sequence page that is not full has no next cursor; a full one has.
+        let short = Paged::by_seq(vec![1u64, 2], "inc", Order::NewestFirst, 3, |n| *n);
+        assert!(short.next.is_none());
+        let full = Paged::by_seq(vec![3u64, 2], "inc", Order::NewestFirst, 2, |n| *n);
+        assert_eq!(full.next.unwrap().as_str(), "inc.n.2");
+        assert_eq!(PageRequest::first(), PageRequest::default());
+    }
+
+    #[test]
     fn limits_default_and_cap() {
         assert_eq!(PageRequest::first().limit(), DEFAULT_PAGE_LIMIT);
         assert_eq!(PageRequest::with_limit(0).limit(), DEFAULT_PAGE_LIMIT);
