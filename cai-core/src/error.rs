@@ -95,7 +95,8 @@ pub enum Error {
     /// used up. Deliberately one variant: the caller learns nothing about which.
     #[error("invitation or password not accepted")]
     NotAccepted,
-    /// The account is deactivated, pseudonymised or outside its validity window (R-I6).
+    /// The caller cannot act: its account is unknown, deactivated, pseudonymised,
+    /// locked or outside its validity window (R-I6), or its guest access expired.
     #[error("account is not usable now")]
     AccountNotUsable,
     /// The session is closed.

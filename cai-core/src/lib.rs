@@ -96,7 +96,7 @@
 //!
 //! * Tenants are isolated: every read names its tenant, every batch is checked, and a
 //!   caller of one tenant asking for another is denied and recorded as an incident in
-//!   both (R-T1, R-U3).
+//!   both — one per caller and burst (R-T1, R-U3).
 //! * Every state change is committed atomically with its audit event (actor, time,
 //!   object, property-level before/after, the authorization that allowed it, R-U1);
 //!   security-relevant ones queue a notification for the tenant's admins in the same

@@ -29,8 +29,8 @@ pub enum IncidentKind {
         attempts: u32,
         /// What was attacked.
         object: AuditObject,
-        /// The source the host named (a client address, a device), if the failures
-        /// were counted per source.
+        /// The client address of the attempt that crossed a threshold (whichever
+        /// counter — per address or per object — crossed), if the host named one.
         source: Option<String>,
     },
 }

@@ -68,8 +68,9 @@ pub enum AttemptScope {
     Account(AccountId),
     /// An invitation's token.
     Invitation(InvitationId),
-    /// Requests from principals of another tenant (counted in the target tenant), so
-    /// a flood of cross-tenant requests raises one incident per burst, not one each.
+    /// Requests naming another tenant than the caller's, counted per caller (in the
+    /// caller's tenant), so a flood of them raises one incident per burst, not one
+    /// each.
     CrossTenant(TenantId),
 }
 
@@ -155,17 +156,21 @@ impl AttemptKey {
         }
     }
 
-    /// The keys one attempt is counted under: per scope, and per scope and source if
-    /// the source is known. Pass them to the `*_all` methods of [`FailureCounter`].
+    /// The keys one attempt is counted under: per scope and source if the source is
+    /// known (first, as [`FailureCounter::reserve_all`] wants the strictest key
+    /// first), and per scope. Pair each with its policy for the `*_all` methods.
     pub fn scope_and_source(
         tenant: TenantId,
         scope: AttemptScope,
         source: Option<AttemptSource>,
     ) -> Vec<Self> {
-        let mut keys = vec![Self::per_scope(tenant, scope)];
+        // Per source first: `reserve_all` stops at the first blocked key, so a source
+        // that is turned away never touches the per-scope counter.
+        let mut keys = Vec::with_capacity(2);
         if let Some(source) = source {
             keys.push(Self::per_source(tenant, scope, source));
         }
+        keys.push(Self::per_scope(tenant, scope));
         keys
     }
 }
@@ -410,8 +415,8 @@ mod tests {
         assert_eq!(
             AttemptKey::scope_and_source(tenant, scope, Some(source.clone())),
             [
-                AttemptKey::per_scope(tenant, scope),
-                AttemptKey::per_source(tenant, scope, source)
+                AttemptKey::per_source(tenant, scope, source),
+                AttemptKey::per_scope(tenant, scope)
             ]
         );
     }

@@ -143,8 +143,11 @@ impl Counselling {
     }
 
     /// Creates an account holding `roles` (R-I2). Needs `ManageAccounts`, and
-    /// `AssignRoles` when `roles` is not empty. A new administrator account is
-    /// security relevant and announced to the tenant's admins (R-I5).
+    /// `AssignRoles` when `roles` is not empty. Every role granted is security relevant
+    /// and announced to the tenant's admins (R-I5), so no administrator account is
+    /// created unnoticed. An address already used in the tenant is `invalid_input`; an
+    /// unknown role `not_found`; an administrative role for an account that would
+    /// outlast a time-limited granter is `denied` (`four_eyes`).
     pub async fn create_account(
         &self,
         caller: &Caller,
@@ -858,7 +861,9 @@ impl Counselling {
 
     /// Deactivates an account and schedules its pseudonymisation (R-I7) at
     /// `pseudonymise_at`, or after the tenant's default delay. Needs `ManageAccounts`.
-    /// Security relevant.
+    /// Security relevant. An account that is not active (deactivated, locked,
+    /// pseudonymised) or a date in the past is `invalid_input`; the tenant's last
+    /// lasting administrator (usable, no end date) is a `conflict`.
     pub async fn deactivate_account(
         &self,
         caller: &Caller,

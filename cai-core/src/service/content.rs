@@ -139,6 +139,11 @@ impl Counselling {
     }
 
     /// Posts a new item (R-S4). Needs `PostContent` and a relation to the open session.
+    /// Errors: kind `key_material` (checked first) and posting in a room that keeps no
+    /// content are `invalid_input`; plaintext over [`MAX_PLAINTEXT_LEN`] is `too_large`;
+    /// a body that does not fit the mode (plaintext to a client-sealed session, an
+    /// envelope to a server-managed one, an end-to-end post before epoch 0) is
+    /// `wrong_mode`.
     pub async fn post_content(
         &self,
         caller: &Caller,

@@ -10,7 +10,8 @@
 //! | [`OPERATIONS`] `cai_operations_total` | counter | `op`, `outcome` | operations, by outcome: `ok` or the error's category (`forbidden`, `not_found`, …) |
 //! | [`DURATION`] `cai_operation_duration_seconds` | histogram | `op` | how long each operation took |
 //! | [`DENIALS`] `cai_denials_total` | counter | `action`, `reason` | authorization denials, by action and reason |
-//! | [`INCIDENTS`] `cai_incidents_total` | counter | `kind` | incidents recorded |
+//! | [`INCIDENTS`] `cai_incidents_total` | counter | `kind` | `cross_tenant_access`: every request naming another tenant (incidents are recorded one per burst); `repeated_wrong_secret`: each incident raised |
+//! | `cai_healthy` | gauge | — | 1 or 0, set by each [`Counselling::health`] |
 //!
 //! The span is named `cai.op` with fields `op`, `tenant`, `actor` (an account or guest
 //! id), `request_id`, `decision` (the authorization's explanation, or why it denied)

@@ -140,7 +140,8 @@ impl Counselling {
     }
 
     /// Creates the caller's personal room (R-S3) and opens its first meeting. Needs
-    /// `CreateRoom`.
+    /// `CreateRoom`. Passphrase mode — asked for, or the tenant's default when `mode` is
+    /// `None` — is `wrong_mode`; a password outside the limits is `invalid_input`.
     pub async fn create_room(
         &self,
         caller: &Caller,
@@ -303,7 +304,7 @@ impl Counselling {
     /// those already admitted are let in. Only accounts of the tenant can (externals
     /// must authenticate). A wrong
     /// password is [`Error::NotAccepted`], recorded, and counted per room and per
-    /// `source` (what the host names: a client address, a device); past the
+    /// client address (`Caller::request.client`); past the
     /// threshold further attempts are refused with [`Error::TooManyRequests`] for a
     /// growing time, before any password is checked, and a `RepeatedWrongSecret`
     /// incident is raised (R-U3). Needs `EnterRoom`, and `ViewSession` to be let in;
@@ -499,7 +500,12 @@ impl Counselling {
         if password.len() > ROOM_PASSWORD_MAX {
             return Ok(false);
         }
-        let params = passphrase::PassphraseParams::parse(&r.password)?;
+        // A stored verifier that does not parse is corruption, not the caller's mistake.
+        let params = passphrase::PassphraseParams::parse(&r.password).map_err(|_| {
+            Error::Store(crate::ports::StoreError::Corrupt {
+                what: "room password verifier",
+            })
+        })?;
         let password = Zeroizing::new(password.as_bytes().to_vec());
         self.blocking(move || passphrase::derive(&password, &params).is_ok())
             .await
@@ -515,9 +521,12 @@ impl Counselling {
         }
         let password = Zeroizing::new(password.as_bytes().to_vec());
         let cost = self.config.room_password_params;
+        // The password was checked above; a failure here is the server's (parameters,
+        // random generator), not the caller's.
         let (_, params) = self
             .blocking(move || passphrase::create(&password, cost))
-            .await??;
+            .await?
+            .map_err(|_| Error::Rng)?;
         Ok(params.to_bytes())
     }
 

@@ -293,7 +293,8 @@ impl Counselling {
     /// sessions get a fresh data key wrapped by the `KeyProvider`; passphrase sessions
     /// store the client's parameters; end-to-end sessions start without keys until the
     /// owner's device stores epoch 0 ([`Counselling::advance_epoch`]). Needs
-    /// `CreateSession`.
+    /// `CreateSession`. At most 64 groups (else `invalid_input`); an unknown group is
+    /// `not_found`; a room kind is `invalid_input` (rooms come from `create_room`).
     pub async fn create_session(
         &self,
         caller: &Caller,
@@ -380,7 +381,8 @@ impl Counselling {
                         reason: "passphrase custody given for a wrapped-key session",
                     });
                 }
-                let key = DataKey::generate(cai_crypto::KeyEpoch::INITIAL)?;
+                let key =
+                    DataKey::generate(cai_crypto::KeyEpoch::INITIAL).map_err(|_| Error::Rng)?;
                 let wrapped = self
                     .ports
                     .keys
@@ -730,7 +732,14 @@ impl Counselling {
     /// An invitation is honoured only while its inviter could still issue it: if the
     /// inviter is deactivated, loses the role, or leaves the session, it stops working.
     ///
+    /// Errors: a guest inviting, a `valid_for` of zero or above
+    /// [`ServiceConfig::max_invitation_validity`] (default 90 days; `None` takes
+    /// `invitation_validity`, 7 days), a contact request to a non-classic session or a
+    /// guest link to a non-ad-hoc one, `max_uses` outside 1..=1000 or a bad language tag
+    /// are `invalid_input`; a failed mail is `unavailable` and stores nothing.
+    ///
     /// [`ServiceConfig::invitation_mail`]: super::ServiceConfig::invitation_mail
+    /// [`ServiceConfig::max_invitation_validity`]: super::ServiceConfig::max_invitation_validity
     pub async fn invite(
         &self,
         caller: &Caller,
@@ -1255,7 +1264,9 @@ impl Counselling {
 
     /// Enters or re-enters a session one takes part in (R-S1: an invitee can come back
     /// at any time), or works on through a group the session is shared with (team
-    /// members stay team members; they are not made participants). Needs `JoinSession`.
+    /// members stay team members; they are not made participants). Needs `JoinSession`,
+    /// and `ViewSession` for the answer, both checked before anything is written. Every
+    /// join is audited (`participant_joined`).
     pub async fn join_session(
         &self,
         caller: &Caller,
@@ -1313,8 +1324,10 @@ impl Counselling {
     }
 
     /// Adds an account of the tenant to the session as a counsellor (team counselling,
-    /// handover). Needs `InviteParticipants`; the account must hold a role that can
-    /// read content. For end-to-end sessions the adding device stores the next epoch
+    /// handover). Needs `InviteParticipants`; the account must hold the built-in
+    /// Counsellor role (else `invalid_input`); someone already taking part as host or
+    /// counsellor is left as is, as client, guest or waiting is a `conflict`. For
+    /// end-to-end sessions the adding device stores the next epoch
     /// including the new counsellor's devices (`next_epoch`), and may share history
     /// with [`Counselling::share_history`].
     pub async fn add_counsellor(
@@ -1480,7 +1493,8 @@ impl Counselling {
     /// Gives a counsellor of the session the keys of its earlier epochs (R-E4b): a
     /// `cai_crypto::e2e::HistoryBundle` made on a participant's device and sealed to
     /// the recipient's devices. Allowed only when the tenant allows history sharing,
-    /// for end-to-end sessions, to counsellors of the session. Needs `ShareHistory`.
+    /// for end-to-end sessions, to the host or a counsellor of the session (else
+    /// `invalid_input`); a grant is at most 1 MiB (413). Needs `ShareHistory`.
     pub async fn share_history(
         &self,
         caller: &Caller,
