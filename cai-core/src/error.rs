@@ -157,6 +157,20 @@ pub enum ErrorCategory {
 }
 
 impl ErrorCategory {
+    /// The snake_case name, as in JSON (`"not_found"`), for logs and metrics labels.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ErrorCategory::Unauthenticated => "unauthenticated",
+            ErrorCategory::Forbidden => "forbidden",
+            ErrorCategory::NotFound => "not_found",
+            ErrorCategory::Conflict => "conflict",
+            ErrorCategory::InvalidInput => "invalid_input",
+            ErrorCategory::TooManyRequests => "too_many_requests",
+            ErrorCategory::Unavailable => "unavailable",
+            ErrorCategory::Internal => "internal",
+        }
+    }
+
     /// The HTTP status code a host answers with.
     pub const fn http_status(self) -> u16 {
         match self {
@@ -314,6 +328,32 @@ impl From<crate::ports::CheckError> for Error {
             _ => Error::TooManyRequests {
                 retry_after: Duration::from_secs(1),
             },
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn category_names_are_their_json() {
+        use ErrorCategory::*;
+        for c in [
+            Unauthenticated,
+            Forbidden,
+            NotFound,
+            Conflict,
+            InvalidInput,
+            TooManyRequests,
+            Unavailable,
+            Internal,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&c).unwrap(),
+                format!("\"{}\"", c.name())
+            );
         }
     }
 }

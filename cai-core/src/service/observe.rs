@@ -89,7 +89,7 @@ impl Counselling {
         let result = operation.instrument(span.clone()).await;
         let outcome = match &result {
             Ok(_) => "ok",
-            Err(e) => category_name(e.category()),
+            Err(e) => e.category().name(),
         };
         span.record("outcome", outcome);
         metrics::counter!(OPERATIONS, "op" => op, "outcome" => outcome).increment(1);
@@ -131,20 +131,5 @@ impl Counselling {
         let healthy = ports.iter().all(|p| p.healthy);
         metrics::gauge!("cai_healthy").set(if healthy { 1.0 } else { 0.0 });
         Health { healthy, ports }
-    }
-}
-
-/// The snake_case name of a category, as in JSON.
-pub(crate) fn category_name(c: crate::ErrorCategory) -> &'static str {
-    use crate::ErrorCategory as C;
-    match c {
-        C::Unauthenticated => "unauthenticated",
-        C::Forbidden => "forbidden",
-        C::NotFound => "not_found",
-        C::Conflict => "conflict",
-        C::InvalidInput => "invalid_input",
-        C::TooManyRequests => "too_many_requests",
-        C::Unavailable => "unavailable",
-        C::Internal => "internal",
     }
 }

@@ -210,13 +210,7 @@ impl<T> Paged<T> {
         page: &Page<I>,
         key: impl Fn(&T) -> I,
     ) -> Self {
-        let next = if items.len() >= page.limit as usize && page.limit > 0 {
-            items
-                .last()
-                .map(|last| Cursor::encode(kind, page.order, &key(last).to_string()))
-        } else {
-            None
-        };
+        let next = next_cursor(&items, page.limit, kind, page.order, |t| key(t).to_string());
         Self { items, next }
     }
 
@@ -228,13 +222,7 @@ impl<T> Paged<T> {
         limit: u32,
         key: impl Fn(&T) -> u64,
     ) -> Self {
-        let next = if items.len() >= limit as usize && limit > 0 {
-            items
-                .last()
-                .map(|last| Cursor::encode(kind, order, &key(last).to_string()))
-        } else {
-            None
-        };
+        let next = next_cursor(&items, limit, kind, order, |t| key(t).to_string());
         Self { items, next }
     }
 
@@ -245,6 +233,22 @@ impl<T> Paged<T> {
             next: self.next,
         }
     }
+}
+
+/// The cursor after `items` when the page is full; `None` when it is not (nothing more).
+fn next_cursor<T>(
+    items: &[T],
+    limit: u32,
+    kind: &str,
+    order: Order,
+    key: impl Fn(&T) -> String,
+) -> Option<Cursor> {
+    if limit == 0 || items.len() < limit as usize {
+        return None;
+    }
+    items
+        .last()
+        .map(|last| Cursor::encode(kind, order, &key(last)))
 }
 
 #[cfg(test)]

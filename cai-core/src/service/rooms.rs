@@ -427,38 +427,27 @@ impl Counselling {
                     .find(|(who, _)| *who == caller.subject)
                     .map(|(_, p)| *p)
             };
-            match part {
+            let meeting = s.id;
+            let mut tx = self.tx_of(caller, tenant);
+            let (state, entry) = match part {
                 // Still waiting: nothing new to record.
-                Some(ParticipantRole::Waiting) => Ok(RoomEntry::Waiting { session: s.id }),
+                Some(ParticipantRole::Waiting) => {
+                    return Ok(RoomEntry::Waiting { session: meeting });
+                }
                 // A newcomer knocks: into the lobby. The room record is written back
                 // unchanged, so an entry racing the start of a new meeting conflicts
                 // instead of landing in the closed one.
                 None => {
-                    let mut tx = self.tx_of(caller, tenant);
                     tx.write(Write::PutParticipant(Participant {
-                        session: s.id,
+                        session: meeting,
                         tenant,
                         subject: caller.subject,
                         role: ParticipantRole::Waiting,
                         joined_at: tx.now,
                     }));
                     tx.write(Write::UpdateRoom(r));
-                    tx.publish(s.id, SessionEvent::ParticipantWaiting(caller.subject));
-                    tx.audit(
-                        &store,
-                        AuditKind::RoomEntered,
-                        AuditObject::Room(room),
-                        vec![Change::new(
-                            "session",
-                            None::<String>,
-                            Some(format!("{} (waiting)", s.id)),
-                        )],
-                        Some(&decision),
-                        false,
-                    )
-                    .await?;
-                    self.commit(&store, tx).await?;
-                    Ok(RoomEntry::Waiting { session: s.id })
+                    tx.publish(meeting, SessionEvent::ParticipantWaiting(caller.subject));
+                    ("waiting", RoomEntry::Waiting { session: meeting })
                 }
                 // The host, or someone admitted: let in. The answer shows the meeting,
                 // checked before anything is written.
@@ -469,28 +458,29 @@ impl Counselling {
                         Self::view(&s, &parts, None),
                     )
                     .await?;
-                    let participants = store.participants(tenant, s.id).await?;
-                    let mut tx = self.tx_of(caller, tenant);
-                    tx.audit(
-                        &store,
-                        AuditKind::RoomEntered,
-                        AuditObject::Room(room),
-                        vec![Change::new(
-                            "session",
-                            None::<String>,
-                            Some(format!("{} (admitted)", s.id)),
-                        )],
-                        Some(&decision),
-                        false,
-                    )
-                    .await?;
-                    self.commit(&store, tx).await?;
-                    Ok(RoomEntry::Admitted(SessionDetails {
+                    let participants = store.participants(tenant, meeting).await?;
+                    let details = SessionDetails {
                         session: s,
                         participants,
-                    }))
+                    };
+                    ("admitted", RoomEntry::Admitted(details))
                 }
-            }
+            };
+            tx.audit(
+                &store,
+                AuditKind::RoomEntered,
+                AuditObject::Room(room),
+                vec![Change::new(
+                    "session",
+                    None::<String>,
+                    Some(format!("{meeting} ({state})")),
+                )],
+                Some(&decision),
+                false,
+            )
+            .await?;
+            self.commit(&store, tx).await?;
+            Ok(entry)
         })
         .await
     }

@@ -292,7 +292,6 @@ async fn errors_map_to_categories_and_bodies_that_keep_internals_out() {
         413
     );
     assert_eq!(Error::NotFound { what: "session" }.http_status(), 404);
-    let _ = minutes(1);
 }
 
 // ---------------------------------------------------------------------------------------
