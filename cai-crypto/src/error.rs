@@ -157,6 +157,40 @@ pub enum Error {
         /// The key id named by the frame.
         kid: u64,
     },
+    /// An MLS (RFC 9420) operation failed: `op` names it, `reason` is the MLS library's
+    /// description (it never contains key material).
+    #[error("MLS {op} failed: {reason}")]
+    Mls {
+        /// Which operation.
+        op: &'static str,
+        /// Why, as the MLS library reports it.
+        reason: String,
+    },
+    /// This device holds no keys for the epoch that content, a media frame or a record
+    /// names (R-E4c): it joined later, was removed, or the history was not shared.
+    #[error("no keys for epoch {epoch}: {reason}")]
+    EpochUnavailable {
+        /// The epoch.
+        epoch: u64,
+        /// Why the keys are missing.
+        reason: &'static str,
+    },
+    /// A history grant was refused for one of its epochs (R-E4b, R-E4c): the epoch is
+    /// not in the signed record chain, or its keys or members differ from the record.
+    #[error("history grant refused at epoch {epoch}: {reason}")]
+    HistoryRefused {
+        /// The first epoch that failed.
+        epoch: u64,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A member or device is not trusted: its credential is not cross-signed by its
+    /// user's identity key, or that key is unknown or differs from the one trusted.
+    #[error("untrusted member: {reason}")]
+    Untrusted {
+        /// Why.
+        reason: &'static str,
+    },
 }
 
 impl From<Error> for std::io::Error {

@@ -7,7 +7,7 @@
 //! | [`ServerManaged`](SessionMode::ServerManaged) (R-E1) | server | server, participants via server | [`WrappedKey`] under the tenant KEK |
 //! | [`SessionKey`](SessionMode::SessionKey) (R-E2) | clients | participants; the server can unwrap | [`WrappedKey`] under the tenant KEK |
 //! | [`Passphrase`](SessionMode::Passphrase) (R-E3) | clients | holders of the passphrase | [`PassphraseParams`] (no key) |
-//! | [`EndToEnd`](SessionMode::EndToEnd) (R-E4) | clients | participants' devices | the signed [`EpochBundle`] of HPKE-wrapped epoch secrets ([`crate::e2e`]) |
+//! | [`EndToEnd`](SessionMode::EndToEnd) (R-E4) | clients | participants' devices | nothing: the session's MLS group lives with the Delivery Service ([`crate::e2e`]) |
 //!
 //! [`SessionMode::can_change_to`] orders the modes by how little the server can read
 //! (`ServerManaged < SessionKey < Passphrase < EndToEnd`) and never allows a silent
@@ -35,7 +35,6 @@
 //! # Ok::<(), cai_crypto::Error>(())
 //! ```
 
-use crate::e2e::{self, EpochBundle, EpochSecret, LocalDevice, Roster, SessionState};
 use crate::hierarchy::{self, Kek, WrappedKey};
 use crate::keys::{DataKey, KeyEpoch, KeyId};
 use crate::passphrase::{self, Argon2Params, PassphraseParams};
@@ -61,10 +60,9 @@ pub enum SessionMode {
     /// cannot read (it can only test passphrase guesses offline at Argon2id cost). **A
     /// lost passphrase makes the content unrecoverable.**
     Passphrase,
-    /// R-E4: end-to-end. Epoch secrets are wrapped per participant device with HPKE in
-    /// a signed [`EpochBundle`] ([`crate::e2e`]); only participants' devices can read,
-    /// and every sender seals under its own key derived from the epoch secret (derivable
-    /// by every participant: it separates senders, it does not authenticate them).
+    /// R-E4: end-to-end. One MLS group (RFC 9420) per session ([`crate::e2e`]); content
+    /// and media keys come from the group's exporter, every item is signed by its
+    /// sending device, and the server is only the Delivery Service.
     EndToEnd,
 }
 
@@ -141,9 +139,6 @@ pub enum KeyCustody {
     Wrapped(WrappedKey),
     /// [`SessionMode::Passphrase`]: derivation parameters and verifier; no key material.
     Passphrase(PassphraseParams),
-    /// [`SessionMode::EndToEnd`]: the newest signed epoch bundle; the server can read
-    /// none of the secrets it wraps.
-    EndToEnd(EpochBundle),
 }
 
 impl KeyCustody {
@@ -153,7 +148,6 @@ impl KeyCustody {
         match self {
             KeyCustody::Wrapped(w) => w.to_bytes().to_vec(),
             KeyCustody::Passphrase(p) => p.to_bytes(),
-            KeyCustody::EndToEnd(b) => b.to_bytes().to_vec(),
         }
     }
 
@@ -164,7 +158,6 @@ impl KeyCustody {
             Some(m) if m == passphrase::MAGIC => {
                 PassphraseParams::parse(bytes).map(Self::Passphrase)
             }
-            Some(m) if m == e2e::MAGIC => EpochBundle::parse(bytes).map(Self::EndToEnd),
             Some(_) => Err(Error::BadMagic {
                 expected: "key custody",
             }),
@@ -176,13 +169,11 @@ impl KeyCustody {
         }
     }
 
-    /// Id of the session key it holds. `None` for end-to-end custody, where every
-    /// sender has its own key ([`e2e::sender_key_id`]).
-    pub fn key_id(&self) -> Option<KeyId> {
+    /// Id of the session key it holds.
+    pub fn key_id(&self) -> KeyId {
         match self {
-            KeyCustody::Wrapped(w) => Some(w.key_id()),
-            KeyCustody::Passphrase(p) => Some(p.key_id()),
-            KeyCustody::EndToEnd(_) => None,
+            KeyCustody::Wrapped(w) => w.key_id(),
+            KeyCustody::Passphrase(p) => p.key_id(),
         }
     }
 
@@ -191,7 +182,6 @@ impl KeyCustody {
         match self {
             KeyCustody::Wrapped(w) => w.epoch(),
             KeyCustody::Passphrase(p) => p.epoch(),
-            KeyCustody::EndToEnd(b) => b.epoch(),
         }
     }
 
@@ -202,7 +192,6 @@ impl KeyCustody {
                 matches!(mode, SessionMode::ServerManaged | SessionMode::SessionKey)
             }
             KeyCustody::Passphrase(_) => mode == SessionMode::Passphrase,
-            KeyCustody::EndToEnd(_) => mode == SessionMode::EndToEnd,
         }
     }
 }
@@ -232,7 +221,7 @@ pub fn create_wrapped(
 pub fn recover_wrapped(kek: &Kek, custody: &KeyCustody, wrap_context: &[u8]) -> Result<DataKey> {
     match custody {
         KeyCustody::Wrapped(w) => kek.unwrap(w, wrap_context),
-        KeyCustody::Passphrase(_) | KeyCustody::EndToEnd(_) => Err(Error::Rejected {
+        KeyCustody::Passphrase(_) => Err(Error::Rejected {
             what: "key custody",
             reason: "only server-managed and session-key custody is wrapped under a KEK",
         }),
@@ -251,40 +240,9 @@ pub fn create_passphrase(passphrase: &[u8], params: Argon2Params) -> Result<(Dat
 pub fn recover_passphrase(passphrase: &[u8], custody: &KeyCustody) -> Result<DataKey> {
     match custody {
         KeyCustody::Passphrase(p) => passphrase::derive(passphrase, p),
-        KeyCustody::Wrapped(_) | KeyCustody::EndToEnd(_) => Err(Error::Rejected {
+        KeyCustody::Wrapped(_) => Err(Error::Rejected {
             what: "key custody",
             reason: "only passphrase custody is derived from a passphrase",
-        }),
-    }
-}
-
-/// Starts an end-to-end session (or a new epoch of one, after a join or leave) on the
-/// device `sender`: a fresh epoch secret wrapped to every device of `roster` and signed
-/// (see [`EpochBundle::create`]). The sender keeps the [`EpochSecret`]; the server
-/// stores the custody.
-pub fn create_end_to_end(
-    session: &[u8],
-    epoch: KeyEpoch,
-    roster: &Roster,
-    sender: &LocalDevice,
-) -> Result<(EpochSecret, KeyCustody)> {
-    let (bundle, secret) = EpochBundle::create(session, epoch, roster, sender)?;
-    Ok((secret, KeyCustody::EndToEnd(bundle)))
-}
-
-/// Recovers the epoch secret on a participant's `device`, through its `state` for the
-/// session, which rejects unsigned or foreign bundles and non-increasing epochs. Other
-/// custody is [`Error::Rejected`].
-pub fn recover_end_to_end(
-    state: &mut SessionState,
-    custody: &KeyCustody,
-    device: &LocalDevice,
-) -> Result<EpochSecret> {
-    match custody {
-        KeyCustody::EndToEnd(bundle) => state.accept_bundle(bundle, device),
-        KeyCustody::Wrapped(_) | KeyCustody::Passphrase(_) => Err(Error::Rejected {
-            what: "key custody",
-            reason: "only end-to-end custody holds an epoch bundle",
         }),
     }
 }

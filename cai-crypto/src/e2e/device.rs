@@ -1,18 +1,16 @@
-//! X25519 device keys and device ids.
+//! Device ids and X25519 box keys.
 //!
-//! Every device of every participant has its own X25519 key pair; epoch secrets are
-//! wrapped to it with HPKE. [`DeviceKeyPair::agree`] is the raw X25519 function with the
-//! check RFC 7748 §6.1 leaves to the caller: an all-zero shared secret (a low-order peer
-//! key) is [`Error::NonContributory`]. A [`LocalDevice`] holds everything one device keeps
-//! secret and exports it for a backup blob.
+//! Besides its MLS keys, every device has an X25519 *box key* pair, named in its
+//! cross-signed credential; history grants are sealed to it with HPKE.
+//! [`DeviceKeyPair::agree`] is the raw X25519 function with the check RFC 7748 §6.1
+//! leaves to the caller: an all-zero shared secret (a low-order peer key) is
+//! [`Error::NonContributory`].
 
 use core::fmt;
 
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::{Zeroize, Zeroizing};
 
-use super::identity::{IDENTITY_PUBLIC_KEY_LEN, IdentityKey, IdentityPublicKey};
-use super::wire::{Reader, put_preamble, put_var8, read_preamble};
 use crate::secret::{SecretBytes, ct_eq_slices, fill_random, random_array};
 use crate::{Error, Result};
 
@@ -20,9 +18,6 @@ use crate::{Error, Result};
 pub const MAX_DEVICE_ID_LEN: usize = 64;
 /// Length of an X25519 public key.
 pub const DEVICE_PUBLIC_KEY_LEN: usize = 32;
-
-/// Kind byte of a device key backup (see `docs/E2E.md`).
-pub(crate) const KIND_DEVICE_BACKUP: u8 = 0x03;
 
 /// The opaque id of one device, 1 to [`MAX_DEVICE_ID_LEN`] bytes. Rosters sort by it
 /// (lexicographic byte order). Not secret.
@@ -126,12 +121,6 @@ fn clamp(scalar: &mut [u8; 32]) {
     *hi |= 0x40;
 }
 
-/// Whether a scalar is in clamped form.
-fn is_clamped(scalar: &[u8; 32]) -> bool {
-    let [lo, .., hi] = scalar;
-    *lo & 0x07 == 0 && *hi & 0xc0 == 0x40
-}
-
 /// The X25519 key pair of one device. Zeroized on drop, redacted in `Debug`.
 #[derive(Clone)]
 pub struct DeviceKeyPair {
@@ -194,137 +183,6 @@ impl fmt::Debug for DeviceKeyPair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DeviceKeyPair")
             .field("public", &self.public)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Everything one device keeps secret: its id, its user's [`IdentityKey`] and its
-/// [`DeviceKeyPair`]. Zeroized on drop, redacted in `Debug`.
-#[derive(Clone)]
-pub struct LocalDevice {
-    id: DeviceId,
-    identity: IdentityKey,
-    exchange: DeviceKeyPair,
-}
-
-/// Length of a device key backup without its id.
-const BACKUP_FIXED_LEN: usize = 4 + 3 + 1 + 4 * 32;
-
-impl LocalDevice {
-    /// A device with fresh identity and exchange keys.
-    pub fn generate(id: DeviceId) -> Result<Self> {
-        Ok(Self {
-            id,
-            identity: IdentityKey::generate()?,
-            exchange: DeviceKeyPair::generate()?,
-        })
-    }
-
-    /// A device from keys the caller holds (for instance a user's identity key shared
-    /// by all their devices).
-    pub fn from_parts(id: DeviceId, identity: IdentityKey, exchange: DeviceKeyPair) -> Self {
-        Self {
-            id,
-            identity,
-            exchange,
-        }
-    }
-
-    /// The device id.
-    pub fn id(&self) -> &DeviceId {
-        &self.id
-    }
-
-    /// The identity (signing) key.
-    pub fn identity(&self) -> &IdentityKey {
-        &self.identity
-    }
-
-    /// The X25519 key pair.
-    pub fn exchange(&self) -> &DeviceKeyPair {
-        &self.exchange
-    }
-
-    /// This device's roster entry.
-    pub fn roster_entry(&self) -> Result<super::RosterEntry> {
-        super::RosterEntry::new(
-            self.id.clone(),
-            self.exchange.public(),
-            self.identity.public(),
-        )
-    }
-
-    /// The private keys as bytes, for a backup blob that `backup` then encrypts:
-    ///
-    /// ```text
-    /// "CAIK" | 0x01 | kind 0x03 | suite 0x01 | len(device_id) u8 | device_id
-    ///   | ed25519_seed[32] | ed25519_public[32] | x25519_secret[32] | x25519_public[32]
-    /// ```
-    ///
-    /// The public keys let [`from_backup_bytes`](Self::from_backup_bytes) detect a
-    /// corrupted or mixed-up backup. The buffer is zeroized on drop.
-    pub fn to_backup_bytes(&self) -> Result<Zeroizing<Vec<u8>>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(BACKUP_FIXED_LEN + self.id.0.len()));
-        put_preamble(&mut out, KIND_DEVICE_BACKUP);
-        put_var8(&mut out, &self.id.0)?;
-        out.extend_from_slice(self.identity.to_seed().expose_secret());
-        out.extend_from_slice(&self.identity.public().to_bytes());
-        out.extend_from_slice(self.exchange.to_secret().expose_secret());
-        out.extend_from_slice(&self.exchange.public().to_bytes());
-        Ok(out)
-    }
-
-    /// Parses [`to_backup_bytes`](Self::to_backup_bytes) output strictly: exact length,
-    /// known magic, version, kind and suite, a valid device id, and public keys that
-    /// match the private keys and a clamped X25519 scalar ([`Error::Malformed`]
-    /// otherwise). The device id has no redundancy: the backup's own encryption must
-    /// authenticate the blob.
-    pub fn from_backup_bytes(bytes: &[u8]) -> Result<Self> {
-        const WHAT: &str = "device key backup";
-        let mut r = Reader::new(bytes, WHAT);
-        read_preamble(&mut r, WHAT, KIND_DEVICE_BACKUP)?;
-        let id = DeviceId::new(r.var8(MAX_DEVICE_ID_LEN, "device id length")?)?;
-        let seed = SecretBytes::<32>::from_slice(r.take(32)?)?;
-        let identity_pub: [u8; IDENTITY_PUBLIC_KEY_LEN] = r.array()?;
-        let x_secret = SecretBytes::<32>::from_slice(r.take(32)?)?;
-        let x_pub: [u8; DEVICE_PUBLIC_KEY_LEN] = r.array()?;
-        r.finish()?;
-
-        if !is_clamped(x_secret.expose_secret()) {
-            return Err(Error::Malformed {
-                what: WHAT,
-                reason: "X25519 private key is not clamped",
-            });
-        }
-        let identity = IdentityKey::from_seed(&seed);
-        let exchange = DeviceKeyPair::from_secret(&x_secret);
-        if identity.public() != IdentityPublicKey::from_bytes(&identity_pub)? {
-            return Err(Error::Malformed {
-                what: WHAT,
-                reason: "identity public key does not match its private key",
-            });
-        }
-        if exchange.public() != DevicePublicKey(x_pub) {
-            return Err(Error::Malformed {
-                what: WHAT,
-                reason: "device public key does not match its private key",
-            });
-        }
-        exchange.public().validate()?;
-        Ok(Self {
-            id,
-            identity,
-            exchange,
-        })
-    }
-}
-
-impl fmt::Debug for LocalDevice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LocalDevice")
-            .field("id", &self.id)
-            .field("identity", &self.identity.public())
-            .field("exchange", &self.exchange.public())
             .finish_non_exhaustive()
     }
 }

@@ -1,342 +1,262 @@
-//! History bundles: past epochs' secrets granted to one device of a newly added
-//! participant, so that (when policy allows) a counsellor taking over a case can read
-//! its history (R-E4b). One bundle per recipient device, HPKE-sealed to its X25519 key
-//! and signed by the granting participant's identity key. Byte layout (see
-//! `docs/E2E.md`):
+//! History grants (R-E4b): earlier epochs' content keys, sealed to a counsellor's
+//! devices, checked against the signed record chain before they are used.
 //!
 //! ```text
-//! "CAIK" | version 0x01 | kind 0x02 | suite 0x01
-//!   | len(session) u8 | session
-//!   | len(granter_device) u8 | granter_device | granter_identity[32]
-//!   | len(recipient_device) u8 | recipient_device | recipient_x25519[32]
-//!   | count u16 (1..=1024) | count × ( epoch u32 | roster_hash[32] )  (epochs ascending)
-//!   | enc[32] | ct[count × 32 + 16]
-//!   | signature[64]
+//! grant  = preamble(0x05) ‖ len8 group id ‖ len8 recipient account ‖ devices u16be
+//!          ‖ (len8 device id ‖ enc[32] ‖ wrapped grant key[48])* ‖ body_len u32be ‖ body
+//! body   = AES-256-GCM(grant key, nonce = 0^12, aad = everything before body_len,
+//!                      epochs u32be ‖ (epoch u64be ‖ key id[16] ‖ key[32]
+//!                      ‖ members u16be ‖ (len16 credential)*)*)
+//! wrap   = HPKE base (see `wrap`) to the device's box key,
+//!          info = LABEL_HISTORY_INFO ‖ len8 group id ‖ len8 account ‖ len8 device,
+//!          aad = the header before the device list
 //! ```
 //!
-//! `ct` seals the concatenated epoch secrets in list order, with empty `aad` and
-//!
-//! ```text
-//! info = "cai e2e history v1" ‖ len(session) u8 ‖ session
-//!        ‖ len(granter_device) u8 ‖ granter_device ‖ granter_identity[32]
-//!        ‖ len(recipient_device) u8 ‖ recipient_device
-//!        ‖ SHA-256(count u16 ‖ count × (epoch u32 ‖ roster_hash[32]))
-//! ```
+//! The grant key is random per grant, so the fixed nonce is used once. A grant carries
+//! no signature: the recipient trusts nothing in it until each epoch's key and member
+//! list match that epoch's [`EpochRecord`](super::EpochRecord), and the records chain
+//! (each names the digest of the one before) to the record of an epoch the recipient
+//! took part in and checked itself. An altered key, an altered member list or an epoch
+//! outside the chain is [`Error::HistoryRefused`] naming the epoch (R-E4c).
 
-use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 
-use super::device::{
-    DEVICE_PUBLIC_KEY_LEN, DeviceId, DevicePublicKey, LocalDevice, MAX_DEVICE_ID_LEN,
-};
-use super::epoch::{EPOCH_SECRET_LEN, EpochSecret, check_session};
-use super::identity::{IdentityPublicKey, SIGNATURE_LEN};
-use super::roster::{ROSTER_HASH_LEN, RosterEntry};
+use zeroize::Zeroizing;
+
+use super::client::EpochKeys;
+use super::credential::{AccountRef, DeviceCredential, MAX_ACCOUNT_ID_LEN};
+use super::device::{DeviceKeyPair, MAX_DEVICE_ID_LEN};
+use super::record::{DIGEST_LEN, EpochRecord, key_commitment, members_hash};
 use super::wire::{Reader, put_preamble, put_var8, read_preamble};
-use super::wrap::{self, ENC_LEN, HPKE_TAG_LEN};
-use super::{check_signature_input, signature_input};
-use crate::{Error, KeyEpoch, MAX_ID_LEN, Result, SecretBytes};
+use super::wrap;
+use crate::aead::{NONCE_LEN, TAG_LEN, default_backend};
+use crate::secret::SecretBytes;
+use crate::{DataKey, Error, KEY_ID_LEN, KeyEpoch, KeyId, Result};
 
-/// Kind byte of a history bundle.
-pub const KIND_HISTORY_BUNDLE: u8 = 0x02;
-/// `info` label of a history bundle.
-pub const LABEL_HISTORY_INFO: &[u8] = b"cai e2e history v1";
-/// Most epochs one history bundle carries.
-pub const MAX_HISTORY_EPOCHS: usize = 1024;
-/// Largest history bundle accepted, in bytes.
-pub const MAX_HISTORY_BUNDLE_LEN: usize = 7
-    + 1
-    + MAX_ID_LEN
-    + 2 * (1 + MAX_DEVICE_ID_LEN + 32)
-    + 2
-    + MAX_HISTORY_EPOCHS * (4 + ROSTER_HASH_LEN + EPOCH_SECRET_LEN)
-    + ENC_LEN
-    + HPKE_TAG_LEN
-    + SIGNATURE_LEN;
+/// Kind byte of a history grant.
+pub const KIND_HISTORY_GRANT: u8 = 0x05;
+/// HPKE `info` prefix of a grant key wrapped to a device.
+pub const LABEL_HISTORY_INFO: &[u8] = b"cai e2e history grant v2";
+/// Most epochs one grant carries.
+pub const MAX_HISTORY_EPOCHS: usize = 4096;
+/// Most devices one grant is sealed to.
+const MAX_GRANT_DEVICES: usize = 64;
+const WRAPPED_LEN: usize = 32 + TAG_LEN;
+const WHAT: &str = "history grant";
 
-const WHAT: &str = "history bundle";
-
-/// A parsed history bundle whose signature has been verified under the granter
-/// identity it names. Whether that granter may grant is the caller's decision (see
-/// [`SessionState::import_history`](super::SessionState::import_history)).
-#[derive(Clone, PartialEq, Eq)]
-pub struct HistoryBundle {
-    session: Vec<u8>,
-    granter_device: DeviceId,
-    granter_identity: IdentityPublicKey,
-    recipient_device: DeviceId,
-    recipient_key: DevicePublicKey,
-    epochs: Vec<(KeyEpoch, [u8; ROSTER_HASH_LEN])>,
-    enc: [u8; ENC_LEN],
-    ct: Vec<u8>,
-    bytes: Vec<u8>,
-}
-
-/// `SHA-256(count u16 ‖ count × (epoch u32 ‖ roster_hash))`.
-fn epochs_digest(epochs: &[(KeyEpoch, [u8; ROSTER_HASH_LEN])]) -> Result<[u8; 32]> {
-    let count = u16::try_from(epochs.len()).map_err(|_| too_many(epochs.len()))?;
-    let mut h = Sha256::new();
-    h.update(count.to_be_bytes());
-    for (e, rh) in epochs {
-        h.update(e.0.to_be_bytes());
-        h.update(rh);
-    }
-    Ok(h.finalize().into())
-}
-
-fn too_many(n: usize) -> Error {
-    Error::TooLarge {
-        what: "history bundle epochs",
-        len: n as u64,
-        limit: MAX_HISTORY_EPOCHS as u64,
-    }
-}
-
-fn history_info(
-    session: &[u8],
-    granter_device: &DeviceId,
-    granter_identity: &IdentityPublicKey,
-    recipient_device: &DeviceId,
-    epochs: &[(KeyEpoch, [u8; ROSTER_HASH_LEN])],
-) -> Result<Vec<u8>> {
-    let mut info = Vec::with_capacity(LABEL_HISTORY_INFO.len() + 512);
-    info.extend_from_slice(LABEL_HISTORY_INFO);
-    put_var8(&mut info, session)?;
-    put_var8(&mut info, granter_device.as_bytes())?;
-    info.extend_from_slice(&granter_identity.to_bytes());
-    put_var8(&mut info, recipient_device.as_bytes())?;
-    info.extend_from_slice(&epochs_digest(epochs)?);
+fn wrap_info(group_id: &[u8], c: &DeviceCredential) -> Result<Vec<u8>> {
+    let mut info = LABEL_HISTORY_INFO.to_vec();
+    put_var8(&mut info, group_id)?;
+    put_var8(&mut info, c.account().as_bytes())?;
+    put_var8(&mut info, c.device().as_bytes())?;
     Ok(info)
 }
 
-impl HistoryBundle {
-    /// Seals `secrets` (past epochs of `session`, any order, no epoch twice) to the
-    /// device `recipient`, signed by `granter`.
-    pub fn create(
-        session: &[u8],
-        secrets: &[&EpochSecret],
-        granter: &LocalDevice,
-        recipient: &RosterEntry,
-    ) -> Result<Self> {
-        check_session(session)?;
-        if secrets.is_empty() {
-            return Err(Error::Malformed {
-                what: WHAT,
-                reason: "no epochs",
-            });
-        }
-        if secrets.len() > MAX_HISTORY_EPOCHS {
-            return Err(too_many(secrets.len()));
-        }
-        let mut sorted: Vec<&EpochSecret> = secrets.to_vec();
-        sorted.sort_by_key(|s| s.epoch());
-        if sorted
-            .windows(2)
-            .any(|w| matches!(w, [a, b] if a.epoch() == b.epoch()))
-        {
-            return Err(Error::Malformed {
-                what: WHAT,
-                reason: "an epoch is listed twice",
-            });
-        }
-        if sorted.iter().any(|s| s.session() != session) {
-            return Err(Error::Rejected {
-                what: WHAT,
-                reason: "an epoch secret belongs to another session",
-            });
-        }
-        let epochs: Vec<(KeyEpoch, [u8; ROSTER_HASH_LEN])> = sorted
-            .iter()
-            .map(|s| (s.epoch(), s.roster_hash()))
-            .collect();
-        let granter_identity = granter.identity().public();
-        let info = history_info(
-            session,
-            granter.id(),
-            &granter_identity,
-            recipient.device(),
-            &epochs,
-        )?;
-        let mut plain =
-            zeroize::Zeroizing::new(Vec::with_capacity(sorted.len() * EPOCH_SECRET_LEN));
-        for s in &sorted {
-            plain.extend_from_slice(s.secret().expose_secret());
-        }
-        let (enc, ct) = wrap::seal(recipient.exchange(), &info, b"", &plain)?;
-
-        let mut out = Vec::with_capacity(256 + epochs.len() * 36 + ct.len());
-        put_preamble(&mut out, KIND_HISTORY_BUNDLE);
-        put_var8(&mut out, session)?;
-        put_var8(&mut out, granter.id().as_bytes())?;
-        out.extend_from_slice(&granter_identity.to_bytes());
-        put_var8(&mut out, recipient.device().as_bytes())?;
-        out.extend_from_slice(&recipient.exchange().to_bytes());
-        let count = u16::try_from(epochs.len()).map_err(|_| too_many(epochs.len()))?;
-        out.extend_from_slice(&count.to_be_bytes());
-        for (e, rh) in &epochs {
-            out.extend_from_slice(&e.0.to_be_bytes());
-            out.extend_from_slice(rh);
-        }
-        out.extend_from_slice(&enc);
-        out.extend_from_slice(&ct);
-        let signature = granter.identity().sign(&signature_input(&out));
-        out.extend_from_slice(&signature);
-        Ok(Self {
-            session: session.to_vec(),
-            granter_device: granter.id().clone(),
-            granter_identity,
-            recipient_device: recipient.device().clone(),
-            recipient_key: *recipient.exchange(),
-            epochs,
-            enc,
-            ct,
-            bytes: out,
-        })
-    }
-
-    /// One bundle for each of `recipients` (typically all devices of the new participant).
-    pub fn create_for_all(
-        session: &[u8],
-        secrets: &[&EpochSecret],
-        granter: &LocalDevice,
-        recipients: &[RosterEntry],
-    ) -> Result<Vec<Self>> {
-        recipients
-            .iter()
-            .map(|r| Self::create(session, secrets, granter, r))
-            .collect()
-    }
-
-    /// Parses and verifies a history bundle: strict structure (bounded lengths, epochs
-    /// strictly ascending, exact ciphertext length, nothing trailing) and the Ed25519
-    /// signature under the granter identity it names.
-    pub fn parse(bytes: &[u8]) -> Result<Self> {
-        if bytes.len() > MAX_HISTORY_BUNDLE_LEN {
-            return Err(Error::TooLarge {
-                what: WHAT,
-                len: bytes.len() as u64,
-                limit: MAX_HISTORY_BUNDLE_LEN as u64,
-            });
-        }
-        let mut r = Reader::new(bytes, WHAT);
-        read_preamble(&mut r, WHAT, KIND_HISTORY_BUNDLE)?;
-        let session = r.var8(MAX_ID_LEN, "session id length")?.to_vec();
-        let granter_device = DeviceId::new(r.var8(MAX_DEVICE_ID_LEN, "device id length")?)?;
-        let granter_identity = IdentityPublicKey::from_bytes(&r.array()?)?;
-        let recipient_device = DeviceId::new(r.var8(MAX_DEVICE_ID_LEN, "device id length")?)?;
-        let recipient_key = DevicePublicKey::from_bytes(r.array::<DEVICE_PUBLIC_KEY_LEN>()?);
-        recipient_key.validate()?;
-        let count = usize::from(r.u16()?);
-        if count == 0 {
-            return Err(Error::Malformed {
-                what: WHAT,
-                reason: "no epochs",
-            });
-        }
-        if count > MAX_HISTORY_EPOCHS {
-            return Err(too_many(count));
-        }
-        let mut epochs = Vec::with_capacity(count);
-        for _ in 0..count {
-            epochs.push((KeyEpoch(r.u32()?), r.array::<ROSTER_HASH_LEN>()?));
-        }
-        if epochs.windows(2).any(|w| matches!(w, [a, b] if a.0 >= b.0)) {
-            return Err(Error::Malformed {
-                what: WHAT,
-                reason: "epochs not strictly ascending",
-            });
-        }
-        let enc: [u8; ENC_LEN] = r.array()?;
-        let ct = r.take(count * EPOCH_SECRET_LEN + HPKE_TAG_LEN)?.to_vec();
-        let signed_len = r.position();
-        let signature: [u8; SIGNATURE_LEN] = r.array()?;
-        r.finish()?;
-        let signed = bytes.get(..signed_len).ok_or(Error::Malformed {
+/// Seals `epochs` to every device in `recipients` (all of one account).
+pub(crate) fn grant(
+    group_id: &[u8],
+    recipients: &[DeviceCredential],
+    epochs: &[&EpochKeys],
+) -> Result<Vec<u8>> {
+    let account = recipients.first().ok_or(Error::Rejected {
+        what: WHAT,
+        reason: "no recipient devices",
+    })?;
+    if recipients.iter().any(|c| c.account() != account.account()) {
+        return Err(Error::Rejected {
             what: WHAT,
-            reason: "signature offset",
-        })?;
-        check_signature_input(&granter_identity, signed, &signature)?;
-        Ok(Self {
-            session,
-            granter_device,
-            granter_identity,
-            recipient_device,
-            recipient_key,
-            epochs,
-            enc,
-            ct,
-            bytes: bytes.to_vec(),
-        })
+            reason: "recipients belong to different accounts",
+        });
     }
-
-    /// Opens the bundle on `device` and returns the granted epoch secrets, ascending.
-    ///
-    /// [`Error::NotARecipient`] unless the bundle is addressed to this device id and
-    /// X25519 key; [`Error::NonContributory`] or [`Error::Hpke`] if it does not open.
-    pub fn open(&self, device: &LocalDevice) -> Result<Vec<EpochSecret>> {
-        if *device.id() != self.recipient_device || device.exchange().public() != self.recipient_key
-        {
-            return Err(Error::NotARecipient);
-        }
-        let info = history_info(
-            &self.session,
-            &self.granter_device,
-            &self.granter_identity,
-            &self.recipient_device,
-            &self.epochs,
+    if recipients.len() > MAX_GRANT_DEVICES {
+        return Err(Error::LimitExceeded {
+            what: "devices per history grant",
+        });
+    }
+    if epochs.is_empty() || epochs.len() > MAX_HISTORY_EPOCHS {
+        return Err(Error::LimitExceeded {
+            what: "epochs per history grant",
+        });
+    }
+    let mut header = Vec::new();
+    put_preamble(&mut header, KIND_HISTORY_GRANT);
+    put_var8(&mut header, group_id)?;
+    put_var8(&mut header, account.account().as_bytes())?;
+    let grant_key = SecretBytes::<32>::random()?;
+    let mut out = header.clone();
+    out.extend_from_slice(&(recipients.len() as u16).to_be_bytes());
+    for c in recipients {
+        let (enc, wrapped) = wrap::seal(
+            c.box_key(),
+            &wrap_info(group_id, c)?,
+            &header,
+            grant_key.expose_secret(),
         )?;
-        let plain = wrap::open(device.exchange(), &self.enc, &info, b"", &self.ct)?;
-        if plain.len() != self.epochs.len() * EPOCH_SECRET_LEN {
-            return Err(Error::Malformed {
-                what: WHAT,
-                reason: "plaintext length",
-            });
+        put_var8(&mut out, c.device().as_bytes())?;
+        out.extend_from_slice(&enc);
+        out.extend_from_slice(&wrapped);
+    }
+    let mut body = Zeroizing::new(Vec::new());
+    body.extend_from_slice(&(epochs.len() as u32).to_be_bytes());
+    for k in epochs {
+        body.extend_from_slice(&k.epoch().to_be_bytes());
+        body.extend_from_slice(k.content_key().id().as_bytes());
+        body.extend_from_slice(k.content_key().secret().expose_secret());
+        body.extend_from_slice(&(k.members().len() as u16).to_be_bytes());
+        for m in k.members() {
+            body.extend_from_slice(&(m.as_bytes().len() as u16).to_be_bytes());
+            body.extend_from_slice(m.as_bytes());
         }
-        plain
-            .chunks_exact(EPOCH_SECRET_LEN)
-            .zip(&self.epochs)
-            .map(|(chunk, (epoch, rh))| {
-                EpochSecret::from_parts(&self.session, *epoch, *rh, SecretBytes::from_slice(chunk)?)
-            })
-            .collect()
     }
-
-    /// The session id.
-    pub fn session(&self) -> &[u8] {
-        &self.session
-    }
-
-    /// The granting device.
-    pub fn granter_device(&self) -> &DeviceId {
-        &self.granter_device
-    }
-
-    /// The identity key that signed the grant.
-    pub fn granter_identity(&self) -> &IdentityPublicKey {
-        &self.granter_identity
-    }
-
-    /// The device the bundle is sealed to.
-    pub fn recipient_device(&self) -> &DeviceId {
-        &self.recipient_device
-    }
-
-    /// The granted epochs and their roster hashes, ascending.
-    pub fn epochs(&self) -> &[(KeyEpoch, [u8; ROSTER_HASH_LEN])] {
-        &self.epochs
-    }
-
-    /// The encoded bundle.
-    pub fn to_bytes(&self) -> &[u8] {
-        &self.bytes
-    }
+    let aad = out.clone();
+    let key = default_backend().prepare(grant_key.expose_secret())?;
+    let mut ct = body.to_vec();
+    let tag = key.seal_in_place(&[0; NONCE_LEN], &aad, &mut ct)?;
+    ct.extend_from_slice(&tag);
+    let len = u32::try_from(ct.len()).map_err(|_| Error::LimitExceeded {
+        what: "history grant size",
+    })?;
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&ct);
+    Ok(out)
 }
 
-impl core::fmt::Debug for HistoryBundle {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("HistoryBundle")
-            .field("granter_device", &self.granter_device)
-            .field("recipient_device", &self.recipient_device)
-            .field("epochs", &self.epochs.len())
-            .finish_non_exhaustive()
+/// The group id a grant names (for the server's "made for this session" check).
+pub fn grant_group_id(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut r = Reader::new(bytes, WHAT);
+    read_preamble(&mut r, WHAT, KIND_HISTORY_GRANT)?;
+    Ok(r.var8(255, "group id length")?.to_vec())
+}
+
+/// Opens a grant on device `me` and checks every epoch against `records` (any order),
+/// chained back from `anchor`, a record this device checked itself.
+pub(crate) fn accept(
+    bytes: &[u8],
+    group_id: &[u8],
+    me: &DeviceCredential,
+    box_key: &DeviceKeyPair,
+    anchor: (u64, [u8; DIGEST_LEN]),
+    records: &[Vec<u8>],
+) -> Result<Vec<EpochKeys>> {
+    let mut r = Reader::new(bytes, WHAT);
+    read_preamble(&mut r, WHAT, KIND_HISTORY_GRANT)?;
+    if r.var8(255, "group id length")? != group_id {
+        return Err(Error::Rejected {
+            what: WHAT,
+            reason: "made for another session",
+        });
     }
+    let account = AccountRef::new(r.var8(MAX_ACCOUNT_ID_LEN, "account id length")?)?;
+    let header_len = r.position();
+    let header = bytes.get(..header_len).unwrap_or_default();
+    if account != *me.account() {
+        return Err(Error::NotARecipient);
+    }
+    let devices = usize::from(r.u16()?);
+    let mut mine = None;
+    for _ in 0..devices {
+        let device = r.var8(MAX_DEVICE_ID_LEN, "device id length")?;
+        let enc: [u8; 32] = r.array()?;
+        let wrapped: [u8; WRAPPED_LEN] = r.array()?;
+        if device == me.device().as_bytes() {
+            mine = Some((enc, wrapped));
+        }
+    }
+    let aad_len = r.position();
+    let (enc, wrapped) = mine.ok_or(Error::NotARecipient)?;
+    let grant_key = wrap::open(box_key, &enc, &wrap_info(group_id, me)?, header, &wrapped)?;
+    let grant_key: [u8; 32] = grant_key
+        .as_slice()
+        .try_into()
+        .map_err(|_| Error::Malformed {
+            what: WHAT,
+            reason: "grant key is not 32 bytes",
+        })?;
+    let grant_key = SecretBytes::from_bytes(grant_key);
+    let len = r.u32()? as usize;
+    let ct = r.take(len)?;
+    r.finish()?;
+    let (ct, tag) = ct
+        .split_at_checked(ct.len().saturating_sub(TAG_LEN))
+        .ok_or(Error::AuthenticationFailed)?;
+    let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| Error::AuthenticationFailed)?;
+    let mut body = Zeroizing::new(ct.to_vec());
+    default_backend()
+        .prepare(grant_key.expose_secret())?
+        .open_in_place(
+            &[0; NONCE_LEN],
+            bytes.get(..aad_len).unwrap_or_default(),
+            &mut body,
+            &tag,
+        )?;
+    let chain = chain(group_id, anchor, records)?;
+    let mut b = Reader::new(&body, WHAT);
+    let count = b.u32()? as usize;
+    if count == 0 || count > MAX_HISTORY_EPOCHS {
+        return Err(Error::LimitExceeded {
+            what: "epochs per history grant",
+        });
+    }
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let epoch = b.u64()?;
+        let id = KeyId::from_bytes(b.array::<KEY_ID_LEN>()?);
+        let secret = SecretBytes::from_bytes(b.array::<32>()?);
+        let mut members = Vec::new();
+        for _ in 0..b.u16()? {
+            let n = usize::from(b.u16()?);
+            members.push(DeviceCredential::parse(b.take(n)?)?);
+        }
+        let refuse = |reason| Error::HistoryRefused { epoch, reason };
+        let record = chain.get(&epoch).ok_or(refuse(
+            "no signed record of this epoch chains to the group's",
+        ))?;
+        let key_epoch = u32::try_from(epoch).map_err(|_| refuse("epoch out of range"))?;
+        let key = DataKey::from_parts(id, KeyEpoch(key_epoch), secret);
+        if key_commitment(&key) != record.facts().key {
+            return Err(refuse("content key differs from the signed record"));
+        }
+        let sorted = members
+            .windows(2)
+            .all(|w| matches!(w, [a, b] if a.as_bytes() < b.as_bytes()));
+        if !sorted || members_hash(&members) != record.facts().members {
+            return Err(refuse("member list differs from the signed record"));
+        }
+        if !members.iter().any(|m| m.signature_key() == record.signer()) {
+            return Err(refuse("record signed by a non-member"));
+        }
+        out.push(EpochKeys::new(epoch, key, members, record.digest()));
+    }
+    b.finish()?;
+    Ok(out)
+}
+
+/// Records from `anchor` back to the oldest one that chains, by epoch; each verified.
+fn chain(
+    group_id: &[u8],
+    anchor: (u64, [u8; DIGEST_LEN]),
+    records: &[Vec<u8>],
+) -> Result<BTreeMap<u64, EpochRecord>> {
+    let mut by_digest = BTreeMap::new();
+    for bytes in records {
+        let rec = EpochRecord::parse(bytes)?;
+        if rec.group_id() == group_id {
+            by_digest.insert(rec.digest(), rec);
+        }
+    }
+    let mut out = BTreeMap::new();
+    let (mut epoch, mut digest) = anchor;
+    while let Some(rec) = by_digest.remove(&digest) {
+        if rec.epoch() != epoch {
+            break;
+        }
+        rec.verify()?;
+        digest = *rec.previous();
+        out.insert(epoch, rec);
+        match epoch.checked_sub(1) {
+            Some(e) => epoch = e,
+            None => break,
+        }
+    }
+    Ok(out)
 }

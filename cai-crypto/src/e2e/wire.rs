@@ -60,6 +60,10 @@ impl<'a> Reader<'a> {
     }
 
     /// A field with a one-byte length prefix whose length must lie in `1..=max`.
+    pub(crate) fn u64(&mut self) -> Result<u64> {
+        self.array::<8>().map(u64::from_be_bytes)
+    }
+
     pub(crate) fn var8(&mut self, max: usize, reason: &'static str) -> Result<&'a [u8]> {
         let len = usize::from(self.u8()?);
         if len == 0 || len > max {

@@ -1,0 +1,165 @@
+//! The signed mode descriptor: which encryption mode a session has, said by its creator.
+//!
+//! A server that could tell a newly joining device "this session is server-managed"
+//! would silently downgrade it. So the creator's device signs a [`ModeDescriptor`] with
+//! the creator's user identity key, and in end-to-end mode the descriptor is a
+//! group-context extension of the session's MLS group
+//! ([`EXTENSION_MODE_DESCRIPTOR`](super::EXTENSION_MODE_DESCRIPTOR)): it enters the key
+//! schedule, so a member holding another descriptor derives other keys, and every
+//! joining device checks it against the session it meant to join.
+
+use core::fmt;
+
+use sha2::{Digest, Sha256};
+
+use super::credential::{AccountRef, MAX_ACCOUNT_ID_LEN};
+use super::identity::{IDENTITY_PUBLIC_KEY_LEN, IdentityKey, IdentityPublicKey, SIGNATURE_LEN};
+use super::wire::{Reader, put_preamble, put_var8, read_preamble};
+use crate::context::MAX_ID_LEN;
+use crate::modes::SessionMode;
+use crate::{Error, Result};
+
+/// Kind byte of a mode descriptor.
+pub const KIND_MODE_DESCRIPTOR: u8 = 0x02;
+
+/// A session's encryption mode, signed by its creator's user identity key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ModeDescriptor {
+    mode: SessionMode,
+    tenant: Vec<u8>,
+    session: Vec<u8>,
+    creator: AccountRef,
+    creator_key: IdentityPublicKey,
+    bytes: Vec<u8>,
+}
+
+impl ModeDescriptor {
+    /// Signs the descriptor of a new session on the creator's device.
+    pub fn sign(
+        creator_key: &IdentityKey,
+        creator: &AccountRef,
+        tenant: &[u8],
+        session: &[u8],
+        mode: SessionMode,
+    ) -> Result<Self> {
+        check_id("tenant id", tenant)?;
+        check_id("session id", session)?;
+        let mut out = Vec::with_capacity(200);
+        put_preamble(&mut out, KIND_MODE_DESCRIPTOR);
+        out.push(mode.code());
+        put_var8(&mut out, tenant)?;
+        put_var8(&mut out, session)?;
+        put_var8(&mut out, creator.as_bytes())?;
+        out.extend_from_slice(&creator_key.public().to_bytes());
+        let sig = creator_key.sign(&super::signature_input(&out));
+        out.extend_from_slice(&sig);
+        Self::parse(&out)
+    }
+
+    /// Parses a descriptor and checks its signature against the key it names. Whether
+    /// that key is the creator's is the caller's question ([`Self::creator_key`]).
+    pub fn parse(bytes: &[u8]) -> Result<Self> {
+        const WHAT: &str = "mode descriptor";
+        let mut r = Reader::new(bytes, WHAT);
+        read_preamble(&mut r, WHAT, KIND_MODE_DESCRIPTOR)?;
+        let mode = SessionMode::from_code(r.u8()?)?;
+        let tenant = r.var8(MAX_ID_LEN, "tenant id length")?.to_vec();
+        let session = r.var8(MAX_ID_LEN, "session id length")?.to_vec();
+        let creator = AccountRef::new(r.var8(MAX_ACCOUNT_ID_LEN, "account id length")?)?;
+        let creator_key = IdentityPublicKey::from_bytes(&r.array::<IDENTITY_PUBLIC_KEY_LEN>()?)?;
+        let signed = r.position();
+        let sig: [u8; SIGNATURE_LEN] = r.array()?;
+        r.finish()?;
+        let body = bytes.get(..signed).ok_or(Error::Truncated {
+            what: WHAT,
+            needed: signed,
+            got: bytes.len(),
+        })?;
+        super::check_signature_input(&creator_key, body, &sig)?;
+        Ok(Self {
+            mode,
+            tenant,
+            session,
+            creator,
+            creator_key,
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    /// Checks that the descriptor is for `tenant`/`session`, else [`Error::Rejected`].
+    pub fn check_session(&self, tenant: &[u8], session: &[u8]) -> Result<()> {
+        if self.tenant != tenant || self.session != session {
+            return Err(Error::Rejected {
+                what: "mode descriptor",
+                reason: "made for another session",
+            });
+        }
+        Ok(())
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> SessionMode {
+        self.mode
+    }
+
+    /// The tenant id.
+    pub fn tenant(&self) -> &[u8] {
+        &self.tenant
+    }
+
+    /// The session id.
+    pub fn session(&self) -> &[u8] {
+        &self.session
+    }
+
+    /// The creator's account.
+    pub fn creator(&self) -> &AccountRef {
+        &self.creator
+    }
+
+    /// The creator's user identity key that signed it.
+    pub fn creator_key(&self) -> &IdentityPublicKey {
+        &self.creator_key
+    }
+
+    /// The encoded descriptor.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// SHA-256 of the encoding: what the other modes bind into their contexts.
+    pub fn digest(&self) -> [u8; 32] {
+        Sha256::digest(&self.bytes).into()
+    }
+}
+
+impl fmt::Debug for ModeDescriptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ModeDescriptor")
+            .field("mode", &self.mode)
+            .field("creator", &self.creator)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The MLS group id of a session: `"cai1" ‖ len8 tenant ‖ len8 session`.
+pub fn group_id(tenant: &[u8], session: &[u8]) -> Result<Vec<u8>> {
+    check_id("tenant id", tenant)?;
+    check_id("session id", session)?;
+    let mut out = Vec::with_capacity(6 + tenant.len() + session.len());
+    out.extend_from_slice(b"cai1");
+    put_var8(&mut out, tenant)?;
+    put_var8(&mut out, session)?;
+    Ok(out)
+}
+
+fn check_id(field: &'static str, id: &[u8]) -> Result<()> {
+    if id.is_empty() || id.len() > MAX_ID_LEN {
+        return Err(Error::InvalidContext {
+            field,
+            len: id.len(),
+            max: MAX_ID_LEN,
+        });
+    }
+    Ok(())
+}
