@@ -142,8 +142,8 @@ pub enum KeyCustody {
 }
 
 impl KeyCustody {
-    /// The stored bytes: a wrapped key (`"CAIW"…`), passphrase parameters (`"CAIP"…`)
-    /// or an epoch bundle (`"CAIK"…`).
+    /// The stored bytes: a wrapped key (`"CAIW"…`) or passphrase parameters
+    /// (`"CAIP"…`).
     pub fn to_bytes(&self) -> Vec<u8> {
         match self {
             KeyCustody::Wrapped(w) => w.to_bytes().to_vec(),

@@ -32,6 +32,7 @@
 //! | [`sessions`] | `participants`, `sessions_of`, `delete_session_cascades`, `listings` |
 //! | [`content`] | `item_versions`, `delete_item_cascades`, `delete_session_content`, `items_paging` |
 //! | [`keys`] | `custody_insert_only`, `delete_custody_shreds`, `grants_and_backups_are_replaced`, `credentials` |
+//! | [`e2e`] | `e2e_epochs_insert_only`, `key_packages` |
 //! | [`audit`] | `audit_sequence`, `incidents`, `notification_outbox` |
 //! | [`concurrency`] | `concurrent_batches_serialize` |
 //!
@@ -48,6 +49,7 @@ pub mod concurrency;
 pub mod content;
 pub mod data;
 pub mod directory;
+pub mod e2e;
 pub mod fixture;
 pub mod keys;
 pub mod sessions;
@@ -109,6 +111,7 @@ macro_rules! store_conformance_tests {
                     items_paging;
                 keys: custody_insert_only, delete_custody_shreds,
                     grants_and_backups_are_replaced, credentials;
+                e2e: e2e_epochs_insert_only, key_packages;
                 audit: audit_sequence, incidents, notification_outbox;
             );
 

@@ -68,22 +68,6 @@ pub(crate) mod base64_opt {
     }
 }
 
-/// A list of byte strings: an array of base64 strings.
-pub(crate) mod base64_list {
-    use super::*;
-
-    pub(crate) fn serialize<S: Serializer>(list: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(list.iter().map(|b| encode(b)))
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
-        Vec::<String>::deserialize(d)?
-            .iter()
-            .map(|text| decode(text, "bytes"))
-            .collect()
-    }
-}
-
 /// Largest number of seconds a duration may have in JSON: 2^53 - 1, the largest
 /// integer a JavaScript number holds exactly. In milliseconds it still fits an `i64`,
 /// so no deadline computed from it overflows.

@@ -63,7 +63,7 @@ impl<'de> Deserialize<'de> for ContentBody {
 /// `{"type":"server_sealed"}`,
 /// `{"type":"session_key","key_id":"<32 hex>","epoch":0,"key":"<base64 of 32 bytes>"}`,
 /// `{"type":"passphrase","custody":"<base64>"}`,
-/// `{"type":"end_to_end","epochs":["<base64>",…],"history_grant":"<base64>"|null}`.
+/// `{"type":"end_to_end","epoch":3|null,"history_grant":"<base64>"|null}`.
 impl Serialize for SessionKeyMaterial {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
@@ -79,8 +79,7 @@ impl Serialize for SessionKeyMaterial {
                 custody: &'a str,
             },
             EndToEnd {
-                #[serde(with = "super::base64_list")]
-                epochs: &'a [Vec<u8>],
+                epoch: Option<u32>,
                 #[serde(with = "super::base64_opt")]
                 history_grant: &'a Option<Vec<u8>>,
             },
@@ -101,10 +100,10 @@ impl Serialize for SessionKeyMaterial {
             }
             .serialize(s),
             SessionKeyMaterial::EndToEnd {
-                epochs,
+                epoch,
                 history_grant,
             } => Out::EndToEnd {
-                epochs,
+                epoch: *epoch,
                 history_grant,
             }
             .serialize(s),
@@ -130,8 +129,7 @@ impl<'de> Deserialize<'de> for SessionKeyMaterial {
                 custody: Vec<u8>,
             },
             EndToEnd {
-                #[serde(with = "super::base64_list")]
-                epochs: Vec<Vec<u8>>,
+                epoch: Option<u32>,
                 #[serde(default, with = "super::base64_opt")]
                 history_grant: Option<Vec<u8>>,
             },
@@ -147,10 +145,10 @@ impl<'de> Deserialize<'de> for SessionKeyMaterial {
             }
             In::Passphrase { custody } => SessionKeyMaterial::Passphrase(custody),
             In::EndToEnd {
-                epochs,
+                epoch,
                 history_grant,
             } => SessionKeyMaterial::EndToEnd {
-                epochs,
+                epoch,
                 history_grant,
             },
         })

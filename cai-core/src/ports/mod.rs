@@ -68,8 +68,8 @@ pub use notify::{AdminNotifier, Notification, NotifyError};
 pub use routing::{SingleStore, TenantRouter};
 pub use store::{
     AuditStore, Batch, ContentStore, Credential, CredentialKind, CredentialStore, DirectoryStore,
-    DynStore, HistoryGrant, InvitationFilter, KeyStore, Order, Page, SessionStore, Store,
-    StoreError, StoreResult, StoredCustody, Write,
+    DynStore, E2eEpoch, HistoryGrant, InvitationFilter, KeyStore, Order, Page, SessionStore, Store,
+    StoreError, StoreResult, StoredCustody, StoredKeyPackage, Write,
 };
 pub use throttle::{
     AttemptKey, AttemptScope, AttemptSource, CheckError, CounterError, FailureCounter, Reservation,

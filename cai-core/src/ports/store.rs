@@ -253,6 +253,73 @@ pub struct HistoryGrant {
     pub grant: Vec<u8>,
 }
 
+/// One epoch of an end-to-end session's MLS group as the Delivery Service accepted it
+/// (R-E4). Everything in it is public to the group's members and opens nothing: the
+/// commit, the signed epoch record, the welcome (encrypted to the devices it adds) and
+/// the server's public group state.
+#[derive(Clone, PartialEq, Eq)]
+pub struct E2eEpoch {
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// The session.
+    pub session: SessionId,
+    /// The epoch (0 when the group was created).
+    pub epoch: u32,
+    /// The commit (an MLS `PublicMessage`) that led into the epoch; empty for epoch 0.
+    pub commit: Vec<u8>,
+    /// The epoch's signed record (`cai_crypto::e2e::EpochRecord`).
+    pub record: Vec<u8>,
+    /// The welcome for the devices the commit added, if any.
+    pub welcome: Option<Vec<u8>>,
+    /// The Delivery Service's public group state in this epoch (`DsGroup::to_bytes`).
+    pub group: Vec<u8>,
+    /// Who committed (or created the group).
+    pub committed_by: SubjectId,
+    /// When.
+    pub at: Timestamp,
+}
+
+impl std::fmt::Debug for E2eEpoch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("E2eEpoch")
+            .field("session", &self.session)
+            .field("epoch", &self.epoch)
+            .field("commit", &format_args!("<{} bytes>", self.commit.len()))
+            .field("welcome", &self.welcome.as_ref().map(Vec::len))
+            .field("committed_by", &self.committed_by)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A published MLS key package of one device (R-E4): one-time, or the device's
+/// last-resort package, which is handed out but never consumed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredKeyPackage {
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// The account or guest whose device it is.
+    pub owner: SubjectId,
+    /// The device id from its credential.
+    pub device: Vec<u8>,
+    /// Its `KeyPackageRef` (unique).
+    pub reference: Vec<u8>,
+    /// Whether it is the device's last-resort package.
+    pub last_resort: bool,
+    /// The `KeyPackage` MLS message.
+    pub package: Vec<u8>,
+    /// When it was published.
+    pub published_at: Timestamp,
+}
+
+impl std::fmt::Debug for StoredKeyPackage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredKeyPackage")
+            .field("owner", &self.owner)
+            .field("last_resort", &self.last_resort)
+            .finish_non_exhaustive()
+    }
+}
+
 impl std::fmt::Debug for StoredCustody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoredCustody")
@@ -299,13 +366,13 @@ pub enum Write {
     InsertAccount(Account),
     /// Update an account (e-mail unique within the tenant).
     UpdateAccount(Account),
-    /// Delete an account. Cascades: its credentials, key backup, history grants to it,
-    /// its group memberships, its participations. Content it wrote stays (attributed to
+    /// Delete an account. Cascades: its credentials, key backup, key packages, history
+    /// grants to it, its group memberships, its participations. Content it wrote stays (attributed to
     /// a deleted account); audit events stay.
     DeleteAccount(AccountId),
     /// Insert a guest.
     InsertGuest(Guest),
-    /// Delete a guest. Cascades: its participations.
+    /// Delete a guest. Cascades: its participations, its key packages.
     DeleteGuest(GuestId),
     /// Insert a role.
     InsertRole(Role),
@@ -322,7 +389,7 @@ pub enum Write {
     /// Update a session.
     UpdateSession(Session),
     /// Delete a session. Cascades: participants, invitations, items with all versions,
-    /// key custody, history grants, guests of the session.
+    /// key custody, history grants, end-to-end group epochs, guests of the session.
     DeleteSession(SessionId),
     /// Add a participant, or change the part of an existing one.
     PutParticipant(Participant),
@@ -355,10 +422,26 @@ pub enum Write {
     /// Store the key custody of a session epoch (insert only: an epoch's key never
     /// changes).
     InsertCustody(StoredCustody),
-    /// Delete all key custody and history grants of a session: crypto-shredding (R-P4).
+    /// Delete all key custody, history grants and end-to-end group epochs of a
+    /// session: crypto-shredding (R-P4).
     DeleteCustody(SessionId),
     /// Store a history grant (one per session and recipient; a new one replaces it).
     PutHistoryGrant(HistoryGrant),
+    /// Store the next epoch of an end-to-end session's group (insert only: a second
+    /// epoch with the same number is a [`StoreError::Conflict`] — this is what makes
+    /// the first commit of an epoch win when two race).
+    InsertE2eEpoch(E2eEpoch),
+    /// Publish a key package (its reference unique, else `Conflict`). A last-resort
+    /// package replaces the device's previous last-resort package.
+    PutKeyPackage(StoredKeyPackage),
+    /// Consume a one-time key package (missing: [`StoreError::Missing`], so two
+    /// claims of one package cannot both succeed).
+    TakeKeyPackage {
+        /// Whose.
+        owner: SubjectId,
+        /// Its reference.
+        reference: Vec<u8>,
+    },
     /// Store an account's key backup (its private keys sealed under its master key,
     /// R-E4), replacing the previous one.
     PutKeyBackup {
@@ -419,6 +502,9 @@ impl std::fmt::Debug for Write {
             Write::InsertCustody(c) => ("InsertCustody", &c.session),
             Write::DeleteCustody(id) => ("DeleteCustody", id),
             Write::PutHistoryGrant(g) => ("PutHistoryGrant", &g.session),
+            Write::InsertE2eEpoch(e) => ("InsertE2eEpoch", &e.session),
+            Write::PutKeyPackage(k) => ("PutKeyPackage", &k.owner),
+            Write::TakeKeyPackage { owner, .. } => ("TakeKeyPackage", owner),
             Write::PutKeyBackup { account, .. } => ("PutKeyBackup", account),
             Write::PutCredential(c) => ("PutCredential", &c.account),
             Write::DeleteCredential { account, .. } => ("DeleteCredential", account),
@@ -564,7 +650,8 @@ pub trait ContentStore: Send + Sync {
     async fn versions(&self, tenant: TenantId, item: ItemId) -> StoreResult<Vec<ContentVersion>>;
 }
 
-/// Wrapped keys: session key custody, history grants, account key backups.
+/// Keys: session key custody, history grants, end-to-end group epochs and key
+/// packages, account key backups.
 #[async_trait]
 pub trait KeyStore: Send + Sync {
     /// The custody of one epoch of a session.
@@ -587,6 +674,27 @@ pub trait KeyStore: Send + Sync {
         session: SessionId,
         recipient: AccountId,
     ) -> StoreResult<Option<HistoryGrant>>;
+    /// Epochs of an end-to-end session's group numbered above `after` (all when
+    /// `None`), oldest first, at most `limit` (capped at [`Page::MAX_LIMIT`]).
+    async fn e2e_epochs(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+        after: Option<u32>,
+        limit: u32,
+    ) -> StoreResult<Vec<E2eEpoch>>;
+    /// The newest epoch of an end-to-end session's group.
+    async fn e2e_latest(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+    ) -> StoreResult<Option<E2eEpoch>>;
+    /// The key packages of an account's or guest's devices, oldest first.
+    async fn key_packages(
+        &self,
+        tenant: TenantId,
+        owner: SubjectId,
+    ) -> StoreResult<Vec<StoredKeyPackage>>;
     /// An account's key backup.
     async fn key_backup(
         &self,

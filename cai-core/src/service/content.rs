@@ -102,11 +102,11 @@ impl Counselling {
                 reason: "content must be sealed on the client in this mode",
             }),
             (SessionMode::EndToEnd, ContentBody::Sealed(_))
-                if store.custody(s.tenant, s.id, s.key_epoch).await?.is_none() =>
+                if store.e2e_latest(s.tenant, s.id).await?.is_none() =>
             {
                 Err(Error::WrongMode {
                     mode: s.mode,
-                    reason: "no key epoch stored yet",
+                    reason: "the end-to-end group is not started yet",
                 })
             }
             (_, ContentBody::Sealed(sealed)) => Ok(sealed),

@@ -13,6 +13,7 @@
 mod accounts;
 mod content;
 mod context;
+mod e2e;
 mod explain;
 pub mod mail;
 pub mod observe;
@@ -44,6 +45,10 @@ use crate::time::Timestamp;
 pub use accounts::{AccountChanges, NewAccount};
 pub use content::{ContentBody, ContentView, MAX_PLAINTEXT_LEN};
 pub use context::{ItemIds, session_key_context};
+pub use e2e::{
+    E2eCommit, E2eEpochView, MAX_EPOCHS_PER_READ, MAX_HANDSHAKE_LEN, MAX_KEY_PACKAGE_LEN,
+    MAX_KEY_PACKAGES_PER_CALL, MAX_KEY_PACKAGES_PER_OWNER,
+};
 pub use explain::Target;
 pub use mail::{InvitationTemplate, InvitationTemplates};
 pub use observe::{Health, PortHealth};

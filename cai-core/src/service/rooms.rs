@@ -81,16 +81,17 @@ pub enum RoomEntry {
 
 impl Counselling {
     /// Admits someone waiting in the lobby of a meeting (a room's session) as a client.
-    /// Needs `ManageParticipants` (the host). End-to-end meetings need the next epoch,
-    /// made with the admitted participant's devices (`next_epoch`), as any membership
-    /// change. Someone not waiting is a [`Error::Conflict`].
+    /// Needs `ManageParticipants` (the host). In end-to-end meetings the host's device
+    /// may pass the commit that adds the admitted participant's devices (`next_epoch`);
+    /// nobody waiting in the lobby is ever in the group. Someone not waiting is a
+    /// [`Error::Conflict`].
     pub async fn admit(
         &self,
         caller: &Caller,
         tenant: TenantId,
         session: SessionId,
         subject: SubjectId,
-        next_epoch: Option<Vec<u8>>,
+        next_epoch: Option<super::e2e::E2eCommit>,
     ) -> Result<()> {
         self.observe("admit", Some(tenant), Some(caller), async move {
             let (store, _, mut s, parts, decision) = self
@@ -118,7 +119,17 @@ impl Counselling {
                 role: ParticipantRole::Client,
                 joined_at: tx.now,
             }));
-            self.epoch_for_change(&store, &mut tx, &mut s, next_epoch)
+            let after: Vec<_> = parts
+                .iter()
+                .map(|(p, role)| {
+                    if *p == subject {
+                        (*p, ParticipantRole::Client)
+                    } else {
+                        (*p, *role)
+                    }
+                })
+                .collect();
+            self.epoch_for_change(&store, &mut tx, &mut s, &after, next_epoch, caller, None)
                 .await?;
             tx.audit(
                 &store,

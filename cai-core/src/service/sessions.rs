@@ -9,6 +9,7 @@ use cai_crypto::hierarchy::WrappedKey;
 use cai_crypto::modes::{KeyCustody, SessionMode};
 
 use super::accounts::NewAccount;
+use super::e2e::E2eCommit;
 use super::paging::{PageRequest, Paged};
 use super::{Caller, Counselling};
 use crate::authz::{
@@ -99,11 +100,13 @@ pub enum SessionKeyMaterial {
     /// Passphrase mode (R-E3): the derivation parameters; the client needs the
     /// passphrase. **Without it the content is unrecoverable.**
     Passphrase(Vec<u8>),
-    /// End-to-end mode (R-E4): every epoch's signed bundle, oldest first, and the
-    /// history grant sealed to the caller, if any (R-E4b).
+    /// End-to-end mode (R-E4): the server holds no key. The group's current epoch
+    /// (`None` until the owner's device started the group), whose commits and records
+    /// a device reads with [`Counselling::e2e_epochs`], and the history grant sealed
+    /// to the caller, if any (R-E4b).
     EndToEnd {
-        /// `KeyCustody` bytes of each epoch.
-        epochs: Vec<Vec<u8>>,
+        /// The group's current epoch.
+        epoch: Option<u32>,
         /// A history grant for the caller.
         history_grant: Option<Vec<u8>>,
     },
@@ -116,12 +119,11 @@ impl fmt::Debug for SessionKeyMaterial {
             SessionKeyMaterial::SessionKey(_) => f.write_str("SessionKey(<redacted>)"),
             SessionKeyMaterial::Passphrase(p) => write!(f, "Passphrase({} bytes)", p.len()),
             SessionKeyMaterial::EndToEnd {
-                epochs,
+                epoch,
                 history_grant,
             } => write!(
                 f,
-                "EndToEnd({} epochs, history grant: {})",
-                epochs.len(),
+                "EndToEnd(epoch {epoch:?}, history grant: {})",
                 history_grant.is_some()
             ),
         }
@@ -292,7 +294,7 @@ impl Counselling {
     /// never below the tenant's minimum (R-E1..R-E4). Server-managed and session-key
     /// sessions get a fresh data key wrapped by the `KeyProvider`; passphrase sessions
     /// store the client's parameters; end-to-end sessions start without keys until the
-    /// owner's device stores epoch 0 ([`Counselling::advance_epoch`]). Needs
+    /// owner's device starts its MLS group ([`Counselling::start_e2e_group`]). Needs
     /// `CreateSession`. At most 64 groups (else `invalid_input`); an unknown group is
     /// `not_found`; a room kind is `invalid_input` (rooms come from `create_room`).
     pub async fn create_session(
@@ -582,12 +584,7 @@ impl Counselling {
                     SessionKeyMaterial::Passphrase(c.custody)
                 }
                 _ => {
-                    let epochs = store
-                        .custodies(tenant, session)
-                        .await?
-                        .into_iter()
-                        .map(|c| c.custody)
-                        .collect();
+                    let epoch = store.e2e_latest(tenant, session).await?.map(|e| e.epoch);
                     let history_grant = match caller.subject {
                         SubjectId::Account(me) => store
                             .history_grant(tenant, session, me)
@@ -596,7 +593,7 @@ impl Counselling {
                         SubjectId::Guest(_) => None,
                     };
                     SessionKeyMaterial::EndToEnd {
-                        epochs,
+                        epoch,
                         history_grant,
                     }
                 }
@@ -634,93 +631,6 @@ impl Counselling {
             .unwrap(s.tenant, wrapped, &wrap_context(s.tenant, s.id)?)
             .await
             .map_err(|e| Error::KeyProvider(e.to_string()))
-    }
-
-    /// Stores the next key epoch of an end-to-end session: the signed `EpochBundle`
-    /// custody made on a participant's device (epoch 0 first, then each next one after
-    /// a membership change). The bundle must name this session and the next epoch.
-    /// Needs `InviteParticipants` (hosts and counsellors of the session).
-    pub async fn advance_epoch(
-        &self,
-        caller: &Caller,
-        tenant: TenantId,
-        session: SessionId,
-        custody: Vec<u8>,
-    ) -> Result<u32> {
-        self.observe("advance_epoch", Some(tenant), Some(caller), async move {
-            let (store, _, mut s, _, decision) = self
-                .session_action(caller, tenant, session, Action::InviteParticipants)
-                .await?;
-            let mut tx = self.tx_of(caller, tenant);
-            let epoch = self.push_epoch(&store, &mut tx, &mut s, custody).await?;
-            tx.audit(
-                &store,
-                AuditKind::SessionKeysChanged,
-                AuditObject::Session(session),
-                vec![Change::new("key_epoch", None::<u32>, Some(epoch))],
-                Some(&decision),
-                false,
-            )
-            .await?;
-            self.commit(&store, tx).await?;
-            Ok(epoch)
-        })
-        .await
-    }
-
-    /// Validates an epoch bundle for `s` and adds it (and the session update) to `tx`.
-    async fn push_epoch(
-        &self,
-        store: &DynStore,
-        tx: &mut super::Tx,
-        s: &mut Session,
-        custody: Vec<u8>,
-    ) -> Result<u32> {
-        if s.mode != SessionMode::EndToEnd {
-            return Err(Error::WrongMode {
-                mode: s.mode,
-                reason: "only end-to-end sessions have device-made key epochs",
-            });
-        }
-        let KeyCustody::EndToEnd(bundle) = KeyCustody::parse(&custody)? else {
-            return Err(Error::WrongMode {
-                mode: s.mode,
-                reason: "custody is not an end-to-end epoch bundle",
-            });
-        };
-        if bundle.session() != crypto_id(&s.id).as_bytes() {
-            return Err(Error::Invalid {
-                what: "epoch bundle",
-                reason: "made for another session",
-            });
-        }
-        // The next epoch: 0 until one is stored, then one past the session's current
-        // epoch (read one custody, not the whole chain).
-        let expected = if store.custody(s.tenant, s.id, s.key_epoch).await?.is_some() {
-            s.key_epoch.checked_add(1).ok_or(Error::Invalid {
-                what: "epoch bundle",
-                reason: "too many epochs",
-            })?
-        } else {
-            s.key_epoch
-        };
-        if bundle.epoch().0 != expected {
-            return Err(Error::Invalid {
-                what: "epoch bundle",
-                reason: "not the session's next epoch",
-            });
-        }
-        tx.write(Write::InsertCustody(StoredCustody {
-            tenant: s.tenant,
-            session: s.id,
-            epoch: expected,
-            custody,
-        }));
-        s.key_epoch = expected;
-        tx.write(Write::UpdateSession(s.clone()));
-        s.revision += 1;
-        tx.publish(s.id, SessionEvent::KeysChanged { epoch: expected });
-        Ok(expected)
     }
 
     /// Invites someone (R-S1, R-S2). A contact request (classic sessions) is mailed to
@@ -1327,16 +1237,17 @@ impl Counselling {
     /// handover). Needs `InviteParticipants`; the account must hold the built-in
     /// Counsellor role (else `invalid_input`); someone already taking part as host or
     /// counsellor is left as is, as client, guest or waiting is a `conflict`. For
-    /// end-to-end sessions the adding device stores the next epoch
-    /// including the new counsellor's devices (`next_epoch`), and may share history
-    /// with [`Counselling::share_history`].
+    /// end-to-end sessions the adding device may pass the commit that adds the new
+    /// counsellor's devices (`next_epoch`, checked as in
+    /// [`Counselling::post_e2e_commit`]), and may share history with
+    /// [`Counselling::share_history`].
     pub async fn add_counsellor(
         &self,
         caller: &Caller,
         tenant: TenantId,
         session: SessionId,
         account: AccountId,
-        next_epoch: Option<Vec<u8>>,
+        next_epoch: Option<E2eCommit>,
     ) -> Result<()> {
         self.observe("add_counsellor", Some(tenant), Some(caller), async move {
             let (store, _, mut s, parts, decision) = self
@@ -1375,7 +1286,9 @@ impl Counselling {
                 role: ParticipantRole::Counsellor,
                 joined_at: tx.now,
             }));
-            self.epoch_for_change(&store, &mut tx, &mut s, next_epoch)
+            let mut after = parts.clone();
+            after.push((SubjectId::Account(account), ParticipantRole::Counsellor));
+            self.epoch_for_change(&store, &mut tx, &mut s, &after, next_epoch, caller, None)
                 .await?;
             tx.audit(
                 &store,
@@ -1399,28 +1312,42 @@ impl Counselling {
         .await
     }
 
-    /// End-to-end sessions change keys with membership: the next epoch is required.
-    /// Other modes must not pass one.
+    /// End-to-end sessions change their group with their participants: a commit given
+    /// with a participant change is checked against the participants after the change
+    /// (`parts_after`, see [`Counselling::apply_e2e_commit`]); removing someone whose
+    /// devices are in the group needs the commit that removes them. Adding someone
+    /// needs none (their devices may have no key packages yet; any member with
+    /// `InviteParticipants` adds them later). Other modes must not pass a commit.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn epoch_for_change(
         &self,
         store: &DynStore,
         tx: &mut super::Tx,
         s: &mut Session,
-        next_epoch: Option<Vec<u8>>,
+        parts_after: &[(SubjectId, ParticipantRole)],
+        next_epoch: Option<E2eCommit>,
+        caller: &Caller,
+        leaving: Option<SubjectId>,
     ) -> Result<()> {
         match (s.mode, next_epoch) {
-            (SessionMode::EndToEnd, Some(bundle)) => {
-                self.push_epoch(store, tx, s, bundle).await?;
+            (SessionMode::EndToEnd, Some(commit)) => {
+                self.apply_e2e_commit(store, tx, s, parts_after, commit, caller)
+                    .await?;
                 Ok(())
             }
-            (SessionMode::EndToEnd, None) => Err(Error::WrongMode {
-                mode: s.mode,
-                reason: "a membership change needs the next key epoch",
-            }),
+            (SessionMode::EndToEnd, None) => match leaving {
+                Some(who) if self.e2e_has_devices_of(store, s, who).await? => {
+                    Err(Error::WrongMode {
+                        mode: s.mode,
+                        reason: "removing a participant whose devices are in the group needs the commit that removes them",
+                    })
+                }
+                _ => Ok(()),
+            },
             (_, None) => Ok(()),
             (mode, Some(_)) => Err(Error::WrongMode {
                 mode,
-                reason: "only end-to-end sessions have device-made key epochs",
+                reason: "only end-to-end sessions have an MLS group",
             }),
         }
     }
@@ -1435,7 +1362,7 @@ impl Counselling {
         tenant: TenantId,
         session: SessionId,
         subject: SubjectId,
-        next_epoch: Option<Vec<u8>>,
+        next_epoch: Option<E2eCommit>,
     ) -> Result<()> {
         self.observe(
             "remove_participant",
@@ -1463,12 +1390,25 @@ impl Counselling {
                     if next_epoch.is_some() {
                         return Err(Error::WrongMode {
                             mode: s.mode,
-                            reason: "someone waiting in the lobby held no keys: no new epoch",
+                            reason: "someone waiting in the lobby held no keys: no commit",
                         });
                     }
                 } else {
-                    self.epoch_for_change(&store, &mut tx, &mut s, next_epoch)
-                        .await?;
+                    let after: Vec<_> = parts
+                        .iter()
+                        .filter(|(p, _)| *p != subject)
+                        .copied()
+                        .collect();
+                    self.epoch_for_change(
+                        &store,
+                        &mut tx,
+                        &mut s,
+                        &after,
+                        next_epoch,
+                        caller,
+                        Some(subject),
+                    )
+                    .await?;
                 }
                 tx.audit(
                     &store,
@@ -1491,7 +1431,7 @@ impl Counselling {
     }
 
     /// Gives a counsellor of the session the keys of its earlier epochs (R-E4b): a
-    /// `cai_crypto::e2e::HistoryBundle` made on a participant's device and sealed to
+    /// history grant (`cai_crypto::e2e::Device::grant_history`) made on a participant's device and sealed to
     /// the recipient's devices. Allowed only when the tenant allows history sharing,
     /// for end-to-end sessions, to the host or a counsellor of the session (else
     /// `invalid_input`); a grant is at most 1 MiB (413). Needs `ShareHistory`.
@@ -1532,13 +1472,7 @@ impl Counselling {
                 limit: 1 << 20,
             });
         }
-        let bundle = cai_crypto::e2e::HistoryBundle::parse(&grant)?;
-        if bundle.session() != crypto_id(&session).as_bytes() {
-            return Err(Error::Invalid {
-                what: "history grant",
-                reason: "made for another session",
-            });
-        }
+        Self::check_grant_group(&s, &grant)?;
         let mut tx = self.tx_of(caller, tenant);
         tx.write(Write::PutHistoryGrant(HistoryGrant {
             tenant,

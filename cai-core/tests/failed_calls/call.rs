@@ -291,10 +291,55 @@ pub(crate) async fn call(
             Ok(())
         }
         Op::SessionKeys => svc.session_keys(&c, t, ctx.session(x)).await.map(drop),
-        Op::AdvanceEpoch => {
+        Op::PublishKeyPackages => {
+            let packages = match y % 4 {
+                // Ben's device's package: only Ben may publish it.
+                0 => vec![ctx.other_device.key_package(z % 2 == 0).unwrap()],
+                1 => Vec::new(),
+                2 => vec![b"not a key package".to_vec()],
+                _ => vec![vec![0; cai_core::service::MAX_KEY_PACKAGE_LEN + 1]],
+            };
+            svc.publish_key_packages(&c, t, packages).await.map(drop)
+        }
+        Op::ClaimKeyPackages => {
             let s = if x < 96 { ctx.e2e } else { ctx.session(x) };
-            let bytes = ctx.epoch_bytes(t, s, y).await;
-            svc.advance_epoch(&c, t, s, bytes).await.map(drop)
+            svc.claim_key_packages(&c, t, s, ctx.subject(y))
+                .await
+                .map(drop)
+        }
+        Op::StartE2eGroup => {
+            // A new group for the session, by a fresh device of the caller.
+            let s = if x < 96 { ctx.e2e } else { ctx.session(x) };
+            let (mut device, key) = e2e_device(c.subject, "new-device");
+            let d = ModeDescriptor::sign(
+                &key,
+                &AccountRef::new(c.subject.to_string().as_bytes()).unwrap(),
+                t.to_string().as_bytes(),
+                s.to_string().as_bytes(),
+                cai_crypto::modes::SessionMode::EndToEnd,
+            )
+            .unwrap();
+            let (info, record) = device.create_group(&d).unwrap();
+            let info = if y % 3 == 0 {
+                b"garbage".to_vec()
+            } else {
+                info
+            };
+            svc.start_e2e_group(&c, t, s, info, record).await.map(drop)
+        }
+        Op::PostE2eCommit => {
+            let s = if x < 96 { ctx.e2e } else { ctx.session(x) };
+            let commit = ctx.e2e_commit(y);
+            let r = svc.post_e2e_commit(&c, t, s, commit).await;
+            ctx.settle(r.is_ok());
+            r.map(drop)
+        }
+        Op::E2eEpochs => {
+            let s = if x < 96 { ctx.e2e } else { ctx.session(x) };
+            let after = (y % 3 != 0).then_some(u32::from(y % 4));
+            svc.e2e_epochs(&c, t, s, after, u32::from(z))
+                .await
+                .map(drop)
         }
         Op::Invite => {
             let to = match y % 3 {
@@ -384,8 +429,10 @@ pub(crate) async fn call(
         Op::JoinSession => svc.join_session(&c, t, ctx.session(x)).await.map(drop),
         Op::AddCounsellor => {
             let s = ctx.session(x);
-            let next = ctx.next_epoch_opt(t, s, z).await;
-            svc.add_counsellor(&c, t, s, ctx.account(y), next).await
+            let next = ctx.e2e_commit_opt(z);
+            let r = svc.add_counsellor(&c, t, s, ctx.account(y), next).await;
+            ctx.settle(r.is_ok());
+            r
         }
         Op::RemoveParticipant => {
             let (s, subject) = if x < 96 {
@@ -393,16 +440,16 @@ pub(crate) async fn call(
             } else {
                 (ctx.session(x), ctx.subject(y))
             };
-            let next = ctx.next_epoch_opt(t, s, z).await;
-            svc.remove_participant(&c, t, s, subject, next).await
+            let next = ctx.e2e_commit_opt(z);
+            let r = svc.remove_participant(&c, t, s, subject, next).await;
+            ctx.settle(r.is_ok());
+            r
         }
         Op::ShareHistory => {
             let s = if x < 96 { ctx.e2e } else { ctx.session(x) };
             let grant = match z % 4 {
-                0 | 1 => history(&ctx.device, &ctx.other_device, s),
-                2 => history(&ctx.device, &ctx.other_device, SessionId::random().unwrap()),
-                _ if y.is_multiple_of(2) => vec![0; (1 << 20) + 1],
-                _ => b"not a grant".to_vec(),
+                3 if y.is_multiple_of(2) => vec![0; (1 << 20) + 1],
+                _ => ctx.history(z),
             };
             svc.share_history(&c, t, s, ctx.account(y), grant).await
         }
@@ -436,8 +483,10 @@ pub(crate) async fn call(
                     .unwrap_or_else(|| ctx.session(x)),
                 _ => ctx.session(x),
             };
-            let next = ctx.next_epoch_opt(t, s, z).await;
-            svc.admit(&c, t, s, ctx.subject(y), next).await
+            let next = ctx.e2e_commit_opt(z);
+            let r = svc.admit(&c, t, s, ctx.subject(y), next).await;
+            ctx.settle(r.is_ok());
+            r
         }
         Op::StartMeeting => {
             let meeting = svc.start_meeting(&c, t, ctx.room(x)).await?;
@@ -484,24 +533,4 @@ pub(crate) async fn call(
             Ok(())
         }
     }
-}
-
-pub(crate) fn history(
-    device: &LocalDevice,
-    recipient: &LocalDevice,
-    session: SessionId,
-) -> Vec<u8> {
-    let sid = session.to_string();
-    let roster = Roster::new(vec![device.roster_entry().unwrap()]).unwrap();
-    let (secret, _) =
-        modes::create_end_to_end(sid.as_bytes(), KeyEpoch(0), &roster, device).unwrap();
-    HistoryBundle::create(
-        sid.as_bytes(),
-        &[&secret],
-        device,
-        &recipient.roster_entry().unwrap(),
-    )
-    .unwrap()
-    .to_bytes()
-    .to_vec()
 }

@@ -44,13 +44,14 @@ use cai_core::id::{
     TenantId,
 };
 use cai_core::memory::{MemorySnapshot, TenantRecords};
-use cai_core::ports::{InvitationFilter, KeyStore, SessionStore};
+use cai_core::ports::{InvitationFilter, SessionStore};
+use cai_core::service::E2eCommit;
 use cai_core::service::{
     AccountChanges, ContentBody, Cursor, InviteTo, Invited, MAX_PLAINTEXT_LEN, NewAccount, NewRoom,
     NewSession, NewTenant, PageRequest, Paged, Target,
 };
 use cai_core::{Caller, Error, Timestamp, days, hours, minutes};
-use cai_crypto::e2e::{DeviceId, HistoryBundle, LocalDevice, Roster};
+use cai_crypto::e2e::{AccountRef, Device, DeviceId, IdentityKey, ModeDescriptor, TrustStore};
 use cai_crypto::modes;
 use cai_crypto::passphrase::Argon2Params;
 use cai_crypto::{DataKey, ItemContext, KeyEpoch, envelope};
@@ -114,7 +115,11 @@ ops! {
     ListSessions => "list_sessions",
     ListGroupSessions => "list_group_sessions",
     SessionKeys => "session_keys",
-    AdvanceEpoch => "advance_epoch",
+    PublishKeyPackages => "publish_key_packages",
+    ClaimKeyPackages => "claim_key_packages",
+    StartE2eGroup => "start_e2e_group",
+    PostE2eCommit => "post_e2e_commit",
+    E2eEpochs => "e2e_epochs",
     Invite => "invite",
     ListInvitations => "list_invitations",
     WithdrawInvitation => "withdraw_invitation",

@@ -69,8 +69,13 @@ pub(crate) struct Ctx {
     pub(crate) foreign_group: GroupId,
     pub(crate) roles: Vec<RoleId>,
     pub(crate) foreign_role: RoleId,
-    pub(crate) device: LocalDevice,
-    pub(crate) other_device: LocalDevice,
+    /// Cora's device: creator of the end-to-end session's group (behind a lock: MLS
+    /// operations change it).
+    pub(crate) device: Mutex<Device>,
+    /// Ben's device, a member since epoch 1.
+    pub(crate) other_device: Device,
+    /// Cora's commit that led into epoch 1: replayed, it is always stale.
+    pub(crate) stale_commit: E2eCommit,
     pub(crate) counter: u32,
 }
 
@@ -149,20 +154,41 @@ impl Ctx {
         .await;
         let s_closed = create(mode(SessionMode::ServerManaged)).await;
 
-        let device = LocalDevice::generate(DeviceId::new(b"cora-laptop").unwrap()).unwrap();
-        let other_device = LocalDevice::generate(DeviceId::new(b"ben-laptop").unwrap()).unwrap();
-        svc.advance_epoch(&as_cora, a.id(), s_e2e, bundle(&device, s_e2e, 0))
+        let (mut device, cora_key) = e2e_device(SubjectId::Account(cora.id), "cora-laptop");
+        let (other_device, _) = e2e_device(SubjectId::Account(ben.id), "ben-laptop");
+        let d = ModeDescriptor::sign(
+            &cora_key,
+            &AccountRef::new(SubjectId::Account(cora.id).to_string().as_bytes()).unwrap(),
+            a.id().to_string().as_bytes(),
+            s_e2e.to_string().as_bytes(),
+            cai_crypto::modes::SessionMode::EndToEnd,
+        )
+        .unwrap();
+        let (info, record) = device.create_group(&d).unwrap();
+        svc.start_e2e_group(&as_cora, a.id(), s_e2e, info, record)
             .await
             .unwrap();
-        svc.add_counsellor(
-            &as_cora,
+        let as_ben = w.caller(a.id(), SubjectId::Account(ben.id), false);
+        svc.publish_key_packages(
+            &as_ben,
             a.id(),
-            s_e2e,
-            ben.id,
-            Some(bundle(&device, s_e2e, 1)),
+            vec![
+                other_device.key_package(false).unwrap(),
+                other_device.key_package(true).unwrap(),
+            ],
         )
         .await
         .unwrap();
+        let kps = svc
+            .claim_key_packages(&as_cora, a.id(), s_e2e, SubjectId::Account(ben.id))
+            .await
+            .unwrap();
+        let gid = e2e_group(a.id(), s_e2e);
+        let stale_commit: E2eCommit = device.add(&gid, &kps).unwrap().into();
+        svc.add_counsellor(&as_cora, a.id(), s_e2e, ben.id, Some(stale_commit.clone()))
+            .await
+            .unwrap();
+        device.confirm(&gid).unwrap();
 
         // Content: a note and a message in the server-managed session, a sealed note in
         // the session-key one, a note in the session deleted on close.
@@ -358,8 +384,9 @@ impl Ctx {
             foreign_group,
             roles,
             foreign_role,
-            device,
+            device: Mutex::new(device),
             other_device,
+            stale_commit,
             counter: 0,
             w,
             a,
@@ -606,54 +633,88 @@ impl Ctx {
         }
     }
 
-    /// The epoch the session expects next (as the service computes it).
-    pub(crate) async fn next_epoch(&self, tenant: TenantId, session: SessionId) -> u32 {
-        let store = &self.w.store;
-        let Some(s) = store.session(tenant, session).await.unwrap() else {
-            return 0;
-        };
-        if store
-            .custody(tenant, session, s.key_epoch)
-            .await
-            .unwrap()
-            .is_some()
-        {
-            s.key_epoch + 1
-        } else {
-            s.key_epoch
-        }
-    }
-
-    /// An epoch bundle: for the next epoch, a wrong one, another session, or garbage.
-    pub(crate) async fn epoch_bytes(
-        &self,
-        tenant: TenantId,
-        session: SessionId,
-        sel: u8,
-    ) -> Vec<u8> {
+    /// A commit for `session`: Cora's device's key update for the end-to-end group
+    /// (which only that session accepts, and only while the device is in step), the
+    /// stale commit of epoch 1, or garbage. Settle it with [`Ctx::settle`].
+    pub(crate) fn e2e_commit(&self, sel: u8) -> E2eCommit {
         match sel % 4 {
-            0 | 1 => bundle(
-                &self.device,
-                session,
-                self.next_epoch(tenant, session).await,
-            ),
-            2 => bundle(&self.device, SessionId::random().unwrap(), 0),
-            _ => b"not a bundle".to_vec(),
+            0 | 1 => {
+                let gid = e2e_group(self.a.id(), self.e2e);
+                let mut device = self.device.lock().unwrap();
+                match device.update(&gid) {
+                    Ok(h) => h.into(),
+                    Err(_) => self.stale_commit.clone(),
+                }
+            }
+            2 => self.stale_commit.clone(),
+            _ => E2eCommit {
+                commit: b"not a commit".to_vec(),
+                record: b"not a record".to_vec(),
+                welcome: None,
+            },
         }
     }
 
-    pub(crate) async fn next_epoch_opt(
-        &self,
-        tenant: TenantId,
-        session: SessionId,
-        sel: u8,
-    ) -> Option<Vec<u8>> {
-        if sel % 5 >= 3 {
-            None
+    pub(crate) fn e2e_commit_opt(&self, sel: u8) -> Option<E2eCommit> {
+        (sel % 5 < 3).then(|| self.e2e_commit(sel))
+    }
+
+    /// After a call that may have carried Cora's pending commit: apply it if the
+    /// service stored it, else drop it.
+    pub(crate) fn settle(&self, stored: bool) {
+        let gid = e2e_group(self.a.id(), self.e2e);
+        let mut device = self.device.lock().unwrap();
+        if stored {
+            // Applies the pending commit, if this call carried it.
+            let _ = device.confirm(&gid);
         } else {
-            Some(self.epoch_bytes(tenant, session, sel).await)
+            let _ = device.discard(&gid);
         }
     }
+
+    /// A history grant of epoch 0 for Ben's device: for the end-to-end session, the
+    /// same with its group id altered, or garbage.
+    pub(crate) fn history(&self, sel: u8) -> Vec<u8> {
+        let gid = e2e_group(self.a.id(), self.e2e);
+        let grant = self
+            .device
+            .lock()
+            .unwrap()
+            .grant_history(&gid, &[self.other_device.credential().clone()], 0..=0)
+            .unwrap();
+        match sel % 3 {
+            0 => grant,
+            1 => {
+                let mut g = grant;
+                // The preamble is 7 bytes, then the group id's length and the id.
+                g[12] ^= 1;
+                g
+            }
+            _ => b"not a grant".to_vec(),
+        }
+    }
+}
+
+/// A device of `subject` with a fresh user identity key.
+pub(crate) fn e2e_device(subject: SubjectId, name: &str) -> (Device, IdentityKey) {
+    let key = IdentityKey::generate().unwrap();
+    let device = Device::new(
+        &key,
+        AccountRef::new(subject.to_string().as_bytes()).unwrap(),
+        DeviceId::new(name.as_bytes()).unwrap(),
+        TrustStore::trust_on_first_use(),
+    )
+    .unwrap();
+    (device, key)
+}
+
+/// The MLS group id of a session.
+pub(crate) fn e2e_group(tenant: TenantId, session: SessionId) -> Vec<u8> {
+    cai_crypto::e2e::group_id(
+        tenant.to_string().as_bytes(),
+        session.to_string().as_bytes(),
+    )
+    .unwrap()
 }
 
 /// `pool[sel]`, or the foreign value, or a fresh unknown one.
@@ -664,18 +725,6 @@ pub(crate) fn pick<T: Clone>(pool: &[T], sel: u8, foreign: T, unknown: impl FnOn
         None if i == pool.len() => foreign,
         None => unknown(),
     }
-}
-
-pub(crate) fn bundle(device: &LocalDevice, session: SessionId, epoch: u32) -> Vec<u8> {
-    let roster = Roster::new(vec![device.roster_entry().unwrap()]).unwrap();
-    let (_, custody) = modes::create_end_to_end(
-        session.to_string().as_bytes(),
-        KeyEpoch(epoch),
-        &roster,
-        device,
-    )
-    .unwrap();
-    custody.to_bytes()
 }
 
 pub(crate) fn sealed_body() -> ContentBody {

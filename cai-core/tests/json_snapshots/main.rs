@@ -33,9 +33,9 @@ use cai_core::id::{
 };
 use cai_core::ports::{Notification, SessionEvent};
 use cai_core::service::{
-    AccountChanges, AuditRecord, ContentBody, ContentView, CreatedSession, Cursor,
-    InvitationTemplate, InvitationTemplates, InviteTo, Invited, NewAccount, NewRoom, NewSession,
-    NewTenant, PageRequest, Paged, SessionDetails, SessionKeyMaterial, Target,
+    AccountChanges, AuditRecord, ContentBody, ContentView, CreatedSession, Cursor, E2eCommit,
+    E2eEpochView, InvitationTemplate, InvitationTemplates, InviteTo, Invited, NewAccount, NewRoom,
+    NewSession, NewTenant, PageRequest, Paged, SessionDetails, SessionKeyMaterial, Target,
 };
 use cai_core::{Caller, Error, ErrorBody, ErrorCategory, Timestamp, days, minutes};
 use cai_crypto::{DataKey, KeyEpoch, KeyId, SecretBytes};

@@ -119,11 +119,11 @@ fn session_requests_and_answers() {
         SessionKeyMaterial::SessionKey(data_key()),
         SessionKeyMaterial::Passphrase(b"custody: params and verifier".to_vec()),
         SessionKeyMaterial::EndToEnd {
-            epochs: vec![b"epoch 0 bundle".to_vec(), b"epoch 1 bundle".to_vec()],
+            epoch: Some(3),
             history_grant: Some(b"history grant".to_vec()),
         },
         SessionKeyMaterial::EndToEnd {
-            epochs: vec![b"epoch 0 bundle".to_vec()],
+            epoch: None,
             history_grant: None,
         },
     ];
@@ -430,4 +430,31 @@ fn room_entries_and_health() {
         ],
     };
     assert_json_snapshot!("health", health);
+}
+
+#[test]
+fn end_to_end_commits_and_epochs() {
+    let commit = E2eCommit {
+        commit: b"commit".to_vec(),
+        record: b"record".to_vec(),
+        welcome: Some(b"welcome".to_vec()),
+    };
+    assert_json_snapshot!("e2e_commit", commit);
+    let back: E2eCommit = serde_json::from_str(&json(&commit)).unwrap();
+    assert_eq!((back.commit, back.welcome), (commit.commit, commit.welcome));
+    // `welcome` may be left out; unknown fields are refused.
+    let short: E2eCommit =
+        serde_json::from_str(r#"{"commit":"Y29tbWl0","record":"cmVjb3Jk"}"#).unwrap();
+    assert!(short.welcome.is_none());
+    assert!(serde_json::from_str::<E2eCommit>(r#"{"commit":"","record":"","epoch":1}"#).is_err());
+    let epoch = E2eEpochView {
+        epoch: 1,
+        commit: b"commit".to_vec(),
+        record: b"record".to_vec(),
+        welcome: None,
+        committed_by: SubjectId::Account(account_id()),
+        at: t0(),
+    };
+    assert_json_snapshot!("e2e_epoch", epoch);
+    json_round_trip(&epoch);
 }

@@ -1,5 +1,5 @@
-//! Ed25519 identity keys: the long-term signing key of a user or device, used to sign
-//! epoch bundles and history bundles. Verification is
+//! Ed25519 keys: a user's identity key (it cross-signs the user's device credentials and
+//! session mode descriptors) and a device's MLS signature key. Verification is
 //! [`verify_strict`](ed25519_dalek::VerifyingKey::verify_strict): canonical encodings
 //! only, no small-order keys or `R` points, no malleable `S`.
 

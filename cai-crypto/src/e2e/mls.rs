@@ -131,13 +131,17 @@ impl Signer for LeafSigner<'_> {
     }
 }
 
-/// What every cai leaf supports: MLS 1.0, the one suite, basic credentials and the
-/// mode-descriptor extension.
+/// What every cai leaf supports: MLS 1.0, the one suite, basic credentials, the
+/// mode-descriptor extension and last-resort key packages (RFC 9420 §17.3 requires a
+/// key package's extensions to be in its leaf's capabilities).
 pub(crate) fn capabilities() -> Capabilities {
     Capabilities::new(
         Some(&[ProtocolVersion::Mls10]),
         Some(&[CIPHERSUITE]),
-        Some(&[ExtensionType::Unknown(EXTENSION_MODE_DESCRIPTOR)]),
+        Some(&[
+            ExtensionType::Unknown(EXTENSION_MODE_DESCRIPTOR),
+            ExtensionType::LastResort,
+        ]),
         None,
         Some(&[CredentialType::Basic]),
     )

@@ -23,6 +23,8 @@ pub(super) fn belongs_to(write: &Write, tenant: TenantId) -> bool {
         Write::AddVersion(v) => v.tenant == tenant,
         Write::InsertCustody(c) => c.tenant == tenant,
         Write::PutHistoryGrant(g) => g.tenant == tenant,
+        Write::InsertE2eEpoch(e) => e.tenant == tenant,
+        Write::PutKeyPackage(k) => k.tenant == tenant,
         Write::PutCredential(c) => c.tenant == tenant,
         Write::AppendAudit(e) => e.tenant == tenant,
         Write::RecordIncident(i) => i.tenant == tenant,
@@ -36,6 +38,7 @@ pub(super) fn belongs_to(write: &Write, tenant: TenantId) -> bool {
         | Write::DeleteSessionContent(_)
         | Write::DeleteCustody(_)
         | Write::PutKeyBackup { .. }
+        | Write::TakeKeyPackage { .. }
         | Write::DeleteCredential { .. }
         | Write::MarkNotified(_) => true,
     }
@@ -89,6 +92,7 @@ pub(super) fn apply(tx: &mut Tx<'_>, write: Write) -> StoreResult<()> {
                 return Err(missing("guest"));
             }
             remove_participations(tx, SubjectId::Guest(id));
+            delete_key_packages(tx, SubjectId::Guest(id));
         }
         Write::InsertRole(mut r) => {
             ensure_free(tx.space().roles.contains_key(&r.id), "role")?;
@@ -169,6 +173,40 @@ pub(super) fn apply(tx: &mut Tx<'_>, write: Write) -> StoreResult<()> {
         }
         Write::DeleteCustody(session) => delete_custody(tx, session),
         Write::PutHistoryGrant(g) => tx.put(|s| &mut s.grants, (g.session, g.recipient), g),
+        Write::InsertE2eEpoch(e) => {
+            let key = (e.session, e.epoch);
+            ensure_free(tx.space().e2e.contains_key(&key), "end-to-end epoch")?;
+            tx.put(|s| &mut s.e2e, key, e);
+        }
+        Write::PutKeyPackage(k) => {
+            let owned = tx
+                .space()
+                .key_packages
+                .keys()
+                .any(|(_, r)| *r == k.reference);
+            ensure_free(owned, "key package")?;
+            if k.last_resort {
+                let old: Vec<Vec<u8>> = tx
+                    .space()
+                    .key_packages_of(k.owner)
+                    .filter(|o| o.last_resort && o.device == k.device)
+                    .map(|o| o.reference.clone())
+                    .collect();
+                for r in old {
+                    tx.remove(|s| &mut s.key_packages, (k.owner, r));
+                }
+            }
+            tx.put(|s| &mut s.key_packages, (k.owner, k.reference.clone()), k);
+        }
+        Write::TakeKeyPackage { owner, reference } => {
+            let key = (owner, reference);
+            match tx.space().key_packages.get(&key) {
+                Some(k) if !k.last_resort => {
+                    tx.remove(|s| &mut s.key_packages, key);
+                }
+                _ => return Err(missing("key package")),
+            }
+        }
         Write::PutKeyBackup { account, backup } => tx.put(|s| &mut s.backups, account, backup),
         Write::PutCredential(c) => put_credential(tx, c)?,
         Write::DeleteCredential { account, kind } => {
@@ -287,7 +325,19 @@ fn delete_account(tx: &mut Tx<'_>, id: AccountId) -> StoreResult<()> {
         tx.put(|s| &mut s.groups, group.id, group);
     }
     remove_participations(tx, SubjectId::Account(id));
+    delete_key_packages(tx, SubjectId::Account(id));
     Ok(())
+}
+
+fn delete_key_packages(tx: &mut Tx<'_>, owner: SubjectId) {
+    let refs: Vec<Vec<u8>> = tx
+        .space()
+        .key_packages_of(owner)
+        .map(|k| k.reference.clone())
+        .collect();
+    for r in refs {
+        tx.remove(|s| &mut s.key_packages, (owner, r));
+    }
 }
 
 fn remove_participations(tx: &mut Tx<'_>, subject: SubjectId) {
@@ -413,7 +463,7 @@ fn delete_item(tx: &mut Tx<'_>, id: ItemId) {
     tx.remove(|s| &mut s.items, id);
 }
 
-/// Crypto-shredding: every custody and history grant of the session.
+/// Crypto-shredding: every custody, history grant and end-to-end epoch of the session.
 fn delete_custody(tx: &mut Tx<'_>, session: SessionId) {
     let epochs: Vec<u32> = tx.space().custody_of(session).map(|c| c.epoch).collect();
     for epoch in epochs {
@@ -422,6 +472,10 @@ fn delete_custody(tx: &mut Tx<'_>, session: SessionId) {
     let recipients: Vec<AccountId> = tx.space().grants_of(session).map(|g| g.recipient).collect();
     for recipient in recipients {
         tx.remove(|s| &mut s.grants, (session, recipient));
+    }
+    let epochs: Vec<u32> = tx.space().e2e_of(session).map(|e| e.epoch).collect();
+    for epoch in epochs {
+        tx.remove(|s| &mut s.e2e, (session, epoch));
     }
 }
 

@@ -23,8 +23,8 @@ use crate::id::{
 };
 use crate::ports::{
     AuditStore, Batch, ContentStore, Credential, CredentialKind, CredentialStore, DirectoryStore,
-    HistoryGrant, InvitationFilter, KeyStore, Notification, Order, Page, SessionStore, Store,
-    StoreError, StoreResult, StoredCustody,
+    E2eEpoch, HistoryGrant, InvitationFilter, KeyStore, Notification, Order, Page, SessionStore,
+    Store, StoreError, StoreResult, StoredCustody, StoredKeyPackage,
 };
 use crate::time::Timestamp;
 
@@ -387,6 +387,43 @@ impl KeyStore for MemoryStore {
         recipient: AccountId,
     ) -> StoreResult<Option<HistoryGrant>> {
         self.with(tenant, |s| s.grants.get(&(session, recipient)).cloned())
+    }
+
+    async fn e2e_epochs(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+        after: Option<u32>,
+        limit: u32,
+    ) -> StoreResult<Vec<E2eEpoch>> {
+        let limit = limit.min(Page::<ItemId>::MAX_LIMIT) as usize;
+        self.with(tenant, |s| {
+            s.e2e_of(session)
+                .filter(|e| after.is_none_or(|a| e.epoch > a))
+                .take(limit)
+                .cloned()
+                .collect()
+        })
+    }
+
+    async fn e2e_latest(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+    ) -> StoreResult<Option<E2eEpoch>> {
+        self.with(tenant, |s| s.e2e_of(session).last().cloned())
+    }
+
+    async fn key_packages(
+        &self,
+        tenant: TenantId,
+        owner: SubjectId,
+    ) -> StoreResult<Vec<StoredKeyPackage>> {
+        self.with(tenant, |s| {
+            let mut v: Vec<StoredKeyPackage> = s.key_packages_of(owner).cloned().collect();
+            v.sort_by(|a, b| a.published_at.cmp(&b.published_at));
+            v
+        })
     }
 
     async fn key_backup(

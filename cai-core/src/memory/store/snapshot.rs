@@ -128,6 +128,8 @@ impl MemorySnapshot {
             d.map("versions", &a.versions, &b.versions);
             d.map("custody", &a.custody, &b.custody);
             d.map("grants", &a.grants, &b.grants);
+            d.map("e2e", &a.e2e, &b.e2e);
+            d.map("key_packages", &a.key_packages, &b.key_packages);
             d.map("backups", &lengths(&a.backups), &lengths(&b.backups));
             d.map("credentials", &a.credentials, &b.credentials);
             d.map("audit", &a.audit, &b.audit);
@@ -218,6 +220,8 @@ impl fmt::Debug for Space {
             .field("versions", &self.versions)
             .field("custody", &self.custody)
             .field("grants", &self.grants)
+            .field("e2e", &self.e2e)
+            .field("key_packages", &self.key_packages)
             .field("backups", &lengths(&self.backups))
             .field("credentials", &self.credentials)
             .field("audit", &self.audit)

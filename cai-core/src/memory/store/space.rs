@@ -16,7 +16,10 @@ use crate::id::{
     AccountId, EventId, GroupId, GuestId, ID_LEN, IncidentId, InvitationId, ItemId, RoleId, RoomId,
     SessionId, SubjectId,
 };
-use crate::ports::{Credential, CredentialKind, HistoryGrant, Notification, StoredCustody};
+use crate::ports::{
+    Credential, CredentialKind, E2eEpoch, HistoryGrant, Notification, StoredCustody,
+    StoredKeyPackage,
+};
 
 /// A queued notification's place in the outbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +50,9 @@ pub(super) struct Space {
     pub(super) versions: BTreeMap<(ItemId, u32), ContentVersion>,
     pub(super) custody: BTreeMap<(SessionId, u32), StoredCustody>,
     pub(super) grants: BTreeMap<(SessionId, AccountId), HistoryGrant>,
+    pub(super) e2e: BTreeMap<(SessionId, u32), E2eEpoch>,
+    /// Key packages by owner and reference.
+    pub(super) key_packages: BTreeMap<(SubjectId, Vec<u8>), StoredKeyPackage>,
     pub(super) backups: BTreeMap<AccountId, Vec<u8>>,
     pub(super) credentials: BTreeMap<(AccountId, CredentialKind), Credential>,
     /// The audit trail by sequence number.
@@ -92,6 +98,24 @@ impl Space {
         self.custody
             .range((session, 0)..=(session, u32::MAX))
             .map(|(_, c)| c)
+    }
+
+    /// The end-to-end group epochs of `session`, oldest first.
+    pub(super) fn e2e_of(&self, session: SessionId) -> impl Iterator<Item = &E2eEpoch> + '_ {
+        self.e2e
+            .range((session, 0)..=(session, u32::MAX))
+            .map(|(_, e)| e)
+    }
+
+    /// The key packages of `owner`, in reference order.
+    pub(super) fn key_packages_of(
+        &self,
+        owner: SubjectId,
+    ) -> impl Iterator<Item = &StoredKeyPackage> + '_ {
+        self.key_packages
+            .range((owner, Vec::new())..)
+            .take_while(move |((o, _), _)| *o == owner)
+            .map(|(_, k)| k)
     }
 
     /// The history grants of `session`, by recipient.

@@ -1,0 +1,556 @@
+//! The Delivery Service of end-to-end sessions (R-E4): key packages, the MLS group's
+//! epochs in order, and the rule that the group's members are the session's
+//! participants. The server checks and orders; it never holds a key that opens
+//! content (see `cai_crypto::e2e::ds` and `docs/E2E.md`).
+
+use cai_crypto::e2e::{self, DsGroup, KeyPackageInfo};
+use serde::{Deserialize, Serialize};
+
+use super::sessions::crypto_id;
+use super::{Caller, Counselling, Tx};
+use crate::authz::{Action, Resource, authorize};
+use crate::domain::{AuditKind, AuditObject, Change, ParticipantRole, Session, SessionMode};
+use crate::error::{Error, Result};
+use crate::id::{SessionId, SubjectId, TenantId};
+use crate::ports::{DynStore, E2eEpoch, SessionEvent, StoredKeyPackage, Write};
+
+/// Most key packages one call publishes.
+pub const MAX_KEY_PACKAGES_PER_CALL: usize = 100;
+/// Most one-time key packages stored per account or guest (all devices together).
+pub const MAX_KEY_PACKAGES_PER_OWNER: usize = 500;
+/// Largest key package accepted, in bytes.
+pub const MAX_KEY_PACKAGE_LEN: usize = 16 * 1024;
+/// Largest commit, welcome or group info accepted, in bytes (as `cai_crypto`).
+pub const MAX_HANDSHAKE_LEN: usize = e2e::MAX_MLS_MESSAGE_LEN;
+/// Most epochs one [`Counselling::e2e_epochs`] call returns.
+pub const MAX_EPOCHS_PER_READ: u32 = 100;
+
+/// A commit as a device sends it to the Delivery Service. JSON:
+/// `{"commit":"<base64>","record":"<base64>","welcome":"<base64>"|null}`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct E2eCommit {
+    /// The MLS commit (a `PublicMessage`).
+    #[serde(with = "crate::json::base64")]
+    pub commit: Vec<u8>,
+    /// The signed record of the epoch it leads to.
+    #[serde(with = "crate::json::base64")]
+    pub record: Vec<u8>,
+    /// The welcome for the devices it adds, if any.
+    #[serde(default, with = "crate::json::base64_opt")]
+    pub welcome: Option<Vec<u8>>,
+}
+
+impl From<e2e::Handshake> for E2eCommit {
+    fn from(h: e2e::Handshake) -> Self {
+        Self {
+            commit: h.commit,
+            record: h.record,
+            welcome: h.welcome,
+        }
+    }
+}
+
+impl core::fmt::Debug for E2eCommit {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("E2eCommit")
+            .field("commit", &self.commit.len())
+            .field("welcome", &self.welcome.as_ref().map(Vec::len))
+            .finish_non_exhaustive()
+    }
+}
+
+/// An accepted epoch as members read it. JSON: `{"epoch":3,"commit":"<base64>",
+/// "record":"<base64>","welcome":"<base64>"|null,"committed_by":"acc_…","at":…}`
+/// (`commit` is empty for epoch 0, the group's creation).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct E2eEpochView {
+    /// The epoch.
+    pub epoch: u32,
+    /// The commit that led into it.
+    #[serde(with = "crate::json::base64")]
+    pub commit: Vec<u8>,
+    /// Its signed record.
+    #[serde(with = "crate::json::base64")]
+    pub record: Vec<u8>,
+    /// The welcome for the devices the commit added.
+    #[serde(default, with = "crate::json::base64_opt")]
+    pub welcome: Option<Vec<u8>>,
+    /// Who committed.
+    pub committed_by: SubjectId,
+    /// When.
+    pub at: crate::Timestamp,
+}
+
+impl From<E2eEpoch> for E2eEpochView {
+    fn from(e: E2eEpoch) -> Self {
+        Self {
+            epoch: e.epoch,
+            commit: e.commit,
+            record: e.record,
+            welcome: e.welcome,
+            committed_by: e.committed_by,
+            at: e.at,
+        }
+    }
+}
+
+/// The account reference of a subject in credentials: its text form (`acc_…`/`gst_…`).
+pub(crate) fn subject_ref(s: SubjectId) -> String {
+    s.to_string()
+}
+
+fn subject_of(c: &e2e::DeviceCredential) -> Result<SubjectId> {
+    core::str::from_utf8(c.account().as_bytes())
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .ok_or(Error::Invalid {
+            what: "device credential",
+            reason: "names no account or guest of this platform",
+        })
+}
+
+fn group_id_of(s: &Session) -> Result<Vec<u8>> {
+    Ok(e2e::group_id(
+        crypto_id(&s.tenant).as_bytes(),
+        crypto_id(&s.id).as_bytes(),
+    )?)
+}
+
+fn too_large(what: &'static str, limit: usize) -> Error {
+    Error::TooLarge { what, limit }
+}
+
+impl Counselling {
+    /// Publishes key packages of the caller's devices (R-E4): one-time packages, and
+    /// per device at most one last-resort package (a new one replaces the old). Each
+    /// must be a valid RFC 9420 key package of cai's suite whose credential names the
+    /// caller. At most [`MAX_KEY_PACKAGES_PER_CALL`] per call, [`MAX_KEY_PACKAGE_LEN`]
+    /// bytes each (413), [`MAX_KEY_PACKAGES_PER_OWNER`] stored one-time packages
+    /// (else `conflict`). Returns how many are stored now.
+    pub async fn publish_key_packages(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        packages: Vec<Vec<u8>>,
+    ) -> Result<usize> {
+        self.observe(
+            "publish_key_packages",
+            Some(tenant),
+            Some(caller),
+            async move {
+                let (store, _, _) = self.principal(caller, tenant, Action::ViewSession).await?;
+                if packages.is_empty() || packages.len() > MAX_KEY_PACKAGES_PER_CALL {
+                    return Err(Error::Invalid {
+                        what: "key packages",
+                        reason: "1 to 100 per call",
+                    });
+                }
+                let me = subject_ref(caller.subject);
+                let stored = store.key_packages(tenant, caller.subject).await?;
+                let mut tx = self.tx_of(caller, tenant);
+                let mut one_time = stored.iter().filter(|k| !k.last_resort).count();
+                for bytes in packages {
+                    if bytes.len() > MAX_KEY_PACKAGE_LEN {
+                        return Err(too_large("key package", MAX_KEY_PACKAGE_LEN));
+                    }
+                    let info = KeyPackageInfo::parse(&bytes)?;
+                    if info.credential().account().as_bytes() != me.as_bytes() {
+                        return Err(Error::Invalid {
+                            what: "key package",
+                            reason: "its credential names another account",
+                        });
+                    }
+                    if !info.is_last_resort() {
+                        one_time += 1;
+                        if one_time > MAX_KEY_PACKAGES_PER_OWNER {
+                            return Err(Error::Conflict {
+                                what: "key packages",
+                                reason: "too many unused one-time key packages",
+                            });
+                        }
+                    }
+                    tx.write(Write::PutKeyPackage(StoredKeyPackage {
+                        tenant,
+                        owner: caller.subject,
+                        device: info.credential().device().as_bytes().to_vec(),
+                        reference: info.reference().to_vec(),
+                        last_resort: info.is_last_resort(),
+                        package: bytes,
+                        published_at: tx.now,
+                    }));
+                }
+                self.commit(&store, tx).await?;
+                Ok(store.key_packages(tenant, caller.subject).await?.len())
+            },
+        )
+        .await
+    }
+
+    /// One key package per device of `subject`, to add those devices to the session's
+    /// group: the oldest one-time package of each device (consumed), else its
+    /// last-resort package. Allowed for one's own devices, and to whoever may invite
+    /// participants to the session (`InviteParticipants`); the subject must take part
+    /// in the session or be about to (the caller adds them).
+    pub async fn claim_key_packages(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+        subject: SubjectId,
+    ) -> Result<Vec<Vec<u8>>> {
+        self.observe(
+            "claim_key_packages",
+            Some(tenant),
+            Some(caller),
+            async move {
+                let action = if subject == caller.subject {
+                    Action::ViewSession
+                } else {
+                    Action::InviteParticipants
+                };
+                let (store, _, s, _, _) =
+                    self.session_action(caller, tenant, session, action).await?;
+                require_e2e(&s)?;
+                let mut packages = store.key_packages(tenant, subject).await?;
+                packages.sort_by(|a, b| a.published_at.cmp(&b.published_at));
+                let mut chosen: Vec<StoredKeyPackage> = Vec::new();
+                for k in &packages {
+                    match chosen.iter_mut().find(|c| c.device == k.device) {
+                        None => chosen.push(k.clone()),
+                        // A one-time package is preferred to the last-resort one.
+                        Some(c) if c.last_resort && !k.last_resort => *c = k.clone(),
+                        Some(_) => {}
+                    }
+                }
+                let mut tx = self.tx_of(caller, tenant);
+                for c in chosen.iter().filter(|c| !c.last_resort) {
+                    tx.write(Write::TakeKeyPackage {
+                        owner: subject,
+                        reference: c.reference.clone(),
+                    });
+                }
+                self.commit(&store, tx).await?;
+                Ok(chosen.into_iter().map(|c| c.package).collect())
+            },
+        )
+        .await
+    }
+
+    /// Starts the MLS group of an end-to-end session: the creator's device sends the
+    /// group's `GroupInfo` (with its ratchet tree) and the record of epoch 0. The
+    /// group's signed mode descriptor must name this session, end-to-end mode and the
+    /// caller, who must be the session's owner. Once only (`conflict`).
+    pub async fn start_e2e_group(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+        group_info: Vec<u8>,
+        record: Vec<u8>,
+    ) -> Result<u32> {
+        self.observe("start_e2e_group", Some(tenant), Some(caller), async move {
+            let (store, _, mut s, _, decision) = self
+                .session_action(caller, tenant, session, Action::InviteParticipants)
+                .await?;
+            require_e2e(&s)?;
+            if caller.subject != SubjectId::Account(s.owner) {
+                return Err(Error::Invalid {
+                    what: "end-to-end group",
+                    reason: "only the session's owner starts its group",
+                });
+            }
+            if group_info.len() > MAX_HANDSHAKE_LEN {
+                return Err(too_large("group info", MAX_HANDSHAKE_LEN));
+            }
+            if store.e2e_latest(tenant, session).await?.is_some() {
+                return Err(Error::Conflict {
+                    what: "end-to-end group",
+                    reason: "already started",
+                });
+            }
+            let ds = DsGroup::create(
+                crypto_id(&tenant).as_bytes(),
+                crypto_id(&session).as_bytes(),
+                &group_info,
+                &record,
+            )?;
+            if ds.descriptor()?.creator().as_bytes() != subject_ref(caller.subject).as_bytes() {
+                return Err(Error::Invalid {
+                    what: "end-to-end group",
+                    reason: "its mode descriptor names another creator than the caller",
+                });
+            }
+            let mut tx = self.tx_of(caller, tenant);
+            tx.write(Write::InsertE2eEpoch(E2eEpoch {
+                tenant,
+                session,
+                epoch: 0,
+                commit: Vec::new(),
+                record,
+                welcome: None,
+                group: ds.to_bytes()?,
+                committed_by: caller.subject,
+                at: tx.now,
+            }));
+            s.key_epoch = 0;
+            tx.write(Write::UpdateSession(s.clone()));
+            tx.publish(session, SessionEvent::KeysChanged { epoch: 0 });
+            tx.audit(
+                &store,
+                AuditKind::SessionKeysChanged,
+                AuditObject::Session(session),
+                vec![Change::new("key_epoch", None::<u32>, Some(0u32))],
+                Some(&decision),
+                false,
+            )
+            .await?;
+            self.commit(&store, tx).await?;
+            Ok(0)
+        })
+        .await
+    }
+
+    /// Stores a commit that changes no participant: a device's key update
+    /// (post-compromise security), adding or removing one's own devices, adding the
+    /// devices of participants (needs `InviteParticipants`), removing devices of
+    /// someone who no longer takes part, or removing a participant's device (needs
+    /// `ManageParticipants`). The first valid commit of an epoch wins; a commit for an
+    /// older epoch is `conflict` (the device processes the winner and tries again).
+    /// Returns the new epoch.
+    pub async fn post_e2e_commit(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+        commit: E2eCommit,
+    ) -> Result<u32> {
+        self.observe("post_e2e_commit", Some(tenant), Some(caller), async move {
+            let (store, _, mut s, parts, decision) = self
+                .session_action(caller, tenant, session, Action::ViewSession)
+                .await?;
+            let mut tx = self.tx_of(caller, tenant);
+            let epoch = self
+                .apply_e2e_commit(&store, &mut tx, &mut s, &parts, commit, caller)
+                .await?;
+            tx.audit(
+                &store,
+                AuditKind::SessionKeysChanged,
+                AuditObject::Session(session),
+                vec![Change::new("key_epoch", None::<u32>, Some(epoch))],
+                Some(&decision),
+                false,
+            )
+            .await?;
+            self.commit(&store, tx).await?;
+            Ok(epoch)
+        })
+        .await
+    }
+
+    /// The accepted epochs of a session's group after `after` (all when `None`),
+    /// oldest first, at most `limit` (≤ [`MAX_EPOCHS_PER_READ`]): what a device
+    /// processes to catch up, and the records a history grant is checked against.
+    /// Needs `ViewSession` and a relation to the session.
+    pub async fn e2e_epochs(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+        after: Option<u32>,
+        limit: u32,
+    ) -> Result<Vec<E2eEpochView>> {
+        self.observe("e2e_epochs", Some(tenant), Some(caller), async move {
+            let (store, _, s, _, _) = self
+                .session_action(caller, tenant, session, Action::ViewSession)
+                .await?;
+            require_e2e(&s)?;
+            let limit = limit.clamp(1, MAX_EPOCHS_PER_READ);
+            Ok(store
+                .e2e_epochs(tenant, session, after, limit)
+                .await?
+                .into_iter()
+                .map(E2eEpochView::from)
+                .collect())
+        })
+        .await
+    }
+
+    /// Checks `commit` against the group and against the session's participants
+    /// **after** the operation (`parts`), and adds the new epoch to `tx`.
+    ///
+    /// The rules, in order: the session is end-to-end and its group started; the
+    /// commit is valid for the current epoch (`cai_crypto::e2e::DsGroup::check`); the
+    /// committing device is the caller's; every device of the new epoch belongs to a
+    /// participant who is not waiting in a lobby; adding another subject's devices
+    /// needs `InviteParticipants`; removing devices of another subject who still takes
+    /// part needs `ManageParticipants`.
+    pub(crate) async fn apply_e2e_commit(
+        &self,
+        store: &DynStore,
+        tx: &mut Tx,
+        s: &mut Session,
+        parts: &[(SubjectId, ParticipantRole)],
+        commit: E2eCommit,
+        caller: &Caller,
+    ) -> Result<u32> {
+        require_e2e(s)?;
+        for (what, b) in [("commit", &commit.commit), ("epoch record", &commit.record)] {
+            if b.len() > MAX_HANDSHAKE_LEN {
+                return Err(too_large(what, MAX_HANDSHAKE_LEN));
+            }
+        }
+        if commit
+            .welcome
+            .as_ref()
+            .is_some_and(|w| w.len() > MAX_HANDSHAKE_LEN)
+        {
+            return Err(too_large("welcome", MAX_HANDSHAKE_LEN));
+        }
+        let latest = store
+            .e2e_latest(s.tenant, s.id)
+            .await?
+            .ok_or(Error::Conflict {
+                what: "end-to-end group",
+                reason: "not started yet",
+            })?;
+        let mut ds = DsGroup::from_bytes(&latest.group).map_err(|_| {
+            Error::Store(crate::ports::StoreError::Corrupt {
+                what: "end-to-end group state",
+            })
+        })?;
+        let check = ds
+            .check(&commit.commit, &commit.record)
+            .map_err(|e| match e {
+                cai_crypto::Error::Rejected { reason, .. }
+                    if reason.starts_with("not for the group's current epoch") =>
+                {
+                    Error::Conflict {
+                        what: "end-to-end commit",
+                        reason: "not for the group's current epoch: process the newer epochs first",
+                    }
+                }
+                other => Error::Crypto(other),
+            })?;
+        if subject_of(check.committer())? != caller.subject {
+            return Err(Error::Invalid {
+                what: "end-to-end commit",
+                reason: "made by another subject's device",
+            });
+        }
+        let active = |who: SubjectId| {
+            parts
+                .iter()
+                .any(|(p, role)| *p == who && *role != ParticipantRole::Waiting)
+        };
+        for m in check.members() {
+            if !active(subject_of(m)?) {
+                return Err(Error::Invalid {
+                    what: "end-to-end commit",
+                    reason: "the group would hold a device of someone who does not take part",
+                });
+            }
+        }
+        let principal = self
+            .principal(caller, s.tenant, Action::ViewSession)
+            .await?
+            .1;
+        let view = Self::view(s, parts, None);
+        for a in check.added() {
+            if subject_of(a)? != caller.subject
+                && !authorize(
+                    &principal,
+                    Action::InviteParticipants,
+                    &Resource::Session(view),
+                )
+                .is_allowed()
+            {
+                return Err(Error::Denied {
+                    action: Action::InviteParticipants,
+                    reason: crate::authz::DenyReason::NoPermission,
+                });
+            }
+        }
+        for r in check.removed() {
+            let who = subject_of(r)?;
+            if who != caller.subject
+                && active(who)
+                && !authorize(
+                    &principal,
+                    Action::ManageParticipants,
+                    &Resource::Session(view),
+                )
+                .is_allowed()
+            {
+                return Err(Error::Denied {
+                    action: Action::ManageParticipants,
+                    reason: crate::authz::DenyReason::NoPermission,
+                });
+            }
+        }
+        let epoch = u32::try_from(check.epoch()).map_err(|_| Error::Invalid {
+            what: "end-to-end commit",
+            reason: "too many epochs",
+        })?;
+        ds.apply(check)?;
+        tx.write(Write::InsertE2eEpoch(E2eEpoch {
+            tenant: s.tenant,
+            session: s.id,
+            epoch,
+            commit: commit.commit,
+            record: commit.record,
+            welcome: commit.welcome,
+            group: ds.to_bytes()?,
+            committed_by: caller.subject,
+            at: tx.now,
+        }));
+        s.key_epoch = epoch;
+        tx.write(Write::UpdateSession(s.clone()));
+        s.revision += 1;
+        tx.publish(s.id, SessionEvent::KeysChanged { epoch });
+        Ok(epoch)
+    }
+
+    /// Whether the devices of `subject` are in the session's group now.
+    pub(crate) async fn e2e_has_devices_of(
+        &self,
+        store: &DynStore,
+        s: &Session,
+        subject: SubjectId,
+    ) -> Result<bool> {
+        let Some(latest) = store.e2e_latest(s.tenant, s.id).await? else {
+            return Ok(false);
+        };
+        let ds = DsGroup::from_bytes(&latest.group).map_err(|_| {
+            Error::Store(crate::ports::StoreError::Corrupt {
+                what: "end-to-end group state",
+            })
+        })?;
+        let me = subject_ref(subject);
+        Ok(ds
+            .members()?
+            .iter()
+            .any(|m| m.account().as_bytes() == me.as_bytes()))
+    }
+
+    /// A history grant must be made for this session's group.
+    pub(crate) fn check_grant_group(s: &Session, grant: &[u8]) -> Result<()> {
+        if e2e::grant_group_id(grant)? != group_id_of(s)? {
+            return Err(Error::Invalid {
+                what: "history grant",
+                reason: "made for another session",
+            });
+        }
+        Ok(())
+    }
+}
+
+fn require_e2e(s: &Session) -> Result<()> {
+    if s.mode != SessionMode::EndToEnd {
+        return Err(Error::WrongMode {
+            mode: s.mode,
+            reason: "only end-to-end sessions have an MLS group",
+        });
+    }
+    Ok(())
+}
