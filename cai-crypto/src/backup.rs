@@ -1,47 +1,81 @@
-//! Key backup (R-E4, R-E4a): a user's private keys, stored on the server only in a form
-//! the server cannot open.
+//! Key backup (R-E4, R-E4a): a user's identity and device keys, stored on the server only
+//! in a form the server cannot open — and, by default, cannot open by guessing either.
 //!
-//! A [`KeyBackup`] encrypts an arbitrary secret payload (a user's serialized private
-//! keys, at most [`MAX_PAYLOAD_LEN`] bytes) under a random *backup key*, and wraps the
-//! backup key in one or two *slots*:
+//! A [`KeyBackup`] encrypts a secret payload (a user's serialized private keys, at most
+//! [`MAX_PAYLOAD_LEN`] bytes) under a random *backup key*, and wraps the backup key in
+//! one or two *slots*:
 //!
-//! * a **password slot**: a wrapping key derived on the device with Argon2id from the
-//!   user's *encryption password* — a separate password, **not the login password** —
-//!   with a stored salt and bounded cost parameters;
-//! * a **recovery-key slot**: a wrapping key derived with HKDF from a [`RecoveryKey`],
-//!   256 random bits the user writes down (shown as 56 base32 characters with a
-//!   checksum).
+//! * a **recovery-key slot** (the default): a wrapping key derived with HKDF from a
+//!   [`RecoveryKey`], 256 random bits the user writes down (56 base32 characters with a
+//!   checksum). Nobody can guess it.
+//! * a **password slot** (optional): a wrapping key derived on the device with Argon2id
+//!   from the user's *encryption password* — a separate password, **not the login
+//!   password**. Whoever stores the backup can try passwords against this slot offline,
+//!   so a password slot is only ever written after the password passed a
+//!   [`PasswordPolicy`] check, with Argon2id parameters the client pins
+//!   ([`Argon2Policy`]); a stored slot whose parameters lie outside the client's
+//!   `[floor, cap]` is refused before any Argon2 work.
+//!
+//! [`KeyBackup::seal`] makes a recovery-key-only backup; [`KeyBackup::seal_with_password`]
+//! adds a password slot; a backup that *only* a password opens needs the loudly named
+//! [`KeyBackup::seal_password_only_guessable_offline`], whose documentation says what it
+//! exposes.
 //!
 //! Because neither secret is the login password, resetting the login password (a
-//! server-side operation) loses nothing: the backup still opens with the encryption
-//! password or the recovery key. Losing **both** makes the backup unrecoverable.
-//! [`KeyBackup::change_password`] re-wraps the backup key for a new encryption password
-//! (unlocked by the old one or by the recovery key) without touching the payload.
+//! server-side operation) loses nothing. Losing **every** secret that has a slot makes
+//! the backup unrecoverable.
 //!
-//! Derivations and byte layout are in `docs/KEYS.md`. In short, every key has a
-//! 32-byte commitment derived beside it (checked in constant time before decryption, as
-//! in [`envelope`](crate::envelope)): a wrong password is reported as
-//! [`Error::WrongPassphrase`], a wrong recovery key as [`Error::KeyCommitmentMismatch`].
+//! **Account and version.** Every backup names its account (opaque bytes, 1 to
+//! [`MAX_ACCOUNT_LEN`]) and carries a `u64` *backup version*, both authenticated.
+//! [`KeyBackup::open`] takes what the client expects ([`Expected`]): its account (another
+//! one is [`Error::AccountMismatch`]) and the newest version it has seen (an older backup
+//! is [`Error::BackupRolledBack`]; the same version is accepted, since re-reading the
+//! same backup is normal). It returns an [`OpenedBackup`] that tells the version to
+//! remember, and through which the backup is changed (new password, new recovery key,
+//! new payload): [`OpenedBackup::seal`] writes the next version. A device that has never
+//! seen a backup of the account (last seen version 0) cannot tell an old one from the
+//! newest: rollback protection starts with the first backup a device opens or writes.
+//!
+//! Derivations and the byte layout are in `docs/KEYS.md`. Every key has a 32-byte
+//! commitment derived beside it, checked in constant time before decryption: a wrong
+//! password is [`Error::WrongPassphrase`], a wrong recovery key
+//! [`Error::KeyCommitmentMismatch`].
 //!
 //! ```
-//! use cai_crypto::backup::{BackupSecret, KeyBackup, RecoveryKey};
+//! use cai_crypto::backup::{Argon2Policy, BackupSecret, Expected, KeyBackup, PasswordPolicy, RecoveryKey};
 //! use cai_crypto::passphrase::Argon2Params;
+//! use cai_crypto::Error;
 //!
+//! let account = b"account-7f3a";
 //! let recovery = RecoveryKey::generate()?;
 //! let shown = recovery.to_display_string(); // the user writes this down
 //!
-//! let backup = KeyBackup::seal(
-//!     b"serialized private keys",
-//!     Some(b"my encryption password".as_slice()),
-//!     Some(&recovery),
-//!     Argon2Params::MINIMUM, // cheapest accepted cost, to keep the example fast
-//! )?;
-//! let stored = backup.to_bytes(); // goes to the server
+//! // The default: only the recovery key opens the backup. Version 1.
+//! let stored = KeyBackup::seal(account, b"serialized private keys", &recovery)?.to_bytes();
 //!
-//! // Later, on a new device, after the encryption password was forgotten:
-//! let backup = KeyBackup::parse(&stored)?;
+//! // Later, on a new device, after the login password was reset:
 //! let typed = RecoveryKey::parse(&shown.to_lowercase())?;
-//! assert_eq!(&*backup.open_with_recovery_key(&typed)?, b"serialized private keys");
+//! // Cheapest accepted Argon2 cost, to keep the example fast; use the default in production.
+//! let fast = Argon2Policy::new(Argon2Params::MINIMUM, Argon2Params::MINIMUM)?;
+//! let expected = Expected::new(account, 0).with_argon2(fast);
+//! let mut opened = KeyBackup::parse(&stored)?.open(BackupSecret::RecoveryKey(&typed), &expected)?;
+//! assert_eq!(opened.payload(), b"serialized private keys");
+//! assert_eq!(opened.backup_version(), 1);
+//!
+//! // Add an encryption password (strength-checked), and write version 2.
+//! opened.set_password(b"plum orbit kayak wisp 47", &PasswordPolicy::DEFAULT)?;
+//! let updated = opened.seal()?;
+//! assert_eq!(updated.backup_version(), 2);
+//! let last_seen = updated.backup_version(); // remembered once the upload succeeded
+//!
+//! // The server cannot serve version 1 again.
+//! let old = KeyBackup::parse(&stored)?;
+//! assert_eq!(
+//!     old.open(BackupSecret::RecoveryKey(&typed), &Expected::new(account, last_seen)).map(|_| ()),
+//!     Err(Error::BackupRolledBack { last_seen: 2, got: 1 })
+//! );
+//! let again = updated.open(BackupSecret::Password(b"plum orbit kayak wisp 47"), &expected)?;
+//! assert_eq!(again.payload(), b"serialized private keys");
 //! # Ok::<(), cai_crypto::Error>(())
 //! ```
 
@@ -52,199 +86,61 @@ use zeroize::Zeroizing;
 use crate::aead::{NONCE_LEN, TAG_LEN, default_backend};
 use crate::hierarchy::{ByteReader, split_okm};
 use crate::kdf::hkdf_sha256;
-use crate::passphrase::{Argon2Params, argon2id, check_passphrase};
+use crate::passphrase::{Argon2Params, check_passphrase};
 use crate::secret::{SecretBytes, ct_eq_slices, random_array};
-use crate::{Error, Result};
+use crate::{Error, MAX_ID_LEN, Result};
+
+mod argon2_policy;
+mod opened;
+mod recovery_key;
+mod slot;
+mod strength;
+
+pub use argon2_policy::{Argon2Policy, DEFAULT_ARGON2_CAP, DEFAULT_ARGON2_PINNED};
+pub use opened::OpenedBackup;
+pub use recovery_key::{LABEL_RECOVERY_KEY_CHECKSUM, RECOVERY_KEY_CHARS, RecoveryKey};
+pub use strength::{MIN_PASSWORD_BITS, MIN_PASSWORD_CHARS, PasswordPolicy};
+
+use slot::{Lineage, Slot, SlotKind, put_slot};
 
 /// `info` prefix of the payload subkey and commitment.
 pub const LABEL_BACKUP_PAYLOAD: &[u8] = b"cai key backup payload v1";
 /// `info` prefix of slot wrapping keys and commitments.
 pub const LABEL_BACKUP_SLOT: &[u8] = b"cai key backup slot v1";
-/// Prefix hashed with a recovery key to form its checksum.
-pub const LABEL_RECOVERY_KEY_CHECKSUM: &[u8] = b"cai recovery key v1";
 
 /// The four magic bytes that open every key backup.
 pub const MAGIC: [u8; 4] = *b"CAIB";
-/// The format version this module writes and reads.
-pub const VERSION: u8 = 0x01;
+/// The format version this module writes and reads (0x01, without account and backup
+/// version, is no longer read).
+pub const VERSION: u8 = 0x02;
 /// Suite 0x01: AES-256-GCM, HKDF-SHA256 subkeys and commitments, Argon2id v1.3.
 pub const SUITE_AES256GCM_HKDF_SHA256: u8 = 0x01;
 /// Largest payload, in bytes.
 pub const MAX_PAYLOAD_LEN: usize = 64 * 1024;
+/// Longest account id, in bytes (ids are 1 to 255 bytes, as everywhere in this crate).
+pub const MAX_ACCOUNT_LEN: usize = MAX_ID_LEN;
+/// The backup version of a new backup; every [`OpenedBackup::seal`] adds one.
+pub const FIRST_BACKUP_VERSION: u64 = 1;
 /// Length of the random backup id.
 pub const BACKUP_ID_LEN: usize = 16;
 /// Length of every salt in a backup.
 pub const SALT_LEN: usize = 32;
 /// Length of every commitment in a backup.
 pub const COMMITMENT_LEN: usize = 32;
-/// Length of the fixed header (the payload's associated data).
-pub const HEADER_LEN: usize = 4 + 1 + 1 + BACKUP_ID_LEN + SALT_LEN + COMMITMENT_LEN + NONCE_LEN + 4;
+/// Length of the header without the account: the header of a backup for an account of
+/// `A` bytes is `HEADER_FIXED_LEN + A` bytes long.
+pub const HEADER_FIXED_LEN: usize =
+    4 + 1 + 1 + BACKUP_ID_LEN + 1 + 8 + SALT_LEN + COMMITMENT_LEN + NONCE_LEN + 4;
 /// Slot type of a password slot.
 pub const SLOT_PASSWORD: u8 = 0x01;
 /// Slot type of a recovery-key slot.
 pub const SLOT_RECOVERY_KEY: u8 = 0x02;
-/// Number of characters in a recovery key's display form, without separators.
-pub const RECOVERY_KEY_CHARS: usize = 56;
+/// Length of an encoded password slot.
+pub const PASSWORD_SLOT_LEN: usize = 1 + 12 + SALT_LEN + COMMITMENT_LEN + NONCE_LEN + 32 + TAG_LEN;
+/// Length of an encoded recovery-key slot.
+pub const RECOVERY_KEY_SLOT_LEN: usize = 1 + SALT_LEN + COMMITMENT_LEN + NONCE_LEN + 32 + TAG_LEN;
 
-const RECOVERY_CHECKSUM_LEN: usize = 3;
-const BASE32_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-
-/// A recovery key: 256 random bits the user keeps offline (printed, written down, in a
-/// password manager). Zeroized on drop, redacted in `Debug`.
-///
-/// Its display form is the 32 key bytes followed by a 3-byte checksum
-/// (`SHA-256("cai recovery key v1" ‖ key)[..3]`), in RFC 4648 base32 (`A–Z 2–7`, no
-/// padding): 56 characters, shown in 14 groups of 4 separated by `-`.
-/// [`parse`](Self::parse) ignores case, spaces and dashes.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RecoveryKey(SecretBytes<32>);
-
-impl RecoveryKey {
-    /// A fresh random recovery key.
-    pub fn generate() -> Result<Self> {
-        Ok(Self(SecretBytes::random()?))
-    }
-
-    /// A recovery key from its 32 bytes.
-    pub fn from_secret(secret: SecretBytes<32>) -> Self {
-        Self(secret)
-    }
-
-    /// The key bytes; keep the borrow short.
-    pub fn secret(&self) -> &SecretBytes<32> {
-        &self.0
-    }
-
-    /// The display form, e.g. `ABCD-EFGH-…` (14 groups of 4). **This is the secret**:
-    /// show it to the user once, never log it.
-    pub fn to_display_string(&self) -> Zeroizing<String> {
-        let mut raw = Zeroizing::new([0u8; 32 + RECOVERY_CHECKSUM_LEN]);
-        let (key, sum) = raw.split_at_mut(32);
-        key.copy_from_slice(self.0.expose_secret());
-        sum.copy_from_slice(&recovery_checksum(self.0.expose_secret()));
-        let chars = base32_encode(&raw[..]);
-        let mut out = Zeroizing::new(String::with_capacity(RECOVERY_KEY_CHARS + 13));
-        for (i, c) in chars.iter().enumerate() {
-            if i > 0 && i % 4 == 0 {
-                out.push('-');
-            }
-            out.push(char::from(*c));
-        }
-        out
-    }
-
-    /// Parses a display form typed back by the user: case-insensitive, spaces and
-    /// dashes ignored. Wrong length or character, or a checksum mismatch (a typo), are
-    /// [`Error::Malformed`].
-    pub fn parse(text: &str) -> Result<Self> {
-        const WHAT: &str = "recovery key";
-        let mut values = Zeroizing::new(Vec::with_capacity(RECOVERY_KEY_CHARS));
-        for c in text.chars() {
-            if c == '-' || c.is_whitespace() {
-                continue;
-            }
-            let v = base32_value(c).ok_or(Error::Malformed {
-                what: WHAT,
-                reason: "invalid character (expected A-Z and 2-7)",
-            })?;
-            if values.len() == RECOVERY_KEY_CHARS {
-                return Err(Error::Malformed {
-                    what: WHAT,
-                    reason: "too long (expected 56 characters)",
-                });
-            }
-            values.push(v);
-        }
-        if values.len() != RECOVERY_KEY_CHARS {
-            return Err(Error::Malformed {
-                what: WHAT,
-                reason: "too short (expected 56 characters)",
-            });
-        }
-        let raw = base32_decode_35(&values);
-        let (key, sum) = raw.split_at(32);
-        let secret = SecretBytes::<32>::from_slice(key)?;
-        if !ct_eq_slices(&recovery_checksum(secret.expose_secret()), sum) {
-            return Err(Error::Malformed {
-                what: WHAT,
-                reason: "checksum mismatch (a character is mistyped)",
-            });
-        }
-        Ok(Self(secret))
-    }
-}
-
-impl fmt::Debug for RecoveryKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RecoveryKey(<redacted>)")
-    }
-}
-
-fn recovery_checksum(key: &[u8; 32]) -> [u8; RECOVERY_CHECKSUM_LEN] {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    h.update(LABEL_RECOVERY_KEY_CHECKSUM);
-    h.update(key);
-    let digest = h.finalize();
-    let mut out = [0u8; RECOVERY_CHECKSUM_LEN];
-    for (o, d) in out.iter_mut().zip(digest.iter()) {
-        *o = *d;
-    }
-    out
-}
-
-/// RFC 4648 base32 without padding, for inputs whose bit length is a multiple of 5 bytes.
-fn base32_encode(bytes: &[u8]) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(bytes.len() * 8 / 5 + 1));
-    let mut acc: u64 = 0;
-    let mut bits = 0u32;
-    for b in bytes {
-        acc = (acc << 8) | u64::from(*b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            let idx = ((acc >> bits) & 0x1f) as usize;
-            out.push(BASE32_ALPHABET.get(idx).copied().unwrap_or(b'A'));
-        }
-        acc &= (1u64 << bits) - 1;
-    }
-    if bits > 0 {
-        let idx = ((acc << (5 - bits)) & 0x1f) as usize;
-        out.push(BASE32_ALPHABET.get(idx).copied().unwrap_or(b'A'));
-    }
-    zeroize::Zeroize::zeroize(&mut acc);
-    out
-}
-
-/// Decodes 56 base32 values (0..32) into 35 bytes.
-fn base32_decode_35(values: &[u8]) -> Zeroizing<[u8; 35]> {
-    let mut out = Zeroizing::new([0u8; 35]);
-    let mut acc: u64 = 0;
-    let mut bits = 0u32;
-    let mut pos = 0usize;
-    for v in values {
-        acc = (acc << 5) | u64::from(*v & 0x1f);
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            if let Some(slot) = out.get_mut(pos) {
-                *slot = (acc >> bits) as u8;
-            }
-            pos += 1;
-            acc &= (1u64 << bits) - 1;
-        }
-    }
-    zeroize::Zeroize::zeroize(&mut acc);
-    out
-}
-
-fn base32_value(c: char) -> Option<u8> {
-    match c.to_ascii_uppercase() {
-        u @ 'A'..='Z' => Some(u as u8 - b'A'),
-        d @ '2'..='7' => Some(d as u8 - b'2' + 26),
-        _ => None,
-    }
-}
+const WHAT: &str = "key backup";
 
 /// The secret that unlocks a backup. `Debug` names the kind only.
 #[derive(Clone, Copy)]
@@ -264,58 +160,41 @@ impl fmt::Debug for BackupSecret<'_> {
     }
 }
 
-/// What a slot needs besides its wrapped key.
+/// What a client insists on when it opens a backup the server handed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SlotKind {
-    Password(Argon2Params),
-    RecoveryKey,
+pub struct Expected<'a> {
+    /// The account the client is signed in as; a backup of another account is
+    /// [`Error::AccountMismatch`].
+    pub account: &'a [u8],
+    /// The newest backup version this client has seen for the account (0 if none); an
+    /// older backup is [`Error::BackupRolledBack`], the same version is accepted.
+    pub last_seen_version: u64,
+    /// Which Argon2id parameters a password slot may have (and which new password slots
+    /// of the [`OpenedBackup`] get).
+    pub argon2: Argon2Policy,
 }
 
-impl SlotKind {
-    fn code(self) -> u8 {
-        match self {
-            SlotKind::Password(_) => SLOT_PASSWORD,
-            SlotKind::RecoveryKey => SLOT_RECOVERY_KEY,
+impl<'a> Expected<'a> {
+    /// The account and last seen version, with [`Argon2Policy::DEFAULT`].
+    pub fn new(account: &'a [u8], last_seen_version: u64) -> Self {
+        Self {
+            account,
+            last_seen_version,
+            argon2: Argon2Policy::DEFAULT,
         }
     }
-}
 
-/// One wrapping of the backup key.
-#[derive(Clone, PartialEq, Eq)]
-struct Slot {
-    kind: SlotKind,
-    salt: [u8; SALT_LEN],
-    commitment: [u8; COMMITMENT_LEN],
-    nonce: [u8; NONCE_LEN],
-    wrapped: [u8; 32],
-    tag: [u8; TAG_LEN],
-}
-
-impl Slot {
-    /// `type [params] salt commitment nonce`: the slot's part of its associated data.
-    fn prefix(&self, out: &mut Vec<u8>) {
-        out.push(self.kind.code());
-        if let SlotKind::Password(p) = self.kind {
-            out.extend_from_slice(&p.memory_kib().to_be_bytes());
-            out.extend_from_slice(&p.iterations().to_be_bytes());
-            out.extend_from_slice(&p.parallelism().to_be_bytes());
-        }
-        out.extend_from_slice(&self.salt);
-        out.extend_from_slice(&self.commitment);
-        out.extend_from_slice(&self.nonce);
-    }
-
-    fn encode(&self, out: &mut Vec<u8>) {
-        self.prefix(out);
-        out.extend_from_slice(&self.wrapped);
-        out.extend_from_slice(&self.tag);
+    /// The same expectation with another Argon2id policy.
+    pub fn with_argon2(self, argon2: Argon2Policy) -> Self {
+        Self { argon2, ..self }
     }
 }
 
-/// A sealed key backup. See the [module documentation](self).
+/// A sealed key backup, as stored on the server. See the [module documentation](self).
 #[derive(Clone, PartialEq, Eq)]
 pub struct KeyBackup {
-    backup_id: [u8; BACKUP_ID_LEN],
+    lineage: Lineage,
+    backup_version: u64,
     payload_salt: [u8; SALT_LEN],
     payload_commitment: [u8; COMMITMENT_LEN],
     payload_nonce: [u8; NONCE_LEN],
@@ -326,120 +205,163 @@ pub struct KeyBackup {
 }
 
 impl KeyBackup {
-    /// Seals `payload` (at most [`MAX_PAYLOAD_LEN`] bytes) with a password slot (if
-    /// `password` is given; Argon2id with `params`) and/or a recovery-key slot. At least
-    /// one is required ([`Error::Rejected`]).
+    /// The default backup: seals `payload` (at most [`MAX_PAYLOAD_LEN`] bytes) for
+    /// `account` (1 to [`MAX_ACCOUNT_LEN`] bytes) so that **only the recovery key**
+    /// opens it. Nobody can open it by guessing. Version [`FIRST_BACKUP_VERSION`].
     ///
-    /// `password` must be the user's *encryption* password, never the login password.
-    pub fn seal(
+    /// A backup made from scratch always starts at version 1, so a device that has seen a
+    /// higher version of an earlier backup of the account refuses it as rolled back
+    /// until the application resets that device's last seen version (e.g. after the user
+    /// confirmed that every secret of the earlier backup is lost).
+    pub fn seal(account: &[u8], payload: &[u8], recovery: &RecoveryKey) -> Result<Self> {
+        Self::create(
+            account,
+            payload,
+            Some(recovery),
+            None,
+            &Argon2Policy::DEFAULT,
+        )
+    }
+
+    /// Seals `payload` for `account` with a recovery-key slot **and** a password slot.
+    /// The password must pass `strength` (checked first, with the account as context;
+    /// errors in [`PasswordPolicy::check`]); its slot gets `argon2`'s pinned parameters.
+    ///
+    /// The password slot can be guessed offline by whoever stores the backup: it is only
+    /// as strong as the password. `password` must be the user's *encryption* password,
+    /// never the login password.
+    pub fn seal_with_password(
+        account: &[u8],
         payload: &[u8],
-        password: Option<&[u8]>,
-        recovery: Option<&RecoveryKey>,
-        params: Argon2Params,
+        recovery: &RecoveryKey,
+        password: &[u8],
+        strength: &PasswordPolicy,
+        argon2: &Argon2Policy,
     ) -> Result<Self> {
-        if payload.len() > MAX_PAYLOAD_LEN {
-            return Err(Error::TooLarge {
-                what: "key backup payload",
-                len: payload.len() as u64,
-                limit: MAX_PAYLOAD_LEN as u64,
-            });
-        }
-        if password.is_none() && recovery.is_none() {
-            return Err(Error::Rejected {
-                what: "key backup",
-                reason: "needs an encryption password or a recovery key",
-            });
-        }
-        if let Some(pw) = password {
-            check_passphrase(pw, "encryption password")?;
-        }
+        strength.check(password, &[account])?;
+        Self::create(account, payload, Some(recovery), Some(password), argon2)
+    }
+
+    /// Seals `payload` for `account` so that **only the encryption password** opens it —
+    /// no recovery key. Prefer [`seal`](Self::seal) or
+    /// [`seal_with_password`](Self::seal_with_password).
+    ///
+    /// # What this exposes
+    ///
+    /// Whoever holds the backup — the server, its operators, anyone who copies its
+    /// database or backups — can run an **offline guessing attack** against the password:
+    /// each guess costs one Argon2id run with the pinned parameters and nothing else
+    /// limits the number of guesses (no rate limit, no lockout, no one notices). If the
+    /// password is guessed, **everything in the backup falls with it**: the identity and
+    /// device keys, hence every end-to-end message and history key they open, past and
+    /// future, until the keys are replaced. The strength check (`strength`, run first)
+    /// and the Argon2id cost make guessing slower; they cannot make a guessable password
+    /// safe. And if the password is forgotten, the backup is lost: there is no recovery
+    /// key.
+    pub fn seal_password_only_guessable_offline(
+        account: &[u8],
+        payload: &[u8],
+        password: &[u8],
+        strength: &PasswordPolicy,
+        argon2: &Argon2Policy,
+    ) -> Result<Self> {
+        strength.check(password, &[account])?;
+        Self::create(account, payload, None, Some(password), argon2)
+    }
+
+    fn create(
+        account: &[u8],
+        payload: &[u8],
+        recovery: Option<&RecoveryKey>,
+        password: Option<&[u8]>,
+        argon2: &Argon2Policy,
+    ) -> Result<Self> {
+        check_payload(payload)?;
+        let lineage = Lineage::new(account)?;
         let backup_key = SecretBytes::<32>::random()?;
-        let backup_id: [u8; BACKUP_ID_LEN] = random_array()?;
-        let payload_salt: [u8; SALT_LEN] = random_array()?;
-        let (subkey, payload_commitment) = payload_keys(&backup_key, &payload_salt, &backup_id)?;
-        let mut backup = Self {
-            backup_id,
-            payload_salt,
-            payload_commitment,
-            payload_nonce: random_array()?,
-            slots: Vec::with_capacity(2),
-            ciphertext: payload.to_vec(),
-            tag: [0u8; TAG_LEN],
-        };
-        let aead = default_backend().prepare(subkey.expose_secret())?;
-        let header = backup.header();
-        backup.tag = aead
-            .seal_in_place(&backup.payload_nonce, &header, &mut backup.ciphertext)
-            .inspect_err(|_| zeroize::Zeroize::zeroize(&mut backup.ciphertext))?;
+        let mut slots = Vec::with_capacity(2);
         if let Some(pw) = password {
-            backup.put_slot(&backup_key, BackupSecret::Password(pw), params)?;
+            let slot =
+                lineage.make_slot(&backup_key, BackupSecret::Password(pw), argon2.pinned())?;
+            put_slot(&mut slots, slot);
         }
         if let Some(rk) = recovery {
-            backup.put_slot(&backup_key, BackupSecret::RecoveryKey(rk), params)?;
+            let slot =
+                lineage.make_slot(&backup_key, BackupSecret::RecoveryKey(rk), argon2.pinned())?;
+            put_slot(&mut slots, slot);
         }
-        Ok(backup)
+        if slots.is_empty() {
+            return Err(Error::Rejected {
+                what: WHAT,
+                reason: "needs a recovery key or an encryption password",
+            });
+        }
+        seal_payload(lineage, FIRST_BACKUP_VERSION, &backup_key, slots, payload)
     }
 
-    /// Opens the backup with the encryption password ([`Error::WrongPassphrase`] if it
-    /// is wrong).
-    pub fn open_with_password(&self, password: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        self.open(BackupSecret::Password(password))
-    }
-
-    /// Opens the backup with the recovery key ([`Error::KeyCommitmentMismatch`] if it
-    /// is not this backup's recovery key).
-    pub fn open_with_recovery_key(&self, recovery: &RecoveryKey) -> Result<Zeroizing<Vec<u8>>> {
-        self.open(BackupSecret::RecoveryKey(recovery))
-    }
-
-    /// Opens the backup with either secret and returns the payload.
+    /// Opens the backup with either secret, after checking what the client expects:
     ///
-    /// Errors: [`Error::Rejected`] if the backup has no slot for that kind of secret;
-    /// [`Error::WrongPassphrase`] / [`Error::KeyCommitmentMismatch`] for a wrong
-    /// password / recovery key; [`Error::AuthenticationFailed`] if the backup was altered.
-    pub fn open(&self, secret: BackupSecret<'_>) -> Result<Zeroizing<Vec<u8>>> {
-        let backup_key = self.backup_key(secret)?;
-        let (subkey, _) = payload_keys(&backup_key, &self.payload_salt, &self.backup_id)?;
+    /// 1. the account ([`Error::AccountMismatch`]);
+    /// 2. the version: older than `expected.last_seen_version` is
+    ///    [`Error::BackupRolledBack`], the same or newer is accepted;
+    /// 3. for a password, the slot's Argon2id parameters against `expected.argon2`
+    ///    ([`Error::KdfParamsAboveCap`], [`Error::KdfParamsBelowFloor`]) — before any
+    ///    Argon2 work;
+    /// 4. the secret ([`Error::Rejected`] if the backup has no slot of its kind,
+    ///    [`Error::WrongPassphrase`] / [`Error::KeyCommitmentMismatch`] if it is wrong);
+    /// 5. the whole backup — account, version, every slot, the payload — is authenticated
+    ///    by the payload's tag ([`Error::AuthenticationFailed`] if anything was altered).
+    ///
+    /// Steps 1 and 2 read fields that step 5 authenticates: a forged account or version
+    /// fails there.
+    pub fn open(&self, secret: BackupSecret<'_>, expected: &Expected<'_>) -> Result<OpenedBackup> {
+        if self.lineage.account != expected.account {
+            return Err(Error::AccountMismatch);
+        }
+        if self.backup_version < expected.last_seen_version {
+            return Err(Error::BackupRolledBack {
+                last_seen: expected.last_seen_version,
+                got: self.backup_version,
+            });
+        }
+        let backup_key = self.backup_key(secret, &expected.argon2)?;
+        let (subkey, _) = payload_keys(&backup_key, &self.payload_salt, &self.lineage.backup_id)?;
         let aead = default_backend().prepare(subkey.expose_secret())?;
-        let mut plaintext = Zeroizing::new(self.ciphertext.clone());
+        let mut payload = Zeroizing::new(self.ciphertext.clone());
         aead.open_in_place(
             &self.payload_nonce,
-            &self.header(),
-            &mut plaintext,
+            &self.payload_aad(),
+            &mut payload,
             &self.tag,
         )?;
-        Ok(plaintext)
+        Ok(OpenedBackup {
+            lineage: self.lineage.clone(),
+            backup_version: self.backup_version,
+            backup_key,
+            slots: self.slots.clone(),
+            payload,
+            argon2: expected.argon2,
+        })
     }
 
-    /// Sets a new encryption password: unlocks the backup key with `unlock` (the old
-    /// password, or the recovery key if the password was forgotten) and replaces the
-    /// password slot (or adds one). The payload and the recovery-key slot are untouched.
-    pub fn change_password(
-        &mut self,
-        unlock: BackupSecret<'_>,
-        new_password: &[u8],
-        params: Argon2Params,
-    ) -> Result<()> {
-        check_passphrase(new_password, "encryption password")?;
-        let backup_key = self.backup_key(unlock)?;
-        self.put_slot(&backup_key, BackupSecret::Password(new_password), params)
+    /// The account this backup names (not authenticated until [`open`](Self::open)).
+    pub fn account(&self) -> &[u8] {
+        &self.lineage.account
     }
 
-    /// Replaces the recovery-key slot (or adds one) for `new`, unlocking with `unlock`.
-    pub fn set_recovery_key(&mut self, unlock: BackupSecret<'_>, new: &RecoveryKey) -> Result<()> {
-        let backup_key = self.backup_key(unlock)?;
-        self.put_slot(
-            &backup_key,
-            BackupSecret::RecoveryKey(new),
-            Argon2Params::MINIMUM,
-        )
+    /// The backup version (not authenticated until [`open`](Self::open)).
+    pub fn backup_version(&self) -> u64 {
+        self.backup_version
+    }
+
+    /// The random public id of this backup, the same in all its versions.
+    pub fn backup_id(&self) -> [u8; BACKUP_ID_LEN] {
+        self.lineage.backup_id
     }
 
     /// Whether an encryption password opens this backup.
     pub fn has_password_slot(&self) -> bool {
-        self.slots
-            .iter()
-            .any(|s| matches!(s.kind, SlotKind::Password(_)))
+        self.slots.iter().any(|s| s.params().is_some())
     }
 
     /// Whether a recovery key opens this backup.
@@ -449,41 +371,42 @@ impl KeyBackup {
 
     /// The Argon2id parameters of the password slot, if any.
     pub fn password_params(&self) -> Option<Argon2Params> {
-        self.slots.iter().find_map(|s| match s.kind {
-            SlotKind::Password(p) => Some(p),
-            SlotKind::RecoveryKey => None,
-        })
-    }
-
-    /// The random public id of this backup.
-    pub fn backup_id(&self) -> [u8; BACKUP_ID_LEN] {
-        self.backup_id
+        self.slots.iter().find_map(Slot::params)
     }
 
     /// The encoding [`parse`](Self::parse) reads.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(
-            HEADER_LEN + 1 + self.slots.len() * 140 + self.ciphertext.len() + TAG_LEN,
-        );
-        out.extend_from_slice(&self.header());
-        out.push(u8::try_from(self.slots.len()).unwrap_or(u8::MAX));
-        for s in &self.slots {
-            s.encode(&mut out);
-        }
+        let mut out = self.payload_aad();
         out.extend_from_slice(&self.ciphertext);
         out.extend_from_slice(&self.tag);
         out
     }
 
-    /// Parses a backup strictly: magic, version, suite, payload length limit, one or
-    /// two slots of known types in ascending type order, Argon2 bounds, exact length.
+    /// Parses a backup strictly: magic, version, suite, account length 1 to 255, backup
+    /// version at least 1, payload length limit, one or two slots of known types in
+    /// ascending type order, global Argon2 bounds, exact length. (The client's own
+    /// Argon2 policy is applied by [`open`](Self::open).)
     pub fn parse(bytes: &[u8]) -> Result<Self> {
-        const WHAT: &str = "key backup";
         let mut r = ByteReader::new(WHAT, bytes);
         r.magic(MAGIC)?;
         r.version(VERSION)?;
         r.suite(SUITE_AES256GCM_HKDF_SHA256)?;
         let backup_id = r.take()?;
+        let account_len = usize::from(r.u8()?);
+        if account_len == 0 {
+            return Err(Error::Malformed {
+                what: WHAT,
+                reason: "empty account",
+            });
+        }
+        let account = r.slice(account_len)?.to_vec();
+        let backup_version = u64::from_be_bytes(r.take()?);
+        if backup_version < FIRST_BACKUP_VERSION {
+            return Err(Error::Malformed {
+                what: WHAT,
+                reason: "backup version 0",
+            });
+        }
         let payload_salt = r.take()?;
         let payload_commitment = r.take()?;
         let payload_nonce = r.take()?;
@@ -534,7 +457,8 @@ impl KeyBackup {
         let tag = r.take()?;
         r.finish()?;
         Ok(Self {
-            backup_id,
+            lineage: Lineage { backup_id, account },
+            backup_version,
             payload_salt,
             payload_commitment,
             payload_nonce,
@@ -544,30 +468,39 @@ impl KeyBackup {
         })
     }
 
-    /// The 102-byte header, the payload's associated data.
-    fn header(&self) -> Vec<u8> {
-        let mut h = Vec::with_capacity(HEADER_LEN);
-        h.extend_from_slice(&MAGIC);
-        h.extend_from_slice(&[VERSION, SUITE_AES256GCM_HKDF_SHA256]);
-        h.extend_from_slice(&self.backup_id);
-        h.extend_from_slice(&self.payload_salt);
-        h.extend_from_slice(&self.payload_commitment);
-        h.extend_from_slice(&self.payload_nonce);
+    /// Everything before the payload ciphertext — header ‖ slot_count ‖ slots — which is
+    /// the payload's associated data.
+    fn payload_aad(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            HEADER_FIXED_LEN
+                + self.lineage.account.len()
+                + 1
+                + self.slots.len() * PASSWORD_SLOT_LEN
+                + self.ciphertext.len()
+                + TAG_LEN,
+        );
+        self.lineage.identity(&mut out);
+        out.extend_from_slice(&self.backup_version.to_be_bytes());
+        out.extend_from_slice(&self.payload_salt);
+        out.extend_from_slice(&self.payload_commitment);
+        out.extend_from_slice(&self.payload_nonce);
         let len = u32::try_from(self.ciphertext.len()).unwrap_or(u32::MAX);
-        h.extend_from_slice(&len.to_be_bytes());
-        h
-    }
-
-    /// Header ‖ slot prefix: a slot's associated data.
-    fn slot_aad(&self, slot: &Slot) -> Vec<u8> {
-        let mut aad = self.header();
-        slot.prefix(&mut aad);
-        aad
+        out.extend_from_slice(&len.to_be_bytes());
+        out.push(u8::try_from(self.slots.len()).unwrap_or(u8::MAX));
+        for s in &self.slots {
+            s.encode(&mut out);
+        }
+        out
     }
 
     /// Unwraps the backup key from the slot matching `secret` and checks it against the
-    /// payload commitment.
-    fn backup_key(&self, secret: BackupSecret<'_>) -> Result<SecretBytes<32>> {
+    /// payload commitment. For a password, the slot's parameters are checked against
+    /// `argon2` before Argon2 runs.
+    fn backup_key(
+        &self,
+        secret: BackupSecret<'_>,
+        argon2: &Argon2Policy,
+    ) -> Result<SecretBytes<32>> {
         let want = match secret {
             BackupSecret::Password(pw) => {
                 check_passphrase(pw, "encryption password")?;
@@ -580,73 +513,30 @@ impl KeyBackup {
             .iter()
             .find(|s| s.kind.code() == want)
             .ok_or(Error::Rejected {
-                what: "key backup",
+                what: WHAT,
                 reason: if want == SLOT_PASSWORD {
                     "has no password slot"
                 } else {
                     "has no recovery-key slot"
                 },
             })?;
-        let slot_secret = slot_secret(secret, slot.kind, &slot.salt)?;
-        let (wrap_key, commitment) =
-            slot_keys(&slot_secret, &slot.salt, slot.kind.code(), &self.backup_id)?;
-        if !ct_eq_slices(&commitment, &slot.commitment) {
-            return Err(match secret {
-                BackupSecret::Password(_) => Error::WrongPassphrase,
-                BackupSecret::RecoveryKey(_) => Error::KeyCommitmentMismatch,
-            });
+        if let Some(params) = slot.params() {
+            argon2.check(&params)?;
         }
-        let aead = default_backend().prepare(wrap_key.expose_secret())?;
-        let mut buf = slot.wrapped;
-        let result = aead.open_in_place(&slot.nonce, &self.slot_aad(slot), &mut buf, &slot.tag);
-        let backup_key = SecretBytes::from_bytes(buf);
-        zeroize::Zeroize::zeroize(&mut buf);
-        result?;
+        let backup_key = self.lineage.open_slot(slot, secret)?;
         let (_, payload_commitment) =
-            payload_keys(&backup_key, &self.payload_salt, &self.backup_id)?;
+            payload_keys(&backup_key, &self.payload_salt, &self.lineage.backup_id)?;
         if !ct_eq_slices(&payload_commitment, &self.payload_commitment) {
             return Err(Error::KeyCommitmentMismatch);
         }
         Ok(backup_key)
-    }
-
-    /// Wraps `backup_key` for `secret` in a fresh slot, replacing a slot of that type.
-    fn put_slot(
-        &mut self,
-        backup_key: &SecretBytes<32>,
-        secret: BackupSecret<'_>,
-        params: Argon2Params,
-    ) -> Result<()> {
-        let kind = match secret {
-            BackupSecret::Password(_) => SlotKind::Password(params),
-            BackupSecret::RecoveryKey(_) => SlotKind::RecoveryKey,
-        };
-        let salt: [u8; SALT_LEN] = random_array()?;
-        let slot_secret = slot_secret(secret, kind, &salt)?;
-        let (wrap_key, commitment) = slot_keys(&slot_secret, &salt, kind.code(), &self.backup_id)?;
-        let mut slot = Slot {
-            kind,
-            salt,
-            commitment,
-            nonce: random_array()?,
-            wrapped: *backup_key.expose_secret(),
-            tag: [0u8; TAG_LEN],
-        };
-        let aead = default_backend().prepare(wrap_key.expose_secret())?;
-        let aad = self.slot_aad(&slot);
-        slot.tag = aead
-            .seal_in_place(&slot.nonce, &aad, &mut slot.wrapped)
-            .inspect_err(|_| zeroize::Zeroize::zeroize(&mut slot.wrapped))?;
-        self.slots.retain(|s| s.kind.code() != kind.code());
-        self.slots.push(slot);
-        self.slots.sort_by_key(|s| s.kind.code());
-        Ok(())
     }
 }
 
 impl fmt::Debug for KeyBackup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyBackup")
+            .field("backup_version", &self.backup_version)
             .field("password_slot", &self.password_params())
             .field("recovery_key_slot", &self.has_recovery_key_slot())
             .field("payload_len", &self.ciphertext.len())
@@ -654,39 +544,50 @@ impl fmt::Debug for KeyBackup {
     }
 }
 
-/// The secret a slot's wrapping key is derived from: Argon2id of the password, or the
-/// recovery key itself.
-fn slot_secret(
-    secret: BackupSecret<'_>,
-    kind: SlotKind,
-    salt: &[u8; SALT_LEN],
-) -> Result<SecretBytes<32>> {
-    match (secret, kind) {
-        (BackupSecret::Password(pw), SlotKind::Password(params)) => argon2id(pw, salt, &params),
-        (BackupSecret::RecoveryKey(rk), SlotKind::RecoveryKey) => Ok(rk.0.clone()),
-        _ => Err(Error::Rejected {
-            what: "key backup",
-            reason: "secret does not fit the slot",
-        }),
+fn check_payload(payload: &[u8]) -> Result<()> {
+    if payload.len() > MAX_PAYLOAD_LEN {
+        return Err(Error::TooLarge {
+            what: "key backup payload",
+            len: payload.len() as u64,
+            limit: MAX_PAYLOAD_LEN as u64,
+        });
     }
+    Ok(())
 }
 
-/// `wrap_key ‖ commitment = HKDF(slot secret, salt, LABEL_BACKUP_SLOT ‖ type ‖ backup_id)`.
-fn slot_keys(
-    secret: &SecretBytes<32>,
-    salt: &[u8; SALT_LEN],
-    slot_type: u8,
-    backup_id: &[u8; BACKUP_ID_LEN],
-) -> Result<(SecretBytes<32>, [u8; COMMITMENT_LEN])> {
-    okm64(
-        secret,
-        salt,
-        &[
-            LABEL_BACKUP_SLOT,
-            &[SUITE_AES256GCM_HKDF_SHA256, slot_type],
-            backup_id,
-        ],
-    )
+/// Encrypts `payload` under a fresh payload salt (hence a fresh subkey) and nonce, with
+/// everything before the ciphertext as associated data.
+fn seal_payload(
+    lineage: Lineage,
+    backup_version: u64,
+    backup_key: &SecretBytes<32>,
+    slots: Vec<Slot>,
+    payload: &[u8],
+) -> Result<KeyBackup> {
+    let payload_salt: [u8; SALT_LEN] = random_array()?;
+    let (subkey, payload_commitment) = payload_keys(backup_key, &payload_salt, &lineage.backup_id)?;
+    let mut backup = KeyBackup {
+        lineage,
+        backup_version,
+        payload_salt,
+        payload_commitment,
+        payload_nonce: random_array()?,
+        slots,
+        ciphertext: payload.to_vec(),
+        tag: [0u8; TAG_LEN],
+    };
+    let aead = default_backend().prepare(subkey.expose_secret())?;
+    let aad = backup.payload_aad();
+    match aead.seal_in_place(&backup.payload_nonce, &aad, &mut backup.ciphertext) {
+        Ok(tag) => {
+            backup.tag = tag;
+            Ok(backup)
+        }
+        Err(e) => {
+            zeroize::Zeroize::zeroize(&mut backup.ciphertext);
+            Err(e)
+        }
+    }
 }
 
 /// `subkey ‖ commitment = HKDF(backup key, payload salt, LABEL_BACKUP_PAYLOAD ‖ suite ‖
@@ -725,22 +626,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base32_matches_rfc4648() {
-        // RFC 4648 section 10: BASE32("fooba") = "MZXW6YTB".
-        assert_eq!(&base32_encode(b"fooba")[..], b"MZXW6YTB");
-        let values: Vec<u8> = b"MZXW6YTB"
-            .repeat(7)
-            .iter()
-            .map(|c| base32_value(char::from(*c)).unwrap())
-            .collect();
-        assert_eq!(
-            &base32_decode_35(&values)[..],
-            b"fooba".repeat(7).as_slice()
-        );
+    fn fixed_lengths() {
+        assert_eq!(HEADER_FIXED_LEN, 111);
+        assert_eq!(PASSWORD_SLOT_LEN, 137);
+        assert_eq!(RECOVERY_KEY_SLOT_LEN, 125);
     }
 
     #[test]
-    fn header_len() {
-        assert_eq!(HEADER_LEN, 102);
+    fn version_does_not_wrap() {
+        let rk = RecoveryKey::generate().unwrap();
+        let mut backup = KeyBackup::seal(b"acct", b"keys", &rk).unwrap();
+        backup.backup_version = u64::MAX - 1;
+        // Re-seal so that the payload tag covers the forged version.
+        let bk = backup
+            .backup_key(BackupSecret::RecoveryKey(&rk), &Argon2Policy::DEFAULT)
+            .unwrap();
+        let backup = seal_payload(
+            backup.lineage.clone(),
+            u64::MAX - 1,
+            &bk,
+            backup.slots.clone(),
+            b"keys",
+        )
+        .unwrap();
+        let expected = Expected::new(b"acct", u64::MAX - 1);
+        let at_max = backup
+            .open(BackupSecret::RecoveryKey(&rk), &expected)
+            .unwrap()
+            .seal()
+            .unwrap();
+        assert_eq!(at_max.backup_version(), u64::MAX);
+        let reparsed = KeyBackup::parse(&at_max.to_bytes()).unwrap();
+        let opened = reparsed
+            .open(
+                BackupSecret::RecoveryKey(&rk),
+                &Expected::new(b"acct", u64::MAX),
+            )
+            .unwrap();
+        assert_eq!(opened.backup_version(), u64::MAX);
+        assert_eq!(
+            opened.seal().map(|_| ()),
+            Err(Error::LimitExceeded {
+                what: "key backup version"
+            })
+        );
     }
 }

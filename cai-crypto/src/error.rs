@@ -87,6 +87,59 @@ pub enum Error {
         /// Which bound was violated.
         reason: &'static str,
     },
+    /// Stored Argon2id parameters demand more than the client's cap allows (memory,
+    /// passes or lanes): refused before any Argon2 work. Either the server raised them
+    /// (a denial of service, or a way to exhaust a phone's memory) or the backup was
+    /// made by a client with a higher policy.
+    #[error("key-derivation {param} {got} is above this client's cap {cap}")]
+    KdfParamsAboveCap {
+        /// `"memory_kib"`, `"iterations"` or `"parallelism"`.
+        param: &'static str,
+        /// The stored value.
+        got: u32,
+        /// The client's cap.
+        cap: u32,
+    },
+    /// Stored Argon2id parameters are cheaper than the client's floor: refused before
+    /// any Argon2 work, because a server must not be able to downgrade a password slot.
+    #[error("key-derivation {param} {got} is below this client's floor {floor}")]
+    KdfParamsBelowFloor {
+        /// `"memory_kib"`, `"iterations"` or `"parallelism"`.
+        param: &'static str,
+        /// The stored value.
+        got: u32,
+        /// The client's floor.
+        floor: u32,
+    },
+    /// A new encryption password has fewer characters than the policy requires.
+    #[error("password too short: at least {min_chars} characters are required")]
+    PasswordTooShort {
+        /// The policy's minimum, in Unicode characters.
+        min_chars: usize,
+    },
+    /// A new encryption password is too easy to guess: its estimated strength (which
+    /// discounts repeats, sequences, keyboard runs, years, common words and the account
+    /// name) is below the policy's minimum.
+    #[error(
+        "password too predictable: estimated strength below {min_bits} bits (repeats, \
+         sequences, keyboard runs, years, common words or the account name)"
+    )]
+    PasswordTooPredictable {
+        /// The policy's minimum, in bits.
+        min_bits: u32,
+    },
+    /// A key backup names another account than the one the client expected.
+    #[error("key backup belongs to another account")]
+    AccountMismatch,
+    /// A key backup is older than the newest one this client has already seen: the
+    /// server (or whoever serves it) is trying to roll the user back.
+    #[error("key backup rolled back: version {got} is older than version {last_seen} already seen")]
+    BackupRolledBack {
+        /// The newest backup version the client has seen.
+        last_seen: u64,
+        /// The version offered.
+        got: u64,
+    },
     /// A stream ended without its final chunk: it was truncated.
     #[error("stream truncated: the final chunk is missing")]
     StreamTruncated,

@@ -117,33 +117,37 @@ impl Argon2Params {
         parallelism: 1,
     };
 
-    /// Checked parameters: memory in KiB, passes, lanes.
-    pub fn new(memory_kib: u32, iterations: u32, parallelism: u32) -> Result<Self> {
+    /// Checked parameters: memory in KiB, passes, lanes. A `const fn`, so that policies
+    /// elsewhere (e.g. [`backup::Argon2Policy`](crate::backup::Argon2Policy)) can name
+    /// checked parameters as constants.
+    pub const fn new(memory_kib: u32, iterations: u32, parallelism: u32) -> Result<Self> {
         let p = Self {
             memory_kib,
             iterations,
             parallelism,
         };
-        p.check()?;
-        Ok(p)
+        match p.check() {
+            Ok(()) => Ok(p),
+            Err(e) => Err(e),
+        }
     }
 
     /// Memory in KiB.
-    pub fn memory_kib(&self) -> u32 {
+    pub const fn memory_kib(&self) -> u32 {
         self.memory_kib
     }
 
     /// Number of passes.
-    pub fn iterations(&self) -> u32 {
+    pub const fn iterations(&self) -> u32 {
         self.iterations
     }
 
     /// Number of lanes.
-    pub fn parallelism(&self) -> u32 {
+    pub const fn parallelism(&self) -> u32 {
         self.parallelism
     }
 
-    fn check(&self) -> Result<()> {
+    const fn check(&self) -> Result<()> {
         let reason = if self.memory_kib < MIN_MEMORY_KIB {
             "memory below 19 MiB"
         } else if self.memory_kib > MAX_MEMORY_KIB {

@@ -1,14 +1,36 @@
+//! The key backup as bytes: layout (as in docs/KEYS.md), strict parsing, tampering,
+//! recovery keys, redacted Debug. Who may open what (account, version, Argon2 policy,
+//! password strength) is in `backup_policy.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use cai_crypto::backup::{
-    BackupSecret, HEADER_LEN, KeyBackup, MAX_PAYLOAD_LEN, RECOVERY_KEY_CHARS, RecoveryKey,
+    Argon2Policy, BackupSecret, Expected, FIRST_BACKUP_VERSION, HEADER_FIXED_LEN, KeyBackup,
+    MAX_ACCOUNT_LEN, MAX_PAYLOAD_LEN, PASSWORD_SLOT_LEN, PasswordPolicy, RECOVERY_KEY_CHARS,
+    RECOVERY_KEY_SLOT_LEN, RecoveryKey,
 };
-use cai_crypto::passphrase::{Argon2Params, MIN_MEMORY_KIB};
+use cai_crypto::passphrase::Argon2Params;
 use cai_crypto::{Error, SecretBytes};
 use proptest::prelude::*;
 
-const FAST: Argon2Params = Argon2Params::MINIMUM;
+const ACCOUNT: &[u8] = b"account-7f3a";
+/// Header length for [`ACCOUNT`]; the slot count follows it.
+const H: usize = HEADER_FIXED_LEN + ACCOUNT.len();
 const PAYLOAD: &[u8] = b"-----BEGIN PRIVATE KEYS----- device x25519 + identity ed25519";
+/// Passes the default strength check (72 bits estimated).
+const PW: &[u8] = b"plum orbit kayak wisp 47";
+
+fn fast() -> Argon2Policy {
+    Argon2Policy::new(Argon2Params::MINIMUM, Argon2Params::MINIMUM).unwrap()
+}
+
+fn expected() -> Expected<'static> {
+    Expected::new(ACCOUNT, 0).with_argon2(fast())
+}
+
+fn with_password(rk: &RecoveryKey) -> KeyBackup {
+    KeyBackup::seal_with_password(ACCOUNT, PAYLOAD, rk, PW, &PasswordPolicy::DEFAULT, &fast())
+        .unwrap()
+}
 
 fn flip(bytes: &mut [u8], i: usize) {
     if let Some(b) = bytes.get_mut(i) {
@@ -16,80 +38,91 @@ fn flip(bytes: &mut [u8], i: usize) {
     }
 }
 
-#[test]
-fn both_slots_open() {
-    let rk = RecoveryKey::generate().unwrap();
-    let backup = KeyBackup::seal(PAYLOAD, Some(b"encryption pw"), Some(&rk), FAST).unwrap();
-    assert!(backup.has_password_slot());
-    assert!(backup.has_recovery_key_slot());
-    assert_eq!(backup.password_params(), Some(FAST));
+fn open_rk(bytes: &[u8], rk: &RecoveryKey) -> Result<Vec<u8>, Error> {
+    KeyBackup::parse(bytes)?
+        .open(BackupSecret::RecoveryKey(rk), &expected())
+        .map(|o| o.payload().to_vec())
+}
 
-    let parsed = KeyBackup::parse(&backup.to_bytes()).unwrap();
-    assert_eq!(parsed, backup);
+fn open_pw(bytes: &[u8], pw: &[u8]) -> Result<Vec<u8>, Error> {
+    KeyBackup::parse(bytes)?
+        .open(BackupSecret::Password(pw), &expected())
+        .map(|o| o.payload().to_vec())
+}
+
+/// The worked example of docs/KEYS.md section 4: account "alice", version 1.
+#[test]
+fn layout_matches_the_docs() {
+    let rk = RecoveryKey::generate().unwrap();
+    let backup = KeyBackup::seal(b"alice", b"keys", &rk).unwrap();
+    let bytes = backup.to_bytes();
+    assert_eq!(bytes.get(..6), Some(&b"CAIB\x02\x01"[..]));
+    assert_eq!(bytes.get(6..22), Some(&backup.backup_id()[..]));
     assert_eq!(
-        &*parsed.open_with_password(b"encryption pw").unwrap(),
-        PAYLOAD
+        hex::encode(bytes.get(22..36).unwrap()),
+        "05616c6963650000000000000001"
     );
-    assert_eq!(&*parsed.open_with_recovery_key(&rk).unwrap(), PAYLOAD);
+    let h = HEADER_FIXED_LEN + 5;
+    assert_eq!(h, 116);
+    // payload_len (4) just before the slot count.
+    assert_eq!(bytes.get(h - 4..h), Some(&4u32.to_be_bytes()[..]));
+    assert_eq!(bytes.get(h), Some(&1));
+    assert_eq!(bytes.get(h + 1), Some(&0x02));
+    assert_eq!(bytes.len(), h + 1 + RECOVERY_KEY_SLOT_LEN + 4 + 16);
+
+    let both = with_password(&rk).to_bytes();
     assert_eq!(
-        &*parsed.open(BackupSecret::RecoveryKey(&rk)).unwrap(),
-        PAYLOAD
+        both.len(),
+        H + 1 + PASSWORD_SLOT_LEN + RECOVERY_KEY_SLOT_LEN + PAYLOAD.len() + 16
     );
+    assert_eq!(both.get(H), Some(&2));
+    assert_eq!(both.get(H + 1), Some(&0x01));
+    assert_eq!(
+        both.get(H + 2..H + 14).unwrap(),
+        [
+            19456u32.to_be_bytes(),
+            2u32.to_be_bytes(),
+            1u32.to_be_bytes()
+        ]
+        .concat()
+    );
+    assert_eq!(both.get(H + 1 + PASSWORD_SLOT_LEN), Some(&0x02));
 }
 
 #[test]
-fn single_slot_backups() {
+fn parse_round_trips() {
     let rk = RecoveryKey::generate().unwrap();
-    let only_pw = KeyBackup::seal(PAYLOAD, Some(b"pw"), None, FAST).unwrap();
-    assert!(!only_pw.has_recovery_key_slot());
-    assert!(matches!(
-        only_pw.open_with_recovery_key(&rk),
-        Err(Error::Rejected { .. })
-    ));
-    assert_eq!(&*only_pw.open_with_password(b"pw").unwrap(), PAYLOAD);
-
-    let only_rk = KeyBackup::seal(PAYLOAD, None, Some(&rk), FAST).unwrap();
-    assert!(!only_rk.has_password_slot());
-    assert_eq!(only_rk.password_params(), None);
-    assert!(matches!(
-        only_rk.open_with_password(b"pw"),
-        Err(Error::Rejected { .. })
-    ));
-    assert_eq!(&*only_rk.open_with_recovery_key(&rk).unwrap(), PAYLOAD);
-    let parsed = KeyBackup::parse(&only_rk.to_bytes()).unwrap();
-    assert_eq!(&*parsed.open_with_recovery_key(&rk).unwrap(), PAYLOAD);
-
-    assert!(matches!(
-        KeyBackup::seal(PAYLOAD, None, None, FAST),
-        Err(Error::Rejected { .. })
-    ));
+    let backup = with_password(&rk);
+    let parsed = KeyBackup::parse(&backup.to_bytes()).unwrap();
+    assert_eq!(parsed, backup);
+    assert_eq!(parsed.account(), ACCOUNT);
+    assert_eq!(parsed.backup_version(), FIRST_BACKUP_VERSION);
+    assert_eq!(parsed.password_params(), Some(Argon2Params::MINIMUM));
+    assert_eq!(open_pw(&backup.to_bytes(), PW).unwrap(), PAYLOAD);
+    assert_eq!(open_rk(&backup.to_bytes(), &rk).unwrap(), PAYLOAD);
 }
 
 #[test]
 fn wrong_secrets_fail_clearly() {
     let rk = RecoveryKey::generate().unwrap();
-    let backup = KeyBackup::seal(PAYLOAD, Some(b"encryption pw"), Some(&rk), FAST).unwrap();
+    let bytes = with_password(&rk).to_bytes();
     assert_eq!(
-        backup.open_with_password(b"login pw").map(|_| ()),
+        open_pw(&bytes, b"the login password"),
         Err(Error::WrongPassphrase)
     );
     let other = RecoveryKey::generate().unwrap();
-    assert_eq!(
-        backup.open_with_recovery_key(&other).map(|_| ()),
-        Err(Error::KeyCommitmentMismatch)
-    );
+    assert_eq!(open_rk(&bytes, &other), Err(Error::KeyCommitmentMismatch));
+    assert!(matches!(open_pw(&bytes, b""), Err(Error::Malformed { .. })));
     assert!(matches!(
-        backup.open_with_password(b""),
-        Err(Error::Malformed { .. })
+        open_pw(&bytes, &[b'p'; 1025]),
+        Err(Error::TooLarge { .. })
     ));
 }
 
 #[test]
-fn payload_is_not_in_the_blob() {
+fn payload_and_secrets_are_not_in_the_blob() {
     let rk = RecoveryKey::generate().unwrap();
-    let bytes = KeyBackup::seal(PAYLOAD, Some(b"pw"), Some(&rk), FAST)
-        .unwrap()
-        .to_bytes();
+    let bytes = with_password(&rk).to_bytes();
     assert!(
         !bytes
             .windows(16)
@@ -97,184 +130,129 @@ fn payload_is_not_in_the_blob() {
     );
     let secret = rk.secret().expose_secret();
     assert!(!bytes.windows(32).any(|w| w == secret));
+    assert!(!bytes.windows(PW.len()).any(|w| w == PW));
 }
 
 #[test]
 fn every_tampered_byte_is_rejected() {
     // Recovery-key slot only, so that every attempt is cheap.
     let rk = RecoveryKey::generate().unwrap();
-    let bytes = KeyBackup::seal(PAYLOAD, None, Some(&rk), FAST)
-        .unwrap()
-        .to_bytes();
+    let bytes = KeyBackup::seal(ACCOUNT, PAYLOAD, &rk).unwrap().to_bytes();
     for i in 0..bytes.len() {
         let mut t = bytes.clone();
         flip(&mut t, i);
-        let result = KeyBackup::parse(&t).and_then(|b| b.open_with_recovery_key(&rk).map(|_| ()));
-        assert!(result.is_err(), "byte {i} tampered but the backup opened");
+        assert!(
+            open_rk(&t, &rk).is_err(),
+            "byte {i} tampered but the backup opened"
+        );
     }
 }
 
 #[test]
 fn tampered_password_slot_is_rejected() {
-    let bytes = KeyBackup::seal(PAYLOAD, Some(b"pw"), None, FAST)
-        .unwrap()
-        .to_bytes();
-    // Header, slot type, each slot field, payload ciphertext and tag.
-    let slot = HEADER_LEN + 1;
-    for i in [
-        10,              // backup id
-        HEADER_LEN - 1,  // payload length
-        slot + 1,        // memory
-        slot + 5,        // iterations
-        slot + 13,       // salt
-        slot + 45,       // commitment
-        slot + 77,       // nonce
-        slot + 89,       // wrapped backup key
-        slot + 121,      // slot tag
-        slot + 137,      // payload ciphertext
-        bytes.len() - 1, // payload tag
+    let bytes = KeyBackup::seal_password_only_guessable_offline(
+        ACCOUNT,
+        PAYLOAD,
+        PW,
+        &PasswordPolicy::DEFAULT,
+        &fast(),
+    )
+    .unwrap()
+    .to_bytes();
+    let slot = H + 1;
+    for (i, what) in [
+        (10, "backup id"),
+        (23, "account"),
+        (23 + ACCOUNT.len() + 7, "backup version"),
+        (23 + ACCOUNT.len() + 8 + 5, "payload salt"),
+        (H - 30, "payload commitment"),
+        (H - 10, "payload nonce"),
+        (H - 1, "payload length"),
+        (slot + 3, "memory"),
+        (slot + 8, "iterations"),
+        (slot + 13, "salt"),
+        (slot + 45, "commitment"),
+        (slot + 77, "nonce"),
+        (slot + 89, "wrapped backup key"),
+        (slot + 121, "slot tag"),
+        (slot + PASSWORD_SLOT_LEN, "payload ciphertext"),
+        (bytes.len() - 1, "payload tag"),
     ] {
         let mut t = bytes.clone();
         flip(&mut t, i);
-        let result = KeyBackup::parse(&t).and_then(|b| b.open_with_password(b"pw").map(|_| ()));
-        assert!(result.is_err(), "byte {i} tampered but the backup opened");
+        assert!(open_pw(&t, PW).is_err(), "{what} (byte {i}) tampered");
     }
 }
 
 #[test]
 fn slots_cannot_be_moved_between_backups() {
     let rk = RecoveryKey::generate().unwrap();
-    let a = KeyBackup::seal(b"keys of A", None, Some(&rk), FAST)
+    let a = KeyBackup::seal(ACCOUNT, b"keys of A", &rk)
         .unwrap()
         .to_bytes();
-    let b = KeyBackup::seal(b"keys of B", None, Some(&rk), FAST)
+    let b = KeyBackup::seal(ACCOUNT, b"keys of B", &rk)
         .unwrap()
         .to_bytes();
-    // A's header and payload with B's slot.
-    let slot_range = HEADER_LEN..HEADER_LEN + 1 + 125;
+    // A's header and payload with B's slot (same recovery key).
+    let slot_range = H + 1..H + 1 + RECOVERY_KEY_SLOT_LEN;
     let mut spliced = a.clone();
     spliced
         .get_mut(slot_range.clone())
         .unwrap()
         .copy_from_slice(b.get(slot_range).unwrap());
-    let parsed = KeyBackup::parse(&spliced).unwrap();
-    assert!(parsed.open_with_recovery_key(&rk).is_err());
-}
-
-/// R-E4a: resetting the login password is a server-side operation that touches none of
-/// this; the user who has also forgotten the encryption password gets the keys back
-/// with the recovery key and sets a new encryption password.
-#[test]
-fn login_password_reset_story() {
-    let rk = RecoveryKey::generate().unwrap();
-    let written_down = rk.to_display_string();
-    let stored = KeyBackup::seal(PAYLOAD, Some(b"old encryption pw"), Some(&rk), FAST)
-        .unwrap()
-        .to_bytes();
-    drop(rk);
-
-    // Months later, on a new device: login password reset by the server, encryption
-    // password forgotten. The user types the recovery key (sloppily).
-    let typed = written_down.to_lowercase().replace('-', " ");
-    let rk = RecoveryKey::parse(&typed).unwrap();
-    let mut backup = KeyBackup::parse(&stored).unwrap();
-    assert_eq!(
-        backup.open_with_password(b"new login pw").map(|_| ()),
-        Err(Error::WrongPassphrase)
-    );
-    assert_eq!(&*backup.open_with_recovery_key(&rk).unwrap(), PAYLOAD);
-
-    // A new encryption password, unlocked by the recovery key; the payload is untouched.
-    let before = backup.to_bytes();
-    backup
-        .change_password(BackupSecret::RecoveryKey(&rk), b"new encryption pw", FAST)
-        .unwrap();
-    let after = backup.to_bytes();
-    assert_eq!(before.get(..HEADER_LEN), after.get(..HEADER_LEN));
-    assert_eq!(
-        before.get(before.len() - PAYLOAD.len() - 16..),
-        after.get(after.len() - PAYLOAD.len() - 16..)
-    );
-
-    let backup = KeyBackup::parse(&after).unwrap();
-    assert_eq!(
-        &*backup.open_with_password(b"new encryption pw").unwrap(),
-        PAYLOAD
-    );
-    assert_eq!(
-        backup.open_with_password(b"old encryption pw").map(|_| ()),
-        Err(Error::WrongPassphrase)
-    );
-    assert_eq!(&*backup.open_with_recovery_key(&rk).unwrap(), PAYLOAD);
-}
-
-#[test]
-fn change_password_with_old_password_and_new_params() {
-    let mut backup = KeyBackup::seal(PAYLOAD, Some(b"one"), None, FAST).unwrap();
-    assert_eq!(
-        backup.change_password(BackupSecret::Password(b"wrong"), b"two", FAST),
-        Err(Error::WrongPassphrase)
-    );
-    let stronger = Argon2Params::new(MIN_MEMORY_KIB, 3, 2).unwrap();
-    backup
-        .change_password(BackupSecret::Password(b"one"), b"two", stronger)
-        .unwrap();
-    assert_eq!(backup.password_params(), Some(stronger));
-    assert_eq!(&*backup.open_with_password(b"two").unwrap(), PAYLOAD);
-    assert_eq!(
-        backup.open_with_password(b"one").map(|_| ()),
-        Err(Error::WrongPassphrase)
-    );
-
-    // Add a recovery key later, then replace it.
-    let rk1 = RecoveryKey::generate().unwrap();
-    backup
-        .set_recovery_key(BackupSecret::Password(b"two"), &rk1)
-        .unwrap();
-    let rk2 = RecoveryKey::generate().unwrap();
-    backup
-        .set_recovery_key(BackupSecret::RecoveryKey(&rk1), &rk2)
-        .unwrap();
-    let parsed = KeyBackup::parse(&backup.to_bytes()).unwrap();
-    assert_eq!(&*parsed.open_with_recovery_key(&rk2).unwrap(), PAYLOAD);
-    assert!(parsed.open_with_recovery_key(&rk1).is_err());
+    assert!(open_rk(&spliced, &rk).is_err());
 }
 
 #[test]
 fn payload_limits() {
     let rk = RecoveryKey::generate().unwrap();
     let big = vec![7u8; MAX_PAYLOAD_LEN];
-    let b = KeyBackup::seal(&big, None, Some(&rk), FAST).unwrap();
-    assert_eq!(
-        *KeyBackup::parse(&b.to_bytes())
-            .unwrap()
-            .open_with_recovery_key(&rk)
-            .unwrap(),
-        big
-    );
+    let b = KeyBackup::seal(ACCOUNT, &big, &rk).unwrap();
+    assert_eq!(open_rk(&b.to_bytes(), &rk).unwrap(), big);
     let too_big = vec![7u8; MAX_PAYLOAD_LEN + 1];
     assert!(matches!(
-        KeyBackup::seal(&too_big, None, Some(&rk), FAST),
+        KeyBackup::seal(ACCOUNT, &too_big, &rk),
         Err(Error::TooLarge { .. })
     ));
-    let empty = KeyBackup::seal(b"", None, Some(&rk), FAST).unwrap();
-    assert!(empty.open_with_recovery_key(&rk).unwrap().is_empty());
+    let empty = KeyBackup::seal(ACCOUNT, b"", &rk).unwrap();
+    assert!(open_rk(&empty.to_bytes(), &rk).unwrap().is_empty());
+
+    // set_payload has the same limit.
+    let mut opened = b.open(BackupSecret::RecoveryKey(&rk), &expected()).unwrap();
     assert!(matches!(
-        KeyBackup::seal(PAYLOAD, Some(b""), None, FAST),
-        Err(Error::Malformed { .. })
-    ));
-    assert!(matches!(
-        KeyBackup::seal(PAYLOAD, Some(&[b'p'; 1025]), None, FAST),
+        opened.set_payload(&too_big),
         Err(Error::TooLarge { .. })
     ));
+    opened.set_payload(&big).unwrap();
+}
+
+#[test]
+fn account_limits() {
+    let rk = RecoveryKey::generate().unwrap();
+    let longest = vec![b'a'; MAX_ACCOUNT_LEN];
+    let b = KeyBackup::seal(&longest, b"keys", &rk).unwrap();
+    let parsed = KeyBackup::parse(&b.to_bytes()).unwrap();
+    assert_eq!(parsed.account(), &longest[..]);
+    parsed
+        .open(BackupSecret::RecoveryKey(&rk), &Expected::new(&longest, 0))
+        .unwrap();
+    for bad in [vec![], vec![b'a'; MAX_ACCOUNT_LEN + 1]] {
+        assert!(matches!(
+            KeyBackup::seal(&bad, b"keys", &rk),
+            Err(Error::InvalidContext {
+                field: "account",
+                ..
+            })
+        ));
+    }
+    let one = KeyBackup::seal(b"a", b"keys", &rk).unwrap();
+    assert_eq!(KeyBackup::parse(&one.to_bytes()).unwrap().account(), b"a");
 }
 
 #[test]
 fn parse_is_strict() {
     let rk = RecoveryKey::generate().unwrap();
-    let bytes = KeyBackup::seal(PAYLOAD, Some(b"pw"), Some(&rk), FAST)
-        .unwrap()
-        .to_bytes();
+    let bytes = with_password(&rk).to_bytes();
     let mut long = bytes.clone();
     long.push(0);
     assert!(matches!(
@@ -287,44 +265,56 @@ fn parse_is_strict() {
             "cut {cut}"
         );
     }
+    let forged = |at: usize, value: &[u8]| {
+        let mut t = bytes.clone();
+        t.get_mut(at..at + value.len())
+            .unwrap()
+            .copy_from_slice(value);
+        KeyBackup::parse(&t)
+    };
+    // Format version 1 (before accounts and backup versions) is no longer read.
+    assert!(matches!(
+        forged(4, &[0x01]),
+        Err(Error::UnsupportedVersion { version: 1, .. })
+    ));
+    assert!(matches!(
+        forged(5, &[0x02]),
+        Err(Error::UnsupportedSuite { .. })
+    ));
+    // Empty account.
+    assert!(matches!(forged(22, &[0]), Err(Error::Malformed { .. })));
+    // Backup version 0 is never written.
+    assert!(matches!(
+        forged(23 + ACCOUNT.len(), &0u64.to_be_bytes()),
+        Err(Error::Malformed { .. })
+    ));
     // Slot count 0 and 3.
     for count in [0u8, 3] {
-        let mut t = bytes.clone();
-        *t.get_mut(HEADER_LEN).unwrap() = count;
-        assert!(matches!(KeyBackup::parse(&t), Err(Error::Malformed { .. })));
+        assert!(matches!(forged(H, &[count]), Err(Error::Malformed { .. })));
     }
     // Unknown slot type.
-    let mut t = bytes.clone();
-    *t.get_mut(HEADER_LEN + 1).unwrap() = 9;
-    assert!(matches!(KeyBackup::parse(&t), Err(Error::Malformed { .. })));
-    // Forged Argon2 memory of 4 GiB in the password slot.
-    let mut t = bytes.clone();
-    t.get_mut(HEADER_LEN + 2..HEADER_LEN + 6)
-        .unwrap()
-        .copy_from_slice(&(4u32 << 20).to_be_bytes());
+    assert!(matches!(forged(H + 1, &[9]), Err(Error::Malformed { .. })));
+    // Forged Argon2 memory of 4 GiB: outside the global bounds, refused by the parser.
     assert!(matches!(
-        KeyBackup::parse(&t),
+        forged(H + 2, &(4u32 << 20).to_be_bytes()),
         Err(Error::KdfParamsOutOfBounds { .. })
     ));
     // Payload length above the limit.
-    let mut t = bytes.clone();
-    t.get_mut(HEADER_LEN - 4..HEADER_LEN)
-        .unwrap()
-        .copy_from_slice(&(MAX_PAYLOAD_LEN as u32 + 1).to_be_bytes());
-    assert!(matches!(KeyBackup::parse(&t), Err(Error::TooLarge { .. })));
+    assert!(matches!(
+        forged(H - 4, &(MAX_PAYLOAD_LEN as u32 + 1).to_be_bytes()),
+        Err(Error::TooLarge { .. })
+    ));
     // Two recovery slots (duplicated) are rejected.
-    let only_rk = KeyBackup::seal(PAYLOAD, None, Some(&rk), FAST)
-        .unwrap()
-        .to_bytes();
+    let only_rk = KeyBackup::seal(ACCOUNT, PAYLOAD, &rk).unwrap().to_bytes();
     let slot = only_rk
-        .get(HEADER_LEN + 1..HEADER_LEN + 1 + 125)
+        .get(H + 1..H + 1 + RECOVERY_KEY_SLOT_LEN)
         .unwrap()
         .to_vec();
-    let mut dup = only_rk.get(..HEADER_LEN).unwrap().to_vec();
+    let mut dup = only_rk.get(..H).unwrap().to_vec();
     dup.push(2);
     dup.extend_from_slice(&slot);
     dup.extend_from_slice(&slot);
-    dup.extend_from_slice(only_rk.get(HEADER_LEN + 1 + 125..).unwrap());
+    dup.extend_from_slice(only_rk.get(H + 1 + RECOVERY_KEY_SLOT_LEN..).unwrap());
     assert!(matches!(
         KeyBackup::parse(&dup),
         Err(Error::Malformed { .. })
@@ -420,24 +410,38 @@ fn debug_output_hides_secrets() {
     let display = rk.to_display_string();
     assert!(!shown.contains(display.get(..9).unwrap()));
 
-    let backup = KeyBackup::seal(b"SECRET-PAYLOAD", Some(b"hunter2"), Some(&rk), FAST).unwrap();
+    let backup = KeyBackup::seal_with_password(
+        ACCOUNT,
+        b"SECRET-PAYLOAD",
+        &rk,
+        PW,
+        &PasswordPolicy::DEFAULT,
+        &fast(),
+    )
+    .unwrap();
     let shown = format!("{backup:?}");
     assert!(
-        !shown.contains("SECRET") && !shown.contains("hunter2"),
+        !shown.contains("SECRET") && !shown.contains("plum"),
         "{shown}"
     );
     assert!(!shown.contains(display.get(..9).unwrap()), "{shown}");
-    assert!(!format!("{:?}", BackupSecret::RecoveryKey(&rk)).contains("abababab"));
-    let shown = format!("{:?}", BackupSecret::Password(b"hunter2"));
+    let opened = backup
+        .open(BackupSecret::RecoveryKey(&rk), &expected())
+        .unwrap();
+    let shown = format!("{opened:?}");
     assert!(
-        !shown.contains("104") && !shown.contains("hunter2"),
+        !shown.contains("SECRET") && !shown.contains("83, 69"),
         "{shown}"
     );
+    assert!(shown.contains("backup_version: 1"), "{shown}");
+    assert!(!format!("{:?}", BackupSecret::RecoveryKey(&rk)).contains("abababab"));
+    let shown = format!("{:?}", BackupSecret::Password(PW));
+    assert!(!shown.contains("112") && !shown.contains("plum"), "{shown}");
 }
 
 proptest! {
     #[test]
-    fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+    fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..700)) {
         if let Ok(b) = KeyBackup::parse(&bytes) {
             prop_assert_eq!(b.to_bytes(), bytes);
         }
@@ -446,13 +450,15 @@ proptest! {
     #[test]
     fn parse_of_mutated_backup_never_panics(i in 0usize..400, v in any::<u8>(), cut in 0usize..420) {
         let rk = RecoveryKey::from_secret(SecretBytes::from_bytes([1; 32]));
-        let mut bytes = KeyBackup::seal(b"payload", None, Some(&rk), FAST).unwrap().to_bytes();
+        let mut bytes = KeyBackup::seal(ACCOUNT, b"payload", &rk).unwrap().to_bytes();
         if let Some(b) = bytes.get_mut(i) {
             *b = v;
         }
         bytes.truncate(cut);
         if let Ok(b) = KeyBackup::parse(&bytes) {
-            prop_assert_eq!(b.to_bytes(), bytes);
+            prop_assert_eq!(b.to_bytes(), bytes.clone());
+            // Opening a mutated backup fails cleanly (or it was not mutated at all).
+            let _ = b.open(BackupSecret::RecoveryKey(&rk), &expected());
         }
     }
 

@@ -1,10 +1,12 @@
 //! Parses arbitrary bytes as every stored key format of `cai-crypto` — wrapped key,
 //! passphrase parameters, key backup, key custody, recovery key — and checks that the
 //! parsers never panic and that whatever they accept re-encodes to the same bytes
-//! (strict, canonical formats).
+//! (strict, canonical formats). Accepted key backups are also opened with a recovery
+//! key (no Argon2 work), and the bytes are run through the password strength estimate.
 #![no_main]
 
-use cai_crypto::backup::{KeyBackup, RecoveryKey};
+use cai_crypto::SecretBytes;
+use cai_crypto::backup::{BackupSecret, Expected, KeyBackup, PasswordPolicy, RecoveryKey};
 use cai_crypto::hierarchy::WrappedKey;
 use cai_crypto::modes::KeyCustody;
 use cai_crypto::passphrase::PassphraseParams;
@@ -19,7 +21,11 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(b) = KeyBackup::parse(data) {
         assert_eq!(b.to_bytes(), data);
+        let rk = RecoveryKey::from_secret(SecretBytes::from_bytes([7; 32]));
+        let expected = Expected::new(b.account(), b.backup_version());
+        let _ = b.open(BackupSecret::RecoveryKey(&rk), &expected);
     }
+    let _ = PasswordPolicy::estimate_bits(data, &[b"account-7f3a"]);
     if let Ok(c) = KeyCustody::parse(data) {
         assert_eq!(c.to_bytes(), data);
     }

@@ -8,7 +8,9 @@
 use std::io::Cursor;
 
 use cai_crypto::aead::default_backend;
-use cai_crypto::backup::{KeyBackup, RecoveryKey};
+use cai_crypto::backup::{
+    Argon2Policy, BackupSecret, Expected, KeyBackup, PasswordPolicy, RecoveryKey,
+};
 use cai_crypto::e2e::{DeviceId, HistoryBundle, LocalDevice, Roster, SessionState};
 use cai_crypto::hierarchy::{Kek, KekRing, session_wrap_context};
 use cai_crypto::modes::{self, KeyCustody, SessionMode};
@@ -236,19 +238,39 @@ fn end_to_end() -> Result<(), Error> {
         String::from_utf8_lossy(&envelope::open(&key, &ctx, &sealed)?)
     );
 
-    // Private keys leave the device only inside a backup blob (R-E4a).
+    // Private keys leave the device only inside a backup blob (R-E4a). By default only
+    // the recovery key opens it, so the server cannot open it by guessing; the backup
+    // names its account and a version.
+    let account = b"account-client-1";
     let recovery = RecoveryKey::generate()?;
-    let backup = KeyBackup::seal(
-        &client.to_backup_bytes()?,
-        Some(b"encryption password"),
-        Some(&recovery),
-        Argon2Params::MINIMUM,
-    )?;
-    let restored = LocalDevice::from_backup_bytes(&backup.open_with_recovery_key(&recovery)?)?;
+    let v1 = KeyBackup::seal(account, &client.to_backup_bytes()?, &recovery)?;
+    // After a login-password reset, on a new device. The client knows its account and
+    // the newest backup version it has seen (none yet). Argon2id at its cheapest accepted
+    // cost keeps the quickstart fast; production uses `Argon2Policy::DEFAULT`.
+    let fast = Argon2Policy::new(Argon2Params::MINIMUM, Argon2Params::MINIMUM)?;
+    let expected = Expected::new(account, 0).with_argon2(fast);
+    let mut opened =
+        KeyBackup::parse(&v1.to_bytes())?.open(BackupSecret::RecoveryKey(&recovery), &expected)?;
+    let restored = LocalDevice::from_backup_bytes(opened.payload())?;
     println!(
-        "    device keys backed up ({} bytes); restored with the recovery key after a login-password reset: {}",
-        backup.to_bytes().len(),
+        "    device keys backed up ({} bytes, recovery key only); restored after a login-password reset: {}",
+        v1.to_bytes().len(),
         restored.id() == client.id()
+    );
+    // An encryption password may be added, after a strength check; that writes version 2.
+    println!(
+        "    encryption password \"Password123!\": {}",
+        describe(opened.set_password(b"Password123!", &PasswordPolicy::DEFAULT))
+    );
+    opened.set_password(b"plum orbit kayak wisp 47", &PasswordPolicy::DEFAULT)?;
+    let v2 = opened.seal()?;
+    let last_seen = v2.backup_version();
+    println!(
+        "    password slot added: version {last_seen}; the server offering version 1 again: {}",
+        describe(v1.open(
+            BackupSecret::RecoveryKey(&recovery),
+            &Expected::new(account, last_seen)
+        ))
     );
     Ok(())
 }
