@@ -36,7 +36,7 @@ impl Client {
         .unwrap();
         Self {
             key,
-            caller: caller.clone(),
+            caller: *caller,
             device,
         }
     }

@@ -18,11 +18,16 @@
 //!   re-encrypting content; deleting a wrapped key shreds its content (R-P4).
 //! * [`modes`] — the **four session encryption modes** (R-E1..R-E4): server-managed,
 //!   session key, passphrase (Argon2id with bounded parameters) and end-to-end.
-//! * [`e2e`] — end-to-end keys: X25519 device keys, epoch secrets wrapped per device with
-//!   HPKE (RFC 9180) in a bundle signed with Ed25519, per-sender keys, history sharing.
-//! * [`backup`] — key backups: a user's private keys sealed under a key derived from
-//!   the *encryption* password (Argon2id) and/or a generated recovery key, so they never
-//!   leave the device in clear and a login-password reset loses nothing (R-E4a).
+//! * [`e2e`] — **end-to-end mode on MLS** (RFC 9420, `openmls`): one group per session
+//!   with cross-signed device credentials, the Delivery Service's checks ([`e2e::DsGroup`],
+//!   first commit per epoch wins), signed hash-chained epoch records, content keys from
+//!   the MLS exporter with the sender's signature inside, RFC 9605 media keys with signed
+//!   frames, verification codes and history grants checked against the records.
+//! * [`backup`] — key backups (R-E4a): a user's private keys, by default opened only by
+//!   a generated recovery key, so the server cannot open them by guessing; a password
+//!   slot only after a strength check, with Argon2id costs the client pins and caps; each
+//!   backup names its account and a version (no rollback). A login-password reset loses
+//!   nothing.
 //! * [`sframe`] — **media frame encryption** (SFrame, RFC 9605) for `cai-rtc`.
 //! * [`aead`] — the AES-256-GCM backends: portable RustCrypto, or `ring` (feature
 //!   `ring`) at several GB/s. The wire format never depends on the backend.
@@ -54,7 +59,8 @@
 //! It does not store anything, talk to a network, or decide who may hold which key:
 //! that is `cai-core`'s authorization and `cai-store`'s persistence. It does not
 //! implement primitives: AES-GCM, HKDF, Argon2, Ed25519, X25519, HPKE and SFrame come
-//! from maintained crates (RustCrypto, dalek, `hpke`, `sframe`, `ring`).
+//! from maintained crates (RustCrypto, dalek, `hpke`, `sframe`, `ring`), and MLS from
+//! `openmls`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

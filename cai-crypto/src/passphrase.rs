@@ -117,19 +117,23 @@ impl Argon2Params {
         parallelism: 1,
     };
 
-    /// Checked parameters: memory in KiB, passes, lanes. A `const fn`, so that policies
-    /// elsewhere (e.g. [`backup::Argon2Policy`](crate::backup::Argon2Policy)) can name
-    /// checked parameters as constants.
-    pub const fn new(memory_kib: u32, iterations: u32, parallelism: u32) -> Result<Self> {
+    /// The most a phone should run by default: 64 MiB, 6 passes, 4 lanes — the default
+    /// cap of [`backup::Argon2Policy`](crate::backup::Argon2Policy) (within the global
+    /// bounds; a unit test checks it).
+    pub const PHONE_CAP: Self = Self {
+        memory_kib: 64 * 1024,
+        iterations: 6,
+        parallelism: 4,
+    };
+
+    /// Checked parameters: memory in KiB, passes, lanes.
+    pub fn new(memory_kib: u32, iterations: u32, parallelism: u32) -> Result<Self> {
         let p = Self {
             memory_kib,
             iterations,
             parallelism,
         };
-        match p.check() {
-            Ok(()) => Ok(p),
-            Err(e) => Err(e),
-        }
+        p.check().map(|()| p)
     }
 
     /// Memory in KiB.
@@ -147,7 +151,7 @@ impl Argon2Params {
         self.parallelism
     }
 
-    const fn check(&self) -> Result<()> {
+    fn check(&self) -> Result<()> {
         let reason = if self.memory_kib < MIN_MEMORY_KIB {
             "memory below 19 MiB"
         } else if self.memory_kib > MAX_MEMORY_KIB {

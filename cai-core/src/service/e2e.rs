@@ -213,7 +213,7 @@ impl Counselling {
                     self.session_action(caller, tenant, session, action).await?;
                 require_e2e(&s)?;
                 let mut packages = store.key_packages(tenant, subject).await?;
-                packages.sort_by(|a, b| a.published_at.cmp(&b.published_at));
+                packages.sort_by_key(|k| k.published_at);
                 let mut chosen: Vec<StoredKeyPackage> = Vec::new();
                 for k in &packages {
                     match chosen.iter_mut().find(|c| c.device == k.device) {

@@ -294,7 +294,7 @@ pub(crate) async fn call(
         Op::PublishKeyPackages => {
             let packages = match y % 4 {
                 // Ben's device's package: only Ben may publish it.
-                0 => vec![ctx.other_device.key_package(z % 2 == 0).unwrap()],
+                0 => vec![ctx.other_device.key_package(z.is_multiple_of(2)).unwrap()],
                 1 => Vec::new(),
                 2 => vec![b"not a key package".to_vec()],
                 _ => vec![vec![0; cai_core::service::MAX_KEY_PACKAGE_LEN + 1]],
@@ -320,7 +320,7 @@ pub(crate) async fn call(
             )
             .unwrap();
             let (info, record) = device.create_group(&d).unwrap();
-            let info = if y % 3 == 0 {
+            let info = if y.is_multiple_of(3) {
                 b"garbage".to_vec()
             } else {
                 info
@@ -336,7 +336,7 @@ pub(crate) async fn call(
         }
         Op::E2eEpochs => {
             let s = if x < 96 { ctx.e2e } else { ctx.session(x) };
-            let after = (y % 3 != 0).then_some(u32::from(y % 4));
+            let after = (!y.is_multiple_of(3)).then_some(u32::from(y % 4));
             svc.e2e_epochs(&c, t, s, after, u32::from(z))
                 .await
                 .map(drop)

@@ -10,12 +10,7 @@ pub const DEFAULT_ARGON2_PINNED: Argon2Params = Argon2Params::RECOMMENDED;
 
 /// The most a client runs by default, whatever a stored backup asks for: 64 MiB, 6
 /// passes, 4 lanes — memory a phone can spare, and at most twice the default time.
-pub const DEFAULT_ARGON2_CAP: Argon2Params = match Argon2Params::new(64 * 1024, 6, 4) {
-    Ok(p) => p,
-    // Unreachable while the global bounds admit these values (a unit test checks it);
-    // falling back to the pinned default keeps the constant within every bound.
-    Err(_) => Argon2Params::RECOMMENDED,
-};
+pub const DEFAULT_ARGON2_CAP: Argon2Params = Argon2Params::PHONE_CAP;
 
 /// The client side of a password slot's cost: parameters are chosen and bounded by the
 /// client, never by the server that stores the backup.

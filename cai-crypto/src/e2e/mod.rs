@@ -1,6 +1,63 @@
-//! End-to-end mode (R-E4) on MLS (RFC 9420, `openmls`).
+//! End-to-end mode (R-E4) on MLS (RFC 9420, `openmls`): the adversary is the
+//! platform's own server and its operators.
 //!
-//! MODULE DOCS FOLLOW.
+//! * One MLS group per session, cipher suite 0x0001
+//!   ([`CIPHERSUITE`]). Every leaf is a device whose [`DeviceCredential`] is signed by
+//!   its user's identity key ([`IdentityKey`]), so only the user can add a device of
+//!   theirs; a [`TrustStore`] decides which identity keys are the users' (strict, or
+//!   trust on first use — only through the constructor that says so).
+//! * A [`Device`] is one client: it publishes key packages, creates, joins and changes
+//!   groups, and refuses any commit whose signed [`EpochRecord`] does not describe the
+//!   epoch it computes (forks are detected, not followed).
+//! * The server is only the Delivery Service ([`DsGroup`]): it checks commits against
+//!   the public group state and accepts the first valid commit of each epoch.
+//! * Content is sealed under a per-epoch exporter key and signed inside by the sending
+//!   device ([`Device::seal`], [`Device::open`]); media keys per sender follow RFC 9605
+//!   §5.2 and frames are signed ([`MediaSender`], [`MediaReceiver`]).
+//! * The session's mode is a signed [`ModeDescriptor`] in the group context: no
+//!   silent downgrade.
+//! * History grants hand a new counsellor earlier epochs' keys, each checked against the
+//!   record chain (R-E4b, R-E4c); a [`VerificationCode`] lets people compare the group.
+//!
+//! The full profile and every byte format are in `docs/E2E.md`.
+//!
+//! ```
+//! use cai_crypto::e2e::{
+//!     AccountRef, Device, DeviceId, DsGroup, IdentityKey, ModeDescriptor, TrustStore,
+//! };
+//! use cai_crypto::modes::SessionMode;
+//! use cai_crypto::{ContentKind, ItemContext};
+//!
+//! // A counsellor and a client, each with an identity key and one device.
+//! let (ck, cl) = (IdentityKey::generate()?, IdentityKey::generate()?);
+//! let new = |k: &IdentityKey, a: &[u8], d: &[u8]| {
+//!     Device::new(k, AccountRef::new(a)?, DeviceId::new(d)?, TrustStore::trust_on_first_use())
+//! };
+//! let mut counsellor = new(&ck, b"acc_c", b"laptop")?;
+//! let mut client = new(&cl, b"acc_k", b"phone")?;
+//!
+//! // The counsellor creates the session's group; the server starts tracking it.
+//! let d = ModeDescriptor::sign(&ck, &AccountRef::new(b"acc_c")?, b"ten_1", b"ses_9", SessionMode::EndToEnd)?;
+//! let (group_info, record) = counsellor.create_group(&d)?;
+//! let mut server = DsGroup::create(b"ten_1", b"ses_9", &group_info, &record)?;
+//! let gid = server.group_id().to_vec();
+//!
+//! // Adding the client: the server checks and orders the commit, then both apply it.
+//! let h = counsellor.add(&gid, &[client.key_package(false)?])?;
+//! let checked = server.check(&h.commit, &h.record)?;
+//! server.apply(checked)?;
+//! counsellor.confirm(&gid)?;
+//! client.join(b"ten_1", b"ses_9", h.welcome.as_deref().unwrap_or_default(), &h.record)?;
+//! assert_eq!(counsellor.verification_code(&gid)?, client.verification_code(&gid)?);
+//!
+//! // Content is sealed in the current epoch and signed by the sending device.
+//! let ctx = ItemContext::new(b"ten_1", b"ses_9", b"msg-1", 1, ContentKind::Message);
+//! let sealed = counsellor.seal(&gid, &ctx, b"Hello")?;
+//! let opened = client.open(&gid, &ctx, &sealed)?;
+//! assert_eq!(opened.plaintext, b"Hello");
+//! assert_eq!(opened.sender.account().as_bytes(), b"acc_c");
+//! # Ok::<(), cai_crypto::Error>(())
+//! ```
 
 mod client;
 mod content;

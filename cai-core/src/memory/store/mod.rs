@@ -421,7 +421,7 @@ impl KeyStore for MemoryStore {
     ) -> StoreResult<Vec<StoredKeyPackage>> {
         self.with(tenant, |s| {
             let mut v: Vec<StoredKeyPackage> = s.key_packages_of(owner).cloned().collect();
-            v.sort_by(|a, b| a.published_at.cmp(&b.published_at));
+            v.sort_by_key(|k| k.published_at);
             v
         })
     }

@@ -11,12 +11,14 @@ use cai_crypto::aead::default_backend;
 use cai_crypto::backup::{
     Argon2Policy, BackupSecret, Expected, KeyBackup, PasswordPolicy, RecoveryKey,
 };
-use cai_crypto::e2e::{DeviceId, HistoryBundle, LocalDevice, Roster, SessionState};
+use cai_crypto::e2e::{
+    AccountRef, Device, DeviceId, DsGroup, IdentityKey, ModeDescriptor, TrustStore, group_id,
+};
 use cai_crypto::hierarchy::{Kek, KekRing, session_wrap_context};
 use cai_crypto::modes::{self, KeyCustody, SessionMode};
 use cai_crypto::passphrase::Argon2Params;
-use cai_crypto::sframe::{FrameDecryptor, FrameEncryptor, MediaKeyId, MediaProtection, MediaSuite};
-use cai_crypto::{ContentKind, Error, ItemContext, KeyEpoch, envelope, stream};
+use cai_crypto::sframe::{MediaProtection, MediaSuite};
+use cai_crypto::{ContentKind, Error, ItemContext, envelope, stream};
 
 const TENANT: &[u8] = b"tenant-counselling-centre";
 
@@ -160,82 +162,107 @@ fn passphrase() -> Result<(), Error> {
 }
 
 fn end_to_end() -> Result<(), Error> {
-    println!("\n[4] end-to-end (R-E4): only participants' devices can read");
+    println!(
+        "\n[4] end-to-end (R-E4): one MLS group (RFC 9420) per session; the server only orders it"
+    );
     let session = b"session-4";
-    let counsellor = LocalDevice::generate(DeviceId::new(b"counsellor-laptop")?)?;
-    let client = LocalDevice::generate(DeviceId::new(b"client-phone")?)?;
-    let roster = Roster::new(vec![counsellor.roster_entry()?, client.roster_entry()?])?;
-    let (secret1, custody) = modes::create_end_to_end(session, KeyEpoch(1), &roster, &counsellor)?;
+    // Each user has an identity key that cross-signs its devices.
+    let counsellor_key = IdentityKey::generate()?;
+    let client_key = IdentityKey::generate()?;
+    let colleague_key = IdentityKey::generate()?;
+    let device = |key: &IdentityKey, account: &[u8], name: &[u8]| {
+        Device::new(
+            key,
+            AccountRef::new(account)?,
+            DeviceId::new(name)?,
+            TrustStore::trust_on_first_use(),
+        )
+    };
+    let mut counsellor = device(&counsellor_key, b"acc_counsellor", b"laptop")?;
+    let mut client = device(&client_key, b"acc_client", b"phone")?;
+    let mut colleague = device(&colleague_key, b"acc_colleague", b"laptop")?;
+
+    // The counsellor creates the session's group under a signed mode descriptor; the
+    // server (Delivery Service) starts tracking it.
+    let descriptor = ModeDescriptor::sign(
+        &counsellor_key,
+        &AccountRef::new(b"acc_counsellor")?,
+        TENANT,
+        session,
+        SessionMode::EndToEnd,
+    )?;
+    let (group_info, record0) = counsellor.create_group(&descriptor)?;
+    let mut ds = DsGroup::create(TENANT, session, &group_info, &record0)?;
+    let gid = group_id(TENANT, session)?;
+    let mut records = vec![record0];
+
+    // The client's key package, published earlier, is claimed; the counsellor commits.
+    let add = counsellor.add(&gid, &[client.key_package(false)?])?;
+    let check = ds.check(&add.commit, &add.record)?;
+    ds.apply(check)?;
+    records.push(add.record.clone());
+    counsellor.confirm(&gid)?;
+    let welcome = add.welcome.clone().unwrap_or_default();
+    let joined = client.join(TENANT, session, &welcome, &add.record)?;
     println!(
-        "    epoch 1 bundle: {} bytes, HPKE-wrapped to {} devices, Ed25519-signed",
-        custody.to_bytes().len(),
-        roster.len()
+        "    client joined epoch {}; both see verification code {} (same: {})",
+        joined.epoch,
+        client.verification_code(&gid)?.digits(),
+        client.verification_code(&gid)? == counsellor.verification_code(&gid)?
     );
 
-    let mut client_state = SessionState::new(session, &[counsellor.identity().public()])?;
-    modes::recover_end_to_end(
-        &mut client_state,
-        &KeyCustody::parse(&custody.to_bytes())?,
-        &client,
-    )?;
     let ctx = ItemContext::new(TENANT, session, b"msg-1", 1, ContentKind::Message);
-    let sealed = envelope::seal(
-        &secret1.data_key(counsellor.id())?,
-        &ctx,
-        b"This stays between us.",
-    )?;
-    let key = client_state.data_key(KeyEpoch(1), counsellor.id())?;
+    let sealed = counsellor.seal(&gid, &ctx, b"This stays between us.")?;
+    let opened = client.open(&gid, &ctx, &sealed)?;
     println!(
-        "    client opens counsellor's message: {:?}",
-        String::from_utf8_lossy(&envelope::open(&key, &ctx, &sealed)?)
+        "    client opens {:?}, signed by device {:?} of {:?}",
+        String::from_utf8_lossy(&opened.plaintext),
+        String::from_utf8_lossy(opened.sender.device().as_bytes()),
+        String::from_utf8_lossy(opened.sender.account().as_bytes()),
     );
 
-    // Media: SFrame with per-sender, per-epoch keys; the SFU relays frames it cannot read.
-    let kid = MediaKeyId::new(KeyEpoch(1), 0);
-    let suite = MediaSuite::default();
-    let mut encryptor = FrameEncryptor::new(suite, kid, &secret1.media_secret(counsellor.id())?)?;
-    let mut decryptor = FrameDecryptor::new();
-    decryptor.add_key(
-        suite,
-        kid,
-        &client_state.media_secret(KeyEpoch(1), counsellor.id())?,
-    )?;
+    // Media: SFrame keys per sender and epoch from the MLS exporter (RFC 9605 §5.2),
+    // every frame signed by its sender; the SFU relays frames it cannot read.
+    let suite = MediaSuite::Aes128GcmSha256;
+    let mut sender = counsellor.media_sender(&gid, suite)?;
+    let mut receiver = client.media_receiver(&gid, suite)?;
     let audio = b"opus audio frame";
-    let frame = encryptor.encrypt(audio, b"")?;
-    let clear = decryptor.decrypt(&frame, b"")?;
+    let frame = sender.protect(audio, b"")?;
+    let received = receiver.unprotect(&frame, b"")?;
     println!(
-        "    media frame {} -> {} bytes, decrypted intact: {}; call shows: {}",
+        "    media frame {} -> {} bytes (SFrame + signature), from sender {}, intact: {}; call shows: {}",
         audio.len(),
         frame.len(),
-        clear == audio,
+        received.sender_index,
+        received.frame == audio,
         MediaProtection::for_call(Some(suite))
     );
 
-    // A second counsellor takes over the case: new epoch, plus the history if policy allows.
-    let colleague = LocalDevice::generate(DeviceId::new(b"colleague-laptop")?)?;
-    let roster2 = Roster::new(vec![
-        counsellor.roster_entry()?,
-        client.roster_entry()?,
-        colleague.roster_entry()?,
-    ])?;
-    let (_, custody2) = modes::create_end_to_end(session, KeyEpoch(2), &roster2, &counsellor)?;
-    let mut colleague_state = SessionState::new(session, &[counsellor.identity().public()])?;
-    modes::recover_end_to_end(&mut colleague_state, &custody2, &colleague)?;
-    println!(
-        "    colleague joined: epoch 2; epoch 1 before the grant: {}",
-        describe(colleague_state.data_key(KeyEpoch(1), counsellor.id()))
-    );
-    let grant = HistoryBundle::create(
+    // A second counsellor takes over the case: a new epoch, plus the history if policy
+    // allows — checked against the signed record chain.
+    let add = counsellor.add(&gid, &[colleague.key_package(false)?])?;
+    let check = ds.check(&add.commit, &add.record)?;
+    ds.apply(check)?;
+    records.push(add.record.clone());
+    counsellor.confirm(&gid)?;
+    let p = client.process(&gid, &add.commit, &add.record)?;
+    println!("    the client is told of the new member: {:?}", p.warnings);
+    colleague.join(
+        TENANT,
         session,
-        &[&secret1],
-        &counsellor,
-        &colleague.roster_entry()?,
+        &add.welcome.clone().unwrap_or_default(),
+        &add.record,
     )?;
-    colleague_state.import_history(&grant, &colleague)?;
-    let key = colleague_state.data_key(KeyEpoch(1), counsellor.id())?;
+    println!(
+        "    colleague joined epoch {}; the earlier message before the grant: {}",
+        colleague.epoch(&gid)?,
+        describe(colleague.open(&gid, &ctx, &sealed))
+    );
+    let grant = counsellor.grant_history(&gid, &[colleague.credential().clone()], 1..=1)?;
+    colleague.accept_history(&gid, &grant, &records)?;
     println!(
         "    after the history grant (R-E4b) the colleague reads: {:?}",
-        String::from_utf8_lossy(&envelope::open(&key, &ctx, &sealed)?)
+        String::from_utf8_lossy(&colleague.open(&gid, &ctx, &sealed)?.plaintext)
     );
 
     // Private keys leave the device only inside a backup blob (R-E4a). By default only
@@ -243,7 +270,7 @@ fn end_to_end() -> Result<(), Error> {
     // names its account and a version.
     let account = b"account-client-1";
     let recovery = RecoveryKey::generate()?;
-    let v1 = KeyBackup::seal(account, &client.to_backup_bytes()?, &recovery)?;
+    let v1 = KeyBackup::seal(account, &client.save()?, &recovery)?;
     // After a login-password reset, on a new device. The client knows its account and
     // the newest backup version it has seen (none yet). Argon2id at its cheapest accepted
     // cost keeps the quickstart fast; production uses `Argon2Policy::DEFAULT`.
@@ -251,11 +278,11 @@ fn end_to_end() -> Result<(), Error> {
     let expected = Expected::new(account, 0).with_argon2(fast);
     let mut opened =
         KeyBackup::parse(&v1.to_bytes())?.open(BackupSecret::RecoveryKey(&recovery), &expected)?;
-    let restored = LocalDevice::from_backup_bytes(opened.payload())?;
+    let restored = Device::load(opened.payload())?;
     println!(
-        "    device keys backed up ({} bytes, recovery key only); restored after a login-password reset: {}",
+        "    device state backed up ({} bytes, recovery key only); restored after a login-password reset: {}",
         v1.to_bytes().len(),
-        restored.id() == client.id()
+        restored.credential() == client.credential()
     );
     // An encryption password may be added, after a strength check; that writes version 2.
     println!(
