@@ -472,7 +472,8 @@ impl Device {
     }
 
     /// Processes another member's commit and the record it came with, as the Delivery
-    /// Service relays them. Refused (and nothing changes) when the commit is not for
+    /// Service relays them. A pending commit of this device (one the Delivery Service
+    /// refused because this one came first) is dropped. Refused (and nothing changes) when the commit is not for
     /// this epoch, adds an untrusted device, holds anything but adds and removes, or
     /// when the record does not describe the new epoch exactly as this device computes
     /// it — which is how a forked or tampered group is detected.
@@ -480,6 +481,12 @@ impl Device {
         check_len("commit", commit)?;
         let record = EpochRecord::parse(record)?;
         let st = self.groups.get_mut(gid).ok_or_else(no_group)?;
+        if st.pending.take().is_some() {
+            // This device's own commit for the epoch lost to the one being processed.
+            st.group
+                .clear_pending_commit(self.provider.storage())
+                .map_err(|e| mls("discard commit", e))?;
+        }
         let MlsMessageBodyIn::PublicMessage(m) = MlsMessageIn::tls_deserialize_exact(commit)
             .map_err(|e| mls("parse commit", e))?
             .extract()
