@@ -187,11 +187,13 @@ impl Counselling {
         .await
     }
 
-    /// One key package per device of `subject`, to add those devices to the session's
-    /// group: the oldest one-time package of each device (consumed), else its
-    /// last-resort package. Allowed for one's own devices, and to whoever may invite
-    /// participants to the session (`InviteParticipants`); the subject must take part
-    /// in the session or be about to (the caller adds them).
+    /// One key package per device of `subject` (an account or guest of the tenant), to
+    /// add those devices to the session's group: the oldest one-time package of each
+    /// device (consumed), else its last-resort package (kept, so claims never run a
+    /// device dry). Empty when the subject published none. Allowed for one's own
+    /// devices (`ViewSession`), else to whoever may invite participants to the session
+    /// (`InviteParticipants`). Whether the devices may join is decided when the commit
+    /// adding them arrives.
     pub async fn claim_key_packages(
         &self,
         caller: &Caller,
@@ -379,8 +381,8 @@ impl Counselling {
     /// Checks `commit` against the group and against the session's participants
     /// **after** the operation (`parts`), and adds the new epoch to `tx`.
     ///
-    /// The rules, in order: the session is end-to-end and its group started; the
-    /// commit is valid for the current epoch (`cai_crypto::e2e::DsGroup::check`); the
+    /// The rules, in order: the session is end-to-end and open and its group started;
+    /// sizes; the commit is valid for the current epoch (`cai_crypto::e2e::DsGroup::check`); the
     /// committing device is the caller's; every device of the new epoch belongs to a
     /// participant who is not waiting in a lobby; adding another subject's devices
     /// needs `InviteParticipants`; removing devices of another subject who still takes
@@ -395,6 +397,9 @@ impl Counselling {
         caller: &Caller,
     ) -> Result<u32> {
         require_e2e(s)?;
+        if !s.is_open() {
+            return Err(Error::SessionClosed);
+        }
         for (what, b) in [("commit", &commit.commit), ("epoch record", &commit.record)] {
             if b.len() > MAX_HANDSHAKE_LEN {
                 return Err(too_large(what, MAX_HANDSHAKE_LEN));
