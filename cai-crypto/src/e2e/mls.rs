@@ -85,6 +85,23 @@ impl Provider {
         Ok(out)
     }
 
+    /// A copy of the store, to [`restore`](Self::restore) when an operation that
+    /// consumes stored keys (joining from a welcome) is refused after the fact.
+    pub(crate) fn snapshot(&self) -> Result<Zeroizing<Vec<(Vec<u8>, Vec<u8>)>>> {
+        let values = self.storage.values.read().map_err(|_| poisoned())?;
+        Ok(Zeroizing::new(
+            values.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ))
+    }
+
+    /// Puts back the store as it was at [`snapshot`](Self::snapshot).
+    pub(crate) fn restore(&self, snapshot: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
+        let mut values = self.storage.values.write().map_err(|_| poisoned())?;
+        values.clear();
+        values.extend(snapshot.iter().cloned());
+        Ok(())
+    }
+
     /// The inverse of [`save`](Self::save); bounded by the input's length.
     pub(crate) fn load(r: &mut Reader<'_>) -> Result<Self> {
         let count = r.u32()? as usize;
@@ -107,6 +124,13 @@ impl Provider {
                 values: RwLock::new(map),
             },
         })
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Mls {
+        op: "state",
+        reason: "storage lock poisoned".into(),
     }
 }
 

@@ -8,6 +8,11 @@
     clippy::panic
 )]
 
+mod rogue;
 mod world;
 
 mod basics;
+mod fork;
+mod impersonation;
+mod removal;
+mod state;
