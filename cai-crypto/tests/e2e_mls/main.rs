@@ -13,6 +13,10 @@ mod world;
 
 mod basics;
 mod fork;
+mod history;
 mod impersonation;
+mod inputs;
+mod props;
 mod removal;
 mod state;
+mod trust;
