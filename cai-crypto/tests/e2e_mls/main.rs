@@ -12,6 +12,7 @@ mod rogue;
 mod world;
 
 mod basics;
+mod ds;
 mod fork;
 mod history;
 mod impersonation;
