@@ -91,8 +91,5 @@ fn a_group_is_created_only_with_its_creators_record_of_epoch_0() {
         record_refused(DsGroup::create(TENANT, SESSION, &info, &bad));
     }
     let ds = DsGroup::create(TENANT, SESSION, &info, &record).unwrap();
-    assert_eq!(
-        EpochRecord::parse(&record).unwrap().epoch(),
-        ds.epoch()
-    );
+    assert_eq!(EpochRecord::parse(&record).unwrap().epoch(), ds.epoch());
 }

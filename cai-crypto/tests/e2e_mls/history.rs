@@ -17,6 +17,7 @@ struct Setup {
     /// Content sealed in epochs 1, 2 and 3, by the laptop, the phone and the laptop.
     sealed: Vec<Vec<u8>>,
     cu: User,
+    clu: User,
 }
 
 fn setup() -> Setup {
@@ -45,6 +46,7 @@ fn setup() -> Setup {
         d,
         sealed,
         cu,
+        clu,
     }
 }
 
@@ -80,9 +82,20 @@ fn a_genuine_grant_opens_the_earlier_epochs_for_its_recipient_only() {
     reads_nothing_before_4(&s);
     let desk = s.d[2].credential().clone();
     let grant = s.d[0].grant_history(&s.gid, &[desk], 1..=3).unwrap();
-    // Not for the client's phone, nor for another device of the counsellor.
+    // Not for the client's phone, nor for a client device with the recipient's device
+    // id, nor for another device of the counsellor.
     assert_eq!(
         s.d[1].accept_history(&s.gid, &grant, &s.server.records),
+        Err(Error::NotARecipient)
+    );
+    let mut client_desk = s.clu.device("desk");
+    let h = s.d[0].add(&s.gid, &[kp(&client_desk)]).unwrap();
+    s.server.commit(&mut s.d[0], &s.gid, h);
+    s.server.sync(&mut s.d[1], &s.gid);
+    s.server.sync(&mut s.d[2], &s.gid);
+    s.server.join(&mut client_desk);
+    assert_eq!(
+        client_desk.accept_history(&s.gid, &grant, &s.server.records),
         Err(Error::NotARecipient)
     );
     let mut tablet = s.cu.device("tablet");

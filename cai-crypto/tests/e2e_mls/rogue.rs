@@ -397,22 +397,6 @@ impl Rogue {
         self.group = Some(group);
     }
 
-    /// Processes another member's commit (as the Delivery Service relays it).
-    pub(crate) fn process(&mut self, commit: &[u8]) {
-        let MlsMessageBodyIn::PublicMessage(m) = MlsMessageIn::tls_deserialize_exact(commit)
-            .unwrap()
-            .extract()
-        else {
-            panic!("not a public message")
-        };
-        let group = self.group.as_mut().unwrap();
-        let processed = group.process_message(&self.provider, m).unwrap();
-        let ProcessedMessageContent::StagedCommitMessage(staged) = processed.into_content() else {
-            panic!("not a commit")
-        };
-        group.merge_staged_commit(&self.provider, *staged).unwrap();
-    }
-
     pub(crate) fn export(&self, label: &str, len: usize) -> Vec<u8> {
         self.group()
             .export_secret(self.provider.crypto(), label, &[], len)

@@ -170,12 +170,14 @@ fn two_keys_for_one_user_in_one_commit_are_refused_even_on_first_use() {
     server.commit(&mut c, &gid, h);
     server.sync(&mut x, &gid);
     r.join(&server.welcomes.last().unwrap().1);
-    // Nobody has seen U yet. The rogue adds U's real phone and a ghost of U at once.
+    // Nobody has seen U yet. The rogue adds U's real phone and a ghost of U at once,
+    // with a device of a newcomer who has not seen U either.
     let mut phone = u.device("phone");
     let ghost = u.impostor().device("ghost");
+    let mut newcomer = User::new("newcomer").device("tablet");
     // An honest device would not make that commit.
     assert!(untrusted(c.add(&gid, &[kp(&phone), kp(&ghost)])));
-    let (commit, welcome) = r.add(&[kp(&phone), kp(&ghost)]);
+    let (commit, welcome) = r.add(&[kp(&phone), kp(&ghost), kp(&newcomer)]);
     let previous = EpochRecord::parse(server.records.last().unwrap())
         .unwrap()
         .digest();
@@ -185,6 +187,11 @@ fn two_keys_for_one_user_in_one_commit_are_refused_even_on_first_use() {
     for d in [&mut c, &mut x] {
         assert!(untrusted(d.process(&gid, &commit, &record)));
         assert_eq!(d.epoch(&gid).unwrap(), 2);
+        // Refused as a whole: neither of U's keys was learned on first use.
+        assert_eq!(d.trust_mut().get(&u.account), None);
     }
     assert!(untrusted(phone.join(TENANT, SESSION, &welcome, &record)));
+    assert!(untrusted(newcomer.join(TENANT, SESSION, &welcome, &record)));
+    assert_eq!(newcomer.groups().count(), 0);
+    assert_eq!(newcomer.trust_mut().get(&u.account), None);
 }
