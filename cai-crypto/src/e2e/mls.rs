@@ -38,6 +38,9 @@ pub const MAX_GROUP_MEMBERS: usize = 256;
 /// Largest saved state (device or Delivery Service group), in bytes.
 pub const MAX_STATE_LEN: usize = 64 * 1024 * 1024;
 
+/// A copy of the provider's store (key, value pairs), zeroized on drop.
+pub(crate) type Snapshot = Zeroizing<Vec<(Vec<u8>, Vec<u8>)>>;
+
 /// The provider: RustCrypto primitives and an in-memory store that [`save`](Self::save)
 /// turns into bytes.
 #[derive(Default)]
@@ -87,7 +90,7 @@ impl Provider {
 
     /// A copy of the store, to [`restore`](Self::restore) when an operation that
     /// consumes stored keys (joining from a welcome) is refused after the fact.
-    pub(crate) fn snapshot(&self) -> Result<Zeroizing<Vec<(Vec<u8>, Vec<u8>)>>> {
+    pub(crate) fn snapshot(&self) -> Result<Snapshot> {
         let values = self.storage.values.read().map_err(|_| poisoned())?;
         Ok(Zeroizing::new(
             values.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),

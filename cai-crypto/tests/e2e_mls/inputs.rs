@@ -116,7 +116,7 @@ fn oversize_inputs_are_too_large() {
     too_large(DsGroup::create(TENANT, SESSION, &big, &record).map(drop));
     too_large(server.ds.check(&big, &record).map(drop));
     too_large(c.process(&gid, &big, &record).map(drop));
-    too_large(c.add(&gid, &[big.clone()]).map(drop));
+    too_large(c.add(&gid, std::slice::from_ref(&big)).map(drop));
     too_large(other.join(TENANT, SESSION, &big, &record).map(drop));
     let huge = vec![0u8; MAX_STATE_LEN + 1];
     too_large(Device::load(&huge).map(drop));
