@@ -492,7 +492,11 @@ async fn r_e4_a_guest_cannot_add_or_remove_others_devices() {
     let r = w.svc.post_e2e_commit(&guest_caller, t, s.id, commit).await;
     assert!(matches!(r, Err(Error::Denied { .. })), "{r:?}");
     guest.device.discard(&g).unwrap();
-    assert_eq!(before, w.store.snapshot(), "a refused commit leaves no trace");
+    assert_eq!(
+        before,
+        w.store.snapshot(),
+        "a refused commit leaves no trace"
+    );
 
     // Nor remove Cora's device.
     let commit: E2eCommit = guest

@@ -153,3 +153,19 @@ fn modes_never_silently_weaken() {
         assert_eq!(SessionMode::from_code(m.code()).unwrap(), m);
     }
 }
+
+#[test]
+fn end_to_end_sessions_have_no_custody() {
+    // End-to-end keys live in the session's MLS group, never with the server: there
+    // is nothing to wrap or derive, and cai's e2e bytes are no custody.
+    let kek = Kek::generate(1).unwrap();
+    for mode in SessionMode::ALL {
+        if let Ok((_, custody)) = modes::create_wrapped(mode, &kek, &ctx()) {
+            assert!(!custody.fits(SessionMode::EndToEnd));
+        }
+    }
+    assert!(matches!(
+        KeyCustody::parse(b"CAIK\x02\x03\x01"),
+        Err(Error::BadMagic { .. })
+    ));
+}

@@ -342,6 +342,7 @@ impl Device {
     /// user must be trusted). The group changes only after [`confirm`](Self::confirm).
     pub fn add(&mut self, gid: &[u8], key_packages: &[Vec<u8>]) -> Result<Handshake> {
         let mut kps = Vec::with_capacity(key_packages.len());
+        let mut credentials = Vec::with_capacity(key_packages.len());
         for bytes in key_packages {
             check_len("key package", bytes)?;
             let MlsMessageBodyIn::KeyPackage(kp) = MlsMessageIn::tls_deserialize_exact(bytes)
@@ -354,9 +355,10 @@ impl Device {
                 });
             };
             let (info, kp) = validate_key_package(&self.provider, kp)?;
-            self.trust.check(info.credential())?;
+            credentials.push(info.credential().clone());
             kps.push(kp);
         }
+        self.trust.check_all(&credentials)?;
         let st = self.groups.get_mut(gid).ok_or_else(no_group)?;
         if st.group.members().count() + kps.len() > MAX_GROUP_MEMBERS {
             return Err(Error::LimitExceeded {
@@ -481,12 +483,6 @@ impl Device {
         check_len("commit", commit)?;
         let record = EpochRecord::parse(record)?;
         let st = self.groups.get_mut(gid).ok_or_else(no_group)?;
-        if st.pending.take().is_some() {
-            // This device's own commit for the epoch lost to the one being processed.
-            st.group
-                .clear_pending_commit(self.provider.storage())
-                .map_err(|e| mls("discard commit", e))?;
-        }
         let MlsMessageBodyIn::PublicMessage(m) = MlsMessageIn::tls_deserialize_exact(commit)
             .map_err(|e| mls("parse commit", e))?
             .extract()
@@ -506,20 +502,48 @@ impl Device {
                 reason: "only members commit",
             });
         };
-        let ProcessedMessageContent::StagedCommitMessage(staged) = processed.into_content() else {
-            return Err(Error::Rejected {
-                what: "commit",
-                reason: "not a commit",
-            });
+        let staged = match processed.into_content() {
+            ProcessedMessageContent::StagedCommitMessage(staged) => *staged,
+            // This device's own pending commit, relayed back by the Delivery Service
+            // (after a restart, say): the same as `confirm`, if the record is ours.
+            ProcessedMessageContent::OwnPendingCommit => {
+                let ours = st
+                    .pending
+                    .as_ref()
+                    .is_some_and(|(mine, _)| mine.as_bytes() == record.as_bytes());
+                return if ours {
+                    self.confirm(gid)
+                } else {
+                    Err(Error::Rejected {
+                        what: "epoch record",
+                        reason: "not the record of this device's pending commit",
+                    })
+                };
+            }
+            _ => {
+                return Err(Error::Rejected {
+                    what: "commit",
+                    reason: "not a commit",
+                });
+            }
         };
-        let staged: StagedCommit = *staged;
-        let result = check_staged(&self.provider, &st.group, &self.trust, sender, &staged)
-            .and_then(|committer| {
+        let result = check_staged(&st.group, &self.trust, sender, &staged).and_then(
+            |(committer, expected)| {
+                let epoch = staged.epoch().as_u64();
+                // Even a device that leaves checks the record as far as it can: it no
+                // longer learns the new epoch's secrets, but the record must still be
+                // the committer's, chain to the last one and name the devices left.
+                check_record(&record, gid, epoch, &st.last_record, &committer, &expected)?;
                 if staged.self_removed() {
                     return Ok(None);
                 }
-                let (facts, members, epoch) = staged_facts(&self.provider, &st.group, &staged)?;
-                check_record(&record, gid, epoch, &st.last_record, &committer, &members)?;
+                let (facts, members, _) = staged_facts(&self.provider, &st.group, &staged)?;
+                if members != expected {
+                    return Err(Error::Rejected {
+                        what: "commit",
+                        reason: "the new tree does not hold the devices the proposals name",
+                    });
+                }
                 if *record.facts() != facts {
                     return Err(Error::Rejected {
                         what: "epoch record",
@@ -527,7 +551,8 @@ impl Device {
                     });
                 }
                 Ok(Some(members))
-            });
+            },
+        );
         let members = match result {
             Ok(m) => m,
             Err(e) => {
@@ -540,6 +565,8 @@ impl Device {
         st.group
             .merge_staged_commit(&self.provider, staged)
             .map_err(|e| mls("merge commit", e))?;
+        // Another commit won the epoch: a commit of this device still pending is void.
+        st.pending = None;
         match members {
             Some(members) => self.after_merge(gid, &record, members, before),
             None => {
@@ -621,6 +648,26 @@ impl Device {
             });
         }
         let record = EpochRecord::parse(record)?;
+        // Processing a welcome consumes this device's key package; a welcome refused
+        // below (wrong record, untrusted member, wrong descriptor) must not, or whoever
+        // relays welcomes could burn the key package and keep the device out of the
+        // genuine one.
+        let snapshot = self.provider.snapshot()?;
+        let joined = self.join_checked(tenant, session, gid, welcome, record);
+        if joined.is_err() {
+            self.provider.restore(&snapshot)?;
+        }
+        joined
+    }
+
+    fn join_checked(
+        &mut self,
+        tenant: &[u8],
+        session: &[u8],
+        gid: Vec<u8>,
+        welcome: &[u8],
+        record: EpochRecord,
+    ) -> Result<Joined> {
         let MlsMessageBodyIn::Welcome(w) = MlsMessageIn::tls_deserialize_exact(welcome)
             .map_err(|e| mls("parse welcome", e))?
             .extract()
@@ -668,9 +715,7 @@ impl Device {
                 .map(|m| credential::of_leaf(&m.credential, &m.signature_key))
                 .collect::<Result<Vec<_>>>()?,
         );
-        for m in &members {
-            self.trust.check(m)?;
-        }
+        self.trust.check_all(&members)?;
         let sender = staged
             .welcome_sender()
             .map_err(|e| mls("welcome sender", e))?;
@@ -692,11 +737,7 @@ impl Device {
                     })
                 }
             });
-        if let Err(e) = checked {
-            let mut group = group;
-            let _ = group.delete(self.provider.storage());
-            return Err(e);
-        }
+        checked?;
         let mut warnings = Vec::new();
         for m in &members {
             match self.trust.admit(m)? {
@@ -944,8 +985,9 @@ impl Device {
         Ok(out)
     }
 
-    /// Restores a device from [`save`](Self::save). A pending commit is not restored:
-    /// process the Delivery Service's commit for that epoch instead.
+    /// Restores a device from [`save`](Self::save). A commit pending at the save stays
+    /// pending: [`confirm`](Self::confirm) or [`discard`](Self::discard) it, or
+    /// [`process`](Self::process) whichever commit the Delivery Service accepted.
     pub fn load(bytes: &[u8]) -> Result<Self> {
         const WHAT: &str = "device state";
         if bytes.len() > mls::MAX_STATE_LEN {
@@ -1007,6 +1049,18 @@ impl Device {
                     what: WHAT,
                     reason: "a group's MLS state is missing",
                 })?;
+            // A commit made before the save is still pending in the MLS state: its
+            // record is signed again (Ed25519 is deterministic: the same bytes) so that
+            // `confirm`, or processing the commit when the Delivery Service relays it,
+            // works as before the save.
+            let pending = match group.pending_commit() {
+                Some(staged) => {
+                    let (facts, members, epoch) = staged_facts(&provider, &group, staged)?;
+                    let record = EpochRecord::sign(&signing, &gid, epoch, last_record, &facts)?;
+                    Some((record, members))
+                }
+                None => None,
+            };
             groups.insert(
                 gid,
                 GroupState {
@@ -1015,7 +1069,7 @@ impl Device {
                     epochs,
                     last_record,
                     anchor,
-                    pending: None,
+                    pending,
                 },
             );
         }
@@ -1073,15 +1127,15 @@ fn staged_facts(
 }
 
 /// The checks a member makes on another member's commit: proposals by the committer
-/// only, adds and removes only, trusted new devices, the committer stays itself.
-/// Returns the committer's credential in the new epoch.
+/// only, adds and removes only, trusted new devices (and, within the commit, one user
+/// key per account), the committer stays itself. Returns the committer's credential in
+/// the new epoch and the devices of the new epoch as the proposals describe them.
 fn check_staged(
-    _provider: &Provider,
     group: &MlsGroup,
     trust: &TrustStore,
     sender: LeafNodeIndex,
     staged: &StagedCommit,
-) -> Result<DeviceCredential> {
+) -> Result<(DeviceCredential, Vec<DeviceCredential>)> {
     let reject = |reason| Error::Rejected {
         what: "commit",
         reason,
@@ -1091,6 +1145,8 @@ fn check_staged(
         .find(|m| m.index == sender)
         .ok_or(reject("committer is not a member"))?;
     let committer = credential::of_leaf(&leaf.credential, &leaf.signature_key)?;
+    let mut added = Vec::new();
+    let mut removed = Vec::new();
     for q in staged.queued_proposals() {
         if !matches!(q.sender(), Sender::Member(s) if *s == sender) {
             return Err(reject("proposals by reference are not accepted"));
@@ -1098,24 +1154,37 @@ fn check_staged(
         match q.proposal() {
             Proposal::Add(add) => {
                 let l = add.key_package().leaf_node();
-                trust.check(&credential::of_leaf(
+                added.push(credential::of_leaf(
                     l.credential(),
                     l.signature_key().as_slice(),
-                )?)?;
+                )?);
             }
-            Proposal::Remove(_) => {}
+            Proposal::Remove(r) => removed.push(r.removed()),
             _ => return Err(reject("only add and remove proposals are accepted")),
         }
     }
-    match staged.update_path_leaf_node() {
+    if removed.contains(&sender) {
+        return Err(reject("a device does not remove itself by commit"));
+    }
+    trust.check_all(&added)?;
+    let new_committer = match staged.update_path_leaf_node() {
         Some(l) => {
             let c = credential::of_leaf(l.credential(), l.signature_key().as_slice())?;
             if c.account() != committer.account() || c.device() != committer.device() {
                 return Err(reject("a committer cannot become another device"));
             }
             trust.check(&c)?;
-            Ok(c)
+            c
         }
-        None => Ok(committer),
+        None => committer,
+    };
+    let mut members = Vec::new();
+    for m in group.members() {
+        if m.index != sender && !removed.contains(&m.index) {
+            members.push(credential::of_leaf(&m.credential, &m.signature_key)?);
+        }
     }
+    members.push(new_committer.clone());
+    members.extend(added);
+    Ok((new_committer, sorted(members)))
 }

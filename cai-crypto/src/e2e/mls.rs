@@ -38,6 +38,9 @@ pub const MAX_GROUP_MEMBERS: usize = 256;
 /// Largest saved state (device or Delivery Service group), in bytes.
 pub const MAX_STATE_LEN: usize = 64 * 1024 * 1024;
 
+/// A copy of the provider's store (key, value pairs), zeroized on drop.
+pub(crate) type Snapshot = Zeroizing<Vec<(Vec<u8>, Vec<u8>)>>;
+
 /// The provider: RustCrypto primitives and an in-memory store that [`save`](Self::save)
 /// turns into bytes.
 #[derive(Default)]
@@ -85,6 +88,23 @@ impl Provider {
         Ok(out)
     }
 
+    /// A copy of the store, to [`restore`](Self::restore) when an operation that
+    /// consumes stored keys (joining from a welcome) is refused after the fact.
+    pub(crate) fn snapshot(&self) -> Result<Snapshot> {
+        let values = self.storage.values.read().map_err(|_| poisoned())?;
+        Ok(Zeroizing::new(
+            values.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ))
+    }
+
+    /// Puts back the store as it was at [`snapshot`](Self::snapshot).
+    pub(crate) fn restore(&self, snapshot: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
+        let mut values = self.storage.values.write().map_err(|_| poisoned())?;
+        values.clear();
+        values.extend(snapshot.iter().cloned());
+        Ok(())
+    }
+
     /// The inverse of [`save`](Self::save); bounded by the input's length.
     pub(crate) fn load(r: &mut Reader<'_>) -> Result<Self> {
         let count = r.u32()? as usize;
@@ -107,6 +127,13 @@ impl Provider {
                 values: RwLock::new(map),
             },
         })
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Mls {
+        op: "state",
+        reason: "storage lock poisoned".into(),
     }
 }
 

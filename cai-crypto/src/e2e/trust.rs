@@ -138,6 +138,25 @@ impl TrustStore {
         }
     }
 
+    /// Checks credentials that are to be admitted together (a commit's adds, a
+    /// welcome's members): each one as [`check`](Self::check) does, and — since `check`
+    /// learns nothing — that all those of one account name the same user key, so that
+    /// trust on first use cannot accept two keys for one user at once.
+    pub(crate) fn check_all(&self, credentials: &[DeviceCredential]) -> Result<()> {
+        let mut seen: BTreeMap<&AccountRef, &IdentityPublicKey> = BTreeMap::new();
+        for c in credentials {
+            self.check(c)?;
+            if let Some(k) = seen.insert(c.account(), c.user_key())
+                && k != c.user_key()
+            {
+                return Err(Error::Untrusted {
+                    reason: "two identity keys for one user",
+                });
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
         out.push(u8::from(self.first_use));
         out.extend_from_slice(&(self.users.len() as u32).to_be_bytes());

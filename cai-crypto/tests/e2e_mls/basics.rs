@@ -1,10 +1,4 @@
-use cai_crypto::{ContentKind, ItemContext};
-
 use crate::world::*;
-
-fn ctx(item: &[u8]) -> ItemContext<'_> {
-    ItemContext::new(TENANT, SESSION, item, 1, ContentKind::Message)
-}
 
 #[test]
 fn counsellor_and_client_talk_and_agree() {

@@ -8,6 +8,16 @@
     clippy::panic
 )]
 
+mod rogue;
 mod world;
 
 mod basics;
+mod ds;
+mod fork;
+mod history;
+mod impersonation;
+mod inputs;
+mod props;
+mod removal;
+mod state;
+mod trust;

@@ -5,9 +5,15 @@ use cai_crypto::e2e::{
     Processed, TrustStore,
 };
 use cai_crypto::modes::SessionMode;
+use cai_crypto::{ContentKind, ItemContext};
 
 pub(crate) const TENANT: &[u8] = b"tenant-1";
 pub(crate) const SESSION: &[u8] = b"session-9";
+
+/// The context of content item `item` of the session.
+pub(crate) fn ctx(item: &[u8]) -> ItemContext<'_> {
+    ItemContext::new(TENANT, SESSION, item, 1, ContentKind::Message)
+}
 
 pub(crate) struct User {
     pub(crate) key: IdentityKey,
@@ -23,13 +29,25 @@ impl User {
     }
 
     pub(crate) fn device(&self, name: &str) -> Device {
+        self.device_with(name, TrustStore::trust_on_first_use())
+    }
+
+    pub(crate) fn device_with(&self, name: &str, trust: TrustStore) -> Device {
         Device::new(
             &self.key,
             self.account.clone(),
             DeviceId::new(name.as_bytes()).unwrap(),
-            TrustStore::trust_on_first_use(),
+            trust,
         )
         .unwrap()
+    }
+
+    /// Someone else claiming this user's account with their own identity key.
+    pub(crate) fn impostor(&self) -> Self {
+        Self {
+            key: IdentityKey::generate().unwrap(),
+            account: self.account.clone(),
+        }
     }
 }
 
@@ -92,6 +110,29 @@ impl Server {
             .iter()
             .map(|(c, r)| device.process(gid, c, r).unwrap())
             .collect()
+    }
+
+    /// The commit and record that led to `epoch`.
+    pub(crate) fn commit_of(&self, epoch: u64) -> &(Vec<u8>, Vec<u8>) {
+        &self.commits[epoch as usize - 1]
+    }
+
+    /// `creator` adds `others` one commit each; everyone already in syncs after each.
+    pub(crate) fn grow(&mut self, gid: &[u8], creator: usize, devices: &mut [Device]) {
+        for i in 0..devices.len() {
+            if i == creator || devices[i].groups().any(|g| g == gid) {
+                continue;
+            }
+            let kp = kp(&devices[i]);
+            let h = devices[creator].add(gid, &[kp]).unwrap();
+            self.commit(&mut devices[creator], gid, h);
+            for (j, d) in devices.iter_mut().enumerate() {
+                if j != creator && j != i && d.groups().any(|g| g == gid) {
+                    self.sync(d, gid);
+                }
+            }
+            self.join(&mut devices[i]);
+        }
     }
 
     /// `device` joins from the latest welcome.
