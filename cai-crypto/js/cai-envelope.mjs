@@ -334,8 +334,8 @@ const CREATE = Symbol('Sealer.create');
  * Seals envelopes under one data key, the same scheme as the Rust `envelope::Sealer`:
  * one subkey per random 256-bit salt, and for the `i`-th item under it the nonce
  * `u32be(i) ‖ 8 fresh random bytes`. The sequence number keeps nonces distinct within
- * the sealer; the random part keeps a copy of its state (a structured clone of its
- * keys, a restored snapshot) from repeating the original's nonces. After
+ * the sealer; the random part keeps a copy of its state (a JS heap or VM snapshot
+ * restored more than once) from repeating the original's nonces. After
  * {@link MAX_SEALS_PER_SUBKEY} items or {@link MAX_BYTES_PER_SUBKEY} bytes it moves to a
  * new salt. The raw data key is not kept: the sealer holds it as a non-extractable
  * `CryptoKey`.
