@@ -29,7 +29,7 @@
 //! * **[`RUST_CRYPTO`] wipes it.** The crate enables `aes-gcm`'s `zeroize` feature:
 //!   the `aes` cipher overwrites its round keys on drop, `ghash`/`polyval` overwrite
 //!   their key, and the temporary `H` is zeroized after the key is set up.
-//! * **[`RING`] does not.** `ring` 0.17's `LessSafeKey` (and the AES and GHASH key types
+//! * **`RING` does not.** `ring` 0.17's `LessSafeKey` (and the AES and GHASH key types
 //!   inside it) has no `Drop` that clears memory and no `zeroize` support, so the round
 //!   keys — hence the subkey itself — and `H` stay in freed heap memory until it is
 //!   reused. This crate cannot clear them either: doing so would need `unsafe` code,
@@ -60,9 +60,9 @@ mod sealed {
 
 /// An AES-256-GCM implementation: turns raw key bytes into a prepared key.
 ///
-/// **Sealed:** implemented only by this crate's backends ([`RUST_CRYPTO`], [`RING`]),
-/// so the crate can rely on the contract below; an implementation elsewhere does not
-/// compile:
+/// **Sealed:** implemented only by this crate's backends ([`RUST_CRYPTO`], and `RING`
+/// with the `ring` feature), so the crate can rely on the contract below; an
+/// implementation elsewhere does not compile:
 ///
 /// ```compile_fail,E0277
 /// use cai_crypto::aead::{AeadBackend, AeadKey, KEY_LEN};
