@@ -12,6 +12,11 @@
  *   | commitment[32] | nonce[12] | ciphertext | tag[16]
  * ```
  *
+ * Exports: the format constants, `CONTENT_KINDS`, `EnvelopeError`, `Sealer`,
+ * `sealEnvelope`, `openEnvelope` and `parseHeader`. Nothing else: the test vectors are
+ * checked by an independent implementation in `test_support.mjs`, which is not part of
+ * this module.
+ *
  * @module cai-envelope
  */
 
@@ -39,14 +44,14 @@ export const HEADER_LEN = 4 + 1 + 1 + KEY_ID_LEN + 4 + SALT_LEN + COMMITMENT_LEN
 export const OVERHEAD = HEADER_LEN + TAG_LEN; // 118
 /** Largest plaintext an envelope takes (64 MiB). */
 export const MAX_PLAINTEXT_LEN = 64 * 1024 * 1024;
+/** Length of the nonce's sequence number; the other 8 nonce bytes are fresh randomness. */
+export const NONCE_SEQ_LEN = 4;
 /** Items one sealer seals under one subkey before it draws a new salt (2^32). */
 export const MAX_SEALS_PER_SUBKEY = 2 ** 32;
 /** Plaintext bytes one sealer seals under one subkey before it draws a new salt. */
 export const MAX_BYTES_PER_SUBKEY = 2 ** 40;
 /** Longest tenant, session or item id, in bytes. */
 export const MAX_ID_LEN = 255;
-/** HKDF `info` prefix: the ASCII bytes of "cai envelope v1". */
-export const LABEL_ENVELOPE = new TextEncoder().encode('cai envelope v1');
 
 /** Content kinds and their one-byte wire codes. */
 export const CONTENT_KINDS = Object.freeze({
@@ -63,7 +68,8 @@ export const CONTENT_KINDS = Object.freeze({
  * Error thrown by this module. `name` says what failed and matches the Rust
  * `cai_crypto::Error` variant: `Truncated`, `BadMagic`, `UnsupportedVersion`,
  * `UnsupportedSuite`, `TooLarge`, `WrongKey`, `InvalidContext`,
- * `KeyCommitmentMismatch`, `AuthenticationFailed`, `Malformed`, `LimitExceeded`.
+ * `KeyCommitmentMismatch`, `AuthenticationFailed`, `Malformed`; or `Unsupported` when
+ * WebCrypto is missing.
  */
 export class EnvelopeError extends Error {
   /**
@@ -100,6 +106,8 @@ export class EnvelopeError extends Error {
  */
 
 const te = new TextEncoder();
+/** HKDF `info` prefix: the ASCII bytes of "cai envelope v1". Not exported: a caller could write to it. */
+const LABEL_ENVELOPE = te.encode('cai envelope v1');
 
 function subtle() {
   const s = globalThis.crypto && globalThis.crypto.subtle;
@@ -158,7 +166,7 @@ function concat(...parts) {
  * @param {Uint8Array} a
  * @param {Uint8Array} b
  */
-export function constantTimeEqual(a, b) {
+function constantTimeEqual(a, b) {
   if (a.length !== b.length) return false;
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
@@ -187,7 +195,7 @@ function kindCode(kind) {
  * @returns {Uint8Array}
  * @throws {EnvelopeError} `InvalidContext` for an empty or too long id, `Malformed` for an unknown kind.
  */
-export function encodeContext(ctx) {
+function encodeContext(ctx) {
   const parts = [];
   for (const field of /** @type {const} */ (['tenant', 'session', 'item'])) {
     const v = bytes(ctx[field]);
@@ -208,27 +216,31 @@ export function encodeContext(ctx) {
  * @param {Uint8Array} keyId
  * @param {number} epoch
  */
-export function hkdfInfo(keyId, epoch) {
+function hkdfInfo(keyId, epoch) {
   return concat(LABEL_ENVELOPE, Uint8Array.of(SUITE_AES256GCM_HKDF_SHA256), keyId, u32be(epoch));
+}
+
+/**
+ * The data key as a non-extractable HKDF key, so that a sealer keeps no raw key bytes.
+ * @param {Uint8Array} keyBytes 32-byte data key.
+ * @returns {Promise<CryptoKey>}
+ */
+function importDataKey(keyBytes) {
+  fixed(keyBytes, KEY_LEN, 'key');
+  return subtle().importKey('raw', keyBytes, 'HKDF', false, ['deriveBits']);
 }
 
 /**
  * Derives the subkey and commitment for `(data key, salt)`:
  * `subkey ‖ commitment = HKDF-SHA256(ikm = key, salt, info, L = 64)`.
- * @param {Uint8Array} keyBytes 32-byte data key.
+ * @param {CryptoKey} ikm The data key from {@link importDataKey}.
  * @param {Uint8Array} keyId 16-byte key id.
  * @param {number} epoch u32 key epoch.
  * @param {Uint8Array} salt 32-byte salt.
- * @returns {Promise<{subkey: CryptoKey, subkeyBytes: Uint8Array, commitment: Uint8Array}>}
- *   `subkeyBytes` is exposed for test vectors; production code only needs `subkey`.
+ * @returns {Promise<{salt: Uint8Array, subkey: CryptoKey, commitment: Uint8Array}>}
  */
-export async function deriveSubkey(keyBytes, keyId, epoch, salt) {
-  fixed(keyBytes, KEY_LEN, 'key');
-  fixed(keyId, KEY_ID_LEN, 'keyId');
-  fixed(salt, SALT_LEN, 'salt');
-  u32(epoch, 'epoch');
+async function deriveSubkey(ikm, keyId, epoch, salt) {
   const s = subtle();
-  const ikm = await s.importKey('raw', keyBytes, 'HKDF', false, ['deriveBits']);
   const okm = new Uint8Array(
     await s.deriveBits(
       { name: 'HKDF', hash: 'SHA-256', salt, info: hkdfInfo(keyId, epoch) },
@@ -236,27 +248,27 @@ export async function deriveSubkey(keyBytes, keyId, epoch, salt) {
       512,
     ),
   );
-  const subkeyBytes = okm.slice(0, 32);
   const commitment = okm.slice(32, 64);
-  okm.fill(0);
-  const subkey = await s.importKey('raw', subkeyBytes, { name: 'AES-GCM' }, false, [
-    'encrypt',
-    'decrypt',
-  ]);
-  return { subkey, subkeyBytes, commitment };
+  try {
+    const subkey = await s.importKey('raw', okm.subarray(0, 32), { name: 'AES-GCM' }, false, [
+      'encrypt',
+      'decrypt',
+    ]);
+    return { salt, subkey, commitment };
+  } finally {
+    okm.fill(0);
+  }
 }
 
 /**
- * The nonce for counter value `n`: four zero bytes then `n` as u64 big-endian.
- * @param {number|bigint} n 0 <= n < 2^32.
+ * The nonce for sequence number `seq`: `seq` as u32 big-endian, then 8 bytes from
+ * `crypto.getRandomValues`, drawn for this item.
+ * @param {number} seq 0 <= seq < 2^32.
  */
-export function counterNonce(n) {
-  const big = BigInt(n);
-  if (big < 0n || big >= BigInt(MAX_SEALS_PER_SUBKEY)) {
-    throw new EnvelopeError('LimitExceeded', 'nonce counter out of range');
-  }
+function nonceFor(seq) {
   const out = new Uint8Array(NONCE_LEN);
-  new DataView(out.buffer).setBigUint64(4, big, false);
+  new DataView(out.buffer).setUint32(0, seq, false);
+  globalThis.crypto.getRandomValues(out.subarray(NONCE_SEQ_LEN));
   return out;
 }
 
@@ -264,15 +276,15 @@ export function counterNonce(n) {
  * The 102 header bytes.
  * @param {{keyId: Uint8Array, epoch: number, salt: Uint8Array, commitment: Uint8Array, nonce: Uint8Array}} h
  */
-export function encodeHeader(h) {
+function encodeHeader(h) {
   return concat(
     Uint8Array.from(MAGIC),
     Uint8Array.of(VERSION, SUITE_AES256GCM_HKDF_SHA256),
-    fixed(h.keyId, KEY_ID_LEN, 'keyId'),
-    u32be(u32(h.epoch, 'epoch')),
-    fixed(h.salt, SALT_LEN, 'salt'),
-    fixed(h.commitment, COMMITMENT_LEN, 'commitment'),
-    fixed(h.nonce, NONCE_LEN, 'nonce'),
+    h.keyId,
+    u32be(h.epoch),
+    h.salt,
+    h.commitment,
+    h.nonce,
   );
 }
 
@@ -315,29 +327,41 @@ export function parseHeader(envelope) {
   };
 }
 
+/** Guards the `Sealer` constructor: only {@link Sealer.create} holds it. */
+const CREATE = Symbol('Sealer.create');
+
 /**
- * Seals envelopes under one data key with one subkey (random salt) and counter nonces
- * 0, 1, 2, … — the same scheme as the Rust `envelope::Sealer`. Never copy a sealer's
- * state: two sealers with the same salt and counter would reuse nonces.
+ * Seals envelopes under one data key, the same scheme as the Rust `envelope::Sealer`:
+ * one subkey per random 256-bit salt, and for the `i`-th item under it the nonce
+ * `u32be(i) ‖ 8 fresh random bytes`. The sequence number keeps nonces distinct within
+ * the sealer; the random part keeps a copy of its state (a JS heap or VM snapshot
+ * restored more than once) from repeating the original's nonces. After
+ * {@link MAX_SEALS_PER_SUBKEY} items or {@link MAX_BYTES_PER_SUBKEY} bytes it moves to a
+ * new salt. The raw data key is not kept: the sealer holds it as a non-extractable
+ * `CryptoKey`.
  */
 export class Sealer {
+  /** @type {CryptoKey} */ #ikm;
+  /** @type {Uint8Array} */ #keyId;
+  /** @type {number} */ #epoch;
+  /** @type {{salt: Uint8Array, subkey: CryptoKey, commitment: Uint8Array}} */ #sub;
+  #seq = 0;
+  #bytes = 0;
+
   /**
-   * Use {@link Sealer.create}.
-   * @param {Uint8Array} keyBytes
+   * Not for callers: use {@link Sealer.create}.
+   * @param {symbol} token
+   * @param {CryptoKey} ikm
    * @param {Uint8Array} keyId
    * @param {number} epoch
    * @param {{salt: Uint8Array, subkey: CryptoKey, commitment: Uint8Array}} sub
-   * @param {number} nextNonce
-   * @param {boolean} fixedSalt
    */
-  constructor(keyBytes, keyId, epoch, sub, nextNonce, fixedSalt) {
-    /** @private */ this.keyBytes = keyBytes.slice();
-    /** @readonly */ this.keyId = keyId.slice();
-    /** @readonly */ this.epoch = epoch;
-    /** @private */ this.sub = sub;
-    /** @private */ this.nextNonce = nextNonce;
-    /** @private */ this.bytesSealed = 0;
-    /** @private */ this.fixedSalt = fixedSalt;
+  constructor(token, ikm, keyId, epoch, sub) {
+    if (token !== CREATE) throw new TypeError('use Sealer.create()');
+    this.#ikm = ikm;
+    this.#keyId = keyId;
+    this.#epoch = epoch;
+    this.#sub = sub;
   }
 
   /**
@@ -345,31 +369,34 @@ export class Sealer {
    * @param {Uint8Array} keyBytes 32-byte data key.
    * @param {Uint8Array} keyId 16-byte key id.
    * @param {number} epoch u32 key epoch.
-   * @param {{salt?: Uint8Array, nonceCounter?: number}} [opts] For test vectors only:
-   *   a fixed salt and first nonce counter. Production code passes nothing.
    * @returns {Promise<Sealer>}
    */
-  static async create(keyBytes, keyId, epoch, opts = {}) {
-    const salt = opts.salt
-      ? fixed(opts.salt, SALT_LEN, 'salt').slice()
-      : globalThis.crypto.getRandomValues(new Uint8Array(SALT_LEN));
-    const d = await deriveSubkey(keyBytes, keyId, epoch, salt);
-    d.subkeyBytes.fill(0);
-    const counter = opts.nonceCounter ?? 0;
-    counterNonce(counter); // range check
-    return new Sealer(
-      keyBytes,
-      keyId,
-      epoch,
-      { salt, subkey: d.subkey, commitment: d.commitment },
-      counter,
-      Boolean(opts.salt),
-    );
+  static async create(keyBytes, keyId, epoch) {
+    fixed(keyId, KEY_ID_LEN, 'keyId');
+    u32(epoch, 'epoch');
+    const ikm = await importDataKey(keyBytes);
+    const id = keyId.slice();
+    return new Sealer(CREATE, ikm, id, epoch, await Sealer.#freshSubkey(ikm, id, epoch));
   }
 
-  /** The salt of the current subkey. */
-  get salt() {
-    return this.sub.salt.slice();
+  /**
+   * @param {CryptoKey} ikm
+   * @param {Uint8Array} keyId
+   * @param {number} epoch
+   */
+  static #freshSubkey(ikm, keyId, epoch) {
+    const salt = globalThis.crypto.getRandomValues(new Uint8Array(SALT_LEN));
+    return deriveSubkey(ikm, keyId, epoch, salt);
+  }
+
+  /** The id of the data key this sealer seals under. */
+  get keyId() {
+    return this.#keyId.slice();
+  }
+
+  /** The epoch of the data key this sealer seals under. */
+  get epoch() {
+    return this.#epoch;
   }
 
   /**
@@ -385,21 +412,23 @@ export class Sealer {
     }
     const encodedCtx = encodeContext(ctx);
     if (
-      this.nextNonce >= MAX_SEALS_PER_SUBKEY ||
-      this.bytesSealed + plaintext.length > MAX_BYTES_PER_SUBKEY
+      this.#seq >= MAX_SEALS_PER_SUBKEY ||
+      this.#bytes + plaintext.length > MAX_BYTES_PER_SUBKEY
     ) {
-      if (this.fixedSalt) throw new EnvelopeError('LimitExceeded', 'seals per fixed-salt subkey');
-      const fresh = await Sealer.create(this.keyBytes, this.keyId, this.epoch);
-      this.sub = fresh.sub;
-      this.nextNonce = 0;
-      this.bytesSealed = 0;
+      const fresh = await Sealer.#freshSubkey(this.#ikm, this.#keyId, this.#epoch);
+      // Another seal() may have moved on while this one awaited; a new subkey with its
+      // own sequence from 0 is right either way.
+      this.#sub = fresh;
+      this.#seq = 0;
+      this.#bytes = 0;
     }
-    // Take the nonce before the first await so that concurrent seal() calls never share one.
-    const nonce = counterNonce(this.nextNonce);
-    this.nextNonce += 1;
-    this.bytesSealed += plaintext.length;
-    const { salt, subkey, commitment } = this.sub;
-    const header = encodeHeader({ keyId: this.keyId, epoch: this.epoch, salt, commitment, nonce });
+    // Take subkey and sequence number with no await in between, so that concurrent
+    // seal() calls never share a (subkey, sequence number) pair.
+    const { salt, subkey, commitment } = this.#sub;
+    const nonce = nonceFor(this.#seq);
+    this.#seq += 1;
+    this.#bytes += plaintext.length;
+    const header = encodeHeader({ keyId: this.#keyId, epoch: this.#epoch, salt, commitment, nonce });
     const aad = concat(header, encodedCtx);
     const ct = new Uint8Array(
       await subtle().encrypt(
@@ -413,17 +442,16 @@ export class Sealer {
 }
 
 /**
- * Seals one item under a fresh subkey (random salt, nonce counter 0).
+ * Seals one item under a fresh subkey (random salt, sequence number 0).
  * @param {Uint8Array} keyBytes 32-byte data key.
  * @param {Uint8Array} keyId 16-byte key id.
  * @param {number} epoch u32 key epoch.
  * @param {ItemContext} ctx
  * @param {Uint8Array} plaintext
- * @param {{salt?: Uint8Array, nonceCounter?: number}} [opts] Test vectors only.
  * @returns {Promise<Uint8Array>}
  */
-export async function sealEnvelope(keyBytes, keyId, epoch, ctx, plaintext, opts = {}) {
-  const sealer = await Sealer.create(keyBytes, keyId, epoch, opts);
+export async function sealEnvelope(keyBytes, keyId, epoch, ctx, plaintext) {
+  const sealer = await Sealer.create(keyBytes, keyId, epoch);
   return sealer.seal(ctx, plaintext);
 }
 
@@ -454,8 +482,7 @@ export async function openEnvelope(keyBytes, keyId, epoch, ctx, envelope) {
     throw new EnvelopeError('WrongKey', 'ciphertext was sealed under another key id or epoch');
   }
   const aad = concat(h.headerBytes, encodeContext(ctx));
-  const d = await deriveSubkey(keyBytes, keyId, epoch, h.salt);
-  d.subkeyBytes.fill(0);
+  const d = await deriveSubkey(await importDataKey(keyBytes), keyId, epoch, h.salt);
   if (!constantTimeEqual(d.commitment, h.commitment)) {
     throw new EnvelopeError('KeyCommitmentMismatch', 'ciphertext was not made with this key');
   }
@@ -472,21 +499,4 @@ export async function openEnvelope(keyBytes, keyId, epoch, ctx, envelope) {
       'authentication failed: ciphertext, header or context was altered',
     );
   }
-}
-
-/** @param {Uint8Array} b @returns {string} lowercase hex */
-export function toHex(b) {
-  let s = '';
-  for (const x of b) s += x.toString(16).padStart(2, '0');
-  return s;
-}
-
-/** @param {string} s hex (even length) @returns {Uint8Array} */
-export function fromHex(s) {
-  if (typeof s !== 'string' || s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) {
-    throw new TypeError('invalid hex');
-  }
-  const out = new Uint8Array(s.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
-  return out;
 }

@@ -14,29 +14,20 @@
  * ```
  *
  * Case JSON (`open`): `{"key", "key_id", "epoch", "context", "envelope"}`;
- * (`seal`): `{"key", "key_id", "epoch", "context", "plaintext", "salt"?, "nonce_counter"?}`;
+ * (`seal`): `{"key", "key_id", "epoch", "context", "plaintext", "salt"?, "nonce"?}`;
  * `context` is `{"tenant", "session", "item", "version", "kind"}` with hex ids and a kind
- * code. `open-batch` takes `{"cases": [open case, ...]}`; `seal-batch` takes
+ * code. `seal` uses the shipped `sealEnvelope`, or, when `salt` and `nonce` are given,
+ * the step-by-step sealing of `test_support.mjs` (the shipped module takes neither).
+ * `open-batch` takes `{"cases": [open case, ...]}`; `seal-batch` takes
  * `{"key", "key_id", "epoch", "items": [{"context", "plaintext"}, ...]}` and seals all
- * items with one `Sealer` (so nonces count 0, 1, 2, … under one salt).
+ * items with one `Sealer` (one salt, sequence numbers 0, 1, 2, … in the nonces).
  *
  * Exit codes: 0 success, 1 the envelope did not open, 2 usage or input error.
  */
 
 import { readFileSync } from 'node:fs';
-import {
-  EnvelopeError,
-  Sealer,
-  counterNonce,
-  deriveSubkey,
-  encodeContext,
-  encodeHeader,
-  fromHex,
-  hkdfInfo,
-  openEnvelope,
-  sealEnvelope,
-  toHex,
-} from './cai-envelope.mjs';
+import { EnvelopeError, Sealer, openEnvelope, sealEnvelope } from './cai-envelope.mjs';
+import { fromHex, hkdfInfo, nonceOf, sealWith, toHex } from './test_support.mjs';
 
 /** @param {any} c */
 function context(c) {
@@ -62,17 +53,28 @@ async function openCase(c) {
 
 /** @param {any} c */
 async function sealCase(c) {
-  const opts = {};
-  if (c.salt !== undefined) opts.salt = fromHex(c.salt);
-  if (c.nonce_counter !== undefined) opts.nonceCounter = c.nonce_counter;
-  return sealEnvelope(
-    fromHex(c.key),
-    fromHex(c.key_id),
-    c.epoch,
-    context(c.context),
-    fromHex(c.plaintext),
-    opts,
-  );
+  if ((c.salt === undefined) !== (c.nonce === undefined)) {
+    throw new TypeError('seal: give both "salt" and "nonce", or neither');
+  }
+  if (c.salt === undefined) {
+    return sealEnvelope(
+      fromHex(c.key),
+      fromHex(c.key_id),
+      c.epoch,
+      context(c.context),
+      fromHex(c.plaintext),
+    );
+  }
+  const sealed = await sealWith({
+    key: fromHex(c.key),
+    keyId: fromHex(c.key_id),
+    epoch: c.epoch,
+    salt: fromHex(c.salt),
+    nonce: fromHex(c.nonce),
+    context: context(c.context),
+    plaintext: fromHex(c.plaintext),
+  });
+  return sealed.envelope;
 }
 
 const hexOf = (/** @type {string} */ s) => toHex(new TextEncoder().encode(s));
@@ -95,39 +97,41 @@ async function genVectors() {
   const inputs = [
     {
       name: 'message',
-      comment: 'a chat message, first item of a sealer (nonce counter 0)',
+      comment: 'a chat message, first item of a sealer (sequence number 0)',
       context: ctx('msg-1', 1, 1),
       plaintext: hexOf('I would like to talk about my week.'),
-      nonce_counter: 0,
+      nonce_seq: 0,
+      nonce_random: range(0xc0, 8),
     },
     {
       name: 'empty',
-      comment: 'an empty note: the envelope is header and tag only (118 bytes)',
+      comment: 'an empty note, second item of a sealer: the envelope is header and tag only (118 bytes)',
       context: ctx('note-3', 0, 2),
       plaintext: '',
-      nonce_counter: 1,
+      nonce_seq: 1,
+      nonce_random: range(0xd0, 8),
     },
     {
-      name: 'document-last-nonce',
-      comment: 'a document version sealed with the last counter of a subkey (2^32 - 1)',
+      name: 'document-last-seq',
+      comment: 'a document version sealed with the last sequence number of a subkey (2^32 - 1)',
       context: ctx('doc-42', 0xfffffffe, 4),
       plaintext: range(0x00, 100),
-      nonce_counter: 0xffffffff,
+      nonce_seq: 0xffffffff,
+      nonce_random: range(0xe0, 8),
     },
   ];
   const valid = [];
   for (const v of inputs) {
-    const d = await deriveSubkey(fromHex(key), fromHex(keyId), epoch, fromHex(salt));
-    const nonce = counterNonce(v.nonce_counter);
-    const header = encodeHeader({
+    const nonce = nonceOf(v.nonce_seq, fromHex(v.nonce_random));
+    const s = await sealWith({
+      key: fromHex(key),
       keyId: fromHex(keyId),
       epoch,
       salt: fromHex(salt),
-      commitment: d.commitment,
       nonce,
+      context: context(v.context),
+      plaintext: fromHex(v.plaintext),
     });
-    const encCtx = encodeContext(context(v.context));
-    const envelope = await sealCase({ key, key_id: keyId, epoch, salt, ...v });
     valid.push({
       ...v,
       key,
@@ -135,13 +139,13 @@ async function genVectors() {
       epoch,
       salt,
       hkdf_info: toHex(hkdfInfo(fromHex(keyId), epoch)),
-      subkey: toHex(d.subkeyBytes),
-      commitment: toHex(d.commitment),
+      subkey: toHex(s.subkey),
+      commitment: toHex(s.commitment),
       nonce: toHex(nonce),
-      header: toHex(header),
-      context_encoding: toHex(encCtx),
-      aad: toHex(header) + toHex(encCtx),
-      envelope: toHex(envelope),
+      header: toHex(s.header),
+      context_encoding: toHex(s.contextEncoding),
+      aad: toHex(s.aad),
+      envelope: toHex(s.envelope),
     });
   }
   const m = valid[0];

@@ -10,10 +10,14 @@
 //!
 //! * **Per-sealer subkeys.** `subkey ‖ commitment = HKDF-SHA256(ikm = data key, salt,
 //!   info = "cai envelope v1" ‖ suite ‖ key_id ‖ epoch, L = 64)`, with a fresh random
-//!   256-bit `salt` for every [`Sealer`]. A sealer numbers its nonces 0, 1, 2, … under its
-//!   own subkey, so no nonce ever repeats and the data key itself never meets AES-GCM:
-//!   the 2^32-messages bound of random 96-bit nonces does not apply. A sealer moves to a
-//!   new salt after [`MAX_SEALS_PER_SUBKEY`] items or [`MAX_BYTES_PER_SUBKEY`] bytes.
+//!   256-bit `salt` for every [`Sealer`], so the data key itself never meets AES-GCM.
+//! * **Nonces: a sequence number and fresh randomness.** The `i`-th item a sealer seals
+//!   under a subkey has `nonce = u32be(i) ‖ 8 bytes from the operating system's CSPRNG`,
+//!   drawn for that item. The sequence number makes nonces distinct within one sealer
+//!   even if the random number generator fails; the random part keeps two *copies* of a
+//!   sealer apart (a forked process, a restored VM snapshot), which share the subkey
+//!   and the sequence number. A sealer moves to a new salt after
+//!   [`MAX_SEALS_PER_SUBKEY`] items or [`MAX_BYTES_PER_SUBKEY`] bytes.
 //! * **Key commitment.** AES-GCM is not key-committing, so the 32-byte `commitment`
 //!   derived beside the subkey travels in the header and is compared in constant time
 //!   before any decryption ([`Error::KeyCommitmentMismatch`]). A ciphertext therefore
@@ -39,7 +43,7 @@
 use crate::aead::{AeadBackend, AeadKey, NONCE_LEN, TAG_LEN, default_backend};
 use crate::kdf::{LABEL_ENVELOPE, hkdf_sha256};
 use crate::keys::{DataKey, KEY_ID_LEN, KeyEpoch, KeyId};
-use crate::secret::{SecretBytes, ct_eq_slices, random_array};
+use crate::secret::{SecretBytes, ct_eq_slices, fill_random, random_array};
 use crate::{Error, ItemContext, Result};
 
 /// The four magic bytes that open every envelope.
@@ -58,11 +62,14 @@ pub const HEADER_LEN: usize = 4 + 1 + 1 + KEY_ID_LEN + 4 + SALT_LEN + COMMITMENT
 pub const OVERHEAD: usize = HEADER_LEN + TAG_LEN;
 /// Largest plaintext an envelope takes; larger content goes through [`crate::stream`].
 pub const MAX_PLAINTEXT_LEN: usize = 64 * 1024 * 1024;
-/// Items one sealer seals under one subkey before it draws a new salt.
+/// Items one sealer seals under one subkey before it draws a new salt: the range of the
+/// 32-bit sequence number at the start of the nonce.
 pub const MAX_SEALS_PER_SUBKEY: u64 = 1 << 32;
 /// Plaintext bytes one sealer seals under one subkey before it draws a new salt
 /// (2^40 bytes = 2^36 AES blocks, far inside AES-GCM's confidentiality bound).
 pub const MAX_BYTES_PER_SUBKEY: u64 = 1 << 40;
+/// Length of the nonce's sequence number (the rest is fresh randomness).
+pub const NONCE_SEQ_LEN: usize = 4;
 
 /// The parsed fixed header of an envelope. Public values only: reading it tells a
 /// server which key to fetch without touching any secret.
@@ -212,15 +219,28 @@ fn derive_okm(key: &DataKey, salt: &[u8; SALT_LEN]) -> Result<SecretBytes<64>> {
     result.map(|()| secret)
 }
 
-/// Seals many items under one data key, amortising subkey derivation. Not `Clone`: two
-/// copies would reuse nonces.
+/// Seals many items under one data key, amortising subkey derivation.
+///
+/// Each nonce is a sequence number followed by 8 bytes drawn from the operating system
+/// for that item (see the [module documentation](self)), so a copy of a sealer made
+/// behind its back — a `fork()`, a restored VM or container snapshot — does not repeat
+/// the original's nonces, provided the operating system's generator gives the copies
+/// different output (`fork` does; after a VM restore, Linux reseeds when the hypervisor
+/// exposes a VM generation ID). The sealer is still not `Clone`: there is no reason to
+/// copy one, and within one sealer the sequence number alone keeps nonces distinct.
+///
+/// Cost: one call to the operating system's generator per item. On Linux with glibc
+/// before 2.41 that is a system call, which dominates sealing a small item
+/// (`docs/BENCHMARKS.md`); glibc 2.41 and later answer from the vDSO on Linux 6.11 and
+/// later.
 pub struct Sealer {
     key_id: KeyId,
     epoch: KeyEpoch,
     key: DataKey,
     backend: &'static dyn AeadBackend,
     subkey: Subkey,
-    next_nonce: u64,
+    /// Sequence number of the next item under the current subkey.
+    next_seq: u64,
     bytes_sealed: u64,
     aad: Vec<u8>,
 }
@@ -241,15 +261,25 @@ impl Sealer {
         Self::with_backend(key, default_backend())
     }
 
-    /// A sealer on a chosen backend (the output is the same for every backend).
+    /// A sealer on a chosen backend (every backend produces the same format).
     pub fn with_backend(key: &DataKey, backend: &'static dyn AeadBackend) -> Result<Self> {
+        Self::with_salt(key, random_array()?, backend)
+    }
+
+    /// A sealer whose first subkey comes from `salt`. Private: a caller-chosen salt
+    /// would let two sealers share a subkey on purpose.
+    fn with_salt(
+        key: &DataKey,
+        salt: [u8; SALT_LEN],
+        backend: &'static dyn AeadBackend,
+    ) -> Result<Self> {
         Ok(Self {
             key_id: key.id(),
             epoch: key.epoch(),
             key: key.clone(),
             backend,
-            subkey: Subkey::derive(key, random_array()?, backend)?,
-            next_nonce: 0,
+            subkey: Subkey::derive(key, salt, backend)?,
+            next_seq: 0,
             bytes_sealed: 0,
             aad: Vec::with_capacity(HEADER_LEN + 64),
         })
@@ -300,8 +330,8 @@ impl Sealer {
         Ok((header, tag))
     }
 
-    /// Checks the length, takes the next nonce (burnt even if sealing then fails, so a
-    /// nonce is never used twice), and leaves the associated data in `self.aad`.
+    /// Checks the length, forms the next nonce (its sequence number is burnt even if
+    /// sealing then fails), and leaves the associated data in `self.aad`.
     fn begin(
         &mut self,
         ctx: &ItemContext<'_>,
@@ -314,15 +344,22 @@ impl Sealer {
                 limit: MAX_PLAINTEXT_LEN as u64,
             });
         }
-        if self.next_nonce >= MAX_SEALS_PER_SUBKEY
+        if self.next_seq >= MAX_SEALS_PER_SUBKEY
             || self.bytes_sealed.saturating_add(len as u64) > MAX_BYTES_PER_SUBKEY
         {
             self.subkey = Subkey::derive(&self.key, random_array()?, self.backend)?;
-            self.next_nonce = 0;
+            self.next_seq = 0;
             self.bytes_sealed = 0;
         }
+        let seq = u32::try_from(self.next_seq).map_err(|_| Error::LimitExceeded {
+            what: "seals per subkey",
+        })?;
         let mut nonce = [0u8; NONCE_LEN];
-        nonce[4..].copy_from_slice(&self.next_nonce.to_be_bytes());
+        let (seq_part, random_part) = nonce.split_at_mut(NONCE_SEQ_LEN);
+        seq_part.copy_from_slice(&seq.to_be_bytes());
+        // Fresh from the OS for every item, never from state a copy of this sealer
+        // would share: this is what keeps a forked or restored copy's nonces apart.
+        fill_random(random_part)?;
         let header = EnvelopeHeader {
             suite: SUITE_AES256GCM_HKDF_SHA256,
             key_id: self.key_id,
@@ -335,7 +372,7 @@ impl Sealer {
         self.aad.clear();
         self.aad.extend_from_slice(&header);
         ctx.encode_into(&mut self.aad)?;
-        self.next_nonce += 1;
+        self.next_seq += 1;
         self.bytes_sealed += len as u64;
         Ok((header, nonce))
     }
@@ -491,7 +528,8 @@ struct Checked {
     ct_len: usize,
 }
 
-/// Seals one item under a fresh subkey. For many items use a [`Sealer`].
+/// Seals one item under a fresh subkey (sequence number 0). For many items use a
+/// [`Sealer`].
 pub fn seal(key: &DataKey, ctx: &ItemContext<'_>, plaintext: &[u8]) -> Result<Vec<u8>> {
     Sealer::new(key)?.seal(ctx, plaintext)
 }
@@ -525,23 +563,74 @@ mod tests {
         }
     }
 
+    fn header_of(env: &[u8]) -> EnvelopeHeader {
+        EnvelopeHeader::parse(env).unwrap().0
+    }
+
     #[test]
-    fn nonces_count_up_under_one_salt() {
+    fn nonces_are_a_sequence_number_and_fresh_randomness() {
         let key = DataKey::generate(KeyEpoch::INITIAL).unwrap();
         let mut sealer = Sealer::new(&key).unwrap();
-        let a = EnvelopeHeader::parse(&sealer.seal(&ctx(), b"a").unwrap())
-            .unwrap()
-            .0;
-        let b = EnvelopeHeader::parse(&sealer.seal(&ctx(), b"b").unwrap())
-            .unwrap()
-            .0;
+        let a = header_of(&sealer.seal(&ctx(), b"a").unwrap());
+        let b = header_of(&sealer.seal(&ctx(), b"b").unwrap());
         assert_eq!(a.salt, b.salt);
-        assert_eq!(a.nonce, [0; 12]);
-        assert_eq!(b.nonce, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-        let c = EnvelopeHeader::parse(&Sealer::new(&key).unwrap().seal(&ctx(), b"c").unwrap())
-            .unwrap()
-            .0;
+        assert_eq!(a.nonce[..NONCE_SEQ_LEN], [0, 0, 0, 0]);
+        assert_eq!(b.nonce[..NONCE_SEQ_LEN], [0, 0, 0, 1]);
+        assert_ne!(a.nonce[NONCE_SEQ_LEN..], b.nonce[NONCE_SEQ_LEN..]);
+        let c = header_of(&Sealer::new(&key).unwrap().seal(&ctx(), b"c").unwrap());
         assert_ne!(a.salt, c.salt);
+    }
+
+    /// What a `fork()` or a restored snapshot produces: two sealers with the same
+    /// subkey and the same sequence number. Their nonces must still differ.
+    #[test]
+    fn copies_of_a_sealer_do_not_repeat_nonces() {
+        let key = DataKey::generate(KeyEpoch::INITIAL).unwrap();
+        let salt = [0x42; SALT_LEN];
+        for backend in all_backends() {
+            let mut original = Sealer::with_salt(&key, salt, backend).unwrap();
+            let mut copy = Sealer::with_salt(&key, salt, backend).unwrap();
+            let mut seen = std::collections::HashSet::new();
+            for i in 0..200u32 {
+                for sealer in [&mut original, &mut copy] {
+                    let env = sealer.seal(&ctx(), b"same").unwrap();
+                    let h = header_of(&env);
+                    assert_eq!((h.salt, &h.nonce[..4]), (salt, &i.to_be_bytes()[..]));
+                    assert!(seen.insert(h.nonce), "nonce repeated at {i}");
+                    assert_eq!(open(&key, &ctx(), &env).unwrap(), b"same");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_last_sequence_number_is_used_then_the_salt_changes() {
+        let key = DataKey::generate(KeyEpoch::INITIAL).unwrap();
+        let mut sealer = Sealer::new(&key).unwrap();
+        sealer.next_seq = MAX_SEALS_PER_SUBKEY - 1;
+        let last = header_of(&sealer.seal(&ctx(), b"x").unwrap());
+        assert_eq!(last.nonce[..NONCE_SEQ_LEN], [0xff; NONCE_SEQ_LEN]);
+        let next = header_of(&sealer.seal(&ctx(), b"y").unwrap());
+        assert_ne!(next.salt, last.salt);
+        assert_eq!(next.nonce[..NONCE_SEQ_LEN], [0; NONCE_SEQ_LEN]);
+        assert_eq!(sealer.next_seq, 1);
+    }
+
+    #[test]
+    fn the_byte_budget_is_used_exactly_then_the_salt_changes() {
+        let key = DataKey::generate(KeyEpoch::INITIAL).unwrap();
+        let mut sealer = Sealer::new(&key).unwrap();
+        sealer.bytes_sealed = MAX_BYTES_PER_SUBKEY - 3;
+        let at_limit = header_of(&sealer.seal(&ctx(), b"abc").unwrap());
+        assert_eq!(sealer.bytes_sealed, MAX_BYTES_PER_SUBKEY);
+        let past = header_of(&sealer.seal(&ctx(), b"d").unwrap());
+        assert_ne!(past.salt, at_limit.salt);
+        assert_eq!(past.nonce[..NONCE_SEQ_LEN], [0; NONCE_SEQ_LEN]);
+        assert_eq!(sealer.bytes_sealed, 1);
+        // An empty item fits even when the budget is spent.
+        sealer.bytes_sealed = MAX_BYTES_PER_SUBKEY;
+        let empty = header_of(&sealer.seal(&ctx(), b"").unwrap());
+        assert_eq!(empty.salt, past.salt);
     }
 
     #[test]

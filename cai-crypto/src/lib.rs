@@ -30,7 +30,11 @@
 //!   nothing.
 //! * [`sframe`] — **media frame encryption** (SFrame, RFC 9605) for `cai-rtc`.
 //! * [`aead`] — the AES-256-GCM backends: portable RustCrypto, or `ring` (feature
-//!   `ring`) at several GB/s. The wire format never depends on the backend.
+//!   `ring`) at several GB/s. The wire format never depends on the backend; wiping does.
+//!   RustCrypto overwrites its expanded key (AES round keys, GHASH key) on drop; `ring`
+//!   0.17 does not, and its round keys contain the subkey itself, so with the `ring`
+//!   feature the subkeys of dropped sealers and openers stay in freed memory — an
+//!   exception to *Secrets* below. The raw subkey bytes are wiped with either backend.
 //!
 //! ## Example
 //!

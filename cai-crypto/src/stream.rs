@@ -17,6 +17,11 @@
 //! * **Nonces.** Chunk `i` uses `nonce = i as 11-byte big-endian ‖ last`, where `last`
 //!   is `0x01` for the final chunk and `0x00` otherwise. Reordering, duplicating or
 //!   dropping chunks, or cutting the stream at a chunk boundary, therefore fails.
+//! * **Volume cap.** All chunks of a stream are sealed under its one subkey, so a stream
+//!   carries at most [`MAX_BYTES_PER_STREAM`] plaintext bytes (2^40, as an envelope
+//!   subkey) in at most [`MAX_CHUNKS_PER_STREAM`] chunks. The sealer refuses to go past
+//!   either ([`Error::TooLarge`]); the opener refuses a chunk beyond them before
+//!   decrypting it ([`Error::TooLarge`], [`Error::LimitExceeded`]).
 //! * **Associated data** of every chunk is the 94 header bytes followed by the encoded
 //!   [`ItemContext`]: a stream cannot be moved to another item, and no header byte can
 //!   change.
@@ -100,6 +105,17 @@ pub const MAX_CHUNK_SIZE: u32 = 1024 * 1024;
 pub const DEFAULT_CHUNK_SIZE: u32 = 64 * 1024;
 /// Bytes every chunk adds to its plaintext (the GCM tag).
 pub const CHUNK_OVERHEAD: usize = TAG_LEN;
+/// Plaintext bytes one stream may carry. Every chunk is sealed under the stream's one
+/// subkey, so this is a per-subkey volume cap, the same as the envelope's
+/// [`MAX_BYTES_PER_SUBKEY`](crate::envelope::MAX_BYTES_PER_SUBKEY): 2^40 bytes are
+/// 2^36 AES blocks, which with one more block per chunk keeps AES-GCM's confidentiality
+/// bound under one key, about (blocks)² / 2^129, below 2^-56.
+pub const MAX_BYTES_PER_STREAM: u64 = 1 << 40;
+/// Chunks one stream may have: [`MAX_BYTES_PER_STREAM`] in chunks of
+/// [`MIN_CHUNK_SIZE`], i.e. 2^28. Larger chunk sizes reach the byte cap first. Chunk
+/// indexes therefore stay far below the 88-bit nonce counter and are exact in a
+/// JavaScript `Number`.
+pub const MAX_CHUNKS_PER_STREAM: u64 = MAX_BYTES_PER_STREAM / MIN_CHUNK_SIZE as u64;
 
 const WHAT: &str = "stream";
 
@@ -255,17 +271,31 @@ fn chunk_nonce(index: u64, last: bool) -> [u8; NONCE_LEN] {
     let mut nonce = [0u8; NONCE_LEN];
     let [a, b, c, d, e, f, g, h] = index.to_be_bytes();
     // Bytes 0..3 are the high bytes of the 88-bit counter: always zero here, because
-    // this implementation stops at 2^64 - 1 chunks.
+    // indexes stop below MAX_CHUNKS_PER_STREAM.
     nonce[3..11].copy_from_slice(&[a, b, c, d, e, f, g, h]);
     nonce[11] = u8::from(last);
     nonce
 }
 
-/// The index after `index`, or [`Error::LimitExceeded`].
-fn next_index(index: u64) -> Result<u64> {
-    index.checked_add(1).ok_or(Error::LimitExceeded {
-        what: "chunks per stream",
-    })
+/// `Ok` if chunk `index` of a stream with `chunk_size`, carrying `len` plaintext bytes,
+/// stays within [`MAX_CHUNKS_PER_STREAM`] and [`MAX_BYTES_PER_STREAM`]. Every chunk
+/// before it is full, so the stream's plaintext then ends at
+/// `index * chunk_size + len`.
+fn check_volume(index: u64, chunk_size: usize, len: usize) -> Result<()> {
+    if index >= MAX_CHUNKS_PER_STREAM {
+        return Err(Error::LimitExceeded {
+            what: "chunks per stream",
+        });
+    }
+    let end = u128::from(index) * chunk_size as u128 + len as u128;
+    if end > u128::from(MAX_BYTES_PER_STREAM) {
+        return Err(Error::TooLarge {
+            what: "stream plaintext",
+            len: u64::try_from(end).unwrap_or(u64::MAX),
+            limit: MAX_BYTES_PER_STREAM,
+        });
+    }
+    Ok(())
 }
 
 /// The crate error behind an `io::Error`: the wrapped [`Error`] if there is one, else
@@ -286,6 +316,9 @@ fn error_from_io(e: &io::Error) -> Error {
 ///
 /// Memory: one buffer of `chunk_size + 16` bytes, zeroized on drop. The sealer holds
 /// back one full chunk until it knows whether more data follows.
+///
+/// A stream holds at most [`MAX_BYTES_PER_STREAM`] plaintext bytes: a write that would
+/// go past it fails with [`Error::TooLarge`].
 ///
 /// After any error (from `W` or from sealing) the sealer is broken: every later call
 /// returns that error, and the partial output must be discarded. Not `Clone`: two
@@ -397,12 +430,10 @@ impl<W: Write> StreamSealer<W> {
     }
 
     fn seal_chunk_inner(&mut self, last: bool) -> Result<()> {
-        // A non-final chunk needs a successor index for the chunk that must follow it.
-        let next = if last {
-            self.index
-        } else {
-            next_index(self.index)?
-        };
+        // `write` already refuses data past the byte cap; checking here as well means no
+        // path at all seals a chunk beyond the limits.
+        check_volume(self.index, self.chunk_size, self.buf.len())?;
+        let next = if last { self.index } else { self.index + 1 };
         let nonce = chunk_nonce(self.index, last);
         let tag = self.aead.seal_in_place(&nonce, &self.aad, &mut self.buf)?;
         self.buf.extend_from_slice(&tag);
@@ -418,9 +449,27 @@ impl<W: Write> StreamSealer<W> {
 
 impl<W: Write> Write for StreamSealer<W> {
     /// Buffers plaintext, sealing and writing each full chunk once more data follows.
+    ///
+    /// Data that would take the stream past [`MAX_BYTES_PER_STREAM`] is refused whole
+    /// with [`Error::TooLarge`], and the sealer is broken from then on: a caller that
+    /// ignored the error cannot `finish` a silently shortened stream.
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if let Some(e) = &self.failed {
             return Err(e.clone().into());
+        }
+        // Every chunk sealed so far is full, so this is the plaintext taken so far.
+        let taken = self
+            .index
+            .saturating_mul(self.chunk_size as u64)
+            .saturating_add(self.buf.len() as u64);
+        let end = taken.saturating_add(data.len() as u64);
+        if end > MAX_BYTES_PER_STREAM {
+            let e = self.fail(Error::TooLarge {
+                what: "stream plaintext",
+                len: end,
+                limit: MAX_BYTES_PER_STREAM,
+            });
+            return Err(e.into());
         }
         let mut rest = data;
         while !rest.is_empty() {
@@ -485,7 +534,10 @@ enum State {
 /// * [`Error::AuthenticationFailed`] — a chunk does not verify at its position:
 ///   altered, reordered, duplicated, or opened with the wrong context;
 /// * [`Error::Malformed`] — an empty final chunk after data (never written by a sealer
-///   but authentic: the key holder broke the format).
+///   but authentic: the key holder broke the format);
+/// * [`Error::LimitExceeded`] / [`Error::TooLarge`] — a chunk with index
+///   [`MAX_CHUNKS_PER_STREAM`] or more, or one that would take the plaintext past
+///   [`MAX_BYTES_PER_STREAM`]; refused before it is decrypted.
 ///
 /// A chunk that ends at end-of-input but is shorter than a full chunk and fails to
 /// verify as final cannot be told apart from a chunk cut off mid-way: after at least
@@ -627,9 +679,11 @@ impl<R: Read> StreamOpener<R> {
         let n = self.ct_len;
         if n == cap {
             self.ct_len = 0;
+            // Refused before any decryption: a chunk past the stream's volume cap.
+            check_volume(self.index, self.chunk_size, self.chunk_size).map_err(Ok)?;
             // A full chunk: normally non-final, or the full-size final chunk.
             if self.try_open(n, false).map_err(Ok)? {
-                self.index = next_index(self.index).map_err(Ok)?;
+                self.index += 1;
                 return Ok(());
             }
             if self.try_open(n, true).map_err(Ok)? {
@@ -643,6 +697,7 @@ impl<R: Read> StreamOpener<R> {
         if n < TAG_LEN {
             return Err(Ok(Error::StreamTruncated));
         }
+        check_volume(self.index, self.chunk_size, n - TAG_LEN).map_err(Ok)?;
         if self.try_open(n, true).map_err(Ok)? {
             if n == TAG_LEN && self.index > 0 {
                 self.clear_plaintext();
@@ -865,42 +920,163 @@ mod tests {
         assert_eq!(StreamHeader::parse(&b).unwrap(), h);
     }
 
-    #[test]
-    fn sealer_stops_before_the_chunk_counter_overflows() {
-        let mut sealer = StreamSealer::with_options(
-            &key(),
-            &ctx(),
-            Vec::new(),
-            MIN_CHUNK_SIZE,
-            default_backend(),
-        )
-        .unwrap();
-        sealer.index = u64::MAX;
-        // One full chunk held back, then more data forces a non-final chunk at u64::MAX.
-        sealer.write_all(&[0u8; MIN_CHUNK_SIZE as usize]).unwrap();
-        let err = sealer.write_all(&[1]).unwrap_err();
-        assert_eq!(
-            error_from_io(&err),
-            Error::LimitExceeded {
-                what: "chunks per stream"
-            }
-        );
-        // The sealer is broken from then on.
-        assert!(sealer.write_all(&[2]).is_err());
-        assert!(matches!(sealer.finish(), Err(Error::LimitExceeded { .. })));
+    fn sealer(chunk_size: u32) -> StreamSealer<Vec<u8>> {
+        StreamSealer::with_options(&key(), &ctx(), Vec::new(), chunk_size, default_backend())
+            .unwrap()
+    }
 
-        // A final chunk at the last index is still fine.
-        let mut sealer = StreamSealer::with_options(
-            &key(),
-            &ctx(),
-            Vec::new(),
+    /// A stream as a sealer that ignored the volume cap would write it: each chunk is
+    /// `(index, last, plaintext)`, sealed with the real subkey, nonce and AAD.
+    fn raw_stream(chunk_size: u32, chunks: &[(u64, bool, Vec<u8>)]) -> Vec<u8> {
+        let s = sealer(chunk_size);
+        let mut out = s.out.clone();
+        for (index, last, pt) in chunks {
+            let mut buf = pt.clone();
+            let tag = s
+                .aead
+                .seal_in_place(&chunk_nonce(*index, *last), &s.aad, &mut buf)
+                .unwrap();
+            out.extend_from_slice(&buf);
+            out.extend_from_slice(&tag);
+        }
+        out
+    }
+
+    /// Opens `sealed` as if its first chunk were chunk `first_index`.
+    fn open_from(first_index: u64, sealed: &[u8]) -> (Vec<u8>, Result<()>) {
+        let mut opener = StreamOpener::new(&key(), &ctx(), sealed).unwrap();
+        opener.index = first_index;
+        let mut out = Vec::new();
+        let result = opener.read_to_end(&mut out).map(|_| ());
+        let finished = opener.is_finished();
+        let result = result.map_err(|e| error_from_io(&e));
+        assert_eq!(finished, result.is_ok());
+        (out, result)
+    }
+
+    fn too_large(len: u64) -> Error {
+        Error::TooLarge {
+            what: "stream plaintext",
+            len,
+            limit: MAX_BYTES_PER_STREAM,
+        }
+    }
+
+    const CHUNK_LIMIT: Error = Error::LimitExceeded {
+        what: "chunks per stream",
+    };
+
+    #[test]
+    fn limits_are_the_envelope_subkey_cap_in_minimum_size_chunks() {
+        assert_eq!(MAX_BYTES_PER_STREAM, crate::envelope::MAX_BYTES_PER_SUBKEY);
+        assert_eq!(MAX_CHUNKS_PER_STREAM, 1 << 28);
+        assert_eq!(
+            MAX_CHUNKS_PER_STREAM * u64::from(MIN_CHUNK_SIZE),
+            MAX_BYTES_PER_STREAM
+        );
+    }
+
+    #[test]
+    fn sealer_seals_exactly_the_byte_cap_and_refuses_one_more_byte() {
+        let cs = MIN_CHUNK_SIZE as usize;
+        let last = MAX_CHUNKS_PER_STREAM - 1;
+        // At the limit: the last allowed chunk, full, ends the stream at exactly 2^40.
+        let mut s = sealer(MIN_CHUNK_SIZE);
+        s.index = last;
+        s.write_all(&vec![1u8; cs]).unwrap();
+        let sealed = s.finish().unwrap();
+        assert_eq!(sealed.len(), HEADER_LEN + cs + TAG_LEN);
+        let (pt, result) = open_from(last, &sealed);
+        assert_eq!((pt.len(), result), (cs, Ok(())));
+
+        // One byte more, in the same write or a later one: refused, sealer broken.
+        let mut s = sealer(MIN_CHUNK_SIZE);
+        s.index = last;
+        let err = s.write_all(&vec![1u8; cs + 1]).unwrap_err();
+        assert_eq!(error_from_io(&err), too_large(MAX_BYTES_PER_STREAM + 1));
+        assert_eq!(s.finish().unwrap_err(), too_large(MAX_BYTES_PER_STREAM + 1));
+
+        let mut s = sealer(MIN_CHUNK_SIZE);
+        s.index = last;
+        s.write_all(&vec![1u8; cs]).unwrap();
+        let err = s.write(&[2]).unwrap_err();
+        assert_eq!(error_from_io(&err), too_large(MAX_BYTES_PER_STREAM + 1));
+        assert!(s.write(&[]).is_err(), "the sealer stays broken");
+        assert!(matches!(s.finish(), Err(Error::TooLarge { .. })));
+    }
+
+    #[test]
+    fn the_byte_cap_holds_for_chunk_sizes_that_do_not_divide_it() {
+        let cs = 5000u32;
+        let last = MAX_BYTES_PER_STREAM / u64::from(cs);
+        let room = (MAX_BYTES_PER_STREAM - last * u64::from(cs)) as usize;
+        assert_eq!(room, 2776);
+
+        let mut s = sealer(cs);
+        s.index = last;
+        s.write_all(&vec![3u8; room]).unwrap();
+        let sealed = s.finish().unwrap();
+        let (pt, result) = open_from(last, &sealed);
+        assert_eq!((pt.len(), result), (room, Ok(())));
+
+        let mut s = sealer(cs);
+        s.index = last;
+        let err = s.write_all(&vec![3u8; room + 1]).unwrap_err();
+        assert_eq!(error_from_io(&err), too_large(MAX_BYTES_PER_STREAM + 1));
+
+        // An opener refuses that chunk from a sealer that ignored the cap, unopened.
+        let sealed = raw_stream(cs, &[(last, true, vec![3u8; room + 1])]);
+        let (pt, result) = open_from(last, &sealed);
+        assert_eq!(
+            (pt.len(), result),
+            (0, Err(too_large(MAX_BYTES_PER_STREAM + 1)))
+        );
+    }
+
+    #[test]
+    fn opener_refuses_a_chunk_past_the_chunk_cap() {
+        let cs = MIN_CHUNK_SIZE as usize;
+        let last = MAX_CHUNKS_PER_STREAM - 1;
+        // The last allowed chunk as non-final, then one chunk more: the first opens
+        // (provisionally), the second is refused before decryption.
+        let sealed = raw_stream(
             MIN_CHUNK_SIZE,
-            default_backend(),
-        )
-        .unwrap();
-        sealer.index = u64::MAX;
-        sealer.write_all(b"x").unwrap();
-        assert!(sealer.finish().is_ok());
+            &[(last, false, vec![4u8; cs]), (last + 1, true, vec![5u8])],
+        );
+        let (pt, result) = open_from(last, &sealed);
+        assert_eq!(pt, vec![4u8; cs]);
+        assert_eq!(result, Err(CHUNK_LIMIT));
+        // Even an empty final chunk there is one chunk too many.
+        let sealed = raw_stream(MIN_CHUNK_SIZE, &[(last + 1, true, Vec::new())]);
+        assert_eq!(open_from(last + 1, &sealed).1, Err(CHUNK_LIMIT));
+        // Cut right after the last allowed non-final chunk: truncated, as anywhere else.
+        let sealed = raw_stream(MIN_CHUNK_SIZE, &[(last, false, vec![4u8; cs])]);
+        assert_eq!(open_from(last, &sealed).1, Err(Error::StreamTruncated));
+    }
+
+    #[test]
+    fn opener_refuses_a_chunk_past_the_byte_cap_with_larger_chunks() {
+        let cs = DEFAULT_CHUNK_SIZE as usize;
+        let last = MAX_BYTES_PER_STREAM / DEFAULT_CHUNK_SIZE as u64 - 1;
+        assert!(last + 1 < MAX_CHUNKS_PER_STREAM, "the byte cap binds first");
+        let full_final = raw_stream(DEFAULT_CHUNK_SIZE, &[(last, true, vec![6u8; cs])]);
+        assert_eq!(open_from(last, &full_final).1, Ok(()));
+        let one_more = raw_stream(
+            DEFAULT_CHUNK_SIZE,
+            &[(last, false, vec![6u8; cs]), (last + 1, true, vec![7u8])],
+        );
+        let (pt, result) = open_from(last, &one_more);
+        assert_eq!(pt.len(), cs);
+        assert_eq!(result, Err(too_large(MAX_BYTES_PER_STREAM + 1)));
+    }
+
+    #[test]
+    fn sealer_never_seals_a_chunk_past_the_chunk_cap() {
+        // Unreachable through `write` (the byte cap comes first); the guard in
+        // `seal_chunk` holds on its own.
+        let mut s = sealer(MIN_CHUNK_SIZE);
+        s.index = MAX_CHUNKS_PER_STREAM;
+        assert_eq!(s.finish().unwrap_err(), CHUNK_LIMIT);
     }
 
     #[test]

@@ -236,7 +236,7 @@ fn rust_sealed_envelopes_open_in_webcrypto() {
     let mut expected = Vec::new();
     let mut cases = Vec::new();
     for (b, backend) in aead::all_backends().into_iter().enumerate() {
-        // One sealer per backend (counter nonces 0, 1, 2, ... under one salt) ...
+        // One sealer per backend (one salt, sequence numbers 0, 1, 2, ...) ...
         let mut sealer = Sealer::with_backend(&k, backend).unwrap();
         for (i, size) in SIZES.iter().enumerate() {
             let ctx = &ctxs[(i + b) % ctxs.len()];
@@ -247,7 +247,7 @@ fn rust_sealed_envelopes_open_in_webcrypto() {
             expected.push(pt);
         }
     }
-    // ... and one-shot seals (fresh salt, nonce 0), every kind.
+    // ... and one-shot seals (fresh salt, sequence number 0), every kind.
     for (i, ctx) in ctxs.iter().enumerate() {
         let pt = pattern(i * 37, 0x5a);
         let env = envelope::seal(&k, &ctx.get(), &pt).unwrap();
@@ -316,29 +316,40 @@ fn webcrypto_sealed_envelopes_open_in_rust() {
     assert_eq!(sealed.len(), expected.len());
 
     let mut salts = Vec::new();
+    let mut random_parts = std::collections::HashSet::new();
     for backend in aead::all_backends() {
         let mut opener = Opener::with_backend(&k, backend);
         for (i, (env_hex, (ctx, pt))) in sealed.iter().zip(&expected).enumerate() {
             let env = hex::decode(env_hex.as_str().unwrap()).unwrap();
             let (h, _) = EnvelopeHeader::parse(&env).unwrap();
-            // One JS Sealer: one salt, nonces counting from 0.
-            let mut nonce = [0u8; 12];
-            nonce[4..].copy_from_slice(&(i as u64).to_be_bytes());
-            assert_eq!(h.nonce, nonce, "JS sealer nonce {i}");
+            // One JS Sealer: one salt, sequence numbers from 0, fresh random bytes.
+            assert_eq!(
+                h.nonce[..4],
+                (i as u32).to_be_bytes(),
+                "JS sequence number {i}"
+            );
+            random_parts.insert(h.nonce[4..].to_vec());
             salts.push(h.salt);
             assert_eq!(&opener.open(&ctx.get(), &env).unwrap(), pt, "case {i}");
             assert_eq!(&envelope::open(&k, &ctx.get(), &env).unwrap(), pt);
         }
     }
     assert!(salts.windows(2).all(|w| w[0] == w[1]));
+    assert_eq!(
+        random_parts.len(),
+        sealed.len(),
+        "random nonce bytes repeat"
+    );
 
-    // The single-item command, with a fixed salt and counter.
+    // The single-item command with a fixed salt and nonce (sealed by the test support's
+    // step-by-step implementation: the shipped module takes neither).
     let ctx = &ctxs[3];
+    let nonce = [0, 0, 0, 42, 1, 2, 3, 4, 5, 6, 7, 8];
     let mut c = key_json(&k);
     c["context"] = ctx.json();
     c["plaintext"] = json!(hex::encode(b"from the browser"));
     c["salt"] = json!(hex::encode([0x11u8; SALT_LEN]));
-    c["nonce_counter"] = json!(42);
+    c["nonce"] = json!(hex::encode(nonce));
     let out = interop("seal", &c);
     assert!(
         out.status.success(),
@@ -348,7 +359,7 @@ fn webcrypto_sealed_envelopes_open_in_rust() {
     let env = hex::decode(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
     let (h, _) = EnvelopeHeader::parse(&env).unwrap();
     assert_eq!(h.salt, [0x11; SALT_LEN]);
-    assert_eq!(h.nonce, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 42]);
+    assert_eq!(h.nonce, nonce);
     assert_eq!(h.key_id, k.id());
     assert_eq!(h.epoch, k.epoch());
     assert_eq!(
@@ -534,10 +545,11 @@ fn fixed_vectors_open_and_every_intermediate_matches() {
             "{name}: commitment"
         );
 
-        // Header, nonce, context encoding, AAD.
-        let counter = c["nonce_counter"].as_u64().unwrap();
+        // Header, nonce (sequence number ‖ random part), context encoding, AAD.
+        let seq = u32::try_from(c["nonce_seq"].as_u64().unwrap()).unwrap();
         let mut nonce = [0u8; 12];
-        nonce[4..].copy_from_slice(&counter.to_be_bytes());
+        nonce[..4].copy_from_slice(&seq.to_be_bytes());
+        nonce[4..].copy_from_slice(&hex_field(c, "nonce_random"));
         assert_eq!(hex::encode(nonce), c["nonce"], "{name}: nonce");
         let (h, body) = EnvelopeHeader::parse(&env).unwrap();
         assert_eq!(hex::encode(h.to_bytes()), c["header"], "{name}: header");
