@@ -54,9 +54,12 @@
 //!
 //! ## Secrets
 //!
-//! Every type holding a secret zeroizes itself on drop, prints `<redacted>` in `Debug`
-//! and compares in constant time ([`SecretBytes`]). No [`Error`] carries key bytes,
-//! plaintext or passphrases.
+//! Every type of this crate holding a secret zeroizes itself on drop, prints
+//! `<redacted>` in `Debug` and compares in constant time ([`SecretBytes`]). No [`Error`]
+//! carries key bytes, plaintext or passphrases. Two exceptions lie in dependencies: with
+//! the `ring` feature, `ring`'s prepared AES keys are not wiped when dropped (see
+//! [`aead`]); and `openmls` keeps a device's MLS secrets in its own storage types, which
+//! [`e2e::Device`] holds and serialises only as a zeroizing buffer.
 //!
 //! ## What it does not do
 //!
