@@ -327,6 +327,16 @@ async fn r_e4_delivery_service_orders_commits_and_follows_participants() {
     publish(&w, &benc, t).await;
     publish(&w, &evec, t).await;
 
+    // Key packages are claimed only for participants and counsellors who could be
+    // added: not for a client of the tenant who takes no part.
+    let (kim, kim_caller) = w.member(&org, "Kim", BuiltinRole::Client).await;
+    publish(&w, &Client::new(&kim_caller, "kim-phone"), t).await;
+    let r = w
+        .svc
+        .claim_key_packages(&cora_caller, t, s.id, SubjectId::Account(kim.id))
+        .await;
+    assert!(matches!(r, Err(Error::Invalid { .. })), "{r:?}");
+
     // A device of someone who does not take part is never added.
     let commit = add_commit(&w, &mut cora, SubjectId::Account(eve.id), t, s.id).await;
     let r = w.svc.post_e2e_commit(&cora_caller, t, s.id, commit).await;
@@ -339,6 +349,16 @@ async fn r_e4_delivery_service_orders_commits_and_follows_participants() {
         .await
         .unwrap();
     let commit = add_commit(&w, &mut cora, SubjectId::Account(ben.id), t, s.id).await;
+    // A commit adding devices brings their welcome, and only such a commit has one.
+    let no_welcome = E2eCommit {
+        welcome: None,
+        ..commit.clone()
+    };
+    let r = w
+        .svc
+        .post_e2e_commit(&cora_caller, t, s.id, no_welcome)
+        .await;
+    assert!(matches!(r, Err(Error::Invalid { .. })), "{r:?}");
     // Nobody posts another device's commit.
     let r = w
         .svc
@@ -360,6 +380,11 @@ async fn r_e4_delivery_service_orders_commits_and_follows_participants() {
 
     // Two members commit on epoch 1 at once: the first one wins, the other is a
     // conflict, and its device processes the winner instead.
+    let mut junk: E2eCommit = benc.device.update(&g).unwrap().into();
+    junk.welcome = Some(b"junk".to_vec());
+    let r = w.svc.post_e2e_commit(&ben_caller, t, s.id, junk).await;
+    assert!(matches!(r, Err(Error::Invalid { .. })), "{r:?}");
+    benc.device.discard(&g).unwrap();
     let ben_update: E2eCommit = benc.device.update(&g).unwrap().into();
     let cora_update: E2eCommit = cora.device.update(&g).unwrap().into();
     assert_eq!(

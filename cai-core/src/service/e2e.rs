@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::sessions::crypto_id;
 use super::{Caller, Counselling, Tx};
 use crate::authz::Action;
-use crate::domain::{AuditKind, AuditObject, Change, ParticipantRole, Session, SessionMode};
+use crate::domain::{
+    AuditKind, AuditObject, BuiltinRole, Change, ParticipantRole, Session, SessionMode,
+};
 use crate::error::{Error, Result};
 use crate::id::{SessionId, SubjectId, TenantId};
 use crate::ports::{DynStore, E2eEpoch, SessionEvent, StoredKeyPackage, Write};
@@ -187,12 +189,13 @@ impl Counselling {
         .await
     }
 
-    /// One key package per device of `subject` (an account or guest of the tenant), to
-    /// add those devices to the session's group: the oldest one-time package of each
-    /// device (consumed), else its last-resort package (kept, so claims never run a
-    /// device dry). Empty when the subject published none. Allowed for one's own
-    /// devices (`ViewSession`), else to whoever may invite participants to the session
-    /// (`InviteParticipants`). Whether the devices may join is decided when the commit
+    /// One key package per device of `subject`, to add those devices to the session's
+    /// group: the oldest one-time package of each device (consumed), else its
+    /// last-resort package (kept, so claims never run a device dry). Empty when the
+    /// subject published none. Allowed for one's own devices (`ViewSession`), else to
+    /// whoever may invite participants to the session (`InviteParticipants`), and only
+    /// for a participant of the session or an account holding the Counsellor role
+    /// (else `invalid_input`). Whether the devices may join is decided when the commit
     /// adding them arrives.
     pub async fn claim_key_packages(
         &self,
@@ -211,9 +214,26 @@ impl Counselling {
                 } else {
                     Action::InviteParticipants
                 };
-                let (store, _, s, _, _) =
+                let (store, _, s, parts, _) =
                     self.session_action(caller, tenant, session, action).await?;
                 require_e2e(&s)?;
+                // Only devices that could join this session: one's own, a participant's,
+                // or a counsellor's of the tenant (whom `add_counsellor` may bring in).
+                let may_join = subject == caller.subject
+                    || parts.iter().any(|(p, _)| *p == subject)
+                    || match subject {
+                        SubjectId::Account(a) => store
+                            .account(tenant, a)
+                            .await?
+                            .is_some_and(|a| a.has_role(BuiltinRole::Counsellor.id())),
+                        SubjectId::Guest(_) => false,
+                    };
+                if !may_join {
+                    return Err(Error::Invalid {
+                        what: "key packages",
+                        reason: "neither a participant of the session nor a counsellor who could be added",
+                    });
+                }
                 let mut packages = store.key_packages(tenant, subject).await?;
                 packages.sort_by_key(|k| k.published_at);
                 let mut chosen: Vec<StoredKeyPackage> = Vec::new();
@@ -437,6 +457,14 @@ impl Counselling {
                 }
                 other => Error::Crypto(other),
             })?;
+        // A commit that adds devices must bring their welcome, and only then: devices
+        // added without one could never join, and a welcome without adds is junk.
+        if check.added().is_empty() != commit.welcome.is_none() {
+            return Err(Error::Invalid {
+                what: "end-to-end commit",
+                reason: "a welcome comes with a commit that adds devices, and only then",
+            });
+        }
         if subject_of(check.committer())? != caller.subject {
             return Err(Error::Invalid {
                 what: "end-to-end commit",

@@ -1342,7 +1342,14 @@ impl Counselling {
                         reason: "removing a participant whose devices are in the group needs the commit that removes them",
                     })
                 }
-                _ => Ok(()),
+                Some(_) => {
+                    // The session's revision moves on, so a commit adding the leaver's
+                    // devices that was checked against the old participants conflicts.
+                    tx.write(Write::UpdateSession(s.clone()));
+                    s.revision += 1;
+                    Ok(())
+                }
+                None => Ok(()),
             },
             (_, None) => Ok(()),
             (mode, Some(_)) => Err(Error::WrongMode {

@@ -452,7 +452,7 @@ impl Device {
     /// The Delivery Service accepted this device's pending commit: apply it.
     pub fn confirm(&mut self, gid: &[u8]) -> Result<Processed> {
         let st = self.groups.get_mut(gid).ok_or_else(no_group)?;
-        let (record, members) = st.pending.take().ok_or(Error::Rejected {
+        let (record, members) = st.pending.clone().ok_or(Error::Rejected {
             what: "confirm",
             reason: "no pending commit",
         })?;
@@ -460,6 +460,7 @@ impl Device {
         st.group
             .merge_pending_commit(&self.provider)
             .map_err(|e| mls("merge commit", e))?;
+        st.pending = None;
         self.after_merge(gid, &record, members, before)
     }
 
@@ -914,8 +915,22 @@ impl Device {
         epochs: core::ops::RangeInclusive<u64>,
     ) -> Result<Vec<u8>> {
         let st = self.state(gid)?;
+        // Only to devices in the group: credentials from anywhere else (the server's
+        // word for "the new counsellor's devices") would receive the history unseen.
+        let members = members_of(&st.group)?;
         for r in recipients {
-            self.trust.check(r)?;
+            if !members.contains(r) {
+                return Err(Error::Rejected {
+                    what: "history grant",
+                    reason: "a recipient device is not a member of the group",
+                });
+            }
+        }
+        if epochs.start() > epochs.end() {
+            return Err(Error::Rejected {
+                what: "history grant",
+                reason: "empty epoch range",
+            });
         }
         let keys: Vec<&EpochKeys> = st.epochs.range(epochs).map(|(_, k)| k).collect();
         history::grant(gid, recipients, &keys)
@@ -982,6 +997,15 @@ impl Device {
             }
         }
         out.extend_from_slice(&self.provider.save()?);
+        // `load` refuses more, so refuse to write it: a state that saves but never
+        // loads again would lose every key in it.
+        if out.len() > mls::MAX_STATE_LEN {
+            return Err(Error::TooLarge {
+                what: "device state",
+                len: out.len() as u64,
+                limit: mls::MAX_STATE_LEN as u64,
+            });
+        }
         Ok(out)
     }
 

@@ -30,8 +30,6 @@ pub const KIND_CONTENT: u8 = 0x04;
 pub const LABEL_CONTENT_KEY: &str = "cai content key v1";
 /// MLS exporter label of an epoch's content key id.
 pub const LABEL_CONTENT_KEY_ID: &str = "cai content key id v1";
-/// Name of the content signature (documentation; the input is described above).
-pub const LABEL_CONTENT_SIGNATURE: &str = "cai e2e content signature";
 
 /// An opened item and who sent it.
 #[derive(Debug)]

@@ -222,6 +222,12 @@ impl DsGroup {
             ProposalStore::new(),
         )
         .map_err(|e| mls("track group", e))?;
+        if group.ciphersuite() != mls::CIPHERSUITE {
+            return Err(Error::Rejected {
+                what: "group info",
+                reason: "not cai's cipher suite",
+            });
+        }
         if group.group_context().epoch().as_u64() != 0 {
             return Err(Error::Rejected {
                 what: "group info",
@@ -361,6 +367,12 @@ impl DsGroup {
                     reason: "a committer cannot become another device",
                 });
             }
+            if c.user_key() != committer.user_key() {
+                return Err(Error::Rejected {
+                    what: "commit",
+                    reason: "a committer cannot change its user's identity key",
+                });
+            }
             new_committer = c;
         }
         if removed.contains(&committer) {
@@ -393,6 +405,17 @@ impl DsGroup {
             });
         }
         members.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        // Members refuse a group holding two identity keys for one user; so does the
+        // server, before the commit can leave them behind.
+        let mut keys = std::collections::BTreeMap::new();
+        for m in &members {
+            if *keys.entry(m.account()).or_insert(m.user_key()) != m.user_key() {
+                return Err(Error::Rejected {
+                    what: "commit",
+                    reason: "two identity keys for one user",
+                });
+            }
+        }
         let record = EpochRecord::parse(record)?;
         check_record(
             &record,

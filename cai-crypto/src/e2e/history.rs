@@ -153,6 +153,11 @@ pub(crate) fn accept(
         return Err(Error::NotARecipient);
     }
     let devices = usize::from(r.u16()?);
+    if devices > MAX_GRANT_DEVICES {
+        return Err(Error::LimitExceeded {
+            what: "devices per history grant",
+        });
+    }
     let mut mine = None;
     for _ in 0..devices {
         let device = r.var8(MAX_DEVICE_ID_LEN, "device id length")?;
@@ -238,19 +243,21 @@ fn chain(
     records: &[Vec<u8>],
 ) -> Result<BTreeMap<u64, EpochRecord>> {
     let mut by_digest = BTreeMap::new();
+    // Records that do not parse or name another group are not on the chain: skipped,
+    // so one junk row cannot block every grant.
     for bytes in records {
-        let rec = EpochRecord::parse(bytes)?;
-        if rec.group_id() == group_id {
+        if let Ok(rec) = EpochRecord::parse(bytes)
+            && rec.group_id() == group_id
+        {
             by_digest.insert(rec.digest(), rec);
         }
     }
     let mut out = BTreeMap::new();
     let (mut epoch, mut digest) = anchor;
     while let Some(rec) = by_digest.remove(&digest) {
-        if rec.epoch() != epoch {
+        if rec.epoch() != epoch || rec.verify().is_err() {
             break;
         }
-        rec.verify()?;
         digest = *rec.previous();
         out.insert(epoch, rec);
         match epoch.checked_sub(1) {

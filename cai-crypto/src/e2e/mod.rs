@@ -78,9 +78,7 @@ pub mod wrap;
 pub use client::{
     Device, EpochKeys, Handshake, Joined, KIND_DEVICE_STATE, MemberWarning, Processed,
 };
-pub use content::{
-    KIND_CONTENT, LABEL_CONTENT_KEY, LABEL_CONTENT_KEY_ID, LABEL_CONTENT_SIGNATURE, Opened,
-};
+pub use content::{KIND_CONTENT, LABEL_CONTENT_KEY, LABEL_CONTENT_KEY_ID, Opened};
 pub use credential::{AccountRef, DeviceCredential, KIND_CREDENTIAL, MAX_ACCOUNT_ID_LEN};
 pub use descriptor::{KIND_MODE_DESCRIPTOR, ModeDescriptor, group_id};
 pub use device::{

@@ -1,10 +1,11 @@
-//! The verification code: what counsellor and client compare to know they are in the
-//! same group with nobody else in it.
+//! The verification code: what counsellor and client compare to know they see the
+//! same group.
 //!
 //! It is derived from the epoch authenticator (RFC 9420 §8.7), which commits to the
 //! whole group state — every member's credential and key and the history of commits.
-//! Two members who were shown different commits, or a group with a planted device,
-//! have different codes (with probability 1 − 2^-99 for the 30 digits shown). Like
+//! Two members who were shown different commits have different codes (with probability
+//! 1 − 2^-99 for the 30 digits shown). It cannot tell a device everyone was shown and
+//! accepted from a welcome one: that is what the membership warnings are for. Like
 //! DAVE's privacy code and Signal's safety numbers, it is shown as digits (6 groups of
 //! 5) and as a QR payload one device scans from the other.
 
@@ -64,9 +65,9 @@ impl VerificationCode {
             .join(" ")
     }
 
-    /// The QR payload: `preamble(0x08) ‖ epoch u64be ‖ material[32]` (46 bytes).
+    /// The QR payload: `preamble(0x08) ‖ epoch u64be ‖ material[32]` (47 bytes).
     pub fn qr_payload(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(46);
+        let mut out = Vec::with_capacity(47);
         put_preamble(&mut out, KIND_VERIFICATION_QR);
         out.extend_from_slice(&self.epoch.to_be_bytes());
         out.extend_from_slice(&self.material);

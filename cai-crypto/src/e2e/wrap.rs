@@ -1,9 +1,10 @@
 //! HPKE base mode (RFC 9180 §5.1.1) with the one suite of this module:
 //! DHKEM(X25519, HKDF-SHA256) `0x0020`, HKDF-SHA256 `0x0001`, AES-256-GCM `0x0002`.
 //!
-//! Single-shot seal and open of a short secret to one device key. Base mode on purpose:
-//! the sender is authenticated by the Ed25519 signature over the whole bundle, not by
-//! HPKE auth mode, which allows key-compromise impersonation.
+//! Single-shot seal and open of a short secret to one device's box key (history grants).
+//! Base mode on purpose: what a grant carries is authenticated by the signed epoch
+//! records it must match, not by HPKE auth mode, which allows key-compromise
+//! impersonation.
 
 use core::convert::Infallible;
 

@@ -233,3 +233,29 @@ fn a_forged_record_for_the_altered_key_does_not_chain_and_a_missing_record_break
         Ok(3)
     );
 }
+
+#[test]
+fn grants_go_only_to_member_devices_and_a_proper_epoch_range() {
+    let s = setup();
+    // A device outside the group — say, credentials the server passed off as the new
+    // counsellor's — gets nothing, even of a trusted user.
+    let outsider = s.cu.device("not-in-the-group");
+    let r = s.d[0].grant_history(&s.gid, &[outsider.credential().clone()], 1..=3);
+    assert!(
+        matches!(
+            r,
+            Err(Error::Rejected {
+                what: "history grant",
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    let desk = s.d[2].credential().clone();
+    #[allow(clippy::reversed_empty_ranges)]
+    let backwards = 3..=1;
+    let r = s.d[0].grant_history(&s.gid, std::slice::from_ref(&desk), backwards);
+    assert!(matches!(r, Err(Error::Rejected { .. })), "{r:?}");
+    // One epoch is a proper range.
+    assert!(s.d[0].grant_history(&s.gid, &[desk], 2..=2).is_ok());
+}

@@ -182,8 +182,15 @@ fn two_keys_for_one_user_in_one_commit_are_refused_even_on_first_use() {
         .unwrap()
         .digest();
     let record = r.record(previous);
-    // The DS cannot tell (it trusts no user key); the members can.
-    server.ds.check(&commit, &record).unwrap();
+    // The DS trusts no user key, but refuses two keys for one account in one group;
+    // the members refuse it on their own too (a server that relays it anyway).
+    assert!(matches!(
+        server.ds.check(&commit, &record),
+        Err(cai_crypto::Error::Rejected {
+            reason: "two identity keys for one user",
+            ..
+        })
+    ));
     for d in [&mut c, &mut x] {
         assert!(untrusted(d.process(&gid, &commit, &record)));
         assert_eq!(d.epoch(&gid).unwrap(), 2);
