@@ -410,6 +410,11 @@ async fn r_e4_delivery_service_orders_commits_and_follows_participants() {
         benc.device.epoch_authenticator(&g).unwrap()
     );
 
+    // Ben's account cannot be deleted while his device is in the group: a cascade
+    // cannot commit its removal.
+    let r = w.svc.delete_account(&org.admin_caller, t, ben.id).await;
+    assert!(matches!(r, Err(Error::Conflict { .. })), "{r:?}");
+
     // Removing Ben needs the commit that removes his device.
     let r = w
         .svc
@@ -444,6 +449,11 @@ async fn r_e4_delivery_service_orders_commits_and_follows_participants() {
     // His device, given the removal anyway, learns it is out.
     let p = benc.device.process(&g, &last.commit, &last.record).unwrap();
     assert!(p.removed_self);
+    // Now the account can go.
+    w.svc
+        .delete_account(&org.admin_caller, t, ben.id)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

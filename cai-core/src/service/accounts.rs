@@ -1025,9 +1025,11 @@ impl Counselling {
     }
 
     /// Deletes an account immediately (R-P3): the record, its credentials, key backup,
-    /// memberships and participations go in one commit. One's own account needs
-    /// `DeleteOwnAccount`; another's `ManageAccounts`. The last administrator cannot be
-    /// deleted. Security relevant.
+    /// key packages, memberships and participations go in one commit. One's own account
+    /// needs `DeleteOwnAccount`; another's `ManageAccounts`. The last administrator
+    /// cannot be deleted. An account whose devices are in the group of an open
+    /// end-to-end session is a `conflict` until a member commits their removal (a
+    /// cascade cannot). Security relevant.
     pub async fn delete_account(
         &self,
         caller: &Caller,
@@ -1046,6 +1048,15 @@ impl Counselling {
             let a = self.load_account(&store, tenant, account).await?;
             if a.has_role(BuiltinRole::TenantAdmin.id()) {
                 self.ensure_other_admin(&store, tenant, account).await?;
+            }
+            if self
+                .e2e_devices_anywhere(&store, tenant, SubjectId::Account(account))
+                .await?
+            {
+                return Err(Error::Conflict {
+                    what: "account",
+                    reason: "its devices are in an open end-to-end session's group: remove them with a commit first",
+                });
             }
             // Groups are rewritten by the cascade; the service does not touch them here.
             tx.write(Write::DeleteAccount(account));

@@ -14,7 +14,7 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::id::{SessionId, SubjectId, TenantId};
-use crate::ports::{DynStore, E2eEpoch, SessionEvent, StoredKeyPackage, Write};
+use crate::ports::{DynStore, E2eEpoch, Page, SessionEvent, StoredKeyPackage, Write};
 
 /// Most key packages one call publishes.
 pub const MAX_KEY_PACKAGES_PER_CALL: usize = 100;
@@ -552,6 +552,36 @@ impl Counselling {
             .members()?
             .iter()
             .any(|m| m.account().as_bytes() == me.as_bytes()))
+    }
+
+    /// Whether `subject` has devices in the group of an open end-to-end session it
+    /// takes part in: such a subject is not deleted until its devices are removed by a
+    /// commit (a cascade cannot make one).
+    pub(crate) async fn e2e_devices_anywhere(
+        &self,
+        store: &DynStore,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<bool> {
+        let mut page = Page::first(Page::<SessionId>::MAX_LIMIT);
+        loop {
+            let ids = store.sessions_of(tenant, subject, page).await?;
+            for id in &ids {
+                if let Some(s) = store.session(tenant, *id).await?
+                    && s.mode == SessionMode::EndToEnd
+                    && s.is_open()
+                    && self.e2e_has_devices_of(store, &s, subject).await?
+                {
+                    return Ok(true);
+                }
+            }
+            match ids.last() {
+                Some(last) if ids.len() == Page::<SessionId>::MAX_LIMIT as usize => {
+                    page = page.after(*last);
+                }
+                _ => return Ok(false),
+            }
+        }
     }
 
     /// A history grant must be made for this session's group.

@@ -999,13 +999,7 @@ impl Device {
         out.extend_from_slice(&self.provider.save()?);
         // `load` refuses more, so refuse to write it: a state that saves but never
         // loads again would lose every key in it.
-        if out.len() > mls::MAX_STATE_LEN {
-            return Err(Error::TooLarge {
-                what: "device state",
-                len: out.len() as u64,
-                limit: mls::MAX_STATE_LEN as u64,
-            });
-        }
+        mls::check_state_len("device state", out.len())?;
         Ok(out)
     }
 
@@ -1014,13 +1008,7 @@ impl Device {
     /// [`process`](Self::process) whichever commit the Delivery Service accepted.
     pub fn load(bytes: &[u8]) -> Result<Self> {
         const WHAT: &str = "device state";
-        if bytes.len() > mls::MAX_STATE_LEN {
-            return Err(Error::TooLarge {
-                what: WHAT,
-                len: bytes.len() as u64,
-                limit: mls::MAX_STATE_LEN as u64,
-            });
-        }
+        mls::check_state_len(WHAT, bytes.len())?;
         let mut r = Reader::new(bytes, WHAT);
         read_preamble(&mut r, WHAT, KIND_DEVICE_STATE)?;
         let signing = IdentityKey::from_seed(&SecretBytes::from_bytes(r.array()?));

@@ -460,19 +460,14 @@ impl DsGroup {
         put_var8(&mut out, self.group_id())?;
         out.extend_from_slice(&self.last_record);
         out.extend_from_slice(&store);
+        mls::check_state_len("delivery service group", out.len())?;
         Ok(out)
     }
 
     /// Loads a saved group.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         const WHAT: &str = "delivery service group";
-        if bytes.len() > mls::MAX_STATE_LEN {
-            return Err(Error::TooLarge {
-                what: WHAT,
-                len: bytes.len() as u64,
-                limit: mls::MAX_STATE_LEN as u64,
-            });
-        }
+        mls::check_state_len(WHAT, bytes.len())?;
         let mut r = Reader::new(bytes, WHAT);
         read_preamble(&mut r, WHAT, KIND_DS_GROUP)?;
         let id = GroupId::from_slice(r.var8(255, "group id length")?);

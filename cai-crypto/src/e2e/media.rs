@@ -62,33 +62,24 @@ pub(crate) fn base_key(
     sender_index: u32,
 ) -> Result<Zeroizing<Vec<u8>>> {
     let info = u64::from(sender_index).to_be_bytes();
-    let block: Zeroizing<Vec<u8>> = match suite {
-        MediaSuite::Aes128GcmSha256 => {
-            let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).map_err(|_| {
-                Error::Malformed {
-                    what: "media secret",
-                    reason: "invalid HMAC key",
-                }
-            })?;
-            mac.update(&info);
-            mac.update(&[1]);
-            Zeroizing::new(mac.finalize().into_bytes().to_vec())
-        }
-        MediaSuite::Aes256GcmSha512 => {
-            let mut mac = <Hmac<Sha512> as KeyInit>::new_from_slice(secret).map_err(|_| {
-                Error::Malformed {
-                    what: "media secret",
-                    reason: "invalid HMAC key",
-                }
-            })?;
-            mac.update(&info);
-            mac.update(&[1]);
-            Zeroizing::new(mac.finalize().into_bytes().to_vec())
-        }
+    let block = match suite {
+        MediaSuite::Aes128GcmSha256 => first_block::<Hmac<Sha256>>(secret, &info)?,
+        MediaSuite::Aes256GcmSha512 => first_block::<Hmac<Sha512>>(secret, &info)?,
     };
     Ok(Zeroizing::new(
         block.get(..suite.key_len()).unwrap_or_default().to_vec(),
     ))
+}
+
+/// `T(1) = HMAC(prk, info ‖ 0x01)`, HKDF-Expand's first block.
+fn first_block<M: Mac + KeyInit>(prk: &[u8], info: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let mut mac = <M as KeyInit>::new_from_slice(prk).map_err(|_| Error::Malformed {
+        what: "media secret",
+        reason: "invalid HMAC key",
+    })?;
+    mac.update(info);
+    mac.update(&[1]);
+    Ok(Zeroizing::new(mac.finalize().into_bytes().to_vec()))
 }
 
 fn signature_input(group_id: &[u8], metadata: &[u8], sframe: &[u8]) -> Result<Vec<u8>> {
@@ -198,9 +189,12 @@ impl MediaReceiver {
         }
     }
 
-    /// Adds every sender's key of an epoch (keeping older epochs until
-    /// [`forget_before`](Self::forget_before)).
+    /// Adds every sender's key of an epoch and drops epochs older than the one before
+    /// it: frames of the previous epoch still in flight are accepted, nothing older (a
+    /// member removed two epochs ago can send nothing more). Call
+    /// [`forget_before`](Self::forget_before) to drop the previous one too.
     pub(crate) fn add_epoch(&mut self, suite: MediaSuite, keys: &MediaEpoch) -> Result<()> {
+        self.forget_before(keys.epoch.saturating_sub(1));
         for (index, key) in &keys.senders {
             let kid = kid(*index, keys.epoch);
             let base = base_key(suite, &keys.secret, *index)?;

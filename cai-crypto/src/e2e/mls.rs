@@ -219,6 +219,18 @@ pub(crate) fn mls(op: &'static str, e: impl core::fmt::Display) -> Error {
     }
 }
 
+/// Refuses saved state longer than [`MAX_STATE_LEN`], on save and on load alike.
+pub(crate) fn check_state_len(what: &'static str, len: usize) -> Result<()> {
+    if len > MAX_STATE_LEN {
+        return Err(Error::TooLarge {
+            what,
+            len: len as u64,
+            limit: MAX_STATE_LEN as u64,
+        });
+    }
+    Ok(())
+}
+
 /// Refuses MLS input longer than [`MAX_MLS_MESSAGE_LEN`] before it is parsed.
 pub(crate) fn check_len(what: &'static str, bytes: &[u8]) -> Result<()> {
     if bytes.len() > MAX_MLS_MESSAGE_LEN {
