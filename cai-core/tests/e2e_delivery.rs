@@ -642,25 +642,27 @@ async fn key_packages_are_published_within_their_limits() {
 }
 
 #[tokio::test]
-async fn claims_prefer_one_time_packages_and_keep_the_last_resort_one() {
+async fn claims_prefer_the_oldest_one_time_package_and_keep_the_last_resort_one() {
     let (w, org, cora, ben, s) = limits_world().await;
     let t = org.id();
+    // Published one after another: the last-resort package first, then two one-time ones.
     let last = ben.device.key_package(true).unwrap();
-    let one_time = ben.device.key_package(false).unwrap();
-    w.svc
-        .publish_key_packages(&ben.caller, t, vec![last.clone()])
-        .await
-        .unwrap();
-    w.svc
-        .publish_key_packages(&ben.caller, t, vec![one_time.clone()])
-        .await
-        .unwrap();
+    let older = ben.device.key_package(false).unwrap();
+    let newer = ben.device.key_package(false).unwrap();
+    for kp in [&last, &older, &newer] {
+        w.clock.advance(std::time::Duration::from_secs(1));
+        w.svc
+            .publish_key_packages(&ben.caller, t, vec![kp.clone()])
+            .await
+            .unwrap();
+    }
     let claim = || {
         w.svc
             .claim_key_packages(&cora.caller, t, s, ben.caller.subject)
     };
-    assert_eq!(claim().await.unwrap(), vec![one_time]);
-    // The one-time package is gone; the last-resort one is handed out again and again.
+    assert_eq!(claim().await.unwrap(), vec![older]);
+    assert_eq!(claim().await.unwrap(), vec![newer]);
+    // The one-time packages are gone; the last-resort one is handed out again and again.
     assert_eq!(claim().await.unwrap(), vec![last.clone()]);
     assert_eq!(claim().await.unwrap(), vec![last]);
 }

@@ -527,7 +527,6 @@ impl Counselling {
         }));
         s.key_epoch = epoch;
         tx.write(Write::UpdateSession(s.clone()));
-        s.revision += 1;
         tx.publish(s.id, SessionEvent::KeysChanged { epoch });
         Ok(epoch)
     }

@@ -1346,7 +1346,6 @@ impl Counselling {
                     // The session's revision moves on, so a commit adding the leaver's
                     // devices that was checked against the old participants conflicts.
                     tx.write(Write::UpdateSession(s.clone()));
-                    s.revision += 1;
                     Ok(())
                 }
                 None => Ok(()),
