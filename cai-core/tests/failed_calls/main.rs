@@ -21,11 +21,13 @@ mod common;
 
 mod call;
 mod check;
+mod e2e;
 mod regressions;
 mod world;
 
 use call::*;
 use check::*;
+use e2e::*;
 use world::*;
 
 use std::collections::{BTreeMap, BTreeSet};

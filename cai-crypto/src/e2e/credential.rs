@@ -10,7 +10,7 @@
 use core::fmt;
 
 use super::device::{DEVICE_PUBLIC_KEY_LEN, DeviceId, DevicePublicKey, MAX_DEVICE_ID_LEN};
-use super::identity::{IDENTITY_PUBLIC_KEY_LEN, IdentityKey, IdentityPublicKey, SIGNATURE_LEN};
+use super::identity::{IDENTITY_PUBLIC_KEY_LEN, IdentityKey, IdentityPublicKey};
 use super::wire::{Reader, put_preamble, put_var8, read_preamble};
 use crate::{Error, Result};
 
@@ -97,15 +97,7 @@ impl DeviceCredential {
         let signature_key = IdentityPublicKey::from_bytes(&r.array::<IDENTITY_PUBLIC_KEY_LEN>()?)?;
         let box_key = DevicePublicKey::from_bytes(r.array::<DEVICE_PUBLIC_KEY_LEN>()?);
         box_key.validate()?;
-        let signed = r.position();
-        let sig: [u8; SIGNATURE_LEN] = r.array()?;
-        r.finish()?;
-        let body = bytes.get(..signed).ok_or(Error::Truncated {
-            what: WHAT,
-            needed: signed,
-            got: bytes.len(),
-        })?;
-        super::check_signature_input(&user_key, body, &sig)?;
+        super::verify_signed_tail(&mut r, bytes, &user_key)?;
         Ok(Self {
             account,
             device,
@@ -177,4 +169,21 @@ pub(crate) fn of_leaf(
         });
     }
     Ok(c)
+}
+
+/// The credentials of a group's members (an `MlsGroup`'s or a `PublicGroup`'s), in
+/// credential byte order.
+pub(crate) fn of_members(
+    members: impl Iterator<Item = openmls::prelude::Member>,
+) -> Result<Vec<DeviceCredential>> {
+    let mut out = members
+        .map(|m| of_leaf(&m.credential, &m.signature_key))
+        .collect::<Result<Vec<_>>>()?;
+    sort(&mut out);
+    Ok(out)
+}
+
+/// Sorts credentials into byte order, the order every member list of this module uses.
+pub(crate) fn sort(credentials: &mut [DeviceCredential]) {
+    credentials.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
 }

@@ -13,7 +13,7 @@ use core::fmt;
 use sha2::{Digest, Sha256};
 
 use super::credential::{AccountRef, MAX_ACCOUNT_ID_LEN};
-use super::identity::{IDENTITY_PUBLIC_KEY_LEN, IdentityKey, IdentityPublicKey, SIGNATURE_LEN};
+use super::identity::{IDENTITY_PUBLIC_KEY_LEN, IdentityKey, IdentityPublicKey};
 use super::wire::{Reader, put_preamble, put_var8, read_preamble};
 use crate::context::MAX_ID_LEN;
 use crate::modes::SessionMode;
@@ -67,15 +67,7 @@ impl ModeDescriptor {
         let session = r.var8(MAX_ID_LEN, "session id length")?.to_vec();
         let creator = AccountRef::new(r.var8(MAX_ACCOUNT_ID_LEN, "account id length")?)?;
         let creator_key = IdentityPublicKey::from_bytes(&r.array::<IDENTITY_PUBLIC_KEY_LEN>()?)?;
-        let signed = r.position();
-        let sig: [u8; SIGNATURE_LEN] = r.array()?;
-        r.finish()?;
-        let body = bytes.get(..signed).ok_or(Error::Truncated {
-            what: WHAT,
-            needed: signed,
-            got: bytes.len(),
-        })?;
-        super::check_signature_input(&creator_key, body, &sig)?;
+        super::verify_signed_tail(&mut r, bytes, &creator_key)?;
         Ok(Self {
             mode,
             tenant,

@@ -234,7 +234,7 @@ impl DsGroup {
                 reason: "not epoch 0",
             });
         }
-        let members = members_of(&group)?;
+        let members = credential::of_members(group.members())?;
         let [creator] = members.as_slice() else {
             return Err(Error::Rejected {
                 what: "group info",
@@ -278,7 +278,7 @@ impl DsGroup {
 
     /// The current devices, in credential byte order.
     pub fn members(&self) -> Result<Vec<DeviceCredential>> {
-        members_of(&self.group)
+        credential::of_members(self.group.members())
     }
 
     /// The session's signed mode descriptor.
@@ -329,82 +329,13 @@ impl DsGroup {
                 reason: "not a commit",
             });
         };
-        let committer = self.member(sender)?;
-        let mut added = Vec::new();
-        let mut removed = Vec::new();
-        for q in staged.queued_proposals() {
-            if !matches!(q.sender(), Sender::Member(s) if *s == sender) {
-                return Err(Error::Rejected {
-                    what: "commit",
-                    reason: "proposals by reference are not accepted",
-                });
-            }
-            match q.proposal() {
-                Proposal::Add(add) => {
-                    let leaf = add.key_package().leaf_node();
-                    added.push(credential::of_leaf(
-                        leaf.credential(),
-                        leaf.signature_key().as_slice(),
-                    )?);
-                }
-                Proposal::Remove(r) => removed.push(self.member(r.removed())?),
-                _ => {
-                    return Err(Error::Rejected {
-                        what: "commit",
-                        reason: "only add and remove proposals are accepted",
-                    });
-                }
-            }
-        }
-        // The committer may rotate its own keys (post-compromise security) but stays
-        // the same account and device.
-        let mut new_committer = committer.clone();
-        if let Some(leaf) = staged.update_path_leaf_node() {
-            let c = credential::of_leaf(leaf.credential(), leaf.signature_key().as_slice())?;
-            if c.account() != committer.account() || c.device() != committer.device() {
-                return Err(Error::Rejected {
-                    what: "commit",
-                    reason: "a committer cannot become another device",
-                });
-            }
-            if c.user_key() != committer.user_key() {
-                return Err(Error::Rejected {
-                    what: "commit",
-                    reason: "a committer cannot change its user's identity key",
-                });
-            }
-            new_committer = c;
-        }
-        if removed.contains(&committer) {
-            return Err(Error::Rejected {
-                what: "commit",
-                reason: "a device does not remove itself by commit",
-            });
-        }
-        let mut members: Vec<DeviceCredential> = self
-            .members()?
-            .into_iter()
-            .filter(|m| !removed.contains(m) && *m != committer)
-            .collect();
-        members.push(new_committer.clone());
-        for a in &added {
-            if members
-                .iter()
-                .any(|m| m.account() == a.account() && m.device() == a.device())
-            {
-                return Err(Error::Rejected {
-                    what: "commit",
-                    reason: "adds a device that is already a member",
-                });
-            }
-            members.push(a.clone());
-        }
-        if members.len() > MAX_GROUP_MEMBERS {
-            return Err(Error::LimitExceeded {
-                what: "members per group",
-            });
-        }
-        members.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        let CommitChanges {
+            committer,
+            new_committer,
+            added,
+            removed,
+            members,
+        } = commit_changes(self.group.members(), sender, &staged)?;
         // Members refuse a group holding two identity keys for one user; so does the
         // server, before the commit can leave them behind.
         let mut keys = std::collections::BTreeMap::new();
@@ -486,23 +417,6 @@ impl DsGroup {
             last_record,
         })
     }
-
-    fn member(&self, index: LeafNodeIndex) -> Result<DeviceCredential> {
-        let leaf = self.group.leaf(index).ok_or(Error::Rejected {
-            what: "commit",
-            reason: "names a leaf that is not a member",
-        })?;
-        credential::of_leaf(leaf.credential(), leaf.signature_key().as_slice())
-    }
-}
-
-fn members_of(group: &PublicGroup) -> Result<Vec<DeviceCredential>> {
-    let mut out = group
-        .members()
-        .map(|m| credential::of_leaf(&m.credential, &m.signature_key))
-        .collect::<Result<Vec<_>>>()?;
-    out.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    Ok(out)
 }
 
 fn descriptor_of(group: &PublicGroup) -> Result<ModeDescriptor> {
@@ -546,4 +460,111 @@ pub(crate) fn check_record(
         return Err(reject("names other members"));
     }
     record.verify()
+}
+
+/// What a commit does, by the rules the Delivery Service and every member apply alike.
+pub(crate) struct CommitChanges {
+    /// The committing device as it was.
+    pub(crate) committer: DeviceCredential,
+    /// The committing device in the new epoch (its path update may rotate its keys).
+    pub(crate) new_committer: DeviceCredential,
+    /// Devices added.
+    pub(crate) added: Vec<DeviceCredential>,
+    /// Devices removed.
+    pub(crate) removed: Vec<DeviceCredential>,
+    /// Every device of the new epoch, in credential byte order.
+    pub(crate) members: Vec<DeviceCredential>,
+}
+
+/// Applies cai's rules to a staged commit of `sender` in a group whose members are
+/// `current`: proposals only by value from the committer, only adds and removes; the
+/// committer stays the same account, device and user identity key and does not remove
+/// itself; no device added twice; at most [`MAX_GROUP_MEMBERS`] devices.
+pub(crate) fn commit_changes(
+    current: impl Iterator<Item = openmls::prelude::Member>,
+    sender: LeafNodeIndex,
+    staged: &StagedCommit,
+) -> Result<CommitChanges> {
+    let reject = |reason| Error::Rejected {
+        what: "commit",
+        reason,
+    };
+    let current = current
+        .map(|m| {
+            Ok((
+                m.index,
+                credential::of_leaf(&m.credential, &m.signature_key)?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let member = |index: LeafNodeIndex| {
+        current
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, c)| c.clone())
+            .ok_or(reject("names a leaf that is not a member"))
+    };
+    let committer = member(sender)?;
+    let mut added = Vec::new();
+    let mut removed = Vec::new();
+    for q in staged.queued_proposals() {
+        if !matches!(q.sender(), Sender::Member(s) if *s == sender) {
+            return Err(reject("proposals by reference are not accepted"));
+        }
+        match q.proposal() {
+            Proposal::Add(add) => {
+                let leaf = add.key_package().leaf_node();
+                added.push(credential::of_leaf(
+                    leaf.credential(),
+                    leaf.signature_key().as_slice(),
+                )?);
+            }
+            Proposal::Remove(r) => removed.push(member(r.removed())?),
+            _ => return Err(reject("only add and remove proposals are accepted")),
+        }
+    }
+    // The committer may rotate its own keys (post-compromise security) but stays
+    // the same account and device, of the same user.
+    let mut new_committer = committer.clone();
+    if let Some(leaf) = staged.update_path_leaf_node() {
+        let c = credential::of_leaf(leaf.credential(), leaf.signature_key().as_slice())?;
+        if c.account() != committer.account() || c.device() != committer.device() {
+            return Err(reject("a committer cannot become another device"));
+        }
+        if c.user_key() != committer.user_key() {
+            return Err(reject("a committer cannot change its user's identity key"));
+        }
+        new_committer = c;
+    }
+    if removed.contains(&committer) {
+        return Err(reject("a device does not remove itself by commit"));
+    }
+    let mut members: Vec<DeviceCredential> = current
+        .into_iter()
+        .map(|(_, c)| c)
+        .filter(|m| !removed.contains(m) && *m != committer)
+        .collect();
+    members.push(new_committer.clone());
+    for a in &added {
+        if members
+            .iter()
+            .any(|m| m.account() == a.account() && m.device() == a.device())
+        {
+            return Err(reject("adds a device that is already a member"));
+        }
+        members.push(a.clone());
+    }
+    if members.len() > MAX_GROUP_MEMBERS {
+        return Err(Error::LimitExceeded {
+            what: "members per group",
+        });
+    }
+    credential::sort(&mut members);
+    Ok(CommitChanges {
+        committer,
+        new_committer,
+        added,
+        removed,
+        members,
+    })
 }

@@ -133,3 +133,21 @@ pub(crate) fn check_signature_input(
 ) -> Result<()> {
     key.verify(&signature_input(body), signature)
 }
+
+/// Reads the Ed25519 signature that ends a structure at `r`'s position and checks it,
+/// under `key`, over every byte of `bytes` before it; nothing may follow.
+pub(crate) fn verify_signed_tail(
+    r: &mut wire::Reader<'_>,
+    bytes: &[u8],
+    key: &IdentityPublicKey,
+) -> Result<()> {
+    let signed = r.position();
+    let sig: [u8; SIGNATURE_LEN] = r.array()?;
+    r.finish()?;
+    let body = bytes.get(..signed).ok_or(crate::Error::Truncated {
+        what: "signed structure",
+        needed: signed,
+        got: bytes.len(),
+    })?;
+    check_signature_input(key, body, &sig)
+}
