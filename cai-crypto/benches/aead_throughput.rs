@@ -300,6 +300,15 @@ fn seal_lockstep(c: &mut Criterion) {
         out: Vec::with_capacity(1024 + envelope::OVERHEAD),
         batch: Vec::new(),
     };
+    // Which source the envelope's nonce randomness came from in this run.
+    eprintln!(
+        "seal_lockstep: nonce randomness from {}",
+        if envelope::nonces_from_vdso() {
+            "the vDSO"
+        } else {
+            "the getrandom system call"
+        }
+    );
     let mut group = c.benchmark_group("seal_lockstep");
     group.throughput(Throughput::Bytes(1024));
     for (case, name) in Seal1k::CASES.iter().enumerate() {

@@ -52,6 +52,8 @@ export const MAX_SEALS_PER_SUBKEY = 2 ** 32;
 export const MAX_BYTES_PER_SUBKEY = 2 ** 40;
 /** Longest tenant, session or item id, in bytes. */
 export const MAX_ID_LEN = 255;
+/** Length of a session's mode binding in a context (§5). */
+export const MODE_BINDING_LEN = 32;
 
 /** Content kinds and their one-byte wire codes. */
 export const CONTENT_KINDS = Object.freeze({
@@ -90,6 +92,8 @@ export class EnvelopeError extends Error {
  * @property {Uint8Array|string} item Item id, 1..=255 bytes.
  * @property {number} version Item version, an integer in 0..=2^32-1.
  * @property {number|string} kind Content kind: a code 1..=7 or a name of {@link CONTENT_KINDS}.
+ * @property {Uint8Array} [mode] In a session with a signed mode descriptor: its 32-byte
+ *   binding (SHA-256 of the descriptor, after the client accepted it), bound after the kind.
  */
 
 /**
@@ -190,10 +194,11 @@ function kindCode(kind) {
 /**
  * The canonical context encoding:
  * `len(tenant) tenant len(session) session len(item) item version:u32be kind:u8`,
- * each `len` one byte, each id 1..=255 bytes.
+ * each `len` one byte, each id 1..=255 bytes; then, with a mode binding, `0x01 ‖ binding`.
  * @param {ItemContext} ctx
  * @returns {Uint8Array}
- * @throws {EnvelopeError} `InvalidContext` for an empty or too long id, `Malformed` for an unknown kind.
+ * @throws {EnvelopeError} `InvalidContext` for an empty or too long id or a binding that is
+ *   not 32 bytes, `Malformed` for an unknown kind.
  */
 function encodeContext(ctx) {
   const parts = [];
@@ -208,6 +213,15 @@ function encodeContext(ctx) {
     parts.push(Uint8Array.of(v.length), v);
   }
   parts.push(u32be(u32(ctx.version, 'version')), Uint8Array.of(kindCode(ctx.kind)));
+  if (ctx.mode !== undefined && ctx.mode !== null) {
+    if (!(ctx.mode instanceof Uint8Array) || ctx.mode.length !== MODE_BINDING_LEN) {
+      throw new EnvelopeError(
+        'InvalidContext',
+        `invalid context field mode: a binding is ${MODE_BINDING_LEN} bytes`,
+      );
+    }
+    parts.push(Uint8Array.of(0x01), ctx.mode);
+  }
   return concat(...parts);
 }
 

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import * as shipped from './cai-envelope.mjs';
 import {
   HEADER_LEN,
+  MODE_BINDING_LEN,
   NONCE_SEQ_LEN,
   OVERHEAD,
   Sealer,
@@ -17,6 +18,7 @@ import {
   sealEnvelope,
 } from './cai-envelope.mjs';
 import {
+  concat,
   encodeContext,
   fromHex,
   hkdfInfo,
@@ -45,6 +47,7 @@ const bytesCtx = (c) => ({
   item: typeof c.item === 'string' ? new TextEncoder().encode(c.item) : c.item,
   version: c.version,
   kind: typeof c.kind === 'string' ? shipped.CONTENT_KINDS[c.kind] : c.kind,
+  ...(c.mode === undefined ? {} : { mode: c.mode }),
 });
 
 /**
@@ -190,6 +193,26 @@ test('context validation and encoding', async () => {
   const env = await sealEnvelope(key, keyId, 0, good, pt);
   assert.equal(await resealIndependently(key, keyId, 0, good, pt, env), toHex(env));
   await assert.rejects(openEnvelope(key, keyId, 0, bad[0][0], env), { name: 'InvalidContext' });
+});
+
+test('a mode binding follows the kind and must be 32 bytes', async () => {
+  const key = randomBytes(32);
+  const keyId = randomBytes(16);
+  const pt = Uint8Array.of(7);
+  const mode = new Uint8Array(MODE_BINDING_LEN).fill(0xab);
+  const ctx = { tenant: 't1', session: 's', item: 'item', version: 7, kind: 'Note', mode };
+  const expected = concat(new TextEncoder().encode('\x02t1\x01s\x04item\x00\x00\x00\x07\x02\x01'), mode);
+  assert.equal(toHex(encodeContext(bytesCtx(ctx))), toHex(expected));
+  for (const wrong of [new Uint8Array(31), new Uint8Array(33), 'ab'.repeat(16)]) {
+    await assert.rejects(sealEnvelope(key, keyId, 0, { ...ctx, mode: wrong }, pt), { name: 'InvalidContext' });
+  }
+  const env = await sealEnvelope(key, keyId, 0, ctx, pt);
+  assert.equal(await resealIndependently(key, keyId, 0, ctx, pt, env), toHex(env));
+  assert.deepEqual(await openEnvelope(key, keyId, 0, ctx, env), pt);
+  const { mode: _dropped, ...unbound } = ctx;
+  await assert.rejects(openEnvelope(key, keyId, 0, unbound, env), { name: 'AuthenticationFailed' });
+  const other = { ...ctx, mode: new Uint8Array(MODE_BINDING_LEN).fill(0xac) };
+  await assert.rejects(openEnvelope(key, keyId, 0, other, env), { name: 'AuthenticationFailed' });
 });
 
 test('the module exports exactly what ENVELOPE.md §11.1 lists', () => {

@@ -15,8 +15,8 @@
  *
  * Case JSON (`open`): `{"key", "key_id", "epoch", "context", "envelope"}`;
  * (`seal`): `{"key", "key_id", "epoch", "context", "plaintext", "salt"?, "nonce"?}`;
- * `context` is `{"tenant", "session", "item", "version", "kind"}` with hex ids and a kind
- * code. `seal` uses the shipped `sealEnvelope`, or, when `salt` and `nonce` are given,
+ * `context` is `{"tenant", "session", "item", "version", "kind", "mode"?}` with hex ids,
+ * a kind code and, in sessions with a signed mode descriptor, the 32-byte mode binding. `seal` uses the shipped `sealEnvelope`, or, when `salt` and `nonce` are given,
  * the step-by-step sealing of `test_support.mjs` (the shipped module takes neither).
  * `open-batch` takes `{"cases": [open case, ...]}`; `seal-batch` takes
  * `{"key", "key_id", "epoch", "items": [{"context", "plaintext"}, ...]}` and seals all
@@ -37,6 +37,7 @@ function context(c) {
     item: fromHex(c.item),
     version: c.version,
     kind: c.kind,
+    mode: c.mode === undefined ? undefined : fromHex(c.mode),
   };
 }
 

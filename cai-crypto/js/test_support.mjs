@@ -104,11 +104,13 @@ export function encodeHeader(
 
 /**
  * ENVELOPE.md §5, for well-formed contexts only (validation is the shipped module's job).
- * @param {{tenant: Uint8Array, session: Uint8Array, item: Uint8Array, version: number, kind: number}} ctx
+ * @param {{tenant: Uint8Array, session: Uint8Array, item: Uint8Array, version: number, kind: number,
+ *   mode?: Uint8Array}} ctx
  */
 export function encodeContext(ctx) {
   const id = (/** @type {Uint8Array} */ v) => concat(Uint8Array.of(v.length), v);
-  return concat(id(ctx.tenant), id(ctx.session), id(ctx.item), u32be(ctx.version), Uint8Array.of(ctx.kind));
+  const binding = ctx.mode === undefined ? new Uint8Array(0) : concat(Uint8Array.of(1), ctx.mode);
+  return concat(id(ctx.tenant), id(ctx.session), id(ctx.item), u32be(ctx.version), Uint8Array.of(ctx.kind), binding);
 }
 
 /**

@@ -64,6 +64,30 @@ impl ContentKind {
     }
 }
 
+/// Length of a [`ModeBinding`].
+pub const MODE_BINDING_LEN: usize = 32;
+
+/// The binding of a session's signed mode descriptor: SHA-256 of its encoding
+/// ([`ModeDescriptor::binding`](crate::e2e::ModeDescriptor::binding)). Public.
+///
+/// In a session that has a descriptor, every item's context carries it
+/// ([`ItemContext::with_mode`]), so an item sealed under one announced mode does not
+/// open under another, and a client that opens an item knows the sealer saw the same
+/// signed mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ModeBinding(pub [u8; MODE_BINDING_LEN]);
+
+impl ModeBinding {
+    /// The binding of descriptor bytes that were accepted before (a server that checked
+    /// them when they were attached, a client that keeps what it accepted); equal to
+    /// [`ModeDescriptor::binding`](crate::e2e::ModeDescriptor::binding) without parsing
+    /// or verifying again.
+    pub fn of_accepted(descriptor: &[u8]) -> Self {
+        use sha2::Digest;
+        Self(sha2::Sha256::digest(descriptor).into())
+    }
+}
+
 /// Where a content item lives. Ids are opaque bytes (the domain's typed ids, encoded
 /// by `cai-core`), each 1 to [`MAX_ID_LEN`] bytes long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +102,8 @@ pub struct ItemContext<'a> {
     pub version: u32,
     /// Content kind.
     pub kind: ContentKind,
+    /// The session's mode binding, in sessions with a signed mode descriptor.
+    pub mode: Option<ModeBinding>,
 }
 
 impl<'a> ItemContext<'a> {
@@ -95,17 +121,30 @@ impl<'a> ItemContext<'a> {
             item,
             version,
             kind,
+            mode: None,
         }
+    }
+
+    /// The same context carrying the session's mode binding (or none).
+    pub fn with_mode(self, mode: Option<ModeBinding>) -> Self {
+        Self { mode, ..self }
     }
 
     /// Number of bytes [`encode_into`](Self::encode_into) appends.
     pub fn encoded_len(&self) -> usize {
-        3 + self.tenant.len() + self.session.len() + self.item.len() + 4 + 1
+        let binding = if self.mode.is_some() {
+            1 + MODE_BINDING_LEN
+        } else {
+            0
+        };
+        3 + self.tenant.len() + self.session.len() + self.item.len() + 4 + 1 + binding
     }
 
     /// Appends the canonical encoding:
     /// `len(tenant) tenant len(session) session len(item) item version:u32be kind:u8`,
-    /// each `len` one byte.
+    /// each `len` one byte, followed in a session with a mode descriptor by
+    /// `0x01 ‖ binding` (33 bytes). The ids' length prefixes fix where `kind` ends, so
+    /// the two forms cannot be confused.
     pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<()> {
         for (field, value) in [
             ("tenant", self.tenant),
@@ -116,6 +155,10 @@ impl<'a> ItemContext<'a> {
         }
         out.extend_from_slice(&self.version.to_be_bytes());
         out.push(self.kind.code());
+        if let Some(ModeBinding(binding)) = &self.mode {
+            out.push(0x01);
+            out.extend_from_slice(binding);
+        }
         Ok(())
     }
 }
@@ -147,6 +190,20 @@ mod tests {
         ctx.encode_into(&mut out).unwrap();
         assert_eq!(out, b"\x02t1\x01s\x04item\x00\x00\x00\x07\x02");
         assert_eq!(out.len(), ctx.encoded_len());
+    }
+
+    #[test]
+    fn mode_binding_follows_the_kind() {
+        let binding = ModeBinding([0xab; MODE_BINDING_LEN]);
+        let ctx =
+            ItemContext::new(b"t1", b"s", b"item", 7, ContentKind::Note).with_mode(Some(binding));
+        let mut out = Vec::new();
+        ctx.encode_into(&mut out).unwrap();
+        let mut expected = b"\x02t1\x01s\x04item\x00\x00\x00\x07\x02\x01".to_vec();
+        expected.extend_from_slice(&[0xab; MODE_BINDING_LEN]);
+        assert_eq!(out, expected);
+        assert_eq!(out.len(), ctx.encoded_len());
+        assert_eq!(ctx.with_mode(None).encoded_len(), out.len() - 33);
     }
 
     #[test]

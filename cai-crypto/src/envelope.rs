@@ -43,7 +43,8 @@
 use crate::aead::{AeadBackend, AeadKey, NONCE_LEN, TAG_LEN, default_backend};
 use crate::kdf::{LABEL_ENVELOPE, hkdf_sha256};
 use crate::keys::{DataKey, KEY_ID_LEN, KeyEpoch, KeyId};
-use crate::secret::{SecretBytes, ct_eq_slices, fill_random, random_array};
+pub use crate::secret::nonces_from_vdso;
+use crate::secret::{SecretBytes, ct_eq_slices, fill_nonce_random, random_array};
 use crate::{Error, ItemContext, Result};
 
 /// The four magic bytes that open every envelope.
@@ -335,7 +336,7 @@ impl Sealer {
             let random = random
                 .get_mut(..chunk.len() * NONCE_RANDOM_LEN)
                 .unwrap_or_default();
-            fill_random(random)?;
+            fill_nonce_random(random)?;
             for ((ctx, plaintext), r) in chunk.iter().zip(random.chunks_exact(NONCE_RANDOM_LEN)) {
                 let mut envelope = Vec::with_capacity(plaintext.len().saturating_add(OVERHEAD));
                 let (header, nonce) = self.begin_with(ctx, plaintext.len(), r)?;
@@ -373,7 +374,7 @@ impl Sealer {
         // Fresh from the OS for every item, never from state a copy of this sealer
         // would share: this is what keeps a forked or restored copy's nonces apart.
         let mut random = [0u8; NONCE_RANDOM_LEN];
-        fill_random(&mut random)?;
+        fill_nonce_random(&mut random)?;
         self.begin_with(ctx, len, &random)
     }
 

@@ -86,7 +86,7 @@ mod secret;
 pub mod sframe;
 pub mod stream;
 
-pub use context::{ContentKind, ItemContext, MAX_ID_LEN};
+pub use context::{ContentKind, ItemContext, MAX_ID_LEN, MODE_BINDING_LEN, ModeBinding};
 pub use error::{Error, Result};
 pub use keys::{DataKey, KEY_ID_LEN, KeyEpoch, KeyId};
 pub use secret::SecretBytes;

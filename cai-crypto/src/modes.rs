@@ -35,6 +35,45 @@
 //! # Ok::<(), cai_crypto::Error>(())
 //! ```
 
+//! ## No silent downgrade: the signed mode descriptor
+//!
+//! A client learns a session's mode from a [`ModeDescriptor`] its creator's device signed
+//! with the creator's user identity key — never from the server's word alone. In
+//! end-to-end mode it is part of the MLS group context; in the other modes the creator
+//! attaches it to the session, every client [`accept`](ModeDescriptor::accept)s it
+//! (signature, session, announced mode, trusted creator key) before it seals or opens,
+//! and its [`binding`](ModeDescriptor::binding) is part of every item's context
+//! ([`ItemContext::with_mode`](crate::ItemContext::with_mode)), server-sealed items
+//! included. A server that announces a weaker mode, or hands out another session's
+//! descriptor, is refused; an item sealed under another descriptor does not open.
+//!
+//! ```
+//! use cai_crypto::e2e::{AccountRef, IdentityKey, TrustStore};
+//! use cai_crypto::modes::{ModeDescriptor, SessionMode};
+//! use cai_crypto::{ContentKind, DataKey, ItemContext, KeyEpoch, envelope};
+//!
+//! // The creator's device, once the server has given the session its id:
+//! let creator_key = IdentityKey::generate()?;
+//! let creator = AccountRef::new(b"acc_1")?;
+//! let signed = ModeDescriptor::sign(&creator_key, &creator, b"ten_1", b"ses_9", SessionMode::SessionKey)?;
+//!
+//! // Another participant's device, with the creator's key pinned:
+//! let mut trust = TrustStore::strict();
+//! trust.pin(creator.clone(), creator_key.public())?;
+//! let d = ModeDescriptor::accept(signed.as_bytes(), b"ten_1", b"ses_9", SessionMode::SessionKey, &mut trust)?;
+//! let ctx = ItemContext::new(b"ten_1", b"ses_9", b"itm_1", 0, ContentKind::Message)
+//!     .with_mode(Some(d.binding()));
+//! let key = DataKey::generate(KeyEpoch::INITIAL)?;
+//! let sealed = envelope::seal(&key, &ctx, b"hello")?;
+//! assert!(envelope::open(&key, &ctx.with_mode(None), &sealed).is_err());
+//!
+//! // A server announcing server-managed mode for this session is refused.
+//! assert!(ModeDescriptor::accept(signed.as_bytes(), b"ten_1", b"ses_9", SessionMode::ServerManaged, &mut trust).is_err());
+//! # Ok::<(), cai_crypto::Error>(())
+//! ```
+
+pub use crate::context::ModeBinding;
+pub use crate::e2e::ModeDescriptor;
 use crate::hierarchy::{self, Kek, WrappedKey};
 use crate::keys::{DataKey, KeyEpoch, KeyId};
 use crate::passphrase::{self, Argon2Params, PassphraseParams};

@@ -70,6 +70,89 @@ pub(crate) fn fill_random(dest: &mut [u8]) -> Result<()> {
     getrandom::fill(dest).map_err(|_| Error::Rng)
 }
 
+/// Fills `dest` with fresh bytes for the random part of a nonce: from the Linux vDSO
+/// `getrandom` where the `vdso-nonces` feature, the target and the kernel (6.11+) allow
+/// it, else from [`fill_random`]. Both are the kernel's generator with the same fork and
+/// virtual-machine-snapshot protection (the vDSO state is wiped on `fork` and reseeded
+/// when a VM is restored); the vDSO skips the system call, which at 1 KiB costs more than
+/// the AES-GCM itself. Keys never come from here: only nonces, whose secrecy does not
+/// matter, depend on the vDSO wrapper crate.
+pub(crate) fn fill_nonce_random(dest: &mut [u8]) -> Result<()> {
+    #[cfg(all(
+        feature = "vdso-nonces",
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    if vdso::fill(dest) {
+        return Ok(());
+    }
+    fill_random(dest)
+}
+
+/// The vDSO generator: one process-wide pool of kernel-managed states, one state per
+/// thread. Any failure (no vDSO symbol, no memory for a state, an error from the call)
+/// answers `false` and the caller uses the system call instead.
+#[cfg(all(
+    feature = "vdso-nonces",
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+mod vdso {
+    use std::cell::RefCell;
+    use std::sync::OnceLock;
+
+    use vdso_rng::{LocalState, Pool};
+
+    fn pool() -> Option<&'static Pool> {
+        static POOL: OnceLock<Option<Pool>> = OnceLock::new();
+        POOL.get_or_init(|| Pool::new().ok()).as_ref()
+    }
+
+    thread_local! {
+        static STATE: RefCell<Option<LocalState<'static>>> =
+            RefCell::new(pool().and_then(|p| LocalState::new(p).ok()));
+    }
+
+    /// Fills all of `dest`, or answers `false`.
+    pub(super) fn fill(dest: &mut [u8]) -> bool {
+        STATE
+            .try_with(|state| {
+                let Ok(mut state) = state.try_borrow_mut() else {
+                    return false;
+                };
+                state.as_mut().is_some_and(|s| s.fill(dest, 0).is_ok())
+            })
+            .unwrap_or(false)
+    }
+
+    /// Whether nonces come from the vDSO on this machine (for tests and benchmarks).
+    pub(crate) fn available() -> bool {
+        STATE
+            .try_with(|state| state.try_borrow().is_ok_and(|s| s.is_some()))
+            .unwrap_or(false)
+    }
+}
+
+/// Whether [`fill_nonce_random`] draws from the vDSO here (else from the system call).
+#[cfg(all(
+    feature = "vdso-nonces",
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+pub fn nonces_from_vdso() -> bool {
+    vdso::available()
+}
+
+/// Whether [`fill_nonce_random`] draws from the vDSO here (else from the system call).
+#[cfg(not(all(
+    feature = "vdso-nonces",
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
+pub fn nonces_from_vdso() -> bool {
+    false
+}
+
 /// `N` random bytes (for public values such as salts, nonces and key ids).
 pub(crate) fn random_array<const N: usize>() -> Result<[u8; N]> {
     let mut out = [0u8; N];
@@ -99,6 +182,25 @@ mod tests {
         let a = SecretBytes::<3>::from_bytes([1, 2, 3]);
         assert_eq!(a, SecretBytes::from_bytes([1, 2, 3]));
         assert_ne!(a, SecretBytes::from_bytes([1, 2, 4]));
+    }
+
+    #[test]
+    fn nonce_randomness_does_not_repeat() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..10_000 {
+            let mut r = [0u8; 8];
+            fill_nonce_random(&mut r).unwrap();
+            assert!(seen.insert(r), "nonce randomness repeated");
+        }
+        // From another thread (its own vDSO state) too.
+        let other = std::thread::spawn(|| {
+            let mut r = [0u8; 8];
+            fill_nonce_random(&mut r).unwrap();
+            r
+        })
+        .join()
+        .unwrap();
+        assert!(seen.insert(other));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use cai_crypto::envelope::{
     self, COMMITMENT_LEN, EnvelopeHeader, HEADER_LEN, OVERHEAD, Opener, SALT_LEN, Sealer,
 };
 use cai_crypto::{
-    ContentKind, DataKey, Error, ItemContext, KeyEpoch, KeyId, SecretBytes, aead, kdf,
+    ContentKind, DataKey, Error, ItemContext, KeyEpoch, KeyId, ModeBinding, SecretBytes, aead, kdf,
 };
 use serde_json::{Value, json};
 
@@ -112,6 +112,8 @@ struct Ctx {
     item: Vec<u8>,
     version: u32,
     kind: ContentKind,
+    /// A session's mode binding (sessions with a signed mode descriptor).
+    mode: Option<[u8; 32]>,
 }
 
 impl Ctx {
@@ -122,6 +124,14 @@ impl Ctx {
             item: item.to_vec(),
             version,
             kind,
+            mode: None,
+        }
+    }
+
+    fn with_mode(self, mode: [u8; 32]) -> Self {
+        Self {
+            mode: Some(mode),
+            ..self
         }
     }
 
@@ -133,16 +143,21 @@ impl Ctx {
             self.version,
             self.kind,
         )
+        .with_mode(self.mode.map(ModeBinding))
     }
 
     fn json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "tenant": hex::encode(&self.tenant),
             "session": hex::encode(&self.session),
             "item": hex::encode(&self.item),
             "version": self.version,
             "kind": self.kind.code(),
-        })
+        });
+        if let Some(mode) = self.mode {
+            v["mode"] = json!(hex::encode(mode));
+        }
+        v
     }
 
     fn from_json(v: &Value) -> Self {
@@ -153,6 +168,9 @@ impl Ctx {
             version: u32::try_from(v["version"].as_u64().unwrap()).unwrap(),
             kind: ContentKind::from_code(u8::try_from(v["kind"].as_u64().unwrap()).unwrap())
                 .unwrap(),
+            mode: v
+                .get("mode")
+                .map(|_| hex_field(v, "mode").try_into().unwrap()),
         }
     }
 }
@@ -220,6 +238,8 @@ fn contexts() -> Vec<Ctx> {
         Ctx::new(b"tenant-2", b"s-1", b"wb", 3, ContentKind::Whiteboard),
         Ctx::new(b"tenant-2", b"s-1", b"rec", 1, ContentKind::Recording),
         Ctx::new(b"tenant-2", b"s-1", b"keys", 2, ContentKind::KeyMaterial),
+        // A session with a signed mode descriptor: its binding follows the kind.
+        Ctx::new(b"tenant-3", b"s-2", b"msg-2", 4, ContentKind::Message).with_mode([0x5a; 32]),
     ]
 }
 

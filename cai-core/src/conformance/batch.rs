@@ -360,6 +360,8 @@ pub async fn revision_preconditions(store: DynStore) {
             change: |r| {
                 r.key_epoch += 1;
                 r.status = SessionStatus::Closed { at: at(1) };
+                // Backends store the attached descriptor's bytes as they are.
+                r.mode_descriptor = Some(vec![0, 1, 0xff, 0x80]);
             },
         },
         move |s| Box::pin(async move { s.session(t, session).await.expect("read") }),

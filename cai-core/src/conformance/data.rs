@@ -157,6 +157,7 @@ pub fn group(tenant: TenantId, id: GroupId, members: &[AccountId]) -> Group {
 /// An open classic session owned by `owner`.
 pub fn session(tenant: TenantId, id: SessionId, owner: AccountId) -> Session {
     Session {
+        mode_descriptor: None,
         id,
         tenant,
         kind: SessionKind::Classic,

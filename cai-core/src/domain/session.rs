@@ -63,6 +63,14 @@ pub struct Session {
     pub on_close: ContentRetention,
     /// Current key epoch (end-to-end sessions advance it when membership changes).
     pub key_epoch: u32,
+    /// The creator's signed mode descriptor (`cai_crypto::modes::ModeDescriptor`), once
+    /// the owner attached it ([`Counselling::attach_mode_descriptor`]); its binding is
+    /// then part of every item's context. Always `None` in end-to-end sessions, whose
+    /// MLS group carries the descriptor. JSON: base64 or `null`.
+    ///
+    /// [`Counselling::attach_mode_descriptor`]: crate::service::Counselling::attach_mode_descriptor
+    #[serde(default, with = "crate::json::base64_opt")]
+    pub mode_descriptor: Option<Vec<u8>>,
     /// When it was created.
     pub created_at: Timestamp,
     /// Last post or join, for the inactive-session deadline.
@@ -74,6 +82,14 @@ pub struct Session {
 }
 
 impl Session {
+    /// The binding of the session's mode descriptor that every item context carries
+    /// (`None` without a descriptor).
+    pub fn mode_binding(&self) -> Option<cai_crypto::ModeBinding> {
+        self.mode_descriptor
+            .as_deref()
+            .map(cai_crypto::ModeBinding::of_accepted)
+    }
+
     /// Whether the session accepts posts and joins.
     pub fn is_open(&self) -> bool {
         matches!(self.status, SessionStatus::Open)

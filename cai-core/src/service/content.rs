@@ -90,7 +90,7 @@ impl Counselling {
                     });
                 }
                 let key = self.session_data_key(store, s, 0).await?;
-                let ids = ItemIds::new(s.tenant, s.id, item);
+                let ids = ItemIds::in_session(s, item);
                 SealedBody::new(envelope::seal(&key, &ids.context(version, kind), &plain)?)
             }
             (SessionMode::ServerManaged, ContentBody::Sealed(_)) => Err(Error::WrongMode {
@@ -126,7 +126,7 @@ impl Counselling {
             return Ok(ContentBody::Sealed(v.body));
         }
         let key = self.session_data_key(store, s, 0).await?;
-        let ids = ItemIds::new(s.tenant, s.id, v.item);
+        let ids = ItemIds::in_session(s, v.item);
         let ctx = ids.context(v.version, kind);
         // A stored envelope the server sealed itself that does not open is corruption
         // (or tampering at rest), not the reader's mistake.

@@ -5,8 +5,9 @@
 //! the same bytes without spelling them out.
 
 use cai_crypto::hierarchy::session_wrap_context;
-use cai_crypto::{ContentKind, ItemContext};
+use cai_crypto::{ContentKind, ItemContext, ModeBinding};
 
+use crate::domain::Session;
 use crate::error::Result;
 use crate::id::{ItemId, SessionId, TenantId};
 
@@ -31,16 +32,33 @@ pub struct ItemIds {
     tenant: String,
     session: String,
     item: String,
+    mode: Option<ModeBinding>,
 }
 
 impl ItemIds {
-    /// The text forms of these ids.
+    /// The text forms of these ids, for a session without a mode descriptor.
     pub fn new(tenant: TenantId, session: SessionId, item: ItemId) -> Self {
         Self {
             tenant: tenant.to_string(),
             session: session.to_string(),
             item: item.to_string(),
+            mode: None,
         }
+    }
+
+    /// The ids of `item` in session `s`, with the binding of the session's mode
+    /// descriptor if it has one ([`Session::mode_binding`]).
+    pub fn in_session(s: &Session, item: ItemId) -> Self {
+        Self {
+            mode: s.mode_binding(),
+            ..Self::new(s.tenant, s.id, item)
+        }
+    }
+
+    /// The same ids with the binding of an accepted mode descriptor (a client's
+    /// `ModeDescriptor::accept(…)?.binding()`), or none.
+    pub fn with_mode(self, mode: Option<ModeBinding>) -> Self {
+        Self { mode, ..self }
     }
 
     /// The envelope context of `version` of the item, of `kind`.
@@ -52,6 +70,7 @@ impl ItemIds {
             version,
             kind,
         )
+        .with_mode(self.mode)
     }
 }
 

@@ -16,6 +16,7 @@ mod context;
 mod e2e;
 mod explain;
 pub mod mail;
+mod modes;
 pub mod observe;
 pub mod paging;
 mod rooms;
@@ -51,6 +52,7 @@ pub use e2e::{
 };
 pub use explain::Target;
 pub use mail::{InvitationTemplate, InvitationTemplates};
+pub use modes::MAX_MODE_DESCRIPTOR_LEN;
 pub use observe::{Health, PortHealth};
 pub use paging::{Cursor, PageRequest, Paged};
 pub use rooms::{NewRoom, ROOM_PASSWORD_MAX, ROOM_PASSWORD_MIN, RoomEntry};

@@ -427,6 +427,7 @@ impl Counselling {
             groups,
             on_close: new.on_close.unwrap_or(t.settings.retention.on_close),
             key_epoch: 0,
+            mode_descriptor: None,
             created_at: tx.now,
             last_activity: tx.now,
             status: SessionStatus::Open,

@@ -454,6 +454,30 @@ pub(crate) async fn call(
             svc.share_history(&c, t, s, ctx.account(y), grant).await
         }
         Op::CloseSession => svc.close_session(&c, t, ctx.session(x)).await.map(drop),
+        Op::AttachModeDescriptor => {
+            // Signed by the caller for one of the sessions, in a mode that may or may
+            // not be the session's; sometimes garbage.
+            let s = ctx.session(x);
+            let mode = cai_crypto::modes::SessionMode::ALL[usize::from(z) % 4];
+            let descriptor = ModeDescriptor::sign(
+                &cai_crypto::e2e::IdentityKey::generate().unwrap(),
+                &AccountRef::new(c.subject.to_string().as_bytes()).unwrap(),
+                t.to_string().as_bytes(),
+                s.to_string().as_bytes(),
+                mode,
+            )
+            .unwrap()
+            .as_bytes()
+            .to_vec();
+            let descriptor = if y.is_multiple_of(5) {
+                b"garbage".to_vec()
+            } else {
+                descriptor
+            };
+            svc.attach_mode_descriptor(&c, t, s, descriptor)
+                .await
+                .map(drop)
+        }
         Op::CreateRoom => {
             let password = room_password(y, ROOM_PASSWORD);
             let new = NewRoom {

@@ -133,6 +133,7 @@ ops! {
     RemoveParticipant => "remove_participant",
     ShareHistory => "share_history",
     CloseSession => "close_session",
+    AttachModeDescriptor => "attach_mode_descriptor",
     CreateRoom => "create_room",
     Room => "room",
     StartMeeting => "start_meeting",

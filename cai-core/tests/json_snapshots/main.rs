@@ -153,6 +153,7 @@ fn session() -> Session {
         groups: vec![group_id()],
         on_close: ContentRetention::Keep,
         key_epoch: 2,
+        mode_descriptor: None,
         created_at: t0(),
         last_activity: t(1),
         status: SessionStatus::Open,

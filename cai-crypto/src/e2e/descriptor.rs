@@ -6,16 +6,19 @@
 //! group-context extension of the session's MLS group
 //! ([`EXTENSION_MODE_DESCRIPTOR`](super::EXTENSION_MODE_DESCRIPTOR)): it enters the key
 //! schedule, so a member holding another descriptor derives other keys, and every
-//! joining device checks it against the session it meant to join.
+//! joining device checks it against the session it meant to join. In the other three
+//! modes the creator attaches it to the session (`cai-core`), clients accept it with
+//! [`ModeDescriptor::accept`] before sealing or opening, and its
+//! [`binding`](ModeDescriptor::binding) is part of every item's context, so an item
+//! sealed under another descriptor does not open.
 
 use core::fmt;
 
-use sha2::{Digest, Sha256};
-
 use super::credential::{AccountRef, MAX_ACCOUNT_ID_LEN};
 use super::identity::{IDENTITY_PUBLIC_KEY_LEN, IdentityKey, IdentityPublicKey};
+use super::trust::TrustStore;
 use super::wire::{Reader, put_preamble, put_var8, read_preamble};
-use crate::context::MAX_ID_LEN;
+use crate::context::{MAX_ID_LEN, ModeBinding};
 use crate::modes::SessionMode;
 use crate::{Error, Result};
 
@@ -119,9 +122,37 @@ impl ModeDescriptor {
         &self.bytes
     }
 
-    /// SHA-256 of the encoding: what the other modes bind into their contexts.
-    pub fn digest(&self) -> [u8; 32] {
-        Sha256::digest(&self.bytes).into()
+    /// SHA-256 of the encoding: what the other modes bind into their item contexts
+    /// ([`ItemContext::with_mode`](crate::ItemContext::with_mode)).
+    pub fn binding(&self) -> ModeBinding {
+        ModeBinding::of_accepted(&self.bytes)
+    }
+
+    /// What a client does with the descriptor the server hands it for a session in
+    /// any mode, before it seals or opens anything there: parses it and checks its
+    /// signature, that it names `tenant`/`session`, that its mode is the one the server
+    /// `announced` (a mismatch is a downgrade attempt: [`Error::Rejected`]), and that
+    /// the creator's identity key is the one `trust` holds for the creator
+    /// ([`Error::Untrusted`] otherwise; a trust-on-first-use store learns it).
+    /// Returns the descriptor, whose [`binding`](Self::binding) goes into every item
+    /// context of the session.
+    pub fn accept(
+        bytes: &[u8],
+        tenant: &[u8],
+        session: &[u8],
+        announced: SessionMode,
+        trust: &mut TrustStore,
+    ) -> Result<Self> {
+        let descriptor = Self::parse(bytes)?;
+        descriptor.check_session(tenant, session)?;
+        if descriptor.mode != announced {
+            return Err(Error::Rejected {
+                what: "mode descriptor",
+                reason: "the creator signed another mode than the server announced",
+            });
+        }
+        trust.admit_user(&descriptor.creator, &descriptor.creator_key)?;
+        Ok(descriptor)
     }
 }
 

@@ -90,6 +90,29 @@ impl TrustStore {
         self.users.get(account).copied()
     }
 
+    /// Checks that `key` is `account`'s trusted identity key; a trust-on-first-use store
+    /// learns an account it has not seen.
+    pub(crate) fn admit_user(
+        &mut self,
+        account: &AccountRef,
+        key: &IdentityPublicKey,
+    ) -> Result<TrustLevel> {
+        match self.users.get(account) {
+            Some((k, level)) if k == key => Ok(*level),
+            Some(_) => Err(Error::Untrusted {
+                reason: "the user's identity key changed",
+            }),
+            None if self.first_use => {
+                self.users
+                    .insert(account.clone(), (*key, TrustLevel::FirstUse));
+                Ok(TrustLevel::FirstUse)
+            }
+            None => Err(Error::Untrusted {
+                reason: "unknown user identity key",
+            }),
+        }
+    }
+
     /// Checks a credential, learning new devices (and, on first use, new users).
     pub(crate) fn admit(&mut self, c: &DeviceCredential) -> Result<Admission> {
         let admission = match self.users.get(c.account()) {
