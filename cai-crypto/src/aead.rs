@@ -5,7 +5,7 @@
 //! `CryptoProvider`, a backend is a plain `&'static dyn` value:
 //!
 //! * [`RUST_CRYPTO`] — portable pure-Rust RustCrypto `aes-gcm`, always available.
-//! * [`RING`] — `ring`'s assembly implementation (feature `ring`), several times faster
+//! * `RING` — `ring`'s assembly implementation (feature `ring`), several times faster
 //!   on x86-64 and arm64.
 //!
 //! [`default_backend`] picks `ring` when the feature is on. Both run the same Wycheproof
@@ -148,7 +148,7 @@ pub static RUST_CRYPTO: &dyn AeadBackend = &RustCryptoBackend;
 #[cfg(feature = "ring")]
 pub static RING: &dyn AeadBackend = &RingBackend;
 
-/// The fastest backend compiled in: [`RING`] with the `ring` feature, else [`RUST_CRYPTO`].
+/// The fastest backend compiled in: `RING` with the `ring` feature, else [`RUST_CRYPTO`].
 pub fn default_backend() -> &'static dyn AeadBackend {
     #[cfg(feature = "ring")]
     {

@@ -234,10 +234,11 @@ fn derive_okm(key: &DataKey, salt: &[u8; SALT_LEN]) -> Result<SecretBytes<64>> {
 /// exposes a VM generation ID). The sealer is still not `Clone`: there is no reason to
 /// copy one, and within one sealer the sequence number alone keeps nonces distinct.
 ///
-/// Cost: one call to the operating system's generator per item. On Linux with glibc
-/// before 2.41 that is a system call, which dominates sealing a small item
-/// (`docs/BENCHMARKS.md`); glibc 2.41 and later answer from the vDSO on Linux 6.11 and
-/// later.
+/// Cost: one call to the operating system's generator per item. As a system call that
+/// dominates sealing a small item (`docs/BENCHMARKS.md`), so with the `vdso-nonces`
+/// feature (default) on Linux 6.11+ (x86_64, aarch64) the random part comes from the
+/// kernel's vDSO `getrandom`, with the same fork and snapshot guarantees and no system
+/// call ([`nonces_from_vdso`] tells which source is used).
 pub struct Sealer {
     key_id: KeyId,
     epoch: KeyEpoch,

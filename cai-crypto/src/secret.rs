@@ -133,7 +133,8 @@ mod vdso {
     }
 }
 
-/// Whether [`fill_nonce_random`] draws from the vDSO here (else from the system call).
+/// Whether envelope nonces draw their random part from the Linux vDSO `getrandom` in this
+/// process (else from the `getrandom` system call).
 #[cfg(all(
     feature = "vdso-nonces",
     target_os = "linux",
@@ -143,7 +144,8 @@ pub fn nonces_from_vdso() -> bool {
     vdso::available()
 }
 
-/// Whether [`fill_nonce_random`] draws from the vDSO here (else from the system call).
+/// Whether envelope nonces draw their random part from the Linux vDSO `getrandom` in this
+/// process (else from the `getrandom` system call).
 #[cfg(not(all(
     feature = "vdso-nonces",
     target_os = "linux",

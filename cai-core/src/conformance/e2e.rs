@@ -134,6 +134,78 @@ pub async fn e2e_epochs_insert_only(store: DynStore) {
     assert!(read(store.e2e_latest(t, other).await, "e2e_latest").is_none());
 }
 
+/// `VetoE2eEpoch` withdraws only the newest epoch, only while it holds the given
+/// commit; with an `InsertE2eEpoch` of the same number in the same batch it replaces
+/// it. Refused vetoes change nothing.
+pub async fn e2e_veto(store: DynStore) {
+    let t: TenantId = rid();
+    let (owner, session, empty): (AccountId, SessionId, SessionId) = (rid(), rid(), rid());
+    let mut writes = data::tenant_with_session(t, owner, session);
+    writes.push(Write::InsertSession(data::session(t, empty, owner)));
+    writes.extend((0..3).map(|e| Write::InsertE2eEpoch(e2e_epoch(t, session, e))));
+    commit_ok(&store, t, writes).await;
+    let veto = |session: SessionId, epoch: u32, commit: &[u8]| Write::VetoE2eEpoch {
+        tenant: t,
+        session,
+        epoch,
+        commit: commit.to_vec(),
+    };
+    let all = |store: &DynStore| {
+        let store = store.clone();
+        async move { read(store.e2e_epochs(t, session, None, 10).await, "e2e_epochs") }
+    };
+    let before = all(&store).await;
+
+    let mut replacement = e2e_epoch(t, session, 2);
+    replacement.commit = b"the owner's commit".to_vec();
+    for (batch, why) in [
+        (vec![veto(session, 1, b"commit 1")], "not the newest epoch"),
+        (vec![veto(session, 2, b"commit 1")], "another commit"),
+        (
+            vec![veto(session, 3, b"commit 3")],
+            "an epoch that is not there",
+        ),
+        (vec![veto(empty, 0, b"commit 0")], "a group without epochs"),
+        (
+            vec![
+                veto(session, 2, b"commit 2"),
+                Write::InsertE2eEpoch(replacement.clone()),
+                Write::InsertE2eEpoch(e2e_epoch(t, session, 2)),
+            ],
+            "a second insert after the replacement",
+        ),
+    ] {
+        assert_conflict(commit(&store, t, batch).await, why);
+        assert_eq!(all(&store).await, before, "{why} changed the epochs");
+    }
+
+    // Vetoed and replaced in one batch.
+    commit_ok(
+        &store,
+        t,
+        vec![
+            veto(session, 2, b"commit 2"),
+            Write::InsertE2eEpoch(replacement.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        read(store.e2e_latest(t, session).await, "e2e_latest"),
+        Some(replacement.clone())
+    );
+    // The vetoed commit cannot be vetoed again: the row holds another commit now.
+    assert_conflict(
+        commit(&store, t, vec![veto(session, 2, b"commit 2")]).await,
+        "a veto of a commit already vetoed",
+    );
+    // A veto alone leaves the epoch before as the newest.
+    commit_ok(&store, t, vec![veto(session, 2, b"the owner's commit")]).await;
+    assert_eq!(
+        read(store.e2e_latest(t, session).await, "e2e_latest"),
+        Some(e2e_epoch(t, session, 1))
+    );
+}
+
 /// Key packages: listed oldest first; a reference is unique; a one-time package is
 /// taken once (then `Missing`), a last-resort one never; a new last-resort package
 /// replaces the device's old one only; deleting the account or guest removes them.

@@ -32,7 +32,7 @@
 //! | [`sessions`] | `participants`, `sessions_of`, `delete_session_cascades`, `listings` |
 //! | [`content`] | `item_versions`, `delete_item_cascades`, `delete_session_content`, `items_paging` |
 //! | [`keys`] | `custody_insert_only`, `delete_custody_shreds`, `grants_and_backups_are_replaced`, `credentials` |
-//! | [`e2e`] | `e2e_epochs_insert_only`, `key_packages` |
+//! | [`e2e`] | `e2e_epochs_insert_only`, `e2e_veto`, `key_packages` |
 //! | [`audit`] | `audit_sequence`, `incidents`, `notification_outbox` |
 //! | [`concurrency`] | `concurrent_batches_serialize` |
 //!
@@ -111,7 +111,7 @@ macro_rules! store_conformance_tests {
                     items_paging;
                 keys: custody_insert_only, delete_custody_shreds,
                     grants_and_backups_are_replaced, credentials;
-                e2e: e2e_epochs_insert_only, key_packages;
+                e2e: e2e_epochs_insert_only, e2e_veto, key_packages;
                 audit: audit_sequence, incidents, notification_outbox;
             );
 

@@ -431,6 +431,22 @@ pub enum Write {
     /// epoch with the same number is a [`StoreError::Conflict`] — this is what makes
     /// the first commit of an epoch win when two race).
     InsertE2eEpoch(E2eEpoch),
+    /// Withdraw the **latest** epoch of an end-to-end session's group, vetoed by the
+    /// session's owner: removes the row of `epoch` only if it is the session's newest
+    /// and still holds `commit`, else [`StoreError::Conflict`] (so two vetoes, or a
+    /// veto racing the next commit, cannot both take effect). The replacement is an
+    /// [`InsertE2eEpoch`](Write::InsertE2eEpoch) of the same number later in the
+    /// same batch.
+    VetoE2eEpoch {
+        /// The tenant.
+        tenant: TenantId,
+        /// The session.
+        session: SessionId,
+        /// The epoch withdrawn.
+        epoch: u32,
+        /// The commit it must hold.
+        commit: Vec<u8>,
+    },
     /// Publish a key package (its reference unique, else `Conflict`). A last-resort
     /// package replaces the device's previous last-resort package.
     PutKeyPackage(StoredKeyPackage),
@@ -503,6 +519,7 @@ impl std::fmt::Debug for Write {
             Write::DeleteCustody(id) => ("DeleteCustody", id),
             Write::PutHistoryGrant(g) => ("PutHistoryGrant", &g.session),
             Write::InsertE2eEpoch(e) => ("InsertE2eEpoch", &e.session),
+            Write::VetoE2eEpoch { session, .. } => ("VetoE2eEpoch", session),
             Write::PutKeyPackage(k) => ("PutKeyPackage", &k.owner),
             Write::TakeKeyPackage { owner, .. } => ("TakeKeyPackage", owner),
             Write::PutKeyBackup { account, .. } => ("PutKeyBackup", account),

@@ -84,6 +84,20 @@ pub struct E2eEpochView {
     pub at: crate::Timestamp,
 }
 
+/// A commit and the epoch it is made on.
+pub(crate) struct CommitOn {
+    pub(crate) commit: E2eCommit,
+    /// `None`: the group's newest epoch.
+    pub(crate) base: Option<E2eEpoch>,
+}
+
+impl CommitOn {
+    /// A commit on the group's newest epoch.
+    pub(crate) fn newest(commit: E2eCommit) -> Self {
+        Self { commit, base: None }
+    }
+}
+
 impl From<E2eEpoch> for E2eEpochView {
     fn from(e: E2eEpoch) -> Self {
         Self {
@@ -353,7 +367,14 @@ impl Counselling {
                 .await?;
             let mut tx = self.tx_of(caller, tenant);
             let epoch = self
-                .apply_e2e_commit(&store, &mut tx, &mut s, &parts, commit, caller)
+                .apply_e2e_commit(
+                    &store,
+                    &mut tx,
+                    &mut s,
+                    &parts,
+                    CommitOn::newest(commit),
+                    caller,
+                )
                 .await?;
             tx.audit(
                 &store,
@@ -362,6 +383,109 @@ impl Counselling {
                 vec![Change::new("key_epoch", None::<u32>, Some(epoch))],
                 Some(&decision),
                 false,
+            )
+            .await?;
+            self.commit(&store, tx).await?;
+            Ok(epoch)
+        })
+        .await
+    }
+
+    /// Withdraws the group's newest epoch and puts the owner's `replacement` commit in
+    /// its place: how a session recovers when a member (or a thief of a member
+    /// device's key) posted a commit the Delivery Service accepted but the members'
+    /// devices refuse (`docs/E2E.md` §6.1) — the server cannot check what only members
+    /// can, so without a veto every later commit would conflict. The replacement is a
+    /// commit by the owner's device for the epoch *before* the vetoed one, typically
+    /// removing the offending device, and goes through every check of
+    /// [`post_e2e_commit`](Self::post_e2e_commit) against that epoch's group state.
+    /// Atomic: if another commit or veto got there first, `conflict` and nothing
+    /// changes.
+    ///
+    /// Checks, in this order: the caller may view the session (else `not_found`); the
+    /// session is end-to-end (`wrong_mode`); only its owner vetoes (`invalid`);
+    /// `vetoed_epoch` is the group's newest (`conflict`) and not its first, which the
+    /// owner made (`invalid`); the replacement is not the vetoed commit itself
+    /// (`invalid`); then the replacement as a commit. Members that had
+    /// processed the vetoed commit are on another branch from then on and see the
+    /// replacement refused (a fork they detect); the owner vouches for the veto.
+    /// Audited as `session_keys_changed` (`vetoed_epoch`, `key_epoch`), notified to
+    /// the tenant's administrators as security relevant.
+    pub async fn veto_e2e_commit(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+        vetoed_epoch: u32,
+        replacement: E2eCommit,
+    ) -> Result<u32> {
+        self.observe("veto_e2e_commit", Some(tenant), Some(caller), async move {
+            let (store, _, mut s, parts, decision) = self
+                .session_action(caller, tenant, session, Action::ViewSession)
+                .await?;
+            require_e2e(&s)?;
+            if caller.subject != SubjectId::Account(s.owner) {
+                return Err(Error::Invalid {
+                    what: "end-to-end veto",
+                    reason: "only the session's owner vetoes a commit",
+                });
+            }
+            let vetoed = store
+                .e2e_latest(tenant, session)
+                .await?
+                .filter(|e| e.epoch == vetoed_epoch)
+                .ok_or(Error::Conflict {
+                    what: "end-to-end veto",
+                    reason: "only the group's newest epoch can be vetoed",
+                })?;
+            let base_epoch = vetoed_epoch.checked_sub(1).ok_or(Error::Invalid {
+                what: "end-to-end veto",
+                reason: "the group's first epoch is its creation by the owner",
+            })?;
+            if replacement.commit == vetoed.commit {
+                return Err(Error::Invalid {
+                    what: "end-to-end veto",
+                    reason: "the replacement is the vetoed commit",
+                });
+            }
+            let base = store
+                .e2e_epochs(tenant, session, base_epoch.checked_sub(1), 1)
+                .await?
+                .into_iter()
+                .find(|e| e.epoch == base_epoch)
+                .ok_or(Error::Store(crate::ports::StoreError::Corrupt {
+                    what: "end-to-end epochs",
+                }))?;
+            let mut tx = self.tx_of(caller, tenant);
+            tx.write(Write::VetoE2eEpoch {
+                tenant,
+                session,
+                epoch: vetoed_epoch,
+                commit: vetoed.commit,
+            });
+            let epoch = self
+                .apply_e2e_commit(
+                    &store,
+                    &mut tx,
+                    &mut s,
+                    &parts,
+                    CommitOn {
+                        commit: replacement,
+                        base: Some(base),
+                    },
+                    caller,
+                )
+                .await?;
+            tx.audit(
+                &store,
+                AuditKind::SessionKeysChanged,
+                AuditObject::Session(session),
+                vec![
+                    Change::new("vetoed_epoch", None::<u32>, Some(vetoed_epoch)),
+                    Change::new("key_epoch", Some(vetoed_epoch), Some(epoch)),
+                ],
+                Some(&decision),
+                true,
             )
             .await?;
             self.commit(&store, tx).await?;
@@ -413,9 +537,10 @@ impl Counselling {
         tx: &mut Tx,
         s: &mut Session,
         parts: &[(SubjectId, ParticipantRole)],
-        commit: E2eCommit,
+        on: CommitOn,
         caller: &Caller,
     ) -> Result<u32> {
+        let CommitOn { commit, base } = on;
         require_e2e(s)?;
         if !s.is_open() {
             return Err(Error::SessionClosed);
@@ -432,13 +557,16 @@ impl Counselling {
         {
             return Err(too_large("welcome", MAX_HANDSHAKE_LEN));
         }
-        let latest = store
-            .e2e_latest(s.tenant, s.id)
-            .await?
-            .ok_or(Error::Conflict {
-                what: "end-to-end group",
-                reason: "not started yet",
-            })?;
+        let latest = match base {
+            Some(base) => base,
+            None => store
+                .e2e_latest(s.tenant, s.id)
+                .await?
+                .ok_or(Error::Conflict {
+                    what: "end-to-end group",
+                    reason: "not started yet",
+                })?,
+        };
         let mut ds = DsGroup::from_bytes(&latest.group).map_err(|_| {
             Error::Store(crate::ports::StoreError::Corrupt {
                 what: "end-to-end group state",

@@ -1332,8 +1332,15 @@ impl Counselling {
     ) -> Result<()> {
         match (s.mode, next_epoch) {
             (SessionMode::EndToEnd, Some(commit)) => {
-                self.apply_e2e_commit(store, tx, s, parts_after, commit, caller)
-                    .await?;
+                self.apply_e2e_commit(
+                    store,
+                    tx,
+                    s,
+                    parts_after,
+                    super::e2e::CommitOn::newest(commit),
+                    caller,
+                )
+                .await?;
                 Ok(())
             }
             (SessionMode::EndToEnd, None) => match leaving {

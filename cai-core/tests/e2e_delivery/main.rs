@@ -11,6 +11,7 @@ mod common;
 mod limits;
 mod rights;
 mod scenarios;
+mod veto;
 
 use cai_core::domain::{
     BuiltinRole, ContentKind, Pseudonym, SealedBody, SessionMode, TenantSettings,

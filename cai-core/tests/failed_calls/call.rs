@@ -334,6 +334,15 @@ pub(crate) async fn call(
             ctx.settle(r.is_ok());
             r.map(drop)
         }
+        Op::VetoE2eCommit => {
+            let s = if x < 96 { ctx.e2e } else { ctx.session(x) };
+            let commit = ctx.e2e_commit(y);
+            let r = svc
+                .veto_e2e_commit(&c, t, s, u32::from(z % 4), commit)
+                .await;
+            ctx.settle(r.is_ok());
+            r.map(drop)
+        }
         Op::E2eEpochs => {
             let s = if x < 96 { ctx.e2e } else { ctx.session(x) };
             let after = (!y.is_multiple_of(3)).then_some(u32::from(y % 4));

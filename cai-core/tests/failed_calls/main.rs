@@ -121,6 +121,7 @@ ops! {
     ClaimKeyPackages => "claim_key_packages",
     StartE2eGroup => "start_e2e_group",
     PostE2eCommit => "post_e2e_commit",
+    VetoE2eCommit => "veto_e2e_commit",
     E2eEpochs => "e2e_epochs",
     Invite => "invite",
     ListInvitations => "list_invitations",

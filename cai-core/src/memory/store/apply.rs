@@ -24,6 +24,7 @@ pub(super) fn belongs_to(write: &Write, tenant: TenantId) -> bool {
         Write::InsertCustody(c) => c.tenant == tenant,
         Write::PutHistoryGrant(g) => g.tenant == tenant,
         Write::InsertE2eEpoch(e) => e.tenant == tenant,
+        Write::VetoE2eEpoch { tenant: t, .. } => *t == tenant,
         Write::PutKeyPackage(k) => k.tenant == tenant,
         Write::PutCredential(c) => c.tenant == tenant,
         Write::AppendAudit(e) => e.tenant == tenant,
@@ -177,6 +178,23 @@ pub(super) fn apply(tx: &mut Tx<'_>, write: Write) -> StoreResult<()> {
             let key = (e.session, e.epoch);
             ensure_free(tx.space().e2e.contains_key(&key), "end-to-end epoch")?;
             tx.put(|s| &mut s.e2e, key, e);
+        }
+        Write::VetoE2eEpoch {
+            session,
+            epoch,
+            commit,
+            ..
+        } => {
+            let newest = tx
+                .space()
+                .e2e
+                .range((session, 0)..=(session, u32::MAX))
+                .next_back()
+                .map(|(_, e)| (e.epoch, e.commit == commit));
+            if newest != Some((epoch, true)) {
+                return Err(conflict("end-to-end epoch"));
+            }
+            tx.remove(|s| &mut s.e2e, (session, epoch));
         }
         Write::PutKeyPackage(k) => {
             let owned = tx
