@@ -91,6 +91,8 @@ async fn server_sealed_items_carry_the_binding() {
         details.session.mode_descriptor.as_deref(),
         Some(&descriptor[..])
     );
+    // The answer is the session as stored, revision included.
+    assert_eq!(attached, details.session);
 
     let item = w
         .svc

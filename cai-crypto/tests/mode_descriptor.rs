@@ -45,6 +45,12 @@ fn a_pinned_creators_descriptor_is_accepted_for_its_mode() {
             ModeDescriptor::accept(d.as_bytes(), TENANT, SESSION, mode, &mut pinned(&c)).unwrap();
         assert_eq!(got.mode(), mode);
         assert_eq!(got.binding(), d.binding());
+        assert_eq!(
+            (got.tenant(), got.session(), got.creator()),
+            (TENANT, SESSION, &c.account)
+        );
+        assert_eq!(got.creator_key(), &c.key.public());
+        assert_eq!(got.binding(), ModeBinding::of_accepted(d.as_bytes()));
     }
 }
 
