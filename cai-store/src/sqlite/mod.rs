@@ -179,9 +179,11 @@ impl Store for SqliteStore {
         let tenant = batch.tenant;
         for write in batch.writes {
             if let Err(e) = apply::apply(&mut tx, tenant, write).await {
-                // Rolled back on drop as well; explicitly, so the next batch on this
-                // connection never waits for it.
-                tx.rollback().await.map_err(StoreError::backend)?;
+                // Rolled back explicitly, so the next batch on this connection does
+                // not wait for it. Should the rollback itself fail, the connection is
+                // broken: sqlx discards it, SQLite rolls the transaction back, and the
+                // write's own error is what the caller needs to see.
+                let _rolled_back = tx.rollback().await;
                 return Err(e);
             }
         }
@@ -194,5 +196,48 @@ impl Store for SqliteStore {
             .await
             .map(|_| ())
             .map_err(StoreError::backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Released migrations never change: a database migrated by an earlier build must
+    /// meet exactly the SQL it was migrated with (sqlx refuses a changed checksum on
+    /// open). A schema change is a new, numbered file; this pin fails when a released
+    /// one is edited. Pinned values: `sha384sum migrations/sqlite/*.sql`.
+    #[test]
+    fn released_migrations_are_pinned() {
+        let pinned = [(
+            1,
+            "fc037fbe64d15268135ba027526449a33ed11c2997fea89e15e83f8fbe12889b4b8e5dbfdfb8ded431105f8cfa0a1921",
+        )];
+        let actual: Vec<(i64, String)> = MIGRATOR
+            .iter()
+            .map(|m| {
+                let hex: String = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
+                (m.version, hex)
+            })
+            .collect();
+        let pinned: Vec<(i64, String)> =
+            pinned.iter().map(|(v, c)| (*v, (*c).to_owned())).collect();
+        assert_eq!(actual, pinned);
+    }
+
+    #[tokio::test]
+    async fn a_reopened_file_is_not_migrated_twice_and_a_closed_store_fails_cleanly() {
+        let store = SqliteStore::temporary().await.unwrap();
+        let path = store.path().unwrap().to_path_buf();
+        let again = SqliteStore::open(&path).await.unwrap();
+        again.health().await.unwrap();
+        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(&again.readers)
+            .await
+            .unwrap();
+        assert_eq!(applied, 1);
+        store.close().await;
+        assert!(matches!(store.health().await, Err(StoreError::Backend(_))));
+        again.health().await.unwrap();
     }
 }

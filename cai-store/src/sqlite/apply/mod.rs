@@ -20,8 +20,8 @@ use super::codec::{Query, db_error};
 pub(super) type Conn = SqliteConnection;
 
 /// Whether every record a write carries belongs to `tenant`. Writes that name only an
-/// id belong to the batch's tenant by construction; a write this build does not know
-/// belongs nowhere, so the batch fails before anything is applied.
+/// id belong to the batch's tenant by construction. A write this build does not know
+/// passes here and is refused by [`apply`], which rolls the whole batch back.
 pub(super) fn belongs_to(write: &Write, tenant: TenantId) -> bool {
     match write {
         Write::InsertTenant(t) | Write::UpdateTenant(t) => t.id == tenant,
@@ -56,7 +56,7 @@ pub(super) fn belongs_to(write: &Write, tenant: TenantId) -> bool {
         | Write::TakeKeyPackage { .. }
         | Write::DeleteCredential { .. }
         | Write::MarkNotified(_) => true,
-        _ => false,
+        _ => true,
     }
 }
 
@@ -117,10 +117,17 @@ pub(super) async fn apply(conn: &mut Conn, tenant: TenantId, write: Write) -> St
         Write::RecordIncident(i) => audit::record_incident(conn, i).await,
         Write::QueueNotification(n) => audit::queue_notification(conn, n).await,
         Write::MarkNotified(event) => audit::mark_notified(conn, tenant, event).await,
-        // `belongs_to` already refused it; never reached.
-        _ => Err(StoreError::TenantMismatch),
+        // A variant added to cai-core after this backend was written: refuse the
+        // batch rather than drop the write silently.
+        _ => Err(StoreError::backend(UnsupportedWrite)),
     }
 }
+
+/// A write this backend does not implement yet (cai-core's `Write` is
+/// `#[non_exhaustive]`).
+#[derive(Debug, thiserror::Error)]
+#[error("this store does not implement a write in the batch; update cai-store")]
+struct UnsupportedWrite;
 
 pub(super) const fn conflict(what: &'static str) -> StoreError {
     StoreError::Conflict { what }
