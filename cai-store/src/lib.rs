@@ -1,9 +1,51 @@
 //! # cai-store
 //!
-//! Storage backends for the cai SDK — **not yet implemented; this crate exposes nothing
-//! yet.**
+//! Storage backends for the cai SDK: [`SqliteStore`](sqlite::SqliteStore) implements
+//! every storage port of `cai-core` ([`Store`](cai_core::ports::Store) and its read
+//! traits) on SQLite, the embedded default — a file path is all a host gives.
 //!
-//! It will hold the sqlx backends of `cai-core`'s storage ports: SQLite as the embedded
-//! default and PostgreSQL for scale-out, each passing the shared conformance suite; the
-//! retention jobs, the tamper-evident audit log, backup/restore and data export.
-//! Backends only ever receive ciphertext for counselling content.
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//!
+//! use cai_core::ports::SingleStore;
+//! use cai_core::{Counselling, Ports};
+//! use cai_store::sqlite::SqliteStore;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = SqliteStore::open(dir.path().join("centre.db")).await?;
+//!
+//! // Every other port as the in-memory defaults give them; the store is SQLite.
+//! let mut world = Ports::in_memory();
+//! world.ports.router = Arc::new(SingleStore(Arc::new(store)));
+//! let service = Counselling::new(world.ports);
+//! # let _ = service;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## What it does
+//! - One SQLite file per store, in WAL mode with foreign keys on; the schema's
+//!   migrations are embedded in the binary and applied on open.
+//! - A [`Batch`](cai_core::ports::Batch) is one `BEGIN IMMEDIATE` transaction: all of
+//!   it or none of it, with the revision preconditions, unique keys and cascades of
+//!   the storage contract, checked by cai-core's conformance suite
+//!   (`tests/sqlite_conformance.rs`).
+//! - Every query is parameterised; no SQL is built from input (R-O1).
+//! - Content bodies, key custody, grants, backups and credentials are BLOBs holding
+//!   exactly the bytes cai-core hands over: ciphertext for content (R-E1). The store
+//!   never sees plaintext content, and a test scans the raw file to prove it.
+//! - One store per file is one tenant placement (R-T2): a host that opens one file per
+//!   tenant keeps tenants apart down to the file system (R-T1).
+//!
+//! ## What it does not do (yet)
+//! PostgreSQL, a tenant router over several stores, blob storage for large files,
+//! the retention engine, the tamper-evident audit chain, backup/restore/export and
+//! reports are not part of this crate yet. See `docs/STORE.md`.
+
+pub mod sqlite;
+
+mod error;
+
+pub use error::OpenError;

@@ -1,0 +1,15 @@
+//! Errors of opening a store. Failures of the ports themselves are cai-core's
+//! [`StoreError`](cai_core::ports::StoreError).
+
+/// Opening a database failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The database could not be opened or configured (path, permissions, locks).
+    #[error("cannot open the database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The embedded migrations could not be applied (e.g. the database has a newer
+    /// schema than this build knows).
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}

@@ -1,0 +1,89 @@
+//! [`AuditStore`] reads: the audit trail and incidents by their per-tenant sequence
+//! numbers, and the notification outbox in commit order.
+
+use async_trait::async_trait;
+use cai_core::domain::{AuditEvent, Incident};
+use cai_core::id::TenantId;
+use cai_core::ports::{AuditStore, Notification, StoreResult};
+use sqlx::sqlite::SqliteRow;
+
+use super::SqliteStore;
+use super::codec::{IdBlob, RowExt, capped, record_of};
+
+const AUDIT: &str = "audit event";
+const INCIDENT: &str = "incident";
+const NOTIFICATION: &str = "notification";
+
+/// A sequence number as a bound value: numbers past `i64::MAX` are never handed out,
+/// so they clamp without changing the answer.
+fn seq(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn numbered<T: serde::de::DeserializeOwned>(
+    row: &SqliteRow,
+    what: &'static str,
+) -> StoreResult<(u64, T)> {
+    let record = record_of(&row.text("body", what)?, vec![], what)?;
+    Ok((row.u64("seq", what)?, record))
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn audit_events(
+        &self,
+        tenant: TenantId,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<(u64, AuditEvent)>> {
+        let q = sqlx::query(
+            "SELECT seq, body FROM audit_events WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(tenant.blob())
+        .bind(seq(after_seq))
+        .bind(capped(limit));
+        self.all(q, AUDIT)
+            .await?
+            .iter()
+            .map(|row| numbered(row, AUDIT))
+            .collect()
+    }
+
+    async fn incidents(
+        &self,
+        tenant: TenantId,
+        before: Option<u64>,
+        limit: u32,
+    ) -> StoreResult<Vec<(u64, Incident)>> {
+        let q = sqlx::query(
+            "SELECT seq, body FROM incidents WHERE tenant = ? AND seq < ? \
+             ORDER BY seq DESC LIMIT ?",
+        )
+        .bind(tenant.blob())
+        .bind(before.map_or(i64::MAX, seq))
+        .bind(capped(limit));
+        self.all(q, INCIDENT)
+            .await?
+            .iter()
+            .map(|row| numbered(row, INCIDENT))
+            .collect()
+    }
+
+    async fn pending_notifications(
+        &self,
+        tenant: TenantId,
+        limit: u32,
+    ) -> StoreResult<Vec<Notification>> {
+        let q = sqlx::query(
+            "SELECT body FROM notifications WHERE tenant = ? AND delivered = 0 \
+             ORDER BY seq LIMIT ?",
+        )
+        .bind(tenant.blob())
+        .bind(capped(limit));
+        self.all(q, NOTIFICATION)
+            .await?
+            .iter()
+            .map(|row| record_of(&row.text("body", NOTIFICATION)?, vec![], NOTIFICATION))
+            .collect()
+    }
+}

@@ -1,0 +1,102 @@
+//! [`ContentStore`] reads: items and their versions. Every column is typed; a version's
+//! body is the sealed envelope exactly as cai-core handed it over.
+
+use async_trait::async_trait;
+use cai_core::domain::{ContentItem, ContentKind, ContentVersion, SealedBody};
+use cai_core::id::{ItemId, SessionId, TenantId};
+use cai_core::ports::{ContentStore, Page, StoreResult};
+use sqlx::sqlite::SqliteRow;
+
+use super::SqliteStore;
+use super::codec::{IdBlob, RowExt, capped, corrupt};
+use super::sessions::keyset;
+
+const ITEM: &str = "item";
+const VERSION: &str = "item version";
+
+const ITEM_COLUMNS: &str = "id, tenant, session, kind, author, created_at, latest_version";
+const VERSION_COLUMNS: &str = "item, tenant, session, version, author, created_at, key_epoch, body";
+
+fn item_of(row: &SqliteRow) -> StoreResult<ContentItem> {
+    let kind = u8::try_from(row.int("kind", ITEM)?).map_err(|_| corrupt(ITEM))?;
+    Ok(ContentItem {
+        id: row.id("id", ITEM)?,
+        tenant: row.id("tenant", ITEM)?,
+        session: row.id("session", ITEM)?,
+        kind: ContentKind::from_code(kind).map_err(|_| corrupt(ITEM))?,
+        author: row.subject("author", ITEM)?,
+        created_at: row.time("created_at", ITEM)?,
+        latest_version: row.u32("latest_version", ITEM)?,
+    })
+}
+
+/// A version; a body that is not a cai envelope or stream (truncated, or written
+/// behind the SDK's back) is `Corrupt`.
+fn version_of(row: &SqliteRow) -> StoreResult<ContentVersion> {
+    Ok(ContentVersion {
+        item: row.id("item", VERSION)?,
+        tenant: row.id("tenant", VERSION)?,
+        session: row.id("session", VERSION)?,
+        version: row.u32("version", VERSION)?,
+        author: row.subject("author", VERSION)?,
+        created_at: row.time("created_at", VERSION)?,
+        key_epoch: row.u32("key_epoch", VERSION)?,
+        body: SealedBody::new(row.bytes("body", VERSION)?).map_err(|_| corrupt(VERSION))?,
+    })
+}
+
+#[async_trait]
+impl ContentStore for SqliteStore {
+    async fn item(&self, tenant: TenantId, id: ItemId) -> StoreResult<Option<ContentItem>> {
+        let sql = format!("SELECT {ITEM_COLUMNS} FROM items WHERE tenant = ? AND id = ?");
+        let q = sqlx::query(&sql).bind(tenant.blob()).bind(id.blob());
+        self.one(q, ITEM).await?.as_ref().map(item_of).transpose()
+    }
+
+    async fn items(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+        page: Page<ItemId>,
+    ) -> StoreResult<Vec<ContentItem>> {
+        let (after, order) = keyset(&page, "id");
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM items WHERE tenant = ? AND session = ? AND {after} \
+             ORDER BY id {order} LIMIT ?"
+        );
+        let q = sqlx::query(&sql)
+            .bind(tenant.blob())
+            .bind(session.blob())
+            .bind(page.after.as_ref().map(IdBlob::blob))
+            .bind(capped(page.limit));
+        self.all(q, ITEM).await?.iter().map(item_of).collect()
+    }
+
+    async fn version(
+        &self,
+        tenant: TenantId,
+        item: ItemId,
+        version: u32,
+    ) -> StoreResult<Option<ContentVersion>> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM versions WHERE tenant = ? AND item = ? AND version = ?"
+        );
+        let q = sqlx::query(&sql)
+            .bind(tenant.blob())
+            .bind(item.blob())
+            .bind(i64::from(version));
+        self.one(q, VERSION)
+            .await?
+            .as_ref()
+            .map(version_of)
+            .transpose()
+    }
+
+    async fn versions(&self, tenant: TenantId, item: ItemId) -> StoreResult<Vec<ContentVersion>> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM versions WHERE tenant = ? AND item = ? ORDER BY version"
+        );
+        let q = sqlx::query(&sql).bind(tenant.blob()).bind(item.blob());
+        self.all(q, VERSION).await?.iter().map(version_of).collect()
+    }
+}
