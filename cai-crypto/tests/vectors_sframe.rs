@@ -1,7 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! RFC 9605 test vectors (`tests/vectors/sframe/test-vectors-rfc9605-025d568.json`, the
-//! file the RFC cites) through the `sframe` crate as cai configures it (RustCrypto
-//! backend) and through cai's own wrapper.
+//! file the RFC cites) through the `sframe` crate with its own RustCrypto backend (a
+//! dev-dependency feature, as an independent reference) and through cai's wrapper, whose
+//! frames go through cai's prepared-key backend (`src/sframe/backend.rs`): both must give
+//! the vectors' exact ciphertexts.
 //!
 //! * `header`: every (kid, ctr) encodes to exactly `encoded`, which decodes back, also via
 //!   [`cai_crypto::sframe::parse_header`]; every proper prefix is reported as truncated.

@@ -3,10 +3,12 @@
 //!
 //! `cai-rtc` encrypts every encoded audio/video frame with a [`FrameEncryptor`] before it
 //! is packetised and decrypts received frames with a [`FrameDecryptor`] holding the keys
-//! of all senders of the call. The SFrame format and AEAD come from the `sframe` crate
-//! (RustCrypto backend); this module adds cai's key ids, key derivation, replay
-//! protection and error mapping. The full description, including what a browser
-//! implementation must do, is `docs/SFRAME.md`.
+//! of all senders of the call. The SFrame format — headers, frame layout, counters and
+//! the replay window — comes from the `sframe` crate; the AEAD is cai's backend for the
+//! crate's crypto traits: RustCrypto AES-GCM whose key schedule and GHASH key are built
+//! once, when a key is added, rather than for every frame. This module adds cai's key
+//! ids, key derivation, replay policy and error mapping. The full description, including
+//! what a browser implementation must do, is `docs/SFRAME.md`.
 //!
 //! * **Suites.** [`MediaSuite::Aes256GcmSha512`] (`AES_256_GCM_SHA512_128`, 0x0005, the
 //!   default) and [`MediaSuite::Aes128GcmSha256`] (`AES_128_GCM_SHA256_128`, 0x0004).
@@ -50,18 +52,29 @@ use core::fmt;
 use std::collections::HashMap;
 
 use sframe::CipherSuite;
+use sframe::crypto::DecryptionBufferView;
 use sframe::error::SframeError;
 use sframe::frame::validation::{
-    ReplayAttackProtectionError, ReplayAttackProtectionStore, Tolerance,
+    FrameValidation, ReplayAttackProtectionError, ReplayAttackProtectionStore, Tolerance,
+    UnvalidatedFrame,
 };
-use sframe::frame::{EncryptedFrameView, MediaFrameView, MonotonicCounter};
+use sframe::frame::{MediaFrameView, MonotonicCounter};
 use sframe::header::SframeHeader;
-use sframe::key::{DecryptionKey, EncryptionKey};
+use sframe::key::{GenericDecryptionKey, GenericEncryptionKey};
 use zeroize::{Zeroize, Zeroizing};
+
+use self::backend::{PreparedAead, PreparedKdf};
 
 use crate::kdf::hkdf_sha256;
 use crate::secret::{SecretBytes, ct_eq_slices, random_array};
 use crate::{Error, KeyEpoch, Result};
+
+mod backend;
+
+/// An SFrame key of the crate's, with cai's backend: AES-GCM prepared once per key.
+type EncryptionKey = GenericEncryptionKey<PreparedAead, PreparedKdf>;
+/// The receiving counterpart of [`EncryptionKey`].
+type DecryptionKey = GenericDecryptionKey<PreparedAead, PreparedKdf>;
 
 /// `info` prefix of the HKDF that turns a media secret into an SFrame base key.
 pub const LABEL_SFRAME: &[u8] = b"cai sframe v1";
@@ -78,6 +91,9 @@ pub const MAX_OVERHEAD: usize = MAX_HEADER_LEN + TAG_LEN;
 pub const MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
 /// Counters a [`FrameDecryptor`] accepts out of order per KID unless configured otherwise.
 pub const DEFAULT_REPLAY_WINDOW: usize = 128;
+/// AAD scratch capacity a [`FrameDecryptor`] keeps between frames; larger metadata gets
+/// a buffer of its own that is freed after the frame.
+const AAD_SCRATCH_KEEP: usize = 1024;
 /// Number of distinct sender indices in one epoch.
 pub const MAX_SENDERS: u32 = 1 << 16;
 
@@ -255,16 +271,22 @@ impl SframeHeaderInfo {
 /// Parses the SFrame header at the start of `frame`. Never panics; fails with
 /// [`Error::Truncated`] when `frame` ends inside the header.
 pub fn parse_header(frame: &[u8]) -> Result<SframeHeaderInfo> {
+    parse_sframe_header(frame).map(|(_, info)| info)
+}
+
+/// The crate's header and its public fields, or [`Error::Truncated`].
+fn parse_sframe_header(frame: &[u8]) -> Result<(SframeHeader, SframeHeaderInfo)> {
     let header = SframeHeader::deserialize(frame).map_err(|_| Error::Truncated {
         what: "SFrame header",
         needed: encoded_header_len(frame.first().copied()),
         got: frame.len(),
     })?;
-    Ok(SframeHeaderInfo {
+    let info = SframeHeaderInfo {
         kid: header.key_id(),
         counter: header.counter(),
         header_len: header.len(),
-    })
+    };
+    Ok((header, info))
 }
 
 /// Header length announced by the config byte (RFC 9605 section 4.3), for error reports.
@@ -311,17 +333,7 @@ fn map_sframe_error(e: &SframeError, kid: u64) -> Error {
         SframeError::MissingDecryptionKey { .. } => Error::UnknownMediaKey { kid },
         SframeError::DecryptionFailure => Error::AuthenticationFailed,
         SframeError::FrameValidationFailed(_) => {
-            match e.source_as::<ReplayAttackProtectionError>() {
-                Some(ReplayAttackProtectionError::CounterTooOld { .. }) => Error::Sframe {
-                    reason: COUNTER_TOO_OLD,
-                },
-                Some(ReplayAttackProtectionError::DuplicatedFrame { .. }) => Error::Sframe {
-                    reason: REPLAYED_FRAME,
-                },
-                _ => Error::Sframe {
-                    reason: "frame rejected by replay protection",
-                },
-            }
+            map_replay_error(e.source_as::<ReplayAttackProtectionError>())
         }
         SframeError::CounterCreationFailed(_) => Error::LimitExceeded {
             what: "SFrame frame counter",
@@ -340,6 +352,21 @@ fn map_sframe_error(e: &SframeError, kid: u64) -> Error {
         },
         _ => Error::Sframe {
             reason: "frame processing failed",
+        },
+    }
+}
+
+/// Maps the replay window's verdict on a frame to ours.
+fn map_replay_error(e: Option<&ReplayAttackProtectionError>) -> Error {
+    match e {
+        Some(ReplayAttackProtectionError::CounterTooOld { .. }) => Error::Sframe {
+            reason: COUNTER_TOO_OLD,
+        },
+        Some(ReplayAttackProtectionError::DuplicatedFrame { .. }) => Error::Sframe {
+            reason: REPLAYED_FRAME,
+        },
+        _ => Error::Sframe {
+            reason: "frame rejected by replay protection",
         },
     }
 }
@@ -471,6 +498,8 @@ pub struct FrameDecryptor {
     keys: HashMap<u64, KeyEntry>,
     replay: ReplayAttackProtectionStore,
     replay_window: usize,
+    /// Scratch for the AAD (`header ‖ metadata`, both public), reused across frames.
+    aad: Vec<u8>,
 }
 
 impl fmt::Debug for FrameDecryptor {
@@ -497,6 +526,7 @@ impl FrameDecryptor {
             keys: HashMap::new(),
             replay: ReplayAttackProtectionStore::new(Tolerance::new(DEFAULT_REPLAY_WINDOW)),
             replay_window: DEFAULT_REPLAY_WINDOW,
+            aad: Vec::new(),
         }
     }
 
@@ -513,6 +543,7 @@ impl FrameDecryptor {
             keys: HashMap::new(),
             replay: ReplayAttackProtectionStore::new(tolerance),
             replay_window: frames,
+            aad: Vec::new(),
         })
     }
 
@@ -612,30 +643,48 @@ impl FrameDecryptor {
         out.clear();
         check_frame_len("SFrame frame", frame.len())?;
         check_frame_len("SFrame metadata", metadata.len())?;
-        let info = parse_header(frame)?;
-        if frame.len() < info.header_len + TAG_LEN {
-            return Err(Error::Truncated {
+        let (header, info) = parse_sframe_header(frame)?;
+        let (encoded_header, cipher_text) = frame
+            .split_at_checked(info.header_len)
+            .filter(|(_, ct)| ct.len() >= TAG_LEN)
+            .ok_or(Error::Truncated {
                 what: "SFrame frame",
                 needed: info.header_len + TAG_LEN,
                 got: frame.len(),
-            });
-        }
+            })?;
         let entry = self
             .keys
             .get(&info.kid)
             .ok_or(Error::UnknownMediaKey { kid: info.kid })?;
-        let view = EncryptedFrameView::try_with_meta_data(frame, metadata)
-            .map_err(|e| map_sframe_error(&e, info.kid))?;
-        let meta_len = match view.validated_decrypt_into(&entry.key, out, &mut self.replay) {
-            Ok(media) => media.meta_data().len(),
-            Err(e) => {
-                out.zeroize();
-                out.clear();
-                return Err(map_sframe_error(&e, info.kid));
-            }
+        // The crate's replay window: screened before decryption, recorded only once the
+        // frame authenticated, so a forged frame cannot burn a counter.
+        let token = self
+            .replay
+            .screen(UnvalidatedFrame::new(&header, metadata))
+            .map_err(|e| map_replay_error(Some(&e)))?;
+
+        // Decrypt in place in `out`: one copy of the ciphertext, none of the plaintext.
+        // AAD = encoded header ‖ metadata (RFC 9605 section 4.4.3); the crate serialises
+        // the parsed header back to exactly these bytes.
+        self.aad.clear();
+        self.aad.extend_from_slice(encoded_header);
+        self.aad.extend_from_slice(metadata);
+        out.extend_from_slice(cipher_text);
+        let view = DecryptionBufferView {
+            aad: &mut self.aad,
+            data: out.as_mut_slice(),
         };
-        // The buffer is `metadata ‖ plaintext`.
-        out.drain(..meta_len.min(out.len()));
+        let decrypted = entry.key.decrypt(view, info.counter);
+        if self.aad.capacity() > AAD_SCRATCH_KEEP {
+            self.aad = Vec::new();
+        }
+        if let Err(e) = decrypted {
+            out.zeroize();
+            out.clear();
+            return Err(map_sframe_error(&e, info.kid));
+        }
+        out.truncate(cipher_text.len() - TAG_LEN);
+        self.replay.record(token);
         Ok(info)
     }
 }
