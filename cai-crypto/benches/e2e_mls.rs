@@ -215,6 +215,14 @@ fn frames(c: &mut Criterion) {
             BatchSize::SmallInput,
         );
     });
+    // In the received buffer itself: no copy, like the raw baseline.
+    g.bench_function("sframe_decrypt_in_place", |bench| {
+        bench.iter_batched_ref(
+            || sframe_enc.encrypt(&frame, &meta).unwrap(),
+            |f| black_box(sframe_dec.decrypt_in_place(f, &meta).unwrap().1.len()),
+            BatchSize::SmallInput,
+        );
+    });
     let nonce = [9u8; 12];
     let mut ct = frame.clone();
     let tag = aes
@@ -254,7 +262,7 @@ fn frames_interleaved(_: &mut Criterion) {
         .encrypt_inout_detached(&nonce.into(), &meta, ct.as_mut_slice().into())
         .unwrap();
     let mut plain = Vec::with_capacity(FRAME);
-    let (mut into, mut alloc) = (Vec::new(), Vec::new());
+    let (mut into, mut alloc, mut in_place) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..400 {
         let mut bufs: Vec<Vec<u8>> = (0..ROUND).map(|_| ct.clone()).collect();
         let t = std::time::Instant::now();
@@ -281,8 +289,20 @@ fn frames_interleaved(_: &mut Criterion) {
             black_box(dec.decrypt(f, &meta).unwrap()).len();
         }
         alloc.push(raw / t.elapsed().as_secs_f64());
+        let mut frames: Vec<Vec<u8>> = (0..ROUND)
+            .map(|_| enc.encrypt(&frame, &meta).unwrap())
+            .collect();
+        let t = std::time::Instant::now();
+        for f in &mut frames {
+            black_box(dec.decrypt_in_place(f, &meta).unwrap().1.len());
+        }
+        in_place.push(raw / t.elapsed().as_secs_f64());
     }
-    for (name, mut ratios) in [("sframe_decrypt_into", into), ("sframe_decrypt", alloc)] {
+    for (name, mut ratios) in [
+        ("sframe_decrypt_in_place", in_place),
+        ("sframe_decrypt_into", into),
+        ("sframe_decrypt", alloc),
+    ] {
         ratios.sort_by(f64::total_cmp);
         let at = |q: usize| ratios[ratios.len() * q / 10] * 100.0;
         println!(

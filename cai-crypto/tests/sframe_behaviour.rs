@@ -122,6 +122,55 @@ fn tampering_is_detected_everywhere() {
 }
 
 #[test]
+fn decrypting_in_place_leaves_the_plaintext_in_the_frame() {
+    let kid = MediaKeyId::new(KeyEpoch(5), 2);
+    for suite in SUITES {
+        let (mut enc, mut dec) = pair(suite, kid, &secret(4));
+        for len in [0usize, 1, 17, 1200, 70_000] {
+            let frame: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            let mut ct = enc.encrypt(&frame, b"meta").unwrap();
+            let info = parse_header(&ct).unwrap();
+            let original = ct.clone();
+            let (got, range) = dec.decrypt_in_place(&mut ct, b"meta").unwrap();
+            assert_eq!(got, info);
+            assert_eq!(range, info.header_len..info.header_len + len);
+            assert_eq!(&ct[range.clone()], &frame[..]);
+            // Header and tag are left as they were.
+            assert_eq!(ct[..info.header_len], original[..info.header_len]);
+            assert_eq!(ct[range.end..], original[range.end..]);
+            // The same frame again is a replay.
+            let mut again = original.clone();
+            assert_eq!(
+                dec.decrypt_in_place(&mut again, b"meta"),
+                Err(Error::Sframe {
+                    reason: REPLAYED_FRAME
+                })
+            );
+            assert_eq!(again, original, "a refused frame is not touched");
+        }
+        // Tampered: refused, the payload wiped, and the genuine frame still decrypts.
+        let ct = enc.encrypt(b"a frame of video", b"meta").unwrap();
+        let header_len = parse_header(&ct).unwrap().header_len;
+        let mut bad = ct.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        assert_eq!(
+            dec.decrypt_in_place(&mut bad, b"meta"),
+            Err(Error::AuthenticationFailed)
+        );
+        assert!(bad[header_len..].iter().all(|b| *b == 0));
+        let mut good = ct.clone();
+        let (_, range) = dec.decrypt_in_place(&mut good, b"meta").unwrap();
+        assert_eq!(&good[range], b"a frame of video");
+        // Too short for a tag.
+        let mut short = ct[..header_len + TAG_LEN - 1].to_vec();
+        assert!(matches!(
+            dec.decrypt_in_place(&mut short, b"meta"),
+            Err(Error::Truncated { .. })
+        ));
+    }
+}
+
+#[test]
 fn wrong_key_or_suite_fails() {
     let kid = MediaKeyId::new(KeyEpoch(1), 5);
     let mut enc = FrameEncryptor::new(MediaSuite::Aes256GcmSha512, kid, &secret(4)).unwrap();
