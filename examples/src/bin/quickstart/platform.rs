@@ -1,14 +1,25 @@
-//! Part two of the quickstart: a counselling platform assembled in memory from
-//! `cai-core`'s reference ports.
+//! Part two of the quickstart: a counselling platform on the embedded default — a
+//! SQLite file (`cai-store`) — with `cai-core`'s in-memory reference ports for mail,
+//! notifications, keys and the clock.
+
+use std::sync::Arc;
 
 use cai_core::domain::InvitationSecret;
-use cai_core::ports::{AuditStore, ContentStore};
+use cai_core::ports::{AuditStore, ContentStore, SingleStore};
 use cai_core::prelude::*;
+use cai_store::sqlite::SqliteStore;
 
-pub(crate) async fn run() -> Result<(), Error> {
-    println!("\n[5] a counselling platform in memory (cai-core)");
-    let mem = Ports::in_memory();
-    let (store, mailer, notifier) = (mem.store.clone(), mem.mailer.clone(), mem.notifier.clone());
+pub(crate) async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    // A fresh database file in a temporary directory, removed at the end; a host gives
+    // a path of its own: `SqliteStore::open(path)`.
+    let store = Arc::new(SqliteStore::temporary().await?);
+    println!(
+        "\n[5] a counselling platform on SQLite (cai-core + cai-store: {})",
+        store.path().map_or_else(|| "in memory".to_owned(), |p| p.display().to_string())
+    );
+    let mut mem = Ports::in_memory();
+    mem.ports.router = Arc::new(SingleStore(store.clone()));
+    let (mailer, notifier) = (mem.mailer.clone(), mem.notifier.clone());
     let service = Counselling::new(mem.ports.clone());
 
     let (tenant, admin) = service
@@ -98,8 +109,7 @@ pub(crate) async fn run() -> Result<(), Error> {
         .await?;
     let stored = store
         .version(t, item.id, 1)
-        .await
-        .map_err(Error::from)?
+        .await?
         .map(|v| v.body.len())
         .unwrap_or(0);
     let read = service
@@ -161,7 +171,7 @@ pub(crate) async fn run() -> Result<(), Error> {
         .enter_room(&kim, t, room.id, "room password 1")
         .await?
     else {
-        return Err(Error::NotAccepted);
+        return Err(Error::NotAccepted.into());
     };
     service.admit(&cora, t, first, kim.subject, None).await?;
     let second = service.start_meeting(&cora, t, room.id).await?;
@@ -182,7 +192,7 @@ pub(crate) async fn run() -> Result<(), Error> {
         .await?;
     println!("    Cora's sessions, newest first: {}", page.items.len());
 
-    let trail = store.audit_events(t, 0, 1000).await.map_err(Error::from)?;
+    let trail = store.audit_events(t, 0, 1000).await?;
     println!(
         "    audit trail: {} events; admin notifications delivered: {}",
         trail.len(),
