@@ -252,6 +252,16 @@ fn fuzz(data: &[u8]) {
                 assert_eq!(d.as_bytes(), data);
                 let _ = d.check_session(TENANT, SESSION);
             }
+            // What a client does with a descriptor the server hands it, in any mode.
+            for mode in cai_crypto::modes::SessionMode::ALL {
+                let _ = ModeDescriptor::accept(
+                    data,
+                    TENANT,
+                    SESSION,
+                    mode,
+                    &mut TrustStore::trust_on_first_use(),
+                );
+            }
             let _ = &w.descriptor;
         }
         12 => {
