@@ -399,14 +399,13 @@ impl Authenticator {
                 LockoutMode::UntilAdminUnlocks => None,
                 LockoutMode::Temporary { .. } => outcome.blocked_for.map(|d| now.plus(d)),
             };
-            let lockable = match a.status {
-                AccountStatus::Active => outcome.crossed_threshold,
-                // A temporary lock grows with every further failure.
-                AccountStatus::Locked { until: Some(_), .. } => {
-                    matches!(lockout, LockoutMode::Temporary { .. }) && until.is_some()
-                }
-                _ => false,
-            };
+            // At or past the limit the counter blocks: the account is locked — until an
+            // admin acts, or for the counter's growing wait. An account whose temporary
+            // lock has run out is locked again by the next failure.
+            let lockable = matches!(
+                a.status,
+                AccountStatus::Active | AccountStatus::Locked { until: Some(_), .. }
+            ) && outcome.blocked_for.is_some();
             if lockable {
                 let was_active = matches!(a.status, AccountStatus::Active);
                 a.status = AccountStatus::Locked { at: now, until };

@@ -406,3 +406,37 @@ async fn a_wrong_current_password_counts_towards_the_lockout() {
         AccountStatus::Locked { until: None, .. }
     ));
 }
+
+#[tokio::test]
+async fn a_run_out_temporary_lock_becomes_permanent_after_the_tenant_switches_mode() {
+    // Locked for a while under a temporary rule, now run out; the tenant has since
+    // chosen "until an admin unlocks": the next lock is permanent.
+    let f = fixture().await;
+    f.with_password(&f.client).await;
+    let mut a = f
+        .store
+        .account(f.tenant.id, f.client.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let past = f.clock.now();
+    a.status = AccountStatus::Locked {
+        at: past,
+        until: Some(past),
+    };
+    let mut batch = cai_core::ports::Batch::new(f.tenant.id);
+    batch.push(cai_core::ports::Write::UpdateAccount(a));
+    f.store.commit(batch).await.unwrap();
+    f.clock.advance(SECOND);
+    fail(&f, CLIENT, 9).await;
+    assert_eq!(
+        status(&f).await,
+        AccountStatus::Locked {
+            at: past,
+            until: Some(past)
+        }
+    );
+    let at = f.clock.now();
+    fail(&f, CLIENT, 1).await;
+    assert_eq!(status(&f).await, AccountStatus::Locked { at, until: None });
+}

@@ -212,6 +212,17 @@ async fn login_only_inside_the_accounts_validity_window() {
         login(&f, CLIENT, PASSWORD, RequestMeta::default()).await,
         Err(AuthError::LoginFailed)
     ));
+    let refused = audit(&f)
+        .await
+        .into_iter()
+        .rev()
+        .find(|e| e.kind == AuditKind::AccessDenied)
+        .unwrap();
+    assert_eq!(refused.object, AuditObject::Account(f.client.id));
+    assert_eq!(
+        refused.changes[0].after.as_deref(),
+        Some("refused: account not usable")
+    );
     f.clock.set(start);
     client_session(&f).await;
     f.clock.set(end);
@@ -377,4 +388,69 @@ async fn hashing_runs_on_the_bounded_pool_and_a_full_pool_says_slow_down() {
         "one running, none waiting: some attempts are turned away"
     );
     assert_eq!(pool.load().running, 0);
+}
+
+#[tokio::test]
+async fn a_password_of_exactly_the_byte_limit_logs_in() {
+    let f = fixture().await;
+    let mut settings = f.tenant.settings.clone();
+    settings.password_policy.max_len = 1024;
+    settings.password_policy.min_digits = 0;
+    f.auth
+        .service()
+        .update_tenant_settings(&f.admin_caller(), f.tenant.id, settings)
+        .await
+        .unwrap();
+    // 1 024 four-byte letters: exactly `MAX_PASSWORD_BYTES`.
+    let longest = "\u{10400}".repeat(1024);
+    assert_eq!(longest.len(), cai_auth::password::MAX_PASSWORD_BYTES);
+    f.auth
+        .set_password(&f.vouched(&f.client, false), None, &longest)
+        .await
+        .unwrap();
+    assert!(matches!(
+        login(&f, CLIENT, &longest, RequestMeta::default()).await,
+        Ok(LoginOutcome::Session(_))
+    ));
+    let over = format!("{longest}a");
+    assert!(matches!(
+        login(&f, CLIENT, &over, RequestMeta::default()).await,
+        Err(AuthError::LoginFailed)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_logins_at_once_both_get_sessions() {
+    use std::num::NonZeroUsize;
+    use std::sync::Arc;
+    // The real cost on two threads: both logins read the same password record, both
+    // re-layer it, one commit conflicts — and that login keeps the other's hash.
+    let pool = cai_core::blocking::TokioPool::with_limits(
+        tokio::runtime::Handle::current(),
+        NonZeroUsize::new(2).unwrap(),
+        4,
+    );
+    let f = cai_auth::conformance::Fixture::with_pool(
+        Arc::new(cai_core::memory::MemoryStore::new()),
+        AuthConfig::default(),
+        true,
+        Arc::new(pool),
+    )
+    .await;
+    f.with_password(&f.client).await;
+    let tasks: Vec<_> = (0..2)
+        .map(|_| {
+            let auth = f.auth.clone();
+            let tenant = f.tenant.id;
+            tokio::spawn(async move {
+                auth.login(tenant, CLIENT, PASSWORD, RequestMeta::default())
+                    .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        let r = t.await.unwrap();
+        assert!(matches!(r, Ok(LoginOutcome::Session(_))), "{r:?}");
+    }
+    client_session(&f).await;
 }

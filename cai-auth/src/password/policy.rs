@@ -351,6 +351,58 @@ mod tests {
     }
 
     #[test]
+    fn the_byte_limit_admits_exactly_max_password_bytes() {
+        let p = PasswordPolicy {
+            max_len: PasswordPolicy::MAX_LEN_LIMIT,
+            min_digits: 0,
+            min_letters: 0,
+            ..PasswordPolicy::default()
+        };
+        // 1 024 characters of 4 bytes: exactly the byte limit, not too long.
+        let at_limit = "\u{1D11E}".repeat(1_024);
+        assert_eq!(at_limit.len(), MAX_PASSWORD_BYTES);
+        assert!(
+            !evaluate_policy(&p, &at_limit, &NOBODY)
+                .iter()
+                .any(|v| matches!(v, PolicyViolation::TooLong { .. }))
+        );
+    }
+
+    #[test]
+    fn codes_are_stable_snake_case_names() {
+        let all = [
+            (PolicyViolation::TooShort { min: 1 }, "too_short"),
+            (PolicyViolation::TooLong { max: 1 }, "too_long"),
+            (PolicyViolation::TooFewDigits { min: 1 }, "too_few_digits"),
+            (PolicyViolation::TooFewLetters { min: 1 }, "too_few_letters"),
+            (PolicyViolation::TooFewSpecial { min: 1 }, "too_few_special"),
+            (PolicyViolation::DisallowedCharacter, "disallowed_character"),
+            (PolicyViolation::Common, "common"),
+            (PolicyViolation::ContainsName, "contains_name"),
+            (PolicyViolation::ContainsEmail, "contains_email"),
+            (PolicyViolation::Reused, "reused"),
+        ];
+        for (v, code) in all {
+            assert_eq!(v.code(), code);
+        }
+    }
+
+    #[test]
+    fn the_context_debug_hides_name_and_address() {
+        let who = PasswordContext {
+            name: Some("Robin Client"),
+            email: Some("robin@nord.example"),
+        };
+        let shown = format!("{who:?}");
+        assert!(shown.contains("<redacted>"));
+        assert!(!shown.contains("Robin") && !shown.contains("robin@"));
+        assert_eq!(
+            format!("{NOBODY:?}"),
+            "PasswordContext { name: None, email: None }"
+        );
+    }
+
+    #[test]
     fn codes_and_messages_name_the_rule_not_the_password() {
         let v = evaluate_policy(&policy(), "Secret", &NOBODY);
         for violation in &v {
