@@ -34,6 +34,16 @@ pub enum AuthError {
     /// The token is unknown, malformed, expired, used or revoked (one answer for all).
     #[error("invalid or expired token")]
     InvalidToken,
+    /// A second-factor code was wrong, not fresh (already used), or lost a race with
+    /// another use of a code.
+    #[error("code not accepted")]
+    WrongCode,
+    /// The account already has a confirmed second factor (remove it first).
+    #[error("a second factor is already set up")]
+    SecondFactorExists,
+    /// This needs a session that used a second factor.
+    #[error("a second factor is required")]
+    SecondFactorRequired,
     /// The account already has a password, so a new one needs the current one.
     #[error("the account already has a password")]
     PasswordExists,

@@ -20,6 +20,11 @@
 //!   assurance level (second factor or not) and the time of the last authentication.
 //!   A host with its own identity layer uses [`caller_vouched_by_host`], whose docs say
 //!   what it then vouches for.
+//! - **Second factor** (R-A4): TOTP per RFC 6238 ([`totp`]) with an `otpauth://` URI
+//!   and an SVG QR code for enrolment ([`Authenticator::begin_totp_enrolment`]), a ±1
+//!   step window, each code good once; with a confirmed TOTP a login yields
+//!   [`LoginOutcome::SecondFactorRequired`] and [`Authenticator::complete_second_factor`]
+//!   gives an AAL2 session.
 //! - **Administration** ([`Authenticator::unlock_account`] and friends): unlock, reset
 //!   the counter, force a change, end sessions, deactivate — authorized, audited,
 //!   notified to admins (R-I5).
@@ -29,12 +34,11 @@
 //! holds `cai-auth`'s data too; [`conformance`] (feature `conformance`) checks the
 //! properties `cai-auth` relies on against a backend.
 //!
-//! **Not here yet** (see `docs/AUTH.md`): second factors (TOTP, e-mail codes,
-//! recovery codes), self-service recovery and the four-eyes reset, OpenID Connect,
-//! passkeys, guests' tokens (guests still enter through
-//! `Counselling::join_as_guest`). Until second factors exist, a login gives AAL1, so
-//! administrative actions (which cai-core guards with a second factor) need a
-//! host-vouched `Caller`.
+//! **Not here yet** (see `docs/AUTH.md`): e-mail one-time codes, recovery codes,
+//! enforcing enrolment at login where the tenant requires a second factor (cai-core
+//! already refuses administrative actions without one), self-service recovery and the
+//! four-eyes reset, OpenID Connect, passkeys, guests' tokens (guests still enter
+//! through `Counselling::join_as_guest`).
 //!
 //! ```
 //! use cai_auth::{AuthConfig, Authenticator, HashParams, LoginOutcome, Pepper, Peppers,
@@ -102,8 +106,10 @@ mod owner;
 pub mod password;
 mod pepper;
 pub mod records;
+mod second_factor;
 mod sessions;
 mod token;
+pub mod totp;
 
 pub use authenticator::{ALL_ACCOUNTS, Authenticator};
 pub use config::{AuthConfig, LockoutMode, TenantAuthConfig};
@@ -111,5 +117,6 @@ pub use error::{AuthError, Result};
 pub use login::{ChangeReason, LoginOutcome, PasswordChangeTicket};
 pub use password::{HashParams, PolicyViolation};
 pub use pepper::{Pepper, Peppers};
+pub use second_factor::{SecondFactorChallenge, TotpEnrolment, TotpRecord};
 pub use sessions::{IssuedSession, caller_vouched_by_host};
 pub use token::{TOKEN_LEN, Token};

@@ -14,8 +14,9 @@
 //! 3. **Right password, usable account:** the reservation is given back, the
 //!    account's counter cleared, the hash re-layered with a fresh salt (and the
 //!    tenant's current parameters and pepper), a run-out temporary lock lifted, the
-//!    login recorded. An expired password or a forced change yields a single-use
-//!    [`PasswordChangeTicket`] instead of a session.
+//!    login recorded. An account with a second factor gets a
+//!    [`SecondFactorChallenge`] first; an expired password or a forced change yields a
+//!    single-use [`PasswordChangeTicket`] instead of a session.
 //! 4. **Anything else:** the failure stays counted and is recorded with the client
 //!    address. The account's `max_failed_attempts`-th failure locks it (until an
 //!    administrator unlocks it, or temporarily, as the tenant chose), ends its
@@ -39,6 +40,7 @@ use crate::config::LockoutMode;
 use crate::error::{AuthError, Result};
 use crate::password::MAX_PASSWORD_BYTES;
 use crate::records::{self, PasswordRecord, TokenPurpose};
+use crate::second_factor::SecondFactorChallenge;
 use crate::sessions::{IssuedSession, caller_vouched_by_host};
 use crate::token::Token;
 
@@ -51,6 +53,9 @@ pub enum LoginOutcome {
     /// The password is right but must be changed first: no session, only a ticket for
     /// [`Authenticator::change_password_with_ticket`].
     MustChangePassword(PasswordChangeTicket),
+    /// The password is right and the account has a second factor: no session yet,
+    /// only a ticket for [`Authenticator::complete_second_factor`].
+    SecondFactorRequired(SecondFactorChallenge),
 }
 
 /// Why a password must be changed.
@@ -272,12 +277,50 @@ impl Authenticator {
             second_factor: false,
             at: now,
         };
-        let reason = if record.value.must_change {
+        if self.has_totp(store, tenant, account.id).await? {
+            let (ticket, expires_at) = self
+                .issue(
+                    store,
+                    tenant,
+                    account.id,
+                    TokenPurpose::SecondFactor,
+                    authentication,
+                )
+                .await?;
+            return Ok(LoginOutcome::SecondFactorRequired(SecondFactorChallenge {
+                ticket,
+                expires_at,
+            }));
+        }
+        self.after_authentication(
+            store,
+            account,
+            &record.value,
+            max_age_days,
+            authentication,
+            request,
+        )
+        .await
+    }
+
+    /// The end of a login once every factor is verified: a change ticket if the
+    /// password has expired or a change was forced, else a session.
+    pub(crate) async fn after_authentication(
+        &self,
+        store: &DynStore,
+        account: &Account,
+        record: &PasswordRecord,
+        max_age_days: Option<u16>,
+        authentication: Authentication,
+        request: &RequestMeta,
+    ) -> Result<LoginOutcome> {
+        let (tenant, now) = (account.tenant, self.now());
+        let reason = if record.must_change {
             Some(ChangeReason::Forced)
         } else {
             max_age_days
                 .map(|days| {
-                    Timestamp::from_unix_millis(record.value.changed_at)
+                    Timestamp::from_unix_millis(record.changed_at)
                         .plus(cai_core::days(u64::from(days)))
                 })
                 .filter(|due| now >= *due)
@@ -310,7 +353,13 @@ impl Authenticator {
             .await?;
         Ok(LoginOutcome::Session(IssuedSession {
             token,
-            caller: caller_vouched_by_host(tenant, account.id, false, now, *request),
+            caller: caller_vouched_by_host(
+                tenant,
+                account.id,
+                authentication.second_factor,
+                authentication.at,
+                *request,
+            ),
             expires_at,
         }))
     }

@@ -111,14 +111,17 @@ impl Authenticator {
             .await?
             .ok_or(AuthError::InvalidToken)?;
         let now = self.now();
-        let live = tokens.value.entries.iter().any(|e| {
-            e.purpose == TokenPurpose::PasswordChange
-                && presented.matches(&e.hash)
-                && self.is_live(e, now)
-        });
-        if !live {
-            return Err(AuthError::InvalidToken);
-        }
+        let second_factor = tokens
+            .value
+            .entries
+            .iter()
+            .find(|e| {
+                e.purpose == TokenPurpose::PasswordChange
+                    && presented.matches(&e.hash)
+                    && self.is_live(e, now)
+            })
+            .ok_or(AuthError::InvalidToken)?
+            .second_factor;
         let existing = records::load::<PasswordRecord>(&store, tenant, account).await?;
         let mut violations = evaluate_policy(&policy, new, &context(&a));
         if let Some(old) = &existing
@@ -148,8 +151,9 @@ impl Authenticator {
             })) => AuthError::InvalidToken,
             e => e,
         })?;
+        // A second factor verified in the login that gave the ticket still counts.
         let authentication = Authentication {
-            second_factor: false,
+            second_factor,
             at: now,
         };
         self.fresh_session(&store, tenant, account, authentication, request)

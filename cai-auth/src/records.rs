@@ -5,7 +5,8 @@
 //! | [`CredentialKind`] | Record | Holds |
 //! |---|---|---|
 //! | `Password` | [`PasswordRecord`] | the peppered Argon2id PHC string, when it was set, whether a change is forced |
-//! | `Tokens` | [`TokenRecord`] | SHA-256 hashes of the account's session tokens and password-change tickets, with their times |
+//! | `Tokens` | [`TokenRecord`] | SHA-256 hashes of the account's session tokens and single-use tickets, with their times |
+//! | `Totp` | [`TotpRecord`](crate::TotpRecord) | the TOTP secret's data key wrapped by the tenant KEK, whether confirmed, the last accepted step |
 //!
 //! Every write carries the revision it read (cai-core's optimistic concurrency), so
 //! two requests that both read a ticket cannot both consume it: the second write
@@ -52,6 +53,8 @@ pub enum TokenPurpose {
     /// A single-use ticket to set a new password after a login found the old one
     /// expired or a change forced; yields nothing else.
     PasswordChange,
+    /// A single-use ticket for the second login step (a TOTP code).
+    SecondFactor,
 }
 
 /// One token, by its hash.
