@@ -24,7 +24,8 @@
 //!   and an SVG QR code for enrolment ([`Authenticator::begin_totp_enrolment`]), a ±1
 //!   step window, each code good once; with a confirmed TOTP a login yields
 //!   [`LoginOutcome::SecondFactorRequired`] and [`Authenticator::complete_second_factor`]
-//!   gives an AAL2 session.
+//!   gives an AAL2 session; ten one-time recovery codes (stored as peppered HMACs) stand
+//!   in for a lost phone.
 //! - **Administration** ([`Authenticator::unlock_account`] and friends): unlock, reset
 //!   the counter, force a change, end sessions, deactivate — authorized, audited,
 //!   notified to admins (R-I5).
@@ -34,7 +35,7 @@
 //! holds `cai-auth`'s data too; [`conformance`] (feature `conformance`) checks the
 //! properties `cai-auth` relies on against a backend.
 //!
-//! **Not here yet** (see `docs/AUTH.md`): e-mail one-time codes, recovery codes,
+//! **Not here yet** (see `docs/AUTH.md`): e-mail one-time codes,
 //! enforcing enrolment at login where the tenant requires a second factor (cai-core
 //! already refuses administrative actions without one), self-service recovery and the
 //! four-eyes reset, OpenID Connect, passkeys, guests' tokens (guests still enter
@@ -106,6 +107,7 @@ mod owner;
 pub mod password;
 mod pepper;
 pub mod records;
+mod recovery_codes;
 mod second_factor;
 mod sessions;
 mod token;
@@ -117,6 +119,7 @@ pub use error::{AuthError, Result};
 pub use login::{ChangeReason, LoginOutcome, PasswordChangeTicket};
 pub use password::{HashParams, PolicyViolation};
 pub use pepper::{Pepper, Peppers};
+pub use recovery_codes::{RECOVERY_CODE_COUNT, RecoveryCodes};
 pub use second_factor::{SecondFactorChallenge, TotpEnrolment, TotpRecord};
 pub use sessions::{IssuedSession, caller_vouched_by_host};
 pub use token::{TOKEN_LEN, Token};

@@ -8,6 +8,9 @@
 //! accepts a code, under the record's revision: a code is good once, even when two
 //! requests race with it.
 //!
+//! Confirming the TOTP hands out ten recovery codes ([`RecoveryCodes`]), each accepted
+//! once in place of a TOTP code.
+//!
 //! With a confirmed TOTP, the right password no longer gives a session:
 //! [`LoginOutcome::SecondFactorRequired`] carries a single-use ticket (5 minutes) for
 //! [`Authenticator::complete_second_factor`]. Wrong codes count towards the account's
@@ -30,8 +33,17 @@ use crate::authenticator::Authenticator;
 use crate::error::{AuthError, Result};
 use crate::login::LoginOutcome;
 use crate::records::{self, PasswordRecord, Record, TokenPurpose};
+use crate::recovery_codes::{self, RecoveryCodes, StoredCodes};
 use crate::token::Presented;
 use crate::totp::{SECRET_LEN, TotpSecret, qr_svg};
+
+/// What a second-factor code turned out to be.
+enum Accepted {
+    /// The TOTP code of this step.
+    Step(u64),
+    /// The recovery code stored at this index.
+    Recovery(usize),
+}
 
 /// The stored TOTP of an account.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +56,12 @@ pub struct TotpRecord {
     pub last_step: Option<u64>,
     /// When it was created (Unix ms).
     pub created_at: i64,
+    /// Keyed hashes (hex) of the unused recovery codes.
+    #[serde(default)]
+    pub recovery: Vec<String>,
+    /// The id of the pepper the recovery codes are keyed with.
+    #[serde(default)]
+    pub recovery_pepper: Option<String>,
 }
 
 impl fmt::Debug for TotpRecord {
@@ -52,6 +70,7 @@ impl fmt::Debug for TotpRecord {
             .field("wrapped", &"<redacted>")
             .field("confirmed", &self.confirmed)
             .field("last_step", &self.last_step)
+            .field("recovery_codes_left", &self.recovery.len())
             .finish()
     }
 }
@@ -139,6 +158,8 @@ impl Authenticator {
             confirmed: false,
             last_step: None,
             created_at: now.unix_millis(),
+            recovery: Vec::new(),
+            recovery_pepper: None,
         };
         let mut tx = AuthTx::new(
             tenant,
@@ -161,9 +182,9 @@ impl Authenticator {
         })
     }
 
-    /// Confirms enrolment with a code from the app. From now on, logins of this
-    /// account need a code.
-    pub async fn confirm_totp(&self, caller: &Caller, code: &str) -> Result<()> {
+    /// Confirms enrolment with a code from the app, and returns the account's recovery
+    /// codes (show them once). From now on, logins of this account need a code.
+    pub async fn confirm_totp(&self, caller: &Caller, code: &str) -> Result<RecoveryCodes> {
         let SubjectId::Account(account) = caller.subject else {
             return Err(AuthError::NotOwner);
         };
@@ -173,6 +194,7 @@ impl Authenticator {
             .await?
             .filter(|r| !r.value.confirmed)
             .ok_or(AuthError::InvalidToken)?;
+        let (codes, stored) = recovery_codes::generate(&self.inner.peppers, tenant, account)?;
         self.accept_code(
             &store,
             tenant,
@@ -181,9 +203,10 @@ impl Authenticator {
             code,
             &caller.request,
             policy.max_failed_attempts,
-            true,
+            Some(stored),
         )
-        .await
+        .await?;
+        Ok(codes)
     }
 
     /// Removes the caller's TOTP. Needs a session that used it (a second factor).
@@ -270,7 +293,7 @@ impl Authenticator {
             code,
             &request,
             policy.max_failed_attempts,
-            false,
+            None,
         )
         .await?;
         // The ticket is used up: of two racing completions one finds it gone.
@@ -299,8 +322,11 @@ impl Authenticator {
         .await
     }
 
-    /// Checks `code` against the record and, if it is right and fresh, moves its last
-    /// step forward (and confirms it when `confirm`) in one revision-checked write.
+    /// Checks `code` — a TOTP code, or (at login) an unused recovery code — against the
+    /// record and, if it is right and fresh, records its use in one revision-checked
+    /// write: the TOTP step moves forward, a recovery code is struck off. With
+    /// `new_codes` (enrolment) only a TOTP code counts, and the record is confirmed
+    /// with those recovery codes.
     #[allow(clippy::too_many_arguments)]
     async fn accept_code(
         &self,
@@ -311,18 +337,35 @@ impl Authenticator {
         code: &str,
         request: &RequestMeta,
         limit: u16,
-        confirm: bool,
+        new_codes: Option<StoredCodes>,
     ) -> Result<()> {
         let keys = self.attempt_keys(tenant, account, limit, request)?;
         let failures = self.inner.svc.ports().failures.clone();
         let reserved = failures.reserve_all(&keys.keys, self.now()).await?;
+        let enrolling = new_codes.is_some();
         let checked = async {
             let secret = self.unwrap_secret(tenant, account, &record.value).await?;
-            secret.matching_step(code, unix_secs(self.now()), record.value.last_step)
+            let step = secret.matching_step(code, unix_secs(self.now()), record.value.last_step)?;
+            if let Some(step) = step {
+                return Ok(Some(Accepted::Step(step)));
+            }
+            match (&record.value.recovery_pepper, enrolling) {
+                (Some(pepper), false) => {
+                    let stored = StoredCodes {
+                        pepper: pepper.clone(),
+                        hashes: record.value.recovery.clone(),
+                    };
+                    Ok(
+                        recovery_codes::find(&self.inner.peppers, &stored, tenant, account, code)?
+                            .map(Accepted::Recovery),
+                    )
+                }
+                _ => Ok(None),
+            }
         }
         .await;
-        let step = match checked {
-            Ok(Some(step)) => step,
+        let accepted = match checked {
+            Ok(Some(accepted)) => accepted,
             Ok(None) => {
                 self.login_failed(
                     Some(store),
@@ -343,8 +386,24 @@ impl Authenticator {
         failures.refund_all(&keys.keys, &reserved).await?;
         let now = self.now();
         let mut updated = record.value.clone();
-        updated.last_step = Some(step);
-        updated.confirmed = true;
+        let mut changes = Vec::new();
+        match accepted {
+            Accepted::Step(step) => updated.last_step = Some(step),
+            Accepted::Recovery(i) => {
+                updated.recovery.remove(i);
+                changes.push(Change::new(
+                    "recovery_code",
+                    None::<String>,
+                    Some(format!("used, {} left", updated.recovery.len())),
+                ));
+            }
+        }
+        if let Some(codes) = new_codes {
+            updated.confirmed = true;
+            updated.recovery = codes.hashes;
+            updated.recovery_pepper = Some(codes.pepper);
+            changes.push(Change::new("second_factor", None::<String>, Some("totp")));
+        }
         let mut tx = AuthTx::new(
             tenant,
             now,
@@ -358,12 +417,12 @@ impl Authenticator {
             record.revision,
             now,
         )?);
-        if confirm {
+        if !changes.is_empty() {
             tx.audit(
                 store,
                 AuditKind::AccountUpdated,
                 AuditObject::Account(account),
-                vec![Change::new("second_factor", None::<String>, Some("totp"))],
+                changes,
                 None,
                 false,
             )
@@ -379,6 +438,56 @@ impl Authenticator {
                 }
                 e => e,
             })
+    }
+
+    /// A new set of recovery codes for the caller's own account, replacing the old set
+    /// (which stops working). Needs a session that used a second factor.
+    pub async fn regenerate_recovery_codes(&self, caller: &Caller) -> Result<RecoveryCodes> {
+        let SubjectId::Account(account) = caller.subject else {
+            return Err(AuthError::NotOwner);
+        };
+        if !caller.authentication.second_factor {
+            return Err(AuthError::SecondFactorRequired);
+        }
+        let tenant = caller.tenant;
+        let (store, _, _) = self.usable_account(tenant, account).await?;
+        let record = records::load::<TotpRecord>(&store, tenant, account)
+            .await?
+            .filter(|r| r.value.confirmed)
+            .ok_or(AuthError::SecondFactorRequired)?;
+        let (codes, stored) = recovery_codes::generate(&self.inner.peppers, tenant, account)?;
+        let mut updated = record.value.clone();
+        updated.recovery = stored.hashes;
+        updated.recovery_pepper = Some(stored.pepper);
+        let now = self.now();
+        let mut tx = AuthTx::new(
+            tenant,
+            now,
+            AuditActor::Subject(caller.subject),
+            caller.request,
+        );
+        tx.write(records::put(
+            tenant,
+            account,
+            &updated,
+            record.revision,
+            now,
+        )?);
+        tx.audit(
+            &store,
+            AuditKind::AccountUpdated,
+            AuditObject::Account(account),
+            vec![Change::new(
+                "recovery_codes",
+                None::<String>,
+                Some("regenerated"),
+            )],
+            None,
+            false,
+        )
+        .await?;
+        tx.commit(&self.inner.svc, &store).await?;
+        Ok(codes)
     }
 
     async fn unwrap_secret(

@@ -363,3 +363,116 @@ async fn a_forced_change_after_the_second_factor_keeps_it() {
         .unwrap();
     assert!(s.caller.authentication.second_factor);
 }
+
+#[tokio::test]
+async fn a_recovery_code_stands_in_once_for_a_lost_phone() {
+    let f = fixture().await;
+    f.with_password(&f.client).await;
+    let me = f.vouched(&f.client, false);
+    let e = f.auth.begin_totp_enrolment(&me, "Nord").await.unwrap();
+    let secret = TotpSecret::from_base32(&e.secret_base32).unwrap();
+    // Enrolment is confirmed by a TOTP code only.
+    let codes = f
+        .auth
+        .confirm_totp(&me, &code_now(&f, &secret, 0))
+        .await
+        .unwrap();
+    assert_eq!(codes.codes.len(), cai_auth::RECOVERY_CODE_COUNT);
+    let stored = f
+        .store
+        .credential(f.tenant.id, f.client.id, CredentialKind::Totp)
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8(stored.data).unwrap();
+    for c in &codes.codes {
+        assert!(!text.contains(&c.replace('-', "")) && !text.contains(c.as_str()));
+    }
+
+    let ticket = challenge(&f).await;
+    let done = f
+        .auth
+        .complete_second_factor(&ticket, &codes.codes[3], RequestMeta::default())
+        .await;
+    let Ok(LoginOutcome::Session(s)) = done else {
+        panic!("{done:?}")
+    };
+    assert!(s.caller.authentication.second_factor);
+    // Used up.
+    let again = challenge(&f).await;
+    assert!(matches!(
+        f.auth
+            .complete_second_factor(&again, &codes.codes[3], RequestMeta::default())
+            .await,
+        Err(AuthError::WrongCode)
+    ));
+    // Any spelling of another one works.
+    let sloppy = codes.codes[4].to_uppercase().replace('-', " ");
+    f.auth
+        .complete_second_factor(&again, &sloppy, RequestMeta::default())
+        .await
+        .unwrap();
+    assert!(audit(&f).await.iter().any(|e| {
+        e.changes
+            .iter()
+            .any(|c| c.after.as_deref() == Some("used, 8 left"))
+    }));
+
+    // A new set replaces the old one, and only from an AAL2 session.
+    assert!(matches!(
+        f.auth.regenerate_recovery_codes(&me).await,
+        Err(AuthError::SecondFactorRequired)
+    ));
+    let aal2 = f
+        .auth
+        .authenticate(s.token.expose(), RequestMeta::default())
+        .await
+        .unwrap();
+    let fresh = f.auth.regenerate_recovery_codes(&aal2).await.unwrap();
+    let third = challenge(&f).await;
+    assert!(matches!(
+        f.auth
+            .complete_second_factor(&third, &codes.codes[5], RequestMeta::default())
+            .await,
+        Err(AuthError::WrongCode)
+    ));
+    f.auth
+        .complete_second_factor(&third, &fresh.codes[0], RequestMeta::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        format!("{fresh:?}"),
+        format!(
+            "RecoveryCodes(<{} redacted>)",
+            cai_auth::RECOVERY_CODE_COUNT
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_recovery_code_does_not_confirm_an_enrolment() {
+    let f = fixture().await;
+    let secret = enrolled(&f).await;
+    // Remove and enrol again; the old set's codes do not confirm the new TOTP.
+    let ticket = challenge(&f).await;
+    let Ok(LoginOutcome::Session(s)) = f
+        .auth
+        .complete_second_factor(&ticket, &code_now(&f, &secret, 0), RequestMeta::default())
+        .await
+    else {
+        panic!("session expected")
+    };
+    let aal2 = f
+        .auth
+        .authenticate(s.token.expose(), RequestMeta::default())
+        .await
+        .unwrap();
+    let codes = f.auth.regenerate_recovery_codes(&aal2).await.unwrap();
+    f.auth.remove_totp(&aal2).await.unwrap();
+    let me = f.vouched(&f.client, false);
+    f.auth.begin_totp_enrolment(&me, "Nord").await.unwrap();
+    assert!(matches!(
+        f.auth.confirm_totp(&me, &codes.codes[0]).await,
+        Err(AuthError::WrongCode)
+    ));
+}
