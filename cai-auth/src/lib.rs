@@ -25,7 +25,9 @@
 //!   step window, each code good once; with a confirmed TOTP a login yields
 //!   [`LoginOutcome::SecondFactorRequired`] and [`Authenticator::complete_second_factor`]
 //!   gives an AAL2 session; ten one-time recovery codes (stored as peppered HMACs) stand
-//!   in for a lost phone.
+//!   in for a lost phone. Where the tenant requires a second factor (administrators by
+//!   default), a login without one gives [`LoginOutcome::SecondFactorEnrolmentRequired`]
+//!   and the user enrols before getting any session.
 //! - **Administration** ([`Authenticator::unlock_account`] and friends): unlock, reset
 //!   the counter, force a change, end sessions, deactivate — authorized, audited,
 //!   notified to admins (R-I5).
@@ -35,16 +37,14 @@
 //! holds `cai-auth`'s data too; [`conformance`] (feature `conformance`) checks the
 //! properties `cai-auth` relies on against a backend.
 //!
-//! **Not here yet** (see `docs/AUTH.md`): e-mail one-time codes,
-//! enforcing enrolment at login where the tenant requires a second factor (cai-core
-//! already refuses administrative actions without one), self-service recovery and the
-//! four-eyes reset, OpenID Connect, passkeys, guests' tokens (guests still enter
-//! through `Counselling::join_as_guest`).
+//! **Not here yet** (see `docs/AUTH.md`): e-mail one-time codes, self-service recovery
+//! and the four-eyes reset, OpenID Connect, passkeys, guests' tokens (guests still
+//! enter through `Counselling::join_as_guest`).
 //!
 //! ```
 //! use cai_auth::{AuthConfig, Authenticator, HashParams, LoginOutcome, Pepper, Peppers,
 //!     TenantAuthConfig, caller_vouched_by_host};
-//! use cai_core::domain::{Email, Name, Region, RequestMeta, TenantSettings};
+//! use cai_core::domain::{Email, Name, Region, RequestMeta, TenantSettings, TwoFactorPolicy};
 //! use cai_core::ports::Clock;
 //! use cai_core::service::{NewAccount, NewTenant};
 //! use cai_core::{Counselling, Ports};
@@ -58,7 +58,12 @@
 //!         NewTenant {
 //!             name: Name::parse("Beratung Nord")?,
 //!             region: Region::parse("DE")?,
-//!             settings: TenantSettings::default(),
+//!             // The only account here is the admin; by default an admin must enrol a
+//!             // second factor before any session (`SecondFactorEnrolmentRequired`).
+//!             settings: TenantSettings {
+//!                 two_factor: TwoFactorPolicy { required_for_admins: false, ..Default::default() },
+//!                 ..TenantSettings::default()
+//!             },
 //!         },
 //!         NewAccount::new(Email::parse("kim@nord.example")?, Name::parse("Kim Berg")?),
 //!     )
@@ -101,6 +106,7 @@ mod authenticator;
 mod config;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+mod enrolment;
 mod error;
 mod login;
 mod owner;
@@ -115,6 +121,7 @@ pub mod totp;
 
 pub use authenticator::{ALL_ACCOUNTS, Authenticator};
 pub use config::{AuthConfig, LockoutMode, TenantAuthConfig};
+pub use enrolment::{EnrolledLogin, EnrolmentTicket};
 pub use error::{AuthError, Result};
 pub use login::{ChangeReason, LoginOutcome, PasswordChangeTicket};
 pub use password::{HashParams, PolicyViolation};

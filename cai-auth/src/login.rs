@@ -37,6 +37,7 @@ use cai_core::throttle::ThrottlePolicy;
 use crate::audit::AuthTx;
 use crate::authenticator::{ALL_ACCOUNTS, Authenticator};
 use crate::config::LockoutMode;
+use crate::enrolment::EnrolmentTicket;
 use crate::error::{AuthError, Result};
 use crate::password::MAX_PASSWORD_BYTES;
 use crate::records::{self, PasswordRecord, TokenPurpose};
@@ -56,6 +57,10 @@ pub enum LoginOutcome {
     /// The password is right and the account has a second factor: no session yet,
     /// only a ticket for [`Authenticator::complete_second_factor`].
     SecondFactorRequired(SecondFactorChallenge),
+    /// The password is right, but the tenant requires a second factor this account
+    /// does not have yet: no session, only a ticket to enrol one
+    /// ([`Authenticator::begin_enrolment_with_ticket`]).
+    SecondFactorEnrolmentRequired(EnrolmentTicket),
 }
 
 /// Why a password must be changed.
@@ -291,6 +296,20 @@ impl Authenticator {
                 ticket,
                 expires_at,
             }));
+        }
+        if self.second_factor_required(store, account).await? {
+            let (ticket, expires_at) = self
+                .issue(
+                    store,
+                    tenant,
+                    account.id,
+                    TokenPurpose::Enrolment,
+                    authentication,
+                )
+                .await?;
+            return Ok(LoginOutcome::SecondFactorEnrolmentRequired(
+                EnrolmentTicket { ticket, expires_at },
+            ));
         }
         self.after_authentication(
             store,

@@ -55,6 +55,9 @@ pub enum TokenPurpose {
     PasswordChange,
     /// A single-use ticket for the second login step (a TOTP code).
     SecondFactor,
+    /// A single-use ticket to enrol a second factor the tenant requires, before any
+    /// session.
+    Enrolment,
 }
 
 /// One token, by its hash.

@@ -130,7 +130,18 @@ impl Authenticator {
         let SubjectId::Account(account) = caller.subject else {
             return Err(AuthError::NotOwner);
         };
-        let tenant = caller.tenant;
+        self.enrol(caller.tenant, account, issuer, caller.request)
+            .await
+    }
+
+    /// Stores a fresh, unconfirmed TOTP for `account` and returns what to show.
+    pub(crate) async fn enrol(
+        &self,
+        tenant: TenantId,
+        account: AccountId,
+        issuer: &str,
+        request: RequestMeta,
+    ) -> Result<TotpEnrolment> {
         let (store, a, _) = self.usable_account(tenant, account).await?;
         let existing = records::load::<TotpRecord>(&store, tenant, account).await?;
         if existing.as_ref().is_some_and(|r| r.value.confirmed) {
@@ -164,8 +175,8 @@ impl Authenticator {
         let mut tx = AuthTx::new(
             tenant,
             now,
-            AuditActor::Subject(caller.subject),
-            caller.request,
+            AuditActor::Subject(SubjectId::Account(account)),
+            request,
         );
         tx.write(records::put(
             tenant,
@@ -188,7 +199,18 @@ impl Authenticator {
         let SubjectId::Account(account) = caller.subject else {
             return Err(AuthError::NotOwner);
         };
-        let tenant = caller.tenant;
+        self.confirm(caller.tenant, account, code, &caller.request)
+            .await
+    }
+
+    /// Confirms `account`'s pending TOTP with `code` and hands out recovery codes.
+    pub(crate) async fn confirm(
+        &self,
+        tenant: TenantId,
+        account: AccountId,
+        code: &str,
+        request: &RequestMeta,
+    ) -> Result<RecoveryCodes> {
         let (store, _, policy) = self.usable_account(tenant, account).await?;
         let record = records::load::<TotpRecord>(&store, tenant, account)
             .await?
@@ -201,7 +223,7 @@ impl Authenticator {
             account,
             record,
             code,
-            &caller.request,
+            request,
             policy.max_failed_attempts,
             Some(stored),
         )

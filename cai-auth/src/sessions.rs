@@ -226,7 +226,9 @@ impl Authenticator {
             let now = self.now();
             let lifetime = match purpose {
                 TokenPurpose::Session => config.session_absolute,
-                TokenPurpose::PasswordChange | TokenPurpose::SecondFactor => config.ticket_validity,
+                TokenPurpose::PasswordChange
+                | TokenPurpose::SecondFactor
+                | TokenPurpose::Enrolment => config.ticket_validity,
             };
             let expires_at = now.plus(lifetime);
             let token = Token::generate(purpose, tenant, account)?;

@@ -2,7 +2,7 @@
 //! generator, handed to the client once and stored only as a SHA-256 hash.
 //!
 //! The text form is `<prefix><tenant id><account id><secret>`, all lowercase hex
-//! (`cs1_` sessions, `cp1_` password-change tickets, `cf1_` second-factor tickets): the ids route the lookup to the
+//! (`cs1_` sessions, `cp1_` password-change tickets, `cf1_` second-factor tickets, `ce1_` enrolment tickets): the ids route the lookup to the
 //! tenant's store and the account's record — they are names, not secrets — and the
 //! hash covers the whole text, so a ticket never passes as a session even with the
 //! same secret. Tokens belong in an `Authorization: Bearer` header or a `Secure;
@@ -28,6 +28,7 @@ fn prefix(purpose: TokenPurpose) -> &'static str {
         TokenPurpose::Session => "cs1_",
         TokenPurpose::PasswordChange => "cp1_",
         TokenPurpose::SecondFactor => "cf1_",
+        TokenPurpose::Enrolment => "ce1_",
     }
 }
 

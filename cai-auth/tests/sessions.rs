@@ -229,7 +229,15 @@ async fn the_caller_carries_when_and_how_the_user_authenticated() {
     assert_eq!(caller.authentication.at, login_time);
     assert!(!caller.authentication.second_factor);
     assert_eq!(caller.request, req);
-    // A password-only (AAL1) caller is no administrator, whatever its roles.
+    // A password-only (AAL1) caller is no administrator, whatever its roles (here the
+    // tenant does not demand enrolment at login, so the admin gets an AAL1 session).
+    let mut settings = f.tenant.settings.clone();
+    settings.two_factor.required_for_admins = false;
+    f.auth
+        .service()
+        .update_tenant_settings(&f.admin_caller(), f.tenant.id, settings)
+        .await
+        .unwrap();
     f.auth
         .set_password(&f.vouched(&f.admin, false), None, PASSWORD)
         .await
