@@ -56,6 +56,8 @@ pub struct Fixture {
     pub notifier: Arc<MemoryNotifier>,
     /// The failure counters.
     pub failures: Arc<MemoryFailureCounter>,
+    /// Mail sent.
+    pub mailer: Arc<MemoryMailer>,
 }
 
 impl Fixture {
@@ -87,11 +89,12 @@ impl Fixture {
         let clock = ManualClock::new(Timestamp::from_unix_millis(1_790_000_000_000));
         let notifier = Arc::new(MemoryNotifier::new());
         let failures = Arc::new(MemoryFailureCounter::new());
+        let mailer = Arc::new(MemoryMailer::new());
         let ports = Ports {
             router: Arc::new(SingleStore(store.clone())),
             keys: Arc::new(LocalKeyProvider::new()),
             clock: Arc::new(clock.clone()),
-            mailer: Arc::new(MemoryMailer::new()),
+            mailer: mailer.clone(),
             notifier: notifier.clone(),
             transport: Arc::new(MemoryTransport::new()),
             failures: failures.clone(),
@@ -143,6 +146,7 @@ impl Fixture {
             peppers,
             notifier,
             failures,
+            mailer,
         }
     }
 

@@ -37,8 +37,10 @@
 //! holds `cai-auth`'s data too; [`conformance`] (feature `conformance`) checks the
 //! properties `cai-auth` relies on against a backend.
 //!
-//! **Not here yet** (see `docs/AUTH.md`): e-mail one-time codes, self-service recovery
-//! and the four-eyes reset, OpenID Connect, passkeys, guests' tokens (guests still
+//! E-mailed one-time codes ([`Authenticator::enable_email_codes`]) are the second factor
+//! of accounts without a TOTP that turn them on.
+//!
+//! **Not here yet** (see `docs/AUTH.md`): self-service recovery and the four-eyes reset, OpenID Connect, passkeys, guests' tokens (guests still
 //! enter through `Counselling::join_as_guest`).
 //!
 //! ```
@@ -106,6 +108,7 @@ mod authenticator;
 mod config;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+mod email_code;
 mod enrolment;
 mod error;
 mod login;
@@ -121,6 +124,7 @@ pub mod totp;
 
 pub use authenticator::{ALL_ACCOUNTS, Authenticator};
 pub use config::{AuthConfig, LockoutMode, TenantAuthConfig};
+pub use email_code::{EMAIL_CODE_VALIDITY, EmailCodeRecord, PendingEmailCode, SecondFactorMethod};
 pub use enrolment::{EnrolledLogin, EnrolmentTicket};
 pub use error::{AuthError, Result};
 pub use login::{ChangeReason, LoginOutcome, PasswordChangeTicket};

@@ -37,6 +37,7 @@ use cai_core::throttle::ThrottlePolicy;
 use crate::audit::AuthTx;
 use crate::authenticator::{ALL_ACCOUNTS, Authenticator};
 use crate::config::LockoutMode;
+use crate::email_code::SecondFactorMethod;
 use crate::enrolment::EnrolmentTicket;
 use crate::error::{AuthError, Result};
 use crate::password::MAX_PASSWORD_BYTES;
@@ -282,7 +283,17 @@ impl Authenticator {
             second_factor: false,
             at: now,
         };
-        if self.has_totp(store, tenant, account.id).await? {
+        let method = if self.has_totp(store, tenant, account.id).await? {
+            Some(SecondFactorMethod::Totp)
+        } else if self.email_codes_enabled(store, tenant, account.id).await? {
+            Some(SecondFactorMethod::Email)
+        } else {
+            None
+        };
+        if let Some(method) = method {
+            if method == SecondFactorMethod::Email {
+                self.send_email_code(store, account).await?;
+            }
             let (ticket, expires_at) = self
                 .issue(
                     store,
@@ -295,6 +306,7 @@ impl Authenticator {
             return Ok(LoginOutcome::SecondFactorRequired(SecondFactorChallenge {
                 ticket,
                 expires_at,
+                method,
             }));
         }
         if self.second_factor_required(store, account).await? {

@@ -23,6 +23,7 @@ use crate::pepper::Peppers;
 pub const RECOVERY_CODE_COUNT: usize = 10;
 const CODE_CHARS: usize = 10;
 const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+const LABEL: &[u8] = b"cai-auth recovery code v1\0";
 
 /// A fresh set of recovery codes, to show the user once. Zeroized on drop; `Debug`
 /// is redacted.
@@ -56,9 +57,12 @@ fn normalise(input: &str) -> Option<Zeroizing<String>> {
     (s.len() == CODE_CHARS && s.bytes().all(|b| ALPHABET.contains(&b))).then_some(s)
 }
 
-fn keyed_hash(
+/// HMAC-SHA-256 under the pepper `pepper_id` of `label`, the ids and `code`: what is
+/// stored of a short one-time code (recovery or e-mailed).
+pub(crate) fn keyed_hash(
     peppers: &Peppers,
     pepper_id: &str,
+    label: &[u8],
     tenant: TenantId,
     account: AccountId,
     code: &str,
@@ -68,7 +72,7 @@ fn keyed_hash(
     })?;
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(pepper.secret())
         .map_err(|_| AuthError::Config("pepper"))?;
-    mac.update(b"cai-auth recovery code v1\0");
+    mac.update(label);
     mac.update(tenant.as_bytes());
     mac.update(account.as_bytes());
     mac.update(code.as_bytes());
@@ -94,7 +98,7 @@ pub(crate) fn generate(
                 .collect(),
         );
         hashes.push(hex::encode(keyed_hash(
-            peppers, &pepper, tenant, account, &plain,
+            peppers, &pepper, LABEL, tenant, account, &plain,
         )?));
         let (left, right) = plain.split_at(CODE_CHARS / 2);
         codes.push(Zeroizing::new(format!("{left}-{right}")));
@@ -114,7 +118,7 @@ pub(crate) fn find(
     let Some(code) = normalise(input) else {
         return Ok(None);
     };
-    let hash = keyed_hash(peppers, &stored.pepper, tenant, account, &code)?;
+    let hash = keyed_hash(peppers, &stored.pepper, LABEL, tenant, account, &code)?;
     let mut found = None;
     for (i, h) in stored.hashes.iter().enumerate() {
         let mut candidate = [0u8; 32];

@@ -30,6 +30,7 @@ use zeroize::Zeroizing;
 
 use crate::audit::AuthTx;
 use crate::authenticator::Authenticator;
+use crate::email_code::SecondFactorMethod;
 use crate::error::{AuthError, Result};
 use crate::login::LoginOutcome;
 use crate::records::{self, PasswordRecord, Record, TokenPurpose};
@@ -104,6 +105,8 @@ pub struct SecondFactorChallenge {
     pub ticket: crate::Token,
     /// When it stops working.
     pub expires_at: Timestamp,
+    /// Which code to ask for.
+    pub method: SecondFactorMethod,
 }
 
 fn context(tenant: TenantId, account: AccountId) -> Vec<u8> {
@@ -303,21 +306,28 @@ impl Authenticator {
         }) {
             return Err(AuthError::InvalidToken);
         }
-        let record = records::load::<TotpRecord>(&store, tenant, account)
+        match records::load::<TotpRecord>(&store, tenant, account)
             .await?
             .filter(|r| r.value.confirmed)
-            .ok_or(AuthError::InvalidToken)?;
-        self.accept_code(
-            &store,
-            tenant,
-            account,
-            record,
-            code,
-            &request,
-            policy.max_failed_attempts,
-            None,
-        )
-        .await?;
+        {
+            Some(record) => {
+                self.accept_code(
+                    &store,
+                    tenant,
+                    account,
+                    record,
+                    code,
+                    &request,
+                    policy.max_failed_attempts,
+                    None,
+                )
+                .await?
+            }
+            None => {
+                self.accept_email_code(&store, &a, code, &request, policy.max_failed_attempts)
+                    .await?
+            }
+        }
         // The ticket is used up: of two racing completions one finds it gone.
         if self
             .remove_token(&store, &presented, TokenPurpose::SecondFactor)
