@@ -332,3 +332,37 @@ async fn guests_have_no_password_to_set() {
         Err(AuthError::NotOwner)
     ));
 }
+
+#[tokio::test]
+async fn a_session_is_written_back_at_most_once_per_touch_interval() {
+    let f = fixture().await;
+    f.with_password(&f.client).await;
+    let s = client_session(&f).await;
+    let revision = || async {
+        f.store
+            .credential(f.tenant.id, f.client.id, CredentialKind::Tokens)
+            .await
+            .unwrap()
+            .unwrap()
+            .revision
+    };
+    let issued = revision().await;
+    for _ in 0..3 {
+        f.clock.advance(Duration::from_secs(10));
+        f.auth
+            .authenticate(s.token.expose(), RequestMeta::default())
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        revision().await,
+        issued,
+        "no write within the touch interval"
+    );
+    f.clock.advance(MINUTE);
+    f.auth
+        .authenticate(s.token.expose(), RequestMeta::default())
+        .await
+        .unwrap();
+    assert_eq!(revision().await, issued + 1, "one write after it");
+}
