@@ -15,7 +15,9 @@ pub(crate) async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let store = Arc::new(SqliteStore::temporary().await?);
     println!(
         "\n[5] a counselling platform on SQLite (cai-core + cai-store: {})",
-        store.path().map_or_else(|| "in memory".to_owned(), |p| p.display().to_string())
+        store
+            .path()
+            .map_or_else(|| "in memory".to_owned(), |p| p.display().to_string())
     );
     let mut mem = Ports::in_memory();
     mem.ports.router = Arc::new(SingleStore(store.clone()));

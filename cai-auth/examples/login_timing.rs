@@ -1,6 +1,12 @@
 //! An unknown account costs what a known one costs (ASVS 6.3.8), measured at the
 //! default Argon2id cost: a dummy hash of other parameters, or a skipped
-//! verification, would show here as a ratio far from 1.
+//! verification, would show here as a ratio far from 1. Prints the figures (a timed
+//! assertion has no place in a test on a shared machine; `tests/login.rs` checks the
+//! same property deterministically by counting Argon2 runs):
+//!
+//! ```sh
+//! cargo run --release -p cai-auth --example login_timing
+//! ```
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -9,23 +15,22 @@
     clippy::indexing_slicing
 )]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cai_auth::AuthConfig;
 use cai_auth::conformance::Fixture;
 use cai_core::domain::RequestMeta;
-use common::CLIENT;
+
+const CLIENT: &str = "robin@nord.example";
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
 }
 
-#[tokio::test]
-async fn unknown_and_known_accounts_take_the_same_time() {
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
     let f = Fixture::new(
         Arc::new(cai_core::memory::MemoryStore::new()),
         AuthConfig::default(),
@@ -58,5 +63,5 @@ async fn unknown_and_known_accounts_take_the_same_time() {
     let (k, u) = (median(known), median(unknown));
     println!("wrong password of a known account: {k:?}; unknown address: {u:?}");
     let ratio = k.as_secs_f64() / u.as_secs_f64();
-    assert!((0.67..1.5).contains(&ratio), "known {k:?} vs unknown {u:?}");
+    println!("known / unknown: {ratio:.3} (1.0 = indistinguishable)");
 }
