@@ -26,6 +26,7 @@ const CTX: ItemContext<'static> = ItemContext {
     item: b"fuzz-item",
     version: 1,
     kind: ContentKind::File,
+    mode: None,
 };
 
 fuzz_target!(|data: &[u8]| {
