@@ -50,7 +50,42 @@ step "JavaScript reference module"
 node --test cai-crypto/js/
 
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+pg_dir=""
+cleanup() {
+  rm -f "$log"
+  if [ -n "$pg_dir" ]; then
+    "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    rm -rf "$pg_dir"
+  fi
+}
+trap cleanup EXIT
+
+# cai-store's PostgreSQL tests need a real server: Debian's binaries, a throwaway
+# cluster in a temporary directory, listening only on 127.0.0.1 on a free port, stopped
+# by the trap above. The tests read CAI_TEST_POSTGRES_URL and fail without it.
+step "PostgreSQL server for cai-store (127.0.0.1 only)"
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+fi
+pg_bin="$(dirname "$(ls -d /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -n 1)")"
+as_pg=()
+pg_dir="$(mktemp -d)"
+if [ "$(id -u)" = 0 ]; then
+  # initdb refuses to run as root.
+  chown postgres "$pg_dir"
+  as_pg=(runuser -u postgres --)
+fi
+pg_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+"${as_pg[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U cai --auth=trust -E UTF8 --no-sync >/dev/null
+"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w \
+  -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir -c max_connections=300 -c fsync=off" \
+  start >/dev/null
+"$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U cai cai_test
+export CAI_TEST_POSTGRES_URL="postgres://cai@127.0.0.1:$pg_port/cai_test"
+# pg_dump of the server's own version, for cai-store's content-at-rest test.
+export PATH="$pg_bin:$PATH"
+echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{ print $3 }') on 127.0.0.1:$pg_port"
+
 step "tests (portable backend)"
 cargo test -p cai-crypto 2>&1 | tee "$log"
 step "tests (all features)"

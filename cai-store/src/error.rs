@@ -12,4 +12,8 @@ pub enum OpenError {
     /// schema than this build knows).
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A PostgreSQL schema name that is not a plain lower-case identifier (see
+    /// `postgres::SchemaName`).
+    #[error("not a valid schema name")]
+    SchemaName,
 }

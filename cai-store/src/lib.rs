@@ -2,7 +2,9 @@
 //!
 //! Storage backends for the cai SDK: [`SqliteStore`](sqlite::SqliteStore) implements
 //! every storage port of `cai-core` ([`Store`](cai_core::ports::Store) and its read
-//! traits) on SQLite, the embedded default — a file path is all a host gives.
+//! traits) on SQLite, the embedded default — a file path is all a host gives. With
+//! the `postgres` feature, `postgres::PgStore` implements the same ports with the same
+//! semantics on PostgreSQL, one schema per store, to scale out.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -38,14 +40,25 @@
 //!   never sees plaintext content, and a test scans the raw file to prove it.
 //! - One store per file is one tenant placement (R-T2): a host that opens one file per
 //!   tenant keeps tenants apart down to the file system (R-T1).
+//! - PostgreSQL (feature `postgres`): a store per schema, created and migrated on
+//!   connect, so tenants get schemas of their own on one server; a batch is one
+//!   transaction that first locks its schema's `batch_lock` row, so batches on a
+//!   schema run one at a time as on SQLite, while reads never wait; one bounded pool
+//!   with an acquire timeout. It passes the same conformance suite against a real
+//!   server (`tests/pg_conformance.rs`, started by `scripts/test-all.sh`).
+//! - Both backends run one source of SQL (`src/sql/`, compiled per backend next to a
+//!   small driver module), so their behaviour cannot drift apart.
 //!
 //! ## What it does not do (yet)
-//! PostgreSQL, a tenant router over several stores, blob storage for large files,
+//! A tenant router over several stores, blob storage for large files,
 //! the retention engine, the tamper-evident audit chain, backup/restore/export and
 //! reports are not part of this crate yet. See `docs/STORE.md`.
 
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod sqlite;
 
+mod codec;
 mod error;
 
 pub use error::OpenError;

@@ -5,10 +5,9 @@ use async_trait::async_trait;
 use cai_core::domain::{Invitation, Participant, Room, Session};
 use cai_core::id::{GroupId, InvitationId, RoomId, SessionId, SubjectId, TenantId};
 use cai_core::ports::{InvitationFilter, Order, Page, SessionStore, StoreResult};
-use sqlx::sqlite::SqliteRow;
 
-use super::SqliteStore;
-use super::codec::{IdBlob, RowExt, capped, corrupt, id_list, record_of, subject_blob};
+use super::Engine;
+use super::codec::{IdBlob, Row, RowExt, capped, corrupt, id_list, query, record_of, subject_blob};
 use super::directory::{revision, with_lists};
 
 const SESSION: &str = "session";
@@ -35,7 +34,7 @@ fn dir(order: Order) -> &'static str {
 }
 
 /// A session from its row and the groups it is shared with.
-fn session_of((row, groups): (SqliteRow, Vec<GroupId>)) -> StoreResult<Session> {
+fn session_of((row, groups): (Row, Vec<GroupId>)) -> StoreResult<Session> {
     record_of(
         &row.text("body", SESSION)?,
         vec![
@@ -47,7 +46,7 @@ fn session_of((row, groups): (SqliteRow, Vec<GroupId>)) -> StoreResult<Session> 
 }
 
 /// An invitation: body, revision and the two hashes JSON leaves out.
-fn invitation_of(row: &SqliteRow) -> StoreResult<Invitation> {
+fn invitation_of(row: &Row) -> StoreResult<Invitation> {
     let mut inv: Invitation = record_of(
         &row.text("body", INVITATION)?,
         vec![revision(row, INVITATION)?],
@@ -65,14 +64,14 @@ fn invitation_of(row: &SqliteRow) -> StoreResult<Invitation> {
 }
 
 /// The ids in `rows`' `column`.
-fn ids<I: IdBlob>(rows: &[SqliteRow], column: &str, what: &'static str) -> StoreResult<Vec<I>> {
+fn ids<I: IdBlob>(rows: &[Row], column: &str, what: &'static str) -> StoreResult<Vec<I>> {
     rows.iter().map(|r| r.id(column, what)).collect()
 }
 
 #[async_trait]
-impl SessionStore for SqliteStore {
+impl SessionStore for Engine {
     async fn session(&self, tenant: TenantId, id: SessionId) -> StoreResult<Option<Session>> {
-        let q = sqlx::query(
+        let q = query(
             "SELECT s.id, s.revision, s.body, g.grp FROM sessions s \
              LEFT JOIN session_groups g ON g.tenant = s.tenant AND g.session = s.id \
              WHERE s.tenant = ? AND s.id = ? ORDER BY g.position",
@@ -92,7 +91,7 @@ impl SessionStore for SqliteStore {
         tenant: TenantId,
         session: SessionId,
     ) -> StoreResult<Vec<Participant>> {
-        let q = sqlx::query(
+        let q = query(
             "SELECT body FROM participants WHERE tenant = ? AND session = ? ORDER BY subject",
         )
         .bind(tenant.blob())
@@ -115,7 +114,7 @@ impl SessionStore for SqliteStore {
             "SELECT session FROM participants WHERE tenant = ? AND subject = ? AND {after} \
              ORDER BY session {order} LIMIT ?"
         );
-        let q = sqlx::query(&sql)
+        let q = query(&sql)
             .bind(tenant.blob())
             .bind(subject_blob(subject))
             .bind(page.after.as_ref().map(IdBlob::blob))
@@ -134,7 +133,7 @@ impl SessionStore for SqliteStore {
             "SELECT DISTINCT session FROM session_groups WHERE tenant = ? AND grp = ? AND {after} \
              ORDER BY session {order} LIMIT ?"
         );
-        let q = sqlx::query(&sql)
+        let q = query(&sql)
             .bind(tenant.blob())
             .bind(group.blob())
             .bind(page.after.as_ref().map(IdBlob::blob))
@@ -147,7 +146,7 @@ impl SessionStore for SqliteStore {
         tenant: TenantId,
         id: InvitationId,
     ) -> StoreResult<Option<Invitation>> {
-        let q = sqlx::query(
+        let q = query(
             "SELECT secret_hash, address_binding, revision, body FROM invitations \
              WHERE tenant = ? AND id = ?",
         )
@@ -176,7 +175,7 @@ impl SessionStore for SqliteStore {
             "SELECT secret_hash, address_binding, revision, body FROM invitations \
              WHERE tenant = ? AND {column} = ? AND {after} ORDER BY id {order} LIMIT ?"
         );
-        let q = sqlx::query(&sql)
+        let q = query(&sql)
             .bind(tenant.blob())
             .bind(value)
             .bind(page.after.as_ref().map(IdBlob::blob))
@@ -189,10 +188,9 @@ impl SessionStore for SqliteStore {
     }
 
     async fn room(&self, tenant: TenantId, id: RoomId) -> StoreResult<Option<Room>> {
-        let q =
-            sqlx::query("SELECT password, revision, body FROM rooms WHERE tenant = ? AND id = ?")
-                .bind(tenant.blob())
-                .bind(id.blob());
+        let q = query("SELECT password, revision, body FROM rooms WHERE tenant = ? AND id = ?")
+            .bind(tenant.blob())
+            .bind(id.blob());
         let Some(row) = self.one(q, ROOM).await? else {
             return Ok(None);
         };

@@ -6,10 +6,11 @@ use cai_core::domain::{Account, Email, Group, Guest, Role, Tenant};
 use cai_core::id::{AccountId, GroupId, GuestId, RoleId, TenantId};
 use cai_core::ports::{DirectoryStore, Page, StoreResult};
 use serde_json::Value;
-use sqlx::sqlite::SqliteRow;
 
-use super::SqliteStore;
-use super::codec::{IdBlob, Query, RowExt, capped, db_error, id_from, id_list, record_of};
+use super::Engine;
+use super::codec::{
+    IdBlob, Query, Row, RowExt, capped, db_error, id_from, id_list, query, record_of,
+};
 use super::sessions::keyset;
 
 const TENANT: &str = "tenant";
@@ -19,18 +20,18 @@ const ROLE: &str = "role";
 const GROUP: &str = "group";
 
 /// `revision` from its column, as a JSON value.
-pub(super) fn revision(row: &SqliteRow, what: &'static str) -> StoreResult<(&'static str, Value)> {
+pub(super) fn revision(row: &Row, what: &'static str) -> StoreResult<(&'static str, Value)> {
     Ok(("revision", Value::from(row.u64("revision", what)?)))
 }
 
 /// Rows of a record joined with one of its lists (`LEFT JOIN`, one row per list entry,
 /// the record's columns repeated): the record rows with their lists, in row order.
 pub(super) fn with_lists<I: IdBlob>(
-    rows: Vec<SqliteRow>,
+    rows: Vec<Row>,
     list: &str,
     what: &'static str,
-) -> StoreResult<Vec<(SqliteRow, Vec<I>)>> {
-    let mut out: Vec<(Vec<u8>, SqliteRow, Vec<I>)> = Vec::new();
+) -> StoreResult<Vec<(Row, Vec<I>)>> {
+    let mut out: Vec<(Vec<u8>, Row, Vec<I>)> = Vec::new();
     for row in rows {
         let id = row.bytes("id", what)?;
         let entry: Option<I> = row
@@ -46,7 +47,7 @@ pub(super) fn with_lists<I: IdBlob>(
 }
 
 /// An account from its row and its roles.
-fn account_of((row, roles): (SqliteRow, Vec<RoleId>)) -> StoreResult<Account> {
+fn account_of((row, roles): (Row, Vec<RoleId>)) -> StoreResult<Account> {
     let body = row.text("body", ACCOUNT)?;
     record_of(
         &body,
@@ -59,7 +60,7 @@ fn account_of((row, roles): (SqliteRow, Vec<RoleId>)) -> StoreResult<Account> {
 }
 
 /// A group from its row and its members.
-fn group_of((row, members): (SqliteRow, Vec<AccountId>)) -> StoreResult<Group> {
+fn group_of((row, members): (Row, Vec<AccountId>)) -> StoreResult<Group> {
     let body = row.text("body", GROUP)?;
     record_of(
         &body,
@@ -78,41 +79,37 @@ const ACCOUNTS_WITH_ROLES: &str = "SELECT a.id, a.revision, a.body, r.role FROM 
 const GROUPS_WITH_MEMBERS: &str = "SELECT g.id, g.revision, g.body, m.account FROM groups g \
      LEFT JOIN group_members m ON m.tenant = g.tenant AND m.grp = g.id";
 
-impl SqliteStore {
+impl Engine {
     /// Fetches at most one row.
     pub(super) async fn one(
         &self,
         query: Query<'_>,
         what: &'static str,
-    ) -> StoreResult<Option<SqliteRow>> {
+    ) -> StoreResult<Option<Row>> {
         query
-            .fetch_optional(&self.readers)
+            .fetch_optional(self.read_pool())
             .await
             .map_err(|e| db_error(e, what))
     }
 
     /// Fetches every row.
-    pub(super) async fn all(
-        &self,
-        query: Query<'_>,
-        what: &'static str,
-    ) -> StoreResult<Vec<SqliteRow>> {
+    pub(super) async fn all(&self, query: Query<'_>, what: &'static str) -> StoreResult<Vec<Row>> {
         query
-            .fetch_all(&self.readers)
+            .fetch_all(self.read_pool())
             .await
             .map_err(|e| db_error(e, what))
     }
 }
 
 /// A record whose body and revision are all there is.
-fn plain<T: serde::de::DeserializeOwned>(row: &SqliteRow, what: &'static str) -> StoreResult<T> {
+fn plain<T: serde::de::DeserializeOwned>(row: &Row, what: &'static str) -> StoreResult<T> {
     record_of(&row.text("body", what)?, vec![revision(row, what)?], what)
 }
 
 #[async_trait]
-impl DirectoryStore for SqliteStore {
+impl DirectoryStore for Engine {
     async fn tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
-        let q = sqlx::query("SELECT revision, body FROM tenants WHERE id = ?").bind(id.blob());
+        let q = query("SELECT revision, body FROM tenants WHERE id = ?").bind(id.blob());
         self.one(q, TENANT)
             .await?
             .map(|row| plain(&row, TENANT))
@@ -122,7 +119,7 @@ impl DirectoryStore for SqliteStore {
     async fn account(&self, tenant: TenantId, id: AccountId) -> StoreResult<Option<Account>> {
         let sql =
             format!("{ACCOUNTS_WITH_ROLES} WHERE a.tenant = ? AND a.id = ? ORDER BY r.position");
-        let q = sqlx::query(&sql).bind(tenant.blob()).bind(id.blob());
+        let q = query(&sql).bind(tenant.blob()).bind(id.blob());
         let rows = self.all(q, ACCOUNT).await?;
         with_lists(rows, "role", ACCOUNT)?
             .into_iter()
@@ -138,7 +135,7 @@ impl DirectoryStore for SqliteStore {
     ) -> StoreResult<Option<Account>> {
         let sql =
             format!("{ACCOUNTS_WITH_ROLES} WHERE a.tenant = ? AND a.email = ? ORDER BY r.position");
-        let q = sqlx::query(&sql).bind(tenant.blob()).bind(email.as_str());
+        let q = query(&sql).bind(tenant.blob()).bind(email.as_str());
         let rows = self.all(q, ACCOUNT).await?;
         with_lists(rows, "role", ACCOUNT)?
             .into_iter()
@@ -156,7 +153,7 @@ impl DirectoryStore for SqliteStore {
              LEFT JOIN account_roles r ON r.tenant = a.tenant AND r.account = a.id \
              ORDER BY a.id {order}, r.position"
         );
-        let q = sqlx::query(&sql)
+        let q = query(&sql)
             .bind(tenant.blob())
             .bind(page.after.as_ref().map(IdBlob::blob))
             .bind(capped(page.limit));
@@ -172,7 +169,7 @@ impl DirectoryStore for SqliteStore {
         tenant: TenantId,
         role: RoleId,
     ) -> StoreResult<Vec<AccountId>> {
-        let q = sqlx::query(
+        let q = query(
             "SELECT DISTINCT account FROM account_roles WHERE tenant = ? AND role = ? ORDER BY account",
         )
         .bind(tenant.blob())
@@ -190,7 +187,7 @@ impl DirectoryStore for SqliteStore {
         now: Timestamp,
         limit: u32,
     ) -> StoreResult<Vec<AccountId>> {
-        let q = sqlx::query(
+        let q = query(
             "SELECT id FROM accounts WHERE tenant = ? AND pseudonymise_at <= ? ORDER BY id LIMIT ?",
         )
         .bind(tenant.blob())
@@ -204,7 +201,7 @@ impl DirectoryStore for SqliteStore {
     }
 
     async fn guest(&self, tenant: TenantId, id: GuestId) -> StoreResult<Option<Guest>> {
-        let q = sqlx::query("SELECT body FROM guests WHERE tenant = ? AND id = ?")
+        let q = query("SELECT body FROM guests WHERE tenant = ? AND id = ?")
             .bind(tenant.blob())
             .bind(id.blob());
         self.one(q, GUEST)
@@ -214,7 +211,7 @@ impl DirectoryStore for SqliteStore {
     }
 
     async fn role(&self, tenant: TenantId, id: RoleId) -> StoreResult<Option<Role>> {
-        let q = sqlx::query("SELECT revision, body FROM roles WHERE tenant = ? AND id = ?")
+        let q = query("SELECT revision, body FROM roles WHERE tenant = ? AND id = ?")
             .bind(tenant.blob())
             .bind(id.blob());
         self.one(q, ROLE)
@@ -224,7 +221,7 @@ impl DirectoryStore for SqliteStore {
     }
 
     async fn roles(&self, tenant: TenantId) -> StoreResult<Vec<Role>> {
-        let q = sqlx::query("SELECT revision, body FROM roles WHERE tenant = ? ORDER BY id")
+        let q = query("SELECT revision, body FROM roles WHERE tenant = ? ORDER BY id")
             .bind(tenant.blob());
         self.all(q, ROLE)
             .await?
@@ -236,7 +233,7 @@ impl DirectoryStore for SqliteStore {
     async fn group(&self, tenant: TenantId, id: GroupId) -> StoreResult<Option<Group>> {
         let sql =
             format!("{GROUPS_WITH_MEMBERS} WHERE g.tenant = ? AND g.id = ? ORDER BY m.position");
-        let q = sqlx::query(&sql).bind(tenant.blob()).bind(id.blob());
+        let q = query(&sql).bind(tenant.blob()).bind(id.blob());
         let rows = self.all(q, GROUP).await?;
         with_lists(rows, "account", GROUP)?
             .into_iter()
@@ -246,7 +243,7 @@ impl DirectoryStore for SqliteStore {
     }
 
     async fn groups_of(&self, tenant: TenantId, account: AccountId) -> StoreResult<Vec<GroupId>> {
-        let q = sqlx::query(
+        let q = query(
             "SELECT DISTINCT grp FROM group_members WHERE tenant = ? AND account = ? ORDER BY grp",
         )
         .bind(tenant.blob())
@@ -267,7 +264,7 @@ impl DirectoryStore for SqliteStore {
              LEFT JOIN group_members m ON m.tenant = g.tenant AND m.grp = g.id \
              ORDER BY g.id {order}, m.position"
         );
-        let q = sqlx::query(&sql)
+        let q = query(&sql)
             .bind(tenant.blob())
             .bind(page.after.as_ref().map(IdBlob::blob))
             .bind(capped(page.limit));

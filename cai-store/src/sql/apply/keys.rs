@@ -7,10 +7,10 @@ use cai_core::ports::{
     StoredKeyPackage,
 };
 
+use super::super::codec::{IdBlob, RowExt, int_of, query, subject_blob};
 use super::{
     Conn, conflict, ensure_free, exec, exists, fetch, missing, next_revision, stored_revision,
 };
-use crate::sqlite::codec::{IdBlob, RowExt, int_of, subject_blob};
 
 const CUSTODY: &str = "key custody";
 const GRANT: &str = "history grant";
@@ -21,17 +21,16 @@ const CREDENTIAL: &str = "credential";
 
 /// Insert only: an epoch's key never changes.
 pub(super) async fn insert_custody(conn: &mut Conn, c: StoredCustody) -> StoreResult<()> {
-    let q = sqlx::query("SELECT 1 FROM custody WHERE tenant = ? AND session = ? AND epoch = ?")
+    let q = query("SELECT 1 FROM custody WHERE tenant = ? AND session = ? AND epoch = ?")
         .bind(c.tenant.blob())
         .bind(c.session.blob())
         .bind(i64::from(c.epoch));
     ensure_free(exists(conn, q, CUSTODY).await?, CUSTODY)?;
-    let q =
-        sqlx::query("INSERT INTO custody (tenant, session, epoch, custody) VALUES (?, ?, ?, ?)")
-            .bind(c.tenant.blob())
-            .bind(c.session.blob())
-            .bind(i64::from(c.epoch))
-            .bind(c.custody.as_slice());
+    let q = query("INSERT INTO custody (tenant, session, epoch, custody) VALUES (?, ?, ?, ?)")
+        .bind(c.tenant.blob())
+        .bind(c.session.blob())
+        .bind(i64::from(c.epoch))
+        .bind(c.custody.as_slice());
     exec(conn, q, CUSTODY).await.map(drop)
 }
 
@@ -48,7 +47,7 @@ pub(super) async fn delete_custody(
     ] {
         exec(
             conn,
-            sqlx::query(sql).bind(t.blob()).bind(session.blob()),
+            query(sql).bind(t.blob()).bind(session.blob()),
             CUSTODY,
         )
         .await?;
@@ -58,7 +57,7 @@ pub(super) async fn delete_custody(
 
 /// One per session and recipient; a new one replaces it.
 pub(super) async fn put_history_grant(conn: &mut Conn, g: HistoryGrant) -> StoreResult<()> {
-    let q = sqlx::query(
+    let q = query(
         "INSERT INTO history_grants (tenant, session, recipient, granted_by, at, grant_bytes) \
          VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, session, recipient) DO UPDATE SET \
          granted_by = excluded.granted_by, at = excluded.at, grant_bytes = excluded.grant_bytes",
@@ -74,12 +73,12 @@ pub(super) async fn put_history_grant(conn: &mut Conn, g: HistoryGrant) -> Store
 
 /// Insert only: of two commits racing for one epoch, the first wins.
 pub(super) async fn insert_e2e_epoch(conn: &mut Conn, e: E2eEpoch) -> StoreResult<()> {
-    let q = sqlx::query("SELECT 1 FROM e2e_epochs WHERE tenant = ? AND session = ? AND epoch = ?")
+    let q = query("SELECT 1 FROM e2e_epochs WHERE tenant = ? AND session = ? AND epoch = ?")
         .bind(e.tenant.blob())
         .bind(e.session.blob())
         .bind(i64::from(e.epoch));
     ensure_free(exists(conn, q, EPOCH).await?, EPOCH)?;
-    let q = sqlx::query(
+    let q = query(
         "INSERT INTO e2e_epochs \
          (tenant, session, epoch, commit_bytes, record, welcome, grp, committed_by, at) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -104,7 +103,7 @@ pub(super) async fn veto_e2e_epoch(
     epoch: u32,
     commit: &[u8],
 ) -> StoreResult<()> {
-    let q = sqlx::query(
+    let q = query(
         "SELECT epoch, commit_bytes FROM e2e_epochs WHERE tenant = ? AND session = ? \
          ORDER BY epoch DESC LIMIT 1",
     )
@@ -120,7 +119,7 @@ pub(super) async fn veto_e2e_epoch(
     if newest != Some((epoch, true)) {
         return Err(conflict(EPOCH));
     }
-    let q = sqlx::query("DELETE FROM e2e_epochs WHERE tenant = ? AND session = ? AND epoch = ?")
+    let q = query("DELETE FROM e2e_epochs WHERE tenant = ? AND session = ? AND epoch = ?")
         .bind(t.blob())
         .bind(session.blob())
         .bind(i64::from(epoch));
@@ -130,13 +129,13 @@ pub(super) async fn veto_e2e_epoch(
 /// Its reference unique in the tenant; a last-resort package replaces the device's
 /// previous one.
 pub(super) async fn put_key_package(conn: &mut Conn, k: StoredKeyPackage) -> StoreResult<()> {
-    let q = sqlx::query("SELECT 1 FROM key_packages WHERE tenant = ? AND reference = ?")
+    let q = query("SELECT 1 FROM key_packages WHERE tenant = ? AND reference = ?")
         .bind(k.tenant.blob())
         .bind(k.reference.as_slice());
     ensure_free(exists(conn, q, PACKAGE).await?, PACKAGE)?;
     let owner = subject_blob(k.owner);
     if k.last_resort {
-        let q = sqlx::query(
+        let q = query(
             "DELETE FROM key_packages WHERE tenant = ? AND owner = ? AND device = ? \
              AND last_resort = 1",
         )
@@ -145,7 +144,7 @@ pub(super) async fn put_key_package(conn: &mut Conn, k: StoredKeyPackage) -> Sto
         .bind(k.device.as_slice());
         exec(conn, q, PACKAGE).await?;
     }
-    let q = sqlx::query(
+    let q = query(
         "INSERT INTO key_packages \
          (tenant, owner, reference, device, last_resort, package, published_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -167,7 +166,7 @@ pub(super) async fn take_key_package(
     owner: SubjectId,
     reference: &[u8],
 ) -> StoreResult<()> {
-    let q = sqlx::query(
+    let q = query(
         "DELETE FROM key_packages WHERE tenant = ? AND owner = ? AND reference = ? \
          AND last_resort = 0",
     )
@@ -186,7 +185,7 @@ pub(super) async fn put_key_backup(
     account: AccountId,
     backup: Vec<u8>,
 ) -> StoreResult<()> {
-    let q = sqlx::query(
+    let q = query(
         "INSERT INTO key_backups (tenant, account, backup) VALUES (?, ?, ?) \
          ON CONFLICT (tenant, account) DO UPDATE SET backup = excluded.backup",
     )
@@ -199,12 +198,10 @@ pub(super) async fn put_key_backup(
 /// Revision 0 inserts (stored as revision 1: 0 already means "insert"); any other
 /// revision updates under the precondition.
 pub(super) async fn put_credential(conn: &mut Conn, c: Credential) -> StoreResult<()> {
-    let q = sqlx::query(
-        "SELECT revision FROM credentials WHERE tenant = ? AND account = ? AND kind = ?",
-    )
-    .bind(c.tenant.blob())
-    .bind(c.account.blob())
-    .bind(i64::from(c.kind.code()));
+    let q = query("SELECT revision FROM credentials WHERE tenant = ? AND account = ? AND kind = ?")
+        .bind(c.tenant.blob())
+        .bind(c.account.blob())
+        .bind(i64::from(c.kind.code()));
     let stored = stored_revision(conn, q, CREDENTIAL).await?;
     let revision = if c.revision == 0 {
         ensure_free(stored.is_some(), CREDENTIAL)?;
@@ -212,7 +209,7 @@ pub(super) async fn put_credential(conn: &mut Conn, c: Credential) -> StoreResul
     } else {
         next_revision(stored, c.revision, CREDENTIAL)?
     };
-    let q = sqlx::query(
+    let q = query(
         "INSERT INTO credentials (tenant, account, kind, data, updated_at, revision) \
          VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, account, kind) DO UPDATE SET \
          data = excluded.data, updated_at = excluded.updated_at, revision = excluded.revision",
@@ -233,7 +230,7 @@ pub(super) async fn delete_credential(
     account: AccountId,
     kind: CredentialKind,
 ) -> StoreResult<()> {
-    let q = sqlx::query("DELETE FROM credentials WHERE tenant = ? AND account = ? AND kind = ?")
+    let q = query("DELETE FROM credentials WHERE tenant = ? AND account = ? AND kind = ?")
         .bind(t.blob())
         .bind(account.blob())
         .bind(i64::from(kind.code()));

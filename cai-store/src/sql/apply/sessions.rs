@@ -4,8 +4,8 @@ use cai_core::domain::{Invitation, Participant, Room, Session};
 use cai_core::id::{SessionId, SubjectId, TenantId};
 use cai_core::ports::StoreResult;
 
+use super::super::codec::{IdBlob, body_of, int_of, query, subject_blob};
 use super::{Conn, ensure_free, exec, exists, missing, next_revision, stored_revision};
-use crate::sqlite::codec::{IdBlob, body_of, int_of, subject_blob};
 
 const SESSION: &str = "session";
 const PARTICIPANT: &str = "participant";
@@ -14,12 +14,12 @@ const ROOM: &str = "room";
 
 /// Replaces the list of groups a session is shared with.
 async fn put_groups(conn: &mut Conn, s: &Session) -> StoreResult<()> {
-    let q = sqlx::query("DELETE FROM session_groups WHERE tenant = ? AND session = ?")
+    let q = query("DELETE FROM session_groups WHERE tenant = ? AND session = ?")
         .bind(s.tenant.blob())
         .bind(s.id.blob());
     exec(conn, q, SESSION).await?;
     for (position, group) in (0i64..).zip(&s.groups) {
-        let q = sqlx::query(
+        let q = query(
             "INSERT INTO session_groups (tenant, session, position, grp) VALUES (?, ?, ?, ?)",
         )
         .bind(s.tenant.blob())
@@ -32,11 +32,11 @@ async fn put_groups(conn: &mut Conn, s: &Session) -> StoreResult<()> {
 }
 
 pub(super) async fn insert_session(conn: &mut Conn, s: Session) -> StoreResult<()> {
-    let q = sqlx::query("SELECT 1 FROM sessions WHERE tenant = ? AND id = ?")
+    let q = query("SELECT 1 FROM sessions WHERE tenant = ? AND id = ?")
         .bind(s.tenant.blob())
         .bind(s.id.blob());
     ensure_free(exists(conn, q, SESSION).await?, SESSION)?;
-    let q = sqlx::query("INSERT INTO sessions (tenant, id, revision, body) VALUES (?, ?, 0, ?)")
+    let q = query("INSERT INTO sessions (tenant, id, revision, body) VALUES (?, ?, 0, ?)")
         .bind(s.tenant.blob())
         .bind(s.id.blob())
         .bind(body_of(&s, &["revision", "groups"], SESSION)?);
@@ -45,7 +45,7 @@ pub(super) async fn insert_session(conn: &mut Conn, s: Session) -> StoreResult<(
 }
 
 pub(super) async fn update_session(conn: &mut Conn, s: Session) -> StoreResult<()> {
-    let q = sqlx::query("SELECT revision FROM sessions WHERE tenant = ? AND id = ?")
+    let q = query("SELECT revision FROM sessions WHERE tenant = ? AND id = ?")
         .bind(s.tenant.blob())
         .bind(s.id.blob());
     let revision = next_revision(
@@ -53,7 +53,7 @@ pub(super) async fn update_session(conn: &mut Conn, s: Session) -> StoreResult<(
         s.revision,
         SESSION,
     )?;
-    let q = sqlx::query("UPDATE sessions SET revision = ?, body = ? WHERE tenant = ? AND id = ?")
+    let q = query("UPDATE sessions SET revision = ?, body = ? WHERE tenant = ? AND id = ?")
         .bind(int_of(revision, SESSION)?)
         .bind(body_of(&s, &["revision", "groups"], SESSION)?)
         .bind(s.tenant.blob())
@@ -65,7 +65,7 @@ pub(super) async fn update_session(conn: &mut Conn, s: Session) -> StoreResult<(
 /// Cascades: participants, invitations, items with all versions, key custody,
 /// history grants, end-to-end group epochs, guests of the session.
 pub(super) async fn delete_session(conn: &mut Conn, t: TenantId, id: SessionId) -> StoreResult<()> {
-    let q = sqlx::query("DELETE FROM sessions WHERE tenant = ? AND id = ?")
+    let q = query("DELETE FROM sessions WHERE tenant = ? AND id = ?")
         .bind(t.blob())
         .bind(id.blob());
     if exec(conn, q, SESSION).await? == 0 {
@@ -76,12 +76,7 @@ pub(super) async fn delete_session(conn: &mut Conn, t: TenantId, id: SessionId) 
         "DELETE FROM invitations WHERE tenant = ? AND session = ?",
         "DELETE FROM guests WHERE tenant = ? AND session = ?",
     ] {
-        exec(
-            conn,
-            sqlx::query(sql).bind(t.blob()).bind(id.blob()),
-            SESSION,
-        )
-        .await?;
+        exec(conn, query(sql).bind(t.blob()).bind(id.blob()), SESSION).await?;
     }
     super::content::delete_session_content(conn, t, id).await?;
     super::keys::delete_custody(conn, t, id).await
@@ -89,7 +84,7 @@ pub(super) async fn delete_session(conn: &mut Conn, t: TenantId, id: SessionId) 
 
 /// Adds a participant, or changes the part of an existing one.
 pub(super) async fn put_participant(conn: &mut Conn, p: Participant) -> StoreResult<()> {
-    let q = sqlx::query(
+    let q = query(
         "INSERT INTO participants (tenant, session, subject, body) VALUES (?, ?, ?, ?) \
          ON CONFLICT (tenant, session, subject) DO UPDATE SET body = excluded.body",
     )
@@ -106,11 +101,10 @@ pub(super) async fn remove_participant(
     session: SessionId,
     subject: SubjectId,
 ) -> StoreResult<()> {
-    let q =
-        sqlx::query("DELETE FROM participants WHERE tenant = ? AND session = ? AND subject = ?")
-            .bind(t.blob())
-            .bind(session.blob())
-            .bind(subject_blob(subject));
+    let q = query("DELETE FROM participants WHERE tenant = ? AND session = ? AND subject = ?")
+        .bind(t.blob())
+        .bind(session.blob())
+        .bind(subject_blob(subject));
     if exec(conn, q, PARTICIPANT).await? == 0 {
         return Err(missing(PARTICIPANT));
     }
@@ -118,11 +112,11 @@ pub(super) async fn remove_participant(
 }
 
 pub(super) async fn insert_invitation(conn: &mut Conn, i: Invitation) -> StoreResult<()> {
-    let q = sqlx::query("SELECT 1 FROM invitations WHERE tenant = ? AND id = ?")
+    let q = query("SELECT 1 FROM invitations WHERE tenant = ? AND id = ?")
         .bind(i.tenant.blob())
         .bind(i.id.blob());
     ensure_free(exists(conn, q, INVITATION).await?, INVITATION)?;
-    let q = sqlx::query(
+    let q = query(
         "INSERT INTO invitations \
          (tenant, id, session, created_by, secret_hash, address_binding, revision, body) \
          VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
@@ -138,12 +132,12 @@ pub(super) async fn insert_invitation(conn: &mut Conn, i: Invitation) -> StoreRe
 }
 
 pub(super) async fn update_invitation(conn: &mut Conn, i: Invitation) -> StoreResult<()> {
-    let q = sqlx::query("SELECT revision FROM invitations WHERE tenant = ? AND id = ?")
+    let q = query("SELECT revision FROM invitations WHERE tenant = ? AND id = ?")
         .bind(i.tenant.blob())
         .bind(i.id.blob());
     let stored = stored_revision(conn, q, INVITATION).await?;
     let revision = next_revision(stored, i.revision, INVITATION)?;
-    let q = sqlx::query(
+    let q = query(
         "UPDATE invitations SET session = ?, created_by = ?, secret_hash = ?, \
          address_binding = ?, revision = ?, body = ? WHERE tenant = ? AND id = ?",
     )
@@ -159,32 +153,30 @@ pub(super) async fn update_invitation(conn: &mut Conn, i: Invitation) -> StoreRe
 }
 
 pub(super) async fn insert_room(conn: &mut Conn, r: Room) -> StoreResult<()> {
-    let q = sqlx::query("SELECT 1 FROM rooms WHERE tenant = ? AND id = ?")
+    let q = query("SELECT 1 FROM rooms WHERE tenant = ? AND id = ?")
         .bind(r.tenant.blob())
         .bind(r.id.blob());
     ensure_free(exists(conn, q, ROOM).await?, ROOM)?;
-    let q = sqlx::query(
-        "INSERT INTO rooms (tenant, id, password, revision, body) VALUES (?, ?, ?, 0, ?)",
-    )
-    .bind(r.tenant.blob())
-    .bind(r.id.blob())
-    .bind(r.password.as_slice())
-    .bind(body_of(&r, &["revision"], ROOM)?);
+    let q =
+        query("INSERT INTO rooms (tenant, id, password, revision, body) VALUES (?, ?, ?, 0, ?)")
+            .bind(r.tenant.blob())
+            .bind(r.id.blob())
+            .bind(r.password.as_slice())
+            .bind(body_of(&r, &["revision"], ROOM)?);
     exec(conn, q, ROOM).await.map(drop)
 }
 
 pub(super) async fn update_room(conn: &mut Conn, r: Room) -> StoreResult<()> {
-    let q = sqlx::query("SELECT revision FROM rooms WHERE tenant = ? AND id = ?")
+    let q = query("SELECT revision FROM rooms WHERE tenant = ? AND id = ?")
         .bind(r.tenant.blob())
         .bind(r.id.blob());
     let revision = next_revision(stored_revision(conn, q, ROOM).await?, r.revision, ROOM)?;
-    let q = sqlx::query(
-        "UPDATE rooms SET password = ?, revision = ?, body = ? WHERE tenant = ? AND id = ?",
-    )
-    .bind(r.password.as_slice())
-    .bind(int_of(revision, ROOM)?)
-    .bind(body_of(&r, &["revision"], ROOM)?)
-    .bind(r.tenant.blob())
-    .bind(r.id.blob());
+    let q =
+        query("UPDATE rooms SET password = ?, revision = ?, body = ? WHERE tenant = ? AND id = ?")
+            .bind(r.password.as_slice())
+            .bind(int_of(revision, ROOM)?)
+            .bind(body_of(&r, &["revision"], ROOM)?)
+            .bind(r.tenant.blob())
+            .bind(r.id.blob());
     exec(conn, q, ROOM).await.map(drop)
 }

@@ -12,17 +12,13 @@ mod sessions;
 
 use cai_core::id::TenantId;
 use cai_core::ports::{StoreError, StoreResult, Write};
-use sqlx::sqlite::{SqliteConnection, SqliteRow};
 
-use super::codec::{Query, db_error};
-
-/// The connection of the batch's transaction.
-pub(super) type Conn = SqliteConnection;
+use super::codec::{Conn, Query, Row, db_error};
 
 /// Whether every record a write carries belongs to `tenant`. Writes that name only an
 /// id belong to the batch's tenant by construction. A write this build does not know
 /// passes here and is refused by [`apply`], which rolls the whole batch back.
-pub(super) fn belongs_to(write: &Write, tenant: TenantId) -> bool {
+pub(crate) fn belongs_to(write: &Write, tenant: TenantId) -> bool {
     match write {
         Write::InsertTenant(t) | Write::UpdateTenant(t) => t.id == tenant,
         Write::InsertAccount(a) | Write::UpdateAccount(a) => a.tenant == tenant,
@@ -61,7 +57,7 @@ pub(super) fn belongs_to(write: &Write, tenant: TenantId) -> bool {
 }
 
 /// Applies one write. On error the caller rolls the whole batch back.
-pub(super) async fn apply(conn: &mut Conn, tenant: TenantId, write: Write) -> StoreResult<()> {
+pub(crate) async fn apply(conn: &mut Conn, tenant: TenantId, write: Write) -> StoreResult<()> {
     match write {
         Write::InsertTenant(t) => directory::insert_tenant(conn, t).await,
         Write::UpdateTenant(t) => directory::update_tenant(conn, t).await,
@@ -164,7 +160,7 @@ pub(super) async fn fetch(
     conn: &mut Conn,
     q: Query<'_>,
     what: &'static str,
-) -> StoreResult<Option<SqliteRow>> {
+) -> StoreResult<Option<Row>> {
     q.fetch_optional(&mut *conn)
         .await
         .map_err(|e| db_error(e, what))

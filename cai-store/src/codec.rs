@@ -1,5 +1,6 @@
-//! How records become rows and rows become records: ids as 16-byte BLOBs, subjects as
-//! 17 bytes, timestamps as Unix milliseconds, counters as SQLite integers, and the
+//! How records become rows and rows become records, alike in every SQL backend: ids
+//! as 16 bytes (`BLOB`/`BYTEA`), subjects as 17 bytes, timestamps as Unix
+//! milliseconds, counters as 64-bit integers, and the
 //! JSON body of a record (cai-core's JSON form minus the fields with columns of their
 //! own). Every failure to decode a row is [`StoreError::Corrupt`] naming the record,
 //! so one bad row fails only the read that meets it.
@@ -13,11 +14,6 @@ use cai_core::ports::StoreError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
-
-/// A query with its bound values.
-pub(crate) type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
 /// A cai-core id stored as its 16 bytes.
 pub(crate) trait IdBlob: Sized + Copy {
@@ -103,23 +99,47 @@ pub(crate) trait RowExt {
     }
 }
 
-impl RowExt for SqliteRow {
-    fn bytes(&self, col: &str, what: &'static str) -> Result<Vec<u8>, StoreError> {
-        self.try_get::<Vec<u8>, _>(col)
-            .map_err(|e| db_error(e, what))
-    }
-    fn bytes_opt(&self, col: &str, what: &'static str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.try_get::<Option<Vec<u8>>, _>(col)
-            .map_err(|e| db_error(e, what))
-    }
-    fn int(&self, col: &str, what: &'static str) -> Result<i64, StoreError> {
-        self.try_get::<i64, _>(col).map_err(|e| db_error(e, what))
-    }
-    fn text(&self, col: &str, what: &'static str) -> Result<String, StoreError> {
-        self.try_get::<String, _>(col)
-            .map_err(|e| db_error(e, what))
-    }
+/// Implements [`RowExt`] for a backend's row type with `sqlx::Row::try_get`: both
+/// backends decode the same Rust types (`Vec<u8>`, `i64`, `String`).
+macro_rules! row_ext {
+    ($row:ty) => {
+        impl $crate::codec::RowExt for $row {
+            fn bytes(
+                &self,
+                col: &str,
+                what: &'static str,
+            ) -> Result<Vec<u8>, cai_core::ports::StoreError> {
+                sqlx::Row::try_get::<Vec<u8>, _>(self, col)
+                    .map_err(|e| $crate::codec::db_error(e, what))
+            }
+            fn bytes_opt(
+                &self,
+                col: &str,
+                what: &'static str,
+            ) -> Result<Option<Vec<u8>>, cai_core::ports::StoreError> {
+                sqlx::Row::try_get::<Option<Vec<u8>>, _>(self, col)
+                    .map_err(|e| $crate::codec::db_error(e, what))
+            }
+            fn int(
+                &self,
+                col: &str,
+                what: &'static str,
+            ) -> Result<i64, cai_core::ports::StoreError> {
+                sqlx::Row::try_get::<i64, _>(self, col)
+                    .map_err(|e| $crate::codec::db_error(e, what))
+            }
+            fn text(
+                &self,
+                col: &str,
+                what: &'static str,
+            ) -> Result<String, cai_core::ports::StoreError> {
+                sqlx::Row::try_get::<String, _>(self, col)
+                    .map_err(|e| $crate::codec::db_error(e, what))
+            }
+        }
+    };
 }
+pub(crate) use row_ext;
 
 /// An id from stored bytes.
 pub(crate) fn id_from<I: IdBlob>(bytes: &[u8], what: &'static str) -> Result<I, StoreError> {
@@ -152,7 +172,7 @@ pub(crate) fn subject_from(bytes: &[u8], what: &'static str) -> Result<SubjectId
     }
 }
 
-/// A `u64` (revision) as a SQLite integer; a value past `i64::MAX` cannot be stored.
+/// A `u64` (revision) as a 64-bit SQL integer; a value past `i64::MAX` cannot be stored.
 pub(crate) fn int_of(n: u64, what: &'static str) -> Result<i64, StoreError> {
     i64::try_from(n).map_err(|_| StoreError::Conflict { what })
 }

@@ -8,10 +8,9 @@ use cai_core::ports::{
     Credential, CredentialKind, CredentialStore, E2eEpoch, HistoryGrant, KeyStore, StoreResult,
     StoredCustody, StoredKeyPackage,
 };
-use sqlx::sqlite::SqliteRow;
 
-use super::SqliteStore;
-use super::codec::{IdBlob, RowExt, capped, corrupt, subject_blob};
+use super::Engine;
+use super::codec::{IdBlob, Row, RowExt, capped, corrupt, query, subject_blob};
 
 const CUSTODY: &str = "key custody";
 const GRANT: &str = "history grant";
@@ -23,7 +22,7 @@ const CREDENTIAL: &str = "credential";
 const EPOCH_COLUMNS: &str =
     "tenant, session, epoch, commit_bytes, record, welcome, grp, committed_by, at";
 
-fn custody_of(row: &SqliteRow) -> StoreResult<StoredCustody> {
+fn custody_of(row: &Row) -> StoreResult<StoredCustody> {
     Ok(StoredCustody {
         tenant: row.id("tenant", CUSTODY)?,
         session: row.id("session", CUSTODY)?,
@@ -32,7 +31,7 @@ fn custody_of(row: &SqliteRow) -> StoreResult<StoredCustody> {
     })
 }
 
-fn epoch_of(row: &SqliteRow) -> StoreResult<E2eEpoch> {
+fn epoch_of(row: &Row) -> StoreResult<E2eEpoch> {
     Ok(E2eEpoch {
         tenant: row.id("tenant", EPOCH)?,
         session: row.id("session", EPOCH)?,
@@ -46,7 +45,7 @@ fn epoch_of(row: &SqliteRow) -> StoreResult<E2eEpoch> {
     })
 }
 
-fn package_of(row: &SqliteRow) -> StoreResult<StoredKeyPackage> {
+fn package_of(row: &Row) -> StoreResult<StoredKeyPackage> {
     Ok(StoredKeyPackage {
         tenant: row.id("tenant", PACKAGE)?,
         owner: row.subject("owner", PACKAGE)?,
@@ -59,14 +58,14 @@ fn package_of(row: &SqliteRow) -> StoreResult<StoredKeyPackage> {
 }
 
 #[async_trait]
-impl KeyStore for SqliteStore {
+impl KeyStore for Engine {
     async fn custody(
         &self,
         tenant: TenantId,
         session: SessionId,
         epoch: u32,
     ) -> StoreResult<Option<StoredCustody>> {
-        let q = sqlx::query(
+        let q = query(
             "SELECT tenant, session, epoch, custody FROM custody \
              WHERE tenant = ? AND session = ? AND epoch = ?",
         )
@@ -85,7 +84,7 @@ impl KeyStore for SqliteStore {
         tenant: TenantId,
         session: SessionId,
     ) -> StoreResult<Vec<StoredCustody>> {
-        let q = sqlx::query(
+        let q = query(
             "SELECT tenant, session, epoch, custody FROM custody \
              WHERE tenant = ? AND session = ? ORDER BY epoch",
         )
@@ -100,7 +99,7 @@ impl KeyStore for SqliteStore {
         session: SessionId,
         recipient: AccountId,
     ) -> StoreResult<Option<HistoryGrant>> {
-        let q = sqlx::query(
+        let q = query(
             "SELECT granted_by, at, grant_bytes FROM history_grants \
              WHERE tenant = ? AND session = ? AND recipient = ?",
         )
@@ -131,7 +130,7 @@ impl KeyStore for SqliteStore {
             "SELECT {EPOCH_COLUMNS} FROM e2e_epochs WHERE tenant = ? AND session = ? \
              AND epoch > ? ORDER BY epoch LIMIT ?"
         );
-        let q = sqlx::query(&sql)
+        let q = query(&sql)
             .bind(tenant.blob())
             .bind(session.blob())
             // Epochs start at 0: "all" is "above -1".
@@ -149,7 +148,7 @@ impl KeyStore for SqliteStore {
             "SELECT {EPOCH_COLUMNS} FROM e2e_epochs WHERE tenant = ? AND session = ? \
              ORDER BY epoch DESC LIMIT 1"
         );
-        let q = sqlx::query(&sql).bind(tenant.blob()).bind(session.blob());
+        let q = query(&sql).bind(tenant.blob()).bind(session.blob());
         self.one(q, EPOCH).await?.as_ref().map(epoch_of).transpose()
     }
 
@@ -158,7 +157,7 @@ impl KeyStore for SqliteStore {
         tenant: TenantId,
         owner: SubjectId,
     ) -> StoreResult<Vec<StoredKeyPackage>> {
-        let q = sqlx::query(
+        let q = query(
             "SELECT tenant, owner, reference, device, last_resort, package, published_at \
              FROM key_packages WHERE tenant = ? AND owner = ? ORDER BY published_at, reference",
         )
@@ -172,7 +171,7 @@ impl KeyStore for SqliteStore {
         tenant: TenantId,
         account: AccountId,
     ) -> StoreResult<Option<Vec<u8>>> {
-        let q = sqlx::query("SELECT backup FROM key_backups WHERE tenant = ? AND account = ?")
+        let q = query("SELECT backup FROM key_backups WHERE tenant = ? AND account = ?")
             .bind(tenant.blob())
             .bind(account.blob());
         self.one(q, BACKUP)
@@ -183,14 +182,14 @@ impl KeyStore for SqliteStore {
 }
 
 #[async_trait]
-impl CredentialStore for SqliteStore {
+impl CredentialStore for Engine {
     async fn credential(
         &self,
         tenant: TenantId,
         account: AccountId,
         kind: CredentialKind,
     ) -> StoreResult<Option<Credential>> {
-        let q = sqlx::query(
+        let q = query(
             "SELECT kind, data, updated_at, revision FROM credentials \
              WHERE tenant = ? AND account = ? AND kind = ?",
         )

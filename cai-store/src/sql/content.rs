@@ -5,10 +5,9 @@ use async_trait::async_trait;
 use cai_core::domain::{ContentItem, ContentKind, ContentVersion, SealedBody};
 use cai_core::id::{ItemId, SessionId, TenantId};
 use cai_core::ports::{ContentStore, Page, StoreResult};
-use sqlx::sqlite::SqliteRow;
 
-use super::SqliteStore;
-use super::codec::{IdBlob, RowExt, capped, corrupt};
+use super::Engine;
+use super::codec::{IdBlob, Row, RowExt, capped, corrupt, query};
 use super::sessions::keyset;
 
 const ITEM: &str = "item";
@@ -17,7 +16,7 @@ const VERSION: &str = "item version";
 const ITEM_COLUMNS: &str = "id, tenant, session, kind, author, created_at, latest_version";
 const VERSION_COLUMNS: &str = "item, tenant, session, version, author, created_at, key_epoch, body";
 
-fn item_of(row: &SqliteRow) -> StoreResult<ContentItem> {
+fn item_of(row: &Row) -> StoreResult<ContentItem> {
     let kind = u8::try_from(row.int("kind", ITEM)?).map_err(|_| corrupt(ITEM))?;
     Ok(ContentItem {
         id: row.id("id", ITEM)?,
@@ -32,7 +31,7 @@ fn item_of(row: &SqliteRow) -> StoreResult<ContentItem> {
 
 /// A version; a body that is not a cai envelope or stream (truncated, or written
 /// behind the SDK's back) is `Corrupt`.
-fn version_of(row: &SqliteRow) -> StoreResult<ContentVersion> {
+fn version_of(row: &Row) -> StoreResult<ContentVersion> {
     Ok(ContentVersion {
         item: row.id("item", VERSION)?,
         tenant: row.id("tenant", VERSION)?,
@@ -46,10 +45,10 @@ fn version_of(row: &SqliteRow) -> StoreResult<ContentVersion> {
 }
 
 #[async_trait]
-impl ContentStore for SqliteStore {
+impl ContentStore for Engine {
     async fn item(&self, tenant: TenantId, id: ItemId) -> StoreResult<Option<ContentItem>> {
         let sql = format!("SELECT {ITEM_COLUMNS} FROM items WHERE tenant = ? AND id = ?");
-        let q = sqlx::query(&sql).bind(tenant.blob()).bind(id.blob());
+        let q = query(&sql).bind(tenant.blob()).bind(id.blob());
         self.one(q, ITEM).await?.as_ref().map(item_of).transpose()
     }
 
@@ -64,7 +63,7 @@ impl ContentStore for SqliteStore {
             "SELECT {ITEM_COLUMNS} FROM items WHERE tenant = ? AND session = ? AND {after} \
              ORDER BY id {order} LIMIT ?"
         );
-        let q = sqlx::query(&sql)
+        let q = query(&sql)
             .bind(tenant.blob())
             .bind(session.blob())
             .bind(page.after.as_ref().map(IdBlob::blob))
@@ -81,7 +80,7 @@ impl ContentStore for SqliteStore {
         let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM versions WHERE tenant = ? AND item = ? AND version = ?"
         );
-        let q = sqlx::query(&sql)
+        let q = query(&sql)
             .bind(tenant.blob())
             .bind(item.blob())
             .bind(i64::from(version));
@@ -96,7 +95,7 @@ impl ContentStore for SqliteStore {
         let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM versions WHERE tenant = ? AND item = ? ORDER BY version"
         );
-        let q = sqlx::query(&sql).bind(tenant.blob()).bind(item.blob());
+        let q = query(&sql).bind(tenant.blob()).bind(item.blob());
         self.all(q, VERSION).await?.iter().map(version_of).collect()
     }
 }

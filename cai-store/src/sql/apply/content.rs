@@ -5,14 +5,14 @@ use cai_core::domain::{ContentItem, ContentVersion};
 use cai_core::id::{ItemId, SessionId, TenantId};
 use cai_core::ports::StoreResult;
 
+use super::super::codec::{IdBlob, RowExt, query, subject_blob};
 use super::{Conn, conflict, ensure_free, exec, exists, fetch, missing};
-use crate::sqlite::codec::{IdBlob, RowExt, subject_blob};
 
 const ITEM: &str = "item";
 const VERSION: &str = "item version";
 
 async fn insert_version(conn: &mut Conn, v: &ContentVersion) -> StoreResult<()> {
-    let q = sqlx::query(
+    let q = query(
         "INSERT INTO versions \
          (tenant, item, version, session, author, created_at, key_epoch, body) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -33,7 +33,7 @@ pub(super) async fn insert_item(
     item: ContentItem,
     version: ContentVersion,
 ) -> StoreResult<()> {
-    let q = sqlx::query("SELECT 1 FROM items WHERE tenant = ? AND id = ?")
+    let q = query("SELECT 1 FROM items WHERE tenant = ? AND id = ?")
         .bind(item.tenant.blob())
         .bind(item.id.blob());
     ensure_free(exists(conn, q, ITEM).await?, ITEM)?;
@@ -43,7 +43,7 @@ pub(super) async fn insert_item(
     if version.version != 1 || item.latest_version != 1 {
         return Err(conflict(VERSION));
     }
-    let q = sqlx::query(
+    let q = query(
         "INSERT INTO items (tenant, id, session, kind, author, created_at, latest_version) \
          VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
@@ -60,7 +60,7 @@ pub(super) async fn insert_item(
 
 /// The next version: `version.version` must be the item's `latest_version + 1`.
 pub(super) async fn add_version(conn: &mut Conn, v: ContentVersion) -> StoreResult<()> {
-    let q = sqlx::query("SELECT session, latest_version FROM items WHERE tenant = ? AND id = ?")
+    let q = query("SELECT session, latest_version FROM items WHERE tenant = ? AND id = ?")
         .bind(v.tenant.blob())
         .bind(v.item.blob());
     let Some(row) = fetch(conn, q, ITEM).await? else {
@@ -75,7 +75,7 @@ pub(super) async fn add_version(conn: &mut Conn, v: ContentVersion) -> StoreResu
         return Err(conflict(VERSION));
     }
     insert_version(conn, &v).await?;
-    let q = sqlx::query("UPDATE items SET latest_version = ? WHERE tenant = ? AND id = ?")
+    let q = query("UPDATE items SET latest_version = ? WHERE tenant = ? AND id = ?")
         .bind(i64::from(v.version))
         .bind(v.tenant.blob())
         .bind(v.item.blob());
@@ -84,7 +84,7 @@ pub(super) async fn add_version(conn: &mut Conn, v: ContentVersion) -> StoreResu
 
 /// Cascade: all its versions.
 pub(super) async fn delete_item(conn: &mut Conn, t: TenantId, id: ItemId) -> StoreResult<()> {
-    let q = sqlx::query("DELETE FROM items WHERE tenant = ? AND id = ?")
+    let q = query("DELETE FROM items WHERE tenant = ? AND id = ?")
         .bind(t.blob())
         .bind(id.blob());
     if exec(conn, q, ITEM).await? == 0 {
@@ -99,7 +99,7 @@ pub(super) async fn delete_session_content(
     t: TenantId,
     session: SessionId,
 ) -> StoreResult<()> {
-    let q = sqlx::query("DELETE FROM items WHERE tenant = ? AND session = ?")
+    let q = query("DELETE FROM items WHERE tenant = ? AND session = ?")
         .bind(t.blob())
         .bind(session.blob());
     exec(conn, q, ITEM).await.map(drop)

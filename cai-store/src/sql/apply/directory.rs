@@ -4,8 +4,8 @@ use cai_core::domain::{Account, AccountStatus, Group, Guest, Role, Tenant};
 use cai_core::id::{AccountId, GuestId, RoleId, SubjectId, TenantId};
 use cai_core::ports::StoreResult;
 
+use super::super::codec::{IdBlob, body_of, int_of, query, subject_blob};
 use super::{Conn, ensure_free, exec, exists, missing, next_revision, stored_revision};
-use crate::sqlite::codec::{IdBlob, body_of, int_of, subject_blob};
 
 const TENANT: &str = "tenant";
 const ACCOUNT: &str = "account";
@@ -15,18 +15,18 @@ const ROLE: &str = "role";
 const GROUP: &str = "group";
 
 pub(super) async fn insert_tenant(conn: &mut Conn, t: Tenant) -> StoreResult<()> {
-    let q = sqlx::query("SELECT 1 FROM tenants WHERE id = ?").bind(t.id.blob());
+    let q = query("SELECT 1 FROM tenants WHERE id = ?").bind(t.id.blob());
     ensure_free(exists(conn, q, TENANT).await?, TENANT)?;
-    let q = sqlx::query("INSERT INTO tenants (id, revision, body) VALUES (?, 0, ?)")
+    let q = query("INSERT INTO tenants (id, revision, body) VALUES (?, 0, ?)")
         .bind(t.id.blob())
         .bind(body_of(&t, &["revision"], TENANT)?);
     exec(conn, q, TENANT).await.map(drop)
 }
 
 pub(super) async fn update_tenant(conn: &mut Conn, t: Tenant) -> StoreResult<()> {
-    let q = sqlx::query("SELECT revision FROM tenants WHERE id = ?").bind(t.id.blob());
+    let q = query("SELECT revision FROM tenants WHERE id = ?").bind(t.id.blob());
     let revision = next_revision(stored_revision(conn, q, TENANT).await?, t.revision, TENANT)?;
-    let q = sqlx::query("UPDATE tenants SET revision = ?, body = ? WHERE id = ?")
+    let q = query("UPDATE tenants SET revision = ?, body = ? WHERE id = ?")
         .bind(int_of(revision, TENANT)?)
         .bind(body_of(&t, &["revision"], TENANT)?)
         .bind(t.id.blob());
@@ -45,12 +45,12 @@ fn pseudonymise_at(a: &Account) -> Option<i64> {
 
 /// Replaces an account's role list.
 async fn put_roles(conn: &mut Conn, a: &Account) -> StoreResult<()> {
-    let q = sqlx::query("DELETE FROM account_roles WHERE tenant = ? AND account = ?")
+    let q = query("DELETE FROM account_roles WHERE tenant = ? AND account = ?")
         .bind(a.tenant.blob())
         .bind(a.id.blob());
     exec(conn, q, ACCOUNT).await?;
     for (position, role) in (0i64..).zip(&a.roles) {
-        let q = sqlx::query(
+        let q = query(
             "INSERT INTO account_roles (tenant, account, position, role) VALUES (?, ?, ?, ?)",
         )
         .bind(a.tenant.blob())
@@ -64,11 +64,11 @@ async fn put_roles(conn: &mut Conn, a: &Account) -> StoreResult<()> {
 
 /// The account holding `email` in the tenant, if any.
 async fn email_holder(conn: &mut Conn, a: &Account) -> StoreResult<Option<AccountId>> {
-    use crate::sqlite::codec::RowExt;
+    use super::super::codec::RowExt;
     let Some(email) = &a.email else {
         return Ok(None);
     };
-    let q = sqlx::query("SELECT id FROM accounts WHERE tenant = ? AND email = ?")
+    let q = query("SELECT id FROM accounts WHERE tenant = ? AND email = ?")
         .bind(a.tenant.blob())
         .bind(email.as_str());
     super::fetch(conn, q, EMAIL)
@@ -78,12 +78,12 @@ async fn email_holder(conn: &mut Conn, a: &Account) -> StoreResult<Option<Accoun
 }
 
 pub(super) async fn insert_account(conn: &mut Conn, a: Account) -> StoreResult<()> {
-    let q = sqlx::query("SELECT 1 FROM accounts WHERE tenant = ? AND id = ?")
+    let q = query("SELECT 1 FROM accounts WHERE tenant = ? AND id = ?")
         .bind(a.tenant.blob())
         .bind(a.id.blob());
     ensure_free(exists(conn, q, ACCOUNT).await?, ACCOUNT)?;
     ensure_free(email_holder(conn, &a).await?.is_some(), EMAIL)?;
-    let q = sqlx::query(
+    let q = query(
         "INSERT INTO accounts (tenant, id, email, pseudonymise_at, revision, body) \
          VALUES (?, ?, ?, ?, 0, ?)",
     )
@@ -97,7 +97,7 @@ pub(super) async fn insert_account(conn: &mut Conn, a: Account) -> StoreResult<(
 }
 
 pub(super) async fn update_account(conn: &mut Conn, a: Account) -> StoreResult<()> {
-    let q = sqlx::query("SELECT revision FROM accounts WHERE tenant = ? AND id = ?")
+    let q = query("SELECT revision FROM accounts WHERE tenant = ? AND id = ?")
         .bind(a.tenant.blob())
         .bind(a.id.blob());
     let revision = next_revision(
@@ -107,7 +107,7 @@ pub(super) async fn update_account(conn: &mut Conn, a: Account) -> StoreResult<(
     )?;
     let holder = email_holder(conn, &a).await?;
     ensure_free(holder.is_some_and(|h| h != a.id), EMAIL)?;
-    let q = sqlx::query(
+    let q = query(
         "UPDATE accounts SET email = ?, pseudonymise_at = ?, revision = ?, body = ? \
          WHERE tenant = ? AND id = ?",
     )
@@ -125,7 +125,7 @@ pub(super) async fn update_account(conn: &mut Conn, a: Account) -> StoreResult<(
 /// groups' revisions move on, so a stale update cannot put the member back),
 /// participations, key packages. Content, audit events and grants it gave stay.
 pub(super) async fn delete_account(conn: &mut Conn, t: TenantId, id: AccountId) -> StoreResult<()> {
-    let q = sqlx::query("DELETE FROM accounts WHERE tenant = ? AND id = ?")
+    let q = query("DELETE FROM accounts WHERE tenant = ? AND id = ?")
         .bind(t.blob())
         .bind(id.blob());
     if exec(conn, q, ACCOUNT).await? == 0 {
@@ -136,14 +136,9 @@ pub(super) async fn delete_account(conn: &mut Conn, t: TenantId, id: AccountId) 
         "DELETE FROM key_backups WHERE tenant = ? AND account = ?",
         "DELETE FROM history_grants WHERE tenant = ? AND recipient = ?",
     ] {
-        exec(
-            conn,
-            sqlx::query(sql).bind(t.blob()).bind(id.blob()),
-            ACCOUNT,
-        )
-        .await?;
+        exec(conn, query(sql).bind(t.blob()).bind(id.blob()), ACCOUNT).await?;
     }
-    let q = sqlx::query(
+    let q = query(
         "UPDATE groups SET revision = revision + 1 WHERE tenant = ? AND id IN \
          (SELECT grp FROM group_members WHERE tenant = ? AND account = ?)",
     )
@@ -151,7 +146,7 @@ pub(super) async fn delete_account(conn: &mut Conn, t: TenantId, id: AccountId) 
     .bind(t.blob())
     .bind(id.blob());
     exec(conn, q, GROUP).await?;
-    let q = sqlx::query("DELETE FROM group_members WHERE tenant = ? AND account = ?")
+    let q = query("DELETE FROM group_members WHERE tenant = ? AND account = ?")
         .bind(t.blob())
         .bind(id.blob());
     exec(conn, q, GROUP).await?;
@@ -164,18 +159,18 @@ async fn remove_subject(conn: &mut Conn, t: TenantId, subject: SubjectId) -> Sto
         "DELETE FROM participants WHERE tenant = ? AND subject = ?",
         "DELETE FROM key_packages WHERE tenant = ? AND owner = ?",
     ] {
-        let q = sqlx::query(sql).bind(t.blob()).bind(subject_blob(subject));
+        let q = query(sql).bind(t.blob()).bind(subject_blob(subject));
         exec(conn, q, "subject").await?;
     }
     Ok(())
 }
 
 pub(super) async fn insert_guest(conn: &mut Conn, g: Guest) -> StoreResult<()> {
-    let q = sqlx::query("SELECT 1 FROM guests WHERE tenant = ? AND id = ?")
+    let q = query("SELECT 1 FROM guests WHERE tenant = ? AND id = ?")
         .bind(g.tenant.blob())
         .bind(g.id.blob());
     ensure_free(exists(conn, q, GUEST).await?, GUEST)?;
-    let q = sqlx::query("INSERT INTO guests (tenant, id, session, body) VALUES (?, ?, ?, ?)")
+    let q = query("INSERT INTO guests (tenant, id, session, body) VALUES (?, ?, ?, ?)")
         .bind(g.tenant.blob())
         .bind(g.id.blob())
         .bind(g.session.blob())
@@ -185,7 +180,7 @@ pub(super) async fn insert_guest(conn: &mut Conn, g: Guest) -> StoreResult<()> {
 
 /// Cascades: its participations, its key packages.
 pub(super) async fn delete_guest(conn: &mut Conn, t: TenantId, id: GuestId) -> StoreResult<()> {
-    let q = sqlx::query("DELETE FROM guests WHERE tenant = ? AND id = ?")
+    let q = query("DELETE FROM guests WHERE tenant = ? AND id = ?")
         .bind(t.blob())
         .bind(id.blob());
     if exec(conn, q, GUEST).await? == 0 {
@@ -195,11 +190,11 @@ pub(super) async fn delete_guest(conn: &mut Conn, t: TenantId, id: GuestId) -> S
 }
 
 pub(super) async fn insert_role(conn: &mut Conn, r: Role) -> StoreResult<()> {
-    let q = sqlx::query("SELECT 1 FROM roles WHERE tenant = ? AND id = ?")
+    let q = query("SELECT 1 FROM roles WHERE tenant = ? AND id = ?")
         .bind(r.tenant.blob())
         .bind(r.id.blob());
     ensure_free(exists(conn, q, ROLE).await?, ROLE)?;
-    let q = sqlx::query("INSERT INTO roles (tenant, id, revision, body) VALUES (?, ?, 0, ?)")
+    let q = query("INSERT INTO roles (tenant, id, revision, body) VALUES (?, ?, 0, ?)")
         .bind(r.tenant.blob())
         .bind(r.id.blob())
         .bind(body_of(&r, &["revision"], ROLE)?);
@@ -207,11 +202,11 @@ pub(super) async fn insert_role(conn: &mut Conn, r: Role) -> StoreResult<()> {
 }
 
 pub(super) async fn update_role(conn: &mut Conn, r: Role) -> StoreResult<()> {
-    let q = sqlx::query("SELECT revision FROM roles WHERE tenant = ? AND id = ?")
+    let q = query("SELECT revision FROM roles WHERE tenant = ? AND id = ?")
         .bind(r.tenant.blob())
         .bind(r.id.blob());
     let revision = next_revision(stored_revision(conn, q, ROLE).await?, r.revision, ROLE)?;
-    let q = sqlx::query("UPDATE roles SET revision = ?, body = ? WHERE tenant = ? AND id = ?")
+    let q = query("UPDATE roles SET revision = ?, body = ? WHERE tenant = ? AND id = ?")
         .bind(int_of(revision, ROLE)?)
         .bind(body_of(&r, &["revision"], ROLE)?)
         .bind(r.tenant.blob())
@@ -221,13 +216,13 @@ pub(super) async fn update_role(conn: &mut Conn, r: Role) -> StoreResult<()> {
 
 /// Cascade: the role leaves every account holding it (their revisions move on).
 pub(super) async fn delete_role(conn: &mut Conn, t: TenantId, id: RoleId) -> StoreResult<()> {
-    let q = sqlx::query("DELETE FROM roles WHERE tenant = ? AND id = ?")
+    let q = query("DELETE FROM roles WHERE tenant = ? AND id = ?")
         .bind(t.blob())
         .bind(id.blob());
     if exec(conn, q, ROLE).await? == 0 {
         return Err(missing(ROLE));
     }
-    let q = sqlx::query(
+    let q = query(
         "UPDATE accounts SET revision = revision + 1 WHERE tenant = ? AND id IN \
          (SELECT account FROM account_roles WHERE tenant = ? AND role = ?)",
     )
@@ -235,7 +230,7 @@ pub(super) async fn delete_role(conn: &mut Conn, t: TenantId, id: RoleId) -> Sto
     .bind(t.blob())
     .bind(id.blob());
     exec(conn, q, ACCOUNT).await?;
-    let q = sqlx::query("DELETE FROM account_roles WHERE tenant = ? AND role = ?")
+    let q = query("DELETE FROM account_roles WHERE tenant = ? AND role = ?")
         .bind(t.blob())
         .bind(id.blob());
     exec(conn, q, ACCOUNT).await.map(drop)
@@ -243,29 +238,28 @@ pub(super) async fn delete_role(conn: &mut Conn, t: TenantId, id: RoleId) -> Sto
 
 /// Replaces a group's member list.
 async fn put_members(conn: &mut Conn, g: &Group) -> StoreResult<()> {
-    let q = sqlx::query("DELETE FROM group_members WHERE tenant = ? AND grp = ?")
+    let q = query("DELETE FROM group_members WHERE tenant = ? AND grp = ?")
         .bind(g.tenant.blob())
         .bind(g.id.blob());
     exec(conn, q, GROUP).await?;
     for (position, member) in (0i64..).zip(&g.members) {
-        let q = sqlx::query(
-            "INSERT INTO group_members (tenant, grp, position, account) VALUES (?, ?, ?, ?)",
-        )
-        .bind(g.tenant.blob())
-        .bind(g.id.blob())
-        .bind(position)
-        .bind(member.blob());
+        let q =
+            query("INSERT INTO group_members (tenant, grp, position, account) VALUES (?, ?, ?, ?)")
+                .bind(g.tenant.blob())
+                .bind(g.id.blob())
+                .bind(position)
+                .bind(member.blob());
         exec(conn, q, GROUP).await?;
     }
     Ok(())
 }
 
 pub(super) async fn insert_group(conn: &mut Conn, g: Group) -> StoreResult<()> {
-    let q = sqlx::query("SELECT 1 FROM groups WHERE tenant = ? AND id = ?")
+    let q = query("SELECT 1 FROM groups WHERE tenant = ? AND id = ?")
         .bind(g.tenant.blob())
         .bind(g.id.blob());
     ensure_free(exists(conn, q, GROUP).await?, GROUP)?;
-    let q = sqlx::query("INSERT INTO groups (tenant, id, revision, body) VALUES (?, ?, 0, ?)")
+    let q = query("INSERT INTO groups (tenant, id, revision, body) VALUES (?, ?, 0, ?)")
         .bind(g.tenant.blob())
         .bind(g.id.blob())
         .bind(body_of(&g, &["revision", "members"], GROUP)?);
@@ -274,11 +268,11 @@ pub(super) async fn insert_group(conn: &mut Conn, g: Group) -> StoreResult<()> {
 }
 
 pub(super) async fn update_group(conn: &mut Conn, g: Group) -> StoreResult<()> {
-    let q = sqlx::query("SELECT revision FROM groups WHERE tenant = ? AND id = ?")
+    let q = query("SELECT revision FROM groups WHERE tenant = ? AND id = ?")
         .bind(g.tenant.blob())
         .bind(g.id.blob());
     let revision = next_revision(stored_revision(conn, q, GROUP).await?, g.revision, GROUP)?;
-    let q = sqlx::query("UPDATE groups SET revision = ?, body = ? WHERE tenant = ? AND id = ?")
+    let q = query("UPDATE groups SET revision = ?, body = ? WHERE tenant = ? AND id = ?")
         .bind(int_of(revision, GROUP)?)
         .bind(body_of(&g, &["revision", "members"], GROUP)?)
         .bind(g.tenant.blob())

@@ -5,10 +5,9 @@ use async_trait::async_trait;
 use cai_core::domain::{AuditEvent, Incident};
 use cai_core::id::TenantId;
 use cai_core::ports::{AuditStore, Notification, StoreResult};
-use sqlx::sqlite::SqliteRow;
 
-use super::SqliteStore;
-use super::codec::{IdBlob, RowExt, capped, record_of};
+use super::Engine;
+use super::codec::{IdBlob, Row, RowExt, capped, query, record_of};
 
 const AUDIT: &str = "audit event";
 const INCIDENT: &str = "incident";
@@ -21,7 +20,7 @@ fn seq(n: u64) -> i64 {
 }
 
 fn numbered<T: serde::de::DeserializeOwned>(
-    row: &SqliteRow,
+    row: &Row,
     what: &'static str,
 ) -> StoreResult<(u64, T)> {
     let record = record_of(&row.text("body", what)?, vec![], what)?;
@@ -29,14 +28,14 @@ fn numbered<T: serde::de::DeserializeOwned>(
 }
 
 #[async_trait]
-impl AuditStore for SqliteStore {
+impl AuditStore for Engine {
     async fn audit_events(
         &self,
         tenant: TenantId,
         after_seq: u64,
         limit: u32,
     ) -> StoreResult<Vec<(u64, AuditEvent)>> {
-        let q = sqlx::query(
+        let q = query(
             "SELECT seq, body FROM audit_events WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?",
         )
         .bind(tenant.blob())
@@ -55,7 +54,7 @@ impl AuditStore for SqliteStore {
         before: Option<u64>,
         limit: u32,
     ) -> StoreResult<Vec<(u64, Incident)>> {
-        let q = sqlx::query(
+        let q = query(
             "SELECT seq, body FROM incidents WHERE tenant = ? AND seq < ? \
              ORDER BY seq DESC LIMIT ?",
         )
@@ -74,7 +73,7 @@ impl AuditStore for SqliteStore {
         tenant: TenantId,
         limit: u32,
     ) -> StoreResult<Vec<Notification>> {
-        let q = sqlx::query(
+        let q = query(
             "SELECT body FROM notifications WHERE tenant = ? AND delivered = 0 \
              ORDER BY seq LIMIT ?",
         )

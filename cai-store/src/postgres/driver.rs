@@ -1,0 +1,74 @@
+//! What the shared SQL (`src/sql/`) needs to know of PostgreSQL: its connection, row and
+//! query types, and the one dialect difference there is — PostgreSQL numbers its
+//! placeholders (`$1`, `$2`, …) where the shared SQL writes `?`.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, PoisonError};
+
+use sqlx::postgres::{PgArguments, PgPool};
+
+use super::PgStore;
+
+/// The store the shared SQL implements the ports for.
+pub(crate) type Engine = PgStore;
+/// The connection of a batch's transaction.
+pub(crate) type Conn = sqlx::PgConnection;
+/// A row of a result.
+pub(crate) type Row = sqlx::postgres::PgRow;
+/// A query with its bound values.
+pub(crate) type Query<'q> = sqlx::query::Query<'q, sqlx::Postgres, PgArguments>;
+
+/// A query of this SQL text, its `?` placeholders numbered.
+pub(crate) fn query<'q>(sql: &str) -> Query<'q> {
+    sqlx::query(numbered(sql))
+}
+
+crate::codec::row_ext!(Row);
+
+impl PgStore {
+    /// The pool reads go through.
+    pub(crate) fn read_pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// `sql` with its n-th `?` written `$n`, kept for the life of the process. The SQL
+/// texts are the constants of `src/sql/` (listings combine a few constant fragments),
+/// never input, so the table stays as small as that set; each text is numbered once.
+/// The shared SQL has no `?` inside string literals, so every `?` is a placeholder.
+fn numbered(sql: &str) -> &'static str {
+    static TEXTS: LazyLock<Mutex<HashMap<String, &'static str>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    let mut texts = TEXTS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(text) = texts.get(sql) {
+        return text;
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0_u32;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    let text: &'static str = Box::leak(out.into_boxed_str());
+    texts.insert(sql.to_owned(), text);
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numbered;
+
+    #[test]
+    fn placeholders_are_numbered_in_order_and_texts_kept_once() {
+        let sql = "SELECT a FROM t WHERE x = ? AND y = ? LIMIT ?";
+        let first = numbered(sql);
+        assert_eq!(first, "SELECT a FROM t WHERE x = $1 AND y = $2 LIMIT $3");
+        assert!(std::ptr::eq(first, numbered(sql)));
+        assert_eq!(numbered("SELECT 1"), "SELECT 1");
+    }
+}
