@@ -15,13 +15,13 @@
 //! | password set or changed by its owner | `AccountUpdated` | `password`: `changed` (never a value) |
 //! | too many failures from one source or at one account | `IncidentRecorded` (security) + a `RepeatedWrongSecret` incident | |
 
+use cai_core::audit_log::{AuditContext, AuditEntry, AuditLog};
 use cai_core::authz::Decision;
 use cai_core::domain::{
-    AuditActor, AuditEvent, AuditKind, AuditObject, BuiltinRole, Change, Incident, IncidentKind,
-    RequestMeta,
+    AuditActor, AuditKind, AuditObject, Change, Incident, IncidentKind, RequestMeta,
 };
-use cai_core::id::{AccountId, EventId, IncidentId, TenantId};
-use cai_core::ports::{Batch, DynStore, Notification, Write};
+use cai_core::id::{EventId, IncidentId, TenantId};
+use cai_core::ports::{Batch, DynStore, Write};
 use cai_core::{Counselling, Timestamp};
 
 use crate::error::{AuthError, Result};
@@ -34,7 +34,7 @@ pub(crate) struct AuthTx {
     request: RequestMeta,
     pub(crate) batch: Batch,
     notifies: bool,
-    admins: Option<Vec<AccountId>>,
+    log: AuditLog,
 }
 
 impl AuthTx {
@@ -51,7 +51,7 @@ impl AuthTx {
             request,
             batch: Batch::new(tenant),
             notifies: false,
-            admins: None,
+            log: AuditLog::new(),
         }
     }
 
@@ -60,7 +60,7 @@ impl AuthTx {
     }
 
     /// Appends an audit event; `security` also queues a notification for the
-    /// tenant's administrators who can act now.
+    /// tenant's administrators who can act now (cai-core's [`AuditLog`]).
     pub(crate) async fn audit(
         &mut self,
         store: &DynStore,
@@ -70,53 +70,21 @@ impl AuthTx {
         decision: Option<&Decision>,
         security: bool,
     ) -> Result<EventId> {
-        let id = EventId::random()?;
-        let authorized = decision.and_then(|d| match d {
-            Decision::Allow { action, .. } => Some((*action, d.to_string())),
-            Decision::Deny { .. } => None,
-        });
-        self.batch.push(Write::AppendAudit(AuditEvent {
-            id,
+        let ctx = AuditContext {
             tenant: self.tenant,
-            at: self.now,
+            now: self.now,
             actor: self.actor,
+            request: self.request,
+        };
+        let entry = AuditEntry {
             kind,
             object,
             changes,
-            authorized,
-            security_relevant: security,
-            request: self.request,
-        }));
-        if security {
-            let recipients = match &self.admins {
-                Some(a) => a.clone(),
-                None => {
-                    let mut admins = Vec::new();
-                    for id in store
-                        .accounts_with_role(self.tenant, BuiltinRole::TenantAdmin.id())
-                        .await?
-                    {
-                        if let Some(a) = store.account(self.tenant, id).await?
-                            && a.is_usable_at(self.now)
-                        {
-                            admins.push(id);
-                        }
-                    }
-                    self.admins = Some(admins.clone());
-                    admins
-                }
-            };
-            self.batch.push(Write::QueueNotification(Notification {
-                event: id,
-                tenant: self.tenant,
-                at: self.now,
-                actor: self.actor,
-                kind,
-                object,
-                recipients,
-            }));
-            self.notifies = true;
-        }
+            decision,
+            security,
+        };
+        let (id, notification) = self.log.record(store, &mut self.batch, &ctx, entry).await?;
+        self.notifies |= notification.is_some();
         Ok(id)
     }
 

@@ -126,6 +126,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod audit_log;
 pub mod authz;
 pub mod blocking;
 #[cfg(feature = "conformance")]

@@ -143,6 +143,7 @@ async fn server_sealed_items_carry_the_binding() {
         &descriptor,
         org.id().to_string().as_bytes(),
         s.to_string().as_bytes(),
+        &AccountRef::new(o.caller.subject.to_string().as_bytes()).unwrap(),
         SessionMode::ServerManaged,
         &mut trust,
     )
@@ -196,6 +197,7 @@ async fn clients_accept_the_descriptor_and_seal_with_its_binding() {
         details.session.mode_descriptor.as_deref().unwrap(),
         t.as_bytes(),
         sid.as_bytes(),
+        &AccountRef::new(details.session.owner.to_string().as_bytes()).unwrap(),
         details.session.mode,
         &mut trust,
     )
@@ -206,6 +208,7 @@ async fn clients_accept_the_descriptor_and_seal_with_its_binding() {
             details.session.mode_descriptor.as_deref().unwrap(),
             t.as_bytes(),
             sid.as_bytes(),
+            &AccountRef::new(details.session.owner.to_string().as_bytes()).unwrap(),
             SessionMode::ServerManaged,
             &mut trust,
         )

@@ -236,7 +236,7 @@ fn derive_okm(key: &DataKey, salt: &[u8; SALT_LEN]) -> Result<SecretBytes<64>> {
 ///
 /// Cost: one call to the operating system's generator per item. As a system call that
 /// dominates sealing a small item (`docs/BENCHMARKS.md`), so with the `vdso-nonces`
-/// feature (default) on Linux 6.11+ (x86_64, aarch64) the random part comes from the
+/// feature (default) on Linux with a vDSO `getrandom` (x86_64 6.11+, aarch64 6.14+) the random part comes from the
 /// kernel's vDSO `getrandom`, with the same fork and snapshot guarantees and no system
 /// call ([`nonces_from_vdso`] tells which source is used).
 pub struct Sealer {

@@ -44,8 +44,11 @@
 //! (signature, session, announced mode, trusted creator key) before it seals or opens,
 //! and its [`binding`](ModeDescriptor::binding) is part of every item's context
 //! ([`ItemContext::with_mode`](crate::ItemContext::with_mode)), server-sealed items
-//! included. A server that announces a weaker mode, or hands out another session's
-//! descriptor, is refused; an item sealed under another descriptor does not open.
+//! included. A server that announces another mode than the owner signed, or hands out
+//! another session's or another account's descriptor, is refused; an item sealed under
+//! another descriptor does not open. A server can still *omit* the descriptor: a client
+//! that wants the protection must not send plaintext to, or seal in, a session without
+//! a descriptor it accepted, whatever mode is announced (`docs/E2E.md` §5).
 //!
 //! ```
 //! use cai_crypto::e2e::{AccountRef, IdentityKey, TrustStore};
@@ -60,7 +63,7 @@
 //! // Another participant's device, with the creator's key pinned:
 //! let mut trust = TrustStore::strict();
 //! trust.pin(creator.clone(), creator_key.public())?;
-//! let d = ModeDescriptor::accept(signed.as_bytes(), b"ten_1", b"ses_9", SessionMode::SessionKey, &mut trust)?;
+//! let d = ModeDescriptor::accept(signed.as_bytes(), b"ten_1", b"ses_9", &creator, SessionMode::SessionKey, &mut trust)?;
 //! let ctx = ItemContext::new(b"ten_1", b"ses_9", b"itm_1", 0, ContentKind::Message)
 //!     .with_mode(Some(d.binding()));
 //! let key = DataKey::generate(KeyEpoch::INITIAL)?;
@@ -68,7 +71,7 @@
 //! assert!(envelope::open(&key, &ctx.with_mode(None), &sealed).is_err());
 //!
 //! // A server announcing server-managed mode for this session is refused.
-//! assert!(ModeDescriptor::accept(signed.as_bytes(), b"ten_1", b"ses_9", SessionMode::ServerManaged, &mut trust).is_err());
+//! assert!(ModeDescriptor::accept(signed.as_bytes(), b"ten_1", b"ses_9", &creator, SessionMode::ServerManaged, &mut trust).is_err());
 //! # Ok::<(), cai_crypto::Error>(())
 //! ```
 

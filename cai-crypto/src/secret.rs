@@ -71,7 +71,8 @@ pub(crate) fn fill_random(dest: &mut [u8]) -> Result<()> {
 }
 
 /// Fills `dest` with fresh bytes for the random part of a nonce: from the Linux vDSO
-/// `getrandom` where the `vdso-nonces` feature, the target and the kernel (6.11+) allow
+/// `getrandom` where the `vdso-nonces` feature, the target and the kernel (x86_64 6.11+,
+/// aarch64 6.14+) allow
 /// it, else from [`fill_random`]. Both are the kernel's generator with the same fork and
 /// virtual-machine-snapshot protection (the vDSO state is wiped on `fork` and reseeded
 /// when a VM is restored); the vDSO skips the system call, which at 1 KiB costs more than

@@ -30,6 +30,18 @@ fn signed(c: &Creator, mode: SessionMode) -> ModeDescriptor {
     ModeDescriptor::sign(&c.key, &c.account, TENANT, SESSION, mode).unwrap()
 }
 
+/// What a client calls, for a session whose owner is the test's creator account.
+fn accept(
+    bytes: &[u8],
+    tenant: &[u8],
+    session: &[u8],
+    announced: SessionMode,
+    trust: &mut TrustStore,
+) -> Result<ModeDescriptor, Error> {
+    let owner = AccountRef::new(b"acc_creator").unwrap();
+    ModeDescriptor::accept(bytes, tenant, session, &owner, announced, trust)
+}
+
 fn pinned(c: &Creator) -> TrustStore {
     let mut trust = TrustStore::strict();
     trust.pin(c.account.clone(), c.key.public()).unwrap();
@@ -41,8 +53,7 @@ fn a_pinned_creators_descriptor_is_accepted_for_its_mode() {
     let c = creator();
     for mode in SessionMode::ALL {
         let d = signed(&c, mode);
-        let got =
-            ModeDescriptor::accept(d.as_bytes(), TENANT, SESSION, mode, &mut pinned(&c)).unwrap();
+        let got = accept(d.as_bytes(), TENANT, SESSION, mode, &mut pinned(&c)).unwrap();
         assert_eq!(got.mode(), mode);
         assert_eq!(got.binding(), d.binding());
         assert_eq!(
@@ -61,8 +72,7 @@ fn a_server_announcing_another_mode_is_refused_whichever_way() {
         let d = signed(&c, signed_mode);
         for announced in SessionMode::ALL.into_iter().filter(|m| *m != signed_mode) {
             let err =
-                ModeDescriptor::accept(d.as_bytes(), TENANT, SESSION, announced, &mut pinned(&c))
-                    .unwrap_err();
+                accept(d.as_bytes(), TENANT, SESSION, announced, &mut pinned(&c)).unwrap_err();
             assert!(
                 matches!(
                     err,
@@ -82,7 +92,7 @@ fn another_sessions_descriptor_is_refused() {
     let c = creator();
     let d = signed(&c, SessionMode::Passphrase);
     for (tenant, session) in [(TENANT, &b"ses_8"[..]), (&b"ten_2"[..], SESSION)] {
-        let err = ModeDescriptor::accept(
+        let err = accept(
             d.as_bytes(),
             tenant,
             session,
@@ -99,7 +109,7 @@ fn only_the_trusted_creator_key_counts() {
     let c = creator();
     let d = signed(&c, SessionMode::SessionKey);
     // Strict and unknown: refused.
-    let err = ModeDescriptor::accept(
+    let err = accept(
         d.as_bytes(),
         TENANT,
         SESSION,
@@ -121,7 +131,7 @@ fn only_the_trusted_creator_key_counts() {
         t.pin(c.account.clone(), c.key.public()).unwrap();
         t
     }] {
-        let err = ModeDescriptor::accept(
+        let err = accept(
             forged.as_bytes(),
             TENANT,
             SESSION,
@@ -134,7 +144,7 @@ fn only_the_trusted_creator_key_counts() {
 
     // Trust on first use learns the creator, then holds on to that key.
     let mut tofu = TrustStore::trust_on_first_use();
-    ModeDescriptor::accept(
+    accept(
         d.as_bytes(),
         TENANT,
         SESSION,
@@ -145,7 +155,7 @@ fn only_the_trusted_creator_key_counts() {
     assert_eq!(tofu.get(&c.account).unwrap().0, c.key.public());
     let forged = signed(&impostor, SessionMode::SessionKey);
     assert!(
-        ModeDescriptor::accept(
+        accept(
             forged.as_bytes(),
             TENANT,
             SESSION,
@@ -153,6 +163,55 @@ fn only_the_trusted_creator_key_counts() {
             &mut tofu
         )
         .is_err()
+    );
+}
+
+#[test]
+fn only_the_sessions_owner_can_sign_it() {
+    // A descriptor by another account — trusted, pinned, properly signed, even for the
+    // right session and mode — is not the owner's word.
+    let owner = creator();
+    let other = Creator {
+        key: IdentityKey::generate().unwrap(),
+        account: AccountRef::new(b"acc_someone_else").unwrap(),
+    };
+    let mut trust = pinned(&owner);
+    trust
+        .pin(other.account.clone(), other.key.public())
+        .unwrap();
+    for mut trust in [trust, TrustStore::trust_on_first_use()] {
+        let d = signed(&other, SessionMode::ServerManaged);
+        let err = accept(
+            d.as_bytes(),
+            TENANT,
+            SESSION,
+            SessionMode::ServerManaged,
+            &mut trust,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Rejected {
+                    what: "mode descriptor",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+    let mut tofu = TrustStore::trust_on_first_use();
+    let d = signed(&other, SessionMode::ServerManaged);
+    let _ = accept(
+        d.as_bytes(),
+        TENANT,
+        SESSION,
+        SessionMode::ServerManaged,
+        &mut tofu,
+    );
+    assert!(
+        tofu.get(&other.account).is_none(),
+        "a refused descriptor taught the store a key"
     );
 }
 
@@ -165,7 +224,7 @@ fn an_altered_descriptor_does_not_verify() {
         let mut altered = bytes.to_vec();
         altered[i] ^= 0x01;
         assert!(
-            ModeDescriptor::accept(
+            accept(
                 &altered,
                 TENANT,
                 SESSION,

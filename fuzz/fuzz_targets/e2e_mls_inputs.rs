@@ -258,6 +258,7 @@ fn fuzz(data: &[u8]) {
                     data,
                     TENANT,
                     SESSION,
+                    &AccountRef::new(b"acc_owner").unwrap(),
                     mode,
                     &mut TrustStore::trust_on_first_use(),
                 );

@@ -31,11 +31,11 @@ use cai_crypto::passphrase::Argon2Params;
 use crate::authz::{Action, Authentication, Decision, DenyReason, Principal, Resource, authorize};
 use crate::blocking::{BlockingError, BlockingPool};
 use crate::domain::{
-    AuditActor, AuditEvent, AuditKind, AuditObject, BuiltinRole, Change, Incident, IncidentKind,
-    RequestMeta, Tenant,
+    AuditActor, AuditKind, AuditObject, BuiltinRole, Change, Incident, IncidentKind, RequestMeta,
+    Tenant,
 };
 use crate::error::{Error, Result};
-use crate::id::{AccountId, EventId, IncidentId, SessionId, SubjectId, TenantId};
+use crate::id::{EventId, IncidentId, SessionId, SubjectId, TenantId};
 use crate::ports::{
     AdminNotifier, AttemptKey, AttemptScope, AttemptSource, Batch, Clock, DynStore, FailureCounter,
     KeyProvider, Mailer, Notification, SessionEvent, SessionTransport, TenantRouter, Write,
@@ -43,6 +43,7 @@ use crate::ports::{
 use crate::throttle::ThrottlePolicy;
 use crate::time::Timestamp;
 
+use crate::audit_log::{AuditContext, AuditEntry, AuditLog};
 pub use accounts::{AccountChanges, NewAccount};
 pub use content::{ContentBody, ContentView, MAX_PLAINTEXT_LEN};
 pub use context::{ItemIds, session_key_context};
@@ -199,7 +200,7 @@ pub(crate) struct Tx {
     batch: Batch,
     notifications: Vec<Notification>,
     events: Vec<(SessionId, SessionEvent)>,
-    admins: Option<Vec<AccountId>>,
+    log: AuditLog,
 }
 
 impl Tx {
@@ -208,7 +209,7 @@ impl Tx {
     }
 
     /// Records an audit event; `security` also queues a notification for the tenant's
-    /// administrators (R-I5).
+    /// administrators (R-I5). See [`AuditLog`].
     pub(crate) async fn audit(
         &mut self,
         store: &DynStore,
@@ -218,57 +219,21 @@ impl Tx {
         decision: Option<&Decision>,
         security: bool,
     ) -> Result<EventId> {
-        let id = EventId::random()?;
-        let authorized = decision.and_then(|d| match d {
-            Decision::Allow { action, .. } => Some((*action, d.to_string())),
-            Decision::Deny { .. } => None,
-        });
-        self.batch.push(Write::AppendAudit(AuditEvent {
-            id,
+        let ctx = AuditContext {
             tenant: self.tenant,
-            at: self.now,
+            now: self.now,
             actor: self.actor,
+            request: self.request,
+        };
+        let entry = AuditEntry {
             kind,
             object,
             changes,
-            authorized,
-            security_relevant: security,
-            request: self.request,
-        }));
-        if security {
-            let recipients = match &self.admins {
-                Some(admins) => admins.clone(),
-                None => {
-                    // Only administrators who can act now are told: a deactivated,
-                    // locked or expired admin account is nobody's inbox.
-                    let mut admins = Vec::new();
-                    for id in store
-                        .accounts_with_role(self.tenant, BuiltinRole::TenantAdmin.id())
-                        .await?
-                    {
-                        if let Some(a) = store.account(self.tenant, id).await?
-                            && a.is_usable_at(self.now)
-                        {
-                            admins.push(id);
-                        }
-                    }
-                    self.admins = Some(admins.clone());
-                    admins
-                }
-            };
-            let notification = Notification {
-                event: id,
-                tenant: self.tenant,
-                at: self.now,
-                actor: self.actor,
-                kind,
-                object,
-                recipients,
-            };
-            self.batch
-                .push(Write::QueueNotification(notification.clone()));
-            self.notifications.push(notification);
-        }
+            decision,
+            security,
+        };
+        let (id, notification) = self.log.record(store, &mut self.batch, &ctx, entry).await?;
+        self.notifications.extend(notification);
         Ok(id)
     }
 
@@ -347,7 +312,7 @@ impl Counselling {
             batch: Batch::new(tenant),
             notifications: Vec::new(),
             events: Vec::new(),
-            admins: None,
+            log: AuditLog::new(),
         }
     }
 

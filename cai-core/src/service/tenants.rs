@@ -2,6 +2,7 @@
 
 use super::accounts::NewAccount;
 use super::{Caller, Counselling};
+use crate::audit_log::AuditLog;
 use crate::authz::{Action, Resource};
 use crate::domain::{
     Account, AccountStatus, AuditActor, AuditEvent, AuditKind, AuditObject, BuiltinRole, Change,
@@ -86,7 +87,7 @@ impl Counselling {
             .await?;
             // The store has no admins yet: the first notice goes to the new admin itself
             // (and to whatever the host's notifier forwards to the operator).
-            tx.admins = Some(vec![admin.id]);
+            tx.log = AuditLog::notifying(vec![admin.id]);
             tx.audit(
                 &store,
                 AuditKind::AccountCreated,

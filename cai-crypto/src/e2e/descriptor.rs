@@ -130,21 +130,31 @@ impl ModeDescriptor {
 
     /// What a client does with the descriptor the server hands it for a session in
     /// any mode, before it seals or opens anything there: parses it and checks its
-    /// signature, that it names `tenant`/`session`, that its mode is the one the server
-    /// `announced` (a mismatch is a downgrade attempt: [`Error::Rejected`]), and that
-    /// the creator's identity key is the one `trust` holds for the creator
-    /// ([`Error::Untrusted`] otherwise; a trust-on-first-use store learns it).
-    /// Returns the descriptor, whose [`binding`](Self::binding) goes into every item
-    /// context of the session.
+    /// signature, that it names `tenant`/`session`, that it was made by the session's
+    /// `owner` (the account the session names as its owner; anyone else's descriptor,
+    /// however trusted its key, is [`Error::Rejected`]), that its mode is the one the
+    /// server `announced` (a mismatch is a downgrade attempt: [`Error::Rejected`]), and
+    /// that the owner's identity key is the one `trust` holds for the owner
+    /// ([`Error::Untrusted`] otherwise; a trust-on-first-use store learns it — the
+    /// returned descriptor's [`creator_key`](Self::creator_key) is then worth showing
+    /// as a new key). Returns the descriptor, whose [`binding`](Self::binding) goes into
+    /// every item context of the session.
     pub fn accept(
         bytes: &[u8],
         tenant: &[u8],
         session: &[u8],
+        owner: &AccountRef,
         announced: SessionMode,
         trust: &mut TrustStore,
     ) -> Result<Self> {
         let descriptor = Self::parse(bytes)?;
         descriptor.check_session(tenant, session)?;
+        if descriptor.creator != *owner {
+            return Err(Error::Rejected {
+                what: "mode descriptor",
+                reason: "made by another account than the session's owner",
+            });
+        }
         if descriptor.mode != announced {
             return Err(Error::Rejected {
                 what: "mode descriptor",
