@@ -161,6 +161,29 @@ fn decrypting_in_place_leaves_the_plaintext_in_the_frame() {
         let mut good = ct.clone();
         let (_, range) = dec.decrypt_in_place(&mut good, b"meta").unwrap();
         assert_eq!(&good[range], b"a frame of video");
+        // An unknown key leaves the frame as it was.
+        let stranger = MediaKeyId::new(KeyEpoch(6), 2);
+        let mut other_enc = FrameEncryptor::new(suite, stranger, &secret(4)).unwrap();
+        let foreign = other_enc.encrypt(b"from a stranger", b"meta").unwrap();
+        let mut copy = foreign.clone();
+        assert!(matches!(
+            dec.decrypt_in_place(&mut copy, b"meta"),
+            Err(Error::UnknownMediaKey { .. })
+        ));
+        assert_eq!(copy, foreign);
+        // A forged frame does not burn its counter: the genuine frame with that counter
+        // still decrypts afterwards.
+        let next = enc.encrypt(b"next frame", b"meta").unwrap();
+        let mut forged = next.clone();
+        let last = forged.len() - 1;
+        forged[last] ^= 0x40;
+        assert_eq!(
+            dec.decrypt_in_place(&mut forged, b"meta"),
+            Err(Error::AuthenticationFailed)
+        );
+        let mut genuine = next.clone();
+        let (_, range) = dec.decrypt_in_place(&mut genuine, b"meta").unwrap();
+        assert_eq!(&genuine[range], b"next frame");
         // Too short for a tag.
         let mut short = ct[..header_len + TAG_LEN - 1].to_vec();
         assert!(matches!(

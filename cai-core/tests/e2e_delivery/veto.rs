@@ -254,3 +254,75 @@ async fn the_first_epoch_cannot_be_vetoed() {
         .await;
     assert!(matches!(r, Err(Error::Invalid { .. })), "{r:?}");
 }
+
+#[tokio::test]
+async fn vetoes_outside_a_visible_open_end_to_end_session_are_refused_and_a_veto_is_audited() {
+    use cai_core::ports::AuditStore;
+    let mut tm = team().await;
+    let (w, t, s, g) = (&tm.w, tm.t, tm.s, tm.g.clone());
+    let removal: E2eCommit = tm
+        .laptop
+        .device
+        .remove(&g, &tm.ben.account(), None)
+        .unwrap()
+        .into();
+    // A session of another mode.
+    let plain = w
+        .svc
+        .create_session(
+            &tm.laptop.caller,
+            t,
+            NewSession {
+                mode: Some(SessionMode::ServerManaged),
+                ..NewSession::classic()
+            },
+        )
+        .await
+        .unwrap()
+        .session
+        .id;
+    let r = w
+        .svc
+        .veto_e2e_commit(&tm.laptop.caller, t, plain, 1, removal.clone())
+        .await;
+    assert!(matches!(r, Err(Error::WrongMode { .. })), "{r:?}");
+    // A session the caller cannot see answers like one that does not exist.
+    let r = w
+        .svc
+        .veto_e2e_commit(
+            &tm.laptop.caller,
+            t,
+            cai_core::id::SessionId::random().unwrap(),
+            1,
+            removal.clone(),
+        )
+        .await;
+    assert!(matches!(r, Err(Error::NotFound { .. })), "{r:?}");
+
+    // A real veto leaves a security-relevant audit event naming the vetoed epoch.
+    let rogue: E2eCommit = tm.ben.device.update(&g).unwrap().into();
+    w.svc
+        .post_e2e_commit(&tm.ben.caller, t, s, rogue)
+        .await
+        .unwrap();
+    w.svc
+        .veto_e2e_commit(&tm.laptop.caller, t, s, 3, removal)
+        .await
+        .unwrap();
+    let trail = w.store.audit_events(t, 0, 1000).await.unwrap();
+    let (_, veto) = trail
+        .iter()
+        .rev()
+        .find(|(_, e)| e.changes.iter().any(|c| c.property == "vetoed_epoch"))
+        .expect("the veto is audited");
+    assert!(veto.security_relevant);
+
+    // Closed: refused.
+    w.svc.close_session(&tm.laptop.caller, t, s).await.unwrap();
+    let update: E2eCommit = tm.phone.device.update(&g).unwrap().into();
+    let r = w
+        .svc
+        .veto_e2e_commit(&tm.laptop.caller, t, s, 3, update)
+        .await;
+    assert!(r.is_err(), "{r:?}");
+}
