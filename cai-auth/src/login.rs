@@ -411,7 +411,9 @@ impl Authenticator {
         let Some(AttemptScope::Account(counted)) = keys.account_key().map(|k| k.scope) else {
             return;
         };
-        for _ in 0..3 {
+        // As many rounds as concurrent failures can race (one winner per round), so a
+        // burst of wrong passwords cannot slip past the audit trail.
+        for _ in 0..crate::sessions::RETRIES {
             match self
                 .try_record_failure(store, tenant, counted, what, keys, reserved, request)
                 .await
