@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
+# A cold CI run gains nothing from incremental caches; they only take disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 step "tools"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -90,6 +92,9 @@ step "tests (portable backend)"
 cargo test -p cai-crypto 2>&1 | tee "$log"
 step "tests (all features)"
 cargo test --workspace --all-features 2>&1 | tee -a "$log"
+
+# What the run left on disk: CI machines have a limited disk, and a cold run once filled it.
+echo "target/ after the run: $(du -sh target 2>/dev/null | cut -f1)"
 
 # One closing line over every test binary and doctest run above.
 awk '/^test result:/ { p += $4; f += $6; i += $8 }
