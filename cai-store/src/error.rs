@@ -16,4 +16,8 @@ pub enum OpenError {
     /// `postgres::SchemaName`).
     #[error("not a valid schema name")]
     SchemaName,
+    /// Data written by an earlier version could not be brought up to this one (for
+    /// example chaining audit entries written before the audit chain existed).
+    #[error("cannot upgrade the stored data: {0}")]
+    Upgrade(#[source] cai_core::ports::StoreError),
 }

@@ -49,11 +49,17 @@
 //! - Both backends run one source of SQL (`src/sql/`, compiled per backend next to a
 //!   small driver module), so their behaviour cannot drift apart.
 //!
+//! - The audit trail is tamper-evident ([`audit_chain`]): a per-tenant hash chain with
+//!   Ed25519-signed checkpoints, a verification that says where an entry was modified,
+//!   deleted, inserted or reordered, and erasure of the personal parts (changes,
+//!   client addresses) that keeps the chain verifiable.
+//!
 //! ## What it does not do (yet)
 //! A tenant router over several stores, blob storage for large files,
-//! the retention engine, the tamper-evident audit chain, backup/restore/export and
+//! the retention engine, backup/restore/export and
 //! reports are not part of this crate yet. See `docs/STORE.md`.
 
+pub mod audit_chain;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sqlite;

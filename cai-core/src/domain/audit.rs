@@ -123,6 +123,17 @@ pub enum AuditKind {
     AccessDenied,
     /// An incident was recorded.
     IncidentRecorded,
+    /// Someone logged in: with a password, a passkey, an identity provider's token
+    /// or a guest link (R-A9). `cai-auth` records it.
+    LoginSucceeded,
+    /// A login failed (R-A9); the object is the account, or the tenant when no
+    /// account was found.
+    LoginFailed,
+    /// A credential of an account was set, changed or removed: password, second
+    /// factor, recovery codes, passkey, identity-provider link. Never its value.
+    CredentialChanged,
+    /// An account was locked after too many failures (R-A3).
+    AccountLocked,
 }
 
 /// One property's change. Values are short display strings, never secrets.

@@ -383,6 +383,10 @@ fn audit_and_incidents() {
         AuditKind::HistoryShared,
         AuditKind::AccessDenied,
         AuditKind::IncidentRecorded,
+        AuditKind::LoginSucceeded,
+        AuditKind::LoginFailed,
+        AuditKind::CredentialChanged,
+        AuditKind::AccountLocked,
     ];
     assert_json_snapshot!("audit_kinds", &kinds[..]);
     for a in actors {

@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex, PoisonError};
 
+use cai_core::id::TenantId;
+use cai_core::ports::{StoreError, StoreResult};
 use sqlx::postgres::{PgArguments, PgPool};
 
 use super::PgStore;
@@ -25,10 +27,40 @@ pub(crate) fn query<'q>(sql: &str) -> Query<'q> {
 
 crate::codec::row_ext!(Row);
 
+/// A transaction on this backend.
+pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
+
 impl PgStore {
     /// The pool reads go through.
     pub(crate) fn read_pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// A write transaction that first takes the schema's `batch_lock` row, so it runs
+    /// alone among the schema's batches, as on SQLite.
+    pub(crate) async fn begin_write(&self, _tenant: TenantId) -> StoreResult<Tx> {
+        let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
+        // Waits for every batch on this schema that holds the lock to finish.
+        sqlx::query("SELECT id FROM batch_lock FOR UPDATE")
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(tx)
+    }
+
+    /// A read transaction on one snapshot (`REPEATABLE READ`), so several reads
+    /// agree with each other.
+    pub(crate) async fn begin_read(&self) -> StoreResult<Tx> {
+        self.pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(StoreError::backend)
+    }
+
+    /// After personal data was erased: nothing to do here; PostgreSQL keeps dead row
+    /// versions until `VACUUM` (autovacuum) reclaims them — see `docs/STORE.md`.
+    pub(crate) async fn after_erasure(&self) -> StoreResult<()> {
+        Ok(())
     }
 }
 

@@ -36,7 +36,8 @@ impl AuditStore for Engine {
         limit: u32,
     ) -> StoreResult<Vec<(u64, AuditEvent)>> {
         let q = query(
-            "SELECT seq, body FROM audit_events WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?",
+            "SELECT seq, body, detail, origin FROM audit_events WHERE tenant = ? AND seq > ? \
+             ORDER BY seq LIMIT ?",
         )
         .bind(tenant.blob())
         .bind(seq(after_seq))
@@ -44,7 +45,14 @@ impl AuditStore for Engine {
         self.all(q, AUDIT)
             .await?
             .iter()
-            .map(|row| numbered(row, AUDIT))
+            .map(|row| {
+                let event = crate::audit_chain::join(
+                    &row.text("body", AUDIT)?,
+                    row.bytes_opt("detail", AUDIT)?.as_deref(),
+                    row.bytes_opt("origin", AUDIT)?.as_deref(),
+                )?;
+                Ok((row.u64("seq", AUDIT)?, event))
+            })
             .collect()
     }
 

@@ -7,6 +7,7 @@
 
 pub(super) mod apply;
 mod audit;
+mod chain;
 mod content;
 mod directory;
 mod keys;

@@ -1,6 +1,8 @@
 //! What the shared SQL (`src/sql/`) needs to know of SQLite: its connection, row and
 //! query types. SQLite takes the shared `?` placeholders as they are.
 
+use cai_core::id::TenantId;
+use cai_core::ports::{StoreError, StoreResult};
 use sqlx::sqlite::{SqliteArguments, SqlitePool};
 
 use super::SqliteStore;
@@ -21,9 +23,41 @@ pub(crate) fn query(sql: &str) -> Query<'_> {
 
 crate::codec::row_ext!(Row);
 
+/// A transaction on this backend.
+pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+
 impl SqliteStore {
     /// The pool reads go through.
     pub(crate) fn read_pool(&self) -> &SqlitePool {
         &self.readers
+    }
+
+    /// A write transaction: `BEGIN IMMEDIATE` on the one writer connection, so it
+    /// sees no other batch from its first read on.
+    pub(crate) async fn begin_write(&self, _tenant: TenantId) -> StoreResult<Tx> {
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::backend)
+    }
+
+    /// A read transaction: one snapshot of the database from its first read until it
+    /// ends (WAL mode), so several reads agree with each other.
+    pub(crate) async fn begin_read(&self) -> StoreResult<Tx> {
+        self.readers.begin().await.map_err(StoreError::backend)
+    }
+
+    /// After personal data was erased: overwrite what the write-ahead log still holds
+    /// of the old pages (`secure_delete` already zeroes freed space in the database
+    /// file itself).
+    pub(crate) async fn after_erasure(&self) -> StoreResult<()> {
+        if self.path().is_none() {
+            return Ok(());
+        }
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.writer)
+            .await
+            .map(drop)
+            .map_err(StoreError::backend)
     }
 }

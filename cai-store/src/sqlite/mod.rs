@@ -99,16 +99,21 @@ impl SqliteStore {
             // FULL: a commit that returned survives a power cut, not only a crash.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Freed space is overwritten with zeros: erased personal data (audit
+            // details, deleted accounts) does not linger in free pages.
+            .pragma("secure_delete", "ON")
             .busy_timeout(BUSY_TIMEOUT);
         let writer = pool(1).connect_with(options.clone()).await?;
         MIGRATOR.run(&writer).await?;
         let readers = pool(READERS).connect_with(options).await?;
-        Ok(Self {
+        let store = Self {
             writer,
             readers,
             path: Some(path),
             _temporary: temporary,
-        })
+        };
+        store.chain_legacy().await.map_err(OpenError::Upgrade)?;
+        Ok(store)
     }
 
     /// A fresh database in memory, gone when the store is dropped: for tests and
@@ -126,12 +131,14 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&writer).await?;
-        Ok(Self {
+        let store = Self {
             readers: writer.clone(),
             writer,
             path: None,
             _temporary: None,
-        })
+        };
+        store.chain_legacy().await.map_err(OpenError::Upgrade)?;
+        Ok(store)
     }
 
     /// The database file, `None` for an in-memory store.
@@ -171,11 +178,7 @@ impl Store for SqliteStore {
         {
             return Err(StoreError::TenantMismatch);
         }
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::backend)?;
+        let mut tx = self.begin_write(batch.tenant).await?;
         let tenant = batch.tenant;
         for write in batch.writes {
             if let Err(e) = sql::apply::apply(&mut tx, tenant, write).await {
@@ -209,10 +212,16 @@ mod tests {
     /// one is edited. Pinned values: `sha384sum migrations/sqlite/*.sql`.
     #[test]
     fn released_migrations_are_pinned() {
-        let pinned = [(
-            1,
-            "fc037fbe64d15268135ba027526449a33ed11c2997fea89e15e83f8fbe12889b4b8e5dbfdfb8ded431105f8cfa0a1921",
-        )];
+        let pinned = [
+            (
+                1,
+                "fc037fbe64d15268135ba027526449a33ed11c2997fea89e15e83f8fbe12889b4b8e5dbfdfb8ded431105f8cfa0a1921",
+            ),
+            (
+                2,
+                "972710ee37c09d9a177cc0fea4f3d6f53e6ae392d2c0c3b4b4cf70447d5bbaa9eb1dd3152c15d9407226da0033ea305b",
+            ),
+        ];
         let actual: Vec<(i64, String)> = MIGRATOR
             .iter()
             .map(|m| {
@@ -235,7 +244,7 @@ mod tests {
             .fetch_one(&again.readers)
             .await
             .unwrap();
-        assert_eq!(applied, 1);
+        assert_eq!(applied, 2);
         store.close().await;
         assert!(matches!(store.health().await, Err(StoreError::Backend(_))));
         again.health().await.unwrap();

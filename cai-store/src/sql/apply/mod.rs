@@ -5,6 +5,7 @@
 //! names, the same cascades and nothing more.
 
 mod audit;
+pub(crate) use audit::chain_legacy_audit;
 mod content;
 mod directory;
 mod keys;
