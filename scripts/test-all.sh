@@ -53,8 +53,15 @@ node --test cai-crypto/js/
 
 log="$(mktemp)"
 pg_dir=""
+smtp_pid=""
+smtp_dir=""
 cleanup() {
   rm -f "$log"
+  if [ -n "$smtp_pid" ]; then
+    kill "$smtp_pid" 2>/dev/null || true
+    wait "$smtp_pid" 2>/dev/null || true
+  fi
+  [ -z "$smtp_dir" ] || rm -rf "$smtp_dir"
   if [ -n "$pg_dir" ]; then
     "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast -w stop >/dev/null 2>&1 || true
     rm -rf "$pg_dir"
@@ -87,6 +94,19 @@ export CAI_TEST_POSTGRES_URL="postgres://cai@127.0.0.1:$pg_port/cai_test"
 # pg_dump of the server's own version, for cai-store's content-at-rest test.
 export PATH="$pg_bin:$PATH"
 echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{ print $3 }') on 127.0.0.1:$pg_port"
+
+# cai-auth's SMTP tests need a real SMTP server: scripts/smtp_sink.py (aiosmtpd) on
+# 127.0.0.1, a free port, writing each message it receives into a temporary directory;
+# stopped by the trap above. The tests read CAI_TEST_SMTP_ADDR/_DIR and fail without.
+step "SMTP sink for cai-auth (127.0.0.1 only)"
+python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosmtpd
+smtp_dir="$(mktemp -d)"
+python3 scripts/smtp_sink.py "$smtp_dir/mail" >"$smtp_dir/addr" &
+smtp_pid=$!
+for _ in $(seq 50); do [ -s "$smtp_dir/addr" ] && break; sleep 0.1; done
+export CAI_TEST_SMTP_ADDR="$(head -n 1 "$smtp_dir/addr")" CAI_TEST_SMTP_DIR="$smtp_dir/mail"
+[ -n "$CAI_TEST_SMTP_ADDR" ] || { echo "the SMTP sink did not start"; exit 1; }
+echo "SMTP sink on $CAI_TEST_SMTP_ADDR"
 
 step "tests (portable backend)"
 cargo test -p cai-crypto 2>&1 | tee "$log"

@@ -97,6 +97,20 @@ impl AuthTx {
         attempts: u32,
         source: Option<String>,
     ) -> Result<()> {
+        self.repeated_wrong(store, object, attempts, source, "login")
+            .await
+    }
+
+    /// [`repeated_wrong_secret`](Self::repeated_wrong_secret) for a secret other than
+    /// a password (`what`: "guest link", …).
+    pub(crate) async fn repeated_wrong(
+        &mut self,
+        store: &DynStore,
+        object: AuditObject,
+        attempts: u32,
+        source: Option<String>,
+        what: &str,
+    ) -> Result<()> {
         let id = IncidentId::random()?;
         let actor = match self.actor {
             AuditActor::Subject(s) => Some(s),
@@ -120,7 +134,7 @@ impl AuthTx {
             vec![Change::new(
                 "repeated_wrong_secret",
                 None::<String>,
-                Some(format!("login: {attempts} failures")),
+                Some(format!("{what}: {attempts} failures")),
             )],
             None,
             true,

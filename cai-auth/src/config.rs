@@ -72,6 +72,15 @@ pub struct AuthConfig {
     /// stuffing, R-U3): default 20 free, then 1 s doubling to 15 min; the first
     /// block raises a `RepeatedWrongSecret` incident.
     pub per_source: ThrottlePolicy,
+    /// A guest token ends this long after the guest was admitted (default 12 h), or
+    /// earlier at the guest's own end (the tenant's `guest_deactivate_after`, 6 h in
+    /// the standard preset). Guest tokens have no idle timeout (see
+    /// [`Authenticator::admit_guest`](crate::Authenticator::admit_guest)).
+    pub guest_session_absolute: Duration,
+    /// Wrong guest-link secrets per client address across all invitations of a tenant:
+    /// default 20 free, then 1 s doubling to 15 min; the first block raises a
+    /// `RepeatedWrongSecret` incident.
+    pub guest_link_per_source: ThrottlePolicy,
 }
 
 impl Default for AuthConfig {
@@ -86,6 +95,11 @@ impl Default for AuthConfig {
             max_tokens_per_account: 16,
             failure_window: Duration::from_secs(24 * 3600),
             per_source: ThrottlePolicy {
+                free_attempts: 20,
+                ..ThrottlePolicy::default()
+            },
+            guest_session_absolute: Duration::from_secs(12 * 3600),
+            guest_link_per_source: ThrottlePolicy {
                 free_attempts: 20,
                 ..ThrottlePolicy::default()
             },
@@ -124,6 +138,12 @@ impl AuthConfig {
                 "ticket validity or token count out of range",
             ));
         }
+        if self.guest_session_absolute.is_zero() {
+            return Err(AuthError::Config("guest sessions need a positive lifetime"));
+        }
+        self.guest_link_per_source
+            .validate()
+            .map_err(|_| AuthError::Config("guest-link throttle invalid"))?;
         self.per_source
             .validate()
             .map_err(|_| AuthError::Config("per-source throttle invalid"))
@@ -197,6 +217,10 @@ mod tests {
             },
             AuthConfig {
                 ticket_validity: Duration::ZERO,
+                ..ok.clone()
+            },
+            AuthConfig {
+                guest_session_absolute: Duration::ZERO,
                 ..ok.clone()
             },
         ] {

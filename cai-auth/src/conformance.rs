@@ -76,9 +76,36 @@ impl Fixture {
     /// [`new`](Self::new), with Argon2 running on `blocking`.
     pub async fn with_pool(
         store: DynStore,
+        config: AuthConfig,
+        keep_cost: bool,
+        blocking: Arc<dyn cai_core::blocking::BlockingPool>,
+    ) -> Self {
+        Self::build(store, config, keep_cost, blocking, None).await
+    }
+
+    /// [`new`](Self::new) (cheapest hash cost), with mail going out through `mailer`
+    /// (an SMTP mailer, say); the fixture's own `mailer` then stays empty.
+    pub async fn with_mailer(
+        store: DynStore,
+        config: AuthConfig,
+        mailer: Arc<dyn cai_core::ports::Mailer>,
+    ) -> Self {
+        Self::build(
+            store,
+            config,
+            false,
+            Arc::new(cai_core::blocking::InlinePool),
+            Some(mailer),
+        )
+        .await
+    }
+
+    async fn build(
+        store: DynStore,
         mut config: AuthConfig,
         keep_cost: bool,
         blocking: Arc<dyn cai_core::blocking::BlockingPool>,
+        outgoing: Option<Arc<dyn cai_core::ports::Mailer>>,
     ) -> Self {
         if !keep_cost {
             config.defaults.hash = HashParams::INSECURE_TEST;
@@ -94,7 +121,7 @@ impl Fixture {
             router: Arc::new(SingleStore(store.clone())),
             keys: Arc::new(LocalKeyProvider::new()),
             clock: Arc::new(clock.clone()),
-            mailer: mailer.clone(),
+            mailer: outgoing.unwrap_or_else(|| mailer.clone()),
             notifier: notifier.clone(),
             transport: Arc::new(MemoryTransport::new()),
             failures: failures.clone(),

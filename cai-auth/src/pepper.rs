@@ -106,6 +106,11 @@ impl Peppers {
         &self.current
     }
 
+    /// Every pepper, the current one first.
+    pub(crate) fn all(&self) -> impl Iterator<Item = &Pepper> {
+        std::iter::once(&self.current).chain(&self.previous)
+    }
+
     /// The pepper with this id, if known.
     pub fn by_id(&self, id: &str) -> Option<&Pepper> {
         std::iter::once(&self.current)

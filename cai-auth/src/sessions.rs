@@ -80,10 +80,16 @@ impl Authenticator {
     /// attached. Every failure — malformed, unknown, revoked, idle too long, past its
     /// absolute end, account no longer usable — is [`AuthError::InvalidToken`].
     ///
+    /// A guest's token ([`admit_guest`](Self::admit_guest)) gives the guest's `Caller`
+    /// (confined by cai-core to its one session), checked as `admit_guest` describes.
+    ///
     /// This is the way a host gets a `Caller` from a request: take the token from the
     /// `Authorization: Bearer` header (or a `Secure; HttpOnly` cookie), never from a
     /// URL.
     pub async fn authenticate(&self, token: &str, request: RequestMeta) -> Result<Caller> {
+        if token.starts_with(crate::guest::GUEST_PREFIX) {
+            return self.authenticate_guest(token, request).await;
+        }
         let presented = Presented::parse(token, TokenPurpose::Session)?;
         let (tenant, account) = (presented.tenant, presented.account);
         let store = self.store(tenant).await?.ok_or(AuthError::InvalidToken)?;

@@ -1,4 +1,4 @@
-//! No secret — password, token, ticket, pepper, hash — appears in the `Debug` or
+//! No secret — password, token (guests' too), ticket, pepper, hash — appears in the `Debug` or
 //! `Display` of any `cai-auth` type or error, nor in the audit trail, incidents or
 //! admin notifications.
 #![allow(
@@ -135,4 +135,65 @@ async fn nothing_secret_is_ever_shown() {
     }
     assert!(!trail.is_empty());
     assert_clean(&trail, &secrets);
+}
+
+#[tokio::test]
+async fn guest_tokens_are_never_shown() {
+    let f = fixture().await;
+    let w = guest_world(&f).await;
+    let admitted = admit(&f, &w.link, from("198.51.100.20")).await;
+    let token = admitted.token.expose().to_owned();
+    let mac = token[token.len() - 64..].to_owned();
+    let link = w.link.expose().to_string();
+    let link_secret = link.rsplit('.').next().unwrap().to_owned();
+
+    let mut tampered = token.clone().into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'0' { b'1' } else { b'0' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let errors = [
+        f.auth
+            .authenticate(&tampered, RequestMeta::default())
+            .await
+            .unwrap_err(),
+        f.auth
+            .authenticate(&format!("{token}x"), RequestMeta::default())
+            .await
+            .unwrap_err(),
+        f.auth.revoke(&token).await.unwrap_err(),
+        f.auth
+            .admit_guest(
+                f.tenant.id,
+                &cai_core::domain::InvitationSecret::generate(
+                    cai_core::id::InvitationId::random().unwrap(),
+                )
+                .unwrap(),
+                cai_core::domain::Pseudonym::parse("Gast").unwrap(),
+                from("198.51.100.20"),
+            )
+            .await
+            .unwrap_err(),
+    ];
+    let caller = f
+        .auth
+        .authenticate(&token, RequestMeta::default())
+        .await
+        .unwrap();
+    let mut shown = format!("{admitted:?} {caller:?} {:?}", f.auth);
+    for e in &errors {
+        shown.push_str(&format!("{e} {e:?}\n"));
+    }
+    for a in audit(&f).await {
+        shown.push_str(&serde_json::to_string(&a).unwrap());
+    }
+    assert_clean(
+        &shown,
+        &[
+            token.as_str(),
+            tampered.as_str(),
+            mac.as_str(),
+            link_secret.as_str(),
+        ],
+    );
+    assert!(shown.contains("<redacted>"));
 }

@@ -81,3 +81,82 @@ pub fn kind(r: &Result<LoginOutcome, AuthError>) -> &'static str {
         Err(_) => "error",
     }
 }
+
+/// A counsellor of the fixture's tenant, two open server-managed ad-hoc sessions of
+/// theirs, and a guest link (ten uses) to the first.
+pub struct GuestWorld {
+    pub counsellor: cai_core::Caller,
+    pub session: cai_core::id::SessionId,
+    pub other: cai_core::id::SessionId,
+    pub link: cai_core::domain::InvitationSecret,
+}
+
+pub async fn guest_world(f: &Fixture) -> GuestWorld {
+    use cai_core::domain::{BuiltinRole, Email, Name, SessionMode};
+    use cai_core::service::{InviteTo, NewAccount, NewSession};
+    let svc = f.auth.service();
+    let cora = svc
+        .create_account(
+            &f.admin_caller(),
+            f.tenant.id,
+            NewAccount::new(
+                Email::parse("cora@nord.example").unwrap(),
+                Name::parse("Cora Counsellor").unwrap(),
+            ),
+            &[BuiltinRole::Counsellor.id()],
+        )
+        .await
+        .unwrap();
+    let counsellor = f.vouched(&cora, false);
+    let ad_hoc = || NewSession {
+        mode: Some(SessionMode::ServerManaged),
+        ..NewSession::ad_hoc()
+    };
+    let session = svc
+        .create_session(&counsellor, f.tenant.id, ad_hoc())
+        .await
+        .unwrap()
+        .session
+        .id;
+    let other = svc
+        .create_session(&counsellor, f.tenant.id, ad_hoc())
+        .await
+        .unwrap()
+        .session
+        .id;
+    let link = svc
+        .invite(
+            &counsellor,
+            f.tenant.id,
+            session,
+            InviteTo::GuestLink { max_uses: 10 },
+            None,
+        )
+        .await
+        .unwrap()
+        .into_secret()
+        .unwrap();
+    GuestWorld {
+        counsellor,
+        session,
+        other,
+        link,
+    }
+}
+
+/// Admits a guest with `link` from `request`; panics on failure.
+pub async fn admit(
+    f: &Fixture,
+    link: &cai_core::domain::InvitationSecret,
+    request: RequestMeta,
+) -> cai_auth::AdmittedGuest {
+    f.auth
+        .admit_guest(
+            f.tenant.id,
+            link,
+            cai_core::domain::Pseudonym::parse("Sonnenblume").unwrap(),
+            request,
+        )
+        .await
+        .unwrap()
+}
