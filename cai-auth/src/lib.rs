@@ -1,6 +1,3 @@
-// LEAD NOTE FOR HELPERS (delete these 3 lines before your first commit): before building, read
-// /work/notes/helper-common.md — house rules, the shared target dir, docs duties and the
-// HARD STOP: everything committed on your branch by 07:45 UTC.
 //! # cai-auth
 //!
 //! Authentication for the cai SDK: how a person proves who they are, and how a host
