@@ -72,6 +72,10 @@ pub struct AuthConfig {
     /// stuffing, R-U3): default 20 free, then 1 s doubling to 15 min; the first
     /// block raises a `RepeatedWrongSecret` incident.
     pub per_source: ThrottlePolicy,
+    /// The WebAuthn relying party (feature `passkeys`); `None` (default): passkey
+    /// operations answer [`AuthError::Config`].
+    #[cfg(feature = "passkeys")]
+    pub passkeys: Option<crate::passkeys::PasskeyConfig>,
 }
 
 impl Default for AuthConfig {
@@ -89,6 +93,8 @@ impl Default for AuthConfig {
                 free_attempts: 20,
                 ..ThrottlePolicy::default()
             },
+            #[cfg(feature = "passkeys")]
+            passkeys: None,
         }
     }
 }
@@ -123,6 +129,10 @@ impl AuthConfig {
             return Err(AuthError::Config(
                 "ticket validity or token count out of range",
             ));
+        }
+        #[cfg(feature = "passkeys")]
+        if let Some(p) = &self.passkeys {
+            p.relying_party()?;
         }
         self.per_source
             .validate()

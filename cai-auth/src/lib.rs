@@ -31,6 +31,12 @@
 //! - **Administration** ([`Authenticator::unlock_account`] and friends): unlock, reset
 //!   the counter, force a change, end sessions, deactivate — authorized, audited,
 //!   notified to admins (R-I5).
+//! - **Passkeys** (feature `passkeys`, WebAuthn over `webauthn-rs`): registered by their
+//!   owner (`Authenticator::begin_passkey_registration`), used as the second factor of a
+//!   password login (`Authenticator::complete_second_factor_with_passkey`) or alone for a
+//!   passwordless login with discoverable credentials (`begin_passkey_login`,
+//!   `finish_passkey_login`); both give AAL2 (possession plus user verification). See
+//!   `docs/AUTH.md` § 4b.
 //!
 //! Storage goes through cai-core's credential records (`ports::CredentialStore`,
 //! written in atomic batches with revision preconditions), so every cai-core backend
@@ -40,7 +46,7 @@
 //! E-mailed one-time codes ([`Authenticator::enable_email_codes`]) are the second factor
 //! of accounts without a TOTP that turn them on.
 //!
-//! **Not here yet** (see `docs/AUTH.md`): self-service recovery and the four-eyes reset, OpenID Connect, passkeys, guests' tokens (guests still
+//! **Not here yet** (see `docs/AUTH.md`): self-service recovery and the four-eyes reset, OpenID Connect, guests' tokens (guests still
 //! enter through `Counselling::join_as_guest`).
 //!
 //! ```
@@ -113,6 +119,8 @@ mod enrolment;
 mod error;
 mod login;
 mod owner;
+#[cfg(feature = "passkeys")]
+mod passkeys;
 pub mod password;
 mod pepper;
 pub mod records;
@@ -128,6 +136,13 @@ pub use email_code::{EMAIL_CODE_VALIDITY, EmailCodeRecord, PendingEmailCode, Sec
 pub use enrolment::{EnrolledLogin, EnrolmentTicket};
 pub use error::{AuthError, Result};
 pub use login::{ChangeReason, LoginOutcome, PasswordChangeTicket};
+#[cfg(feature = "passkeys")]
+pub use passkeys::{
+    DEFAULT_CEREMONY_VALIDITY, DEFAULT_MAX_PASSKEYS, MAX_LABEL_CHARS, MAX_PASSKEYS_LIMIT,
+    MAX_PENDING, MAX_RESPONSE_BYTES, PasskeyConfig, PasskeyInfo, PasskeyLoginChallenge,
+    PasskeyOptions, PasskeysRecord, PendingAuthentication, PendingRegistration, StoredPasskey,
+    UsedLogin,
+};
 pub use password::{HashParams, PolicyViolation};
 pub use pepper::{Pepper, Peppers};
 pub use recovery_codes::{RECOVERY_CODE_COUNT, RecoveryCodes};
