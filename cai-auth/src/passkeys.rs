@@ -169,7 +169,7 @@ pub struct PasskeysRecord {
 }
 
 /// Most second-factor ceremonies pending at once per account; the oldest goes.
-pub const MAX_PENDING: usize = 4;
+pub const MAX_PENDING: usize = 2;
 
 /// One registered passkey.
 #[derive(Clone, Serialize, Deserialize)]

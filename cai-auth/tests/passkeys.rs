@@ -1,7 +1,8 @@
 //! Passkeys (WebAuthn) end to end with a software authenticator: registration, the
 //! second factor of a password login, passwordless login, and what is refused —
 //! wrong origin or RP ID, unknown credentials, replays, expired ceremonies, tampered
-//! client data, unusable accounts, the per-account limit; removal.
+//! client data, unusable accounts; failures counted per client address. Management
+//! is in `passkeys_management.rs`.
 #![cfg(feature = "passkeys")]
 #![allow(
     missing_docs,
@@ -13,52 +14,12 @@
 
 mod common;
 
-use std::time::Duration;
-
 use cai_auth::conformance::{Fixture, PASSWORD};
-use cai_auth::{
-    AuthConfig, AuthError, Authenticator, LoginOutcome, PasskeyConfig, PasskeysRecord,
-    SecondFactorMethod,
-};
+use cai_auth::{AuthConfig, AuthError, LoginOutcome, SecondFactorMethod};
 use cai_core::domain::RequestMeta;
-use cai_core::ports::{Clock, CredentialKind};
+use cai_core::ports::Clock;
 use common::passkeys::*;
 use common::*;
-
-const VALIDITY: Duration = cai_auth::DEFAULT_CEREMONY_VALIDITY;
-const MS: Duration = Duration::from_millis(1);
-
-async fn record(f: &Fixture) -> PasskeysRecord {
-    let c = f
-        .store
-        .credential(f.tenant.id, f.client.id, CredentialKind::Passkeys)
-        .await
-        .unwrap()
-        .unwrap();
-    serde_json::from_slice(&c.data).unwrap()
-}
-
-/// The client with a password and one registered passkey on `device`.
-async fn client_with_passkey(f: &Fixture, device: &mut Device) {
-    f.with_password(&f.client).await;
-    let me = f.vouched(&f.client, false);
-    let info = register(f, &me, device, "Laptop").await;
-    assert_eq!(info.label, "Laptop");
-    assert_eq!(info.created_at, f.clock.now());
-    assert_eq!(info.last_used_at, None);
-}
-
-/// A password login that must continue with the second factor: its ticket.
-async fn second_factor_ticket(f: &Fixture) -> String {
-    match login(f, CLIENT, PASSWORD, RequestMeta::default()).await {
-        Ok(LoginOutcome::SecondFactorRequired(c)) => {
-            assert_eq!(c.method, SecondFactorMethod::Passkey);
-            assert!(c.passkey);
-            c.ticket.expose().to_owned()
-        }
-        other => panic!("expected a second-factor challenge, got {other:?}"),
-    }
-}
 
 #[tokio::test]
 async fn register_then_log_in_without_a_password_gives_an_aal2_session() {
@@ -315,26 +276,7 @@ async fn an_unregistered_credential_or_unknown_user_reads_like_a_bad_signature()
         .unwrap_err();
     // …for another existing account (the admin's): its record has no such key.
     let c = f.auth.begin_passkey_login(f.tenant.id).await.unwrap();
-    let admin_handle = {
-        use std::fmt::Write;
-        // base64url of the admin's id, as the server would give it.
-        let bytes = f.admin.id.as_bytes();
-        let table = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let (mut out, mut buf, mut bits) = (String::new(), 0u32, 0u32);
-        for b in bytes {
-            buf = (buf << 8) | u32::from(*b);
-            bits += 8;
-            while bits >= 6 {
-                bits -= 6;
-                out.write_char(char::from(table[((buf >> bits) & 63) as usize]))
-                    .unwrap();
-            }
-        }
-        if bits > 0 {
-            out.push(char::from(table[((buf << (6 - bits)) & 63) as usize]));
-        }
-        out
-    };
+    let admin_handle = b64url(f.admin.id.as_bytes());
     let other = device.discover_as(c.options.json(), &admin_handle);
     let other_account = f
         .auth
@@ -638,222 +580,4 @@ async fn failures_are_counted_per_client_address() {
         .await
         .unwrap();
     assert!(!incidents(&f).await.is_empty());
-}
-
-#[tokio::test]
-async fn the_number_of_passkeys_is_limited() {
-    let f = fixture_with(passkey_config_with(|p| p.max_per_account = 2)).await;
-    f.with_password(&f.client).await;
-    let me = f.vouched(&f.client, false);
-    let aal2 = f.vouched(&f.client, true);
-    let mut a = Device::new();
-    register(&f, &me, &mut a, "One").await;
-    // With a passkey, the next one needs an AAL2 session; its options exclude the
-    // first.
-    assert!(matches!(
-        f.auth.begin_passkey_registration(&me, "Two").await,
-        Err(AuthError::SecondFactorRequired)
-    ));
-    let options = f
-        .auth
-        .begin_passkey_registration(&aal2, "Two")
-        .await
-        .unwrap();
-    let excluded = a.cred_id.clone().unwrap();
-    assert!(options.json().contains(&excluded));
-    let mut b = Device::new();
-    let response = b.create(options.json(), ORIGIN).unwrap();
-    f.auth
-        .finish_passkey_registration(&aal2, &response)
-        .await
-        .unwrap();
-    let r = f.auth.begin_passkey_registration(&aal2, "Three").await;
-    assert!(
-        matches!(r, Err(AuthError::TooManyPasskeys { max: 2 })),
-        "{r:?}"
-    );
-    assert_eq!(r.unwrap_err().to_string(), "at most 2 passkeys per account");
-    // Labels are checked.
-    for bad in ["", "   ", &"x".repeat(65), "a\nb"] {
-        assert!(matches!(
-            f.auth.begin_passkey_registration(&aal2, bad).await,
-            Err(AuthError::Core(cai_core::Error::Invalid { .. }))
-        ));
-    }
-    let labels: Vec<_> = f
-        .auth
-        .list_passkeys(&me, f.tenant.id, f.client.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|p| p.label)
-        .collect();
-    assert_eq!(labels, ["One", "Two"]);
-}
-
-#[tokio::test]
-async fn owners_at_aal2_and_admins_remove_passkeys() {
-    let f = passkey_fixture().await;
-    let mut device = Device::new();
-    client_with_passkey(&f, &mut device).await;
-    let me = f.vouched(&f.client, false);
-    let mut spare = Device::new();
-    let session = passwordless(&f, &mut device).await.unwrap();
-    let aal2 = f
-        .auth
-        .authenticate(session.token.expose(), RequestMeta::default())
-        .await
-        .unwrap();
-    register(&f, &aal2, &mut spare, "Spare").await;
-    let list = f
-        .auth
-        .list_passkeys(&me, f.tenant.id, f.client.id)
-        .await
-        .unwrap();
-    let (laptop, spare_id) = (list[0].id.clone(), list[1].id.clone());
-    let delivered = f.notifier.delivered().len();
-
-    assert!(matches!(
-        f.auth
-            .remove_passkey(&me, f.tenant.id, f.client.id, &laptop)
-            .await,
-        Err(AuthError::SecondFactorRequired)
-    ));
-    // An administrator without a second factor may not.
-    assert!(
-        f.auth
-            .remove_passkey(
-                &f.vouched(&f.admin, false),
-                f.tenant.id,
-                f.client.id,
-                &laptop
-            )
-            .await
-            .is_err()
-    );
-    f.auth
-        .remove_passkey(&aal2, f.tenant.id, f.client.id, &laptop)
-        .await
-        .unwrap();
-    assert!(matches!(
-        f.auth
-            .remove_passkey(&aal2, f.tenant.id, f.client.id, &laptop)
-            .await,
-        Err(AuthError::Core(cai_core::Error::NotFound { .. }))
-    ));
-    // The removed one no longer logs in.
-    assert!(matches!(
-        passwordless(&f, &mut device).await,
-        Err(AuthError::LoginFailed)
-    ));
-    // An admin removes the last one; the password alone logs in again.
-    f.auth
-        .remove_passkey(&f.admin_caller(), f.tenant.id, f.client.id, &spare_id)
-        .await
-        .unwrap();
-    assert!(
-        f.auth
-            .list_passkeys(&f.admin_caller(), f.tenant.id, f.client.id)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(matches!(
-        login(&f, CLIENT, PASSWORD, RequestMeta::default()).await,
-        Ok(LoginOutcome::Session(_))
-    ));
-    assert!(f.notifier.delivered().len() >= delivered + 2);
-    let removals = audit(&f)
-        .await
-        .into_iter()
-        .filter(|e| {
-            e.changes.iter().any(|c| {
-                c.property == "passkey"
-                    && c.after.as_deref().is_some_and(|a| a.starts_with("removed"))
-            })
-        })
-        .count();
-    assert_eq!(removals, 2);
-}
-
-#[tokio::test]
-async fn the_relying_party_is_checked_and_required() {
-    let svc = cai_core::Counselling::new(cai_core::Ports::in_memory().ports);
-    let peppers = cai_auth::Peppers::new(cai_auth::Pepper::random("p").unwrap());
-    let build = |p: PasskeyConfig| {
-        Authenticator::new(
-            svc.clone(),
-            peppers.clone(),
-            AuthConfig {
-                passkeys: Some(p),
-                ..AuthConfig::default()
-            },
-        )
-    };
-    let ok = PasskeyConfig::new(RP_ID, "Nord", &[ORIGIN, "https://nord.example:8443"]);
-    build(ok.clone()).unwrap();
-    for bad in [
-        PasskeyConfig::new(RP_ID, "Nord", &[]),
-        PasskeyConfig::new(RP_ID, "Nord", &["https://nord.example.evil"]),
-        PasskeyConfig::new(RP_ID, "Nord", &[ORIGIN, "https://other.example"]),
-        PasskeyConfig::new(RP_ID, "Nord", &["http://app.nord.example"]),
-        PasskeyConfig::new(RP_ID, "Nord", &["not a url"]),
-        PasskeyConfig::new(RP_ID, " ", &[ORIGIN]),
-        PasskeyConfig {
-            max_per_account: 0,
-            ..ok.clone()
-        },
-        PasskeyConfig {
-            max_per_account: cai_auth::MAX_PASSKEYS_LIMIT + 1,
-            ..ok.clone()
-        },
-        PasskeyConfig {
-            ceremony_validity: Duration::from_secs(29),
-            ..ok.clone()
-        },
-        PasskeyConfig {
-            ceremony_validity: Duration::from_secs(601),
-            ..ok.clone()
-        },
-    ] {
-        assert!(
-            matches!(build(bad.clone()), Err(AuthError::Config(_))),
-            "{bad:?}"
-        );
-    }
-    PasskeyConfig::new("localhost", "Dev", &["http://localhost:8080"]);
-    build(PasskeyConfig::new(
-        "localhost",
-        "Dev",
-        &["http://localhost:8080"],
-    ))
-    .unwrap();
-    // Without a relying party every passkey operation says so.
-    let none = Authenticator::new(svc.clone(), peppers.clone(), AuthConfig::default()).unwrap();
-    assert!(matches!(
-        none.begin_passkey_login(cai_core::id::TenantId::random().unwrap())
-            .await,
-        Err(AuthError::Config(_))
-    ));
-}
-
-#[tokio::test]
-async fn the_record_holds_public_keys_and_pending_state_only_until_used() {
-    let f = passkey_fixture().await;
-    let mut device = Device::new();
-    client_with_passkey(&f, &mut device).await;
-    let r = record(&f).await;
-    assert_eq!(r.passkeys.len(), 1);
-    assert!(r.registration.is_none());
-    let ticket = second_factor_ticket(&f).await;
-    f.auth.begin_passkey_second_factor(&ticket).await.unwrap();
-    f.auth.begin_passkey_second_factor(&ticket).await.unwrap();
-    // One pending ceremony per ticket.
-    assert_eq!(record(&f).await.authentications.len(), 1);
-    passwordless(&f, &mut device).await.unwrap();
-    assert_eq!(record(&f).await.used_logins.len(), 1);
-    // Forgotten after the ticket's expiry, at the next use.
-    f.clock.advance(VALIDITY);
-    passwordless(&f, &mut device).await.unwrap();
-    assert_eq!(record(&f).await.used_logins.len(), 1);
 }

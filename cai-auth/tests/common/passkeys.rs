@@ -2,9 +2,15 @@
 //! which signs with user verification) for the passkey tests: it takes the JSON the
 //! server hands out and returns the JSON a browser would send back.
 
-use cai_auth::conformance::Fixture;
-use cai_auth::{AuthConfig, PasskeyConfig, PasskeyInfo};
+use std::time::Duration;
+
+use cai_auth::conformance::{Fixture, PASSWORD};
+use cai_auth::{
+    AuthConfig, LoginOutcome, PasskeyConfig, PasskeyInfo, PasskeysRecord, SecondFactorMethod,
+};
 use cai_core::Caller;
+use cai_core::domain::RequestMeta;
+use cai_core::ports::{Clock, CredentialKind};
 use serde_json::{Value, json};
 use webauthn_authenticator_rs::AuthenticatorBackend;
 use webauthn_authenticator_rs::prelude::{
@@ -174,4 +180,57 @@ pub async fn passwordless(
             super::from("198.51.100.7"),
         )
         .await
+}
+
+pub const VALIDITY: Duration = cai_auth::DEFAULT_CEREMONY_VALIDITY;
+pub const MS: Duration = Duration::from_millis(1);
+
+pub async fn record(f: &Fixture) -> PasskeysRecord {
+    let c = f
+        .store
+        .credential(f.tenant.id, f.client.id, CredentialKind::Passkeys)
+        .await
+        .unwrap()
+        .unwrap();
+    serde_json::from_slice(&c.data).unwrap()
+}
+
+/// The client with a password and one registered passkey on `device`.
+pub async fn client_with_passkey(f: &Fixture, device: &mut Device) {
+    f.with_password(&f.client).await;
+    let me = f.vouched(&f.client, false);
+    let info = register(f, &me, device, "Laptop").await;
+    assert_eq!(info.label, "Laptop");
+    assert_eq!(info.created_at, f.clock.now());
+    assert_eq!(info.last_used_at, None);
+}
+
+/// A password login that must continue with the second factor: its ticket.
+pub async fn second_factor_ticket(f: &Fixture) -> String {
+    match super::login(f, super::CLIENT, PASSWORD, RequestMeta::default()).await {
+        Ok(LoginOutcome::SecondFactorRequired(c)) => {
+            assert_eq!(c.method, SecondFactorMethod::Passkey);
+            assert!(c.passkey);
+            c.ticket.expose().to_owned()
+        }
+        other => panic!("expected a second-factor challenge, got {other:?}"),
+    }
+}
+
+/// base64url (no padding) of `bytes`, as WebAuthn JSON carries binary fields.
+pub fn b64url(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let (mut out, mut buf, mut bits) = (String::new(), 0u32, 0u32);
+    for b in bytes {
+        buf = (buf << 8) | u32::from(*b);
+        bits += 8;
+        while bits >= 6 {
+            bits -= 6;
+            out.push(char::from(TABLE[((buf >> bits) & 63) as usize]));
+        }
+    }
+    if bits > 0 {
+        out.push(char::from(TABLE[((buf << (6 - bits)) & 63) as usize]));
+    }
+    out
 }
