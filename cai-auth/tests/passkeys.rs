@@ -581,3 +581,64 @@ async fn failures_are_counted_per_client_address() {
         .unwrap();
     assert!(!incidents(&f).await.is_empty());
 }
+
+#[tokio::test]
+async fn malformed_tickets_are_refused_without_panicking() {
+    let f = passkey_fixture().await;
+    let mut device = Device::new();
+    client_with_passkey(&f, &mut device).await;
+    let c = f.auth.begin_passkey_login(f.tenant.id).await.unwrap();
+    let answer = device.discover(c.options.json(), ORIGIN).unwrap();
+    let pepper = f.peppers.current().id().to_owned();
+    let long = format!("pl1_{pepper}_{}", "00".repeat(2100));
+    for bad in [
+        String::new(),
+        "pl1_".to_owned(),
+        format!("pl1_{pepper}"),
+        format!("pl1_{pepper}_"),
+        format!("pl1_{pepper}_00"),
+        // One byte short of a nonce and a tag, then exactly both with nothing sealed.
+        format!("pl1_{pepper}_{}", "00".repeat(27)),
+        format!("pl1_{pepper}_{}", "00".repeat(28)),
+        format!("pl1_{pepper}_zz"),
+        format!("pl1_unknown_{}", "00".repeat(40)),
+        c.ticket.expose().replacen("pl1_", "cs1_", 1),
+        long,
+    ] {
+        let r = f
+            .auth
+            .finish_passkey_login(f.tenant.id, &bad, &answer, RequestMeta::default())
+            .await;
+        assert!(
+            matches!(r, Err(AuthError::InvalidToken)),
+            "{bad:.40}: {r:?}"
+        );
+    }
+    // The real ticket still works.
+    f.auth
+        .finish_passkey_login(
+            f.tenant.id,
+            c.ticket.expose(),
+            &answer,
+            RequestMeta::default(),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn one_account_uses_at_most_64_passwordless_tickets_per_validity_period() {
+    let f = passkey_fixture().await;
+    let mut device = Device::new();
+    client_with_passkey(&f, &mut device).await;
+    for _ in 0..64 {
+        passwordless(&f, &mut device).await.unwrap();
+    }
+    assert!(matches!(
+        passwordless(&f, &mut device).await,
+        Err(AuthError::LoginFailed)
+    ));
+    // Once the used tickets have expired, logins work again.
+    f.clock.advance(VALIDITY);
+    passwordless(&f, &mut device).await.unwrap();
+}
