@@ -52,7 +52,24 @@ async fn the_number_of_passkeys_is_limited() {
         "{r:?}"
     );
     assert_eq!(r.unwrap_err().to_string(), "at most 2 passkeys per account");
-    // Labels are checked.
+    // Labels are checked: 64 characters are fine (counted as characters, not bytes).
+    let mut c = Device::new();
+    let longest = "ü".repeat(64);
+    f.auth
+        .remove_passkey(
+            &aal2,
+            f.tenant.id,
+            f.client.id,
+            &f.auth
+                .list_passkeys(&me, f.tenant.id, f.client.id)
+                .await
+                .unwrap()[1]
+                .id,
+        )
+        .await
+        .unwrap();
+    let info = register(&f, &aal2, &mut c, &longest).await;
+    assert_eq!(info.label, longest);
     for bad in ["", "   ", &"x".repeat(65), "a\nb"] {
         assert!(matches!(
             f.auth.begin_passkey_registration(&aal2, bad).await,
@@ -67,7 +84,7 @@ async fn the_number_of_passkeys_is_limited() {
         .into_iter()
         .map(|p| p.label)
         .collect();
-    assert_eq!(labels, ["One", "Two"]);
+    assert_eq!(labels, ["One".to_owned(), "ü".repeat(64)]);
 }
 
 #[tokio::test]
@@ -171,6 +188,16 @@ async fn the_relying_party_is_checked_and_required() {
     };
     let ok = PasskeyConfig::new(RP_ID, "Nord", &[ORIGIN, "https://nord.example:8443"]);
     build(ok.clone()).unwrap();
+    assert_eq!(ok.max_per_account, 10);
+    assert_eq!(ok.ceremony_validity, Duration::from_secs(300));
+    assert_eq!(cai_auth::MAX_RESPONSE_BYTES, 65_536);
+    for seconds in [30, 600] {
+        build(PasskeyConfig {
+            ceremony_validity: Duration::from_secs(seconds),
+            ..ok.clone()
+        })
+        .unwrap();
+    }
     for bad in [
         PasskeyConfig::new(RP_ID, "Nord", &[]),
         PasskeyConfig::new(RP_ID, "Nord", &["https://nord.example.evil"]),
@@ -299,4 +326,67 @@ async fn the_largest_record_fits_cai_cores_credential_limit() {
         Ok(LoginOutcome::Session(_))
     ));
     println!("largest passkeys record: {size} bytes");
+}
+
+#[tokio::test]
+async fn another_factor_gates_registration_and_the_offer_follows_the_passkeys() {
+    let f = passkey_fixture().await;
+    f.with_password(&f.client).await;
+    let me = f.vouched(&f.client, false);
+    f.auth.enable_email_codes(&me).await.unwrap();
+    // E-mail codes are a second factor: AAL1 may not add a passkey.
+    assert!(matches!(
+        f.auth.begin_passkey_registration(&me, "Laptop").await,
+        Err(AuthError::SecondFactorRequired)
+    ));
+    let Ok(LoginOutcome::SecondFactorRequired(c)) =
+        login(&f, CLIENT, PASSWORD, RequestMeta::default()).await
+    else {
+        panic!("challenge expected")
+    };
+    assert_eq!(c.method, cai_auth::SecondFactorMethod::Email);
+    assert!(!c.passkey);
+    let mut device = Device::new();
+    register(&f, &f.vouched(&f.client, true), &mut device, "Laptop").await;
+    let Ok(LoginOutcome::SecondFactorRequired(c)) =
+        login(&f, CLIENT, PASSWORD, RequestMeta::default()).await
+    else {
+        panic!("challenge expected")
+    };
+    assert_eq!(c.method, cai_auth::SecondFactorMethod::Email);
+    assert!(c.passkey);
+}
+
+#[tokio::test]
+async fn nobody_but_the_owner_and_admins_sees_or_removes_passkeys() {
+    let f = passkey_fixture().await;
+    f.auth
+        .set_password(&f.vouched(&f.admin, false), None, PASSWORD)
+        .await
+        .unwrap();
+    let mut device = Device::new();
+    let admin_self = f.vouched(&f.admin, true);
+    let info = register(&f, &admin_self, &mut device, "Admin key").await;
+    // The client, even at AAL2, is neither the owner nor an administrator.
+    let client = f.vouched(&f.client, true);
+    assert!(
+        f.auth
+            .list_passkeys(&client, f.tenant.id, f.admin.id)
+            .await
+            .is_err()
+    );
+    assert!(
+        f.auth
+            .remove_passkey(&client, f.tenant.id, f.admin.id, &info.id)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        f.auth
+            .list_passkeys(&admin_self, f.tenant.id, f.admin.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
