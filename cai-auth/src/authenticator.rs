@@ -50,6 +50,9 @@ pub(crate) struct Inner {
     /// missing one so an unknown account costs what a known one costs.
     dummies: HashMap<HashParams, Arc<str>>,
     argon2_runs: AtomicU64,
+    /// The WebAuthn relying party built from `config.passkeys`.
+    #[cfg(feature = "passkeys")]
+    pub(crate) webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 impl Authenticator {
@@ -66,6 +69,12 @@ impl Authenticator {
                 slot.insert(Arc::from(phc));
             }
         }
+        #[cfg(feature = "passkeys")]
+        let webauthn = config
+            .passkeys
+            .as_ref()
+            .map(crate::passkeys::PasskeyConfig::relying_party)
+            .transpose()?;
         Ok(Self {
             inner: Arc::new(Inner {
                 svc,
@@ -73,6 +82,8 @@ impl Authenticator {
                 config,
                 dummies,
                 argon2_runs: AtomicU64::new(0),
+                #[cfg(feature = "passkeys")]
+                webauthn,
             }),
         })
     }

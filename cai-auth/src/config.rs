@@ -81,6 +81,10 @@ pub struct AuthConfig {
     /// default 20 free, then 1 s doubling to 15 min; the first block raises a
     /// `RepeatedWrongSecret` incident.
     pub guest_link_per_source: ThrottlePolicy,
+    /// The WebAuthn relying party (feature `passkeys`); `None` (default): passkey
+    /// operations answer [`AuthError::Config`].
+    #[cfg(feature = "passkeys")]
+    pub passkeys: Option<crate::passkeys::PasskeyConfig>,
 }
 
 impl Default for AuthConfig {
@@ -103,6 +107,8 @@ impl Default for AuthConfig {
                 free_attempts: 20,
                 ..ThrottlePolicy::default()
             },
+            #[cfg(feature = "passkeys")]
+            passkeys: None,
         }
     }
 }
@@ -144,6 +150,10 @@ impl AuthConfig {
         self.guest_link_per_source
             .validate()
             .map_err(|_| AuthError::Config("guest-link throttle invalid"))?;
+        #[cfg(feature = "passkeys")]
+        if let Some(p) = &self.passkeys {
+            p.relying_party()?;
+        }
         self.per_source
             .validate()
             .map_err(|_| AuthError::Config("per-source throttle invalid"))

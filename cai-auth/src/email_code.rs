@@ -39,6 +39,10 @@ pub enum SecondFactorMethod {
     Totp,
     /// The code just mailed to the account's address.
     Email,
+    /// A passkey (feature `passkeys`): [`Authenticator::begin_passkey_second_factor`],
+    /// then [`Authenticator::complete_second_factor_with_passkey`].
+    #[cfg(feature = "passkeys")]
+    Passkey,
 }
 
 /// The account's e-mail second factor.

@@ -67,6 +67,18 @@ pub enum AuthError {
     /// The operating system's random number generator failed.
     #[error("random number generator failed")]
     Rng,
+    /// The account already has the most passkeys it may have (feature `passkeys`,
+    /// `PasskeyConfig::max_per_account`, default 10): remove one first.
+    #[error("at most {max} passkeys per account")]
+    TooManyPasskeys {
+        /// The limit.
+        max: usize,
+    },
+    /// A passkey registration was not accepted: malformed response, wrong challenge,
+    /// origin or relying party, no user verification, or a credential the account
+    /// already has (feature `passkeys`).
+    #[error("passkey not accepted")]
+    PasskeyRejected,
     /// An error of the service or a port below (authorization, store, counters).
     #[error(transparent)]
     Core(#[from] cai_core::Error),

@@ -31,6 +31,12 @@
 //! - **Administration** ([`Authenticator::unlock_account`] and friends): unlock, reset
 //!   the counter, force a change, end sessions, deactivate — authorized, audited,
 //!   notified to admins (R-I5).
+//! - **Passkeys** (feature `passkeys`, WebAuthn over `webauthn-rs`): registered by their
+//!   owner (`Authenticator::begin_passkey_registration`), used as the second factor of a
+//!   password login (`Authenticator::complete_second_factor_with_passkey`) or alone for a
+//!   passwordless login with discoverable credentials (`begin_passkey_login`,
+//!   `finish_passkey_login`); both give AAL2 (possession plus user verification). See
+//!   `docs/AUTH.md` § 4b.
 //!
 //! Storage goes through cai-core's credential records (`ports::CredentialStore`,
 //! written in atomic batches with revision preconditions), so every cai-core backend
@@ -53,7 +59,7 @@
 //!   JSON error shape.
 //!
 //! **Not here yet** (see `docs/AUTH.md`): self-service recovery and the four-eyes reset,
-//! OpenID Connect, passkeys.
+//! OpenID Connect.
 //!
 //! ```
 //! use cai_auth::{AuthConfig, Authenticator, HashParams, LoginOutcome, Pepper, Peppers,
@@ -128,6 +134,8 @@ mod error;
 mod guest;
 mod login;
 mod owner;
+#[cfg(feature = "passkeys")]
+mod passkeys;
 pub mod password;
 mod pepper;
 pub mod records;
@@ -146,6 +154,13 @@ pub use enrolment::{EnrolledLogin, EnrolmentTicket};
 pub use error::{AuthError, Result};
 pub use guest::{ALL_INVITATIONS, AdmittedGuest, GUEST_TOKEN_LEN};
 pub use login::{ChangeReason, LoginOutcome, PasswordChangeTicket};
+#[cfg(feature = "passkeys")]
+pub use passkeys::{
+    DEFAULT_CEREMONY_VALIDITY, DEFAULT_MAX_PASSKEYS, MAX_LABEL_CHARS, MAX_PASSKEYS_LIMIT,
+    MAX_PENDING, MAX_RESPONSE_BYTES, PasskeyConfig, PasskeyInfo, PasskeyLoginChallenge,
+    PasskeyOptions, PasskeysRecord, PendingAuthentication, PendingRegistration, StoredPasskey,
+    UsedLogin,
+};
 pub use password::{HashParams, PolicyViolation};
 pub use pepper::{Pepper, Peppers};
 pub use recovery_codes::{RECOVERY_CODE_COUNT, RecoveryCodes};

@@ -88,12 +88,18 @@ pub struct PasswordChangeTicket {
 pub(crate) struct AttemptKeys {
     pub(crate) keys: Vec<(AttemptKey, ThrottlePolicy)>,
     pub(crate) source: Option<AttemptSource>,
+    /// Whether the last key is a per-account one (not so for a passwordless passkey
+    /// login, counted per client address only).
+    pub(crate) per_account: bool,
 }
 
 impl AttemptKeys {
-    /// The per-account key (always last).
+    /// The per-account key (always last), if there is one.
     pub(crate) fn account_key(&self) -> Option<&AttemptKey> {
-        self.keys.last().map(|(k, _)| k)
+        self.keys
+            .last()
+            .filter(|_| self.per_account)
+            .map(|(k, _)| k)
     }
 }
 
@@ -164,7 +170,6 @@ impl Authenticator {
                 return Err(e);
             }
         };
-        let now = self.now();
         let (store, account, record) = match (store, account, record) {
             (Some(s), Some(a), Some(r)) if matches => (s, a, r),
             (store, _, _) => {
@@ -173,19 +178,8 @@ impl Authenticator {
                 return Err(AuthError::LoginFailed);
             }
         };
-        if !account.is_usable_at(now) {
-            // The right password is no guess: not counted. The answer is the same.
-            failures.refund_all(&keys.keys, &reserved).await?;
-            self.record_login(
-                &store,
-                tenant,
-                Some(account.id),
-                &request,
-                "refused: account not usable",
-            )
-            .await;
-            return Err(AuthError::LoginFailed);
-        }
+        self.refuse_unusable(&store, &account, &keys, &reserved, &request)
+            .await?;
         failures.refund_all(&keys.keys, &reserved).await?;
         if let Some(key) = keys.account_key() {
             failures.record_success(key).await?;
@@ -219,7 +213,54 @@ impl Authenticator {
             AttemptKey::per_scope(tenant, AttemptScope::Account(account)),
             self.inner.config.account_throttle(tenant, limit),
         ));
-        Ok(AttemptKeys { keys, source })
+        Ok(AttemptKeys {
+            keys,
+            source,
+            per_account: true,
+        })
+    }
+
+    /// The one failure counter of an attempt that names no account yet (a passwordless
+    /// passkey login): `request`'s client address across the tenant; none without an
+    /// address.
+    #[cfg(feature = "passkeys")]
+    pub(crate) fn per_source_keys(
+        &self,
+        tenant: TenantId,
+        request: &RequestMeta,
+    ) -> Result<AttemptKeys> {
+        let mut keys = self.attempt_keys(tenant, ALL_ACCOUNTS, 1, request)?;
+        keys.keys.truncate(usize::from(keys.source.is_some()));
+        keys.per_account = false;
+        Ok(keys)
+    }
+
+    /// The account checks every login makes once its secret is verified: an account
+    /// that cannot log in now (deactivated, locked, outside its validity window) gets
+    /// [`AuthError::LoginFailed`] like a wrong secret; the right secret is no guess, so
+    /// the reservation is refunded, and the refusal recorded.
+    pub(crate) async fn refuse_unusable(
+        &self,
+        store: &DynStore,
+        account: &Account,
+        keys: &AttemptKeys,
+        reserved: &Reserved,
+        request: &RequestMeta,
+    ) -> Result<()> {
+        if account.is_usable_at(self.now()) {
+            return Ok(());
+        }
+        let failures = self.inner.svc.ports().failures.clone();
+        failures.refund_all(&keys.keys, reserved).await?;
+        self.record_login(
+            store,
+            account.tenant,
+            Some(account.id),
+            request,
+            "refused: account not usable",
+        )
+        .await;
+        Err(AuthError::LoginFailed)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -235,12 +276,88 @@ impl Authenticator {
     ) -> Result<LoginOutcome> {
         // Re-layered with a fresh salt, the tenant's current cost and pepper (R-A1).
         let phc = self.hash(tenant, password).await?;
-        let now = self.now();
         let rehashed = PasswordRecord {
             phc,
             ..record.value.clone()
         };
-        let mut rehash = Some((rehashed, record.revision));
+        self.record_login_success(
+            store,
+            account,
+            request,
+            Some((rehashed, record.revision)),
+            "succeeded",
+        )
+        .await?;
+        let now = self.now();
+        let authentication = Authentication {
+            second_factor: false,
+            at: now,
+        };
+        let method = if self.has_totp(store, tenant, account.id).await? {
+            Some(SecondFactorMethod::Totp)
+        } else if self.email_codes_enabled(store, tenant, account.id).await? {
+            Some(SecondFactorMethod::Email)
+        } else {
+            self.passkey_method(store, account).await?
+        };
+        if let Some(method) = method {
+            if method == SecondFactorMethod::Email {
+                self.send_email_code(store, account).await?;
+            }
+            let (ticket, expires_at) = self
+                .issue(
+                    store,
+                    tenant,
+                    account.id,
+                    TokenPurpose::SecondFactor,
+                    authentication,
+                )
+                .await?;
+            let passkey = self.passkey_offered(store, account).await?;
+            return Ok(LoginOutcome::SecondFactorRequired(SecondFactorChallenge {
+                ticket,
+                expires_at,
+                method,
+                passkey,
+            }));
+        }
+        if self.second_factor_required(store, account).await? {
+            let (ticket, expires_at) = self
+                .issue(
+                    store,
+                    tenant,
+                    account.id,
+                    TokenPurpose::Enrolment,
+                    authentication,
+                )
+                .await?;
+            return Ok(LoginOutcome::SecondFactorEnrolmentRequired(
+                EnrolmentTicket { ticket, expires_at },
+            ));
+        }
+        self.after_authentication(
+            store,
+            account,
+            &record.value,
+            max_age_days,
+            authentication,
+            request,
+        )
+        .await
+    }
+
+    /// Records a successful login (`last_login` = `what`) and lifts a temporary lock
+    /// that has run out, with the re-layered password hash if there is one (kept from
+    /// a concurrent login that re-layered it first).
+    pub(crate) async fn record_login_success(
+        &self,
+        store: &DynStore,
+        account: &Account,
+        request: &RequestMeta,
+        mut rehash: Option<(PasswordRecord, u64)>,
+        what: &str,
+    ) -> Result<()> {
+        let (tenant, now) = (account.tenant, self.now());
         loop {
             let mut tx = AuthTx::new(
                 tenant,
@@ -251,7 +368,7 @@ impl Authenticator {
             if let Some((r, revision)) = &rehash {
                 tx.write(records::put(tenant, account.id, r, *revision, now)?);
             }
-            let mut changes = vec![Change::new("last_login", None::<String>, Some("succeeded"))];
+            let mut changes = vec![Change::new("last_login", None::<String>, Some(what))];
             if let AccountStatus::Locked { until: Some(_), .. } = account.status {
                 // A temporary lock that has run out is lifted by the right password.
                 let mut a = account.clone();
@@ -279,59 +396,7 @@ impl Authenticator {
                 Err(e) => return Err(e),
             }
         }
-        let authentication = Authentication {
-            second_factor: false,
-            at: now,
-        };
-        let method = if self.has_totp(store, tenant, account.id).await? {
-            Some(SecondFactorMethod::Totp)
-        } else if self.email_codes_enabled(store, tenant, account.id).await? {
-            Some(SecondFactorMethod::Email)
-        } else {
-            None
-        };
-        if let Some(method) = method {
-            if method == SecondFactorMethod::Email {
-                self.send_email_code(store, account).await?;
-            }
-            let (ticket, expires_at) = self
-                .issue(
-                    store,
-                    tenant,
-                    account.id,
-                    TokenPurpose::SecondFactor,
-                    authentication,
-                )
-                .await?;
-            return Ok(LoginOutcome::SecondFactorRequired(SecondFactorChallenge {
-                ticket,
-                expires_at,
-                method,
-            }));
-        }
-        if self.second_factor_required(store, account).await? {
-            let (ticket, expires_at) = self
-                .issue(
-                    store,
-                    tenant,
-                    account.id,
-                    TokenPurpose::Enrolment,
-                    authentication,
-                )
-                .await?;
-            return Ok(LoginOutcome::SecondFactorEnrolmentRequired(
-                EnrolmentTicket { ticket, expires_at },
-            ));
-        }
-        self.after_authentication(
-            store,
-            account,
-            &record.value,
-            max_age_days,
-            authentication,
-            request,
-        )
-        .await
+        Ok(())
     }
 
     /// The end of a login once every factor is verified: a change ticket if the
@@ -407,10 +472,27 @@ impl Authenticator {
         reserved: &Reserved,
         request: &RequestMeta,
     ) {
-        let Some(store) = store else { return };
         let Some(AttemptScope::Account(counted)) = keys.account_key().map(|k| k.scope) else {
             return;
         };
+        self.attempt_failed(store, tenant, Some(counted), what, keys, reserved, request)
+            .await;
+    }
+
+    /// [`login_failed`](Self::login_failed) for an attempt at `counted` (an account, a
+    /// phantom one, or none known), whichever keys it was counted under.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn attempt_failed(
+        &self,
+        store: Option<&DynStore>,
+        tenant: TenantId,
+        counted: Option<AccountId>,
+        what: Option<&str>,
+        keys: &AttemptKeys,
+        reserved: &Reserved,
+        request: &RequestMeta,
+    ) {
+        let Some(store) = store else { return };
         // As many rounds as concurrent failures can race (one winner per round), so a
         // burst of wrong passwords cannot slip past the audit trail.
         for _ in 0..crate::sessions::RETRIES {
@@ -434,14 +516,17 @@ impl Authenticator {
         &self,
         store: &DynStore,
         tenant: TenantId,
-        counted: AccountId,
+        counted: Option<AccountId>,
         what: Option<&str>,
         keys: &AttemptKeys,
         reserved: &Reserved,
         request: &RequestMeta,
     ) -> Result<()> {
         let now = self.now();
-        let account = store.account(tenant, counted).await?;
+        let account = match counted {
+            Some(id) => store.account(tenant, id).await?,
+            None => None,
+        };
         let object = account
             .as_ref()
             .map_or(AuditObject::Tenant(tenant), |a| AuditObject::Account(a.id));
@@ -474,7 +559,11 @@ impl Authenticator {
             )
             .await?;
         }
-        let per_account = reserved.reservations.last().map(|r| r.outcome);
+        let per_account = reserved
+            .reservations
+            .last()
+            .filter(|_| keys.per_account)
+            .map(|r| r.outcome);
         if let (Some(mut a), Some(outcome)) = (account, per_account) {
             let lockout = self.inner.config.tenant(tenant).lockout;
             let until = match lockout {
@@ -529,7 +618,7 @@ impl Authenticator {
     }
 
     /// Records a login attempt that was refused for another reason than the password.
-    async fn record_login(
+    pub(crate) async fn record_login(
         &self,
         store: &DynStore,
         tenant: TenantId,
@@ -555,5 +644,22 @@ impl Authenticator {
         if let Err(e) = result {
             tracing::error!(%tenant, error = %e, "login attempt not recorded");
         }
+    }
+}
+
+#[cfg(not(feature = "passkeys"))]
+impl Authenticator {
+    /// Without passkeys there is no passkey method.
+    async fn passkey_method(
+        &self,
+        _store: &DynStore,
+        _account: &Account,
+    ) -> Result<Option<SecondFactorMethod>> {
+        Ok(None)
+    }
+
+    /// Without passkeys none is offered.
+    async fn passkey_offered(&self, _store: &DynStore, _account: &Account) -> Result<bool> {
+        Ok(false)
     }
 }

@@ -107,6 +107,9 @@ pub struct SecondFactorChallenge {
     pub expires_at: Timestamp,
     /// Which code to ask for.
     pub method: SecondFactorMethod,
+    /// Whether the account also (or instead, with `method` `Passkey`) has a passkey
+    /// to offer (feature `passkeys`; always `false` without it).
+    pub passkey: bool,
 }
 
 fn context(tenant: TenantId, account: AccountId) -> Vec<u8> {

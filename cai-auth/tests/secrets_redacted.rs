@@ -197,3 +197,118 @@ async fn guest_tokens_are_never_shown() {
     );
     assert!(shown.contains("<redacted>"));
 }
+
+/// Every string of at least 16 characters inside `v` (ids, keys, challenges).
+#[cfg(feature = "passkeys")]
+fn long_strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) if s.len() >= 16 => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| long_strings(x, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| long_strings(x, out)),
+        _ => {}
+    }
+}
+
+#[cfg(feature = "passkeys")]
+#[tokio::test]
+async fn no_passkey_material_or_challenge_is_ever_shown() {
+    use common::passkeys::*;
+    let f = passkey_fixture().await;
+    f.with_password(&f.client).await;
+    let me = f.vouched(&f.client, false);
+    let mut device = Device::new();
+    register(&f, &me, &mut device, "Laptop").await;
+    let aal2 = f.vouched(&f.client, true);
+    // A registration left pending, a second-factor ceremony pending, a login begun.
+    let creation = f
+        .auth
+        .begin_passkey_registration(&aal2, "Phone")
+        .await
+        .unwrap();
+    let ticket = match login(&f, CLIENT, PASSWORD, RequestMeta::default())
+        .await
+        .unwrap()
+    {
+        LoginOutcome::SecondFactorRequired(c) => c,
+        other => panic!("{other:?}"),
+    };
+    let request = f
+        .auth
+        .begin_passkey_second_factor(ticket.ticket.expose())
+        .await
+        .unwrap();
+    let challenge = f.auth.begin_passkey_login(f.tenant.id).await.unwrap();
+    let session = passwordless(&f, &mut device).await.unwrap();
+    let stored = f
+        .store
+        .credential(f.tenant.id, f.client.id, CredentialKind::Passkeys)
+        .await
+        .unwrap()
+        .unwrap();
+    let record: cai_auth::PasskeysRecord = serde_json::from_slice(&stored.data).unwrap();
+    assert!(record.registration.is_some() && !record.authentications.is_empty());
+
+    let mut secrets = Vec::new();
+    for json in [creation.json(), request.json(), challenge.options.json()] {
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        secrets.push(v["publicKey"]["challenge"].as_str().unwrap().to_owned());
+    }
+    long_strings(
+        &serde_json::to_value(&record.passkeys[0].passkey).unwrap(),
+        &mut secrets,
+    );
+    long_strings(
+        &serde_json::to_value(record.registration.as_ref().unwrap()).unwrap(),
+        &mut secrets,
+    );
+    secrets.push(device.cred_id.clone().unwrap());
+    secrets.push(challenge.ticket.expose().to_owned());
+    secrets.push(session.token.expose().to_owned());
+    secrets.sort();
+    secrets.dedup();
+    // The label and the passkey's id are fine to show; nothing else of it.
+    secrets.retain(|s| s != "Phone" && *s != record.passkeys[0].id);
+    assert!(secrets.len() > 5, "{secrets:?}");
+
+    let errors = [
+        AuthError::TooManyPasskeys { max: 10 },
+        AuthError::PasskeyRejected,
+        f.auth
+            .finish_passkey_login(
+                f.tenant.id,
+                challenge.ticket.expose(),
+                "{}",
+                RequestMeta::default(),
+            )
+            .await
+            .unwrap_err(),
+    ];
+    let list = f
+        .auth
+        .list_passkeys(&me, f.tenant.id, f.client.id)
+        .await
+        .unwrap();
+    let shown = format!(
+        "{creation:?} {request:?} {challenge:?} {session:?} {record:?} {:?} {:?} {:?} {list:?} {errors:?} {}",
+        record.passkeys,
+        record.registration,
+        record.authentications,
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    assert_clean(&shown, &secrets);
+    assert!(shown.contains("Laptop") && shown.contains("redacted"));
+
+    let mut trail = String::new();
+    for e in audit(&f).await {
+        trail.push_str(&serde_json::to_string(&e).unwrap());
+    }
+    for n in f.notifier.delivered() {
+        trail.push_str(&format!("{n:?}"));
+    }
+    assert_clean(&trail, &secrets);
+}

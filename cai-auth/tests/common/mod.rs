@@ -15,6 +15,9 @@ use cai_auth::{AuthConfig, AuthError, LoginOutcome};
 use cai_core::domain::{AuditEvent, Incident, RequestMeta};
 use cai_core::memory::MemoryStore;
 
+#[cfg(feature = "passkeys")]
+pub mod passkeys;
+
 pub async fn fixture() -> Fixture {
     fixture_with(AuthConfig::default()).await
 }
