@@ -170,7 +170,7 @@ impl Authenticator {
 
     /// Resolves `admin` fresh from the store and authorizes `ManageAccounts` on the
     /// account.
-    async fn authorize_admin(
+    pub(crate) async fn authorize_admin(
         &self,
         admin: &Caller,
         tenant: TenantId,
@@ -190,7 +190,7 @@ impl Authenticator {
         Ok((store, decision))
     }
 
-    fn admin_tx(&self, admin: &Caller, tenant: TenantId) -> AuthTx {
+    pub(crate) fn admin_tx(&self, admin: &Caller, tenant: TenantId) -> AuthTx {
         AuthTx::new(
             tenant,
             self.now(),

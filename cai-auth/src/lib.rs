@@ -40,7 +40,14 @@
 //! E-mailed one-time codes ([`Authenticator::enable_email_codes`]) are the second factor
 //! of accounts without a TOTP that turn them on.
 //!
-//! **Not here yet** (see `docs/AUTH.md`): self-service recovery and the four-eyes reset, OpenID Connect, passkeys, guests' tokens (guests still
+//! - **OpenID Connect** (feature `oidc`, module `oidc`): a centre's own identity
+//!   provider. `Authenticator::login_with_id_token` verifies an ID token (pinned asymmetric
+//!   algorithms, issuer, audience, `azp`, times against the clock port, nonce) with the
+//!   keys of a JWKS the host fetched, maps its verified e-mail address to an account,
+//!   links the account to the provider's `(iss, sub)` and refuses another identity
+//!   later (an incident), and gives the same outcome as a password login.
+//!
+//! **Not here yet** (see `docs/AUTH.md`): self-service recovery and the four-eyes reset, passkeys, guests' tokens (guests still
 //! enter through `Counselling::join_as_guest`).
 //!
 //! ```
@@ -112,6 +119,8 @@ mod email_code;
 mod enrolment;
 mod error;
 mod login;
+#[cfg(feature = "oidc")]
+pub mod oidc;
 mod owner;
 pub mod password;
 mod pepper;

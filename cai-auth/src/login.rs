@@ -164,7 +164,6 @@ impl Authenticator {
                 return Err(e);
             }
         };
-        let now = self.now();
         let (store, account, record) = match (store, account, record) {
             (Some(s), Some(a), Some(r)) if matches => (s, a, r),
             (store, _, _) => {
@@ -173,20 +172,10 @@ impl Authenticator {
                 return Err(AuthError::LoginFailed);
             }
         };
-        if !account.is_usable_at(now) {
-            // The right password is no guess: not counted. The answer is the same.
-            failures.refund_all(&keys.keys, &reserved).await?;
-            self.record_login(
-                &store,
-                tenant,
-                Some(account.id),
-                &request,
-                "refused: account not usable",
-            )
-            .await;
-            return Err(AuthError::LoginFailed);
-        }
+        // The right password for an account that cannot log in now is no guess: not
+        // counted. The answer is the same.
         failures.refund_all(&keys.keys, &reserved).await?;
+        self.refuse_unusable(&store, &account, &request).await?;
         if let Some(key) = keys.account_key() {
             failures.record_success(key).await?;
         }
@@ -283,6 +272,62 @@ impl Authenticator {
             second_factor: false,
             at: now,
         };
+        self.after_first_factor(
+            store,
+            account,
+            authentication,
+            Some((&record.value, max_age_days)),
+            request,
+        )
+        .await
+    }
+
+    /// Refuses, and records, a login whose first factor was right for an account that
+    /// cannot log in now: deactivated, pseudonymised, locked (a temporary lock not yet
+    /// over) or outside its validity window. Every way in (password, OpenID Connect)
+    /// goes through this check, with the same answer, [`AuthError::LoginFailed`].
+    pub(crate) async fn refuse_unusable(
+        &self,
+        store: &DynStore,
+        account: &Account,
+        request: &RequestMeta,
+    ) -> Result<()> {
+        if account.is_usable_at(self.now()) {
+            return Ok(());
+        }
+        self.record_login(
+            store,
+            account.tenant,
+            Some(account.id),
+            request,
+            "refused: account not usable",
+        )
+        .await;
+        Err(AuthError::LoginFailed)
+    }
+
+    /// What follows a verified first factor. Unless `authentication` already has a
+    /// second factor: an account with a TOTP or e-mail codes gets a
+    /// [`SecondFactorChallenge`], an account the tenant requires a second factor of
+    /// and that has none an enrolment ticket. Then
+    /// [`after_authentication`](Self::after_authentication). `password` is the stored
+    /// password and the tenant's maximum age when the password was the first factor,
+    /// `None` when it was an external identity provider.
+    pub(crate) async fn after_first_factor(
+        &self,
+        store: &DynStore,
+        account: &Account,
+        authentication: Authentication,
+        password: Option<(&PasswordRecord, Option<u16>)>,
+        request: &RequestMeta,
+    ) -> Result<LoginOutcome> {
+        let tenant = account.tenant;
+        let external = password.is_none();
+        if authentication.second_factor {
+            return self
+                .after_authentication(store, account, password, authentication, request)
+                .await;
+        }
         let method = if self.has_totp(store, tenant, account.id).await? {
             Some(SecondFactorMethod::Totp)
         } else if self.email_codes_enabled(store, tenant, account.id).await? {
@@ -295,12 +340,13 @@ impl Authenticator {
                 self.send_email_code(store, account).await?;
             }
             let (ticket, expires_at) = self
-                .issue(
+                .issue_marked(
                     store,
                     tenant,
                     account.id,
                     TokenPurpose::SecondFactor,
                     authentication,
+                    external,
                 )
                 .await?;
             return Ok(LoginOutcome::SecondFactorRequired(SecondFactorChallenge {
@@ -311,52 +357,48 @@ impl Authenticator {
         }
         if self.second_factor_required(store, account).await? {
             let (ticket, expires_at) = self
-                .issue(
+                .issue_marked(
                     store,
                     tenant,
                     account.id,
                     TokenPurpose::Enrolment,
                     authentication,
+                    external,
                 )
                 .await?;
             return Ok(LoginOutcome::SecondFactorEnrolmentRequired(
                 EnrolmentTicket { ticket, expires_at },
             ));
         }
-        self.after_authentication(
-            store,
-            account,
-            &record.value,
-            max_age_days,
-            authentication,
-            request,
-        )
-        .await
+        self.after_authentication(store, account, password, authentication, request)
+            .await
     }
 
     /// The end of a login once every factor is verified: a change ticket if the
-    /// password has expired or a change was forced, else a session.
+    /// password (`password`: the record and the tenant's maximum age, when the password
+    /// was the first factor) has expired or a change was forced, else a session.
     pub(crate) async fn after_authentication(
         &self,
         store: &DynStore,
         account: &Account,
-        record: &PasswordRecord,
-        max_age_days: Option<u16>,
+        password: Option<(&PasswordRecord, Option<u16>)>,
         authentication: Authentication,
         request: &RequestMeta,
     ) -> Result<LoginOutcome> {
         let (tenant, now) = (account.tenant, self.now());
-        let reason = if record.must_change {
-            Some(ChangeReason::Forced)
-        } else {
-            max_age_days
-                .map(|days| {
-                    Timestamp::from_unix_millis(record.changed_at)
-                        .plus(cai_core::days(u64::from(days)))
-                })
-                .filter(|due| now >= *due)
-                .map(|_| ChangeReason::Expired)
-        };
+        let reason = password.and_then(|(record, max_age_days)| {
+            if record.must_change {
+                Some(ChangeReason::Forced)
+            } else {
+                max_age_days
+                    .map(|days| {
+                        Timestamp::from_unix_millis(record.changed_at)
+                            .plus(cai_core::days(u64::from(days)))
+                    })
+                    .filter(|due| now >= *due)
+                    .map(|_| ChangeReason::Expired)
+            }
+        });
         if let Some(reason) = reason {
             let (ticket, expires_at) = self
                 .issue(
@@ -529,7 +571,7 @@ impl Authenticator {
     }
 
     /// Records a login attempt that was refused for another reason than the password.
-    async fn record_login(
+    pub(crate) async fn record_login(
         &self,
         store: &DynStore,
         tenant: TenantId,

@@ -78,6 +78,11 @@ pub struct TokenEntry {
     pub second_factor: bool,
     /// The absolute end (Unix ms).
     pub expires_at: i64,
+    /// Whether the holder's first factor was an external identity provider (OpenID
+    /// Connect) rather than the password: the second step of such a login leaves the
+    /// password's change rules out. Absent (`false`) in entries written before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub external: bool,
 }
 
 impl fmt::Debug for TokenEntry {

@@ -152,17 +152,20 @@ pub enum CredentialKind {
     EmailCode,
     /// Session tokens (hashes) of the account.
     Tokens,
+    /// The OpenID Connect identity (issuer and subject) linked to the account.
+    OidcLink,
 }
 
 impl CredentialKind {
     /// Every kind.
-    pub const ALL: [CredentialKind; 6] = [
+    pub const ALL: [CredentialKind; 7] = [
         CredentialKind::Password,
         CredentialKind::Totp,
         CredentialKind::Lockout,
         CredentialKind::Recovery,
         CredentialKind::EmailCode,
         CredentialKind::Tokens,
+        CredentialKind::OidcLink,
     ];
 
     /// Stable code for storage.
@@ -174,6 +177,7 @@ impl CredentialKind {
             CredentialKind::Recovery => 4,
             CredentialKind::EmailCode => 5,
             CredentialKind::Tokens => 6,
+            CredentialKind::OidcLink => 8,
         }
     }
 
