@@ -7,6 +7,7 @@
 //! | `Password` | [`PasswordRecord`] | the peppered Argon2id PHC string, when it was set, whether a change is forced |
 //! | `Tokens` | [`TokenRecord`] | SHA-256 hashes of the account's session tokens and single-use tickets, with their times |
 //! | `Totp` | [`TotpRecord`](crate::TotpRecord) | the TOTP secret's data key wrapped by the tenant KEK, whether confirmed, the last accepted step |
+//! | `OidcLink` | `oidc::OidcLinkRecord` (feature `oidc`) | the OpenID Connect issuer and subject the account is linked to, and since when |
 //!
 //! Every write carries the revision it read (cai-core's optimistic concurrency), so
 //! two requests that both read a ticket cannot both consume it: the second write
