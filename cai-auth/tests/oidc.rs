@@ -954,6 +954,46 @@ async fn an_accounts_own_second_factor_is_asked_after_the_provider() {
 }
 
 #[tokio::test]
+async fn an_administrator_without_trusted_mfa_enrols_cais_own_second_factor() {
+    use cai_auth::totp::{STEP_SECS, TotpSecret, step_at};
+    let f = fixture().await;
+    let admin = f.admin.email.as_ref().unwrap().as_str().to_owned();
+    let token = sign(&with(claims(&f, &admin), "sub", json!("admin-sub")));
+    let LoginOutcome::SecondFactorEnrolmentRequired(t) =
+        oidc_login(&f, &provider(&f), &token).await.unwrap()
+    else {
+        panic!("an enrolment ticket");
+    };
+    let ticket = t.ticket.expose().to_owned();
+    let e = f
+        .auth
+        .begin_enrolment_with_ticket(&ticket, "Beratung Nord", RequestMeta::default())
+        .await
+        .unwrap();
+    let secret = TotpSecret::from_base32(&e.secret_base32).unwrap();
+    let secs = u64::try_from(f.clock.now().unix_millis() / 1000).unwrap();
+    let code = secret.code_at_step(step_at(secs, STEP_SECS)).unwrap();
+    // The admin has no password: the enrolment still ends in an AAL2 session.
+    let done = f
+        .auth
+        .finish_enrolment_with_ticket(&ticket, &code, RequestMeta::default())
+        .await
+        .unwrap();
+    let LoginOutcome::Session(s) = done.outcome else {
+        panic!("a session after enrolment");
+    };
+    assert!(s.caller.authentication.second_factor);
+    assert_eq!(s.caller.subject, SubjectId::Account(f.admin.id));
+    // From now on the provider's login asks for the TOTP.
+    f.clock.advance(Duration::from_secs(STEP_SECS));
+    let again = sign(&with(claims(&f, &admin), "sub", json!("admin-sub")));
+    assert!(matches!(
+        oidc_login(&f, &provider(&f), &again).await.unwrap(),
+        LoginOutcome::SecondFactorRequired(_)
+    ));
+}
+
+#[tokio::test]
 async fn the_password_plays_no_part_in_an_oidc_login() {
     let f = fixture().await;
     f.with_password(&f.client).await;

@@ -187,7 +187,10 @@ impl OidcProvider {
     }
 
     /// Checks every value: a non-empty issuer and client id (at most 1 024 bytes), at
-    /// least one algorithm, the skew, age and size within their limits.
+    /// least one algorithm, the skew, age and size within their limits; and that
+    /// `jsonwebtoken` has a crypto provider (`cai-auth` enables its pure-Rust
+    /// `rust_crypto` backend; a host build that also enables `aws_lc_rs` must install
+    /// one with `jsonwebtoken::crypto::CryptoProvider::install_default`).
     pub fn validate(&self) -> Result<()> {
         let text_ok = |s: &str| !s.is_empty() && s.len() <= 1024;
         if !text_ok(&self.issuer) || !text_ok(&self.client_id) {
@@ -209,6 +212,13 @@ impl OidcProvider {
         if !(1024..=MAX_TOKEN_BYTES_LIMIT).contains(&self.max_token_bytes) {
             return Err(AuthError::Config(
                 "OIDC max token bytes must be 1 KiB..=64 KiB",
+            ));
+        }
+        if jsonwebtoken::crypto::CryptoProvider::try_get_default().is_none() {
+            // Both of jsonwebtoken's backends enabled in the host's build and none
+            // installed: verifying would panic inside jsonwebtoken.
+            return Err(AuthError::Config(
+                "jsonwebtoken has no crypto provider: install one (CryptoProvider::install_default)",
             ));
         }
         Ok(())

@@ -200,7 +200,9 @@ fn millis(d: std::time::Duration) -> i64 {
 }
 
 impl OidcProvider {
-    /// Verifies an ID token, in this order (the first failure is the answer):
+    /// Verifies an ID token, in this order (the first failure is the answer). Call it
+    /// with a provider that passed [`validate`](Self::validate) (as
+    /// [`login_with_id_token`](crate::Authenticator::login_with_id_token) does).
     ///
     /// 1. `expected_nonce` has at least [`MIN_NONCE_LEN`] characters, else
     ///    [`OidcError::WeakNonce`];
