@@ -343,6 +343,49 @@ async fn issued_at_must_be_recent_and_not_in_the_future() {
     // auth_time later than now + skew is impossible.
     let late = sign(&with(claims(&f, CLIENT), "auth_time", json!(now + 61)));
     assert_eq!(refused(&f, &late), OidcError::InvalidClaim("auth_time"));
+    let edge = sign(&with(claims(&f, CLIENT), "auth_time", json!(now + 60)));
+    verify(&f, &provider(&f), &edge).unwrap();
+    // Fractions of seconds are cut down; numbers beyond year 9999 are refused.
+    let frac = with(claims(&f, CLIENT), "iat", json!(now as f64 + 0.75));
+    let frac = with(frac, "exp", json!(now as f64 + 300.5));
+    let t = verify(&f, &provider(&f), &sign(&frac)).unwrap();
+    assert_eq!(t.issued_at.unix_millis(), now * 1000);
+    assert_eq!(t.expires_at.unix_millis(), (now + 300) * 1000);
+    for huge in [
+        json!(1e300),
+        json!(-0.5),
+        json!(253_402_300_800_i64),
+        json!(u64::MAX),
+    ] {
+        let c = with(claims(&f, CLIENT), "exp", huge.clone());
+        assert_eq!(
+            refused(&f, &sign(&c)),
+            OidcError::InvalidClaim("exp"),
+            "{huge}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_subject_must_be_present_and_short() {
+    let f = fixture().await;
+    let sub = |s: &str| sign(&with(claims(&f, CLIENT), "sub", json!(s)));
+    assert_eq!(refused(&f, &sub("")), OidcError::InvalidClaim("sub"));
+    assert_eq!(
+        refused(&f, &sub(&"s".repeat(256))),
+        OidcError::InvalidClaim("sub")
+    );
+    assert_eq!(
+        verify(&f, &provider(&f), &sub(&"s".repeat(255)))
+            .unwrap()
+            .subject
+            .len(),
+        255
+    );
+    assert_eq!(
+        refused(&f, &sign(&without(claims(&f, CLIENT), "sub"))),
+        OidcError::MissingClaim("sub")
+    );
 }
 
 fn with_future(f: &Fixture, iat: i64) -> String {
@@ -448,7 +491,13 @@ async fn the_nonce_must_be_this_logins() {
         OidcError::NonceMismatch
     );
     // The host must pass a real nonce: an empty or short one is its mistake.
-    for weak in ["", "short-nonce"] {
+    assert_eq!(
+        p.verify_id_token(&keys(), &token, &"n".repeat(22), f.clock.now())
+            .unwrap_err(),
+        OidcError::NonceMismatch,
+        "22 characters are enough"
+    );
+    for weak in ["", "short-nonce", &"n".repeat(21)] {
         assert_eq!(
             p.verify_id_token(&keys(), &token, weak, f.clock.now())
                 .unwrap_err(),
@@ -559,6 +608,12 @@ async fn oversize_and_malformed_tokens_are_refused_before_decoding() {
     let p = provider(&f);
     let huge = "a".repeat(p.max_token_bytes + 1);
     assert_eq!(refused(&f, &huge), OidcError::TooLarge { limit: 16 * 1024 });
+    let edge = "a".repeat(p.max_token_bytes);
+    assert_eq!(
+        refused(&f, &edge),
+        OidcError::Malformed,
+        "at the limit: decoded"
+    );
     let padded = sign(&with(
         claims(&f, CLIENT),
         "pad",
@@ -666,6 +721,19 @@ fn jwks_documents_are_parsed_with_limits_and_typed_errors() {
             (Some("oaep"), SkipReason::Unsupported),
         ]
     );
+    // Exactly at the limits: accepted.
+    let mut at_limit = json!({ "keys": [rsa.clone()] }).to_string();
+    at_limit.push_str(&" ".repeat(MAX_JWKS_BYTES - at_limit.len()));
+    assert_eq!(at_limit.len(), MAX_JWKS_BYTES);
+    assert!(
+        !OidcKeys::from_jwks_json(at_limit.as_bytes())
+            .unwrap()
+            .is_empty()
+    );
+    let most: Vec<Value> = (0..MAX_JWKS_KEYS)
+        .map(|i| with(rsa.clone(), "kid", json!(format!("k{i}"))))
+        .collect();
+    assert_eq!(parse(json!({ "keys": most })).unwrap().len(), MAX_JWKS_KEYS);
     // Only symmetric keys: nothing usable.
     let oct = json!({"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"});
     assert_eq!(
@@ -677,6 +745,112 @@ fn jwks_documents_are_parsed_with_limits_and_typed_errors() {
         shown.contains("rsa-a") && !shown.contains(&rsa_n()),
         "{shown}"
     );
+}
+
+#[test]
+fn jwks_keys_are_checked_one_by_one() {
+    let parse = |keys: Vec<Value>| {
+        OidcKeys::from_jwks_json(json!({ "keys": keys }).to_string().as_bytes()).unwrap()
+    };
+    let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+    let rsa = jwk(&rsa_a(), Algorithm::RS256, "rsa-a");
+    // Key ids: 1..=256 bytes.
+    let kid = |k: String| with(rsa.clone(), "kid", json!(k));
+    let set = parse(vec![
+        kid(String::new()),
+        kid("k".repeat(257)),
+        kid("k".repeat(256)),
+    ]);
+    assert_eq!(set.key_ids(), ["k".repeat(256)]);
+    let skipped: Vec<_> = set
+        .skipped()
+        .iter()
+        .map(|s| (s.kid.clone(), s.reason))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            (Some(String::new()), SkipReason::Malformed),
+            (None, SkipReason::Malformed)
+        ]
+    );
+    // RSA moduli: 2 048..=4 096 significant bits, leading zero bytes not counted.
+    let modulus = |top: u8, len: usize, leading_zero: bool| {
+        let mut n = vec![0xffu8; len];
+        n[0] = top;
+        if leading_zero {
+            n.insert(0, 0);
+        }
+        json!({"kty": "RSA", "kid": format!("n{top}-{len}-{leading_zero}"), "n": b64(&n), "e": "AQAB"})
+    };
+    let set = parse(vec![
+        modulus(0x80, 256, false),
+        modulus(0x80, 256, true),
+        modulus(0x7f, 256, false),
+        modulus(0x01, 257, false),
+        modulus(0xff, 512, false),
+        modulus(0x01, 513, false),
+    ]);
+    assert_eq!(
+        set.key_ids(),
+        [
+            "n1-257-false",
+            "n128-256-false",
+            "n128-256-true",
+            "n255-512-false"
+        ]
+    );
+    assert!(
+        set.skipped()
+            .iter()
+            .all(|s| s.reason == SkipReason::KeySize)
+    );
+    assert_eq!(set.skipped().len(), 2);
+    // EC P-256/P-384 with coordinates of their size, Ed25519 with 32 bytes.
+    let ec = |crv: &str, x: usize, y: usize, kid: &str| json!({"kty": "EC", "crv": crv, "kid": kid, "x": b64(&vec![7u8; x]), "y": b64(&vec![9u8; y])});
+    let okp = |crv: &str, x: usize, kid: &str| json!({"kty": "OKP", "crv": crv, "kid": kid, "x": b64(&vec![3u8; x])});
+    let set = parse(vec![
+        ec("P-256", 32, 32, "p256"),
+        ec("P-384", 48, 48, "p384"),
+        ec("P-384", 32, 32, "p384-short"),
+        ec("P-256", 32, 31, "p256-short-y"),
+        ec("P-256", 31, 32, "p256-short-x"),
+        ec("P-521", 66, 66, "p521"),
+        okp("Ed25519", 32, "ed"),
+        okp("Ed25519", 31, "ed-short"),
+    ]);
+    assert_eq!(set.key_ids(), ["ed", "p256", "p384"]);
+    let reasons: Vec<_> = set.skipped().iter().map(|s| s.reason).collect();
+    assert_eq!(
+        reasons,
+        [
+            SkipReason::KeySize,
+            SkipReason::KeySize,
+            SkipReason::KeySize,
+            SkipReason::Unsupported,
+            SkipReason::KeySize
+        ]
+    );
+    // An `alg` on the key names the one algorithm it verifies, if it fits the key.
+    let named = |v: Value, alg: &str| with(with(v, "alg", json!(alg)), "kid", json!(alg));
+    let set = parse(vec![
+        named(rsa.clone(), "RS384"),
+        named(rsa.clone(), "RS512"),
+        named(rsa.clone(), "PS256"),
+        named(rsa.clone(), "PS384"),
+        named(rsa.clone(), "PS512"),
+        named(ec("P-384", 48, 48, ""), "ES384"),
+        named(okp("Ed25519", 32, ""), "EdDSA"),
+        named(rsa.clone(), "ES256"),
+        named(rsa.clone(), "HS256"),
+    ]);
+    assert_eq!(
+        set.key_ids(),
+        [
+            "ES384", "EdDSA", "PS256", "PS384", "PS512", "RS384", "RS512"
+        ]
+    );
+    assert_eq!(set.skipped().len(), 2);
 }
 
 fn rsa_n() -> String {
@@ -741,6 +915,31 @@ async fn only_a_verified_email_maps_to_an_account() {
         oidc_login(&f, &lenient, &missing).await,
         Ok(LoginOutcome::Session(_))
     ));
+    let err = oidc_login(
+        &f,
+        &provider(&f),
+        &sign(&with(c(), "email_verified", json!("false"))),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, AuthError::Oidc(OidcError::EmailNotVerified)),
+        "{err:?}"
+    );
+    let err = oidc_login(
+        &f,
+        &provider(&f),
+        &sign(&with(c(), "email_verified", json!("yes"))),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AuthError::Oidc(OidcError::InvalidClaim("email_verified"))
+        ),
+        "{err:?}"
+    );
     // The string form some providers send counts; the address is matched case-blind.
     let text = with(
         with(c(), "email_verified", json!("true")),
