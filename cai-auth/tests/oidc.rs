@@ -789,6 +789,7 @@ fn jwks_keys_are_checked_one_by_one() {
         modulus(0x7f, 256, false),
         modulus(0x01, 257, false),
         modulus(0xff, 512, false),
+        modulus(0xff, 512, true),
         modulus(0x01, 513, false),
     ]);
     assert_eq!(
@@ -797,7 +798,8 @@ fn jwks_keys_are_checked_one_by_one() {
             "n1-257-false",
             "n128-256-false",
             "n128-256-true",
-            "n255-512-false"
+            "n255-512-false",
+            "n255-512-true"
         ]
     );
     assert!(

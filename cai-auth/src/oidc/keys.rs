@@ -85,7 +85,15 @@ struct Key {
 
 /// The signing keys of one provider, by `kid`. Built by the host from the provider's
 /// JWKS ([`from_jwks_json`](Self::from_jwks_json)) and replaced when the host fetches
-/// it again. Public keys only; cheap to share behind an `Arc`.
+/// it again. Public keys only; share one set behind an `Arc`.
+///
+/// **Fetching is the host's job** (`cai-auth` has no HTTP client): read the
+/// provider's discovery document (`{issuer}/.well-known/openid-configuration`) at
+/// start-up, take its `jwks_uri`, fetch that over TLS and parse it here. Fetch it again
+/// every 24 hours (or as its `Cache-Control` allows), and once when a login answers
+/// [`OidcError::UnknownKey`](super::OidcError::UnknownKey) — the provider rotated its
+/// keys — then retry that login once; allow such refetches at most once a minute, and
+/// keep the old set when a refetch fails.
 pub struct OidcKeys {
     keys: HashMap<String, Key>,
     skipped: Vec<SkippedKey>,
