@@ -1257,6 +1257,66 @@ async fn bad_tokens_from_one_address_are_throttled_with_an_incident() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_first_logins_link_one_identity() {
+    let f = fixture().await;
+    let keys = std::sync::Arc::new(keys());
+    // The same identity eight times at once: every login succeeds, one link.
+    let token = sign(&claims(&f, CLIENT));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (auth, p, keys, token) = (f.auth.clone(), provider(&f), keys.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            auth.login_with_id_token(&p, &keys, &token, NONCE, RequestMeta::default())
+                .await
+        }));
+    }
+    for t in tasks {
+        assert!(matches!(t.await.unwrap(), Ok(LoginOutcome::Session(_))));
+    }
+    let links = audit(&f)
+        .await
+        .iter()
+        .filter(|e| e.changes.iter().any(|c| c.property == "oidc_link"))
+        .count();
+    assert_eq!(links, 1);
+
+    // Eight identities for one unlinked address at once: exactly one is linked, every
+    // other is refused as a mismatch.
+    let g = fixture().await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let token = sign(&with(
+            claims(&g, CLIENT),
+            "sub",
+            json!(format!("person-{i}")),
+        ));
+        let (auth, p, keys) = (g.auth.clone(), provider(&g), keys.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = auth
+                .login_with_id_token(&p, &keys, &token, NONCE, RequestMeta::default())
+                .await;
+            (i, r)
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            (i, Ok(LoginOutcome::Session(_))) => winners.push(format!("person-{i}")),
+            (_, Err(AuthError::LoginFailed)) => {}
+            (_, other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    assert_eq!(link(&g, g.client.id).await.unwrap().subject, winners[0]);
+    let mismatches = incidents(&g)
+        .await
+        .iter()
+        .filter(|i| matches!(i.kind, IncidentKind::ExternalIdentityMismatch { .. }))
+        .count();
+    assert_eq!(mismatches, 7);
+}
+
 #[tokio::test]
 async fn an_invalid_provider_configuration_is_refused() {
     let f = fixture().await;

@@ -293,6 +293,24 @@ mod tests {
         let t = TenantId::random().unwrap();
         let p = OidcProvider::new(t, "https://idp.example/realms/nord", "cai");
         p.validate().unwrap();
+        for edge in [
+            OidcProvider {
+                clock_skew: MAX_CLOCK_SKEW,
+                max_token_age: MAX_TOKEN_AGE_LIMIT,
+                max_token_bytes: MAX_TOKEN_BYTES_LIMIT,
+                ..p.clone()
+            },
+            OidcProvider {
+                clock_skew: Duration::ZERO,
+                max_token_age: Duration::from_secs(1),
+                max_token_bytes: 1024,
+                issuer: "i".repeat(1024),
+                client_id: "c".repeat(1024),
+                ..p.clone()
+            },
+        ] {
+            edge.validate().unwrap();
+        }
         assert_eq!(
             p.algorithms,
             vec![OidcAlgorithm::Rs256, OidcAlgorithm::Es256]
@@ -324,7 +342,15 @@ mod tests {
                 ..p.clone()
             },
             OidcProvider {
-                max_token_bytes: 100,
+                max_token_bytes: 1023,
+                ..p.clone()
+            },
+            OidcProvider {
+                issuer: "i".repeat(1025),
+                ..p.clone()
+            },
+            OidcProvider {
+                client_id: "c".repeat(1025),
                 ..p.clone()
             },
             OidcProvider {
