@@ -138,7 +138,7 @@ async fn nothing_secret_is_ever_shown() {
 }
 
 /// OpenID Connect: the nonce of a login is never shown; the errors about an ID token
-/// name the failed check only (`tests/oidc.rs` checks real tokens end to end).
+/// name the failed check only (`tests/oidc/` checks real tokens end to end).
 #[cfg(feature = "oidc")]
 #[test]
 fn oidc_nonces_and_errors_show_nothing_secret() {
