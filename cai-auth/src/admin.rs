@@ -190,7 +190,7 @@ impl Authenticator {
         Ok((store, decision))
     }
 
-    fn admin_tx(&self, admin: &Caller, tenant: TenantId) -> AuthTx {
+    pub(crate) fn admin_tx(&self, admin: &Caller, tenant: TenantId) -> AuthTx {
         AuthTx::new(
             tenant,
             self.now(),

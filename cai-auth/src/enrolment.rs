@@ -88,17 +88,23 @@ impl Authenticator {
         let (store, presented) = self.live_enrolment_ticket(ticket).await?;
         let (tenant, account) = (presented.tenant, presented.account);
         let recovery_codes = self.confirm(tenant, account, code, &request).await?;
-        if self
+        let Some(entry) = self
             .remove_token(&store, &presented, TokenPurpose::Enrolment)
             .await?
-            .is_none()
-        {
+        else {
             return Err(AuthError::InvalidToken);
-        }
+        };
         let (store, a, policy) = self.usable_account(tenant, account).await?;
-        let password = records::load::<PasswordRecord>(&store, tenant, account)
-            .await?
-            .ok_or(AuthError::InvalidToken)?;
+        // After an OpenID Connect first step the password played no part.
+        let password = if entry.external {
+            None
+        } else {
+            Some(
+                records::load::<PasswordRecord>(&store, tenant, account)
+                    .await?
+                    .ok_or(AuthError::InvalidToken)?,
+            )
+        };
         let authentication = Authentication {
             second_factor: true,
             at: self.now(),
@@ -107,8 +113,7 @@ impl Authenticator {
             .after_authentication(
                 &store,
                 &a,
-                &password.value,
-                policy.max_age_days,
+                password.as_ref().map(|p| (&p.value, policy.max_age_days)),
                 authentication,
                 &request,
             )

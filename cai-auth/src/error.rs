@@ -79,6 +79,13 @@ pub enum AuthError {
     /// already has (feature `passkeys`).
     #[error("passkey not accepted")]
     PasskeyRejected,
+    /// An OpenID Connect ID token was not accepted (feature `oidc`): which check
+    /// failed, never what the token says. Answer with HTTP 401; on
+    /// [`OidcError::UnknownKey`](crate::oidc::OidcError::UnknownKey) fetch the JWKS
+    /// again and retry once.
+    #[cfg(feature = "oidc")]
+    #[error("ID token not accepted: {0}")]
+    Oidc(#[from] crate::oidc::OidcError),
     /// An error of the service or a port below (authorization, store, counters).
     #[error(transparent)]
     Core(#[from] cai_core::Error),

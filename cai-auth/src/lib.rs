@@ -57,9 +57,14 @@
 //! - **axum** (feature `axum`, `axum::Authenticated`): an extractor from
 //!   `Authorization: Bearer` to the `Caller`, with 401/429/503 answers in cai-core's
 //!   JSON error shape.
+//! - **OpenID Connect** (feature `oidc`, module `oidc`): a centre's own identity
+//!   provider. `Authenticator::login_with_id_token` verifies an ID token (pinned asymmetric
+//!   algorithms, issuer, audience, `azp`, times against the clock port, nonce) with the
+//!   keys of a JWKS the host fetched, maps its verified e-mail address to an account,
+//!   links the account to the provider's `(iss, sub)` and refuses another identity
+//!   later (an incident), and gives the same outcome as a password login.
 //!
-//! **Not here yet** (see `docs/AUTH.md`): self-service recovery and the four-eyes reset,
-//! OpenID Connect.
+//! **Not here yet** (see `docs/AUTH.md`): self-service recovery and the four-eyes reset.
 //!
 //! ```
 //! use cai_auth::{AuthConfig, Authenticator, HashParams, LoginOutcome, Pepper, Peppers,
@@ -133,6 +138,8 @@ mod enrolment;
 mod error;
 mod guest;
 mod login;
+#[cfg(feature = "oidc")]
+pub mod oidc;
 mod owner;
 #[cfg(feature = "passkeys")]
 mod passkeys;

@@ -178,9 +178,10 @@ impl Authenticator {
                 return Err(AuthError::LoginFailed);
             }
         };
-        self.refuse_unusable(&store, &account, &keys, &reserved, &request)
-            .await?;
+        // The right password for an account that cannot log in now is no guess: not
+        // counted. The answer is the same.
         failures.refund_all(&keys.keys, &reserved).await?;
+        self.refuse_unusable(&store, &account, &request).await?;
         if let Some(key) = keys.account_key() {
             failures.record_success(key).await?;
         }
@@ -235,34 +236,6 @@ impl Authenticator {
         Ok(keys)
     }
 
-    /// The account checks every login makes once its secret is verified: an account
-    /// that cannot log in now (deactivated, locked, outside its validity window) gets
-    /// [`AuthError::LoginFailed`] like a wrong secret; the right secret is no guess, so
-    /// the reservation is refunded, and the refusal recorded.
-    pub(crate) async fn refuse_unusable(
-        &self,
-        store: &DynStore,
-        account: &Account,
-        keys: &AttemptKeys,
-        reserved: &Reserved,
-        request: &RequestMeta,
-    ) -> Result<()> {
-        if account.is_usable_at(self.now()) {
-            return Ok(());
-        }
-        let failures = self.inner.svc.ports().failures.clone();
-        failures.refund_all(&keys.keys, reserved).await?;
-        self.record_login(
-            store,
-            account.tenant,
-            Some(account.id),
-            request,
-            "refused: account not usable",
-        )
-        .await;
-        Err(AuthError::LoginFailed)
-    }
-
     #[allow(clippy::too_many_arguments)]
     async fn login_succeeded(
         &self,
@@ -293,54 +266,11 @@ impl Authenticator {
             second_factor: false,
             at: now,
         };
-        let method = if self.has_totp(store, tenant, account.id).await? {
-            Some(SecondFactorMethod::Totp)
-        } else if self.email_codes_enabled(store, tenant, account.id).await? {
-            Some(SecondFactorMethod::Email)
-        } else {
-            self.passkey_method(store, account).await?
-        };
-        if let Some(method) = method {
-            if method == SecondFactorMethod::Email {
-                self.send_email_code(store, account).await?;
-            }
-            let (ticket, expires_at) = self
-                .issue(
-                    store,
-                    tenant,
-                    account.id,
-                    TokenPurpose::SecondFactor,
-                    authentication,
-                )
-                .await?;
-            let passkey = self.passkey_offered(store, account).await?;
-            return Ok(LoginOutcome::SecondFactorRequired(SecondFactorChallenge {
-                ticket,
-                expires_at,
-                method,
-                passkey,
-            }));
-        }
-        if self.second_factor_required(store, account).await? {
-            let (ticket, expires_at) = self
-                .issue(
-                    store,
-                    tenant,
-                    account.id,
-                    TokenPurpose::Enrolment,
-                    authentication,
-                )
-                .await?;
-            return Ok(LoginOutcome::SecondFactorEnrolmentRequired(
-                EnrolmentTicket { ticket, expires_at },
-            ));
-        }
-        self.after_authentication(
+        self.after_first_factor(
             store,
             account,
-            &record.value,
-            max_age_days,
             authentication,
+            Some((&record.value, max_age_days)),
             request,
         )
         .await
@@ -399,29 +329,125 @@ impl Authenticator {
         Ok(())
     }
 
+    /// Refuses, and records, a login whose first factor was right for an account that
+    /// cannot log in now: deactivated, pseudonymised, locked (a temporary lock not yet
+    /// over) or outside its validity window. Every way in (password, OpenID Connect)
+    /// goes through this check, with the same answer, [`AuthError::LoginFailed`].
+    pub(crate) async fn refuse_unusable(
+        &self,
+        store: &DynStore,
+        account: &Account,
+        request: &RequestMeta,
+    ) -> Result<()> {
+        if account.is_usable_at(self.now()) {
+            return Ok(());
+        }
+        self.record_login(
+            store,
+            account.tenant,
+            Some(account.id),
+            request,
+            "refused: account not usable",
+        )
+        .await;
+        Err(AuthError::LoginFailed)
+    }
+
+    /// What follows a verified first factor. Unless `authentication` already has a
+    /// second factor: an account with a TOTP or e-mail codes gets a
+    /// [`SecondFactorChallenge`], an account the tenant requires a second factor of
+    /// and that has none an enrolment ticket. Then
+    /// [`after_authentication`](Self::after_authentication). `password` is the stored
+    /// password and the tenant's maximum age when the password was the first factor,
+    /// `None` when it was an external identity provider.
+    pub(crate) async fn after_first_factor(
+        &self,
+        store: &DynStore,
+        account: &Account,
+        authentication: Authentication,
+        password: Option<(&PasswordRecord, Option<u16>)>,
+        request: &RequestMeta,
+    ) -> Result<LoginOutcome> {
+        let tenant = account.tenant;
+        let external = password.is_none();
+        if authentication.second_factor {
+            return self
+                .after_authentication(store, account, password, authentication, request)
+                .await;
+        }
+        let method = if self.has_totp(store, tenant, account.id).await? {
+            Some(SecondFactorMethod::Totp)
+        } else if self.email_codes_enabled(store, tenant, account.id).await? {
+            Some(SecondFactorMethod::Email)
+        } else {
+            self.passkey_method(store, account).await?
+        };
+        if let Some(method) = method {
+            if method == SecondFactorMethod::Email {
+                self.send_email_code(store, account).await?;
+            }
+            let (ticket, expires_at) = self
+                .issue_marked(
+                    store,
+                    tenant,
+                    account.id,
+                    TokenPurpose::SecondFactor,
+                    authentication,
+                    external,
+                )
+                .await?;
+            let passkey = self.passkey_offered(store, account).await?;
+            return Ok(LoginOutcome::SecondFactorRequired(SecondFactorChallenge {
+                ticket,
+                expires_at,
+                method,
+                passkey,
+            }));
+        }
+        if self.second_factor_required(store, account).await? {
+            let (ticket, expires_at) = self
+                .issue_marked(
+                    store,
+                    tenant,
+                    account.id,
+                    TokenPurpose::Enrolment,
+                    authentication,
+                    external,
+                )
+                .await?;
+            return Ok(LoginOutcome::SecondFactorEnrolmentRequired(
+                EnrolmentTicket { ticket, expires_at },
+            ));
+        }
+        self.after_authentication(store, account, password, authentication, request)
+            .await
+    }
+
     /// The end of a login once every factor is verified: a change ticket if the
-    /// password has expired or a change was forced, else a session.
+    /// password (`password`: the record and the tenant's maximum age, when the password
+    /// was the first factor) has expired or a change was forced, else a session.
     pub(crate) async fn after_authentication(
         &self,
         store: &DynStore,
         account: &Account,
-        record: &PasswordRecord,
-        max_age_days: Option<u16>,
+        password: Option<(&PasswordRecord, Option<u16>)>,
         authentication: Authentication,
         request: &RequestMeta,
     ) -> Result<LoginOutcome> {
         let (tenant, now) = (account.tenant, self.now());
-        let reason = if record.must_change {
-            Some(ChangeReason::Forced)
-        } else {
-            max_age_days
-                .map(|days| {
-                    Timestamp::from_unix_millis(record.changed_at)
-                        .plus(cai_core::days(u64::from(days)))
-                })
-                .filter(|due| now >= *due)
-                .map(|_| ChangeReason::Expired)
-        };
+        let reason = password.and_then(|(record, max_age_days)| {
+            if record.must_change {
+                Some(ChangeReason::Forced)
+            } else {
+                max_age_days
+                    .map(|days| {
+                        Timestamp::from_unix_millis(record.changed_at)
+                            .plus(cai_core::days(u64::from(days)))
+                    })
+                    .filter(|due| now >= *due)
+                    .map(|_| ChangeReason::Expired)
+            }
+        });
         if let Some(reason) = reason {
             let (ticket, expires_at) = self
                 .issue(

@@ -8,6 +8,7 @@
 //! | `Tokens` | [`TokenRecord`] | SHA-256 hashes of the account's session tokens and single-use tickets, with their times |
 //! | `Totp` | [`TotpRecord`](crate::TotpRecord) | the TOTP secret's data key wrapped by the tenant KEK, whether confirmed, the last accepted step |
 //! | `Passkeys` | `PasskeysRecord` (feature `passkeys`) | the registered WebAuthn passkeys (public keys, counters) with labels and times, pending ceremonies, used passwordless tickets |
+//! | `OidcLink` | `oidc::OidcLinkRecord` (feature `oidc`) | the OpenID Connect issuer and subject the account is linked to, and since when |
 //!
 //! Every write carries the revision it read (cai-core's optimistic concurrency), so
 //! two requests that both read a ticket cannot both consume it: the second write
@@ -79,6 +80,11 @@ pub struct TokenEntry {
     pub second_factor: bool,
     /// The absolute end (Unix ms).
     pub expires_at: i64,
+    /// Whether the holder's first factor was an external identity provider (OpenID
+    /// Connect) rather than the password: the second step of such a login leaves the
+    /// password's change rules out. Absent (`false`) in entries written before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub external: bool,
 }
 
 impl fmt::Debug for TokenEntry {

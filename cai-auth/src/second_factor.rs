@@ -332,16 +332,22 @@ impl Authenticator {
             }
         }
         // The ticket is used up: of two racing completions one finds it gone.
-        if self
+        let Some(entry) = self
             .remove_token(&store, &presented, TokenPurpose::SecondFactor)
             .await?
-            .is_none()
-        {
+        else {
             return Err(AuthError::InvalidToken);
-        }
-        let password = records::load::<PasswordRecord>(&store, tenant, account)
-            .await?
-            .ok_or(AuthError::InvalidToken)?;
+        };
+        // After an OpenID Connect first step the password played no part.
+        let password = if entry.external {
+            None
+        } else {
+            Some(
+                records::load::<PasswordRecord>(&store, tenant, account)
+                    .await?
+                    .ok_or(AuthError::InvalidToken)?,
+            )
+        };
         let authentication = Authentication {
             second_factor: true,
             at: self.now(),
@@ -349,8 +355,7 @@ impl Authenticator {
         self.after_authentication(
             &store,
             &a,
-            &password.value,
-            policy.max_age_days,
+            password.as_ref().map(|p| (&p.value, policy.max_age_days)),
             authentication,
             &request,
         )

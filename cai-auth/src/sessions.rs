@@ -231,6 +231,21 @@ impl Authenticator {
         purpose: TokenPurpose,
         authentication: Authentication,
     ) -> Result<(Token, Timestamp)> {
+        self.issue_marked(store, tenant, account, purpose, authentication, false)
+            .await
+    }
+
+    /// [`issue`](Self::issue), recording whether the first factor was `external`
+    /// (OpenID Connect) rather than the password.
+    pub(crate) async fn issue_marked(
+        &self,
+        store: &DynStore,
+        tenant: TenantId,
+        account: AccountId,
+        purpose: TokenPurpose,
+        authentication: Authentication,
+        external: bool,
+    ) -> Result<(Token, Timestamp)> {
         let config = &self.inner.config;
         for _ in 0..RETRIES {
             let now = self.now();
@@ -256,6 +271,7 @@ impl Authenticator {
                 authenticated_at: millis(authentication.at),
                 second_factor: authentication.second_factor,
                 expires_at: millis(expires_at),
+                external,
             });
             while record.entries.len() > config.max_tokens_per_account {
                 let oldest = record

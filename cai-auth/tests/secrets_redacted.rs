@@ -312,3 +312,27 @@ async fn no_passkey_material_or_challenge_is_ever_shown() {
     }
     assert_clean(&trail, &secrets);
 }
+
+/// OpenID Connect: the nonce of a login is never shown; the errors about an ID token
+/// name the failed check only (`tests/oidc/` checks real tokens end to end).
+#[cfg(feature = "oidc")]
+#[test]
+fn oidc_nonces_and_errors_show_nothing_secret() {
+    use cai_auth::oidc::{OidcError, OidcKeys, OidcNonce};
+
+    let nonce = OidcNonce::generate().unwrap();
+    let secret = nonce.expose().to_owned();
+    let token = format!("eyJhbGciOiJIUzI1NiJ9.{secret}.c2lnbmF0dXJl");
+    let keys = OidcKeys::from_jwks_json(token.as_bytes()).unwrap_err();
+    let mut shown = format!("{nonce:?} {keys} {keys:?}");
+    for e in [
+        OidcError::BadSignature,
+        OidcError::NonceMismatch,
+        OidcError::MissingClaim("nonce"),
+        OidcError::TooLarge { limit: 16384 },
+    ] {
+        let auth = AuthError::from(e);
+        shown.push_str(&format!("{e} {e:?} {auth} {auth:?}\n"));
+    }
+    assert_clean(&shown, &[secret.as_str(), token.as_str(), "c2lnbmF0dXJl"]);
+}

@@ -275,8 +275,11 @@ impl Authenticator {
             )
             .await);
         }
-        self.refuse_unusable(&store, &account, &keys, &reserved, &request)
-            .await?;
+        if !account.is_usable_at(self.now()) {
+            // The right passkey is no guess: not counted. The answer is the same.
+            failures.refund_all(&keys.keys, &reserved).await?;
+        }
+        self.refuse_unusable(&store, &account, &request).await?;
         let used = UsedLogin {
             nonce,
             expires_at: sealed.expires_at,
@@ -548,16 +551,22 @@ impl Authenticator {
                 AuthError::LoginFailed => AuthError::WrongCode,
                 e => e,
             })?;
-        if self
+        let Some(entry) = self
             .remove_token(&store, &presented, TokenPurpose::SecondFactor)
             .await?
-            .is_none()
-        {
+        else {
             return Err(AuthError::InvalidToken);
-        }
-        let password = records::load::<PasswordRecord>(&store, tenant, account)
-            .await?
-            .ok_or(AuthError::InvalidToken)?;
+        };
+        // After an OpenID Connect first step the password played no part.
+        let password = if entry.external {
+            None
+        } else {
+            Some(
+                records::load::<PasswordRecord>(&store, tenant, account)
+                    .await?
+                    .ok_or(AuthError::InvalidToken)?,
+            )
+        };
         let mut tx = AuthTx::new(
             tenant,
             self.now(),
@@ -585,8 +594,7 @@ impl Authenticator {
         self.after_authentication(
             &store,
             &a,
-            &password.value,
-            max_age,
+            password.as_ref().map(|p| (&p.value, max_age)),
             authentication,
             &request,
         )

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::audit::AuditObject;
 use crate::authz::Action;
-use crate::id::{IncidentId, SubjectId, TenantId};
+use crate::id::{AccountId, IncidentId, SubjectId, TenantId};
 use crate::time::Timestamp;
 
 /// What was detected. JSON: internally tagged,
@@ -32,6 +32,16 @@ pub enum IncidentKind {
         /// The client address of the attempt that crossed a threshold (whichever
         /// counter — per address or per object — crossed), if the host named one.
         source: Option<String>,
+    },
+    /// An external identity provider (OpenID Connect) vouched for an account's e-mail
+    /// address with another identity (issuer and subject) than the one linked to the
+    /// account: the provider may have given the address to someone else. The login was
+    /// refused.
+    ExternalIdentityMismatch {
+        /// The account whose linked identity differs.
+        account: AccountId,
+        /// The issuer of the refused ID token.
+        issuer: String,
     },
 }
 

@@ -154,11 +154,13 @@ pub enum CredentialKind {
     Tokens,
     /// Registered WebAuthn passkeys (public keys) and pending ceremonies.
     Passkeys,
+    /// The OpenID Connect identity (issuer and subject) linked to the account.
+    OidcLink,
 }
 
 impl CredentialKind {
     /// Every kind.
-    pub const ALL: [CredentialKind; 7] = [
+    pub const ALL: [CredentialKind; 8] = [
         CredentialKind::Password,
         CredentialKind::Totp,
         CredentialKind::Lockout,
@@ -166,6 +168,7 @@ impl CredentialKind {
         CredentialKind::EmailCode,
         CredentialKind::Tokens,
         CredentialKind::Passkeys,
+        CredentialKind::OidcLink,
     ];
 
     /// Stable code for storage.
@@ -178,6 +181,7 @@ impl CredentialKind {
             CredentialKind::EmailCode => 5,
             CredentialKind::Tokens => 6,
             CredentialKind::Passkeys => 7,
+            CredentialKind::OidcLink => 8,
         }
     }
 

@@ -433,6 +433,15 @@ fn audit_and_incidents() {
     };
     assert_json_snapshot!("incident_wrong_secret_per_object", per_object);
     round_trip(&per_object);
+    let mismatch = Incident {
+        kind: IncidentKind::ExternalIdentityMismatch {
+            account: account_id(),
+            issuer: "https://idp.example/realms/nord".to_owned(),
+        },
+        ..per_object
+    };
+    assert_json_snapshot!("incident_external_identity_mismatch", mismatch);
+    round_trip(&mismatch);
     rejects::<IncidentKind>(r#"{"type":"repeated_wrong_secret","attempts":12}"#);
 }
 
