@@ -4,15 +4,15 @@
 //! (R-I5), delivered after the commit by `Counselling::deliver_notifications`
 //! (a failed delivery stays queued, as for every other notification).
 //!
-//! cai-core has no audit kinds of its own for logins yet, so `cai-auth` records:
+//! What `cai-auth` records:
 //!
 //! | What | `AuditKind` | Change |
 //! |---|---|---|
-//! | successful login | `AccountUpdated` | `last_login`: `succeeded` |
-//! | failed login (R-A9) | `AccessDenied` | `login`: `failed` (object: the account, or the tenant for an unknown address) |
-//! | lockout | `AccountUpdated` (security) | `status`: `active` → `locked` |
+//! | successful login | `LoginSucceeded` | `last_login`: `succeeded` |
+//! | failed or refused login (R-A9) | `LoginFailed` | `login`: `failed`, `refused: …` (object: the account, or the tenant for an unknown address) |
+//! | lockout | `AccountLocked` (security) | `status`: `active` → `locked` |
 //! | unlock, counter reset, forced change, sessions ended | `AccountUpdated` (security) | `status`, `failed_logins`, `password`, `sessions` |
-//! | password set or changed by its owner | `AccountUpdated` | `password`: `changed` (never a value) |
+//! | a credential set, changed or removed (password, TOTP, recovery codes, e-mail codes, passkey, OIDC link) | `CredentialChanged` | `password`, `second_factor`, `recovery_codes`, `passkey`, `oidc_link` (never a value) |
 //! | too many failures from one source or at one account | `IncidentRecorded` (security) + a `RepeatedWrongSecret` incident | |
 
 use cai_core::audit_log::{AuditContext, AuditEntry, AuditLog};

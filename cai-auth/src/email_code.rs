@@ -127,7 +127,7 @@ impl Authenticator {
         tx.write(records::put(tenant, account, &record, revision, now)?);
         tx.audit(
             &store,
-            AuditKind::AccountUpdated,
+            AuditKind::CredentialChanged,
             AuditObject::Account(account),
             vec![Change::new(
                 "second_factor",

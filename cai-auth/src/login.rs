@@ -308,7 +308,7 @@ impl Authenticator {
             }
             tx.audit(
                 store,
-                AuditKind::AccountUpdated,
+                AuditKind::LoginSucceeded,
                 AuditObject::Account(account.id),
                 changes,
                 None,
@@ -559,7 +559,7 @@ impl Authenticator {
         let mut tx = AuthTx::new(tenant, now, AuditActor::System, *request);
         tx.audit(
             store,
-            AuditKind::AccessDenied,
+            AuditKind::LoginFailed,
             object,
             vec![Change::new(
                 "login",
@@ -615,7 +615,7 @@ impl Authenticator {
                 };
                 tx.audit(
                     store,
-                    AuditKind::AccountUpdated,
+                    AuditKind::AccountLocked,
                     AuditObject::Account(id),
                     vec![
                         Change::new(
@@ -657,7 +657,7 @@ impl Authenticator {
         let result = async {
             tx.audit(
                 store,
-                AuditKind::AccessDenied,
+                AuditKind::LoginFailed,
                 object,
                 vec![Change::new("login", None::<String>, Some(what))],
                 None,

@@ -249,7 +249,7 @@ impl Authenticator {
         }
         tx.audit(
             store,
-            AuditKind::AccountUpdated,
+            AuditKind::CredentialChanged,
             AuditObject::Account(a.id),
             vec![
                 Change::new("password", None::<String>, Some("changed")),

@@ -564,7 +564,7 @@ impl Authenticator {
         tx.write(records::put(tenant, account, &record, revision, now)?);
         tx.audit(
             &store,
-            AuditKind::AccountUpdated,
+            AuditKind::CredentialChanged,
             AuditObject::Account(account),
             vec![Change::new(
                 "passkey",
@@ -649,7 +649,7 @@ impl Authenticator {
             tx.write(records::put(tenant, account, &record, revision, now)?);
             tx.audit(
                 &store,
-                AuditKind::AccountUpdated,
+                AuditKind::CredentialChanged,
                 AuditObject::Account(account),
                 vec![Change::new(
                     "passkey",

@@ -259,7 +259,7 @@ impl Authenticator {
         });
         tx.audit(
             &store,
-            AuditKind::AccountUpdated,
+            AuditKind::CredentialChanged,
             AuditObject::Account(account),
             vec![Change::new("second_factor", Some("totp"), None::<String>)],
             None,
@@ -460,7 +460,7 @@ impl Authenticator {
         if !changes.is_empty() {
             tx.audit(
                 store,
-                AuditKind::AccountUpdated,
+                AuditKind::CredentialChanged,
                 AuditObject::Account(account),
                 changes,
                 None,
@@ -515,7 +515,7 @@ impl Authenticator {
         )?);
         tx.audit(
             &store,
-            AuditKind::AccountUpdated,
+            AuditKind::CredentialChanged,
             AuditObject::Account(account),
             vec![Change::new(
                 "recovery_codes",

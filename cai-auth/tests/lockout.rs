@@ -81,7 +81,7 @@ async fn the_tenth_failure_locks_until_an_admin_unlocks() {
     assert!(
         told.iter()
             .any(|n| n.object == AuditObject::Account(f.client.id)
-                && n.kind == AuditKind::AccountUpdated
+                && n.kind == AuditKind::AccountLocked
                 && n.recipients == [f.admin.id])
     );
     assert!(incidents(&f).await.iter().any(|i| matches!(

@@ -45,7 +45,7 @@ async fn the_right_password_gives_a_session_recorded_with_the_client_address() {
         .iter()
         .rev()
         .find(|e| {
-            e.object == AuditObject::Account(f.client.id) && e.kind == AuditKind::AccountUpdated
+            e.object == AuditObject::Account(f.client.id) && e.kind == AuditKind::LoginSucceeded
         })
         .unwrap();
     assert_eq!(success.changes[0].property, "last_login");
@@ -87,7 +87,7 @@ async fn wrong_unknown_and_passwordless_all_fail_alike_at_the_same_cost() {
     let failed: Vec<_> = audit(&f)
         .await
         .into_iter()
-        .filter(|e| e.kind == AuditKind::AccessDenied)
+        .filter(|e| e.kind == AuditKind::LoginFailed)
         .collect();
     assert_eq!(failed.len(), 5);
     assert!(
@@ -216,7 +216,7 @@ async fn login_only_inside_the_accounts_validity_window() {
         .await
         .into_iter()
         .rev()
-        .find(|e| e.kind == AuditKind::AccessDenied)
+        .find(|e| e.kind == AuditKind::LoginFailed)
         .unwrap();
     assert_eq!(refused.object, AuditObject::Account(f.client.id));
     assert_eq!(

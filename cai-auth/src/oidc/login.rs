@@ -174,7 +174,7 @@ impl Authenticator {
         });
         tx.audit(
             &store,
-            AuditKind::AccountUpdated,
+            AuditKind::CredentialChanged,
             AuditObject::Account(account),
             vec![Change::new(
                 "oidc_link",
@@ -228,7 +228,7 @@ impl Authenticator {
         let result = async {
             tx.audit(
                 store,
-                AuditKind::AccessDenied,
+                AuditKind::LoginFailed,
                 AuditObject::Tenant(tenant),
                 vec![Change::new(
                     "login",
@@ -299,7 +299,7 @@ impl Authenticator {
             .await?;
             tx.audit(
                 store,
-                AuditKind::AccessDenied,
+                AuditKind::LoginFailed,
                 AuditObject::Account(account.id),
                 vec![Change::new(
                     "login",
@@ -357,7 +357,7 @@ impl Authenticator {
             }
             tx.audit(
                 store,
-                AuditKind::AccountUpdated,
+                AuditKind::LoginSucceeded,
                 AuditObject::Account(account.id),
                 changes,
                 None,
