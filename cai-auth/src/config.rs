@@ -1,5 +1,5 @@
 //! Tunables of the [`Authenticator`](crate::Authenticator): hashing cost and lockout
-//! mode per tenant, token lifetimes, the credential-stuffing throttle.
+//! mode per tenant, token lifetimes, the credential-stuffing throttle, recovery.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -9,6 +9,7 @@ use cai_core::throttle::ThrottlePolicy;
 
 use crate::error::{AuthError, Result};
 use crate::password::HashParams;
+use crate::recovery_config::RecoveryConfig;
 
 /// What happens when an account reaches its tenant's failed-login limit
 /// (`PasswordPolicy::max_failed_attempts`, default 10) (R-A3).
@@ -72,6 +73,9 @@ pub struct AuthConfig {
     /// stuffing, R-U3): default 20 free, then 1 s doubling to 15 min; the first
     /// block raises a `RepeatedWrongSecret` incident.
     pub per_source: ThrottlePolicy,
+    /// Password recovery and the four-eyes reset: validities, the mailed link,
+    /// their throttles.
+    pub recovery: RecoveryConfig,
 }
 
 impl Default for AuthConfig {
@@ -89,6 +93,7 @@ impl Default for AuthConfig {
                 free_attempts: 20,
                 ..ThrottlePolicy::default()
             },
+            recovery: RecoveryConfig::default(),
         }
     }
 }
@@ -126,7 +131,8 @@ impl AuthConfig {
         }
         self.per_source
             .validate()
-            .map_err(|_| AuthError::Config("per-source throttle invalid"))
+            .map_err(|_| AuthError::Config("per-source throttle invalid"))?;
+        self.recovery.validate()
     }
 
     /// The per-account throttle for a tenant whose limit is `limit` failures: the

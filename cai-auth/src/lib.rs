@@ -28,6 +28,16 @@
 //!   in for a lost phone. Where the tenant requires a second factor (administrators by
 //!   default), a login without one gives [`LoginOutcome::SecondFactorEnrolmentRequired`]
 //!   and the user enrols before getting any session.
+//! - **Self-service recovery** (R-A5, [`Authenticator::begin_recovery`],
+//!   [`Authenticator::complete_recovery`]): one answer for every address, a 256-bit
+//!   single-use token mailed through cai-core's `Mailer` port (as text, or in a link's
+//!   fragment — never a query), stored as a peppered HMAC, 30 minutes; completing applies
+//!   the policy, ends every session, and leaves locks, the failure count and the second
+//!   factor alone.
+//! - **Four-eyes reset** (R-A6, [`Authenticator::approve_password_reset`] and friends):
+//!   counsellors' and administrators' passwords are reset only after a second
+//!   administrator approved and confirmed the person with a one-time QR challenge
+//!   ([`Authenticator::show_reset_challenge`], [`Authenticator::confirm_reset_challenge`]).
 //! - **Administration** ([`Authenticator::unlock_account`] and friends): unlock, reset
 //!   the counter, force a change, end sessions, deactivate — authorized, audited,
 //!   notified to admins (R-I5).
@@ -40,7 +50,7 @@
 //! E-mailed one-time codes ([`Authenticator::enable_email_codes`]) are the second factor
 //! of accounts without a TOTP that turn them on.
 //!
-//! **Not here yet** (see `docs/AUTH.md`): self-service recovery and the four-eyes reset, OpenID Connect, passkeys, guests' tokens (guests still
+//! **Not here yet** (see `docs/AUTH.md`): OpenID Connect, passkeys, guests' tokens (guests still
 //! enter through `Counselling::join_as_guest`).
 //!
 //! ```
@@ -116,7 +126,13 @@ mod owner;
 pub mod password;
 mod pepper;
 pub mod records;
+mod recovery;
 mod recovery_codes;
+mod recovery_config;
+mod recovery_mail;
+mod recovery_throttle;
+mod reset;
+mod reset_qr;
 mod second_factor;
 mod sessions;
 mod token;
@@ -130,7 +146,11 @@ pub use error::{AuthError, Result};
 pub use login::{ChangeReason, LoginOutcome, PasswordChangeTicket};
 pub use password::{HashParams, PolicyViolation};
 pub use pepper::{Pepper, Peppers};
+pub use recovery::{RECOVERY_ATTEMPTS, RECOVERY_TOKEN_LEN};
 pub use recovery_codes::{RECOVERY_CODE_COUNT, RecoveryCodes};
+pub use recovery_config::RecoveryConfig;
+pub use reset::PasswordResetStatus;
+pub use reset_qr::ResetChallenge;
 pub use second_factor::{SecondFactorChallenge, TotpEnrolment, TotpRecord};
 pub use sessions::{IssuedSession, caller_vouched_by_host};
 pub use token::{TOKEN_LEN, Token};
