@@ -481,3 +481,50 @@ async fn asking_again_keeps_a_pending_approval_and_a_cancellation_ends_it() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn custom_roles_that_administer_or_counsel_need_four_eyes_too() {
+    use cai_core::authz::{Action, PermissionSet};
+    let (f, _, _) = setup().await;
+    let svc = f.auth.service();
+    let admin = f.admin_caller();
+    let role = |name: &'static str, actions: &'static [Action]| {
+        let (svc, tenant) = (svc.clone(), f.tenant.id);
+        async move {
+            svc.create_role(
+                &admin,
+                tenant,
+                Name::parse(name).unwrap(),
+                PermissionSet::of(actions),
+            )
+            .await
+            .unwrap()
+            .id
+        }
+    };
+    let runs_sessions = role("Senior", &[Action::CreateSession]).await;
+    let manages_groups = role("Group keeper", &[Action::ManageGroups]).await;
+    let reads_audit = role("Reader", &[Action::ViewAuditTrail]).await;
+    for (email, role, four_eyes) in [
+        ("senior@nord.example", runs_sessions, true),
+        ("keeper@nord.example", manages_groups, true),
+        ("reader@nord.example", reads_audit, false),
+    ] {
+        account_with(&f, email, "Pat Person", &[role]).await;
+        begin(&f, email).await.unwrap();
+        let mail = mails_to(&f, email).pop().unwrap();
+        assert_eq!(token_in(&mail).is_none(), four_eyes, "{email}");
+    }
+    // A tenant that takes `create_session` from its counsellor role: the built-in
+    // role still counts.
+    svc.set_role_permissions(
+        &admin,
+        f.tenant.id,
+        BuiltinRole::Counsellor.id(),
+        PermissionSet::of(&[Action::ViewSession]),
+    )
+    .await
+    .unwrap();
+    begin(&f, KIM).await.unwrap();
+    assert!(token_in(&mails_to(&f, KIM).pop().unwrap()).is_none());
+}

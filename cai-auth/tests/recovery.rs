@@ -236,6 +236,12 @@ async fn every_address_and_client_is_throttled_alike() {
             ))
             .is_none()
     );
+    // A request from a client address under its threshold raises no incident.
+    f.auth
+        .begin_recovery(f.tenant.id, "third@nord.example", from("198.51.100.7"))
+        .await
+        .unwrap();
+    assert!(incidents(&f).await.is_empty());
     // Wrong tokens from one client address: throttled, with an incident.
     let ip = from("198.51.100.7");
     let limit = f.auth.config().recovery.per_source.free_attempts;
