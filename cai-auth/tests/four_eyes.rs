@@ -528,3 +528,77 @@ async fn custom_roles_that_administer_or_counsel_need_four_eyes_too() {
     begin(&f, KIM).await.unwrap();
     assert!(token_in(&mails_to(&f, KIM).pop().unwrap()).is_none());
 }
+
+#[tokio::test]
+async fn only_the_approver_approves_again_and_that_withdraws_the_old_token() {
+    let (f, admin2, counsellor) = setup().await;
+    let first = approved(&f, &counsellor).await;
+    // A second administrator cannot take the approval over.
+    let taken = f
+        .auth
+        .approve_password_reset(&strong(&f, &admin2), f.tenant.id, counsellor.id)
+        .await;
+    assert!(
+        matches!(taken, Err(AuthError::Core(cai_core::Error::Invalid { .. }))),
+        "{taken:?}"
+    );
+    // The approver may, to have a fresh token mailed; the first one stops working.
+    f.auth
+        .approve_password_reset(&f.admin_caller(), f.tenant.id, counsellor.id)
+        .await
+        .unwrap();
+    let second = mailed_token(&f, KIM);
+    assert_ne!(first, second);
+    assert!(matches!(
+        show(&f, &first).await,
+        Err(AuthError::InvalidToken)
+    ));
+    let c = show(&f, &second).await.unwrap();
+    assert_eq!(c.approver, f.admin.id);
+}
+
+#[tokio::test]
+async fn a_cancellation_needs_something_pending_and_withdraws_a_plain_token_too() {
+    let (f, admin2, _) = setup().await;
+    let admin = strong(&f, &admin2);
+    let nothing = f
+        .auth
+        .cancel_password_reset(&admin, f.tenant.id, f.client.id)
+        .await;
+    assert!(
+        matches!(
+            nothing,
+            Err(AuthError::Core(cai_core::Error::Invalid { .. }))
+        ),
+        "{nothing:?}"
+    );
+    f.with_password(&f.client).await;
+    begin(&f, CLIENT).await.unwrap();
+    let token = mailed_token(&f, CLIENT);
+    f.auth
+        .cancel_password_reset(&admin, f.tenant.id, f.client.id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        complete(&f, &token, NEW_PASSWORD).await,
+        Err(AuthError::InvalidToken)
+    ));
+    // Used or expired tokens are nothing to cancel.
+    begin(&f, CLIENT).await.unwrap();
+    let token = mailed_token(&f, CLIENT);
+    complete(&f, &token, NEW_PASSWORD).await.unwrap();
+    assert!(
+        f.auth
+            .cancel_password_reset(&admin, f.tenant.id, f.client.id)
+            .await
+            .is_err()
+    );
+    begin(&f, CLIENT).await.unwrap();
+    f.clock.advance(f.auth.config().recovery.token_validity);
+    assert!(
+        f.auth
+            .cancel_password_reset(&strong(&f, &admin2), f.tenant.id, f.client.id)
+            .await
+            .is_err()
+    );
+}
