@@ -14,6 +14,9 @@
 //! | unlock, counter reset, forced change, sessions ended | `AccountUpdated` (security) | `status`, `failed_logins`, `password`, `sessions` |
 //! | a credential set, changed or removed (password, TOTP, recovery codes, e-mail codes, passkey, OIDC link) | `CredentialChanged` | `password`, `second_factor`, `recovery_codes`, `passkey`, `oidc_link` (never a value) |
 //! | too many failures from one source or at one account | `IncidentRecorded` (security) + a `RepeatedWrongSecret` incident | |
+//! | recovery requested, token refused (R-A5) | `AccountUpdated` / `AccessDenied` | `recovery`: `token mailed`, `refused: <reason>` |
+//! | password reset by recovery | `AccountUpdated` (security) | `password`: `reset by e-mail recovery` / `reset under four eyes` |
+//! | four-eyes steps and their refusals (R-A6) | `AccountUpdated` / `AccessDenied` (security) | `password_reset`: `requested…`, `approved…`, `QR challenge…`, `… refused: …` |
 
 use cai_core::audit_log::{AuditContext, AuditEntry, AuditLog};
 use cai_core::authz::Decision;

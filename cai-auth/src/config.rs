@@ -1,5 +1,5 @@
 //! Tunables of the [`Authenticator`](crate::Authenticator): hashing cost and lockout
-//! mode per tenant, token lifetimes, the credential-stuffing throttle.
+//! mode per tenant, token lifetimes, the credential-stuffing throttle, recovery.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -9,6 +9,7 @@ use cai_core::throttle::ThrottlePolicy;
 
 use crate::error::{AuthError, Result};
 use crate::password::HashParams;
+use crate::recovery_config::RecoveryConfig;
 
 /// What happens when an account reaches its tenant's failed-login limit
 /// (`PasswordPolicy::max_failed_attempts`, default 10) (R-A3).
@@ -85,6 +86,9 @@ pub struct AuthConfig {
     /// operations answer [`AuthError::Config`].
     #[cfg(feature = "passkeys")]
     pub passkeys: Option<crate::passkeys::PasskeyConfig>,
+    /// Password recovery and the four-eyes reset: validities, the mailed link,
+    /// their throttles.
+    pub recovery: RecoveryConfig,
 }
 
 impl Default for AuthConfig {
@@ -109,6 +113,7 @@ impl Default for AuthConfig {
             },
             #[cfg(feature = "passkeys")]
             passkeys: None,
+            recovery: RecoveryConfig::default(),
         }
     }
 }
@@ -156,7 +161,8 @@ impl AuthConfig {
         }
         self.per_source
             .validate()
-            .map_err(|_| AuthError::Config("per-source throttle invalid"))
+            .map_err(|_| AuthError::Config("per-source throttle invalid"))?;
+        self.recovery.validate()
     }
 
     /// The per-account throttle for a tenant whose limit is `limit` failures: the

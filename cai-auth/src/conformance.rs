@@ -293,6 +293,66 @@ pub async fn ticket_is_taken_once(store: DynStore) {
     assert_eq!(ok, 1, "exactly one use of the ticket");
 }
 
+/// Eight requests race to complete one recovery with the same mailed token: exactly
+/// one sets its password (the one that then logs in); the rest see an invalid token.
+pub async fn recovery_token_is_taken_once(store: DynStore) {
+    let f = Fixture::new(store, AuthConfig::default(), false).await;
+    f.with_password(&f.client).await;
+    f.auth
+        .begin_recovery(f.tenant.id, "robin@nord.example", RequestMeta::default())
+        .await
+        .expect("requested");
+    let token = f
+        .mailer
+        .sent()
+        .last()
+        .and_then(|m| {
+            m.body
+                .split_whitespace()
+                .find(|w| w.starts_with("cr1_"))
+                .map(str::to_owned)
+        })
+        .expect("a token was mailed");
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let auth = f.auth.clone();
+            let (tenant, token) = (f.tenant.id, token.clone());
+            tokio::spawn(async move {
+                auth.complete_recovery(
+                    tenant,
+                    &token,
+                    &format!("Neuer-Deich-Turm-{i}x"),
+                    RequestMeta::default(),
+                )
+                .await
+                .map(|()| i)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for t in tasks {
+        match t.await.expect("task ran") {
+            Ok(i) => winners.push(i),
+            Err(AuthError::InvalidToken) => {}
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one use of the token");
+    let outcome = f
+        .auth
+        .login(
+            f.tenant.id,
+            "robin@nord.example",
+            &format!("Neuer-Deich-Turm-{}x", winners.first().expect("a winner")),
+            RequestMeta::default(),
+        )
+        .await;
+    assert!(
+        matches!(outcome, Ok(LoginOutcome::Session(_))),
+        "{outcome:?}"
+    );
+}
+
 /// Requests using a session race with its revocation: once `revoke` has returned,
 /// the token never authenticates again (a request's write of "last used" must not
 /// bring it back).
@@ -419,7 +479,7 @@ macro_rules! auth_conformance_tests {
             #[allow(unused_imports)]
             use super::*;
             $crate::auth_conformance_tests!(@cases $new_store;
-                password_round_trip, ticket_is_taken_once,
+                password_round_trip, ticket_is_taken_once, recovery_token_is_taken_once,
                 revocation_wins_over_concurrent_use, concurrent_logins_all_get_sessions,
                 deleting_an_account_deletes_its_credentials,
                 authentication_facts_survive_the_store);

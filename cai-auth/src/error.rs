@@ -44,6 +44,12 @@ pub enum AuthError {
     /// This needs a session that used a second factor.
     #[error("a second factor is required")]
     SecondFactorRequired,
+    /// A password reset that needs four eyes (the account is a counsellor's or an
+    /// administrator's, or the token was mailed on an approval) lacks a step: a second
+    /// administrator's approval, or the approver's confirmation of the QR challenge.
+    /// The token stays valid.
+    #[error("the reset needs a second administrator's approval and confirmation first")]
+    ResetIncomplete,
     /// The account already has a password, so a new one needs the current one.
     #[error("the account already has a password")]
     PasswordExists,

@@ -28,6 +28,16 @@
 //!   in for a lost phone. Where the tenant requires a second factor (administrators by
 //!   default), a login without one gives [`LoginOutcome::SecondFactorEnrolmentRequired`]
 //!   and the user enrols before getting any session.
+//! - **Self-service recovery** (R-A5, [`Authenticator::begin_recovery`],
+//!   [`Authenticator::complete_recovery`]): one answer for every address, a 256-bit
+//!   single-use token mailed through cai-core's `Mailer` port (as text, or in a link's
+//!   fragment — never a query), stored as a peppered HMAC, 30 minutes; completing applies
+//!   the policy, ends every session, and leaves locks, the failure count and the second
+//!   factor alone.
+//! - **Four-eyes reset** (R-A6, [`Authenticator::approve_password_reset`] and friends):
+//!   counsellors' and administrators' passwords are reset only after a second
+//!   administrator approved and confirmed the person with a one-time QR challenge
+//!   ([`Authenticator::show_reset_challenge`], [`Authenticator::confirm_reset_challenge`]).
 //! - **Administration** ([`Authenticator::unlock_account`] and friends): unlock, reset
 //!   the counter, force a change, end sessions, deactivate — authorized, audited,
 //!   notified to admins (R-I5).
@@ -63,8 +73,6 @@
 //!   keys of a JWKS the host fetched, maps its verified e-mail address to an account,
 //!   links the account to the provider's `(iss, sub)` and refuses another identity
 //!   later (an incident), and gives the same outcome as a password login.
-//!
-//! **Not here yet** (see `docs/AUTH.md`): self-service recovery and the four-eyes reset.
 //!
 //! ```
 //! use cai_auth::{AuthConfig, Authenticator, HashParams, LoginOutcome, Pepper, Peppers,
@@ -146,7 +154,13 @@ mod passkeys;
 pub mod password;
 mod pepper;
 pub mod records;
+mod recovery;
 mod recovery_codes;
+mod recovery_config;
+mod recovery_mail;
+mod recovery_throttle;
+mod reset;
+mod reset_qr;
 mod second_factor;
 mod sessions;
 #[cfg(feature = "smtp")]
@@ -170,7 +184,11 @@ pub use passkeys::{
 };
 pub use password::{HashParams, PolicyViolation};
 pub use pepper::{Pepper, Peppers};
+pub use recovery::{RECOVERY_ATTEMPTS, RECOVERY_TOKEN_LEN};
 pub use recovery_codes::{RECOVERY_CODE_COUNT, RecoveryCodes};
+pub use recovery_config::RecoveryConfig;
+pub use reset::PasswordResetStatus;
+pub use reset_qr::ResetChallenge;
 pub use second_factor::{SecondFactorChallenge, TotpEnrolment, TotpRecord};
 pub use sessions::{IssuedSession, caller_vouched_by_host};
 pub use token::{TOKEN_LEN, Token};

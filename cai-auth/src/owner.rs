@@ -293,7 +293,7 @@ impl Authenticator {
     }
 }
 
-fn context(a: &Account) -> PasswordContext<'_> {
+pub(crate) fn context(a: &Account) -> PasswordContext<'_> {
     PasswordContext {
         name: Some(a.display_name.as_str()),
         email: a.email.as_ref().map(|e| e.as_str()),

@@ -9,6 +9,7 @@
 //! | `Totp` | [`TotpRecord`](crate::TotpRecord) | the TOTP secret's data key wrapped by the tenant KEK, whether confirmed, the last accepted step |
 //! | `Passkeys` | `PasskeysRecord` (feature `passkeys`) | the registered WebAuthn passkeys (public keys, counters) with labels and times, pending ceremonies, used passwordless tickets |
 //! | `OidcLink` | `oidc::OidcLinkRecord` (feature `oidc`) | the OpenID Connect issuer and subject the account is linked to, and since when |
+//! | `Recovery` | [`RecoveryRecord`] | the keyed hash of the last mailed recovery token (expiry, use), a four-eyes reset in progress (requester, approver, QR challenge, verification) |
 //!
 //! Every write carries the revision it read (cai-core's optimistic concurrency), so
 //! two requests that both read a ticket cannot both consume it: the second write
@@ -106,6 +107,103 @@ pub struct TokenRecord {
     pub entries: Vec<TokenEntry>,
 }
 
+/// What an account's `Recovery` credential record holds: the last mailed recovery
+/// token and a four-eyes reset in progress (`docs/AUTH.md`, sections 4b and 4c). JSON:
+/// `{"token":{…}|null,"reset":{…}|null}`. Times are Unix milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryRecord {
+    /// The token last mailed (a newer request replaces it; a used one stays, marked,
+    /// so a replay is recognised as such in the audit trail).
+    #[serde(default)]
+    pub token: Option<RecoveryTokenRecord>,
+    /// The four-eyes reset in progress, if any.
+    #[serde(default)]
+    pub reset: Option<ResetRecord>,
+}
+
+/// A mailed recovery token, by its keyed hash.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryTokenRecord {
+    /// HMAC-SHA-256 of the token's text under the pepper `pepper` (hex).
+    pub hash: String,
+    /// The pepper's id.
+    pub pepper: String,
+    /// When it was mailed.
+    pub issued_at: i64,
+    /// When it stops working (it is refused from this instant on).
+    pub expires_at: i64,
+    /// When it was used to set a password; `None` while unused.
+    #[serde(default)]
+    pub used_at: Option<i64>,
+    /// Mailed on a four-eyes approval: the password can be set only after the QR step.
+    #[serde(default)]
+    pub four_eyes: bool,
+}
+
+impl fmt::Debug for RecoveryTokenRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecoveryTokenRecord")
+            .field("hash", &"<redacted>")
+            .field("pepper", &self.pepper)
+            .field("issued_at", &self.issued_at)
+            .field("expires_at", &self.expires_at)
+            .field("used_at", &self.used_at)
+            .field("four_eyes", &self.four_eyes)
+            .finish()
+    }
+}
+
+/// A four-eyes password reset (R-A6), step by step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetRecord {
+    /// When it was requested.
+    pub requested_at: i64,
+    /// Who requested it: the account itself (self-service) or an administrator.
+    pub requested_by: AccountId,
+    /// When it lapses: the request's end while it awaits approval, the mailed
+    /// token's end once approved.
+    pub expires_at: i64,
+    /// The administrator who approved it.
+    #[serde(default)]
+    pub approved_by: Option<AccountId>,
+    /// When.
+    #[serde(default)]
+    pub approved_at: Option<i64>,
+    /// The QR challenge shown on the user's screen, not confirmed yet.
+    #[serde(default)]
+    pub challenge: Option<ChallengeRecord>,
+    /// When the approver confirmed the challenge.
+    #[serde(default)]
+    pub verified_at: Option<i64>,
+    /// Until when the confirmation lets the password be set.
+    #[serde(default)]
+    pub verified_until: Option<i64>,
+}
+
+/// A QR challenge, by its keyed hash.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeRecord {
+    /// HMAC-SHA-256 of the challenge under the pepper `pepper` (hex).
+    pub hash: String,
+    /// The pepper's id.
+    pub pepper: String,
+    /// When it stops working.
+    pub expires_at: i64,
+    /// Wrong confirmations so far.
+    #[serde(default)]
+    pub wrong: u8,
+}
+
+impl fmt::Debug for ChallengeRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChallengeRecord")
+            .field("hash", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .field("wrong", &self.wrong)
+            .finish()
+    }
+}
+
 /// A record as read, with the revision to write it back under.
 #[derive(Debug, Clone)]
 pub(crate) struct Versioned<T> {
@@ -127,6 +225,11 @@ impl Record for PasswordRecord {
 impl Record for TokenRecord {
     const KIND: CredentialKind = CredentialKind::Tokens;
     const WHAT: &'static str = "token record";
+}
+
+impl Record for RecoveryRecord {
+    const KIND: CredentialKind = CredentialKind::Recovery;
+    const WHAT: &'static str = "recovery record";
 }
 
 pub(crate) async fn load<T: Record>(

@@ -336,3 +336,134 @@ fn oidc_nonces_and_errors_show_nothing_secret() {
     }
     assert_clean(&shown, &[secret.as_str(), token.as_str(), "c2lnbmF0dXJl"]);
 }
+
+#[tokio::test]
+async fn nothing_secret_of_recovery_or_the_four_eyes_reset_is_shown() {
+    use cai_auth::records::RecoveryRecord;
+    use cai_core::domain::BuiltinRole;
+    use common::recovery::*;
+
+    let f = fixture().await;
+    f.with_password(&f.client).await;
+    let counsellor = account_with(
+        &f,
+        "kim@nord.example",
+        "Kim Berg",
+        &[BuiltinRole::Counsellor.id()],
+    )
+    .await;
+    let stored_record = |account| {
+        let store = f.store.clone();
+        let tenant = f.tenant.id;
+        async move {
+            let c = store
+                .credential(tenant, account, CredentialKind::Recovery)
+                .await
+                .unwrap()
+                .unwrap();
+            let r: RecoveryRecord = serde_json::from_slice(&c.data).unwrap();
+            r
+        }
+    };
+
+    // Self-service: errors of a wrong token and of a weak password.
+    begin(&f, CLIENT).await.unwrap();
+    let plain = mailed_token(&f, CLIENT);
+    let plain_record = stored_record(f.client.id).await;
+    let plain_hash = plain_record.token.as_ref().unwrap().hash.clone();
+    let mut wrong = plain.clone();
+    wrong.pop();
+    wrong.push(if plain.ends_with('0') { '1' } else { '0' });
+    let mut errors: Vec<AuthError> = vec![
+        complete(&f, &wrong, NEW_PASSWORD).await.unwrap_err(),
+        complete(&f, &plain, BAD_NEW).await.unwrap_err(),
+    ];
+
+    // Four eyes: token, challenge, a wrong and the right confirmation.
+    begin(&f, "kim@nord.example").await.unwrap();
+    let status = f
+        .auth
+        .approve_password_reset(&f.admin_caller(), f.tenant.id, counsellor.id)
+        .await
+        .unwrap();
+    let four_eyes = mailed_token(&f, "kim@nord.example");
+    errors.push(complete(&f, &four_eyes, NEW_PASSWORD).await.unwrap_err());
+    let challenge = f
+        .auth
+        .show_reset_challenge(f.tenant.id, &four_eyes, RequestMeta::default())
+        .await
+        .unwrap();
+    let code = challenge.code.to_string();
+    let pending = stored_record(counsellor.id).await;
+    let challenge_hash = pending
+        .reset
+        .as_ref()
+        .unwrap()
+        .challenge
+        .as_ref()
+        .unwrap()
+        .hash
+        .clone();
+    let four_eyes_hash = pending.token.as_ref().unwrap().hash.clone();
+    let not_the_code = if code.starts_with('A') {
+        "BBBB-BBBB-BBBB-BBBB"
+    } else {
+        "AAAA-AAAA-AAAA-AAAA"
+    };
+    errors.push(
+        f.auth
+            .confirm_reset_challenge(&f.admin_caller(), f.tenant.id, counsellor.id, not_the_code)
+            .await
+            .unwrap_err(),
+    );
+    let verified = f
+        .auth
+        .confirm_reset_challenge(&f.admin_caller(), f.tenant.id, counsellor.id, &code)
+        .await
+        .unwrap();
+    complete(&f, &four_eyes, NEW_PASSWORD).await.unwrap();
+    complete(&f, &plain, NEW_PASSWORD).await.unwrap();
+    errors.push(complete(&f, &plain, NEW_PASSWORD).await.unwrap_err());
+
+    let mut shown = String::new();
+    for e in &errors {
+        shown.push_str(&format!("{e} {e:?}\n"));
+    }
+    shown.push_str(&format!(
+        "{challenge:?} {status:?} {verified:?} {plain_record:?} {pending:?} {:?} {:?}",
+        stored_record(counsellor.id).await,
+        f.auth
+    ));
+    let secrets = [
+        plain.as_str(),
+        &plain[36..],
+        four_eyes.as_str(),
+        &four_eyes[36..],
+        code.as_str(),
+        &code.replace('-', ""),
+        challenge.qr_svg.as_str(),
+        plain_hash.as_str(),
+        four_eyes_hash.as_str(),
+        challenge_hash.as_str(),
+        NEW_PASSWORD,
+        BAD_NEW,
+    ];
+    assert_clean(&shown, &secrets);
+
+    let mut trail = String::new();
+    for e in audit(&f).await {
+        trail.push_str(&serde_json::to_string(&e).unwrap());
+    }
+    for i in incidents(&f).await {
+        trail.push_str(&format!("{i:?}"));
+    }
+    for n in f.notifier.delivered() {
+        trail.push_str(&format!("{n:?}"));
+    }
+    assert!(trail.contains("password_reset"));
+    assert_clean(&trail, &secrets);
+    // Mail subjects name no secret either (bodies carry the token: that is the point).
+    for m in f.mailer.sent() {
+        assert_clean(&format!("{} {m:?}", m.subject), &secrets);
+    }
+}

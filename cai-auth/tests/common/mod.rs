@@ -8,6 +8,8 @@
     clippy::panic
 )]
 
+pub mod recovery;
+
 use std::sync::Arc;
 
 use cai_auth::conformance::{Fixture, PASSWORD};
