@@ -180,6 +180,63 @@ async fn an_emailed_code_goes_out_over_smtp_and_completes_the_login() {
 }
 
 #[tokio::test]
+async fn a_recovery_token_goes_out_over_smtp_and_sets_the_new_password() {
+    let f = Fixture::with_mailer(
+        Arc::new(MemoryStore::new()),
+        AuthConfig::default(),
+        Arc::new(mailer()),
+    )
+    .await;
+    f.with_password(&f.client).await;
+    let before = delivered();
+    f.auth
+        .begin_recovery(f.tenant.id, CLIENT, RequestMeta::default())
+        .await
+        .unwrap();
+    assert!(f.mailer.sent().is_empty(), "the token went out over SMTP");
+    let m = received(&before, CLIENT);
+    let body = m["body"].as_str().unwrap();
+    let token = body
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .find(|w| w.starts_with("cr1_"))
+        .expect("a recovery token in the delivered mail")
+        .to_owned();
+    assert_eq!(token.len(), 100, "cr1_ + 32 + 64 hex digits");
+
+    let new_password = "Neuer-Leuchtturm-am-Deich-8";
+    let before = delivered();
+    f.auth
+        .complete_recovery(f.tenant.id, &token, new_password, RequestMeta::default())
+        .await
+        .unwrap();
+    // The owner is told by mail that the password changed.
+    let _confirmation = received(&before, CLIENT);
+    // The new password logs in; the old one and the token do not work any more.
+    let login = f
+        .auth
+        .login(f.tenant.id, CLIENT, new_password, RequestMeta::default())
+        .await;
+    assert!(matches!(login, Ok(LoginOutcome::Session(_))), "{login:?}");
+    assert!(
+        f.auth
+            .login(f.tenant.id, CLIENT, PASSWORD, RequestMeta::default())
+            .await
+            .is_err()
+    );
+    assert!(
+        f.auth
+            .complete_recovery(
+                f.tenant.id,
+                &token,
+                "Noch-ein-Passwort-9",
+                RequestMeta::default()
+            )
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
 async fn headers_and_non_ascii_text_arrive_intact() {
     let to = fresh_recipient();
     let subject = "Grüße aus Nord — Ihr Termin ✓";
