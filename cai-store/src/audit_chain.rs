@@ -410,6 +410,8 @@ pub(crate) struct Verifier<'k> {
     /// The hash recomputed from entry 1 (checkpoints are checked against it).
     prev_true: Hash,
     last_good_checkpoint: u64,
+    /// The previous row could not be decoded: the next link cannot be checked.
+    after_unreadable: bool,
     report: AuditReport,
 }
 
@@ -423,6 +425,7 @@ impl<'k> Verifier<'k> {
             prev_stored: GENESIS,
             prev_true: GENESIS,
             last_good_checkpoint: 0,
+            after_unreadable: false,
             report: AuditReport::default(),
         }
     }
@@ -440,12 +443,13 @@ impl<'k> Verifier<'k> {
     pub(crate) fn unreadable(&mut self, seq: u64) {
         self.problem(AuditProblem::Unreadable { seq });
         self.expected = seq.saturating_add(1);
+        self.after_unreadable = true;
     }
 
     pub(crate) fn row(&mut self, row: Row) {
         self.report.entries += 1;
-        // After a gap the link cannot be checked: its predecessor is gone (and the
-        // gap is what is reported).
+        // After a gap (or an unreadable row) the link cannot be checked: its
+        // predecessor is gone (and the gap is what is reported).
         let after_gap = row.seq > self.expected;
         if after_gap {
             self.problem(AuditProblem::Missing {
@@ -476,7 +480,8 @@ impl<'k> Verifier<'k> {
             &row.detail_digest,
             &row.origin_digest,
         );
-        if linked != row.hash && !after_gap {
+        let unlinked = after_gap || std::mem::take(&mut self.after_unreadable);
+        if linked != row.hash && !unlinked {
             self.problem(AuditProblem::LinkBroken { seq: row.seq });
         }
         self.prev_true = entry_hash(

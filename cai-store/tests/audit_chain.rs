@@ -421,6 +421,27 @@ async fn every_kind_of_tampering_is_found_where_it_is<B: Backend>() {
         "{r:?}"
     );
 
+    // A row whose columns no longer decode: named, and the entry after it is not
+    // blamed for it.
+    let r = verify_after::<B>(
+        "UPDATE audit_events SET detail_digest = NULL WHERE tenant = ? AND seq = 3",
+    )
+    .await;
+    assert_eq!(
+        r.problems.first(),
+        Some(&AuditProblem::Unreadable { seq: 3 }),
+        "{r:?}"
+    );
+    assert!(
+        !r.problems.contains(&AuditProblem::LinkBroken { seq: 4 }),
+        "{r:?}"
+    );
+    assert!(
+        r.problems
+            .contains(&AuditProblem::CheckpointMismatch { seq: 6, since: 0 }),
+        "{r:?}"
+    );
+
     // An entry appended behind the store's back, numbered past the counter.
     let r = verify_after::<B>(&format!(
         "INSERT INTO audit_events (tenant, seq, id, body, at, detail, detail_digest, origin, origin_digest, hash) \
