@@ -104,6 +104,19 @@ impl PgStore {
     /// applies the embedded migrations in it. Every connection of the store's pool
     /// works in `schema` alone.
     pub async fn connect(url: &str, schema: &SchemaName) -> Result<Self, OpenError> {
+        Self::connect_with_acquire_timeout(url, schema, ACQUIRE_TIMEOUT).await
+    }
+
+    /// [`connect`](Self::connect) with another bound than [`ACQUIRE_TIMEOUT`] on how
+    /// long a call waits for a connection. While the server is unreachable every call
+    /// fails with a backend error after at most `acquire_timeout` (sqlx retries a
+    /// refused connection until then); once the server is back, the next call
+    /// reconnects — the store need not be re-created.
+    pub async fn connect_with_acquire_timeout(
+        url: &str,
+        schema: &SchemaName,
+        acquire_timeout: Duration,
+    ) -> Result<Self, OpenError> {
         let options: PgConnectOptions = url.parse()?;
         // One connection without the schema on its path, to create it.
         let mut admin = options.connect().await?;
@@ -114,7 +127,7 @@ impl PgStore {
         let options = options.options([("search_path", schema.as_str())]);
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .acquire_timeout(acquire_timeout)
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;

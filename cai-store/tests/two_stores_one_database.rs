@@ -1,25 +1,44 @@
-//! Two `PgStore`s on one schema — two processes of a host, say, each with its own pool
-//! — still serialize their batches: each batch locks the schema's `batch_lock` row
-//! before its first check, and a writer that finds it taken waits instead of failing.
-#![cfg(feature = "postgres")]
+//! Two stores on one database — two processes of a host, say, each with its own pool
+//! — still serialize their batches, on both backends: on SQLite each batch takes the
+//! write lock before its first check (`BEGIN IMMEDIATE`; with a deferred `BEGIN` this
+//! test fails), on PostgreSQL it locks the schema's `batch_lock` row first; a writer
+//! that finds the lock taken waits instead of failing. 16 updates from one revision
+//! race (exactly one wins) and 16 audit appends race (one gapless sequence).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+#[cfg(feature = "postgres")]
+mod pg;
 
 use std::sync::Arc;
 
 use cai_core::conformance::data::{self, commit, commit_ok, name, rid};
 use cai_core::id::{AccountId, TenantId};
 use cai_core::ports::{DynStore, StoreError, Write};
+#[cfg(feature = "postgres")]
 use cai_store::postgres::PgStore;
-
-mod pg;
+use cai_store::sqlite::SqliteStore;
 
 const WRITERS: usize = 16;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn batches_through_two_stores_on_one_schema_serialize() {
+async fn two_stores_on_one_sqlite_file_serialize() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    let a = SqliteStore::open(&path).await.unwrap();
+    let b = SqliteStore::open(&path).await.unwrap();
+    batches_through_two_stores_serialize(Arc::new(a), Arc::new(b)).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_stores_on_one_postgres_schema_serialize() {
     let schema = pg::fresh_schema("two_stores");
-    let a: DynStore = Arc::new(PgStore::connect(&pg::url(), &schema).await.unwrap());
-    let b: DynStore = Arc::new(PgStore::connect(&pg::url(), &schema).await.unwrap());
+    let a = PgStore::connect(&pg::url(), &schema).await.unwrap();
+    let b = PgStore::connect(&pg::url(), &schema).await.unwrap();
+    batches_through_two_stores_serialize(Arc::new(a), Arc::new(b)).await;
+}
+
+async fn batches_through_two_stores_serialize(a: DynStore, b: DynStore) {
     let (t, id): (TenantId, AccountId) = (rid(), rid());
     commit_ok(
         &a,
