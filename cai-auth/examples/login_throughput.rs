@@ -11,16 +11,20 @@
 //!   verify + one raw hash per login.
 //! - A **failed** login runs it once (the verification); its baseline is one raw
 //!   verify.
-//! - The baseline runs the raw `argon2` calls on one OS thread per CPU pulling jobs
-//!   from a shared counter: no async runtime, no pool, no store — the most the
-//!   machine can hash. Logins run through `Authenticator::login` on a multi-threaded
+//! - Two baselines run the raw `argon2` calls on one OS thread per CPU pulling jobs
+//!   from a shared counter — no async runtime, no pool, no store: through the
+//!   crate's PHC API (which allocates the 19 MiB working memory per hash), and into
+//!   one reused working memory per thread (`hash_password_into_with_memory`, the most
+//!   the machine can hash). Logins run through `Authenticator::login` on a multi-threaded
 //!   tokio runtime with `TokioPool` (one running job per CPU, 64 may wait), the
 //!   in-memory store, the peppered PHC strings and every check a login makes.
-//! - Phases alternate (raw, login, raw, login, …) so that load from other jobs on a
-//!   shared machine falls on both alike; each figure is the sum over its phases.
-//! - Peak memory is the process's peak resident set (`VmHWM`), reset before each
-//!   phase through `/proc/self/clear_refs`; the bound a login phase must stay under
-//!   is what the process held before it plus one Argon2 block matrix per running job.
+//! - Phases alternate (raw, raw reused, login, raw, …) so that load from other jobs on
+//!   a shared machine falls on all alike; each figure is the sum over its phases.
+//! - Peak memory is the process's peak resident set (`VmHWM`, reset through
+//!   `/proc/self/clear_refs`), measured first over one round of 64 concurrent logins
+//!   before any raw hashing ran (the allocator keeps what the raw API freed, per
+//!   thread, which would blur later figures); the bound is what the process held
+//!   after setup plus one Argon2 working memory per running job.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -72,8 +76,11 @@ fn argon2() -> Argon2<'static> {
 }
 
 /// `jobs` raw Argon2id jobs on one thread per CPU; each verifies `phc` and, when
-/// `rehash`, hashes the password again with a fresh salt.
-fn raw(jobs: usize, phc: &str, rehash: bool, cpus: usize) -> Duration {
+/// `rehash`, hashes the password again with a fresh salt. With `reuse`, each thread
+/// hashes into one working memory of its own (`hash_password_into_with_memory`), the
+/// fastest the machine can hash; without, through the crate's PHC API, which
+/// allocates the working memory for every hash.
+fn raw(jobs: usize, phc: &str, rehash: bool, cpus: usize, reuse: bool) -> Duration {
     let next = AtomicUsize::new(0);
     let start = Instant::now();
     std::thread::scope(|s| {
@@ -81,6 +88,23 @@ fn raw(jobs: usize, phc: &str, rehash: bool, cpus: usize) -> Duration {
             s.spawn(|| {
                 let a = argon2();
                 let parsed = PasswordHash::new(phc).unwrap();
+                if reuse {
+                    let mut memory = vec![argon2::Block::new(); a.params().block_count()];
+                    let mut out = [0u8; 32];
+                    let runs = if rehash { 2 } else { 1 };
+                    while next.fetch_add(1, Ordering::Relaxed) < jobs {
+                        for _ in 0..runs {
+                            a.hash_password_into_with_memory(
+                                PASSWORD.as_bytes(),
+                                &[7u8; 16],
+                                &mut out,
+                                &mut memory,
+                            )
+                            .unwrap();
+                        }
+                    }
+                    return;
+                }
                 while next.fetch_add(1, Ordering::Relaxed) < jobs {
                     a.verify_password(PASSWORD.as_bytes(), &parsed).unwrap();
                     if rehash {
@@ -176,6 +200,10 @@ fn main() {
             f.with_password(&account).await;
             emails.push(email);
         }
+        println!(
+            "process RSS after creating {CONCURRENT} accounts with passwords: {:.1} MiB",
+            rss_kib() as f64 / 1024.0
+        );
         // A raw PHC string of the same cost (no pepper: the pepper is an HMAC of
         // microseconds, inside the login's figure).
         let phc = argon2()
@@ -183,17 +211,34 @@ fn main() {
             .unwrap()
             .to_string();
 
+        // Memory first, before the raw baseline's allocations (the allocator keeps
+        // what it freed, per thread) sit in the process: one round of 64 concurrent
+        // successful logins.
+        let setup_kib = rss_kib();
+        let first = logins(&f, &emails, PASSWORD, true).await;
+        let block_kib = u64::from(HashParams::DEFAULT.memory_kib);
+        println!(
+            "peak RSS during 64 concurrent logins: {:.1} MiB, {:.1} MiB above the {:.1} MiB after setup (bound: {cpus} running jobs x {:.0} MiB = {:.0} MiB)",
+            first.peak_kib as f64 / 1024.0,
+            first.peak_kib.saturating_sub(setup_kib) as f64 / 1024.0,
+            setup_kib as f64 / 1024.0,
+            block_kib as f64 / 1024.0,
+            (cpus as u64 * block_kib) as f64 / 1024.0,
+        );
+
         for (label, success) in [("successful", true), ("failed", false)] {
             let password = if success { PASSWORD } else { "Wrong-password-1" };
-            let (mut raw_time, mut login_time) = (Duration::ZERO, Duration::ZERO);
+            let (mut raw_time, mut reuse_time, mut login_time) =
+                (Duration::ZERO, Duration::ZERO, Duration::ZERO);
             let (mut raw_peak, mut login_peak, mut login_before) = (0u64, 0u64, 0u64);
             // Failed logins stop at 4 rounds per account, well below the lockout
             // limit of 10.
             for _ in 0..ROUNDS {
                 let before = rss_kib();
                 reset_peak();
-                raw_time += raw(CONCURRENT, &phc, success, cpus);
+                raw_time += raw(CONCURRENT, &phc, success, cpus, false);
                 raw_peak = raw_peak.max(peak_rss_kib().saturating_sub(before));
+                reuse_time += raw(CONCURRENT, &phc, success, cpus, true);
                 let phase = logins(&f, &emails, password, success).await;
                 login_time += phase.time;
                 login_peak = login_peak.max(phase.peak_kib);
@@ -201,11 +246,12 @@ fn main() {
             }
             let n = (CONCURRENT * ROUNDS) as f64;
             let raw_rate = n / raw_time.as_secs_f64();
+            let reuse_rate = n / reuse_time.as_secs_f64();
             let login_rate = n / login_time.as_secs_f64();
-            let block_kib = u64::from(HashParams::DEFAULT.memory_kib);
             println!(
-                "{label} logins, {CONCURRENT} concurrent, {cpus} CPUs: {login_rate:.1}/s vs raw {raw_rate:.1}/s = {:.1} %",
-                100.0 * login_rate / raw_rate
+                "{label} logins, {CONCURRENT} concurrent, {cpus} CPUs: {login_rate:.1}/s vs raw PHC API {raw_rate:.1}/s = {:.1} %, vs raw into reused memory {reuse_rate:.1}/s = {:.1} %",
+                100.0 * login_rate / raw_rate,
+                100.0 * login_rate / reuse_rate
             );
             println!(
                 "  peak RSS during logins: {:.1} MiB above the {:.1} MiB held before (bound: {cpus} running jobs x {:.0} MiB = {:.0} MiB); raw hashing: {:.1} MiB above",

@@ -5,9 +5,12 @@
 //! synchronous and CPU-heavy; [`Authenticator`](crate::Authenticator) runs them on
 //! cai-core's bounded blocking pool, never on the async executor.
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::{Algorithm, Argon2, Params, ParamsBuilder, PasswordHasher, PasswordVerifier, Version};
-use zeroize::Zeroizing;
+use std::sync::{Mutex, PoisonError};
+
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, ParamsBuilder, Version};
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{AuthError, Result};
 use crate::pepper::{Pepper, Peppers};
@@ -100,16 +103,49 @@ fn corrupt() -> AuthError {
     }
 }
 
-fn hasher<'a>(pepper: &'a Pepper, params: &HashParams) -> Result<Argon2<'a>> {
+/// Argon2's working memory (19 MiB at the default cost), kept for the next hash
+/// instead of freed: the allocator would keep freed blocks anyway — one per thread
+/// that ever hashed, in its own arena — so a burst of logins on many threads grew the
+/// process by a block per thread. Reused, the memory is one block per job running at
+/// once (the blocking pool bounds that), at most [`SPARE_BLOCKS`] kept between jobs.
+/// A block is zeroed before it is put back.
+static SPARE: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+/// Most working memories kept between jobs: enough for a blocking pool of one job per
+/// CPU on any machine cai is likely to run on.
+pub const SPARE_BLOCKS: usize = 16;
+
+/// Runs `f` with `count` blocks of working memory.
+fn with_memory<T>(count: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    let spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner).pop();
+    let mut memory = spare.unwrap_or_default();
+    if memory.len() < count {
+        memory.resize(count, Block::new());
+    }
+    let out = match memory.get_mut(..count) {
+        Some(blocks) => f(blocks),
+        None => f(&mut []),
+    };
+    memory.iter_mut().for_each(Zeroize::zeroize);
+    let mut spares = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
+    if spares.len() < SPARE_BLOCKS {
+        spares.push(memory);
+    }
+    out
+}
+
+fn hashing_failed<E>(_: E) -> AuthError {
+    AuthError::Config("argon2 hashing failed")
+}
+
+fn params_with_key(pepper: &Pepper, params: &HashParams) -> Result<Params> {
     let keyid = argon2::KeyId::new(pepper.id().as_bytes())
         .map_err(|_| AuthError::Config("pepper id too long"))?;
-    let params = params
+    params
         .builder()
         .keyid(keyid)
         .build()
-        .map_err(|_| AuthError::Config("argon2 parameters invalid"))?;
-    Argon2::new_with_secret(pepper.secret(), Algorithm::Argon2id, Version::V0x13, params)
-        .map_err(|_| AuthError::Config("pepper rejected by argon2"))
+        .map_err(|_| AuthError::Config("argon2 parameters invalid"))
 }
 
 /// Hashes `password` under the current pepper with a fresh 16-byte salt.
@@ -120,10 +156,28 @@ pub fn hash_password(peppers: &Peppers, params: &HashParams, password: &[u8]) ->
     params.validate()?;
     let mut salt = Zeroizing::new([0u8; 16]);
     getrandom::fill(salt.as_mut_slice()).map_err(|_| AuthError::Rng)?;
-    let hash = hasher(peppers.current(), params)?
-        .hash_password_with_salt(password, salt.as_slice())
-        .map_err(|_| AuthError::Config("argon2 hashing failed"))?;
-    Ok(hash.to_string())
+    let pepper = peppers.current();
+    let argon_params = params_with_key(pepper, params)?;
+    let argon = Argon2::new_with_secret(
+        pepper.secret(),
+        Algorithm::Argon2id,
+        Version::V0x13,
+        argon_params.clone(),
+    )
+    .map_err(|_| AuthError::Config("pepper rejected by argon2"))?;
+    let mut out = Zeroizing::new([0u8; Params::DEFAULT_OUTPUT_LEN]);
+    with_memory(argon_params.block_count(), |blocks| {
+        argon.hash_password_into_with_memory(password, salt.as_slice(), out.as_mut_slice(), blocks)
+    })
+    .map_err(hashing_failed)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&argon_params).map_err(hashing_failed)?,
+        salt: Some(Salt::new(salt.as_slice()).map_err(hashing_failed)?),
+        hash: Some(Output::new(out.as_slice()).map_err(hashing_failed)?),
+    };
+    Ok(phc.to_string())
 }
 
 /// Whether `password` matches the stored `phc`. A record that does not parse, is not
@@ -143,19 +197,30 @@ pub fn verify_password(peppers: &Peppers, phc: &str, password: &[u8]) -> Result<
     stored.validate().map_err(|_| corrupt())?;
     let id = std::str::from_utf8(params.keyid()).map_err(|_| corrupt())?;
     let pepper = peppers.by_id(id).ok_or(corrupt())?;
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return Err(corrupt());
+    };
     if password.len() > MAX_PASSWORD_BYTES {
         return Ok(false);
     }
+    let blocks = params.block_count();
     let argon =
         Argon2::new_with_secret(pepper.secret(), Algorithm::Argon2id, Version::V0x13, params)
             .map_err(|_| corrupt())?;
-    Ok(argon.verify_password(password, &hash).is_ok())
+    let mut out = Zeroizing::new([0u8; Output::MAX_LENGTH]);
+    let actual = out.get_mut(..expected.len()).ok_or(corrupt())?;
+    with_memory(blocks, |memory| {
+        argon.hash_password_into_with_memory(password, salt.as_ref(), actual, memory)
+    })
+    .map_err(|_| corrupt())?;
+    Ok(bool::from(actual.ct_eq(expected.as_bytes())))
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use argon2::PasswordVerifier;
 
     fn peppers() -> Peppers {
         Peppers::new(Pepper::new("k1", &[3; 32]).unwrap())

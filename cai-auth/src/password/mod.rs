@@ -6,5 +6,5 @@ mod hash;
 mod policy;
 
 pub use common::{common_password_count, is_common_password};
-pub use hash::{HashParams, MAX_PASSWORD_BYTES, hash_password, verify_password};
+pub use hash::{HashParams, MAX_PASSWORD_BYTES, SPARE_BLOCKS, hash_password, verify_password};
 pub use policy::{MIN_PERSONAL_PIECE, PasswordContext, PolicyViolation, evaluate_policy};
