@@ -2,6 +2,7 @@
 //! folder shows: the file layout, temporary files after interrupted puts, cleanup on
 //! open.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(clippy::indexing_slicing)]
 
 use std::path::Path;
 use std::sync::Arc;

@@ -4,6 +4,7 @@
 //! resident memory (`VmHWM`) may grow by at most 64 MiB. One test in its own binary, so
 //! no other test's memory counts.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(clippy::indexing_slicing)]
 
 mod sealed;
 

@@ -6,6 +6,7 @@
 //! as `CAI_TEST_S3_ENDPOINT`. Without it these tests fail, naming the script — they
 //! never pass by skipping. Each store gets a bucket of its own.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(clippy::indexing_slicing)]
 
 mod sealed;
 

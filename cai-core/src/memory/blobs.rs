@@ -8,13 +8,16 @@ use async_trait::async_trait;
 use crate::id::{BlobId, TenantId};
 use crate::ports::{BLOB_CHUNK_LEN, BlobChunks, BlobError, BlobReader, BlobStore, Page};
 
+/// The stored blobs, by owner and id.
+type Blobs = BTreeMap<(TenantId, BlobId), Arc<Vec<u8>>>;
+
 /// Blobs in process memory, for tests and examples. Keeps the whole
 /// [blob contract](crate::ports::BlobStore) except bounded memory: a put collects its
 /// blob in memory before it becomes visible (so an aborted put leaves nothing), and a
 /// stored blob stays in memory until deleted.
 #[derive(Debug, Default)]
 pub struct MemoryBlobStore {
-    blobs: Mutex<BTreeMap<(TenantId, BlobId), Arc<Vec<u8>>>>,
+    blobs: Mutex<Blobs>,
 }
 
 impl MemoryBlobStore {

@@ -237,10 +237,10 @@ impl BlobStore for FolderBlobStore {
         };
         let mut ids = Vec::new();
         while let Some(entry) = entries.next_entry().await.map_err(BlobError::backend)? {
-            if let Some(id) = parse_id(&entry.file_name()).map(BlobId::from_bytes) {
-                if after.is_none_or(|after| id > after) {
-                    ids.push(id);
-                }
+            if let Some(id) = parse_id(&entry.file_name()).map(BlobId::from_bytes)
+                && after.is_none_or(|after| id > after)
+            {
+                ids.push(id);
             }
         }
         ids.sort_unstable();
