@@ -163,3 +163,52 @@ async fn open_removes_leftover_temp_files() {
     assert_eq!(store.list(t, None, 10).await.unwrap(), vec![b]);
     assert_eq!(store.size(t, b).await.unwrap(), Some(10));
 }
+
+#[tokio::test]
+async fn only_lowercase_id_names_are_blobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FolderBlobStore::open(dir.path()).await.unwrap();
+    let (t, b) = (TenantId::random().unwrap(), BlobId::random().unwrap());
+    store
+        .put(t, b, 100, &mut BytesChunks::new(vec![1; 3]))
+        .await
+        .unwrap();
+    let tenant_dir = dir.path().join(hex::encode(t.as_bytes()));
+    let other = BlobId::random().unwrap();
+    // Another id's hex in capitals, and one digit too many: not names this store writes.
+    std::fs::write(tenant_dir.join(hex::encode_upper(other.as_bytes())), b"x").unwrap();
+    std::fs::write(
+        tenant_dir.join(format!("{}0", hex::encode(other.as_bytes()))),
+        b"x",
+    )
+    .unwrap();
+    assert_eq!(store.list(t, None, 10).await.unwrap(), vec![b]);
+    assert_eq!(store.size(t, other).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn delete_reports_what_it_cannot_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FolderBlobStore::open(dir.path()).await.unwrap();
+    let (t, b) = (TenantId::random().unwrap(), BlobId::random().unwrap());
+    store
+        .put(
+            t,
+            BlobId::random().unwrap(),
+            100,
+            &mut BytesChunks::new(vec![1]),
+        )
+        .await
+        .unwrap();
+    // A folder where the blob's file would be: the unlink fails, and delete says so.
+    let path = dir
+        .path()
+        .join(hex::encode(t.as_bytes()))
+        .join(hex::encode(b.as_bytes()));
+    std::fs::create_dir(&path).unwrap();
+    assert!(matches!(
+        store.delete(t, b).await,
+        Err(BlobError::Backend(_))
+    ));
+    assert!(path.is_dir());
+}
