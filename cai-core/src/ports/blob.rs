@@ -1,40 +1,4 @@
-//! The blob port: file bodies, stored as opaque sealed streams (R-S4).
-//!
-//! A session file is sealed with cai-crypto's streaming envelope
-//! (`cai_crypto::stream`) and its ciphertext goes to a [`BlobStore`], addressed by
-//! (tenant, [`BlobId`]). Neither side ever holds the whole file: a put pulls chunks
-//! from a [`BlobChunks`] source, a get hands back a [`BlobReader`] that yields chunks.
-//!
-//! ## The seam: chunks pulled through an async trait
-//!
-//! [`BlobChunks`] is the one streaming type, in both directions: `next_chunk` yields
-//! the next bytes, `Ok(None)` at the end, or an error. It is an object-safe
-//! `async_trait` with no runtime of its own (like [`blocking`](crate::blocking)), so
-//! cai-core needs neither tokio's `AsyncRead` nor the `futures` crate; an adapter
-//! from either is a few lines in the host. [`BytesChunks`] serves a byte vector in
-//! chunks (tests, small blobs); [`read_all`] collects a reader, with a limit.
-//!
-//! ## The contract every backend keeps
-//!
-//! The blob conformance suite (feature `conformance`, `blob_conformance_tests!`)
-//! checks each of them.
-//! - **Complete or invisible**: a blob becomes readable only once [`BlobStore::put`]
-//!   returns `Ok`. A put whose source fails, that passes its limit, that the backend
-//!   cannot finish, or whose future is dropped leaves nothing readable, listable or
-//!   counted — and a blob that existed under the same id stays as it was. A completed
-//!   put replaces an existing blob of the same id as a whole.
-//! - **Explicit limits**: every put names its `max_len`; the byte past it fails the put
-//!   with [`BlobError::TooLarge`]. A blob of exactly `max_len` bytes is stored. Nothing
-//!   is ever truncated silently.
-//! - **Tenant isolation** (R-T1): every call takes the tenant; one tenant's get, size,
-//!   list and delete never see or touch another tenant's blobs, even with the same id.
-//! - **Idempotent delete**: deleting a missing blob is `Ok`.
-//! - **Bounded memory**: backends hold a fixed-size buffer per transfer, never the
-//!   blob (the in-memory store is the exception, by design).
-//! - **Opaque bytes**: a backend stores the bytes as they are; they are ciphertext.
-//!
-//! Blob ids are fresh [`BlobId::random`] values chosen by the service, never names
-//! from user input; backends build their paths and keys from the ids alone.
+//! The blob port: file bodies, stored as opaque sealed streams (R-S4); see [`BlobStore`].
 
 use std::sync::Arc;
 
@@ -87,8 +51,43 @@ pub type BlobReader = Box<dyn BlobChunks>;
 /// The blob store as the service holds it.
 pub type DynBlobStore = Arc<dyn BlobStore>;
 
-/// Storage for file bodies (sealed streams), by tenant and [`BlobId`]. See the
-/// [module docs](self) for the contract.
+/// Storage for file bodies (sealed streams), by tenant and [`BlobId`] (R-S4).
+///
+/// A session file is sealed with cai-crypto's streaming envelope
+/// (`cai_crypto::stream`) and its ciphertext goes to a [`BlobStore`], addressed by
+/// (tenant, [`BlobId`]). Neither side ever holds the whole file: a put pulls chunks
+/// from a [`BlobChunks`] source, a get hands back a [`BlobReader`] that yields chunks.
+///
+/// ## The seam: chunks pulled through an async trait
+///
+/// [`BlobChunks`] is the one streaming type, in both directions: `next_chunk` yields
+/// the next bytes, `Ok(None)` at the end, or an error. It is an object-safe
+/// `async_trait` with no runtime of its own (like [`blocking`](crate::blocking)), so
+/// cai-core needs neither tokio's `AsyncRead` nor the `futures` crate; an adapter
+/// from either is a few lines in the host. [`BytesChunks`] serves a byte vector in
+/// chunks (tests, small blobs); [`read_all`] collects a reader, with a limit.
+///
+/// ## The contract every backend keeps
+///
+/// The blob conformance suite (feature `conformance`, `blob_conformance_tests!`)
+/// checks each of them.
+/// - **Complete or invisible**: a blob becomes readable only once [`BlobStore::put`]
+///   returns `Ok`. A put whose source fails, that passes its limit, that the backend
+///   cannot finish, or whose future is dropped leaves nothing readable, listable or
+///   counted — and a blob that existed under the same id stays as it was. A completed
+///   put replaces an existing blob of the same id as a whole.
+/// - **Explicit limits**: every put names its `max_len`; the byte past it fails the put
+///   with [`BlobError::TooLarge`]. A blob of exactly `max_len` bytes is stored. Nothing
+///   is ever truncated silently.
+/// - **Tenant isolation** (R-T1): every call takes the tenant; one tenant's get, size,
+///   list and delete never see or touch another tenant's blobs, even with the same id.
+/// - **Idempotent delete**: deleting a missing blob is `Ok`.
+/// - **Bounded memory**: backends hold a fixed-size buffer per transfer, never the
+///   blob (the in-memory store is the exception, by design).
+/// - **Opaque bytes**: a backend stores the bytes as they are; they are ciphertext.
+///
+/// Blob ids are fresh [`BlobId::random`] values chosen by the service, never names
+/// from user input; backends build their paths and keys from the ids alone.
 #[async_trait]
 pub trait BlobStore: Send + Sync {
     /// Stores everything `source` yields as the blob `(tenant, blob)` and returns its
