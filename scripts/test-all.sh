@@ -55,8 +55,13 @@ log="$(mktemp)"
 pg_dir=""
 smtp_pid=""
 smtp_dir=""
+s3_pid=""
 cleanup() {
   rm -f "$log"
+  if [ -n "$s3_pid" ]; then
+    kill "$s3_pid" 2>/dev/null || true
+    wait "$s3_pid" 2>/dev/null || true
+  fi
   if [ -n "$smtp_pid" ]; then
     kill "$smtp_pid" 2>/dev/null || true
     wait "$smtp_pid" 2>/dev/null || true
@@ -107,6 +112,22 @@ for _ in $(seq 50); do [ -s "$smtp_dir/addr" ] && break; sleep 0.1; done
 export CAI_TEST_SMTP_ADDR="$(head -n 1 "$smtp_dir/addr")" CAI_TEST_SMTP_DIR="$smtp_dir/mail"
 [ -n "$CAI_TEST_SMTP_ADDR" ] || { echo "the SMTP sink did not start"; exit 1; }
 echo "SMTP sink on $CAI_TEST_SMTP_ADDR"
+
+# cai-store's S3 blob tests need an S3-compatible server: moto in server mode on
+# 127.0.0.1, a free port, in memory; stopped by the trap above. The tests read
+# CAI_TEST_S3_ENDPOINT and fail without it.
+step "S3-compatible server (moto) for cai-store (127.0.0.1 only)"
+python3 -c 'import moto.server, flask' 2>/dev/null || python3 -m pip install --quiet 'moto[server]'
+s3_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+python3 -m moto.server -H 127.0.0.1 -p "$s3_port" >/dev/null 2>&1 &
+s3_pid=$!
+export CAI_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port"
+for _ in $(seq 100); do
+  curl -s -o /dev/null "$CAI_TEST_S3_ENDPOINT/" && break
+  sleep 0.1
+done
+curl -s -o /dev/null "$CAI_TEST_S3_ENDPOINT/" || { echo "moto did not start"; exit 1; }
+echo "moto on $CAI_TEST_S3_ENDPOINT"
 
 step "tests (portable backend)"
 cargo test -p cai-crypto 2>&1 | tee "$log"

@@ -130,6 +130,11 @@ define_id!(
     /// A security incident (R-U3).
     IncidentId, "inc"
 );
+define_id!(
+    /// A stored file body (a sealed stream) in a
+    /// [`BlobStore`](crate::ports::BlobStore) (R-S4).
+    BlobId, "blb"
+);
 
 impl RoleId {
     /// The fixed id of a built-in role: fifteen zero bytes and the role's code, the

@@ -8,3 +8,7 @@ use cai_core::memory::MemoryStore;
 use cai_core::ports::DynStore;
 
 cai_core::store_conformance_tests!(async { Arc::new(MemoryStore::new()) as DynStore });
+
+cai_core::blob_conformance_tests!(async {
+    Arc::new(cai_core::memory::MemoryBlobStore::new()) as cai_core::ports::DynBlobStore
+});

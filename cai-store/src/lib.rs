@@ -54,12 +54,18 @@
 //!   deleted, inserted or reordered, and erasure of the personal parts (changes,
 //!   client addresses) that keeps the chain verifiable.
 //!
+//! - Files (R-S4): [`blobs::FolderBlobStore`] (a per-tenant upload folder, the
+//!   default) and, with the `s3` feature, `blobs::S3BlobStore` (S3-compatible object
+//!   storage) implement cai-core's [`BlobStore`](cai_core::ports::BlobStore): sealed
+//!   streams in and out in chunks, visible only when complete, limits explicit.
+//!
 //! ## What it does not do (yet)
-//! A tenant router over several stores, blob storage for large files,
+//! A tenant router over several stores,
 //! the retention engine, backup/restore/export and
 //! reports are not part of this crate yet. See `docs/STORE.md`.
 
 pub mod audit_chain;
+pub mod blobs;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sqlite;

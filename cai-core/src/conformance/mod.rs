@@ -36,6 +36,11 @@
 //! | [`audit`] | `audit_sequence`, `incidents`, `notification_outbox` |
 //! | [`concurrency`] | `concurrent_batches_serialize` |
 //!
+//! Blob stores ([`BlobStore`](crate::ports::BlobStore)) have their own suite in
+//! [`blobs`], run with [`blob_conformance_tests!`](crate::blob_conformance_tests):
+//! `round_trip`, `tenant_isolation`, `abort_leaves_nothing`, `delete`, `size_limit`,
+//! `listing`, `concurrent_puts`.
+//!
 //! This is test support: it asserts and panics on purpose, and is compiled only with
 //! the `conformance` feature.
 //!
@@ -45,6 +50,7 @@
 
 pub mod audit;
 pub mod batch;
+pub mod blobs;
 pub mod concurrency;
 pub mod content;
 pub mod data;

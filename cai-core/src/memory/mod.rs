@@ -8,6 +8,7 @@
 //! | [`MemoryMailer`] | [`Mailer`](crate::ports::Mailer) | records mail instead of sending it |
 //! | [`MemoryNotifier`] | [`AdminNotifier`](crate::ports::AdminNotifier) | records admin notifications; can be told to fail |
 //! | [`MemoryTransport`] | [`SessionTransport`](crate::ports::SessionTransport) | records live session events |
+//! | [`MemoryBlobStore`] | [`BlobStore`](crate::ports::BlobStore) | file bodies in memory (not bounded: tests and examples) |
 //! | [`MemoryFailureCounter`] | [`FailureCounter`](crate::ports::FailureCounter) | brute-force counters, bounded in number |
 //!
 //! None of them persists anything. [`MemoryStore`] keeps every invariant of the
@@ -61,6 +62,7 @@
 //! # }
 //! ```
 
+mod blobs;
 mod keys;
 mod mail;
 mod notify;
@@ -70,6 +72,7 @@ mod throttle;
 mod transport;
 mod world;
 
+pub use blobs::MemoryBlobStore;
 pub use keys::LocalKeyProvider;
 pub use mail::MemoryMailer;
 pub use notify::MemoryNotifier;

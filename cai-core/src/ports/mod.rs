@@ -10,6 +10,7 @@
 //! | [`Mailer`] | outgoing mail | [`MemoryMailer`](crate::memory::MemoryMailer) |
 //! | [`AdminNotifier`] | notices to admins (R-I5) | [`MemoryNotifier`](crate::memory::MemoryNotifier) |
 //! | [`SessionTransport`] | live events to clients (`cai-rtc`) | [`MemoryTransport`](crate::memory::MemoryTransport) |
+//! | [`BlobStore`] | file bodies as sealed streams, streamed in and out (R-S4) | [`MemoryBlobStore`](crate::memory::MemoryBlobStore); `cai-store` for a folder or S3 |
 //! | [`FailureCounter`] | brute-force counters (R-U3, [`throttle`](crate::throttle)) | [`MemoryFailureCounter`](crate::memory::MemoryFailureCounter) |
 //!
 //! ## The storage contract: invariants every backend keeps
@@ -52,6 +53,7 @@
 #[error("{0}")]
 pub struct Unhealthy(pub String);
 
+mod blob;
 mod clock;
 mod keys;
 mod mail;
@@ -61,6 +63,10 @@ mod store;
 mod throttle;
 mod transport;
 
+pub use blob::{
+    BLOB_CHUNK_LEN, BlobChunks, BlobError, BlobReader, BlobStore, BytesChunks, DynBlobStore,
+    read_all,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use keys::{KeyProvider, KeyProviderError};
 pub use mail::{Mail, MailError, Mailer};
