@@ -63,6 +63,7 @@ pub mod audit_chain;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sqlite;
+pub mod transfer;
 
 mod codec;
 mod error;
