@@ -54,9 +54,16 @@
 //!   deleted, inserted or reordered, and erasure of the personal parts (changes,
 //!   client addresses) that keeps the chain verifiable.
 //!
+//! - Backup, restore, export (R-O2, R-P5): an online SQLite backup
+//!   (`SqliteStore::backup_to`, `VACUUM INTO`) and restore
+//!   (`SqliteStore::restore_from`); on both backends a tenant export/import in a
+//!   versioned JSON-lines format ([`transfer`]) that moves a tenant between stores and
+//!   backends with its audit chain intact, and a per-person export (GDPR art. 15/20,
+//!   `export_person`). `pg_dump`/PITR for PostgreSQL are documented in `docs/STORE.md`.
+//!
 //! ## What it does not do (yet)
 //! A tenant router over several stores, blob storage for large files,
-//! the retention engine, backup/restore/export and
+//! the retention engine and
 //! reports are not part of this crate yet. See `docs/STORE.md`.
 
 pub mod audit_chain;

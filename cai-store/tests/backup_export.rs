@@ -295,7 +295,7 @@ async fn truncated_garbled_or_foreign_input_is_a_typed_error_and_leaves_nothing(
     // A row repeated: the store refuses the duplicate key; the whole import is undone.
     let account_row = lines
         .iter()
-        .position(|l| l.starts_with("{\"columns\"") && l.contains("\"accounts\""))
+        .position(|l| l.contains("\"table\":\"accounts\""))
         .unwrap()
         + 1;
     let mut doubled = lines.clone();
@@ -336,6 +336,12 @@ async fn a_person_export_holds_their_data_and_no_credential_secrets() {
         f.account(f.ids.client).email.as_ref().map(|e| e.as_str())
     );
     assert_eq!(s["audit_entries"].as_array().unwrap().len(), 1);
+    // The personal parts as JSON (salt removed): the changes and the request.
+    assert_eq!(
+        s["audit_entries"][0]["detail"][0]["property"],
+        "settings.allow_history_sharing"
+    );
+    assert!(s["audit_entries"][0]["origin"].is_object());
     assert_eq!(s["participations"].as_array().unwrap().len(), 1);
     assert_eq!(s["sessions"].as_array().unwrap().len(), 1);
     assert_eq!(s["roles"].as_array().unwrap().len(), 1);

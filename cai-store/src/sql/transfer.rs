@@ -179,6 +179,16 @@ impl Engine {
                         Cell::Text(Some(text)) if column.name == "body" => {
                             serde_json::from_str(&text).unwrap_or(Value::String(text))
                         }
+                        // Audit parts are stored as 16 bytes of salt ‖ JSON: the JSON.
+                        Cell::Blob(Some(bytes))
+                            if matches!(column.name, "detail" | "origin")
+                                && section.table == "audit_events" =>
+                        {
+                            bytes
+                                .get(16..)
+                                .and_then(|json| serde_json::from_slice(json).ok())
+                                .unwrap_or_else(|| Cell::Blob(Some(bytes)).to_json())
+                        }
                         cell => cell.to_json(),
                     };
                     object.insert(column.name.to_owned(), value);
