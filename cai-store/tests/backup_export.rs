@@ -307,6 +307,20 @@ async fn truncated_garbled_or_foreign_input_is_a_typed_error_and_leaves_nothing(
         "{result:?}"
     );
     assert_eq!(rows, 0);
+    // A record whose body names another tenant is refused.
+    let own = serde_json::to_value(t).unwrap();
+    let foreign = serde_json::to_value(rid::<TenantId>()).unwrap();
+    let mut planted = lines.clone();
+    let edited = lines[account_row].replace(own.as_str().unwrap(), foreign.as_str().unwrap());
+    assert_ne!(edited, lines[account_row]);
+    planted[account_row] = &edited;
+    let planted = planted.join("\n") + "\n";
+    let (result, rows) = try_import(planted.as_bytes(), t).await;
+    assert!(
+        matches!(result, Err(TransferError::Malformed { reason, .. }) if reason.contains("another tenant")),
+        "{result:?}"
+    );
+    assert_eq!(rows, 0);
     assert!(matches!(
         try_import(b"", t).await.0,
         Err(TransferError::NotAnExport)

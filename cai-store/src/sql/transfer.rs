@@ -102,7 +102,8 @@ impl Engine {
     /// not an export ([`TransferError::NotAnExport`]), a newer format
     /// ([`TransferError::UnsupportedVersion`]), another schema
     /// ([`TransferError::SchemaMismatch`]), a tenant this store already holds any row
-    /// of ([`TransferError::TenantExists`]), then any malformed line
+    /// of ([`TransferError::TenantExists`]), then any malformed line (also a record
+    /// naming another tenant)
     /// ([`TransferError::Malformed`]) or missing trailer ([`TransferError::Truncated`]).
     /// Reads a line at a time (at most [`MAX_LINE`](crate::transfer::MAX_LINE) bytes).
     /// Returns the tenant.
@@ -227,6 +228,7 @@ async fn import_rows<R: BufRead + Send>(
             return Err(TransferError::TenantExists);
         }
     }
+    let tenant_json = serde_json::to_value(tenant).map_err(|_| corrupt(EXPORT))?;
     let mut line = 2_u64;
     let mut rows = 0_u64;
     if !read_line(input, buf, line)? {
@@ -260,6 +262,12 @@ async fn import_rows<R: BufRead + Send>(
             for (column, value) in table.columns.iter().zip(&values) {
                 let cell = Cell::from_json(column, value)
                     .ok_or(malformed(line, "a value does not fit its column"))?;
+                if let Cell::Text(Some(body)) = &cell
+                    && column.name == "body"
+                    && !body_in_tenant(body, table, &tenant_json)
+                {
+                    return Err(malformed(line, "a record names another tenant"));
+                }
                 q = match cell {
                     Cell::Blob(v) => q.bind(v),
                     Cell::Text(v) => q.bind(v),
@@ -285,6 +293,22 @@ async fn import_rows<R: BufRead + Send>(
         return Err(malformed(line.saturating_add(1), "data after the trailer"));
     }
     Ok(())
+}
+
+/// Whether a record body (JSON) belongs to the tenant being imported: the record's
+/// `tenant` field (`id` for the tenant record) must name it, so an edited export
+/// cannot plant another tenant's records. A body that is not a JSON object is left to
+/// the reads, which report it as corrupt.
+fn body_in_tenant(body: &str, table: &Table, tenant: &Value) -> bool {
+    let Ok(Value::Object(record)) = serde_json::from_str::<Value>(body) else {
+        return true;
+    };
+    let field = if table.name == "tenants" {
+        "id"
+    } else {
+        "tenant"
+    };
+    record.get(field).is_none_or(|t| t == tenant)
 }
 
 /// What a per-person section selects by, after the tenant.
