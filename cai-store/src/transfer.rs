@@ -558,5 +558,17 @@ mod tests {
         ));
         let mut r: &[u8] = b"";
         assert!(!read_line(&mut r, &mut buf, 1).unwrap());
+        // The documented limit, exactly: 16 MiB is a line, one byte more is not.
+        assert_eq!(MAX_LINE, 16 << 20);
+        let mut exact = vec![b'x'; MAX_LINE];
+        let mut r: &[u8] = &exact;
+        assert!(matches!(
+            read_line(&mut r, &mut buf, 1),
+            Err(TransferError::Truncated)
+        ));
+        exact.push(b'\n');
+        let mut r: &[u8] = &exact;
+        assert!(read_line(&mut r, &mut buf, 1).unwrap());
+        assert_eq!(buf.len(), MAX_LINE);
     }
 }

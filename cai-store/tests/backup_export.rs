@@ -123,6 +123,11 @@ async fn backup_and_restore_never_overwrite_and_refuse_a_damaged_file() {
         Err(BackupError::Exists(_))
     ));
     assert_eq!(std::fs::read(&taken).unwrap(), b"keep me");
+    // Another failure to create the target is I/O, not "exists".
+    assert!(matches!(
+        SqliteStore::restore_from(&backup, dir.path().join("no-such-dir").join("r.db")).await,
+        Err(BackupError::Io(_))
+    ));
     // The restored copy is upgraded and written; the backup stays as it was.
     let restored = SqliteStore::restore_from(&backup, dir.path().join("r.db"))
         .await
