@@ -59,9 +59,16 @@
 //!   storage) implement cai-core's [`BlobStore`](cai_core::ports::BlobStore): sealed
 //!   streams in and out in chunks, visible only when complete, limits explicit.
 //!
+//! - Backup, restore, export (R-O2, R-P5): an online SQLite backup
+//!   (`SqliteStore::backup_to`, `VACUUM INTO`) and restore
+//!   (`SqliteStore::restore_from`); on both backends a tenant export/import in a
+//!   versioned JSON-lines format ([`transfer`]) that moves a tenant between stores and
+//!   backends with its audit chain intact, and a per-person export (GDPR art. 15/20,
+//!   `export_person`). `pg_dump`/PITR for PostgreSQL are documented in `docs/STORE.md`.
+//!
 //! ## What it does not do (yet)
 //! A tenant router over several stores,
-//! the retention engine, backup/restore/export and
+//! the retention engine and
 //! reports are not part of this crate yet. See `docs/STORE.md`.
 
 pub mod audit_chain;
@@ -69,6 +76,7 @@ pub mod blobs;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sqlite;
+pub mod transfer;
 
 mod codec;
 mod error;

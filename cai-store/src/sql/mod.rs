@@ -12,6 +12,7 @@ mod content;
 mod directory;
 mod keys;
 mod sessions;
+mod transfer;
 
 use super::driver::Engine;
 

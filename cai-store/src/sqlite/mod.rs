@@ -14,6 +14,7 @@
 //! - **Parameterised.** Every value reaches SQLite as a bound parameter; the SQL text is
 //!   constant (listings pick one of a few constant fragments by page order).
 
+mod backup;
 mod driver;
 // The shared SQL, compiled here against this backend's `driver` (and once more in the
 // other backend): one source on purpose, so clippy's guard against a file loaded twice
@@ -34,6 +35,7 @@ use sqlx::sqlite::{
 };
 
 use crate::OpenError;
+pub use backup::BackupError;
 
 /// How long a connection waits for a lock another connection (or process) holds.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
