@@ -178,7 +178,10 @@ impl AuthRejection {
             code: self.code().to_owned(),
             message: self.to_string(),
             retry_after_secs: match self {
-                Self::TooManyRequests { retry_after } => Some(retry_after.as_secs().max(1)),
+                // Rounded up: a client that waits what it was told is not too early.
+                Self::TooManyRequests { retry_after } => {
+                    Some((retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1))
+                }
                 _ => None,
             },
         }
@@ -395,9 +398,16 @@ mod tests {
         let throttled = AuthRejection::TooManyRequests {
             retry_after: Duration::from_millis(2500),
         };
-        assert_eq!(throttled.body().retry_after_secs, Some(2));
+        // Rounded up, never below one second.
+        assert_eq!(throttled.body().retry_after_secs, Some(3));
+        for (ms, secs) in [(3000, 3), (3001, 4), (1, 1), (0, 1)] {
+            let t = AuthRejection::TooManyRequests {
+                retry_after: Duration::from_millis(ms),
+            };
+            assert_eq!(t.body().retry_after_secs, Some(secs), "{ms} ms");
+        }
         let r = throttled.into_response();
-        assert_eq!(r.headers()[header::RETRY_AFTER], "2");
+        assert_eq!(r.headers()[header::RETRY_AFTER], "3");
         assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
         assert!(r.headers().get(header::WWW_AUTHENTICATE).is_none());
     }

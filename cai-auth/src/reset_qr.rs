@@ -40,6 +40,11 @@ pub struct ResetChallenge {
     pub expires_at: Timestamp,
     /// The administrator who approved the reset and must confirm the challenge.
     pub approver: AccountId,
+    /// The token that sets the password once the approver confirmed this challenge
+    /// (`complete_recovery`). Showing the challenge replaced the mailed token (and any
+    /// earlier one): only the screen that showed the code the approver confirmed can
+    /// set the password — someone who also reads the user's mailbox cannot.
+    pub token: Zeroizing<String>,
 }
 
 impl fmt::Debug for ResetChallenge {
@@ -49,6 +54,7 @@ impl fmt::Debug for ResetChallenge {
             .field("qr_svg", &"<redacted>")
             .field("expires_at", &self.expires_at)
             .field("approver", &self.approver)
+            .field("token", &"<redacted>")
             .finish()
     }
 }
@@ -68,8 +74,11 @@ fn normalise(input: &str) -> Option<Zeroizing<String>> {
 
 impl Authenticator {
     /// The subject's side of the QR step: with the mailed four-eyes token, shows a
-    /// fresh one-time challenge (QR code and text) for the approver to confirm. Each
-    /// call replaces the previous challenge and withdraws an earlier confirmation.
+    /// fresh one-time challenge (QR code and text) for the approver to confirm, and
+    /// replaces the token with a new one ([`ResetChallenge::token`], same end) that only
+    /// this screen holds: the password is set with it, the mailed one stops working.
+    /// Each call replaces the previous challenge and token and withdraws an earlier
+    /// confirmation.
     /// Token failures are [`AuthError::InvalidToken`] (counted like
     /// [`complete_recovery`](Self::complete_recovery)'s); a token without an approved
     /// reset is [`AuthError::ResetIncomplete`].
@@ -137,8 +146,13 @@ impl Authenticator {
                 });
                 reset.verified_at = None;
                 reset.verified_until = None;
+                // The mailed token is used up here: a fresh one, ending when it did,
+                // goes to this screen only.
+                let (new_token, mut stored) =
+                    self.new_recovery_token(tenant, account, now, true)?;
+                stored.expires_at = live.token.expires_at;
                 let record = RecoveryRecord {
-                    token: live.record.value.token.clone(),
+                    token: Some(stored),
                     reset: Some(reset),
                 };
                 let mut tx = AuthTx::new(
@@ -175,6 +189,7 @@ impl Authenticator {
                             qr_svg,
                             expires_at: Timestamp::from_unix_millis(expires_at),
                             approver,
+                            token: new_token,
                         });
                     }
                     Err(e) if conflict(&e) => {}

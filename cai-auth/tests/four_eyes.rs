@@ -44,10 +44,17 @@ fn denied(r: &Result<impl std::fmt::Debug, AuthError>) -> Option<DenyReason> {
     }
 }
 
-async fn show(f: &Fixture, token: &str) -> Result<ResetChallenge, AuthError> {
-    f.auth
+/// Shows the challenge with `token`; on success `token` becomes the challenge's
+/// token, the only one that can set the password from then on.
+async fn show(f: &Fixture, token: &mut String) -> Result<ResetChallenge, AuthError> {
+    let shown = f
+        .auth
         .show_reset_challenge(f.tenant.id, token, RequestMeta::default())
-        .await
+        .await;
+    if let Ok(c) = &shown {
+        *token = c.token.to_string();
+    }
+    shown
 }
 
 /// Starts a self-service reset of the counsellor and has the fixture's admin approve
@@ -79,14 +86,15 @@ async fn a_self_requested_reset_is_approved_verified_and_completed() {
     assert_eq!(status.approved_by, Some(f.admin.id));
     let mail = mails_to(&f, KIM).pop().unwrap();
     assert!(mail.body.contains("Alex Admin approved"));
-    let token = token_in(&mail).unwrap();
+    let mut token = token_in(&mail).unwrap();
+    let mailed = token.clone();
 
     // Approved is not enough: the QR step first.
     assert!(matches!(
         complete(&f, &token, NEW_PASSWORD).await,
         Err(AuthError::ResetIncomplete)
     ));
-    let challenge = show(&f, &token).await.unwrap();
+    let challenge = show(&f, &mut token).await.unwrap();
     assert_eq!(challenge.approver, f.admin.id);
     assert!(challenge.qr_svg.contains("<svg"));
     let code = challenge.code.as_str();
@@ -105,6 +113,17 @@ async fn a_self_requested_reset_is_approved_verified_and_completed() {
         .unwrap();
     assert!(status.verified_at.is_some() && !status.challenge_pending);
 
+    // Someone who also reads the mailbox holds the mailed token: after the challenge
+    // was shown it sets nothing, not even once the approver confirmed.
+    assert_ne!(mailed, token);
+    assert!(matches!(
+        complete(&f, &mailed, "Eindringling-am-Deich-1").await,
+        Err(AuthError::InvalidToken)
+    ));
+    assert!(matches!(
+        show(&f, &mut mailed.clone()).await,
+        Err(AuthError::InvalidToken)
+    ));
     complete(&f, &token, NEW_PASSWORD).await.unwrap();
     assert!(matches!(
         f.auth
@@ -176,8 +195,8 @@ async fn an_admin_requests_on_the_owners_behalf_and_another_approves_and_confirm
         .approve_password_reset(&strong(&f, &admin2), f.tenant.id, counsellor.id)
         .await
         .unwrap();
-    let token = mailed_token(&f, KIM);
-    let challenge = show(&f, &token).await.unwrap();
+    let mut token = mailed_token(&f, KIM);
+    let challenge = show(&f, &mut token).await.unwrap();
     assert_eq!(challenge.approver, admin2.id);
     // Nor can the requester confirm.
     let confirmed_by_requester = f
@@ -307,7 +326,7 @@ async fn admins_of_another_tenant_cannot_approve() {
 #[tokio::test]
 async fn the_qr_step_cannot_be_skipped_or_replayed() {
     let (f, admin2, counsellor) = setup().await;
-    let token = approved(&f, &counsellor).await;
+    let mut token = approved(&f, &counsellor).await;
     let admin = f.admin_caller();
     let confirm = |caller: cai_core::Caller, code: String| {
         let auth = f.auth.clone();
@@ -322,7 +341,7 @@ async fn the_qr_step_cannot_be_skipped_or_replayed() {
         confirm(admin, "ABCD-EFGH-IJKL-MNOP".to_owned()).await,
         Err(AuthError::WrongCode)
     ));
-    let first = show(&f, &token).await.unwrap();
+    let first = show(&f, &mut token).await.unwrap();
     // Another admin than the approver cannot confirm.
     let r = confirm(strong(&f, &admin2), first.code.to_string()).await;
     assert_eq!(denied(&r), Some(DenyReason::NoRelation));
@@ -333,7 +352,7 @@ async fn the_qr_step_cannot_be_skipped_or_replayed() {
         Err(AuthError::WrongCode)
     ));
     // A new challenge withdraws the confirmation; the old code does not fit it.
-    let second = show(&f, &token).await.unwrap();
+    let second = show(&f, &mut token).await.unwrap();
     assert_ne!(first.code, second.code);
     assert!(matches!(
         complete(&f, &token, NEW_PASSWORD).await,
@@ -347,7 +366,7 @@ async fn the_qr_step_cannot_be_skipped_or_replayed() {
     complete(&f, &token, NEW_PASSWORD).await.unwrap();
     // Done: neither the challenge nor the token works again.
     assert!(matches!(
-        show(&f, &token).await,
+        show(&f, &mut token).await,
         Err(AuthError::InvalidToken)
     ));
     assert!(confirm(admin, second.code.to_string()).await.is_err());
@@ -356,7 +375,7 @@ async fn the_qr_step_cannot_be_skipped_or_replayed() {
 #[tokio::test]
 async fn wrong_codes_void_a_challenge_and_every_step_expires() {
     let (f, _, counsellor) = setup().await;
-    let token = approved(&f, &counsellor).await;
+    let mut token = approved(&f, &counsellor).await;
     // A fresh caller each time: the clock moves past the re-authentication window.
     let confirm = |code: String| {
         let (auth, caller) = (f.auth.clone(), f.admin_caller());
@@ -368,7 +387,7 @@ async fn wrong_codes_void_a_challenge_and_every_step_expires() {
     };
     let recovery = f.auth.config().recovery.clone();
 
-    let c = show(&f, &token).await.unwrap();
+    let c = show(&f, &mut token).await.unwrap();
     let wrong = if c.code.starts_with('A') {
         "BBBB-BBBB-BBBB-BBBB"
     } else {
@@ -392,7 +411,7 @@ async fn wrong_codes_void_a_challenge_and_every_step_expires() {
     );
 
     // A challenge expires.
-    let c = show(&f, &token).await.unwrap();
+    let c = show(&f, &mut token).await.unwrap();
     f.clock.advance(recovery.challenge_validity);
     assert!(matches!(
         confirm(c.code.to_string()).await,
@@ -400,7 +419,7 @@ async fn wrong_codes_void_a_challenge_and_every_step_expires() {
     ));
 
     // So does a confirmation.
-    let c = show(&f, &token).await.unwrap();
+    let c = show(&f, &mut token).await.unwrap();
     confirm(c.code.to_string()).await.unwrap();
     f.clock.advance(recovery.challenge_validity);
     assert!(matches!(
@@ -409,7 +428,7 @@ async fn wrong_codes_void_a_challenge_and_every_step_expires() {
     ));
 
     // Within the token's validity a fresh round still works.
-    let c = show(&f, &token).await.unwrap();
+    let c = show(&f, &mut token).await.unwrap();
     confirm(c.code.to_string()).await.unwrap();
     complete(&f, &token, NEW_PASSWORD).await.unwrap();
 }
@@ -429,10 +448,10 @@ async fn a_request_lapses_and_an_approved_reset_lapses_with_its_token() {
         "{late:?}"
     );
 
-    let token = approved(&f, &counsellor).await;
+    let mut token = approved(&f, &counsellor).await;
     f.clock.advance(recovery.token_validity);
     assert!(matches!(
-        show(&f, &token).await,
+        show(&f, &mut token).await,
         Err(AuthError::InvalidToken)
     ));
     assert!(
@@ -454,19 +473,19 @@ async fn a_request_lapses_and_an_approved_reset_lapses_with_its_token() {
 #[tokio::test]
 async fn asking_again_keeps_a_pending_approval_and_a_cancellation_ends_it() {
     let (f, admin2, counsellor) = setup().await;
-    let token = approved(&f, &counsellor).await;
+    let mut token = approved(&f, &counsellor).await;
     let mails = f.mailer.sent().len();
     // Someone who knows the address asks again: nothing changes, nobody is mailed.
     begin(&f, KIM).await.unwrap();
     assert_eq!(f.mailer.sent().len(), mails);
-    show(&f, &token).await.unwrap();
+    show(&f, &mut token).await.unwrap();
 
     f.auth
         .cancel_password_reset(&strong(&f, &admin2), f.tenant.id, counsellor.id)
         .await
         .unwrap();
     assert!(matches!(
-        show(&f, &token).await,
+        show(&f, &mut token).await,
         Err(AuthError::InvalidToken)
     ));
     assert!(matches!(
@@ -532,7 +551,7 @@ async fn custom_roles_that_administer_or_counsel_need_four_eyes_too() {
 #[tokio::test]
 async fn only_the_approver_approves_again_and_that_withdraws_the_old_token() {
     let (f, admin2, counsellor) = setup().await;
-    let first = approved(&f, &counsellor).await;
+    let mut first = approved(&f, &counsellor).await;
     // A second administrator cannot take the approval over.
     let taken = f
         .auth
@@ -547,13 +566,13 @@ async fn only_the_approver_approves_again_and_that_withdraws_the_old_token() {
         .approve_password_reset(&f.admin_caller(), f.tenant.id, counsellor.id)
         .await
         .unwrap();
-    let second = mailed_token(&f, KIM);
+    let mut second = mailed_token(&f, KIM);
     assert_ne!(first, second);
     assert!(matches!(
-        show(&f, &first).await,
+        show(&f, &mut first).await,
         Err(AuthError::InvalidToken)
     ));
-    let c = show(&f, &second).await.unwrap();
+    let c = show(&f, &mut second).await.unwrap();
     assert_eq!(c.approver, f.admin.id);
 }
 
