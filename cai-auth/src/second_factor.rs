@@ -331,23 +331,9 @@ impl Authenticator {
                     .await?
             }
         }
-        // The ticket is used up: of two racing completions one finds it gone.
-        let Some(entry) = self
-            .remove_token(&store, &presented, TokenPurpose::SecondFactor)
-            .await?
-        else {
-            return Err(AuthError::InvalidToken);
-        };
-        // After an OpenID Connect first step the password played no part.
-        let password = if entry.external {
-            None
-        } else {
-            Some(
-                records::load::<PasswordRecord>(&store, tenant, account)
-                    .await?
-                    .ok_or(AuthError::InvalidToken)?,
-            )
-        };
+        let password = self
+            .take_second_factor_ticket(&store, &presented, tenant, account)
+            .await?;
         let authentication = Authentication {
             second_factor: true,
             at: self.now(),
@@ -360,6 +346,32 @@ impl Authenticator {
             &request,
         )
         .await
+    }
+
+    /// Uses up a second-factor ticket (of two racing completions one finds it gone:
+    /// [`AuthError::InvalidToken`]) and loads the password record the end of the login
+    /// checks — `None` when the first step was an OpenID Connect login, where the
+    /// password played no part.
+    pub(crate) async fn take_second_factor_ticket(
+        &self,
+        store: &DynStore,
+        presented: &crate::token::Presented,
+        tenant: TenantId,
+        account: AccountId,
+    ) -> Result<Option<records::Versioned<PasswordRecord>>> {
+        let Some(entry) = self
+            .remove_token(store, presented, TokenPurpose::SecondFactor)
+            .await?
+        else {
+            return Err(AuthError::InvalidToken);
+        };
+        if entry.external {
+            return Ok(None);
+        }
+        records::load::<PasswordRecord>(store, tenant, account)
+            .await?
+            .ok_or(AuthError::InvalidToken)
+            .map(Some)
     }
 
     /// Checks `code` — a TOTP code, or (at login) an unused recovery code — against the

@@ -33,7 +33,7 @@ use crate::audit::AuthTx;
 use crate::authenticator::Authenticator;
 use crate::error::{AuthError, Result};
 use crate::login::{AttemptKeys, LoginOutcome};
-use crate::records::{self, PasswordRecord, TokenPurpose, TokenRecord, Versioned};
+use crate::records::{self, TokenPurpose, TokenRecord, Versioned};
 use crate::sessions::{IssuedSession, RETRIES, caller_vouched_by_host};
 use crate::token::{Presented, Token};
 
@@ -551,22 +551,9 @@ impl Authenticator {
                 AuthError::LoginFailed => AuthError::WrongCode,
                 e => e,
             })?;
-        let Some(entry) = self
-            .remove_token(&store, &presented, TokenPurpose::SecondFactor)
-            .await?
-        else {
-            return Err(AuthError::InvalidToken);
-        };
-        // After an OpenID Connect first step the password played no part.
-        let password = if entry.external {
-            None
-        } else {
-            Some(
-                records::load::<PasswordRecord>(&store, tenant, account)
-                    .await?
-                    .ok_or(AuthError::InvalidToken)?,
-            )
-        };
+        let password = self
+            .take_second_factor_ticket(&store, &presented, tenant, account)
+            .await?;
         let mut tx = AuthTx::new(
             tenant,
             self.now(),
