@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex, PoisonError};
 
-use cai_core::id::TenantId;
 use cai_core::ports::{StoreError, StoreResult};
 use sqlx::postgres::{PgArguments, PgPool};
 
@@ -38,7 +37,7 @@ impl PgStore {
 
     /// A write transaction that first takes the schema's `batch_lock` row, so it runs
     /// alone among the schema's batches, as on SQLite.
-    pub(crate) async fn begin_write(&self, _tenant: TenantId) -> StoreResult<Tx> {
+    pub(crate) async fn begin_write(&self) -> StoreResult<Tx> {
         let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
         // Waits for every batch on this schema that holds the lock to finish.
         sqlx::query("SELECT id FROM batch_lock FOR UPDATE")

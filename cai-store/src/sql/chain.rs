@@ -47,7 +47,7 @@ impl Engine {
     /// Chains audit entries written before the chain existed (see
     /// `chain_legacy_audit`); called on open.
     pub(crate) async fn chain_legacy(&self) -> StoreResult<u64> {
-        let mut tx = self.begin_write(TenantId::from_bytes([0; 16])).await?;
+        let mut tx = self.begin_write().await?;
         let chained = super::apply::chain_legacy_audit(&mut tx).await?;
         tx.commit().await.map_err(StoreError::backend)?;
         Ok(chained)
@@ -62,7 +62,7 @@ impl Engine {
         signer: &AuditSigner,
         at: Timestamp,
     ) -> StoreResult<Option<Checkpoint>> {
-        let mut tx = self.begin_write(tenant).await?;
+        let mut tx = self.begin_write().await?;
         let q =
             query("SELECT seq, hash FROM audit_events WHERE tenant = ? ORDER BY seq DESC LIMIT 1")
                 .bind(tenant.blob());
@@ -167,7 +167,7 @@ impl Engine {
         subject: SubjectId,
     ) -> StoreResult<u64> {
         let who = subject_blob(subject);
-        let mut tx = self.begin_write(tenant).await?;
+        let mut tx = self.begin_write().await?;
         let q = query(
             "UPDATE audit_events SET detail = NULL, origin = NULL WHERE tenant = ? \
              AND (subject = ? OR about = ?) AND (detail IS NOT NULL OR origin IS NOT NULL)",
@@ -193,7 +193,7 @@ impl Engine {
         tenant: TenantId,
         before: Timestamp,
     ) -> StoreResult<u64> {
-        let mut tx = self.begin_write(tenant).await?;
+        let mut tx = self.begin_write().await?;
         let q = query(
             "UPDATE audit_events SET origin = NULL WHERE tenant = ? AND at < ? AND origin IS NOT NULL",
         )

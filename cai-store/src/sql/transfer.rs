@@ -116,7 +116,7 @@ impl Engine {
             return Err(TransferError::NotAnExport);
         }
         let tenant = parse_header(&buf)?;
-        let mut tx = self.begin_write(tenant).await?;
+        let mut tx = self.begin_write().await?;
         let result = import_rows(&mut tx, tenant, input, &mut buf).await;
         match result {
             Ok(()) => {

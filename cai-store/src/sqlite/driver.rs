@@ -1,7 +1,6 @@
 //! What the shared SQL (`src/sql/`) needs to know of SQLite: its connection, row and
 //! query types. SQLite takes the shared `?` placeholders as they are.
 
-use cai_core::id::TenantId;
 use cai_core::ports::{StoreError, StoreResult};
 use sqlx::sqlite::{SqliteArguments, SqlitePool};
 
@@ -34,7 +33,7 @@ impl SqliteStore {
 
     /// A write transaction: `BEGIN IMMEDIATE` on the one writer connection, so it
     /// sees no other batch from its first read on.
-    pub(crate) async fn begin_write(&self, _tenant: TenantId) -> StoreResult<Tx> {
+    pub(crate) async fn begin_write(&self) -> StoreResult<Tx> {
         self.writer
             .begin_with("BEGIN IMMEDIATE")
             .await

@@ -180,7 +180,7 @@ impl Store for SqliteStore {
         {
             return Err(StoreError::TenantMismatch);
         }
-        let mut tx = self.begin_write(batch.tenant).await?;
+        let mut tx = self.begin_write().await?;
         let tenant = batch.tenant;
         for write in batch.writes {
             if let Err(e) = sql::apply::apply(&mut tx, tenant, write).await {
