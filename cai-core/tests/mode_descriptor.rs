@@ -381,3 +381,101 @@ async fn not_after_content_not_in_end_to_end_sessions_not_when_closed() {
         .await;
     assert!(matches!(r, Err(Error::SessionClosed)), "{r:?}");
 }
+
+#[tokio::test]
+async fn a_tenant_that_requires_descriptors_takes_no_content_before_one() {
+    let w = World::new();
+    let org = w.org("Nord").await;
+    let (_, admin) = w.member(&org, "Ada", BuiltinRole::TenantAdmin).await;
+    let o = owner(&w, &org).await;
+    let plain = || ContentBody::plain(b"hello".to_vec());
+    let refused = |r: Result<_, Error>| {
+        matches!(
+            r,
+            Err(Error::Conflict {
+                what: "session",
+                ..
+            })
+        )
+    };
+
+    // An item from before the requirement, in a session without a descriptor.
+    let mut settings = org.tenant.settings.clone();
+    settings.allow_message_editing = true;
+    w.svc
+        .update_tenant_settings(&admin, org.id(), settings.clone())
+        .await
+        .unwrap();
+    let early = create(&w.svc, &o, &org, SessionMode::ServerManaged).await;
+    let item = w
+        .svc
+        .post_content(&o.caller, org.id(), early, ContentKind::Message, plain())
+        .await
+        .unwrap();
+
+    settings.require_mode_descriptor = true;
+    let t = w
+        .svc
+        .update_tenant_settings(&admin, org.id(), settings)
+        .await
+        .unwrap();
+    assert!(t.settings.require_mode_descriptor);
+    let r = w
+        .svc
+        .edit_content(&o.caller, org.id(), early, item.id, plain())
+        .await;
+    assert!(refused(r), "editing without a descriptor");
+    let r = w
+        .svc
+        .post_content(&o.caller, org.id(), early, ContentKind::Message, plain())
+        .await;
+    assert!(refused(r), "posting without a descriptor");
+    assert_eq!(w.store.versions(org.id(), item.id).await.unwrap().len(), 1);
+
+    // The refusal comes before the body is looked at: in a client-sealed session even
+    // a well-formed envelope is refused.
+    let s = create(&w.svc, &o, &org, SessionMode::SessionKey).await;
+    let sealed = envelope::seal(
+        &cai_crypto::DataKey::generate(cai_crypto::KeyEpoch(0)).unwrap(),
+        &ItemContext::new(b"t", b"s", b"i", 1, ContentKind::Message),
+        b"x",
+    )
+    .unwrap();
+    let r = w
+        .svc
+        .post_content(
+            &o.caller,
+            org.id(),
+            s,
+            ContentKind::Message,
+            ContentBody::Sealed(SealedBody::new(sealed).unwrap()),
+        )
+        .await;
+    assert!(refused(r), "client-sealed session without a descriptor");
+
+    // With the descriptor attached, content is taken again.
+    let s = create(&w.svc, &o, &org, SessionMode::ServerManaged).await;
+    let r = w
+        .svc
+        .post_content(&o.caller, org.id(), s, ContentKind::Message, plain())
+        .await;
+    assert!(refused(r));
+    w.svc
+        .attach_mode_descriptor(
+            &o.caller,
+            org.id(),
+            s,
+            o.sign(&org, s, SessionMode::ServerManaged),
+        )
+        .await
+        .unwrap();
+    let item = w
+        .svc
+        .post_content(&o.caller, org.id(), s, ContentKind::Message, plain())
+        .await
+        .unwrap();
+    w.svc
+        .edit_content(&o.caller, org.id(), s, item.id, plain())
+        .await
+        .unwrap();
+}

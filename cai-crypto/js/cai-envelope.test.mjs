@@ -38,6 +38,7 @@ const ctxOf = (c) => ({
   item: fromHex(c.item),
   version: c.version,
   kind: c.kind,
+  ...(c.mode === undefined ? {} : { mode: fromHex(c.mode) }),
 });
 
 /** The context as test_support encodes it: byte ids and a kind code. */

@@ -120,6 +120,15 @@ async function genVectors() {
       nonce_seq: 0xffffffff,
       nonce_random: range(0xe0, 8),
     },
+    {
+      name: 'message-with-mode',
+      comment:
+        'a chat message in a session with a signed mode descriptor: the context ends with 0x01 and the 32-byte binding (SHA-256 of the descriptor, docs/E2E.md section 5)',
+      context: { ...ctx('msg-2', 1, 1), mode: range(0x60, 32) },
+      plaintext: hexOf('Only under the mode my counsellor signed.'),
+      nonce_seq: 2,
+      nonce_random: range(0xf0, 8),
+    },
   ];
   const valid = [];
   for (const v of inputs) {

@@ -541,6 +541,7 @@ fn fixed_vectors_open_and_every_intermediate_matches() {
     let valid = v["valid"].as_array().unwrap();
     assert!(valid.len() >= 2);
     assert!(valid.iter().any(|c| c["plaintext"] == ""));
+    assert!(valid.iter().any(|c| c["context"].get("mode").is_some()));
     for c in valid {
         let name = c["name"].as_str().unwrap();
         let k = key_from_json(c);

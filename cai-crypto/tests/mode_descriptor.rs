@@ -291,3 +291,84 @@ fn streams_carry_the_binding_too() {
     });
     assert!(refused.is_err());
 }
+
+// ---------------------------------------------------------------------------------------
+// Known-answer vector (tests/vectors/cai/mode_descriptor_v1.json): what an independent
+// implementation checks its parser, signature check and binding against.
+// ---------------------------------------------------------------------------------------
+
+fn descriptor_vectors() -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/vectors/cai/mode_descriptor_v1.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn hex_of(v: &serde_json::Value, field: &str) -> Vec<u8> {
+    hex::decode(
+        v[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("missing {field}")),
+    )
+    .unwrap()
+}
+
+#[test]
+fn known_answer_vectors_sign_parse_and_bind_alike() {
+    use sha2::Digest;
+    let v = descriptor_vectors();
+    let cases = v["valid"].as_array().unwrap();
+    assert_eq!(cases.len(), 4, "one vector per mode");
+    for c in cases {
+        let name = c["name"].as_str().unwrap();
+        let seed: [u8; 32] = hex_of(c, "creator_seed").try_into().unwrap();
+        let key = IdentityKey::from_seed(&cai_crypto::SecretBytes::from_bytes(seed));
+        assert_eq!(
+            hex::encode(key.public().to_bytes()),
+            c["creator_key"],
+            "{name}: public key"
+        );
+        let mode =
+            SessionMode::from_code(u8::try_from(c["mode"].as_u64().unwrap()).unwrap()).unwrap();
+        let account = AccountRef::new(&hex_of(c, "creator")).unwrap();
+        let (tenant, session) = (hex_of(c, "tenant"), hex_of(c, "session"));
+        // Ed25519 is deterministic: signing again gives the vector's bytes.
+        let d = ModeDescriptor::sign(&key, &account, &tenant, &session, mode).unwrap();
+        let bytes = hex_of(c, "descriptor");
+        assert_eq!(hex::encode(d.as_bytes()), c["descriptor"], "{name}: bytes");
+        // The signed message is the context label and every byte before the signature.
+        let mut message = b"cai e2e signature v2".to_vec();
+        message.extend_from_slice(&bytes[..bytes.len() - 64]);
+        assert_eq!(
+            hex::encode(&message),
+            c["signed_message"],
+            "{name}: message"
+        );
+        key.public()
+            .verify(&message, &bytes[bytes.len() - 64..])
+            .unwrap();
+        // The binding is SHA-256 of the bytes.
+        assert_eq!(
+            hex::encode(sha2::Sha256::digest(&bytes)),
+            c["binding"],
+            "{name}: binding"
+        );
+        assert_eq!(hex::encode(d.binding().0), c["binding"]);
+        let parsed = ModeDescriptor::parse(&bytes).unwrap();
+        assert_eq!(
+            (parsed.mode(), parsed.tenant(), parsed.session()),
+            (mode, &tenant[..], &session[..])
+        );
+        let mut trust = TrustStore::strict();
+        trust.pin(account.clone(), key.public()).unwrap();
+        ModeDescriptor::accept(&bytes, &tenant, &session, &account, mode, &mut trust).unwrap();
+    }
+    for c in v["invalid"].as_array().unwrap() {
+        let name = c["name"].as_str().unwrap();
+        let err = format!(
+            "{:?}",
+            ModeDescriptor::parse(&hex_of(c, "descriptor")).unwrap_err()
+        );
+        let variant: String = err.chars().take_while(|c| c.is_alphanumeric()).collect();
+        assert_eq!(variant, c["error"].as_str().unwrap(), "{name}");
+    }
+}

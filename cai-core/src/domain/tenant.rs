@@ -59,6 +59,17 @@ pub struct TenantSettings {
     /// `false`.
     #[serde(default)]
     pub allow_message_editing: bool,
+    /// Whether content outside end-to-end mode needs the session's signed mode
+    /// descriptor first (`docs/E2E.md` §5): until the owner attached it
+    /// ([`Counselling::attach_mode_descriptor`]), posting and editing content is
+    /// `conflict`, so no client — and not the server itself in server-managed mode —
+    /// seals anything under a mode only the server vouches for. End-to-end sessions
+    /// carry their descriptor in the group and need no attachment. Left out of JSON
+    /// input: `false`.
+    ///
+    /// [`Counselling::attach_mode_descriptor`]: crate::service::Counselling::attach_mode_descriptor
+    #[serde(default)]
+    pub require_mode_descriptor: bool,
 }
 
 impl TenantSettings {
@@ -92,6 +103,7 @@ impl Default for TenantSettings {
             allow_history_sharing: false,
             admin_reauth_window: minutes(15),
             allow_message_editing: false,
+            require_mode_descriptor: false,
         }
     }
 }

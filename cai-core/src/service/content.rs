@@ -12,7 +12,7 @@ use super::context::ItemIds;
 use super::{Caller, Counselling};
 use crate::authz::Action;
 use crate::domain::{
-    AuditKind, AuditObject, Change, ContentItem, ContentVersion, SealedBody, Session,
+    AuditKind, AuditObject, Change, ContentItem, ContentVersion, SealedBody, Session, Tenant,
 };
 use crate::error::{Error, Result};
 use crate::id::{ItemId, SessionId, TenantId};
@@ -68,6 +68,21 @@ fn versioned(kind: ContentKind, messages_editable: bool) -> bool {
         ContentKind::Message => messages_editable,
         _ => false,
     }
+}
+
+/// Where the tenant requires signed mode descriptors, a session outside end-to-end mode
+/// takes content only once its owner attached one.
+fn descriptor_in_place(t: &Tenant, s: &Session) -> Result<()> {
+    if t.settings.require_mode_descriptor
+        && s.mode != SessionMode::EndToEnd
+        && s.mode_descriptor.is_none()
+    {
+        return Err(Error::Conflict {
+            what: "session",
+            reason: "the tenant requires the session's signed mode descriptor before content",
+        });
+    }
+    Ok(())
 }
 
 impl Counselling {
@@ -143,7 +158,9 @@ impl Counselling {
     /// content are `invalid_input`; plaintext over [`MAX_PLAINTEXT_LEN`] is `too_large`;
     /// a body that does not fit the mode (plaintext to a client-sealed session, an
     /// envelope to a server-managed one, an end-to-end post before epoch 0) is
-    /// `wrong_mode`.
+    /// `wrong_mode`. Where the tenant sets `require_mode_descriptor`, a session outside
+    /// end-to-end mode without its descriptor is `conflict` (checked after the room,
+    /// before the body).
     pub async fn post_content(
         &self,
         caller: &Caller,
@@ -159,11 +176,12 @@ impl Counselling {
                     reason: "key material is stored through the key operations",
                 });
             }
-            let (store, _, mut s, _, decision) = self
+            let (store, t, mut s, _, decision) = self
                 .session_action(caller, tenant, session, Action::PostContent)
                 .await?;
             self.room_keeps_content(&store, &s).await?;
             let id = ItemId::random()?;
+            descriptor_in_place(&t, &s)?;
             let sealed = self.seal_body(&store, &s, id, 1, kind, body).await?;
             let mut tx = self.tx_of(caller, tenant);
             let item = ContentItem {
@@ -343,7 +361,9 @@ impl Counselling {
     /// Adds a new version to one's own document, note or whiteboard — or chat message,
     /// where the tenant allows editing messages (`allow_message_editing`) — (R-S5).
     /// Every earlier version stays stored and readable, and the edit is audited.
-    /// Needs `EditContent` as the item's author.
+    /// Needs `EditContent` as the item's author. Where the tenant sets
+    /// `require_mode_descriptor`, editing in a session without its descriptor is
+    /// `conflict`, as posting is.
     pub async fn edit_content(
         &self,
         caller: &Caller,
@@ -379,6 +399,7 @@ impl Counselling {
             what: "item",
             reason: "too many versions",
         })?;
+        descriptor_in_place(&t, &s)?;
         let sealed = self
             .seal_body(&store, &s, item, version, i.kind, body)
             .await?;

@@ -198,6 +198,13 @@ impl Counselling {
                         Some(settings.allow_message_editing),
                     ));
                 }
+                if before.require_mode_descriptor != settings.require_mode_descriptor {
+                    changes.push(Change::new(
+                        "settings.require_mode_descriptor",
+                        Some(before.require_mode_descriptor),
+                        Some(settings.require_mode_descriptor),
+                    ));
+                }
                 if changes.is_empty() {
                     if *before != settings {
                         // A setting without its own line above still changes, and is audited.

@@ -24,6 +24,7 @@ fn tenants() {
         allow_history_sharing: true,
         admin_reauth_window: minutes(5),
         allow_message_editing: true,
+        require_mode_descriptor: true,
     };
     assert_json_snapshot!("tenant_settings", settings);
     round_trip(&settings);
