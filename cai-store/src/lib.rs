@@ -73,6 +73,7 @@
 
 pub mod audit_chain;
 pub mod blobs;
+pub mod keyvault;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sqlite;

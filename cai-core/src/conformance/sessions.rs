@@ -424,6 +424,40 @@ pub async fn listings(store: DynStore) {
         .is_empty()
     );
 
+    // Every session and guest of the tenant, by id, paged both ways; none elsewhere.
+    let (g1, g2): (GuestId, GuestId) = (ordered(50), ordered(51));
+    commit_ok(
+        &store,
+        t,
+        vec![
+            Write::InsertGuest(data::guest(t, g1, s1)),
+            Write::InsertGuest(data::guest(t, g2, s2)),
+        ],
+    )
+    .await;
+    let all = |r| read(r, "session ids");
+    assert_eq!(
+        all(store.session_ids(t, Page::first(10)).await),
+        vec![s1, s2]
+    );
+    assert_eq!(all(store.session_ids(t, Page::newest(1)).await), vec![s2]);
+    assert_eq!(
+        all(store.session_ids(t, Page::first(10).after(s1)).await),
+        vec![s2]
+    );
+    assert!(all(store.session_ids(elsewhere, Page::first(10)).await).is_empty());
+    let guests = |r| read(r, "guest ids");
+    assert_eq!(
+        guests(store.guest_ids(t, Page::first(10)).await),
+        vec![g1, g2]
+    );
+    assert_eq!(guests(store.guest_ids(t, Page::newest(1)).await), vec![g2]);
+    assert_eq!(
+        guests(store.guest_ids(t, Page::first(1).after(g1)).await),
+        vec![g2]
+    );
+    assert!(guests(store.guest_ids(elsewhere, Page::first(10)).await).is_empty());
+
     let groups: Vec<GroupId> = read(store.groups(t, Page::newest(2)).await, "groups")
         .iter()
         .map(|g| g.id)

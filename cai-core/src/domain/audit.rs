@@ -134,6 +134,14 @@ pub enum AuditKind {
     CredentialChanged,
     /// An account was locked after too many failures (R-A3).
     AccountLocked,
+    /// The retention engine deleted a closed session's content after its deadline and
+    /// shredded its keys (R-P2, R-P4).
+    SessionContentExpired,
+    /// The retention engine deleted a session without activity, content and keys
+    /// included (R-P2, R-P4).
+    SessionExpired,
+    /// The retention engine deleted a guest after its deadline (R-P2).
+    GuestDeleted,
 }
 
 /// One property's change. Values are short display strings, never secrets.

@@ -1,13 +1,14 @@
 //! [`LocalKeyProvider`]: tenant KEKs held in process memory.
 
-use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{PoisonError, RwLock};
 
 use async_trait::async_trait;
 use cai_crypto::DataKey;
 use cai_crypto::hierarchy::{Kek, KekRing, WrappedKey};
+use sha2::{Digest, Sha256};
 
 use crate::id::TenantId;
 use crate::ports::{KeyProvider, KeyProviderError};
@@ -19,9 +20,17 @@ use crate::ports::{KeyProvider, KeyProviderError};
 /// makes a new version current while older ones keep unwrapping. The KEKs are zeroized
 /// when the provider is dropped and never appear in `Debug`. They are not persisted:
 /// a deployment that must survive restarts loads them from its own key file or KMS.
+///
+/// [`shred`](KeyProvider::shred) can only *refuse* a context here: every session's keys
+/// are wrapped under the tenant KEK, so a copy of a wrapped key (a database backup)
+/// taken before still opens under that KEK in another process. Hosts that need
+/// shredding to reach backups use a provider with a key per context (cai-store's
+/// `VaultKeyProvider`).
 #[derive(Default)]
 pub struct LocalKeyProvider {
     rings: RwLock<BTreeMap<TenantId, KekRing>>,
+    /// SHA-256 of each shredded (tenant, context): refused from then on.
+    shredded: RwLock<BTreeSet<[u8; 32]>>,
 }
 
 impl LocalKeyProvider {
@@ -48,6 +57,21 @@ impl LocalKeyProvider {
             .get(&tenant)
             .map(KekRing::versions)
             .unwrap_or_default()
+    }
+
+    fn scope(tenant: TenantId, context: &[u8]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(tenant.as_bytes());
+        h.update(context);
+        h.finalize().into()
+    }
+
+    fn refuse_shredded(&self, tenant: TenantId, context: &[u8]) -> Result<(), KeyProviderError> {
+        let shredded = self.shredded.read().unwrap_or_else(PoisonError::into_inner);
+        if shredded.contains(&Self::scope(tenant, context)) {
+            return Err(KeyProviderError::Shredded);
+        }
+        Ok(())
     }
 
     fn with_ring<T>(
@@ -81,6 +105,7 @@ impl KeyProvider for LocalKeyProvider {
         key: &DataKey,
         context: &[u8],
     ) -> Result<WrappedKey, KeyProviderError> {
+        self.refuse_shredded(tenant, context)?;
         self.with_ring(tenant, |ring| ring.wrap(key, context).map_err(other))
     }
 
@@ -90,10 +115,19 @@ impl KeyProvider for LocalKeyProvider {
         wrapped: &WrappedKey,
         context: &[u8],
     ) -> Result<DataKey, KeyProviderError> {
+        self.refuse_shredded(tenant, context)?;
         self.with_ring(tenant, |ring| {
             ring.unwrap(wrapped, context)
                 .map_err(|_| KeyProviderError::Unwrap)
         })
+    }
+
+    async fn shred(&self, tenant: TenantId, context: &[u8]) -> Result<(), KeyProviderError> {
+        self.shredded
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(Self::scope(tenant, context));
+        Ok(())
     }
 }
 
@@ -210,6 +244,33 @@ mod tests {
             keys.wrap(t, &dek, b"").await,
             Err(KeyProviderError::Other(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn shredding_refuses_the_context_only() {
+        let keys = LocalKeyProvider::new();
+        let (t, other) = (tenant(), tenant());
+        keys.provision(t).await.unwrap();
+        keys.provision(other).await.unwrap();
+        let dek = DataKey::generate(KeyEpoch::INITIAL).unwrap();
+        let gone = keys.wrap(t, &dek, &ctx(b"s1")).await.unwrap();
+        let kept = keys.wrap(t, &dek, &ctx(b"s2")).await.unwrap();
+        let elsewhere = keys.wrap(other, &dek, &ctx(b"s1")).await.unwrap();
+        keys.shred(t, &ctx(b"s1")).await.unwrap();
+        keys.shred(t, &ctx(b"s1")).await.unwrap(); // idempotent
+        assert!(matches!(
+            keys.unwrap(t, &gone, &ctx(b"s1")).await,
+            Err(KeyProviderError::Shredded)
+        ));
+        assert!(matches!(
+            keys.wrap(t, &dek, &ctx(b"s1")).await,
+            Err(KeyProviderError::Shredded)
+        ));
+        assert_eq!(keys.unwrap(t, &kept, &ctx(b"s2")).await.unwrap(), dek);
+        assert_eq!(
+            keys.unwrap(other, &elsewhere, &ctx(b"s1")).await.unwrap(),
+            dek
+        );
     }
 
     #[tokio::test]

@@ -38,6 +38,20 @@ pub trait KeyProvider: Send + Sync {
         wrapped: &WrappedKey,
         context: &[u8],
     ) -> Result<DataKey, KeyProviderError>;
+    /// Crypto-shredding (R-P4): from now on nothing wrapped under `context` (one
+    /// session's keys: the service wraps each session's keys under its own context)
+    /// unwraps here, and wrapping under it is refused — both
+    /// [`KeyProviderError::Shredded`]. Idempotent; shredding a context never used
+    /// succeeds too.
+    ///
+    /// What it reaches depends on the provider, and a host should know which it has:
+    /// a provider that keeps a key per context and destroys it (cai-store's
+    /// `VaultKeyProvider`) makes every copy of the wrapped keys — in database
+    /// backups, exports, replicas — unreadable for good; one that wraps everything
+    /// under a tenant KEK can only refuse the context
+    /// ([`LocalKeyProvider`](crate::memory::LocalKeyProvider)), so a backup restored
+    /// beside the same KEK still opens.
+    async fn shred(&self, tenant: TenantId, context: &[u8]) -> Result<(), KeyProviderError>;
 }
 
 /// A key custody failure. Never carries key bytes.
@@ -50,6 +64,9 @@ pub enum KeyProviderError {
     /// Unwrapping failed: wrong context, unknown KEK version, or a tampered key.
     #[error("unwrap failed")]
     Unwrap,
+    /// The context was shredded ([`KeyProvider::shred`]): its keys are gone for good.
+    #[error("the key was shredded")]
+    Shredded,
     /// The provider failed otherwise (KMS unreachable, …).
     #[error("key provider: {0}")]
     Other(String),

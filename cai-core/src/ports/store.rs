@@ -598,6 +598,8 @@ pub trait DirectoryStore: Send + Sync {
     ) -> StoreResult<Vec<AccountId>>;
     /// A guest.
     async fn guest(&self, tenant: TenantId, id: GuestId) -> StoreResult<Option<Guest>>;
+    /// A page of every guest of the tenant, by id (the retention engine walks them).
+    async fn guest_ids(&self, tenant: TenantId, page: Page<GuestId>) -> StoreResult<Vec<GuestId>>;
     /// A role.
     async fn role(&self, tenant: TenantId, id: RoleId) -> StoreResult<Option<Role>>;
     /// All roles of a tenant, by id.
@@ -626,6 +628,12 @@ pub trait SessionStore: Send + Sync {
         &self,
         tenant: TenantId,
         subject: SubjectId,
+        page: Page<SessionId>,
+    ) -> StoreResult<Vec<SessionId>>;
+    /// A page of every session of the tenant, by id (the retention engine walks them).
+    async fn session_ids(
+        &self,
+        tenant: TenantId,
         page: Page<SessionId>,
     ) -> StoreResult<Vec<SessionId>>;
     /// A page of the sessions shared with a group.

@@ -975,7 +975,19 @@ impl Counselling {
     /// periodically.
     pub async fn run_pseudonymisation(&self, tenant: TenantId) -> Result<usize> {
         self.observe("run_pseudonymisation", Some(tenant), None, async move {
-        let store = self.store(tenant).await?;
+            let store = self.store(tenant).await?;
+            self.pseudonymise_due(&store, tenant).await
+        })
+        .await
+    }
+
+    /// The pseudonymisation job's work, for [`Self::run_pseudonymisation`] and the
+    /// retention engine.
+    pub(crate) async fn pseudonymise_due(
+        &self,
+        store: &DynStore,
+        tenant: TenantId,
+    ) -> Result<usize> {
         let now = self.now();
         let mut done = 0;
         loop {
@@ -999,7 +1011,7 @@ impl Counselling {
                     tx.write(Write::DeleteCredential { account: id, kind });
                 }
                 tx.audit(
-                    &store,
+                    store,
                     AuditKind::AccountPseudonymised,
                     AuditObject::Account(id),
                     vec![Change::new(
@@ -1011,7 +1023,7 @@ impl Counselling {
                     false,
                 )
                 .await?;
-                self.commit(&store, tx).await?;
+                self.commit(store, tx).await?;
                 done += 1;
             }
             // No progress means nothing (more) is due: a store listing accounts that
@@ -1020,8 +1032,6 @@ impl Counselling {
                 return Ok(done);
             }
         }
-    })
-        .await
     }
 
     /// Deletes an account immediately (R-P3): the record, its credentials, key backup,

@@ -19,6 +19,7 @@ pub mod mail;
 mod modes;
 pub mod observe;
 pub mod paging;
+mod retention;
 mod rooms;
 mod sessions;
 mod tenants;
@@ -56,6 +57,7 @@ pub use mail::{InvitationTemplate, InvitationTemplates};
 pub use modes::MAX_MODE_DESCRIPTOR_LEN;
 pub use observe::{Health, PortHealth};
 pub use paging::{Cursor, PageRequest, Paged};
+pub use retention::{RetentionLimits, RetentionReport};
 pub use rooms::{NewRoom, ROOM_PASSWORD_MAX, ROOM_PASSWORD_MIN, RoomEntry};
 pub use sessions::{
     CreatedSession, InviteTo, Invited, NewSession, SessionDetails, SessionKeyMaterial,

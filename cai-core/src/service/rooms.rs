@@ -586,6 +586,7 @@ impl Counselling {
             old.status = SessionStatus::Closed { at: tx.now };
             tx.write(Write::UpdateSession(old.clone()));
             if old.on_close == ContentRetention::DeleteOnClose {
+                self.shred_session_keys(t.id, old.id).await?;
                 tx.write(Write::DeleteSessionContent(old.id));
                 tx.write(Write::DeleteCustody(old.id));
             }

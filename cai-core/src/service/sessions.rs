@@ -1514,9 +1514,10 @@ impl Counselling {
         .await
     }
 
-    /// Closes a session (R-S4). With delete-on-close its content and keys are deleted
-    /// in the same commit (the keys' deletion shreds any copy, R-P4). Needs
-    /// `CloseSession`.
+    /// Closes a session (R-S4). With delete-on-close the session's keys are shredded at
+    /// the key provider first ([`KeyProvider::shred`](crate::ports::KeyProvider::shred),
+    /// R-P4), then its content and key rows are deleted in the commit that closes it.
+    /// Needs `CloseSession`.
     pub async fn close_session(
         &self,
         caller: &Caller,
@@ -1532,6 +1533,9 @@ impl Counselling {
             tx.write(Write::UpdateSession(s.clone()));
             let mut changes = vec![Change::new("status", Some("open"), Some("closed"))];
             if s.on_close == ContentRetention::DeleteOnClose {
+                // Keys first: should the commit fail, the content no longer opens
+                // rather than surviving the deletion (closing again finishes it).
+                self.shred_session_keys(tenant, session).await?;
                 tx.write(Write::DeleteSessionContent(session));
                 tx.write(Write::DeleteCustody(session));
                 changes.push(Change::new("content", Some("kept"), Some("deleted")));

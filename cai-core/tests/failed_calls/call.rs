@@ -157,6 +157,13 @@ pub(crate) async fn call(
             .await
             .map(drop),
         Op::RunPseudonymisation => svc.run_pseudonymisation(t).await.map(drop),
+        Op::RunRetention => {
+            // Batch 0 is refused before anything is read; 1 and 2 run.
+            let limits = cai_core::service::RetentionLimits {
+                batch: u32::from(z % 3),
+            };
+            svc.run_retention(t, limits).await.map(drop)
+        }
         Op::DeleteAccount => {
             let account = match (z % 3, c.subject) {
                 (0, SubjectId::Account(me)) => me,

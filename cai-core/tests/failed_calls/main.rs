@@ -101,6 +101,7 @@ ops! {
     DeactivateAccount => "deactivate_account",
     ReactivateAccount => "reactivate_account",
     RunPseudonymisation => "run_pseudonymisation",
+    RunRetention => "run_retention",
     DeleteAccount => "delete_account",
     PostContent => "post_content",
     ReadContent => "read_content",

@@ -388,6 +388,9 @@ fn audit_and_incidents() {
         AuditKind::LoginFailed,
         AuditKind::CredentialChanged,
         AuditKind::AccountLocked,
+        AuditKind::SessionContentExpired,
+        AuditKind::SessionExpired,
+        AuditKind::GuestDeleted,
     ];
     assert_json_snapshot!("audit_kinds", &kinds[..]);
     for a in actors {

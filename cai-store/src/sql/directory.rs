@@ -210,6 +210,22 @@ impl DirectoryStore for Engine {
             .transpose()
     }
 
+    async fn guest_ids(&self, tenant: TenantId, page: Page<GuestId>) -> StoreResult<Vec<GuestId>> {
+        let (after, order) = keyset(&page, "id");
+        let sql = format!(
+            "SELECT id FROM guests WHERE tenant = ? AND {after} ORDER BY id {order} LIMIT ?"
+        );
+        let q = query(&sql)
+            .bind(tenant.blob())
+            .bind(page.after.as_ref().map(IdBlob::blob))
+            .bind(capped(page.limit));
+        self.all(q, GUEST)
+            .await?
+            .iter()
+            .map(|r| r.id("id", GUEST))
+            .collect()
+    }
+
     async fn role(&self, tenant: TenantId, id: RoleId) -> StoreResult<Option<Role>> {
         let q = query("SELECT revision, body FROM roles WHERE tenant = ? AND id = ?")
             .bind(tenant.blob())

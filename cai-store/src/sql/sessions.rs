@@ -122,6 +122,22 @@ impl SessionStore for Engine {
         ids(&self.all(q, SESSION).await?, "session", SESSION)
     }
 
+    async fn session_ids(
+        &self,
+        tenant: TenantId,
+        page: Page<SessionId>,
+    ) -> StoreResult<Vec<SessionId>> {
+        let (after, order) = keyset(&page, "id");
+        let sql = format!(
+            "SELECT id FROM sessions WHERE tenant = ? AND {after} ORDER BY id {order} LIMIT ?"
+        );
+        let q = query(&sql)
+            .bind(tenant.blob())
+            .bind(page.after.as_ref().map(IdBlob::blob))
+            .bind(capped(page.limit));
+        ids(&self.all(q, SESSION).await?, "id", SESSION)
+    }
+
     async fn sessions_of_group(
         &self,
         tenant: TenantId,

@@ -219,6 +219,10 @@ impl DirectoryStore for MemoryStore {
         self.with(tenant, |s| s.guests.get(&id).cloned())
     }
 
+    async fn guest_ids(&self, tenant: TenantId, page: Page<GuestId>) -> StoreResult<Vec<GuestId>> {
+        self.with(tenant, |s| page_ids(s.guests.keys().copied(), page))
+    }
+
     async fn role(&self, tenant: TenantId, id: RoleId) -> StoreResult<Option<Role>> {
         self.with(tenant, |s| s.roles.get(&id).cloned())
     }
@@ -275,6 +279,14 @@ impl SessionStore for MemoryStore {
                 .map(|(session, _)| *session);
             page_ids(ids, page)
         })
+    }
+
+    async fn session_ids(
+        &self,
+        tenant: TenantId,
+        page: Page<SessionId>,
+    ) -> StoreResult<Vec<SessionId>> {
+        self.with(tenant, |s| page_ids(s.sessions.keys().copied(), page))
     }
 
     async fn sessions_of_group(
