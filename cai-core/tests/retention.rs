@@ -323,3 +323,58 @@ async fn limits_are_checked_at_their_boundaries() {
     }
     assert_eq!(RetentionLimits::default().batch, 500);
 }
+
+#[tokio::test]
+async fn client_addresses_leave_the_audit_trail_at_the_ip_logs_deadline() {
+    use cai_core::domain::{AuditActor, AuditEvent, RequestMeta};
+    use cai_core::id::EventId;
+    let (w, org, _) = setup().await;
+    let ip_logs = org.tenant.settings.retention.ip_logs;
+    let at = w.now();
+    let event = AuditEvent {
+        id: EventId::random().unwrap(),
+        tenant: org.id(),
+        at,
+        actor: AuditActor::System,
+        kind: AuditKind::LoginFailed,
+        object: AuditObject::Tenant(org.id()),
+        changes: vec![],
+        authorized: None,
+        security_relevant: true,
+        request: RequestMeta {
+            id: None,
+            client: Some(std::net::IpAddr::from([198, 51, 100, 9])),
+        },
+    };
+    let mut batch = Batch::new(org.id());
+    batch.push(Write::AppendAudit(event.clone()));
+    w.store.commit(batch).await.unwrap();
+    let stored = |w: &World| {
+        let w = w.store.clone();
+        let id = event.id;
+        let tenant = org.id();
+        async move {
+            w.audit_events(tenant, 0, 1000)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|(_, e)| e.id == id)
+                .unwrap()
+                .1
+        }
+    };
+
+    w.clock
+        .set(at.plus(ip_logs).minus(Duration::from_millis(1)));
+    assert_eq!(run(&w, &org, 10).await.origins_erased, 0);
+    assert!(stored(&w).await.request.client.is_some());
+    w.clock.set(at.plus(ip_logs));
+    assert_eq!(run(&w, &org, 10).await.origins_erased, 1);
+    let after = stored(&w).await;
+    assert_eq!(after.request, RequestMeta::default());
+    assert_eq!(
+        (after.kind, after.at),
+        (event.kind, event.at),
+        "the rest stays"
+    );
+}

@@ -57,6 +57,60 @@ pub async fn audit_sequence(store: DynStore) {
     );
 }
 
+/// `erase_origins_before` clears request id and client address of the entries
+/// recorded strictly before the time, in that tenant only; the rest of each entry and
+/// the numbering stay; a second erasure changes nothing.
+pub async fn erase_origins(store: DynStore) {
+    let (a, b): (TenantId, TenantId) = (rid(), rid());
+    data::insert_tenants(&store, &[a, b]).await;
+    let origin = crate::domain::RequestMeta {
+        id: Some(crate::domain::RequestId::parse("req-7").expect("a valid request id")),
+        client: Some(std::net::IpAddr::from([192, 0, 2, 7])),
+    };
+    let event = |tenant, millis| AuditEvent {
+        at: at(millis),
+        request: origin,
+        ..data::audit_event(tenant)
+    };
+    let old = event(a, 1_000);
+    let boundary = event(a, 2_000);
+    let elsewhere = event(b, 1_000);
+    commit_ok(
+        &store,
+        a,
+        vec![
+            Write::AppendAudit(old.clone()),
+            Write::AppendAudit(boundary.clone()),
+        ],
+    )
+    .await;
+    commit_ok(&store, b, vec![Write::AppendAudit(elsewhere.clone())]).await;
+
+    let changed = read(
+        store.erase_origins_before(a, at(2_000)).await,
+        "erase origins",
+    );
+    assert_eq!(changed, 1, "only the entry strictly before the time");
+    let events = read(store.audit_events(a, 0, 10).await, "audit");
+    let erased = AuditEvent {
+        request: crate::domain::RequestMeta::default(),
+        ..old
+    };
+    assert_eq!(events, vec![(1, erased), (2, boundary)]);
+    assert_eq!(
+        read(store.audit_events(b, 0, 10).await, "audit"),
+        vec![(1, elsewhere)],
+        "another tenant's entries keep their origin"
+    );
+    assert_eq!(
+        read(
+            store.erase_origins_before(a, at(2_000)).await,
+            "erase origins"
+        ),
+        0
+    );
+}
+
 /// Incidents are numbered 1, 2, 3, … in commit order and listed newest first, before
 /// a sequence number, at most `limit`, per tenant; an incident id is recorded once.
 pub async fn incidents(store: DynStore) {

@@ -751,6 +751,11 @@ pub trait CredentialStore: Send + Sync {
 /// The audit trail, incidents and the notification outbox.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
+    /// Erases the origin — request id and client address — of every audit entry of
+    /// `tenant` recorded strictly before `before`: the retention of IP logs (R-P2).
+    /// The entries, their order and everything else in them stay (cai-store's chain
+    /// keeps verifying). Idempotent; returns how many entries changed.
+    async fn erase_origins_before(&self, tenant: TenantId, before: Timestamp) -> StoreResult<u64>;
     /// Audit events with sequence numbers greater than `after_seq`, in order, at most
     /// `limit` (capped at [`Page::MAX_LIMIT`]).
     async fn audit_events(

@@ -1,6 +1,7 @@
 //! The retention engine (R-P2..R-P4): one run applies a tenant's [`RetentionPolicy`]
 //! deadlines against the clock port — content of closed sessions, sessions without
-//! activity, guests, pseudonymisation — in small commits, each audited.
+//! activity, guests, client addresses in the audit trail, pseudonymisation — in small
+//! commits, each audited.
 //!
 //! Deleting session content shreds the session's keys *first*
 //! ([`KeyProvider::shred`](crate::ports::KeyProvider::shred)), then deletes the rows:
@@ -75,6 +76,8 @@ pub struct RetentionReport {
     /// Guests past their deadline kept because their devices are in an open
     /// end-to-end session's group (a member's commit must remove them first).
     pub guests_kept: u64,
+    /// Audit entries whose origin (request id, client address) was erased.
+    pub origins_erased: u64,
     /// Deactivated accounts pseudonymised.
     pub accounts_pseudonymised: u64,
     /// Commits written.
@@ -111,7 +114,10 @@ impl Counselling {
     /// 2. **Guests** at least `guest_delete_after` past joining are deleted
     ///    (`guest_deleted`, up to `limits.batch` per commit), except those whose
     ///    devices sit in an open end-to-end session's group (counted as kept).
-    /// 3. **Pseudonymisation** of deactivated accounts whose date has come
+    /// 3. **IP logs**: audit entries at least `ip_logs` old lose their origin (request
+    ///    id and client address; `AuditStore::erase_origins_before`), the rest of each
+    ///    entry stays.
+    /// 4. **Pseudonymisation** of deactivated accounts whose date has come
     ///    ([`Self::run_pseudonymisation`]).
     ///
     /// Errors: `invalid` limits (before anything); an unknown tenant `not_found`; a
@@ -180,6 +186,10 @@ impl Counselling {
                 &mut report,
             )
             .await?;
+            // An entry exactly `ip_logs` old is due: erase strictly before one
+            // millisecond later.
+            let ip_before = now.minus(policy.ip_logs).plus(Duration::from_millis(1));
+            report.origins_erased = store.erase_origins_before(tenant, ip_before).await?;
             report.accounts_pseudonymised = self.pseudonymise_due(&store, tenant).await? as u64;
             Ok(report)
         })

@@ -2,6 +2,7 @@
 //! numbers, and the notification outbox in commit order.
 
 use async_trait::async_trait;
+use cai_core::Timestamp;
 use cai_core::domain::{AuditEvent, Incident};
 use cai_core::id::TenantId;
 use cai_core::ports::{AuditStore, Notification, StoreResult};
@@ -29,6 +30,11 @@ fn numbered<T: serde::de::DeserializeOwned>(
 
 #[async_trait]
 impl AuditStore for Engine {
+    async fn erase_origins_before(&self, tenant: TenantId, before: Timestamp) -> StoreResult<u64> {
+        // The audit chain's erasure: origin parts go, their digests stay.
+        self.erase_audit_origins(tenant, before).await
+    }
+
     async fn audit_events(
         &self,
         tenant: TenantId,

@@ -461,6 +461,21 @@ impl CredentialStore for MemoryStore {
 
 #[async_trait]
 impl AuditStore for MemoryStore {
+    async fn erase_origins_before(&self, tenant: TenantId, before: Timestamp) -> StoreResult<u64> {
+        let mut spaces = self.write()?;
+        let Some(space) = spaces.get_mut(&tenant) else {
+            return Ok(0);
+        };
+        let mut changed = 0;
+        for e in space.audit.values_mut() {
+            if e.at < before && e.request != crate::domain::RequestMeta::default() {
+                e.request = crate::domain::RequestMeta::default();
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+
     async fn audit_events(
         &self,
         tenant: TenantId,
