@@ -66,15 +66,22 @@
 //!   backends with its audit chain intact, and a per-person export (GDPR art. 15/20,
 //!   `export_person`). `pg_dump`/PITR for PostgreSQL are documented in `docs/STORE.md`.
 //!
+//! - Tenant placement (R-T1, R-T2): [`router::StoreRouter`] is cai-core's
+//!   [`TenantRouter`](cai_core::ports::TenantRouter) over these backends. The host
+//!   chooses per region one SQLite file per tenant, one PostgreSQL schema per tenant
+//!   (feature `postgres`) or a store shared by tenant keys; placements are recorded in
+//!   a catalog file and survive a restart, never move silently, and the open tenant
+//!   stores are bounded.
+//!
 //! ## What it does not do (yet)
-//! A tenant router over several stores,
-//! the retention engine and
+//! The retention engine and
 //! reports are not part of this crate yet. See `docs/STORE.md`.
 
 pub mod audit_chain;
 pub mod blobs;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod router;
 pub mod sqlite;
 pub mod transfer;
 
