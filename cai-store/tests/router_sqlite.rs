@@ -1,7 +1,8 @@
 //! R-T1/R-T2 through `StoreRouter` on SQLite: centres created through the service in
 //! a file of their own and in a shared store see nothing of each other (through the
 //! service, and row by row in the raw files); placements survive a restart and never
-//! move silently; the open-store bound holds exactly at and one past it.
+//! move silently; concurrent routes open one store; the open-store bound holds
+//! exactly at and one past it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod routing;
@@ -340,4 +341,32 @@ async fn health_names_the_store_that_fails() {
         debug.contains("SqliteFilePerTenant") && debug.contains("Shared"),
         "{debug}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_routes_of_one_tenant_open_one_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = SqliteStore::open(dir.path().join("shared.db"))
+        .await
+        .unwrap();
+    let t = TenantId::random().unwrap();
+    {
+        let router = router(dir.path(), &shared).await;
+        router.place(t, &region("DE")).await.unwrap();
+        router.close().await;
+    }
+    // After a restart, eight calls at once find the tenant unopened.
+    let router = Arc::new(router(dir.path(), &shared).await);
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let router = router.clone();
+            tokio::spawn(async move { router.route(t).await.unwrap().unwrap() })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for call in calls {
+        stores.push(call.await.unwrap());
+    }
+    assert!(stores.iter().all(|s| Arc::ptr_eq(s, &stores[0])));
+    assert_eq!(router.open_stores(), 1);
 }
