@@ -66,16 +66,28 @@
 //!   backends with its audit chain intact, and a per-person export (GDPR art. 15/20,
 //!   `export_person`). `pg_dump`/PITR for PostgreSQL are documented in `docs/STORE.md`.
 //!
+//! - Tenant placement (R-T1, R-T2): [`router::StoreRouter`] is cai-core's
+//!   [`TenantRouter`](cai_core::ports::TenantRouter) over these backends. The host
+//!   chooses per region one SQLite file per tenant, one PostgreSQL schema per tenant
+//!   (feature `postgres`) or a store shared by tenant keys; placements are recorded in
+//!   a catalog file and survive a restart, never move silently, and the open tenant
+//!   stores are bounded.
+//!
+//! - Crypto-shredding that reaches backups (R-P4): [`keyvault::VaultKeyProvider`]
+//!   keeps one key per session in a vault file of its own, so when cai-core's
+//!   retention engine (`Counselling::run_retention`) shreds a session, copies of its
+//!   wrapped keys in old database backups no longer open.
+//!
 //! ## What it does not do (yet)
-//! A tenant router over several stores,
-//! the retention engine and
-//! reports are not part of this crate yet. See `docs/STORE.md`.
+//! Reports, a PostgreSQL key vault, and the parts of the retention policy listed in
+//! `docs/STORE.md` ("Not here yet").
 
 pub mod audit_chain;
 pub mod blobs;
 pub mod keyvault;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod router;
 pub mod sqlite;
 pub mod transfer;
 
