@@ -376,6 +376,15 @@ pub struct AuditReport {
     pub problems: Vec<AuditProblem>,
     /// More problems were found than listed.
     pub truncated: bool,
+    /// The trail was pruned (retention of audit entries): entries `1..=pruned_to` were
+    /// deleted and the walk started from the signed checkpoint at `pruned_to` (0: not
+    /// pruned). An attacker who deletes a prefix cannot forge that checkpoint, but could
+    /// cut at an older one: compare [`pruned_anchor_at`](Self::pruned_anchor_at) with
+    /// the retention period.
+    pub pruned_to: u64,
+    /// When the checkpoint the trail was pruned to was signed: every pruned entry is at
+    /// least this old.
+    pub pruned_anchor_at: Option<Timestamp>,
 }
 
 impl AuditReport {
@@ -436,6 +445,37 @@ impl<'k> Verifier<'k> {
         } else {
             self.report.truncated = true;
         }
+    }
+
+    /// Starts the walk after a pruned prefix: the trail's first entry is `first`, and
+    /// the newest trusted checkpoint below it anchors the walk (its head is that
+    /// entry's hash). Entries between the anchor and `first` were not pruned but
+    /// deleted: the walk reports them missing. Without any trusted checkpoint below
+    /// `first` nothing changes and the whole prefix is reported missing. Checkpoints
+    /// below the anchor cover pruned entries and are passed over.
+    pub(crate) fn start_after_pruned(&mut self, first: u64) {
+        if first <= 1 {
+            return;
+        }
+        let anchor = self
+            .checkpoints
+            .clone()
+            .rfind(|cp| cp.seq < first && self.keys.verifies(self.tenant, cp));
+        let Some(anchor) = anchor else {
+            return;
+        };
+        while self
+            .checkpoints
+            .next_if(|cp| cp.seq <= anchor.seq)
+            .is_some()
+        {}
+        self.expected = anchor.seq + 1;
+        self.prev_stored = anchor.head;
+        self.prev_true = anchor.head;
+        self.last_good_checkpoint = anchor.seq;
+        self.report.checkpoints += 1;
+        self.report.pruned_to = anchor.seq;
+        self.report.pruned_anchor_at = Some(anchor.at);
     }
 
     /// A row that could not be decoded: counted, reported, and the chain goes on
@@ -667,6 +707,59 @@ mod tests {
         assert_eq!((r.problems.len(), r.truncated), (MAX_PROBLEMS, true));
         let r = walk(chain(3), &keys, vec![], 3);
         assert!(r.is_intact() && !r.truncated, "{r:?}");
+    }
+
+    #[test]
+    fn a_pruned_prefix_verifies_from_its_signed_anchor_only() {
+        let signer = AuditSigner::from_bytes(&[5; 32]);
+        let keys = AuditKeys::new().trust(&signer.public_key()).unwrap();
+        let rows = chain(6);
+        let cp = |seq: u64, signer: &AuditSigner| {
+            signer.sign(
+                TENANT,
+                seq,
+                &rows[seq as usize - 1].hash,
+                Timestamp::from_unix_millis(9),
+            )
+        };
+        let walk_from = |first: usize, cps: Vec<Checkpoint>| {
+            let mut v = Verifier::new(TENANT, &keys, cps);
+            v.start_after_pruned(first as u64);
+            chain(6).into_iter().skip(first - 1).for_each(|r| v.row(r));
+            v.finish(6)
+        };
+        // Pruned to the checkpoint at 3 (an older one at 2 left behind is passed over).
+        let r = walk_from(4, vec![cp(2, &signer), cp(3, &signer)]);
+        assert!(r.is_intact(), "{r:?}");
+        assert_eq!(
+            (r.pruned_to, r.entries, r.anchored_to, r.unanchored),
+            (3, 3, 3, 3)
+        );
+        assert_eq!(r.pruned_anchor_at, Some(Timestamp::from_unix_millis(9)));
+        // Cut one past the last anchor: pruned to 2, entry 3 missing, the chain goes on.
+        let r = walk_from(4, vec![cp(2, &signer)]);
+        assert_eq!(
+            r.problems,
+            vec![AuditProblem::Missing { first: 3, last: 3 }]
+        );
+        assert_eq!(r.pruned_to, 2);
+        // No checkpoint below the first entry: the whole prefix is missing.
+        let r = walk_from(4, vec![cp(5, &signer)]);
+        assert_eq!(r.problems[0], AuditProblem::Missing { first: 1, last: 3 });
+        assert_eq!(r.pruned_to, 0);
+        // A checkpoint by an untrusted key does not anchor.
+        let r = walk_from(4, vec![cp(3, &AuditSigner::from_bytes(&[6; 32]))]);
+        assert_eq!(r.problems[0], AuditProblem::Missing { first: 1, last: 3 });
+        // An anchor whose head is not entry 3's: the next link breaks.
+        let mut forged = cp(3, &signer);
+        forged.head = [1; 32];
+        let forged = signer.sign(TENANT, 3, &forged.head, forged.at);
+        let r = walk_from(4, vec![forged]);
+        assert_eq!(r.problems, vec![AuditProblem::LinkBroken { seq: 4 }]);
+        // Nothing to do for a trail that starts at 1.
+        let r = walk_from(1, vec![cp(3, &signer)]);
+        assert!(r.is_intact());
+        assert_eq!(r.pruned_to, 0);
     }
 
     #[test]

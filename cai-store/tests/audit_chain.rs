@@ -20,7 +20,7 @@ use cai_core::Timestamp;
 use cai_core::conformance::data::{at, rid, tenant};
 use cai_core::domain::{AuditActor, AuditEvent, AuditKind, AuditObject, Change, RequestMeta};
 use cai_core::id::{AccountId, SubjectId, TenantId};
-use cai_core::ports::{AuditStore, Batch, Store, StoreResult, Write};
+use cai_core::ports::{AuditStore, Batch, Store, StoreError, StoreResult, Write};
 use cai_store::audit_chain::{
     AuditKeys, AuditPart, AuditProblem, AuditReport, AuditSigner, Checkpoint, GENESIS, Hash,
     entry_hash, part_digest,
@@ -58,6 +58,7 @@ trait Backend: Sized + Send + Sync + 'static {
     async fn verify(&self, t: TenantId, k: &AuditKeys) -> StoreResult<AuditReport>;
     async fn erase_subject(&self, t: TenantId, s: SubjectId) -> StoreResult<u64>;
     async fn erase_origins(&self, t: TenantId, before: Timestamp) -> StoreResult<u64>;
+    async fn prune(&self, t: TenantId, before: Timestamp, k: &AuditKeys) -> StoreResult<u64>;
 }
 
 macro_rules! backend_impl {
@@ -92,6 +93,9 @@ macro_rules! backend_impl {
         }
         async fn erase_origins(&self, t: TenantId, before: Timestamp) -> StoreResult<u64> {
             self.erase_audit_origins(t, before).await
+        }
+        async fn prune(&self, t: TenantId, before: Timestamp, k: &AuditKeys) -> StoreResult<u64> {
+            self.prune_audit(t, before, k).await
         }
     }
     };
@@ -615,6 +619,80 @@ async fn entries_written_before_the_chain_are_chained_on_open<B: Backend>() {
     );
 }
 
+async fn pruning_keeps_the_rest_verifiable_and_never_prunes_a_broken_trail<B: Backend>() {
+    let store = B::fresh().await;
+    let t = trail(&store, 5).await;
+    let signer = AuditSigner::generate().unwrap();
+    let k = keys(&signer);
+    store
+        .checkpoint(t.tenant, &signer, at(9_000))
+        .await
+        .unwrap();
+    append(&store, &t, 6..=7).await;
+    store
+        .checkpoint(t.tenant, &signer, at(20_000))
+        .await
+        .unwrap();
+    append(&store, &t, 8..=8).await;
+
+    // Nothing signed strictly before 9 000 ms: nothing pruned.
+    assert_eq!(store.prune(t.tenant, at(9_000), &k).await.unwrap(), 0);
+    assert_eq!(store.verify(t.tenant, &k).await.unwrap().pruned_to, 0);
+    // The checkpoint of 9 000 ms is the newest before 9 001: entries 1..=5 go.
+    assert_eq!(store.prune(t.tenant, at(9_001), &k).await.unwrap(), 5);
+    let r = store.verify(t.tenant, &k).await.unwrap();
+    assert!(r.is_intact(), "{r:?}");
+    assert_eq!(
+        (
+            r.entries,
+            r.pruned_to,
+            r.pruned_anchor_at,
+            r.checkpoints,
+            r.anchored_to
+        ),
+        (3, 5, Some(at(9_000)), 2, 7)
+    );
+    let left: Vec<u64> = store
+        .events(t.tenant, 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(seq, _)| seq)
+        .collect();
+    assert_eq!(left, vec![6, 7, 8]);
+    // Pruning again to the same anchor deletes nothing more and still verifies.
+    assert_eq!(store.prune(t.tenant, at(9_001), &k).await.unwrap(), 0);
+    assert!(store.verify(t.tenant, &k).await.unwrap().is_intact());
+
+    // A trail that does not verify is never pruned: the evidence stays.
+    store
+        .raw(
+            "UPDATE audit_events SET detail_digest = origin_digest WHERE tenant = ? AND seq = 7",
+            t.tenant,
+        )
+        .await;
+    assert!(matches!(
+        store.prune(t.tenant, at(30_000), &k).await,
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert_eq!(store.events(t.tenant, 0, 100).await.unwrap().len(), 3);
+    // Deleting the oldest remaining entry behind the store's back is not a pruning:
+    // the walk starts at the anchor (5) and finds 6 missing.
+    store
+        .raw(
+            "DELETE FROM audit_events WHERE tenant = ? AND seq = 6",
+            t.tenant,
+        )
+        .await;
+    let r = store.verify(t.tenant, &k).await.unwrap();
+    assert_eq!(r.pruned_to, 5);
+    assert_eq!(
+        r.problems[0],
+        AuditProblem::Missing { first: 6, last: 6 },
+        "{r:?}"
+    );
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -635,4 +713,5 @@ on_both!(
     a_rewritten_chain_is_caught_by_its_checkpoint,
     personal_parts_are_erased_and_the_chain_still_verifies,
     entries_written_before_the_chain_are_chained_on_open,
+    pruning_keeps_the_rest_verifiable_and_never_prunes_a_broken_trail,
 );

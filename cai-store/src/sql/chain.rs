@@ -121,6 +121,16 @@ impl Engine {
             .map(checkpoint_of)
             .collect::<StoreResult<Vec<_>>>()?;
         let mut verifier = Verifier::new(tenant, keys, checkpoints);
+        // A pruned trail starts past 1, at the entry after its anchor checkpoint.
+        let q = query("SELECT seq FROM audit_events WHERE tenant = ? ORDER BY seq LIMIT 1")
+            .bind(tenant.blob());
+        if let Some(first) = q
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| db_error(e, AUDIT))?
+        {
+            verifier.start_after_pruned(first.u64("seq", AUDIT)?);
+        }
         let mut after = 0_i64;
         loop {
             let q = query(
@@ -155,6 +165,56 @@ impl Engine {
         };
         tx.rollback().await.map_err(StoreError::backend)?;
         Ok(verifier.finish(counter))
+    }
+
+    /// Retention of the audit trail (R-U2's period): deletes the entries up to the
+    /// newest checkpoint signed before `before`, and the checkpoints below it; that
+    /// checkpoint stays as the anchor [`verify_audit`](Self::verify_audit) starts
+    /// from (`AuditReport::pruned_to`). Only an intact trail is pruned: the whole
+    /// trail is verified with `keys` first, and any problem refuses the pruning
+    /// (`StoreError::Corrupt`), so evidence of tampering is never deleted. Returns
+    /// how many entries were deleted (0 when no checkpoint is old enough).
+    pub async fn prune_audit(
+        &self,
+        tenant: TenantId,
+        before: Timestamp,
+        keys: &audit_chain::AuditKeys,
+    ) -> StoreResult<u64> {
+        if !self.verify_audit(tenant, keys).await?.is_intact() {
+            return Err(StoreError::Corrupt {
+                what: "audit trail (not pruned: it does not verify)",
+            });
+        }
+        let mut tx = self.begin_write().await?;
+        let q = query(
+            "SELECT seq FROM audit_checkpoints WHERE tenant = ? AND at < ? ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(tenant.blob())
+        .bind(before.unix_millis());
+        let Some(anchor) = q
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| db_error(e, CHECKPOINT))?
+        else {
+            return Ok(0);
+        };
+        let anchor = anchor.int("seq", CHECKPOINT)?;
+        let deleted = query("DELETE FROM audit_events WHERE tenant = ? AND seq <= ?")
+            .bind(tenant.blob())
+            .bind(anchor)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| db_error(e, AUDIT))?
+            .rows_affected();
+        query("DELETE FROM audit_checkpoints WHERE tenant = ? AND seq < ?")
+            .bind(tenant.blob())
+            .bind(anchor)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| db_error(e, CHECKPOINT))?;
+        tx.commit().await.map_err(StoreError::backend)?;
+        self.after_erasure().await?;
+        Ok(deleted)
     }
 
     /// Erases the personal parts (detail and origin) of every audit entry of
