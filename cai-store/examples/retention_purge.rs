@@ -10,7 +10,12 @@
 //! cargo run --release -p cai-store --example retention_purge
 //! CAI_PURGE_MESSAGES=100000 CAI_PURGE_BATCH=1000 cargo run --release -p cai-store --example retention_purge
 //! ```
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
