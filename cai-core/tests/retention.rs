@@ -378,3 +378,129 @@ async fn client_addresses_leave_the_audit_trail_at_the_ip_logs_deadline() {
         "the rest stays"
     );
 }
+
+#[tokio::test]
+async fn pseudonymised_and_deleted_people_leave_no_personal_values_in_the_audit_trail() {
+    use cai_core::domain::Name;
+    use cai_core::service::AccountChanges;
+    let (w, org, _) = setup().await;
+    let admin = org.admin_caller.clone();
+    let personal = |kinds: Vec<cai_core::domain::AuditEvent>| {
+        kinds
+            .iter()
+            .filter(|e| {
+                e.changes.iter().any(|c| {
+                    format!("{c:?}").contains("Marta") || format!("{c:?}").contains("marta")
+                })
+            })
+            .count()
+    };
+    let events = |w: &World, org: &Org| {
+        let store = w.store.clone();
+        let t = org.id();
+        async move {
+            store
+                .audit_events(t, 0, 1000)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(_, e)| e)
+                .collect::<Vec<_>>()
+        }
+    };
+    let (leaving, _) = w.member(&org, "MartaL", BuiltinRole::Counsellor).await;
+    let (deleted, _) = w.member(&org, "MartaD", BuiltinRole::Counsellor).await;
+    for id in [leaving.id, deleted.id] {
+        w.svc
+            .update_account(
+                &admin,
+                org.id(),
+                id,
+                AccountChanges {
+                    display_name: Some(Name::parse("Marta Renamed").unwrap()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    assert!(
+        personal(events(&w, &org).await) >= 4,
+        "names are in the trail before"
+    );
+
+    w.svc
+        .deactivate_account(&admin, org.id(), leaving.id, Some(w.now()))
+        .await
+        .unwrap();
+    let report = run(&w, &org, 10).await;
+    assert_eq!(report.accounts_pseudonymised, 1);
+    w.svc
+        .delete_account(&admin, org.id(), deleted.id)
+        .await
+        .unwrap();
+    let after = events(&w, &org).await;
+    assert_eq!(personal(after.clone()), 0, "no personal value left");
+    // The entries themselves stay, attributable by id.
+    assert!(
+        after
+            .iter()
+            .any(|e| e.kind == AuditKind::AccountPseudonymised
+                && e.object == AuditObject::Account(leaving.id))
+    );
+    assert!(after.iter().any(
+        |e| e.kind == AuditKind::AccountDeleted && e.object == AuditObject::Account(deleted.id)
+    ));
+}
+
+#[tokio::test]
+async fn accounts_are_anonymised_the_set_time_after_their_exit_date() {
+    use cai_core::domain::{AccountStatus, Email, Name};
+    use cai_core::service::NewAccount;
+    let w = World::new();
+    let mut s = settings();
+    s.retention.anonymise_after_exit = Some(days(365));
+    let org = w.org_with("Nord", s).await;
+    let exit = w.now().plus(days(10));
+    let new = |name: &str, until| NewAccount {
+        valid_until: until,
+        ..NewAccount::new(
+            Email::parse(&format!("{name}@nord.example")).unwrap(),
+            Name::parse(name).unwrap(),
+        )
+    };
+    let leaver = w
+        .svc
+        .create_account(
+            &org.admin_caller,
+            org.id(),
+            new("leaver", Some(exit)),
+            &[BuiltinRole::Counsellor.id()],
+        )
+        .await
+        .unwrap();
+    let stayer = w
+        .svc
+        .create_account(
+            &org.admin_caller,
+            org.id(),
+            new("stayer", None),
+            &[BuiltinRole::Counsellor.id()],
+        )
+        .await
+        .unwrap();
+
+    w.clock
+        .set(exit.plus(days(365)).minus(Duration::from_millis(1)));
+    assert_eq!(run(&w, &org, 10).await.accounts_anonymised, 0);
+    w.clock.set(exit.plus(days(365)));
+    assert_eq!(run(&w, &org, 10).await.accounts_anonymised, 1);
+    let gone = w.store.account(org.id(), leaver.id).await.unwrap().unwrap();
+    assert!(matches!(gone.status, AccountStatus::Pseudonymised { .. }));
+    assert_eq!((gone.email, gone.roles.len()), (None, 0));
+    assert_eq!(gone.display_name.as_str(), "Former account");
+    let kept = w.store.account(org.id(), stayer.id).await.unwrap().unwrap();
+    assert!(kept.email.is_some());
+    // Once anonymised, never again.
+    assert_eq!(run(&w, &org, 10).await.accounts_anonymised, 0);
+}

@@ -111,6 +111,84 @@ pub async fn erase_origins(store: DynStore) {
     );
 }
 
+/// `erase_subject_parts` clears `changes` and origin of the entries the subject made
+/// or that are about it (an account or a guest object), in that tenant only; other
+/// entries and the numbering stay; a second erasure changes nothing.
+pub async fn erase_subject_parts(store: DynStore) {
+    use crate::domain::{AuditActor, AuditObject, Change, RequestMeta};
+    use crate::id::{AccountId, GuestId, SubjectId};
+    let (t, other): (TenantId, TenantId) = (rid(), rid());
+    data::insert_tenants(&store, &[t, other]).await;
+    let (person, guest, bystander): (AccountId, GuestId, AccountId) = (rid(), rid(), rid());
+    let origin = RequestMeta {
+        id: None,
+        client: Some(std::net::IpAddr::from([192, 0, 2, 8])),
+    };
+    let event = |tenant, actor, object| AuditEvent {
+        actor,
+        object,
+        changes: vec![Change::new(
+            "email",
+            Some("old@x.example"),
+            Some("new@x.example"),
+        )],
+        request: origin,
+        ..data::audit_event(tenant)
+    };
+    let by = event(
+        t,
+        AuditActor::Subject(SubjectId::Account(person)),
+        AuditObject::Tenant(t),
+    );
+    let about = event(t, AuditActor::Operator, AuditObject::Account(person));
+    let about_guest = event(t, AuditActor::Operator, AuditObject::Guest(guest));
+    let unrelated = event(
+        t,
+        AuditActor::Subject(SubjectId::Account(bystander)),
+        AuditObject::Account(bystander),
+    );
+    let elsewhere = event(other, AuditActor::Operator, AuditObject::Account(person));
+    let writes = [&by, &about, &about_guest, &unrelated]
+        .into_iter()
+        .cloned()
+        .map(Write::AppendAudit)
+        .collect();
+    commit_ok(&store, t, writes).await;
+    commit_ok(&store, other, vec![Write::AppendAudit(elsewhere.clone())]).await;
+
+    let erase = |subject| store.erase_subject_parts(t, subject);
+    assert_eq!(
+        read(erase(SubjectId::Account(person)).await, "erase subject"),
+        2
+    );
+    assert_eq!(
+        read(erase(SubjectId::Guest(guest)).await, "erase subject"),
+        1
+    );
+    assert_eq!(
+        read(erase(SubjectId::Account(person)).await, "erase subject"),
+        0
+    );
+    let bare = |e: &AuditEvent| AuditEvent {
+        changes: vec![],
+        request: RequestMeta::default(),
+        ..e.clone()
+    };
+    assert_eq!(
+        read(store.audit_events(t, 0, 10).await, "audit"),
+        vec![
+            (1, bare(&by)),
+            (2, bare(&about)),
+            (3, bare(&about_guest)),
+            (4, unrelated)
+        ]
+    );
+    assert_eq!(
+        read(store.audit_events(other, 0, 10).await, "audit"),
+        vec![(1, elsewhere)]
+    );
+}
+
 /// Incidents are numbered 1, 2, 3, … in commit order and listed newest first, before
 /// a sequence number, at most `limit`, per tenant; an incident id is recorded once.
 pub async fn incidents(store: DynStore) {

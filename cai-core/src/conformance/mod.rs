@@ -33,7 +33,7 @@
 //! | [`content`] | `item_versions`, `delete_item_cascades`, `delete_session_content`, `items_paging` |
 //! | [`keys`] | `custody_insert_only`, `delete_custody_shreds`, `grants_and_backups_are_replaced`, `credentials` |
 //! | [`e2e`] | `e2e_epochs_insert_only`, `e2e_veto`, `key_packages` |
-//! | [`audit`] | `audit_sequence`, `erase_origins`, `incidents`, `notification_outbox` |
+//! | [`audit`] | `audit_sequence`, `erase_origins`, `erase_subject_parts`, `incidents`, `notification_outbox` |
 //! | [`concurrency`] | `concurrent_batches_serialize` |
 //!
 //! Blob stores ([`BlobStore`](crate::ports::BlobStore)) have their own suite in
@@ -118,7 +118,7 @@ macro_rules! store_conformance_tests {
                 keys: custody_insert_only, delete_custody_shreds,
                     grants_and_backups_are_replaced, credentials;
                 e2e: e2e_epochs_insert_only, e2e_veto, key_packages;
-                audit: audit_sequence, erase_origins, incidents, notification_outbox;
+                audit: audit_sequence, erase_origins, erase_subject_parts, incidents, notification_outbox;
             );
 
             #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -756,6 +756,12 @@ pub trait AuditStore: Send + Sync {
     /// The entries, their order and everything else in them stay (cai-store's chain
     /// keeps verifying). Idempotent; returns how many entries changed.
     async fn erase_origins_before(&self, tenant: TenantId, before: Timestamp) -> StoreResult<u64>;
+    /// Erases the personal parts — `changes` and origin — of every audit entry of
+    /// `tenant` that `subject` made or that is about it (object = that account or
+    /// guest): for deletion, pseudonymisation and anonymisation of a person (R-P3,
+    /// R-I7). Ids, kinds, times and the entries' order stay. Idempotent; returns how
+    /// many entries changed.
+    async fn erase_subject_parts(&self, tenant: TenantId, subject: SubjectId) -> StoreResult<u64>;
     /// Audit events with sequence numbers greater than `after_seq`, in order, at most
     /// `limit` (capped at [`Page::MAX_LIMIT`]).
     async fn audit_events(

@@ -5,12 +5,11 @@
 use super::{Caller, Counselling, Tx};
 use crate::authz::{Action, Decision, PermissionSet, Resource};
 use crate::domain::{
-    Account, AccountStatus, AuditActor, AuditKind, AuditObject, BuiltinRole, Change, Email, Group,
-    Name, Role,
+    Account, AccountStatus, AuditKind, AuditObject, BuiltinRole, Change, Email, Group, Name, Role,
 };
 use crate::error::{Error, Result};
 use crate::id::{AccountId, GroupId, RoleId, SubjectId, TenantId};
-use crate::ports::{CredentialKind, DynStore, Order, Write};
+use crate::ports::{DynStore, Order, Write};
 
 use super::paging::{PageRequest, Paged};
 use crate::time::Timestamp;
@@ -968,74 +967,10 @@ impl Counselling {
         .await
     }
 
-    /// The pseudonymisation job (R-I7): every deactivated account of `tenant` whose date
-    /// has come loses its e-mail address, name, roles and credentials; the record stays
-    /// so content and audit entries remain attributable to "a former account".
-    /// Idempotent; returns how many accounts it pseudonymised. The host runs it
-    /// periodically.
-    pub async fn run_pseudonymisation(&self, tenant: TenantId) -> Result<usize> {
-        self.observe("run_pseudonymisation", Some(tenant), None, async move {
-            let store = self.store(tenant).await?;
-            self.pseudonymise_due(&store, tenant).await
-        })
-        .await
-    }
-
-    /// The pseudonymisation job's work, for [`Self::run_pseudonymisation`] and the
-    /// retention engine.
-    pub(crate) async fn pseudonymise_due(
-        &self,
-        store: &DynStore,
-        tenant: TenantId,
-    ) -> Result<usize> {
-        let now = self.now();
-        let mut done = 0;
-        loop {
-            let due = store.pseudonymisation_due(tenant, now, 100).await?;
-            let before = done;
-            for id in due {
-                let Some(mut a) = store.account(tenant, id).await? else {
-                    continue;
-                };
-                if !matches!(a.status, AccountStatus::Deactivated { pseudonymise_at, .. } if pseudonymise_at <= now)
-                {
-                    continue;
-                }
-                a.email = None;
-                a.display_name = Name::parse("Former account")?;
-                a.roles.clear();
-                a.status = AccountStatus::Pseudonymised { at: now };
-                let mut tx = self.tx(tenant, AuditActor::System);
-                tx.write(Write::UpdateAccount(a));
-                for kind in CredentialKind::ALL {
-                    tx.write(Write::DeleteCredential { account: id, kind });
-                }
-                tx.audit(
-                    store,
-                    AuditKind::AccountPseudonymised,
-                    AuditObject::Account(id),
-                    vec![Change::new(
-                        "status",
-                        Some("deactivated"),
-                        Some("pseudonymised"),
-                    )],
-                    None,
-                    false,
-                )
-                .await?;
-                self.commit(store, tx).await?;
-                done += 1;
-            }
-            // No progress means nothing (more) is due: a store listing accounts that
-            // are not due must not make the job spin.
-            if done == before {
-                return Ok(done);
-            }
-        }
-    }
-
     /// Deletes an account immediately (R-P3): the record, its credentials, key backup,
-    /// key packages, memberships and participations go in one commit. One's own account
+    /// key packages, memberships and participations go in one commit, and the personal
+    /// parts (changes, client addresses) of the audit entries it made or that are about
+    /// it are erased just before it. One's own account
     /// needs `DeleteOwnAccount`; another's `ManageAccounts`. The last administrator
     /// cannot be deleted. An account whose devices are in the group of an open
     /// end-to-end session is a `conflict` until a member commits their removal (a
@@ -1070,6 +1005,10 @@ impl Counselling {
             }
             // Groups are rewritten by the cascade; the service does not touch them here.
             tx.write(Write::DeleteAccount(account));
+            // Every check passed: the personal values in its audit entries go (R-P3).
+            store
+                .erase_subject_parts(tenant, SubjectId::Account(account))
+                .await?;
             tx.audit(
                 &store,
                 AuditKind::AccountDeleted,

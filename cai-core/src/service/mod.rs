@@ -19,6 +19,7 @@ pub mod mail;
 mod modes;
 pub mod observe;
 pub mod paging;
+mod pseudonymise;
 mod retention;
 mod rooms;
 mod sessions;

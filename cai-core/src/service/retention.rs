@@ -80,6 +80,8 @@ pub struct RetentionReport {
     pub origins_erased: u64,
     /// Deactivated accounts pseudonymised.
     pub accounts_pseudonymised: u64,
+    /// Accounts anonymised after their exit date.
+    pub accounts_anonymised: u64,
     /// Commits written.
     pub commits: u64,
 }
@@ -119,6 +121,8 @@ impl Counselling {
     ///    entry stays.
     /// 4. **Pseudonymisation** of deactivated accounts whose date has come
     ///    ([`Self::run_pseudonymisation`]).
+    /// 5. **Anonymisation** of accounts whose exit date (`valid_until`) lies at least
+    ///    `anonymise_after_exit` in the past, pseudonymised the same way (R-I7).
     ///
     /// Errors: `invalid` limits (before anything); an unknown tenant `not_found`; a
     /// key provider that cannot shred fails the run at that session
@@ -191,6 +195,10 @@ impl Counselling {
             let ip_before = now.minus(policy.ip_logs).plus(Duration::from_millis(1));
             report.origins_erased = store.erase_origins_before(tenant, ip_before).await?;
             report.accounts_pseudonymised = self.pseudonymise_due(&store, tenant).await? as u64;
+            if let Some(after_exit) = policy.anonymise_after_exit {
+                report.accounts_anonymised =
+                    self.anonymise_exited(&store, tenant, after_exit).await? as u64;
+            }
             Ok(report)
         })
         .await
@@ -316,6 +324,9 @@ impl Counselling {
                     report.guests_kept += 1;
                     continue;
                 }
+                store
+                    .erase_subject_parts(tenant, SubjectId::Guest(id))
+                    .await?;
                 tx.write(Write::DeleteGuest(id));
                 tx.audit(
                     store,

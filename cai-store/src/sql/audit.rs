@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use cai_core::Timestamp;
 use cai_core::domain::{AuditEvent, Incident};
-use cai_core::id::TenantId;
+use cai_core::id::{SubjectId, TenantId};
 use cai_core::ports::{AuditStore, Notification, StoreResult};
 
 use super::Engine;
@@ -30,6 +30,11 @@ fn numbered<T: serde::de::DeserializeOwned>(
 
 #[async_trait]
 impl AuditStore for Engine {
+    async fn erase_subject_parts(&self, tenant: TenantId, subject: SubjectId) -> StoreResult<u64> {
+        // The audit chain's erasure: detail and origin go, their digests stay.
+        self.erase_audit_subject(tenant, subject).await
+    }
+
     async fn erase_origins_before(&self, tenant: TenantId, before: Timestamp) -> StoreResult<u64> {
         // The audit chain's erasure: origin parts go, their digests stay.
         self.erase_audit_origins(tenant, before).await

@@ -461,6 +461,30 @@ impl CredentialStore for MemoryStore {
 
 #[async_trait]
 impl AuditStore for MemoryStore {
+    async fn erase_subject_parts(&self, tenant: TenantId, subject: SubjectId) -> StoreResult<u64> {
+        let mut spaces = self.write()?;
+        let Some(space) = spaces.get_mut(&tenant) else {
+            return Ok(0);
+        };
+        let about = match subject {
+            SubjectId::Account(a) => crate::domain::AuditObject::Account(a),
+            SubjectId::Guest(g) => crate::domain::AuditObject::Guest(g),
+        };
+        let mut changed = 0;
+        for e in space.audit.values_mut() {
+            let concerned =
+                e.actor == crate::domain::AuditActor::Subject(subject) || e.object == about;
+            let personal =
+                !e.changes.is_empty() || e.request != crate::domain::RequestMeta::default();
+            if concerned && personal {
+                e.changes.clear();
+                e.request = crate::domain::RequestMeta::default();
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+
     async fn erase_origins_before(&self, tenant: TenantId, before: Timestamp) -> StoreResult<u64> {
         let mut spaces = self.write()?;
         let Some(space) = spaces.get_mut(&tenant) else {
