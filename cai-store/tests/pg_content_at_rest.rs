@@ -1,9 +1,10 @@
-//! R-E1 through the service on PostgreSQL: a message posted in a server-managed
-//! session reaches the database only as ciphertext. A `pg_dump` of the store's schema
-//! is scanned for a unique canary, as text and in the hex form in which `pg_dump`
-//! writes `BYTEA` values; positive controls (the counsellor's display name, kept in
-//! clear text, and the session id, kept in a `BYTEA` column) show the scans would find
-//! what is there.
+//! R-E1 through the service on PostgreSQL: in every encryption mode (server-managed,
+//! session key, passphrase, end-to-end) a message and its edit reach the database only
+//! as envelopes. A `pg_dump` of the store's schema is scanned for each mode's canaries
+//! (and the passphrase and client keys) as text, as the hex in which `pg_dump` writes
+//! `BYTEA` values, and as base64. Positive controls — the counsellor's display name,
+//! kept in clear text, the session ids and the envelopes the clients posted, kept in
+//! `BYTEA` columns — show the scan finds what is there.
 #![cfg(feature = "postgres")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -13,6 +14,7 @@ mod pg;
 use std::process::Command;
 use std::sync::Arc;
 
+use at_rest::{CONTROL, assert_nothing_planted, hex, occurrences};
 use cai_core::ports::DynStore;
 use cai_store::postgres::SchemaName;
 
@@ -34,49 +36,34 @@ fn dump(schema: &SchemaName) -> Vec<u8> {
     out.stdout
 }
 
-/// Every occurrence of `needle` in `haystack`.
-fn occurrences(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack
-        .windows(needle.len())
-        .filter(|w| *w == needle)
-        .count()
-}
-
-/// `bytes` as lower-case hex, as `pg_dump` writes a `BYTEA` value.
-fn hex(bytes: &[u8]) -> Vec<u8> {
-    bytes
-        .iter()
-        .flat_map(|b| format!("{b:02x}").into_bytes())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_managed_content_is_ciphertext_in_a_dump_of_the_schema() {
+async fn content_in_every_mode_is_only_envelopes_in_a_dump_of_the_schema() {
     let schema = pg::fresh_schema("at_rest");
     let store = cai_store::postgres::PgStore::connect(&pg::url(), &schema)
         .await
         .unwrap();
-    let (canary, session) = at_rest::post_canary(Arc::new(store.clone()) as DynStore).await;
-    // … yet the dump holds it neither as text nor as bytes, while the controls are
-    // there.
+    let planted = at_rest::plant_in_every_mode(Arc::new(store.clone()) as DynStore).await;
+    // Three client-sealed modes, a message and an edit each.
+    assert_eq!(planted.envelopes.len(), 6);
+    assert_eq!(planted.sessions.len(), 4);
+
     let dumped = dump(&schema);
     assert!(
-        occurrences(&dumped, at_rest::CONTROL) > 0,
+        occurrences(&dumped, CONTROL) > 0,
         "the scan sees clear text"
     );
-    assert!(
-        occurrences(&dumped, &hex(session.as_bytes())) > 0,
-        "the scan sees BYTEA values"
-    );
-    assert_eq!(
-        occurrences(&dumped, canary.as_bytes()),
-        0,
-        "plaintext content at rest"
-    );
-    assert_eq!(
-        occurrences(&dumped, &hex(canary.as_bytes())),
-        0,
-        "plaintext content at rest, as bytes"
-    );
+    for session in &planted.sessions {
+        assert!(
+            occurrences(&dumped, &hex(session.as_bytes())) > 0,
+            "the scan sees BYTEA values"
+        );
+    }
+    for envelope in &planted.envelopes {
+        assert!(
+            occurrences(&dumped, &hex(envelope)) > 0,
+            "the scan sees stored bodies"
+        );
+    }
+    assert_nothing_planted("a pg_dump of the schema", &[&dumped], &planted);
     store.close().await;
 }
