@@ -384,7 +384,7 @@ async fn pseudonymised_and_deleted_people_leave_no_personal_values_in_the_audit_
     use cai_core::domain::Name;
     use cai_core::service::AccountChanges;
     let (w, org, _) = setup().await;
-    let admin = org.admin_caller.clone();
+    let admin = org.admin_caller;
     let personal = |kinds: Vec<cai_core::domain::AuditEvent>| {
         kinds
             .iter()
