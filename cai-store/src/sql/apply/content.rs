@@ -6,7 +6,7 @@ use cai_core::id::{ItemId, SessionId, TenantId};
 use cai_core::ports::StoreResult;
 
 use super::super::codec::{IdBlob, RowExt, query, subject_blob};
-use super::{Conn, conflict, ensure_free, exec, exists, fetch, missing};
+use super::{Conn, conflict, exec, fetch, missing};
 
 const ITEM: &str = "item";
 const VERSION: &str = "item version";
@@ -33,16 +33,10 @@ pub(super) async fn insert_item(
     item: ContentItem,
     version: ContentVersion,
 ) -> StoreResult<()> {
-    let q = query("SELECT 1 FROM items WHERE tenant = ? AND id = ?")
-        .bind(item.tenant.blob())
-        .bind(item.id.blob());
-    ensure_free(exists(conn, q, ITEM).await?, ITEM)?;
-    if version.item != item.id || version.session != item.session {
-        return Err(conflict("item version belongs to another item"));
-    }
-    if version.version != 1 || item.latest_version != 1 {
-        return Err(conflict(VERSION));
-    }
+    // The primary key is the duplicate check: a taken id fails the insert as a unique
+    // violation, which `exec` reports as `Conflict("item")` — what a lookup first would
+    // report, before the checks below, with one statement per message less. Whatever
+    // fails here, the caller rolls the batch back, the row just inserted with it.
     let q = query(
         "INSERT INTO items (tenant, id, session, kind, author, created_at, latest_version) \
          VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -55,6 +49,12 @@ pub(super) async fn insert_item(
     .bind(item.created_at.unix_millis())
     .bind(i64::from(item.latest_version));
     exec(conn, q, ITEM).await?;
+    if version.item != item.id || version.session != item.session {
+        return Err(conflict("item version belongs to another item"));
+    }
+    if version.version != 1 || item.latest_version != 1 {
+        return Err(conflict(VERSION));
+    }
     insert_version(conn, &version).await
 }
 
