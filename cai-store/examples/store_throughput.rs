@@ -19,12 +19,11 @@
 //! - **Appends.** Ports: `Store::commit` of batches of [`BATCH`] `Write::InsertItem`s
 //!   (one transaction each). Raw: the same rows inserted with plain sqlx `INSERT`s into
 //!   `raw_items`/`raw_versions`, one transaction per [`BATCH`] messages.
-//! - **Reads.** Ports: what cai-core's `read_items` does — `ContentStore::items` in
-//!   pages of [`PAGE`], then `ContentStore::version` of each item's latest version. Raw,
-//!   two baselines: `raw (same queries)` runs the same two statements (a keyset page of
-//!   items, one `SELECT` per version) with plain sqlx and decodes the columns by index;
-//!   `raw (one join)` reads each page of items with their bodies in one joined
-//!   `SELECT`, which the ports cannot express (they have no page read with bodies).
+//! - **Reads.** Ports: what cai-core's `read_items` does — `ContentStore::items_latest`
+//!   in pages of [`PAGE`]: the items with their latest versions in one joined read.
+//!   Raw, two baselines: `raw (one join)` reads each page of items with their bodies in
+//!   one joined `SELECT` (the same shape); `raw (same queries)` is the older port path,
+//!   a keyset page of items then one `SELECT` per version, kept for comparison.
 //! - **Equivalent tables.** `raw_items`/`raw_versions` are created beside the store's
 //!   `items`/`versions`, in the same SQLite file or PostgreSQL schema, with the same
 //!   columns, types, primary keys, index (`(tenant, session, id)`) and foreign key
@@ -177,8 +176,9 @@ fn batches(t: TenantId, msgs: Vec<Message>) -> Vec<Batch> {
 
 // The port side
 
-/// One page of `session`'s messages as `read_items` reads it: `items`, then each
-/// item's latest `version`. (messages, body bytes, where the next page starts).
+/// One page of `session`'s messages as `read_items` reads it: `items_latest`, the
+/// items with their latest versions in one read. (messages, body bytes, where the
+/// next page starts).
 async fn port_page(
     store: &DynStore,
     t: TenantId,
@@ -190,17 +190,9 @@ async fn port_page(
         limit: PAGE,
         order: Order::OldestFirst,
     };
-    let items = store.items(t, session, page).await.unwrap();
-    let mut bytes = 0;
-    for item in &items {
-        let v = store
-            .version(t, item.id, item.latest_version)
-            .await
-            .unwrap()
-            .expect("every item has its version");
-        bytes += v.body.as_bytes().len();
-    }
-    (items.len(), bytes, items.last().map(|i| i.id))
+    let items = store.items_latest(t, session, page).await.unwrap();
+    let bytes = items.iter().map(|(_, v)| v.body.as_bytes().len()).sum();
+    (items.len(), bytes, items.last().map(|(i, _)| i.id))
 }
 
 // The raw side

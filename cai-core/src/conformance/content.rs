@@ -267,4 +267,52 @@ pub async fn items_paging(store: DynStore) {
     assert_eq!(older, vec![ordered(9), ordered(7)]);
     assert!(read(store.items(t, session, Page::first(0)).await, "items").is_empty());
     assert!(read(store.items(rid(), session, Page::first(10)).await, "items").is_empty());
+
+    // `items_latest` pages alike and pairs each item with its newest version.
+    let edited: ItemId = ordered(3);
+    let mut item = read(store.item(t, edited).await, "item").expect("item 3 exists");
+    let second = data::version(&item, 2);
+    commit_ok(&store, t, vec![Write::AddVersion(second.clone())]).await;
+    item.latest_version = 2;
+    let latest = read(
+        store.items_latest(t, session, Page::first(3)).await,
+        "items latest",
+    );
+    let mut expected = Vec::new();
+    for n in [1u16, 3, 5] {
+        let i = read(store.item(t, ordered(n)).await, "item").expect("item exists");
+        let v = read(store.version(t, i.id, i.latest_version).await, "version")
+            .expect("version exists");
+        expected.push((i, v));
+    }
+    assert_eq!(latest, expected);
+    assert_eq!(latest.get(1), Some(&(item, second)));
+    let newest: Vec<ItemId> = read(
+        store
+            .items_latest(t, session, Page::newest(2).after(ordered(10)))
+            .await,
+        "items latest",
+    )
+    .into_iter()
+    .map(|(i, v)| {
+        assert_eq!((v.item, v.version), (i.id, i.latest_version));
+        i.id
+    })
+    .collect();
+    assert_eq!(newest, vec![ordered(9), ordered(7)]);
+    assert!(
+        read(
+            store.items_latest(t, other, Page::first(100)).await,
+            "items latest"
+        )
+        .iter()
+        .all(|(i, _)| i.session == other)
+    );
+    assert!(
+        read(
+            store.items_latest(rid(), session, Page::first(10)).await,
+            "items latest"
+        )
+        .is_empty()
+    );
 }

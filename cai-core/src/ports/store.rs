@@ -672,6 +672,15 @@ pub trait ContentStore: Send + Sync {
         session: SessionId,
         page: Page<ItemId>,
     ) -> StoreResult<Vec<ContentItem>>;
+    /// A page of a session's items, by id, each with its latest version: what a
+    /// reader shows, in one read (one query on SQL backends). An item whose latest
+    /// version is not stored is [`StoreError::Corrupt`].
+    async fn items_latest(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+        page: Page<ItemId>,
+    ) -> StoreResult<Vec<(ContentItem, ContentVersion)>>;
     /// One version of an item.
     async fn version(
         &self,

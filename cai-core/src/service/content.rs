@@ -315,14 +315,11 @@ impl Counselling {
                 .await?;
             let kind = format!("itm{session}");
             let page = page.id_page(&kind, Order::NewestFirst)?;
-            let items = store.items(tenant, session, page).await?;
-            let next = Paged::by_id(items, &kind, &page, |i| i.id);
+            // Items with their latest versions in one read.
+            let items = store.items_latest(tenant, session, page).await?;
+            let next = Paged::by_id(items, &kind, &page, |(i, _)| i.id);
             let mut views = Vec::with_capacity(next.items.len());
-            for item in next.items {
-                let v = store
-                    .version(tenant, item.id, item.latest_version)
-                    .await?
-                    .ok_or(Error::NotFound { what: "version" })?;
+            for (item, v) in next.items {
                 let version = v.version;
                 let body = self.open_body(&store, &s, v, item.kind).await?;
                 views.push(ContentView {

@@ -44,8 +44,46 @@ fn version_of(row: &Row) -> StoreResult<ContentVersion> {
     })
 }
 
+/// An item and its latest version from one joined row (the version's own columns
+/// carry a `v_` prefix); no version row is `Corrupt`.
+fn joined_of(row: &Row) -> StoreResult<(ContentItem, ContentVersion)> {
+    let item = item_of(row)?;
+    let Some(body) = row.bytes_opt("v_body", VERSION)? else {
+        return Err(corrupt(VERSION));
+    };
+    let version = ContentVersion {
+        item: item.id,
+        tenant: item.tenant,
+        session: row.id("v_session", VERSION)?,
+        version: row.u32("v_version", VERSION)?,
+        author: row.subject("v_author", VERSION)?,
+        created_at: row.time("v_created_at", VERSION)?,
+        key_epoch: row.u32("v_key_epoch", VERSION)?,
+        body: SealedBody::new(body).map_err(|_| corrupt(VERSION))?,
+    };
+    Ok((item, version))
+}
+
 #[async_trait]
 impl ContentStore for Engine {
+    async fn items_latest(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+        page: Page<ItemId>,
+    ) -> StoreResult<Vec<(ContentItem, ContentVersion)>> {
+        let (after, order) = keyset(&page, "i.id");
+        let sql = format!(
+            "SELECT i.id, i.tenant, i.session, i.kind, i.author, i.created_at,              i.latest_version, v.session AS v_session, v.version AS v_version,              v.author AS v_author, v.created_at AS v_created_at,              v.key_epoch AS v_key_epoch, v.body AS v_body              FROM items i LEFT JOIN versions v              ON v.tenant = i.tenant AND v.item = i.id AND v.version = i.latest_version              WHERE i.tenant = ? AND i.session = ? AND {after} ORDER BY i.id {order} LIMIT ?"
+        );
+        let q = query(&sql)
+            .bind(tenant.blob())
+            .bind(session.blob())
+            .bind(page.after.as_ref().map(IdBlob::blob))
+            .bind(capped(page.limit));
+        self.all(q, ITEM).await?.iter().map(joined_of).collect()
+    }
+
     async fn item(&self, tenant: TenantId, id: ItemId) -> StoreResult<Option<ContentItem>> {
         let sql = format!("SELECT {ITEM_COLUMNS} FROM items WHERE tenant = ? AND id = ?");
         let q = query(&sql).bind(tenant.blob()).bind(id.blob());

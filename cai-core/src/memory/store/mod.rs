@@ -359,6 +359,29 @@ impl ContentStore for MemoryStore {
         })
     }
 
+    async fn items_latest(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+        page: Page<ItemId>,
+    ) -> StoreResult<Vec<(ContentItem, ContentVersion)>> {
+        self.with(tenant, |s| {
+            page_range(&s.items, &page)
+                .map(|(_, item)| item)
+                .filter(|item| item.session == session)
+                .take(page.capped_limit())
+                .map(|item| {
+                    let v = s.versions.get(&(item.id, item.latest_version)).ok_or(
+                        StoreError::Corrupt {
+                            what: "item version",
+                        },
+                    )?;
+                    Ok((item.clone(), v.clone()))
+                })
+                .collect()
+        })?
+    }
+
     async fn version(
         &self,
         tenant: TenantId,
