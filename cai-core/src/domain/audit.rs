@@ -134,6 +134,8 @@ pub enum AuditKind {
     CredentialChanged,
     /// An account was locked after too many failures (R-A3).
     AccountLocked,
+    /// A report was read (R-P6); the object is the tenant, the change names the query.
+    ReportViewed,
 }
 
 /// One property's change. Values are short display strings, never secrets.

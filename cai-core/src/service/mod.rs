@@ -19,6 +19,7 @@ pub mod mail;
 mod modes;
 pub mod observe;
 pub mod paging;
+mod reports;
 mod rooms;
 mod sessions;
 mod tenants;
