@@ -337,3 +337,39 @@ pub async fn report_limit_and_invalid_queries(store: DynStore) {
         .is_empty()
     );
 }
+
+/// Weeks before 1970 start on Mondays too (negative milliseconds divide like any
+/// others): a Sunday a millisecond before midnight and the Wednesday after count in
+/// two weeks.
+pub async fn report_weeks_before_1970(store: DynStore) {
+    let t: TenantId = rid();
+    let (owner, sunday, wednesday): (AccountId, SessionId, SessionId) = (rid(), rid(), rid());
+    let time = |text| Timestamp::parse_rfc3339(text).unwrap();
+    let mut writes = vec![
+        Write::InsertTenant(data::tenant(t)),
+        Write::InsertAccount(data::account(t, owner, "owner@example.org")),
+    ];
+    for (id, created) in [
+        (sunday, "1969-12-28T23:59:59.999Z"),
+        (wednesday, "1969-12-31T12:00:00.000Z"),
+    ] {
+        let mut s = data::session(t, id, owner);
+        s.created_at = time(created);
+        s.last_activity = s.created_at;
+        writes.push(Write::InsertSession(s));
+    }
+    commit_ok(&store, t, writes).await;
+    let q = ReportQuery {
+        from: time("1969-12-22T00:00:00Z"),
+        to: time("1970-01-05T00:00:00Z"),
+        period: ReportPeriod::Week,
+        by: ReportBy::Total,
+    };
+    assert_eq!(
+        read(store.session_report(t, &q, 100).await, "session_report"),
+        vec![
+            cell(time("1969-12-22T00:00:00Z"), None, 1, 0, 0),
+            cell(time("1969-12-29T00:00:00Z"), None, 1, 0, 0),
+        ]
+    );
+}

@@ -112,20 +112,11 @@ pub(crate) fn suppress(raw: Vec<RawCell>, by: ReportBy, min: u32) -> Vec<ReportC
     let below = |c: &RawCell| c.sessions < min || c.contacts < min;
     let mut hidden: Vec<bool> = raw.iter().map(below).collect();
     if by != ReportBy::Total {
-        let mut start = 0;
-        while start < raw.len() {
-            let period = raw.get(start).map(|c| c.period_start);
-            let len = raw
-                .iter()
-                .skip(start)
-                .take_while(|c| Some(c.period_start) == period)
-                .count();
-            protect(
-                raw.get(start..start + len).unwrap_or_default(),
-                hidden.get_mut(start..start + len).unwrap_or_default(),
-                min,
-            );
-            start += len;
+        let mut offset = 0;
+        for period in raw.chunk_by(|a, b| a.period_start == b.period_start) {
+            let end = offset + period.len();
+            protect(period, hidden.get_mut(offset..end).unwrap_or_default(), min);
+            offset = end;
         }
     }
     raw.into_iter()

@@ -1,21 +1,23 @@
 //! [`ReportStore`]: a report's counts in one SQL statement with `GROUP BY`, so the
 //! database does the counting and nothing but the cells leaves it.
 //!
-//! The periods are bound as a `VALUES` list of `(start_ms, end_ms)`, padded with empty
-//! ranges to a power of two so the statement texts stay few (PostgreSQL's driver keeps
-//! each text it numbered). Sessions keep `created_at`, `status` and `last_activity` in
-//! their JSON body, read with the backend's JSON and time functions (`driver::dialect`);
-//! a participant's part is its body's `role`.
+//! Each session's period start is computed in the statement from its creation time:
+//! the day from the RFC 3339 text's date (`YYYY-MM-DD`), the month from its `YYYY-MM`,
+//! the week from the day, counted from a Monday (in integers, shifted so that every
+//! timestamp from the year 0000 on divides as a positive number). Sessions keep
+//! `created_at`, `status` and `last_activity` in their JSON body, read with the
+//! backend's JSON and time functions (`driver::dialect`); a participant's part is its
+//! body's `role`.
 //!
 //! No index or migration: the statement reads the tenant's sessions once, by the
 //! primary key's tenant prefix, and their participants and groups by their primary
-//! keys. A report is an occasional read of an administrator, not a hot path; an
+//! keys. A report is an occasional read of a report viewer, not a hot path; an
 //! expression index on the creation time can come when tenants' histories make the
 //! scan slow.
 
 use async_trait::async_trait;
 use cai_core::Timestamp;
-use cai_core::domain::{ReportBy, ReportKey, ReportQuery};
+use cai_core::domain::{ReportBy, ReportKey, ReportPeriod, ReportQuery};
 use cai_core::id::{AccountId, SubjectId, TenantId};
 use cai_core::ports::{MAX_RAW_CELLS, RawCell, ReportStore, StoreResult};
 
@@ -25,21 +27,37 @@ use super::codec::{IdBlob, Row, RowExt, corrupt, query, subject_blob};
 
 const REPORT: &str = "report";
 
-/// The fewest rows of the padded `VALUES` list.
-const MIN_ROWS: usize = 8;
+/// A day in milliseconds.
+const DAY_MS: i64 = 86_400_000;
+/// 102 790 weeks: added before dividing, so that every day from 0000-01-01 on divides
+/// as a positive number (integer division truncates towards zero in both databases).
+const WEEK_SHIFT_MS: i64 = 102_790 * 7 * DAY_MS;
 
-/// The statement for `rows` period rows, broken down by `by`. Its parameters, in
-/// order: `rows` pairs of period bounds; the tenant; for a breakdown by counsellor the
-/// tenant and the lowest and highest account subject; for one by group the tenant; the
-/// tenant again; the limit.
-fn statement(rows: usize, by: ReportBy) -> String {
-    let values = vec!["(?, ?)"; rows].join(", ");
+/// The period start of the session row `s`, in milliseconds.
+fn period_start(period: ReportPeriod) -> String {
+    let created = json_text("s.body", &["created_at"]);
+    let day = millis(&format!("substr({created}, 1, 10) || 'T00:00:00.000Z'"));
+    match period {
+        ReportPeriod::Day => day,
+        ReportPeriod::Month => millis(&format!("substr({created}, 1, 7) || '-01T00:00:00.000Z'")),
+        // 1970-01-01 was a Thursday: three days after a Monday.
+        ReportPeriod::Week => {
+            format!("({day} - ((({day} + {WEEK_SHIFT_MS}) / {DAY_MS} + 3) % 7) * {DAY_MS})")
+        }
+    }
+}
+
+/// The statement for a report by `period` and `by`. Its parameters, in order: the
+/// tenant; for a breakdown by counsellor the tenant and the lowest and highest account
+/// subject; for one by group the tenant; `from` and `to`; the tenant again; the limit.
+fn statement(period: ReportPeriod, by: ReportBy) -> String {
     let created = millis(&json_text("s.body", &["created_at"]));
     let ended = millis(&format!(
         "COALESCE({}, {})",
         json_text("s.body", &["status", "at"]),
         json_text("s.body", &["last_activity"])
     ));
+    let start = period_start(period);
     let role = json_text("pa.body", &["role"]);
     let (key, key_join) = match by {
         ReportBy::Total => ("f.tenant".to_owned(), String::new()),
@@ -56,14 +74,11 @@ fn statement(rows: usize, by: ReportBy) -> String {
         ),
     };
     format!(
-        "WITH periods (start_ms, end_ms) AS (VALUES {values}), \
-         f AS (SELECT s.tenant AS tenant, s.id AS session, {created} AS created_ms, \
-               {ended} AS ended_ms FROM sessions s WHERE s.tenant = ?), \
-         cells AS (SELECT DISTINCT p.start_ms AS period, {key} AS k, f.session AS session, \
+        "WITH f AS (SELECT s.tenant AS tenant, s.id AS session, {created} AS created_ms, \
+               {ended} AS ended_ms, {start} AS period FROM sessions s WHERE s.tenant = ?), \
+         cells AS (SELECT DISTINCT f.period AS period, {key} AS k, f.session AS session, \
                CASE WHEN f.ended_ms > f.created_ms THEN f.ended_ms - f.created_ms ELSE 0 END \
-               AS dur \
-               FROM f JOIN periods p ON f.created_ms >= p.start_ms AND f.created_ms < p.end_ms \
-               {key_join}), \
+               AS dur FROM f {key_join} WHERE f.created_ms >= ? AND f.created_ms < ?), \
          counts AS (SELECT period, k, COUNT(*) AS sessions, SUM(dur) AS dur FROM cells \
                GROUP BY period, k), \
          contacts AS (SELECT c.period AS period, c.k AS k, COUNT(DISTINCT pa.subject) AS n \
@@ -108,21 +123,11 @@ impl ReportStore for Engine {
         report: &ReportQuery,
         limit: u32,
     ) -> StoreResult<Vec<RawCell>> {
-        let Ok(periods) = report.periods() else {
+        if report.validate().is_err() {
             return Ok(Vec::new());
-        };
-        let rows = periods.len().next_power_of_two().max(MIN_ROWS);
-        let sql = statement(rows, report.by);
-        let mut q = query(&sql);
-        let empty = (Timestamp::EPOCH, Timestamp::EPOCH);
-        for (start, end) in periods
-            .iter()
-            .copied()
-            .chain(std::iter::repeat(empty))
-            .take(rows)
-        {
-            q = q.bind(start.unix_millis()).bind(end.unix_millis());
         }
+        let sql = statement(report.period, report.by);
+        let mut q = query(&sql);
         q = q.bind(tenant.blob());
         match report.by {
             ReportBy::Total => {}
@@ -138,6 +143,9 @@ impl ReportStore for Engine {
             }
             ReportBy::Group => q = q.bind(tenant.blob()),
         }
+        q = q
+            .bind(report.from.unix_millis())
+            .bind(report.to.unix_millis());
         let q = q
             .bind(tenant.blob())
             .bind(i64::from(limit.min(MAX_RAW_CELLS)));
@@ -160,8 +168,16 @@ mod tests {
             (ReportBy::Counsellor, 3),
             (ReportBy::Group, 1),
         ] {
-            let sql = statement(8, by);
-            assert_eq!(sql.matches('?').count(), 16 + 1 + extra + 1 + 1, "{by:?}");
+            for period in [ReportPeriod::Day, ReportPeriod::Week, ReportPeriod::Month] {
+                let sql = statement(period, by);
+                assert_eq!(sql.matches('?').count(), 1 + extra + 2 + 1 + 1, "{by:?}");
+            }
         }
+    }
+
+    #[test]
+    fn the_week_shift_covers_the_year_0000_in_whole_weeks() {
+        assert_eq!(WEEK_SHIFT_MS % (7 * DAY_MS), 0);
+        assert!(WEEK_SHIFT_MS + Timestamp::MIN_RFC3339.unix_millis() > 0);
     }
 }
