@@ -34,6 +34,7 @@
 //! | [`keys`] | `custody_insert_only`, `delete_custody_shreds`, `grants_and_backups_are_replaced`, `credentials` |
 //! | [`e2e`] | `e2e_epochs_insert_only`, `e2e_veto`, `key_packages` |
 //! | [`audit`] | `audit_sequence`, `erase_origins`, `erase_subject_parts`, `incidents`, `notification_outbox` |
+//! | [`reports`] | `report_counts_and_buckets`, `report_limit_and_invalid_queries`, `report_weeks_before_1970` |
 //! | [`concurrency`] | `concurrent_batches_serialize` |
 //!
 //! Blob stores ([`BlobStore`](crate::ports::BlobStore)) have their own suite in
@@ -58,6 +59,7 @@ pub mod directory;
 pub mod e2e;
 pub mod fixture;
 pub mod keys;
+pub mod reports;
 pub mod sessions;
 
 pub use concurrency::{Spawn, Task};
@@ -119,6 +121,8 @@ macro_rules! store_conformance_tests {
                     grants_and_backups_are_replaced, credentials;
                 e2e: e2e_epochs_insert_only, e2e_veto, key_packages;
                 audit: audit_sequence, erase_origins, erase_subject_parts, incidents, notification_outbox;
+                reports: report_counts_and_buckets, report_limit_and_invalid_queries,
+                    report_weeks_before_1970;
             );
 
             #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -142,6 +142,8 @@ pub enum AuditKind {
     SessionExpired,
     /// The retention engine deleted a guest after its deadline (R-P2).
     GuestDeleted,
+    /// A report was read (R-P6); the object is the tenant, the change names the query.
+    ReportViewed,
 }
 
 /// One property's change. Values are short display strings, never secrets.

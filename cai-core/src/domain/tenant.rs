@@ -70,9 +70,30 @@ pub struct TenantSettings {
     /// [`Counselling::attach_mode_descriptor`]: crate::service::Counselling::attach_mode_descriptor
     #[serde(default)]
     pub require_mode_descriptor: bool,
+    /// The smallest count a report shows (R-P6): a report cell counting fewer
+    /// sessions or fewer distinct clients and guests is suppressed
+    /// ([`Counselling::report`]). Between [`TenantSettings::REPORT_MIN_COUNT_LOWEST`]
+    /// and [`TenantSettings::REPORT_MIN_COUNT_HIGHEST`]; left out of JSON input:
+    /// [`TenantSettings::REPORT_MIN_COUNT_DEFAULT`].
+    ///
+    /// [`Counselling::report`]: crate::service::Counselling::report
+    #[serde(default = "default_report_min_count")]
+    pub report_min_count: u32,
+}
+
+fn default_report_min_count() -> u32 {
+    TenantSettings::REPORT_MIN_COUNT_DEFAULT
 }
 
 impl TenantSettings {
+    /// The default [`TenantSettings::report_min_count`].
+    pub const REPORT_MIN_COUNT_DEFAULT: u32 = 5;
+    /// The lowest [`TenantSettings::report_min_count`]: with 1, a cell could show a
+    /// single client.
+    pub const REPORT_MIN_COUNT_LOWEST: u32 = 2;
+    /// The highest [`TenantSettings::report_min_count`].
+    pub const REPORT_MIN_COUNT_HIGHEST: u32 = 1000;
+
     /// Checks every part; the default mode must be at least the minimum.
     pub fn validate(&self) -> Result<()> {
         if !self.minimum_mode.can_change_to(self.default_mode) {
@@ -85,6 +106,14 @@ impl TenantSettings {
             return Err(Error::Invalid {
                 what: "tenant settings",
                 reason: "admin re-authentication window must be between 1 ms and 24 h",
+            });
+        }
+        if !(Self::REPORT_MIN_COUNT_LOWEST..=Self::REPORT_MIN_COUNT_HIGHEST)
+            .contains(&self.report_min_count)
+        {
+            return Err(Error::Invalid {
+                what: "tenant settings",
+                reason: "report minimum count must be between 2 and 1000",
             });
         }
         self.retention.validate()?;
@@ -104,6 +133,7 @@ impl Default for TenantSettings {
             admin_reauth_window: minutes(15),
             allow_message_editing: false,
             require_mode_descriptor: false,
+            report_min_count: Self::REPORT_MIN_COUNT_DEFAULT,
         }
     }
 }
@@ -222,6 +252,18 @@ mod tests {
             ..TenantSettings::default()
         };
         assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn report_min_count_limits() {
+        let with = |n| TenantSettings {
+            report_min_count: n,
+            ..TenantSettings::default()
+        };
+        assert!(with(1).validate().is_err());
+        with(2).validate().unwrap();
+        with(1000).validate().unwrap();
+        assert!(with(1001).validate().is_err());
     }
 
     #[test]

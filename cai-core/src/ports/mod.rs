@@ -3,7 +3,7 @@
 //!
 //! | Port | Concern | Reference implementation |
 //! |---|---|---|
-//! | [`Store`] (= [`DirectoryStore`] + [`SessionStore`] + [`ContentStore`] + [`KeyStore`] + [`CredentialStore`] + [`AuditStore`] + atomic [`Store::commit`]) | persistence | [`MemoryStore`](crate::memory::MemoryStore); `cai-store` for SQLite/PostgreSQL |
+//! | [`Store`] (= [`DirectoryStore`] + [`SessionStore`] + [`ContentStore`] + [`KeyStore`] + [`CredentialStore`] + [`AuditStore`] + [`ReportStore`] + atomic [`Store::commit`]) | persistence | [`MemoryStore`](crate::memory::MemoryStore); `cai-store` for SQLite/PostgreSQL |
 //! | [`TenantRouter`] | which store holds a tenant (R-T2) | [`SingleStore`], [`RegionRouter`](crate::memory::RegionRouter) |
 //! | [`KeyProvider`] | tenant KEKs (wrap/unwrap) | [`LocalKeyProvider`](crate::memory::LocalKeyProvider) |
 //! | [`Clock`] | time | [`SystemClock`], [`ManualClock`] |
@@ -58,6 +58,7 @@ mod clock;
 mod keys;
 mod mail;
 mod notify;
+mod reports;
 mod routing;
 mod store;
 mod throttle;
@@ -71,6 +72,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use keys::{KeyProvider, KeyProviderError};
 pub use mail::{Mail, MailError, Mailer};
 pub use notify::{AdminNotifier, Notification, NotifyError};
+pub use reports::{MAX_RAW_CELLS, RawCell, ReportStore};
 pub use routing::{SingleStore, TenantRouter};
 pub use store::{
     AuditStore, Batch, ContentStore, Credential, CredentialKind, CredentialStore, DirectoryStore,

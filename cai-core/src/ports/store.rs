@@ -799,7 +799,13 @@ pub trait AuditStore: Send + Sync {
 /// A complete storage backend: every read concern plus atomic commits.
 #[async_trait]
 pub trait Store:
-    DirectoryStore + SessionStore + ContentStore + KeyStore + CredentialStore + AuditStore
+    DirectoryStore
+    + SessionStore
+    + ContentStore
+    + KeyStore
+    + CredentialStore
+    + AuditStore
+    + super::reports::ReportStore
 {
     /// Applies a batch atomically; see the [`ports` documentation](crate::ports).
     async fn commit(&self, batch: Batch) -> StoreResult<()>;

@@ -20,6 +20,7 @@ mod modes;
 pub mod observe;
 pub mod paging;
 mod pseudonymise;
+mod reports;
 mod retention;
 mod rooms;
 mod sessions;

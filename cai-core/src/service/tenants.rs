@@ -205,6 +205,13 @@ impl Counselling {
                         Some(settings.require_mode_descriptor),
                     ));
                 }
+                if before.report_min_count != settings.report_min_count {
+                    changes.push(Change::new(
+                        "settings.report_min_count",
+                        Some(before.report_min_count),
+                        Some(settings.report_min_count),
+                    ));
+                }
                 if changes.is_empty() {
                     if *before != settings {
                         // A setting without its own line above still changes, and is audited.

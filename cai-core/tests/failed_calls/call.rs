@@ -41,6 +41,7 @@ pub(crate) async fn call(
             ctx.keep(&paged);
             Ok(())
         }
+        Op::Report => svc.report(&c, t, report_query(now, x, y)).await.map(drop),
         Op::CreateAccount => {
             let new = ctx.new_account(x);
             let roles: Vec<RoleId> = match y % 6 {

@@ -38,8 +38,8 @@ use std::time::Duration;
 use cai_core::authz::{Action, Authentication, PermissionSet};
 use cai_core::domain::{
     AuditKind, AuditObject, BuiltinRole, ContentKind, ContentRetention, Email, InvitationSecret,
-    Name, Pseudonym, Region, RequestMeta, RoomContent, SealedBody, SessionKind, SessionMode,
-    TenantSettings,
+    Name, Pseudonym, Region, ReportBy, ReportPeriod, ReportQuery, RequestMeta, RoomContent,
+    SealedBody, SessionKind, SessionMode, TenantSettings,
 };
 use cai_core::id::{
     AccountId, GroupId, GuestId, InvitationId, ItemId, RoleId, RoomId, SessionId, SubjectId,
@@ -87,6 +87,7 @@ ops! {
     UpdateTenantSettings => "update_tenant_settings",
     AuditTrail => "audit_trail",
     Incidents => "incidents",
+    Report => "report",
     CreateAccount => "create_account",
     Account => "account",
     ListAccounts => "list_accounts",

@@ -411,6 +411,7 @@ impl Ctx {
                 Op::UpdateTenantSettings
                 | Op::AuditTrail
                 | Op::Incidents
+                | Op::Report
                 | Op::CreateAccount
                 | Op::Account
                 | Op::ListAccounts
@@ -727,6 +728,35 @@ pub(crate) fn settings(sel: u8) -> TenantSettings {
             ..default
         },
         _ => default,
+    }
+}
+
+/// A report query around `now`: mostly valid (the month, week or day `now` falls in,
+/// by total, counsellor or group); `x % 8 == 7` misaligned, `== 6` backwards.
+pub(crate) fn report_query(now: Timestamp, x: u8, y: u8) -> ReportQuery {
+    let period = [ReportPeriod::Month, ReportPeriod::Week, ReportPeriod::Day][usize::from(x % 3)];
+    let by = [ReportBy::Total, ReportBy::Counsellor, ReportBy::Group][usize::from(y % 3)];
+    let from = period.start_of(now).unwrap();
+    let to = period.after(from).unwrap();
+    match x % 8 {
+        7 => ReportQuery {
+            from: now.plus(Duration::from_millis(1)),
+            to,
+            period,
+            by,
+        },
+        6 => ReportQuery {
+            from: to,
+            to: from,
+            period,
+            by,
+        },
+        _ => ReportQuery {
+            from,
+            to,
+            period,
+            by,
+        },
     }
 }
 

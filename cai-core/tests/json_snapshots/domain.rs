@@ -25,11 +25,71 @@ fn tenants() {
         admin_reauth_window: minutes(5),
         allow_message_editing: true,
         require_mode_descriptor: true,
+        report_min_count: 10,
     };
     assert_json_snapshot!("tenant_settings", settings);
     round_trip(&settings);
     round_trip(&settings.password_policy);
     round_trip(&settings.two_factor);
+}
+
+#[test]
+fn reports() {
+    let at = |text: &str| Timestamp::parse_rfc3339(text).unwrap();
+    let query = ReportQuery {
+        from: at("2026-10-01T00:00:00Z"),
+        to: at("2026-12-01T00:00:00Z"),
+        period: ReportPeriod::Month,
+        by: ReportBy::Counsellor,
+    };
+    let shown = ReportCell {
+        period_start: at("2026-10-01T00:00:00Z"),
+        key: Some(ReportKey::Counsellor(account_id())),
+        sessions: Some(12),
+        contacts: Some(9),
+        duration_secs: Some(43_200),
+        suppressed: false,
+    };
+    let withheld = ReportCell {
+        key: Some(ReportKey::Counsellor(other_account_id())),
+        sessions: None,
+        contacts: None,
+        duration_secs: None,
+        suppressed: true,
+        ..shown
+    };
+    let report = Report {
+        query,
+        min_count: 5,
+        cells: vec![shown, withheld],
+    };
+    assert_json_snapshot!("report", report);
+    round_trip(&report);
+    // The tenant minimum left out of settings is the default; null is refused.
+    let settings = serde_json::to_string(&TenantSettings::default()).unwrap();
+    let without = settings.replace(r#","report_min_count":5"#, "");
+    assert_ne!(without, settings);
+    let back: TenantSettings = serde_json::from_str(&without).unwrap();
+    assert_eq!(
+        back.report_min_count,
+        TenantSettings::REPORT_MIN_COUNT_DEFAULT
+    );
+    rejects::<TenantSettings>(
+        &settings.replace(r#""report_min_count":5"#, r#""report_min_count":null"#),
+    );
+    let text = serde_json::to_string(&query).unwrap();
+    rejects::<ReportQuery>(&text.replace(r#""by":"counsellor""#, r#""by":"client""#));
+    rejects::<ReportQuery>(&text.replace(r#""period":"month""#, r#""period":"year""#));
+    rejects::<ReportQuery>(&text.replace('}', r#","limit":3}"#));
+    for cell in [
+        ReportCell { key: None, ..shown },
+        ReportCell {
+            key: Some(ReportKey::Group(group_id())),
+            ..shown
+        },
+    ] {
+        round_trip(&cell);
+    }
 }
 
 #[test]
@@ -391,6 +451,7 @@ fn audit_and_incidents() {
         AuditKind::SessionContentExpired,
         AuditKind::SessionExpired,
         AuditKind::GuestDeleted,
+        AuditKind::ReportViewed,
     ];
     assert_json_snapshot!("audit_kinds", &kinds[..]);
     for a in actors {

@@ -23,9 +23,10 @@ use cai_core::domain::{
     Account, AccountStatus, AuditActor, AuditEvent, AuditKind, AuditObject, BuiltinRole, Change,
     ContentItem, ContentKind, ContentRetention, ContentVersion, Email, Group, Guest, Incident,
     IncidentKind, Invitation, InvitationKind, InvitationSecret, InvitationStatus, Name,
-    Participant, ParticipantRole, PasswordPolicy, Pseudonym, Region, RequestId, RequestMeta,
-    RetentionPolicy, RetentionPreset, Role, Room, RoomContent, SealedBody, Session, SessionKind,
-    SessionMode, SessionStatus, Tenant, TenantSettings, TwoFactorPolicy,
+    Participant, ParticipantRole, PasswordPolicy, Pseudonym, Region, Report, ReportBy, ReportCell,
+    ReportKey, ReportPeriod, ReportQuery, RequestId, RequestMeta, RetentionPolicy, RetentionPreset,
+    Role, Room, RoomContent, SealedBody, Session, SessionKind, SessionMode, SessionStatus, Tenant,
+    TenantSettings, TwoFactorPolicy,
 };
 use cai_core::id::{
     AccountId, EventId, GroupId, GuestId, IncidentId, InvitationId, ItemId, RoleId, RoomId,

@@ -26,6 +26,21 @@ pub(crate) fn query<'q>(sql: &str) -> Query<'q> {
 
 crate::codec::row_ext!(Row);
 
+/// SQL where PostgreSQL's dialect differs from SQLite's, for the reports
+/// (`src/sql/reports.rs`): reading a stored record's JSON and its RFC 3339 times.
+pub(crate) mod dialect {
+    /// The text at `path` (object keys) of the JSON in `column`; NULL where missing.
+    /// `JSON`, not `JSONB`: one field read from text is cheaper than converting it all.
+    pub(crate) fn json_text(column: &str, path: &[&str]) -> String {
+        format!("(CAST({column} AS JSON) #>> '{{{}}}')", path.join(","))
+    }
+
+    /// The RFC 3339 text `expr` as milliseconds since the Unix epoch.
+    pub(crate) fn millis(expr: &str) -> String {
+        format!("CAST(ROUND(EXTRACT(EPOCH FROM CAST({expr} AS TIMESTAMPTZ)) * 1000) AS BIGINT)")
+    }
+}
+
 /// A transaction on this backend.
 pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
 

@@ -11,6 +11,7 @@ mod chain;
 mod content;
 mod directory;
 mod keys;
+mod reports;
 mod sessions;
 mod transfer;
 

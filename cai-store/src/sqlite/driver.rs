@@ -22,6 +22,21 @@ pub(crate) fn query(sql: &str) -> Query<'_> {
 
 crate::codec::row_ext!(Row);
 
+/// SQL where SQLite's dialect differs from PostgreSQL's, for the reports
+/// (`src/sql/reports.rs`): reading a stored record's JSON and its RFC 3339 times.
+pub(crate) mod dialect {
+    /// The text at `path` (object keys) of the JSON in `column`; NULL where missing.
+    pub(crate) fn json_text(column: &str, path: &[&str]) -> String {
+        format!("json_extract({column}, '$.{}')", path.join("."))
+    }
+
+    /// The RFC 3339 text `expr` as milliseconds since the Unix epoch. `julianday`
+    /// keeps milliseconds exactly; the rounding undoes the floating point.
+    pub(crate) fn millis(expr: &str) -> String {
+        format!("CAST(ROUND((julianday({expr}) - 2440587.5) * 86400000.0) AS INTEGER)")
+    }
+}
+
 /// A transaction on this backend.
 pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
 

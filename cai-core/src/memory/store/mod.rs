@@ -1,6 +1,7 @@
 //! [`MemoryStore`]: the whole storage contract in process memory.
 
 mod apply;
+mod reports;
 mod snapshot;
 mod space;
 
