@@ -27,7 +27,8 @@
 //! - **Equivalent tables.** `raw_items`/`raw_versions` are created beside the store's
 //!   `items`/`versions`, in the same SQLite file or PostgreSQL schema, with the same
 //!   columns, types, primary keys, index (`(tenant, session, id)`) and foreign key
-//!   (`ON DELETE CASCADE`), and `STRICT, WITHOUT ROWID` on SQLite.
+//!   (`ON DELETE CASCADE`), and on SQLite `STRICT`, `WITHOUT ROWID` for items, a rowid
+//!   table for versions (as migration 0003 lays them out).
 //! - **Equally durable.** On SQLite the raw side opens its own pools on the same file
 //!   with the store's settings (WAL, `synchronous = FULL`, foreign keys,
 //!   `secure_delete`, busy timeout; one writer connection, `BEGIN IMMEDIATE`, four
@@ -207,7 +208,8 @@ struct Sql {
     joined: &'static str,
 }
 
-/// The DDL of `items`/`versions` in `migrations/sqlite/0001_initial.sql`, renamed.
+/// The DDL of `items` (`migrations/sqlite/0001_initial.sql`) and `versions`
+/// (`0003_versions_rowid.sql`), renamed.
 const SQLITE: Sql = Sql {
     create: &[
         "CREATE TABLE raw_items (tenant BLOB NOT NULL, id BLOB NOT NULL, \
@@ -220,7 +222,7 @@ const SQLITE: Sql = Sql {
          created_at INTEGER NOT NULL, key_epoch INTEGER NOT NULL, body BLOB NOT NULL, \
          PRIMARY KEY (tenant, item, version), \
          FOREIGN KEY (tenant, item) REFERENCES raw_items (tenant, id) ON DELETE CASCADE) \
-         STRICT, WITHOUT ROWID",
+         STRICT",
     ],
     insert_item: "INSERT INTO raw_items (tenant, id, session, kind, author, created_at, \
                   latest_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -251,7 +253,8 @@ fn postgres_sql() -> &'static Sql {
         let out = out
             .replace(" BLOB", " BYTEA")
             .replace(" INTEGER", " BIGINT")
-            .replace(" STRICT, WITHOUT ROWID", "");
+            .replace(" STRICT, WITHOUT ROWID", "")
+            .replace(" STRICT", "");
         Box::leak(out.into_boxed_str())
     }
     let create: Vec<&'static str> = SQLITE.create.iter().map(|s| pg(s)).collect();

@@ -283,12 +283,12 @@ async fn truncated_garbled_or_foreign_input_is_a_typed_error_and_leaves_nothing(
             supported: 1
         })
     ));
-    let schema = text.replacen("\"schema\":2", "\"schema\":3", 1);
+    let schema = text.replacen("\"schema\":3", "\"schema\":4", 1);
     assert!(matches!(
         try_import(schema.as_bytes(), t).await.0,
         Err(TransferError::SchemaMismatch {
-            found: 3,
-            expected: 2
+            found: 4,
+            expected: 3
         })
     ));
     let trailing = format!("{text}[]\n");

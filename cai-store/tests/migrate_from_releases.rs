@@ -41,13 +41,12 @@ enum Legacy {
     WholeAuditEvent,
     /// Nothing but the columns (the layout of the next release, unless it says
     /// otherwise).
-    #[allow(dead_code)]
     ColumnsOnly,
 }
 
 /// Every released schema before the current one: (last migration of the release, its
 /// layout). The current release is what every other test runs on.
-const RELEASES: &[(i64, Legacy)] = &[(1, Legacy::WholeAuditEvent)];
+const RELEASES: &[(i64, Legacy)] = &[(1, Legacy::WholeAuditEvent), (2, Legacy::ColumnsOnly)];
 
 /// The pinned migration files of `backend` up to `version`, alone in a directory.
 fn migrations_up_to(backend: &str, version: i64) -> tempfile::TempDir {

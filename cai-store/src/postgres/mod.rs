@@ -227,6 +227,10 @@ mod tests {
                 2,
                 "7be79b6ff3df256946af2a1f50398d136a1eb4c903a11f924afd929ebb7d44fd6af432ba91dbd57d743324da8fe94320",
             ),
+            (
+                3,
+                "910d64ca43530ab6681372dd5c813d0e5298313e9c7fa35ceafcef1158fce0efe507a7d936a15dff44b3ea6ea978adbd",
+            ),
         ];
         let actual: Vec<(i64, String)> = MIGRATOR
             .iter()
