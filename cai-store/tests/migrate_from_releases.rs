@@ -47,7 +47,7 @@ enum Legacy {
 
 /// Every released schema before the current one: (last migration of the release, its
 /// layout). The current release is what every other test runs on.
-const RELEASES: &[(i64, Legacy)] = &[(1, Legacy::WholeAuditEvent)];
+const RELEASES: &[(i64, Legacy)] = &[(1, Legacy::WholeAuditEvent), (2, Legacy::ColumnsOnly)];
 
 /// The pinned migration files of `backend` up to `version`, alone in a directory.
 fn migrations_up_to(backend: &str, version: i64) -> tempfile::TempDir {

@@ -227,6 +227,10 @@ mod tests {
                 2,
                 "7be79b6ff3df256946af2a1f50398d136a1eb4c903a11f924afd929ebb7d44fd6af432ba91dbd57d743324da8fe94320",
             ),
+            (
+                3,
+                "579bab475277cd7e24b39213c4174541a45aa04373539c143c1d906ece4046ec6f4c5bfb9b3c93eaaac207b63f5e21eb",
+            ),
         ];
         let actual: Vec<(i64, String)> = MIGRATOR
             .iter()

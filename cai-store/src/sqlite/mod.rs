@@ -223,6 +223,10 @@ mod tests {
                 2,
                 "972710ee37c09d9a177cc0fea4f3d6f53e6ae392d2c0c3b4b4cf70447d5bbaa9eb1dd3152c15d9407226da0033ea305b",
             ),
+            (
+                3,
+                "41d4a2c210f8fff989e0882a0d94360a4266f3745ad1bbbed277713c629e41609c403abbdf8ef334d324c57f8a8f9457",
+            ),
         ];
         let actual: Vec<(i64, String)> = MIGRATOR
             .iter()
@@ -246,7 +250,7 @@ mod tests {
             .fetch_one(&again.readers)
             .await
             .unwrap();
-        assert_eq!(applied, 2);
+        assert_eq!(applied, MIGRATOR.iter().count() as i64);
         store.close().await;
         assert!(matches!(store.health().await, Err(StoreError::Backend(_))));
         again.health().await.unwrap();

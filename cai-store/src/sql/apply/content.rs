@@ -44,8 +44,9 @@ pub(super) async fn insert_item(
         return Err(conflict(VERSION));
     }
     let q = query(
-        "INSERT INTO items (tenant, id, session, kind, author, created_at, latest_version) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO items \
+         (tenant, id, session, kind, author, created_at, latest_version, blob) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(item.tenant.blob())
     .bind(item.id.blob())
@@ -53,8 +54,10 @@ pub(super) async fn insert_item(
     .bind(i64::from(item.kind.code()))
     .bind(subject_blob(item.author))
     .bind(item.created_at.unix_millis())
-    .bind(i64::from(item.latest_version));
-    exec(conn, q, ITEM).await?;
+    .bind(i64::from(item.latest_version))
+    .bind(item.blob.as_ref().map(IdBlob::blob));
+    // A blob another item names fails the unique index `items_blob`: `Conflict`.
+    exec(conn, q, "item blob").await?;
     insert_version(conn, &version).await
 }
 
