@@ -775,3 +775,61 @@ async fn a_cut_or_altered_stored_stream_fails_the_download_instead_of_ending_it(
         assert!(matches!(e, BlobError::Backend(_)), "{e:?}");
     }
 }
+
+/// A source that, before its first chunk, has someone else post in the session: the
+/// upload's commit then loses the race on the session's revision.
+struct Racing {
+    svc: Counselling,
+    caller: Caller,
+    tenant: TenantId,
+    session: SessionId,
+    inner: Pattern,
+    raced: bool,
+}
+
+#[async_trait]
+impl BlobChunks for Racing {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, BlobError> {
+        if !self.raced {
+            self.raced = true;
+            self.svc
+                .post_content(
+                    &self.caller,
+                    self.tenant,
+                    self.session,
+                    ContentKind::Message,
+                    ContentBody::plain(b"meanwhile".to_vec()),
+                )
+                .await
+                .unwrap();
+        }
+        self.inner.next_chunk().await
+    }
+}
+
+#[tokio::test]
+async fn an_upload_whose_commit_fails_deletes_its_blob() {
+    let (w, org, cora) = setup().await;
+    let t = org.id();
+    let s = session(&w, &org, &cora, SessionMode::ServerManaged).await;
+    let mut source = Racing {
+        svc: w.svc.clone(),
+        caller: cora,
+        tenant: t,
+        session: s,
+        inner: Pattern::new(100_000),
+        raced: false,
+    };
+    let e = w
+        .svc
+        .upload_file(&cora, t, s, ContentKind::File, plain("a.pdf"), &mut source)
+        .await
+        .unwrap_err();
+    assert_eq!(e.category(), cai_core::ErrorCategory::Conflict, "{e:?}");
+    assert!(
+        source.raced && source.inner.at == 100_000,
+        "the blob was written"
+    );
+    assert_eq!(items(&w, t, s).await.len(), 1, "only the message");
+    assert!(blobs(&w, t).await.is_empty());
+}
