@@ -125,6 +125,7 @@ impl Fixture {
             notifier: notifier.clone(),
             transport: Arc::new(MemoryTransport::new()),
             failures: failures.clone(),
+            blobs: Arc::new(cai_core::memory::MemoryBlobStore::new()),
             blocking,
         };
         let svc = Counselling::new(ports);

@@ -127,6 +127,9 @@ pub enum Error {
     /// pool is shut down or the job failed.
     #[error("background work failed: {0}")]
     Blocking(String),
+    /// The blob store (file bodies, the `BlobStore` port) failed.
+    #[error("blob store: {0}")]
+    BlobStore(String),
 }
 
 /// What kind of failure an [`Error`] is, for hosts that map errors to responses. Stable:
@@ -227,7 +230,8 @@ impl Error {
             | Error::KeyProvider(_)
             | Error::Mailer(_)
             | Error::FailureCounter(_)
-            | Error::Blocking(_) => ErrorCategory::Unavailable,
+            | Error::Blocking(_)
+            | Error::BlobStore(_) => ErrorCategory::Unavailable,
             // A client-sealed envelope that does not parse is the client's mistake.
             Error::Crypto(_) => ErrorCategory::InvalidInput,
             Error::Store(_) | Error::Rng => ErrorCategory::Internal,
@@ -267,6 +271,7 @@ impl Error {
             Error::Rng => "rng",
             Error::FailureCounter(_) => "failure_counter",
             Error::Blocking(_) => "blocking",
+            Error::BlobStore(_) => "blob_store",
         }
     }
 

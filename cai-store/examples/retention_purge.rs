@@ -150,6 +150,7 @@ async fn main() {
                         author: cora.subject,
                         created_at: now,
                         latest_version: 1,
+                        blob: None,
                     },
                     ContentVersion {
                         item: id,

@@ -129,6 +129,7 @@ fn messages_for(t: TenantId, session: SessionId, author: AccountId, n: usize) ->
                 author: SubjectId::Account(author),
                 created_at: data::at(3_000),
                 latest_version: 1,
+                blob: None,
             };
             let version = ContentVersion {
                 item: id,

@@ -7,8 +7,8 @@
 
 use cai_core::Timestamp;
 use cai_core::id::{
-    AccountId, EventId, GroupId, GuestId, ID_LEN, IncidentId, InvitationId, ItemId, RoleId, RoomId,
-    SessionId, SubjectId, TenantId,
+    AccountId, BlobId, EventId, GroupId, GuestId, ID_LEN, IncidentId, InvitationId, ItemId, RoleId,
+    RoomId, SessionId, SubjectId, TenantId,
 };
 use cai_core::ports::StoreError;
 use serde::Serialize;
@@ -47,7 +47,8 @@ id_blob!(
     RoomId,
     ItemId,
     EventId,
-    IncidentId
+    IncidentId,
+    BlobId
 );
 
 /// `Corrupt` naming `what`.

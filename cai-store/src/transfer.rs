@@ -2,7 +2,7 @@
 //!
 //! A **tenant export** is JSON lines (UTF-8, one JSON value per `\n`-terminated line):
 //!
-//! 1. a header object: `{"format":"cai-store-tenant","version":1,"schema":3,"tenant":"<32 hex>"}`
+//! 1. a header object: `{"format":"cai-store-tenant","version":1,"schema":4,"tenant":"<32 hex>"}`
 //!    — `version` is [`TENANT_FORMAT_VERSION`], `schema` the number of the newest
 //!    migration of the store that wrote it ([`SCHEMA_VERSION`]);
 //! 2. for every table of [`TABLES`], in that order (parents before children), a
@@ -32,7 +32,7 @@ pub const PERSON_FORMAT: &str = "cai-store-person";
 pub const PERSON_FORMAT_VERSION: u64 = 1;
 /// The schema (newest migration number) this build's stores have; an import takes an
 /// export of exactly this schema.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 /// The longest line an import reads (16 MiB): a longer one is malformed input, so an
 /// import never holds more than this of its input at a time.
 pub const MAX_LINE: usize = 16 * 1024 * 1024;
@@ -194,6 +194,7 @@ pub const TABLES: &[Table] = &[
             c("author", Blob),
             c("created_at", Int),
             c("latest_version", Int),
+            n("blob", Blob),
         ],
         key: "id",
     },

@@ -316,3 +316,68 @@ pub async fn items_paging(store: DynStore) {
         .is_empty()
     );
 }
+
+/// An item's `blob` reads back; `item_by_blob` finds the item by it, in its tenant
+/// only, and nothing once the item is gone (`DeleteItem`, `DeleteSessionContent`,
+/// `DeleteSession`); a second item of the tenant naming the same blob is `Conflict`,
+/// another tenant's may.
+pub async fn item_by_blob(store: DynStore) {
+    let (t, other): (TenantId, TenantId) = (rid(), rid());
+    let (owner, session): (AccountId, SessionId) = (rid(), rid());
+    let author = SubjectId::Account(owner);
+    commit_ok(&store, t, data::tenant_with_session(t, owner, session)).await;
+    commit_ok(
+        &store,
+        other,
+        data::tenant_with_session(other, owner, session),
+    )
+    .await;
+    let with_blob = |tenant: TenantId| {
+        let (mut item, first) = data::item(tenant, rid(), session, author);
+        item.blob = Some(crate::id::BlobId::from_bytes([0xb1; 16]));
+        (item, first)
+    };
+    let blob = crate::id::BlobId::from_bytes([0xb1; 16]);
+    assert!(read(store.item_by_blob(t, blob).await, "item by blob").is_none());
+
+    let (item, first) = with_blob(t);
+    commit_ok(&store, t, vec![Write::InsertItem(item.clone(), first)]).await;
+    assert_eq!(
+        read(store.item(t, item.id).await, "item"),
+        Some(item.clone())
+    );
+    assert_eq!(
+        read(store.item_by_blob(t, blob).await, "item by blob"),
+        Some(item.id)
+    );
+    assert!(read(store.item_by_blob(other, blob).await, "item by blob").is_none());
+    let unknown = crate::id::BlobId::from_bytes([0xb2; 16]);
+    assert!(read(store.item_by_blob(t, unknown).await, "item by blob").is_none());
+
+    let (twin, twin_first) = with_blob(t);
+    assert_conflict(
+        commit(&store, t, vec![Write::InsertItem(twin, twin_first)]).await,
+        "a second item naming the same blob",
+    );
+    let (theirs, theirs_first) = with_blob(other);
+    commit_ok(
+        &store,
+        other,
+        vec![Write::InsertItem(theirs.clone(), theirs_first)],
+    )
+    .await;
+    assert_eq!(
+        read(store.item_by_blob(other, blob).await, "item by blob"),
+        Some(theirs.id)
+    );
+
+    // Every way an item goes takes its blob reference with it.
+    commit_ok(&store, t, vec![Write::DeleteItem(item.id)]).await;
+    assert!(read(store.item_by_blob(t, blob).await, "item by blob").is_none());
+    let (again, again_first) = with_blob(t);
+    commit_ok(&store, t, vec![Write::InsertItem(again, again_first)]).await;
+    commit_ok(&store, t, vec![Write::DeleteSessionContent(session)]).await;
+    assert!(read(store.item_by_blob(t, blob).await, "item by blob").is_none());
+    commit_ok(&store, other, vec![Write::DeleteSession(session)]).await;
+    assert!(read(store.item_by_blob(other, blob).await, "item by blob").is_none());
+}

@@ -261,6 +261,7 @@ pub fn item(
         author,
         created_at: at(3_000),
         latest_version: 1,
+        blob: None,
     };
     let first = version(&item, 1);
     (item, first)

@@ -8,7 +8,7 @@ use cai_crypto::ContentKind;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
-use crate::id::{ItemId, SessionId, SubjectId, TenantId};
+use crate::id::{BlobId, ItemId, SessionId, SubjectId, TenantId};
 use crate::time::Timestamp;
 
 /// Ciphertext of one content version: a `cai-crypto` envelope (`CAIE`) or stream
@@ -102,6 +102,12 @@ pub struct ContentItem {
     pub created_at: Timestamp,
     /// The newest version (1 for items never edited).
     pub latest_version: u32,
+    /// For a file or recording uploaded with
+    /// [`Counselling::upload_file`](crate::Counselling::upload_file): the blob holding
+    /// its sealed stream (its versions hold the sealed manifest). `None` for every other
+    /// item. At most one item of a tenant refers to a blob. JSON: left out when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob: Option<BlobId>,
 }
 
 /// One version of an item.

@@ -7,8 +7,8 @@ use crate::ports::{Clock, ManualClock, SingleStore, SystemClock};
 use crate::service::Ports;
 
 use super::{
-    LocalKeyProvider, MemoryFailureCounter, MemoryMailer, MemoryNotifier, MemoryStore,
-    MemoryTransport,
+    LocalKeyProvider, MemoryBlobStore, MemoryFailureCounter, MemoryMailer, MemoryNotifier,
+    MemoryStore, MemoryTransport,
 };
 
 /// Every port in memory ([`Ports::in_memory`]), and a handle on each: read what was
@@ -32,6 +32,8 @@ pub struct InMemory {
     pub transport: Arc<MemoryTransport>,
     /// The brute-force counters.
     pub failures: Arc<MemoryFailureCounter>,
+    /// File bodies.
+    pub blobs: Arc<MemoryBlobStore>,
 }
 
 impl InMemory {
@@ -44,6 +46,7 @@ impl InMemory {
         let notifier = Arc::new(MemoryNotifier::new());
         let transport = Arc::new(MemoryTransport::new());
         let failures = Arc::new(MemoryFailureCounter::new());
+        let blobs = Arc::new(MemoryBlobStore::new());
         let ports = Ports {
             router: Arc::new(SingleStore(store.clone())),
             keys: keys.clone(),
@@ -52,6 +55,7 @@ impl InMemory {
             notifier: notifier.clone(),
             transport: transport.clone(),
             failures: failures.clone(),
+            blobs: blobs.clone(),
             blocking: Arc::new(InlinePool),
         };
         Self {
@@ -63,6 +67,7 @@ impl InMemory {
             notifier,
             transport,
             failures,
+            blobs,
         }
     }
 }

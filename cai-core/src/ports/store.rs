@@ -19,7 +19,7 @@ use crate::domain::{
     Participant, Role, Room, Session, Tenant,
 };
 use crate::id::{
-    AccountId, EventId, GroupId, GuestId, InvitationId, ItemId, RoleId, RoomId, SessionId,
+    AccountId, BlobId, EventId, GroupId, GuestId, InvitationId, ItemId, RoleId, RoomId, SessionId,
     SubjectId, TenantId,
 };
 use crate::time::Timestamp;
@@ -417,7 +417,8 @@ pub enum Write {
     /// Update a room.
     UpdateRoom(Room),
     /// Insert an item with its first version (`version.version == 1`,
-    /// `item.latest_version == 1`).
+    /// `item.latest_version == 1`). An item whose `blob` another item of the tenant
+    /// already refers to is `Conflict`.
     InsertItem(ContentItem, ContentVersion),
     /// Add the next version of an item: `version.version` must be the item's
     /// `latest_version + 1` (else `Conflict`); the item's `latest_version` follows.
@@ -690,6 +691,10 @@ pub trait ContentStore: Send + Sync {
     ) -> StoreResult<Option<ContentVersion>>;
     /// All versions of an item, oldest first.
     async fn versions(&self, tenant: TenantId, item: ItemId) -> StoreResult<Vec<ContentVersion>>;
+    /// The item whose [`ContentItem::blob`] is `blob`, if any: how the orphan sweep
+    /// ([`Counselling::sweep_orphan_blobs`](crate::Counselling::sweep_orphan_blobs))
+    /// tells a file's blob from one no item refers to. Backed by an index.
+    async fn item_by_blob(&self, tenant: TenantId, blob: BlobId) -> StoreResult<Option<ItemId>>;
 }
 
 /// Keys: session key custody, history grants, end-to-end group epochs and key

@@ -72,7 +72,7 @@ fn versioned(kind: ContentKind, messages_editable: bool) -> bool {
 
 /// Where the tenant requires signed mode descriptors, a session outside end-to-end mode
 /// takes content only once its owner attached one.
-fn descriptor_in_place(t: &Tenant, s: &Session) -> Result<()> {
+pub(super) fn descriptor_in_place(t: &Tenant, s: &Session) -> Result<()> {
     if t.settings.require_mode_descriptor
         && s.mode != SessionMode::EndToEnd
         && s.mode_descriptor.is_none()
@@ -129,15 +129,18 @@ impl Counselling {
     }
 
     /// Opens a stored version for the reader: plaintext in server-managed sessions,
-    /// the sealed body otherwise.
+    /// the sealed body otherwise. An upload's manifest (`upload`) stays sealed in every
+    /// mode: in server-managed sessions it holds the file's stream key, which never
+    /// leaves the server (`download_file` tells name, type and size).
     async fn open_body(
         &self,
         store: &DynStore,
         s: &Session,
         v: ContentVersion,
         kind: ContentKind,
+        upload: bool,
     ) -> Result<ContentBody> {
-        if s.mode != SessionMode::ServerManaged {
+        if s.mode != SessionMode::ServerManaged || upload {
             return Ok(ContentBody::Sealed(v.body));
         }
         let key = self.session_data_key(store, s, 0).await?;
@@ -192,6 +195,7 @@ impl Counselling {
                 author: caller.subject,
                 created_at: tx.now,
                 latest_version: 1,
+                blob: None,
             };
             let size = sealed.len();
             tx.write(Write::InsertItem(
@@ -268,7 +272,9 @@ impl Counselling {
                 .version(tenant, item, version)
                 .await?
                 .ok_or(Error::NotFound { what: "version" })?;
-            let body = self.open_body(&store, &s, v, i.kind).await?;
+            let body = self
+                .open_body(&store, &s, v, i.kind, i.blob.is_some())
+                .await?;
             Ok(ContentView {
                 item: i,
                 version,
@@ -321,7 +327,9 @@ impl Counselling {
             let mut views = Vec::with_capacity(next.items.len());
             for (item, v) in next.items {
                 let version = v.version;
-                let body = self.open_body(&store, &s, v, item.kind).await?;
+                let body = self
+                    .open_body(&store, &s, v, item.kind, item.blob.is_some())
+                    .await?;
                 views.push(ContentView {
                     item,
                     version,
@@ -435,7 +443,9 @@ impl Counselling {
     }
 
     /// Deletes an item with all its versions. Needs `DeleteContent` as its author or
-    /// as the session's host.
+    /// as the session's host. An uploaded file's blob is deleted after the item's
+    /// commit; should that fail, the item is gone all the same and the blob is an
+    /// orphan for [`Self::sweep_orphan_blobs`].
     pub async fn delete_content(
         &self,
         caller: &Caller,
@@ -473,7 +483,10 @@ impl Counselling {
                 false,
             )
             .await?;
-            self.commit(&store, tx).await
+            self.commit(&store, tx).await?;
+            // The manifest (the only copy of the file's stream key) went with the row.
+            self.delete_blobs(tenant, i.blob).await;
+            Ok(())
         })
         .await
     }

@@ -15,6 +15,7 @@ mod content;
 mod context;
 mod e2e;
 mod explain;
+mod files;
 pub mod mail;
 mod modes;
 pub mod observe;
@@ -40,8 +41,9 @@ use crate::domain::{
 use crate::error::{Error, Result};
 use crate::id::{EventId, IncidentId, SessionId, SubjectId, TenantId};
 use crate::ports::{
-    AdminNotifier, AttemptKey, AttemptScope, AttemptSource, Batch, Clock, DynStore, FailureCounter,
-    KeyProvider, Mailer, Notification, SessionEvent, SessionTransport, TenantRouter, Write,
+    AdminNotifier, AttemptKey, AttemptScope, AttemptSource, Batch, BlobStore, Clock, DynStore,
+    FailureCounter, KeyProvider, Mailer, Notification, SessionEvent, SessionTransport,
+    TenantRouter, Write,
 };
 use crate::throttle::ThrottlePolicy;
 use crate::time::Timestamp;
@@ -55,6 +57,9 @@ pub use e2e::{
     MAX_KEY_PACKAGES_PER_CALL, MAX_KEY_PACKAGES_PER_OWNER,
 };
 pub use explain::Target;
+pub use files::{
+    BlobSweep, FileDownload, FileInfo, FileUpload, MAX_FILE_NAME_LEN, MAX_MEDIA_TYPE_LEN,
+};
 pub use mail::{InvitationTemplate, InvitationTemplates};
 pub use modes::MAX_MODE_DESCRIPTOR_LEN;
 pub use observe::{Health, PortHealth};
@@ -83,6 +88,10 @@ pub struct Ports {
     pub transport: Arc<dyn SessionTransport>,
     /// Brute-force counters (R-U3): in memory for one process, shared for several.
     pub failures: Arc<dyn FailureCounter>,
+    /// File bodies (sealed streams) of uploaded files and recordings (R-S4):
+    /// [`MemoryBlobStore`](crate::memory::MemoryBlobStore) in tests, cai-store's folder
+    /// or S3 store on a server.
+    pub blobs: Arc<dyn BlobStore>,
     /// Where CPU-heavy work (Argon2id) runs: [`TokioPool`](crate::blocking) on a
     /// server (feature `tokio`), [`InlinePool`](crate::blocking::InlinePool) in tests and single-threaded hosts.
     pub blocking: Arc<dyn BlockingPool>,
@@ -119,6 +128,13 @@ pub struct ServiceConfig {
     /// doubling to 5 min), so one client cannot lock everyone out, yet guessing spread
     /// over many addresses is slowed and reported.
     pub room_throttle_per_room: ThrottlePolicy,
+    /// Largest file an upload takes ([`Counselling::upload_file`]), in bytes the
+    /// caller's source yields: plaintext in server-managed sessions, the sealed stream
+    /// in every other mode. Default 2 GiB.
+    pub max_file_len: u64,
+    /// How old an unreferenced blob must be before [`Counselling::sweep_orphan_blobs`]
+    /// deletes it; an upload that takes longer fails. Default 24 hours.
+    pub orphan_blob_grace: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -140,6 +156,8 @@ impl Default for ServiceConfig {
                 max_delay: crate::time::minutes(5),
                 ..ThrottlePolicy::default()
             },
+            max_file_len: 2 * 1024 * 1024 * 1024,
+            orphan_blob_grace: crate::time::hours(24),
         }
     }
 }

@@ -69,6 +69,9 @@ pub struct RetentionReport {
     pub sessions_deleted: u64,
     /// Content items deleted, all versions each.
     pub items_deleted: u64,
+    /// Blobs of uploaded files deleted with their items (a blob whose deletion failed
+    /// is left to [`Counselling::sweep_orphan_blobs`]).
+    pub blobs_deleted: u64,
     /// Sessions whose keys were shredded.
     pub keys_shredded: u64,
     /// Guests deleted.
@@ -240,6 +243,10 @@ impl Counselling {
             }
             self.commit(store, tx).await?;
             report.commits += 1;
+            // Uploaded files' blobs after their rows' commit.
+            report.blobs_deleted += self
+                .delete_blobs(s.tenant, batch.iter().filter_map(|i| i.blob))
+                .await;
             items += batch.len() as u64;
         }
         report.items_deleted += items;

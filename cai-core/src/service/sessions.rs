@@ -1532,10 +1532,14 @@ impl Counselling {
             s.status = SessionStatus::Closed { at: tx.now };
             tx.write(Write::UpdateSession(s.clone()));
             let mut changes = vec![Change::new("status", Some("open"), Some("closed"))];
+            let mut blobs = Vec::new();
             if s.on_close == ContentRetention::DeleteOnClose {
                 // Keys first: should the commit fail, the content no longer opens
                 // rather than surviving the deletion (closing again finishes it).
                 self.shred_session_keys(tenant, session).await?;
+                // Files' blobs go after the commit (an upload racing it leaves an
+                // orphan for the sweep).
+                blobs = self.session_blobs(&store, tenant, session).await?;
                 tx.write(Write::DeleteSessionContent(session));
                 tx.write(Write::DeleteCustody(session));
                 changes.push(Change::new("content", Some("kept"), Some("deleted")));
@@ -1551,6 +1555,7 @@ impl Counselling {
             .await?;
             tx.publish(session, SessionEvent::Closed);
             self.commit(&store, tx).await?;
+            self.delete_blobs(tenant, blobs).await;
             s.revision += 1;
             Ok(s)
         })

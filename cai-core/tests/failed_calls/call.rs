@@ -216,6 +216,31 @@ pub(crate) async fn call(
             };
             svc.edit_content(&c, t, s, item, body).await.map(drop)
         }
+        Op::UploadFile => {
+            let s = ctx.session(x);
+            let kind = [
+                ContentKind::File,
+                ContentKind::Recording,
+                ContentKind::Message,
+            ][usize::from(y % 3)];
+            let item = svc
+                .upload_file(&c, t, s, kind, file_upload(z), &mut file_source(z / 4))
+                .await?;
+            if item.tenant == ctx.a.id() {
+                ctx.items.push((item.session, item.id));
+            }
+            Ok(())
+        }
+        Op::DownloadFile => {
+            let (s, item) = ctx.item(x);
+            let s = if y % 5 == 4 { ctx.session(z) } else { s };
+            let mut d = svc.download_file(&c, t, s, item).await?;
+            cai_core::ports::read_all(d.body.as_mut(), 1 << 20)
+                .await
+                .map(drop)
+                .map_err(|e| Error::BlobStore(e.to_string()))
+        }
+        Op::SweepOrphanBlobs => svc.sweep_orphan_blobs(t).await.map(drop),
         Op::DeleteContent => {
             let (s, item) = ctx.item(x);
             let s = if y % 5 == 4 { ctx.session(z) } else { s };

@@ -656,6 +656,44 @@ pub(crate) fn sealed_body() -> ContentBody {
     ContentBody::Sealed(SealedBody::new(sealed).unwrap())
 }
 
+/// What an upload carries: a name for server-managed sessions (one invalid), a sealed
+/// manifest for the others.
+pub(crate) fn file_upload(sel: u8) -> cai_core::service::FileUpload {
+    use cai_core::service::FileUpload;
+    match sel % 4 {
+        0 | 1 => FileUpload::Plain {
+            name: "Bericht.pdf".into(),
+            media_type: "application/pdf".into(),
+        },
+        2 => match sealed_body() {
+            ContentBody::Sealed(m) => FileUpload::Sealed(m),
+            ContentBody::Plain(_) => unreachable!(),
+        },
+        _ => FileUpload::Plain {
+            name: String::new(),
+            media_type: "text/plain".into(),
+        },
+    }
+}
+
+/// An upload's bytes: a sealed stream (taken as plaintext by server-managed
+/// sessions) or bytes that are no stream.
+pub(crate) fn file_source(sel: u8) -> cai_core::ports::BytesChunks {
+    let key = DataKey::generate(KeyEpoch(0)).unwrap();
+    let mut sealed = Vec::new();
+    cai_crypto::stream::seal_stream(
+        &key,
+        &ItemContext::new(b"t", b"s", b"i", 1, ContentKind::File),
+        &[5u8; 5000][..],
+        &mut sealed,
+    )
+    .unwrap();
+    match sel % 3 {
+        0 | 1 => cai_core::ports::BytesChunks::with_chunk_len(sealed, 1000),
+        _ => cai_core::ports::BytesChunks::new(b"no stream".to_vec()),
+    }
+}
+
 pub(crate) fn body(sel: u8) -> ContentBody {
     match sel % 6 {
         0 | 1 => ContentBody::plain(b"some words".to_vec()),

@@ -190,6 +190,7 @@ fn content_item() -> ContentItem {
         author: SubjectId::Account(account_id()),
         created_at: t0(),
         latest_version: 2,
+        blob: None,
     }
 }
 

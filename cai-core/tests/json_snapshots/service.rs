@@ -164,6 +164,7 @@ fn content_requests_and_answers() {
         item: ContentItem {
             kind: ContentKind::Note,
             latest_version: 1,
+            blob: None,
             ..content_item()
         },
         version: 1,

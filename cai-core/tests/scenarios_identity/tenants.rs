@@ -74,6 +74,7 @@ async fn r_t2_tenants_live_in_their_region_store_only() {
         notifier: Arc::new(MemoryNotifier::new()),
         transport: Arc::new(MemoryTransport::new()),
         failures: Arc::new(MemoryFailureCounter::new()),
+        blobs: Arc::new(cai_core::memory::MemoryBlobStore::new()),
         blocking: Arc::new(InlinePool),
     });
     let create = |region: &str, name: &str| NewTenant {

@@ -231,6 +231,10 @@ mod tests {
                 3,
                 "910d64ca43530ab6681372dd5c813d0e5298313e9c7fa35ceafcef1158fce0efe507a7d936a15dff44b3ea6ea978adbd",
             ),
+            (
+                4,
+                "579bab475277cd7e24b39213c4174541a45aa04373539c143c1d906ece4046ec6f4c5bfb9b3c93eaaac207b63f5e21eb",
+            ),
         ];
         let actual: Vec<(i64, String)> = MIGRATOR
             .iter()

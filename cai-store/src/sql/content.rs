@@ -3,17 +3,17 @@
 
 use async_trait::async_trait;
 use cai_core::domain::{ContentItem, ContentKind, ContentVersion, SealedBody};
-use cai_core::id::{ItemId, SessionId, TenantId};
+use cai_core::id::{BlobId, ItemId, SessionId, TenantId};
 use cai_core::ports::{ContentStore, Page, StoreResult};
 
 use super::Engine;
-use super::codec::{IdBlob, Row, RowExt, capped, corrupt, query};
+use super::codec::{IdBlob, Row, RowExt, capped, corrupt, id_from, query};
 use super::sessions::keyset;
 
 const ITEM: &str = "item";
 const VERSION: &str = "item version";
 
-const ITEM_COLUMNS: &str = "id, tenant, session, kind, author, created_at, latest_version";
+const ITEM_COLUMNS: &str = "id, tenant, session, kind, author, created_at, latest_version, blob";
 const VERSION_COLUMNS: &str = "item, tenant, session, version, author, created_at, key_epoch, body";
 
 fn item_of(row: &Row) -> StoreResult<ContentItem> {
@@ -26,6 +26,10 @@ fn item_of(row: &Row) -> StoreResult<ContentItem> {
         author: row.subject("author", ITEM)?,
         created_at: row.time("created_at", ITEM)?,
         latest_version: row.u32("latest_version", ITEM)?,
+        blob: row
+            .bytes_opt("blob", ITEM)?
+            .map(|b| id_from(&b, ITEM))
+            .transpose()?,
     })
 }
 
@@ -74,7 +78,13 @@ impl ContentStore for Engine {
     ) -> StoreResult<Vec<(ContentItem, ContentVersion)>> {
         let (after, order) = keyset(&page, "i.id");
         let sql = format!(
-            "SELECT i.id, i.tenant, i.session, i.kind, i.author, i.created_at,              i.latest_version, v.session AS v_session, v.version AS v_version,              v.author AS v_author, v.created_at AS v_created_at,              v.key_epoch AS v_key_epoch, v.body AS v_body              FROM items i LEFT JOIN versions v              ON v.tenant = i.tenant AND v.item = i.id AND v.version = i.latest_version              WHERE i.tenant = ? AND i.session = ? AND {after} ORDER BY i.id {order} LIMIT ?"
+            "SELECT i.id, i.tenant, i.session, i.kind, i.author, i.created_at, i.blob, \
+             i.latest_version, v.session AS v_session, v.version AS v_version, \
+             v.author AS v_author, v.created_at AS v_created_at, \
+             v.key_epoch AS v_key_epoch, v.body AS v_body \
+             FROM items i LEFT JOIN versions v \
+             ON v.tenant = i.tenant AND v.item = i.id AND v.version = i.latest_version \
+             WHERE i.tenant = ? AND i.session = ? AND {after} ORDER BY i.id {order} LIMIT ?"
         );
         let q = query(&sql)
             .bind(tenant.blob())
@@ -135,5 +145,17 @@ impl ContentStore for Engine {
         );
         let q = query(&sql).bind(tenant.blob()).bind(item.blob());
         self.all(q, VERSION).await?.iter().map(version_of).collect()
+    }
+
+    async fn item_by_blob(&self, tenant: TenantId, blob: BlobId) -> StoreResult<Option<ItemId>> {
+        // The unique index `items_blob` (migration 0004) answers this.
+        let q = query("SELECT id FROM items WHERE tenant = ? AND blob = ?")
+            .bind(tenant.blob())
+            .bind(blob.blob());
+        self.one(q, ITEM)
+            .await?
+            .as_ref()
+            .map(|row| row.id("id", ITEM))
+            .transpose()
     }
 }

@@ -227,6 +227,10 @@ mod tests {
                 3,
                 "fed8893b9d98b660317f172a2d5dd2630e2ae24e6e8db8a0c482d50fbdf711ec0fcf3ba1e2b43ee0712c7d4a4ec6aabe",
             ),
+            (
+                4,
+                "41d4a2c210f8fff989e0882a0d94360a4266f3745ad1bbbed277713c629e41609c403abbdf8ef334d324c57f8a8f9457",
+            ),
         ];
         let actual: Vec<(i64, String)> = MIGRATOR
             .iter()

@@ -444,6 +444,10 @@ fn items_of(tx: &Tx<'_>, session: SessionId) -> Vec<ItemId> {
 
 fn insert_item(tx: &mut Tx<'_>, item: ContentItem, version: ContentVersion) -> StoreResult<()> {
     ensure_free(tx.space().items.contains_key(&item.id), "item")?;
+    if let Some(blob) = item.blob {
+        let taken = tx.space().items.values().any(|i| i.blob == Some(blob));
+        ensure_free(taken, "item blob")?;
+    }
     if version.item != item.id || version.session != item.session {
         return Err(conflict("item version belongs to another item"));
     }

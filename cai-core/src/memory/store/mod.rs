@@ -19,8 +19,8 @@ use crate::domain::{
     Invitation, Participant, Role, Room, Session, Tenant,
 };
 use crate::id::{
-    AccountId, GroupId, GuestId, InvitationId, ItemId, RoleId, RoomId, SessionId, SubjectId,
-    TenantId,
+    AccountId, BlobId, GroupId, GuestId, InvitationId, ItemId, RoleId, RoomId, SessionId,
+    SubjectId, TenantId,
 };
 use crate::ports::{
     AuditStore, Batch, ContentStore, Credential, CredentialKind, CredentialStore, DirectoryStore,
@@ -394,6 +394,16 @@ impl ContentStore for MemoryStore {
 
     async fn versions(&self, tenant: TenantId, item: ItemId) -> StoreResult<Vec<ContentVersion>> {
         self.with(tenant, |s| s.versions_of(item).cloned().collect())
+    }
+
+    async fn item_by_blob(&self, tenant: TenantId, blob: BlobId) -> StoreResult<Option<ItemId>> {
+        // A scan: the memory store serves tests and examples, not large tenants.
+        self.with(tenant, |s| {
+            s.items
+                .values()
+                .find(|item| item.blob == Some(blob))
+                .map(|item| item.id)
+        })
     }
 }
 

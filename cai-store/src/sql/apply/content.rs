@@ -6,7 +6,7 @@ use cai_core::id::{ItemId, SessionId, TenantId};
 use cai_core::ports::StoreResult;
 
 use super::super::codec::{IdBlob, RowExt, query, subject_blob};
-use super::{Conn, conflict, exec, fetch, missing};
+use super::{Conn, conflict, ensure_free, exec, exists, fetch, missing};
 
 const ITEM: &str = "item";
 const VERSION: &str = "item version";
@@ -33,13 +33,22 @@ pub(super) async fn insert_item(
     item: ContentItem,
     version: ContentVersion,
 ) -> StoreResult<()> {
+    // A blob another item names would fail the unique index `items_blob` too; it is
+    // looked up first (uploads only) so the conflict names the blob, not the item.
+    if let Some(blob) = item.blob {
+        let q = query("SELECT 1 FROM items WHERE tenant = ? AND blob = ?")
+            .bind(item.tenant.blob())
+            .bind(blob.blob());
+        ensure_free(exists(conn, q, "item blob").await?, "item blob")?;
+    }
     // The primary key is the duplicate check: a taken id fails the insert as a unique
     // violation, which `exec` reports as `Conflict("item")` — what a lookup first would
     // report, before the checks below, with one statement per message less. Whatever
     // fails here, the caller rolls the batch back, the row just inserted with it.
     let q = query(
-        "INSERT INTO items (tenant, id, session, kind, author, created_at, latest_version) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO items \
+         (tenant, id, session, kind, author, created_at, latest_version, blob) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(item.tenant.blob())
     .bind(item.id.blob())
@@ -47,7 +56,8 @@ pub(super) async fn insert_item(
     .bind(i64::from(item.kind.code()))
     .bind(subject_blob(item.author))
     .bind(item.created_at.unix_millis())
-    .bind(i64::from(item.latest_version));
+    .bind(i64::from(item.latest_version))
+    .bind(item.blob.as_ref().map(IdBlob::blob));
     exec(conn, q, ITEM).await?;
     if version.item != item.id || version.session != item.session {
         return Err(conflict("item version belongs to another item"));
