@@ -444,7 +444,7 @@ const CASES: [Case; 5] = [
 const LABELS: [&str; 5] = [
     "append, ports (Store::commit)",
     "append, raw sqlx",
-    "read, ports (items + version)",
+    "read, ports (items_latest)",
     "read, raw (same queries)",
     "read, raw (one join)",
 ];

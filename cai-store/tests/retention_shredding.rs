@@ -143,6 +143,15 @@ async fn open_from(
     Ok(cai_crypto::envelope::open(&key, &ctx, version.body.as_bytes()).unwrap())
 }
 
+/// The vault's database file and its write-ahead log, as a copy of them would hold.
+fn vault_files(dir: &tempfile::TempDir) -> Vec<u8> {
+    let mut files = std::fs::read(dir.path().join("vault.db")).unwrap();
+    if let Ok(wal) = std::fs::read(dir.path().join("vault.db-wal")) {
+        files.extend(wal);
+    }
+    files
+}
+
 fn occurrences(haystack: &[u8], needle: &[u8]) -> usize {
     haystack
         .windows(needle.len())
@@ -197,6 +206,10 @@ async fn a_backup_taken_before_the_deletion_does_not_open_after_it() {
         .unwrap();
     assert_eq!(report.sessions_content_deleted, 2, "{report:?}");
     assert_eq!(vault.live_keys(c.tenant).await.unwrap(), 0);
+    // While the vault is still open (a host copying its files now): the scope key's
+    // bytes are in neither file — secure_delete zeroed the page and the WAL was
+    // checkpointed and truncated.
+    assert_eq!(occurrences(&vault_files(&dir), &scope_key_row), 0);
 
     // The backup restored: the rows are all there …
     let restored = SqliteStore::restore_from(&backup, dir.path().join("restored.db"))
@@ -229,13 +242,9 @@ async fn a_backup_taken_before_the_deletion_does_not_open_after_it() {
         open_from(&restored, &reopened, c.tenant, s).await,
         Err(KeyProviderError::Shredded)
     ));
-    // The scope key's bytes left the vault's files (secure_delete, WAL truncated).
+    // And after closing.
     reopened.close().await;
-    let mut files = std::fs::read(dir.path().join("vault.db")).unwrap();
-    if let Ok(wal) = std::fs::read(dir.path().join("vault.db-wal")) {
-        files.extend(wal);
-    }
-    assert_eq!(occurrences(&files, &scope_key_row), 0);
+    assert_eq!(occurrences(&vault_files(&dir), &scope_key_row), 0);
 }
 
 #[tokio::test]
@@ -292,5 +301,65 @@ async fn the_vault_wraps_per_context_and_refuses_after_shredding() {
     let wu = vault.wrap(u, &dek, a).await.unwrap();
     assert_eq!(vault.unwrap(u, &wu, a).await.unwrap(), dek);
     assert!(vault.health().await.is_ok());
-    assert!(!format!("{vault:?}").contains("wrapped"));
+    let shown = format!("{vault:?}");
+    assert!(
+        shown.starts_with("VaultKeyProvider") && shown.contains("vault.db"),
+        "{shown}"
+    );
+    assert!(!shown.contains("wrapped"));
+    // Closed, it answers errors, not keys.
+    vault.close().await;
+    assert!(vault.health().await.is_err());
+    assert!(vault.live_keys(t).await.is_err());
+    assert!(vault.unwrap(t, &wb, b).await.is_err());
+}
+
+/// The vault's layout as `docs/STORE.md` documents it, for anyone who must read or
+/// audit a vault without this crate: `scope = SHA-256("cai vault scope v1" ‖ context)`,
+/// the scope key wrapped by the inner provider under `"cai vault scope key v1" ‖
+/// scope`, and data keys wrapped under the scope key (a KEK of version 1).
+#[tokio::test]
+async fn the_vault_layout_is_the_documented_one() {
+    use cai_crypto::hierarchy::{Kek, KekId, WrappedKey};
+    use cai_crypto::{DataKey, KeyEpoch};
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    let inner = Arc::new(LocalKeyProvider::new());
+    let vault = VaultKeyProvider::open(dir.path().join("vault.db"), inner.clone())
+        .await
+        .unwrap();
+    let t = TenantId::random().unwrap();
+    vault.provision(t).await.unwrap();
+    let dek = DataKey::generate(KeyEpoch::INITIAL).unwrap();
+    let context = session_key_context(t, SessionId::random().unwrap()).unwrap();
+    let wrapped_dek = vault.wrap(t, &dek, &context).await.unwrap();
+
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", vault.path().display()))
+        .await
+        .unwrap();
+    let (tenant, scope, kek_id, wrapped): (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>) =
+        sqlx::query_as("SELECT tenant, scope, kek_id, wrapped FROM scope_keys")
+            .fetch_one(&raw)
+            .await
+            .unwrap();
+    raw.close().await;
+    assert_eq!(tenant, t.as_bytes().to_vec());
+    let expected_scope: [u8; 32] = Sha256::new()
+        .chain_update(b"cai vault scope v1")
+        .chain_update(&context)
+        .finalize()
+        .into();
+    assert_eq!(scope, expected_scope);
+    let scope_key_context = [b"cai vault scope key v1".as_slice(), &scope].concat();
+    let wrapped = WrappedKey::parse(&wrapped).unwrap();
+    let scope_key = inner.unwrap(t, &wrapped, &scope_key_context).await.unwrap();
+    // Under any other context the inner provider does not give the scope key out.
+    assert!(inner.unwrap(t, &wrapped, &scope).await.is_err());
+    let kek = Kek::from_parts(
+        KekId::from_bytes(kek_id.try_into().unwrap()),
+        1,
+        scope_key.secret().clone(),
+    );
+    assert_eq!(wrapped_dek.kek_id(), kek.id());
+    assert_eq!(kek.unwrap(&wrapped_dek, &context).unwrap(), dek);
 }
