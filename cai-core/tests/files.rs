@@ -833,3 +833,47 @@ async fn an_upload_whose_commit_fails_deletes_its_blob() {
     assert_eq!(items(&w, t, s).await.len(), 1, "only the message");
     assert!(blobs(&w, t).await.is_empty());
 }
+
+#[tokio::test]
+async fn files_go_at_their_own_deadline_and_the_rest_of_the_session_stays() {
+    let w = world();
+    let mut settings = TenantSettings::default();
+    settings.retention.files = Some(days(7));
+    settings.retention.session_content = None;
+    settings.retention.inactive_sessions = None;
+    let org = w.org_with("Nord", settings).await;
+    let (_, cora) = w.member(&org, "Cora", BuiltinRole::Counsellor).await;
+    let s = session(&w, &org, &cora, SessionMode::ServerManaged).await;
+    let first = upload(&w, &org, &cora, s, 1_000).await.unwrap();
+    let uploaded = w.now();
+    w.clock.set(uploaded.plus(hours(1)));
+    let second = upload(&w, &org, &cora, s, 1_000).await.unwrap();
+    let message = w
+        .svc
+        .post_content(
+            &cora,
+            org.id(),
+            s,
+            ContentKind::Message,
+            ContentBody::plain(b"stays".to_vec()),
+        )
+        .await
+        .unwrap();
+    let limits = RetentionLimits { batch: 1 };
+
+    w.clock
+        .set(uploaded.plus(days(7)).minus(Duration::from_millis(1)));
+    let r = w.svc.run_retention(org.id(), limits).await.unwrap();
+    assert_eq!((r.files_deleted, r.blobs_deleted), (0, 0));
+    w.clock.set(uploaded.plus(days(7)));
+    let r = w.svc.run_retention(org.id(), limits).await.unwrap();
+    assert_eq!((r.files_deleted, r.blobs_deleted), (1, 1));
+    assert_eq!(items(&w, org.id(), s).await, vec![second.id, message.id]);
+    assert_eq!(blobs(&w, org.id()).await, vec![second.blob.unwrap()]);
+    assert!(first.blob.is_some());
+    w.clock.set(uploaded.plus(days(8)));
+    let r = w.svc.run_retention(org.id(), limits).await.unwrap();
+    assert_eq!((r.files_deleted, r.commits), (1, 1));
+    assert!(blobs(&w, org.id()).await.is_empty());
+    assert_eq!(items(&w, org.id(), s).await, vec![message.id]);
+}

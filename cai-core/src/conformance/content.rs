@@ -5,7 +5,9 @@ use crate::domain::ContentItem;
 use crate::id::{AccountId, ItemId, SessionId, SubjectId, TenantId};
 use crate::ports::{DynStore, Order, Page, Write};
 
-use super::data::{self, assert_conflict, assert_missing, commit, commit_ok, ordered, read, rid};
+use super::data::{
+    self, assert_conflict, assert_missing, at, commit, commit_ok, ordered, read, rid,
+};
 use super::fixture::Fixture;
 
 /// `InsertItem` takes version 1 only; `AddVersion` takes exactly the next version
@@ -315,6 +317,54 @@ pub async fn items_paging(store: DynStore) {
         )
         .is_empty()
     );
+}
+
+/// `files_created_before` lists the items with a blob created at or before the time,
+/// by id, at most the limit, in that tenant only.
+pub async fn files_created_before(store: DynStore) {
+    let (t, other): (TenantId, TenantId) = (rid(), rid());
+    let (owner, session): (AccountId, SessionId) = (rid(), rid());
+    let author = SubjectId::Account(owner);
+    commit_ok(&store, t, data::tenant_with_session(t, owner, session)).await;
+    commit_ok(
+        &store,
+        other,
+        data::tenant_with_session(other, owner, session),
+    )
+    .await;
+    // Items 1..=4 at 1 000, 2 000, 3 000, 4 000 ms; odd ones are files.
+    let mut writes = Vec::new();
+    for n in 1..=4u16 {
+        let (mut item, first) = data::item(t, ordered(n), session, author);
+        item.created_at = at(i64::from(n) * 1_000);
+        if n % 2 == 1 {
+            item.blob = Some(crate::id::BlobId::from_bytes([n as u8; 16]));
+        }
+        writes.push(Write::InsertItem(item, first));
+    }
+    commit_ok(&store, t, writes).await;
+    let (mut elsewhere, first) = data::item(other, ordered(1), session, author);
+    elsewhere.blob = Some(crate::id::BlobId::from_bytes([9; 16]));
+    commit_ok(&store, other, vec![Write::InsertItem(elsewhere, first)]).await;
+
+    let ids =
+        |items: Vec<ContentItem>| -> Vec<ItemId> { items.into_iter().map(|i| i.id).collect() };
+    let before = |millis, limit| store.files_created_before(t, at(millis), limit);
+    assert!(ids(read(before(999, 10).await, "files")).is_empty());
+    assert_eq!(
+        ids(read(before(1_000, 10).await, "files")),
+        vec![ordered(1)]
+    );
+    assert_eq!(
+        ids(read(before(2_999, 10).await, "files")),
+        vec![ordered(1)]
+    );
+    assert_eq!(
+        ids(read(before(3_000, 10).await, "files")),
+        vec![ordered(1), ordered(3)]
+    );
+    assert_eq!(ids(read(before(9_000, 1).await, "files")), vec![ordered(1)]);
+    assert!(ids(read(before(9_000, 0).await, "files")).is_empty());
 }
 
 /// An item's `blob` reads back; `item_by_blob` finds the item by it, in its tenant

@@ -30,7 +30,7 @@
 //! | [`batch`] | `round_trip`, `tenant_isolation`, `tenant_mismatch_applies_nothing`, `failed_batch_leaves_no_trace`, `revision_preconditions`, `insert_conflicts`, `missing_records` |
 //! | [`directory`] | `unique_email_per_tenant`, `delete_account_cascades`, `delete_guest_cascades`, `delete_role_cascades`, `directory_listings`, `listing_limits_are_capped`, `pseudonymisation_due` |
 //! | [`sessions`] | `participants`, `sessions_of`, `delete_session_cascades`, `listings` |
-//! | [`content`] | `item_versions`, `delete_item_cascades`, `delete_session_content`, `items_paging`, `item_by_blob` |
+//! | [`content`] | `item_versions`, `delete_item_cascades`, `delete_session_content`, `files_created_before`, `items_paging`, `item_by_blob` |
 //! | [`keys`] | `custody_insert_only`, `delete_custody_shreds`, `grants_and_backups_are_replaced`, `credentials` |
 //! | [`e2e`] | `e2e_epochs_insert_only`, `e2e_veto`, `key_packages` |
 //! | [`audit`] | `audit_sequence`, `erase_origins`, `erase_subject_parts`, `incidents`, `notification_outbox` |
@@ -115,7 +115,7 @@ macro_rules! store_conformance_tests {
                     delete_guest_cascades, delete_role_cascades, directory_listings,
                     listing_limits_are_capped, pseudonymisation_due;
                 sessions: participants, sessions_of, delete_session_cascades, listings;
-                content: item_versions, delete_item_cascades, delete_session_content,
+                content: item_versions, delete_item_cascades, delete_session_content, files_created_before,
                     items_paging, item_by_blob;
                 keys: custody_insert_only, delete_custody_shreds,
                     grants_and_backups_are_replaced, credentials;

@@ -695,6 +695,15 @@ pub trait ContentStore: Send + Sync {
     /// ([`Counselling::sweep_orphan_blobs`](crate::Counselling::sweep_orphan_blobs))
     /// tells a file's blob from one no item refers to. Backed by an index.
     async fn item_by_blob(&self, tenant: TenantId, blob: BlobId) -> StoreResult<Option<ItemId>>;
+    /// Uploaded files (items with a [`ContentItem::blob`]) created at or before
+    /// `before`, by id, at most `limit` (capped at [`Page::MAX_LIMIT`]): what the
+    /// retention engine deletes at the `files` deadline.
+    async fn files_created_before(
+        &self,
+        tenant: TenantId,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<ContentItem>>;
 }
 
 /// Keys: session key custody, history grants, end-to-end group epochs and key

@@ -74,6 +74,9 @@ pub struct RetentionReport {
     pub blobs_deleted: u64,
     /// Sessions whose keys were shredded.
     pub keys_shredded: u64,
+    /// Uploaded files deleted at the `files` deadline (their blobs are counted in
+    /// `blobs_deleted`).
+    pub files_deleted: u64,
     /// Guests deleted.
     pub guests_deleted: u64,
     /// Guests past their deadline kept because their devices are in an open
@@ -116,15 +119,18 @@ impl Counselling {
     ///    would point nowhere). Either way the keys are shredded first, then the items
     ///    go in commits of at most `limits.batch`, then the session (or its keys' rows)
     ///    in a last commit with the audit entry.
-    /// 2. **Guests** at least `guest_delete_after` past joining are deleted
+    /// 2. **Files** uploaded at least `files` ago are deleted, item and blob
+    ///    (`content_deleted`, change `retention: files`), at most `limits.batch` per
+    ///    commit; the session and its other content stay.
+    /// 3. **Guests** at least `guest_delete_after` past joining are deleted
     ///    (`guest_deleted`, up to `limits.batch` per commit), except those whose
     ///    devices sit in an open end-to-end session's group (counted as kept).
-    /// 3. **IP logs**: audit entries at least `ip_logs` old lose their origin (request
+    /// 4. **IP logs**: audit entries at least `ip_logs` old lose their origin (request
     ///    id and client address; `AuditStore::erase_origins_before`), the rest of each
     ///    entry stays.
-    /// 4. **Pseudonymisation** of deactivated accounts whose date has come
+    /// 5. **Pseudonymisation** of deactivated accounts whose date has come
     ///    ([`Self::run_pseudonymisation`]).
-    /// 5. **Anonymisation** of accounts whose exit date (`valid_until`) lies at least
+    /// 6. **Anonymisation** of accounts whose exit date (`valid_until`) lies at least
     ///    `anonymise_after_exit` in the past, pseudonymised the same way (R-I7).
     ///
     /// Errors: `invalid` limits (before anything); an unknown tenant `not_found`; a
@@ -185,6 +191,10 @@ impl Counselling {
                 after = Some(last);
             }
 
+            if let Some(files) = policy.files {
+                self.expire_files(&store, tenant, now.minus(files), limits, &mut report)
+                    .await?;
+            }
             self.expire_guests(
                 &store,
                 tenant,
@@ -293,6 +303,46 @@ impl Counselling {
             .shred(tenant, &wrap_context(tenant, session)?)
             .await
             .map_err(|e| Error::KeyProvider(e.to_string()))
+    }
+
+    /// Deletes uploaded files created at or before `created_before` — item rows in
+    /// commits of at most `limits.batch`, each audited as `content_deleted`, then
+    /// their blobs.
+    async fn expire_files(
+        &self,
+        store: &DynStore,
+        tenant: TenantId,
+        created_before: crate::Timestamp,
+        limits: RetentionLimits,
+        report: &mut RetentionReport,
+    ) -> Result<()> {
+        loop {
+            let due = store
+                .files_created_before(tenant, created_before, limits.batch)
+                .await?;
+            if due.is_empty() {
+                return Ok(());
+            }
+            let mut tx = self.tx(tenant, AuditActor::System);
+            for item in &due {
+                tx.write(Write::DeleteItem(item.id));
+                tx.audit(
+                    store,
+                    AuditKind::ContentDeleted,
+                    AuditObject::Item(item.id),
+                    vec![Change::new("retention", None::<String>, Some("files"))],
+                    None,
+                    false,
+                )
+                .await?;
+            }
+            self.commit(store, tx).await?;
+            report.commits += 1;
+            report.files_deleted += due.len() as u64;
+            report.blobs_deleted += self
+                .delete_blobs(tenant, due.iter().filter_map(|i| i.blob))
+                .await;
+        }
     }
 
     /// Deletes guests who joined at or before `joined_before`, unless their devices are

@@ -2,6 +2,7 @@
 //! body is the sealed envelope exactly as cai-core handed it over.
 
 use async_trait::async_trait;
+use cai_core::Timestamp;
 use cai_core::domain::{ContentItem, ContentKind, ContentVersion, SealedBody};
 use cai_core::id::{BlobId, ItemId, SessionId, TenantId};
 use cai_core::ports::{ContentStore, Page, StoreResult};
@@ -145,6 +146,24 @@ impl ContentStore for Engine {
         );
         let q = query(&sql).bind(tenant.blob()).bind(item.blob());
         self.all(q, VERSION).await?.iter().map(version_of).collect()
+    }
+
+    async fn files_created_before(
+        &self,
+        tenant: TenantId,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<ContentItem>> {
+        // Only uploads have a blob; the index `items_blob` holds just their rows.
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM items WHERE tenant = ? AND blob IS NOT NULL \
+             AND created_at <= ? ORDER BY id LIMIT ?"
+        );
+        let q = query(&sql)
+            .bind(tenant.blob())
+            .bind(before.unix_millis())
+            .bind(capped(limit));
+        self.all(q, ITEM).await?.iter().map(item_of).collect()
     }
 
     async fn item_by_blob(&self, tenant: TenantId, blob: BlobId) -> StoreResult<Option<ItemId>> {

@@ -396,6 +396,22 @@ impl ContentStore for MemoryStore {
         self.with(tenant, |s| s.versions_of(item).cloned().collect())
     }
 
+    async fn files_created_before(
+        &self,
+        tenant: TenantId,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<ContentItem>> {
+        self.with(tenant, |s| {
+            s.items
+                .values()
+                .filter(|item| item.blob.is_some() && item.created_at <= before)
+                .take(capped(limit))
+                .cloned()
+                .collect()
+        })
+    }
+
     async fn item_by_blob(&self, tenant: TenantId, blob: BlobId) -> StoreResult<Option<ItemId>> {
         // A scan: the memory store serves tests and examples, not large tenants.
         self.with(tenant, |s| {
