@@ -58,6 +58,7 @@ mod clock;
 mod keys;
 mod mail;
 mod notify;
+mod records;
 mod reports;
 mod routing;
 mod store;

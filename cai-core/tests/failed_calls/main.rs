@@ -23,11 +23,13 @@ mod call;
 mod check;
 mod e2e;
 mod regressions;
+mod select;
 mod world;
 
 use call::*;
 use check::*;
 use e2e::*;
+use select::*;
 use world::*;
 
 use std::collections::{BTreeMap, BTreeSet};
