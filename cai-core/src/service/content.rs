@@ -179,63 +179,94 @@ impl Counselling {
                     reason: "key material is stored through the key operations",
                 });
             }
-            let (store, t, mut s, _, decision) = self
+            let (store, t, s, _, decision) = self
                 .session_action(caller, tenant, session, Action::PostContent)
                 .await?;
             self.room_keeps_content(&store, &s).await?;
             let id = ItemId::random()?;
             descriptor_in_place(&t, &s)?;
             let sealed = self.seal_body(&store, &s, id, 1, kind, body).await?;
-            let mut tx = self.tx_of(caller, tenant);
-            let item = ContentItem {
-                id,
-                tenant,
-                session,
-                kind,
-                author: caller.subject,
-                created_at: tx.now,
-                latest_version: 1,
-                blob: None,
-            };
             let size = sealed.len();
-            tx.write(Write::InsertItem(
-                item.clone(),
-                ContentVersion {
-                    item: id,
-                    tenant,
-                    session,
-                    version: 1,
-                    author: caller.subject,
-                    created_at: tx.now,
-                    key_epoch: s.key_epoch,
-                    body: sealed,
-                },
-            ));
-            s.last_activity = tx.now;
-            tx.write(Write::UpdateSession(s));
-            tx.audit(
+            let extra = vec![Change::new("sealed_bytes", None::<String>, Some(size))];
+            self.commit_first_version(
                 &store,
-                AuditKind::ContentPosted,
-                AuditObject::Item(id),
-                vec![
-                    Change::new("kind", None::<String>, Some(crate::json::kind_name(kind))),
-                    Change::new("sealed_bytes", None::<String>, Some(size)),
-                ],
-                Some(&decision),
-                false,
+                caller,
+                s,
+                (id, kind, None),
+                sealed,
+                extra,
+                &decision,
             )
-            .await?;
-            tx.publish(
-                session,
-                SessionEvent::ContentPosted {
-                    item: id,
-                    version: 1,
-                },
-            );
-            self.commit(&store, tx).await?;
-            Ok(item)
+            .await
         })
         .await
+    }
+
+    /// Stores a new item with its first version — a message, or an upload whose blob
+    /// is already written — and the session's last activity, audited as
+    /// `content_posted` (the kind, then `changes`) and published, in one commit.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn commit_first_version(
+        &self,
+        store: &DynStore,
+        caller: &Caller,
+        mut s: Session,
+        (id, kind, blob): (ItemId, ContentKind, Option<crate::id::BlobId>),
+        body: SealedBody,
+        changes: Vec<Change>,
+        decision: &crate::authz::Decision,
+    ) -> Result<ContentItem> {
+        let (tenant, session) = (s.tenant, s.id);
+        let mut tx = self.tx_of(caller, tenant);
+        let item = ContentItem {
+            id,
+            tenant,
+            session,
+            kind,
+            author: caller.subject,
+            created_at: tx.now,
+            latest_version: 1,
+            blob,
+        };
+        tx.write(Write::InsertItem(
+            item.clone(),
+            ContentVersion {
+                item: id,
+                tenant,
+                session,
+                version: 1,
+                author: caller.subject,
+                created_at: tx.now,
+                key_epoch: s.key_epoch,
+                body,
+            },
+        ));
+        s.last_activity = tx.now;
+        tx.write(Write::UpdateSession(s));
+        let mut all = vec![Change::new(
+            "kind",
+            None::<String>,
+            Some(crate::json::kind_name(kind)),
+        )];
+        all.extend(changes);
+        tx.audit(
+            store,
+            AuditKind::ContentPosted,
+            AuditObject::Item(id),
+            all,
+            Some(decision),
+            false,
+        )
+        .await?;
+        tx.publish(
+            session,
+            SessionEvent::ContentPosted {
+                item: id,
+                version: 1,
+            },
+        );
+        self.commit(store, tx).await?;
+        Ok(item)
     }
 
     async fn load_item(

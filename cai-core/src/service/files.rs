@@ -27,12 +27,10 @@ use super::content::descriptor_in_place;
 use super::context::ItemIds;
 use super::{Caller, Counselling};
 use crate::authz::Action;
-use crate::domain::{AuditKind, AuditObject, Change, ContentItem, ContentVersion, SealedBody};
+use crate::domain::{Change, ContentItem, SealedBody};
 use crate::error::{Error, Result};
 use crate::id::{BlobId, ItemId, SessionId, TenantId};
-use crate::ports::{
-    BlobChunks, BlobError, BlobReader, DynStore, Page, SessionEvent, StoreError, Write,
-};
+use crate::ports::{BlobChunks, BlobError, BlobReader, DynStore, Page, StoreError};
 use crate::time::Timestamp;
 
 /// What an upload carries besides its bytes.
@@ -174,7 +172,7 @@ impl Counselling {
                     reason: "uploads are files or recordings",
                 });
             }
-            let (store, t, mut s, _, decision) = self
+            let (store, t, s, _, decision) = self
                 .session_action(caller, tenant, session, Action::PostContent)
                 .await?;
             self.room_keeps_content(&store, &s).await?;
@@ -280,61 +278,29 @@ impl Counselling {
                 });
             }
 
-            let mut tx = self.tx_of(caller, tenant);
-            let item = ContentItem {
-                id,
-                tenant,
-                session,
-                kind,
-                author: caller.subject,
-                created_at: tx.now,
-                latest_version: 1,
-                blob: Some(blob),
-            };
-            tx.write(Write::InsertItem(
-                item.clone(),
-                ContentVersion {
-                    item: id,
-                    tenant,
-                    session,
-                    version: 1,
-                    author: caller.subject,
-                    created_at: tx.now,
-                    key_epoch: s.key_epoch,
-                    body,
-                },
-            ));
-            s.last_activity = tx.now;
-            tx.write(Write::UpdateSession(s));
-            let result = async {
-                tx.audit(
+            // The audit names the kind, the blob and the stored manifest's size.
+            let extra = vec![
+                Change::new("blob", None::<String>, Some(blob)),
+                Change::new("sealed_bytes", None::<String>, Some(stored)),
+            ];
+            match self
+                .commit_first_version(
                     &store,
-                    AuditKind::ContentPosted,
-                    AuditObject::Item(id),
-                    vec![
-                        Change::new("kind", None::<String>, Some(crate::json::kind_name(kind))),
-                        Change::new("blob", None::<String>, Some(blob)),
-                        Change::new("sealed_bytes", None::<String>, Some(stored)),
-                    ],
-                    Some(&decision),
-                    false,
+                    caller,
+                    s,
+                    (id, kind, Some(blob)),
+                    body,
+                    extra,
+                    &decision,
                 )
-                .await?;
-                tx.publish(
-                    session,
-                    SessionEvent::ContentPosted {
-                        item: id,
-                        version: 1,
-                    },
-                );
-                self.commit(&store, tx).await
+                .await
+            {
+                Ok(item) => Ok(item),
+                Err(e) => {
+                    self.delete_blobs(tenant, [blob]).await;
+                    Err(e)
+                }
             }
-            .await;
-            if let Err(e) = result {
-                self.delete_blobs(tenant, [blob]).await;
-                return Err(e);
-            }
-            Ok(item)
         })
         .await
     }
