@@ -1,8 +1,14 @@
 //! # cai-rtc
 //!
-//! Real-time transport for the cai SDK — **not yet implemented; this crate exposes
-//! nothing yet.**
+//! Real-time transport for the cai SDK: the signaling protocol that brings participants
+//! of a counselling session together, WebRTC peers (the [`webrtc`] crate), a data channel
+//! whose every message is a `cai-crypto` envelope, and audio/video whose frames are
+//! encrypted with SFrame (`cai_crypto::sframe`) before packetisation, so that neither the
+//! server nor an SFU in the middle can read them.
 //!
-//! It will hold the WebRTC transport (the `webrtc` crate), the signaling protocol, the
-//! end-to-end encrypted data channel and frame-encrypted media (SFrame, from
-//! `cai-crypto::sframe`) that an SFU relays without being able to read it.
+//! This crate is being built (issue 12). What is in place so far:
+//!
+//! - [`webrtc_json`]: the browser's `RTCSessionDescriptionInit` and `RTCIceCandidateInit`
+//!   dictionaries as Rust types with the same JSON shape, shared by signaling and peers.
+
+pub mod webrtc_json;
