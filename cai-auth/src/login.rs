@@ -276,9 +276,12 @@ impl Authenticator {
         .await
     }
 
-    /// Records a successful login (`last_login` = `what`) and lifts a temporary lock
-    /// that has run out, with the re-layered password hash if there is one (kept from
-    /// a concurrent login that re-layered it first).
+    /// Records a successful login (`last_login` = `what`), refreshes the account's
+    /// `last_active` when it is a day old (the clock of the `inactive_accounts`
+    /// deadline) and lifts a temporary lock that has run out, with the re-layered
+    /// password hash if there is one (kept from a concurrent login that re-layered it
+    /// first). A concurrent change of the account (an administrator's edit, another
+    /// login) makes it re-read the account and try again.
     pub(crate) async fn record_login_success(
         &self,
         store: &DynStore,
@@ -288,7 +291,8 @@ impl Authenticator {
         what: &str,
     ) -> Result<()> {
         let (tenant, now) = (account.tenant, self.now());
-        loop {
+        let mut account = account.clone();
+        for _ in 0..crate::sessions::RETRIES {
             let mut tx = AuthTx::new(
                 tenant,
                 now,
@@ -299,12 +303,17 @@ impl Authenticator {
                 tx.write(records::put(tenant, account.id, r, *revision, now)?);
             }
             let mut changes = vec![Change::new("last_login", None::<String>, Some(what))];
+            let mut updated = account.clone();
             if let AccountStatus::Locked { until: Some(_), .. } = account.status {
                 // A temporary lock that has run out is lifted by the right password.
-                let mut a = account.clone();
-                a.status = AccountStatus::Active;
-                tx.write(Write::UpdateAccount(a));
+                updated.status = AccountStatus::Active;
                 changes.push(Change::new("status", Some("locked"), Some("active")));
+            }
+            if account.last_active_stale_at(now) {
+                updated.last_active = Some(now);
+            }
+            if updated != account {
+                tx.write(Write::UpdateAccount(updated));
             }
             tx.audit(
                 store,
@@ -316,17 +325,25 @@ impl Authenticator {
             )
             .await?;
             match tx.commit(&self.inner.svc, store).await {
-                Ok(()) => break,
-                // A concurrent login re-layered the hash first: keep its hash.
-                Err(AuthError::Core(cai_core::Error::Store(StoreError::Conflict { .. })))
-                    if rehash.is_some() =>
-                {
+                Ok(()) => return Ok(()),
+                // A concurrent login re-layered the hash first (keep its hash), or the
+                // account changed under us: re-read it and try again.
+                Err(AuthError::Core(cai_core::Error::Store(StoreError::Conflict { .. }))) => {
                     rehash = None;
+                    // An account made unusable meanwhile is not logged in after all.
+                    account = store
+                        .account(tenant, account.id)
+                        .await
+                        .map_err(cai_core::Error::from)?
+                        .filter(|a| a.is_usable_at(now))
+                        .ok_or(AuthError::LoginFailed)?;
                 }
                 Err(e) => return Err(e),
             }
         }
-        Ok(())
+        Err(AuthError::Core(cai_core::Error::Store(
+            StoreError::Conflict { what: "account" },
+        )))
     }
 
     /// Refuses, and records, a login whose first factor was right for an account that

@@ -19,7 +19,7 @@ use cai_auth::{
     AuthConfig, AuthError, Authenticator, ChangeReason, LoginOutcome, PolicyViolation,
     TenantAuthConfig,
 };
-use cai_core::domain::{AuditActor, AuditKind, AuditObject, RequestMeta};
+use cai_core::domain::{Account, AuditActor, AuditKind, AuditObject, RequestMeta};
 use cai_core::id::{SubjectId, TenantId};
 use cai_core::ports::{Clock, CredentialKind};
 use cai_core::service::AccountChanges;
@@ -453,4 +453,40 @@ async fn two_logins_at_once_both_get_sessions() {
         assert!(matches!(r, Ok(LoginOutcome::Session(_))), "{r:?}");
     }
     client_session(&f).await;
+}
+
+#[tokio::test]
+async fn logins_refresh_last_active_once_a_day() {
+    let f = fixture().await;
+    f.with_password(&f.client).await;
+    let account = |f: &cai_auth::conformance::Fixture| {
+        let (store, tenant, id) = (f.store.clone(), f.tenant.id, f.client.id);
+        async move { store.account(tenant, id).await.unwrap().unwrap() }
+    };
+    assert_eq!(account(&f).await.last_active, None);
+    let first = f.clock.now();
+    client_session(&f).await;
+    let after_first = account(&f).await;
+    assert_eq!(after_first.last_active, Some(first));
+
+    // Within the day: the account is not rewritten.
+    f.clock.set(
+        first
+            .plus(Account::LAST_ACTIVE_RESOLUTION)
+            .minus(Duration::from_millis(1)),
+    );
+    client_session(&f).await;
+    assert_eq!(account(&f).await, after_first);
+
+    // A day on: refreshed.
+    let later = first.plus(Account::LAST_ACTIVE_RESOLUTION);
+    f.clock.set(later);
+    client_session(&f).await;
+    assert_eq!(account(&f).await.last_active, Some(later));
+
+    // A clock that ran backwards refreshes too, rather than keep a future time.
+    let earlier = first.minus(Duration::from_secs(3600));
+    f.clock.set(earlier);
+    client_session(&f).await;
+    assert_eq!(account(&f).await.last_active, Some(earlier));
 }

@@ -32,7 +32,7 @@ pub const PERSON_FORMAT: &str = "cai-store-person";
 pub const PERSON_FORMAT_VERSION: u64 = 1;
 /// The schema (newest migration number) this build's stores have; an import takes an
 /// export of exactly this schema.
-pub const SCHEMA_VERSION: u64 = 4;
+pub const SCHEMA_VERSION: u64 = 5;
 /// The longest line an import reads (16 MiB): a longer one is malformed input, so an
 /// import never holds more than this of its input at a time.
 pub const MAX_LINE: usize = 16 * 1024 * 1024;
@@ -297,6 +297,7 @@ pub const TABLES: &[Table] = &[
             n("origin", Blob),
             n("origin_digest", Blob),
             n("hash", Blob),
+            n("kind", Text),
         ],
         key: "seq",
     },

@@ -311,16 +311,18 @@ async fn every_release_opens_with_its_data<B: Backend>(current_version: i64) {
         let store: DynStore = Arc::new(now.clone());
         let (t, owner, session): (TenantId, AccountId, SessionId) = (rid(), rid(), rid());
         commit_ok(&store, t, data::tenant_with_session(t, owner, session)).await;
-        for _ in 0..5 {
+        for n in 0..5 {
             let id: ItemId = rid();
             let (item, first) = data::item(t, id, session, SubjectId::Account(owner));
+            let mut event = data::audit_event(t);
+            if n == 0 {
+                // A login record, which `0005_audit_kind` must find by its kind.
+                event.kind = cai_core::domain::AuditKind::LoginFailed;
+            }
             commit_ok(
                 &store,
                 t,
-                vec![
-                    Write::InsertItem(item, first),
-                    Write::AppendAudit(data::audit_event(t)),
-                ],
+                vec![Write::InsertItem(item, first), Write::AppendAudit(event)],
             )
             .await;
         }
@@ -381,6 +383,9 @@ async fn every_release_opens_with_its_data<B: Backend>(current_version: i64) {
         let report = opened.verify(t).await;
         assert!(report.is_intact(), "release {version}: {report:?}");
         assert_eq!(report.entries, 5);
+        // Login records written before the kind column are found by their kind.
+        let end = cai_core::Timestamp::from_unix_millis(i64::MAX);
+        assert_eq!(read.erase_login_records_before(t, end).await.unwrap(), 1);
         // And the trail goes on.
         commit_ok(&read, t, vec![Write::AppendAudit(data::audit_event(t))]).await;
         assert!(opened.verify(t).await.is_intact());
@@ -407,7 +412,7 @@ fn current_version(backend: &str) -> i64 {
 /// The migrations this build adds over the last release in [`RELEASES`] (a release may
 /// bring several). When a build is released, its last migration joins `RELEASES` and
 /// this list starts again empty.
-const NEW_IN_THIS_BUILD: &[i64] = &[3, 4];
+const NEW_IN_THIS_BUILD: &[i64] = &[3, 4, 5];
 
 #[test]
 fn every_release_but_the_current_one_is_listed() {

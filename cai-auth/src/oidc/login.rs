@@ -330,6 +330,7 @@ impl Authenticator {
         request: &RequestMeta,
     ) -> Result<()> {
         let tenant = account.tenant;
+        let mut account = account.clone();
         for _ in 0..RETRIES {
             let now = self.now();
             let mut tx = AuthTx::new(
@@ -355,6 +356,12 @@ impl Authenticator {
                     Some(token.issuer.clone()),
                 ));
             }
+            // The clock of the `inactive_accounts` deadline, refreshed once a day.
+            if account.last_active_stale_at(now) {
+                let mut a = account.clone();
+                a.last_active = Some(now);
+                tx.write(Write::UpdateAccount(a));
+            }
             tx.audit(
                 store,
                 AuditKind::LoginSucceeded,
@@ -366,17 +373,26 @@ impl Authenticator {
             .await?;
             match tx.commit(&self.inner.svc, store).await {
                 Ok(()) => return Ok(()),
-                Err(AuthError::Core(cai_core::Error::Store(StoreError::Conflict { .. })))
-                    if !linked =>
-                {
-                    match records::load::<OidcLinkRecord>(store, tenant, account.id).await? {
-                        Some(l) if l.value.is(token) => linked = true,
-                        Some(_) => {
-                            self.link_mismatch(store, account, token, request).await;
-                            return Err(AuthError::LoginFailed);
+                Err(AuthError::Core(cai_core::Error::Store(StoreError::Conflict { .. }))) => {
+                    if !linked {
+                        match records::load::<OidcLinkRecord>(store, tenant, account.id).await? {
+                            Some(l) if l.value.is(token) => linked = true,
+                            Some(_) => {
+                                self.link_mismatch(store, &account, token, request).await;
+                                return Err(AuthError::LoginFailed);
+                            }
+                            None => {}
                         }
-                        None => {}
                     }
+                    // The account may have changed (its `last_active`, an
+                    // administrator's edit): re-read it; one made unusable meanwhile
+                    // is not logged in after all.
+                    account = store
+                        .account(tenant, account.id)
+                        .await
+                        .map_err(cai_core::Error::from)?
+                        .filter(|a| a.is_usable_at(now))
+                        .ok_or(AuthError::LoginFailed)?;
                 }
                 Err(e) => return Err(e),
             }

@@ -111,6 +111,72 @@ pub async fn erase_origins(store: DynStore) {
     );
 }
 
+/// `erase_login_records_before` clears `changes` and origin of login entries
+/// (`login_succeeded`, `login_failed`) recorded strictly before the time, in that
+/// tenant only; entries of other kinds, ids, times and the numbering stay; a second
+/// erasure changes nothing.
+pub async fn erase_login_records(store: DynStore) {
+    use crate::domain::{AuditKind, Change, RequestMeta};
+    let (a, b): (TenantId, TenantId) = (rid(), rid());
+    data::insert_tenants(&store, &[a, b]).await;
+    let event = |tenant, millis, kind| AuditEvent {
+        at: at(millis),
+        kind,
+        changes: vec![Change::new("login", None::<String>, Some("failed"))],
+        request: RequestMeta {
+            id: None,
+            client: Some(std::net::IpAddr::from([192, 0, 2, 9])),
+        },
+        ..data::audit_event(tenant)
+    };
+    let ok = event(a, 1_000, AuditKind::LoginSucceeded);
+    let failed = event(a, 1_999, AuditKind::LoginFailed);
+    let boundary = event(a, 2_000, AuditKind::LoginFailed);
+    let other_kind = event(a, 1_000, AuditKind::AccountUpdated);
+    let elsewhere = event(b, 1_000, AuditKind::LoginFailed);
+    commit_ok(
+        &store,
+        a,
+        [&ok, &failed, &boundary, &other_kind]
+            .map(|e| Write::AppendAudit(e.clone()))
+            .to_vec(),
+    )
+    .await;
+    commit_ok(&store, b, vec![Write::AppendAudit(elsewhere.clone())]).await;
+
+    let changed = read(
+        store.erase_login_records_before(a, at(2_000)).await,
+        "erase login records",
+    );
+    assert_eq!(changed, 2, "login entries strictly before the time");
+    let erased = |e: &AuditEvent| AuditEvent {
+        changes: vec![],
+        request: RequestMeta::default(),
+        ..e.clone()
+    };
+    assert_eq!(
+        read(store.audit_events(a, 0, 10).await, "audit"),
+        vec![
+            (1, erased(&ok)),
+            (2, erased(&failed)),
+            (3, boundary),
+            (4, other_kind)
+        ]
+    );
+    assert_eq!(
+        read(store.audit_events(b, 0, 10).await, "audit"),
+        vec![(1, elsewhere)],
+        "another tenant's login records stay"
+    );
+    assert_eq!(
+        read(
+            store.erase_login_records_before(a, at(2_000)).await,
+            "erase login records"
+        ),
+        0
+    );
+}
+
 /// `erase_subject_parts` clears `changes` and origin of the entries the subject made
 /// or that are about it (an account or a guest object), in that tenant only; other
 /// entries and the numbering stay; a second erasure changes nothing.

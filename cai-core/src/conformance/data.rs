@@ -113,6 +113,7 @@ pub fn account(tenant: TenantId, id: AccountId, address: &str) -> Account {
         valid_from: None,
         valid_until: None,
         created_at: at(0),
+        last_active: None,
         revision: 0,
     }
 }

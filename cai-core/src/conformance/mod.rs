@@ -33,7 +33,7 @@
 //! | [`content`] | `item_versions`, `delete_item_cascades`, `delete_session_content`, `files_created_before`, `items_paging`, `item_by_blob` |
 //! | [`keys`] | `custody_insert_only`, `delete_custody_shreds`, `grants_and_backups_are_replaced`, `credentials` |
 //! | [`e2e`] | `e2e_epochs_insert_only`, `e2e_veto`, `key_packages` |
-//! | [`audit`] | `audit_sequence`, `erase_origins`, `erase_subject_parts`, `incidents`, `notification_outbox` |
+//! | [`audit`] | `audit_sequence`, `erase_origins`, `erase_login_records`, `erase_subject_parts`, `incidents`, `notification_outbox` |
 //! | [`reports`] | `report_counts_and_buckets`, `report_limit_and_invalid_queries`, `report_weeks_before_1970` |
 //! | [`concurrency`] | `concurrent_batches_serialize` |
 //!
@@ -120,7 +120,7 @@ macro_rules! store_conformance_tests {
                 keys: custody_insert_only, delete_custody_shreds,
                     grants_and_backups_are_replaced, credentials;
                 e2e: e2e_epochs_insert_only, e2e_veto, key_packages;
-                audit: audit_sequence, erase_origins, erase_subject_parts, incidents, notification_outbox;
+                audit: audit_sequence, erase_origins, erase_login_records, erase_subject_parts, incidents, notification_outbox;
                 reports: report_counts_and_buckets, report_limit_and_invalid_queries,
                     report_weeks_before_1970;
             );

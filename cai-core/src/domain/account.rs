@@ -29,11 +29,40 @@ pub struct Account {
     pub valid_until: Option<Timestamp>,
     /// When the account was created.
     pub created_at: Timestamp,
+    /// When the account last logged in or was reactivated by an administrator; `None`
+    /// before either (the inactivity clock then runs from `created_at`). Logins refresh
+    /// it at most once per [`Account::LAST_ACTIVE_RESOLUTION`], so it may lag the last
+    /// login by up to that much; the retention engine's `inactive_accounts` deadline
+    /// allows for the lag. JSON: `"last_active"`, `null` when `None` (and when absent
+    /// from input written before the field existed).
+    #[serde(default)]
+    pub last_active: Option<Timestamp>,
     /// Incremented by the store on every update.
     pub revision: u64,
 }
 
 impl Account {
+    /// How stale [`Account::last_active`] may be before a login refreshes it: one day.
+    /// Refreshing on every login would rewrite the account (and race with
+    /// administrators' edits of it) for no gain against deadlines counted in months.
+    pub const LAST_ACTIVE_RESOLUTION: std::time::Duration = crate::time::days(1);
+
+    /// When the account was last seen active: [`Account::last_active`], else its
+    /// creation.
+    pub fn active_at(&self) -> Timestamp {
+        self.last_active
+            .unwrap_or(self.created_at)
+            .max(self.created_at)
+    }
+
+    /// Whether a login at `now` should refresh [`Account::last_active`]: it is unset, at
+    /// least [`Account::LAST_ACTIVE_RESOLUTION`] old, or in the future (a clock that
+    /// ran backwards).
+    pub fn last_active_stale_at(&self, now: Timestamp) -> bool {
+        self.last_active
+            .is_none_or(|at| at > now || now.minus(Self::LAST_ACTIVE_RESOLUTION) >= at)
+    }
+
     /// Whether the account may act at `now`: active (or its temporary lock has run
     /// out) and inside its validity window.
     pub fn is_usable_at(&self, now: Timestamp) -> bool {

@@ -565,6 +565,16 @@ pub trait AuditStore: Send + Sync {
     /// R-I7). Ids, kinds, times and the entries' order stay. Idempotent; returns how
     /// many entries changed.
     async fn erase_subject_parts(&self, tenant: TenantId, subject: SubjectId) -> StoreResult<u64>;
+    /// Erases the personal parts — `changes` and origin — of every login record of
+    /// `tenant` (audit entries of kind `login_succeeded` or `login_failed`) recorded
+    /// strictly before `before`: the retention of login records (R-A9, R-P2). Ids,
+    /// kinds, times and the entries' order stay. Idempotent; returns how many entries
+    /// changed.
+    async fn erase_login_records_before(
+        &self,
+        tenant: TenantId,
+        before: Timestamp,
+    ) -> StoreResult<u64>;
     /// Audit events with sequence numbers greater than `after_seq`, in order, at most
     /// `limit` (capped at [`Page::MAX_LIMIT`]).
     async fn audit_events(

@@ -196,6 +196,7 @@ impl Counselling {
                 valid_from: new.valid_from,
                 valid_until: new.valid_until,
                 created_at: tx.now,
+                last_active: None,
                 revision: 0,
             };
             tx.write(Write::InsertAccount(account.clone()));
@@ -524,7 +525,7 @@ impl Counselling {
     /// Refuses to take `leaving` away as an administrator unless another one can act
     /// now and for good: active, not locked, inside its window, with no end date. A
     /// tenant whose administrators all run out could never be administered again.
-    async fn ensure_other_admin(
+    pub(super) async fn ensure_other_admin(
         &self,
         store: &DynStore,
         tenant: TenantId,
@@ -923,7 +924,8 @@ impl Counselling {
     }
 
     /// Reactivates a deactivated account; its scheduled pseudonymisation is cancelled
-    /// (R-I7). A pseudonymised account cannot come back. Needs `ManageAccounts`.
+    /// (R-I7) and its `last_active` set to now (the `inactive_accounts` clock restarts).
+    /// A pseudonymised account cannot come back. Needs `ManageAccounts`.
     pub async fn reactivate_account(
         &self,
         caller: &Caller,
@@ -949,6 +951,9 @@ impl Counselling {
                     });
                 };
                 a.status = AccountStatus::Active;
+                // The inactivity clock restarts, or the next retention run would
+                // deactivate an account reactivated after a long pause again.
+                a.last_active = Some(tx.now);
                 self.commit_account(
                     &store,
                     tx,

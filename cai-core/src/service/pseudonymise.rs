@@ -1,15 +1,18 @@
-//! Pseudonymisation and anonymisation of accounts (R-I7): a deactivated account whose
-//! date has come, and any account whose exit date lies the tenant's
-//! `anonymise_after_exit` in the past, keep only their id — as "Former account" — so
-//! content and audit entries stay attributable to *an* account but to nobody.
+//! The account life cycle's jobs: deactivation of inactive accounts (R-P2), then
+//! pseudonymisation and anonymisation (R-I7): a deactivated account whose date has
+//! come, and any account whose exit date lies the tenant's `anonymise_after_exit` in
+//! the past, keep only their id — as "Former account" — so content and audit entries
+//! stay attributable to *an* account but to nobody.
 
 use std::time::Duration;
 
 use super::Counselling;
-use crate::domain::{Account, AccountStatus, AuditActor, AuditKind, AuditObject, Change, Name};
-use crate::error::Result;
+use crate::domain::{
+    Account, AccountStatus, AuditActor, AuditKind, AuditObject, BuiltinRole, Change, Name,
+};
+use crate::error::{Error, Result};
 use crate::id::{AccountId, SubjectId, TenantId};
-use crate::ports::{CredentialKind, DynStore, Page, Write};
+use crate::ports::{CredentialKind, DynStore, Page, StoreError, Write};
 use crate::time::Timestamp;
 
 /// Accounts read per page while looking for exit dates.
@@ -90,6 +93,86 @@ impl Counselling {
                     let from = status_name(&a.status);
                     self.pseudonymise(store, a, now, from).await?;
                     done += 1;
+                }
+            }
+            after = Some(last);
+        }
+    }
+
+    /// Deactivation of inactive accounts (R-P2): every active or locked account whose
+    /// [`Account::active_at`] lies at least `inactive_for` plus
+    /// [`Account::LAST_ACTIVE_RESOLUTION`] before now (the day `last_active` may lag
+    /// the last login; a deadline is never met early) is deactivated, its
+    /// pseudonymisation scheduled `pseudonymise_after` later, one commit each, audited
+    /// as `account_deactivated` (actor `system`, changes `status`, `pseudonymise_at`,
+    /// `reason: inactive`). The tenant's last lasting administrator is kept; an
+    /// account changed meanwhile (a login) is left to the next run. Returns
+    /// (deactivated, kept).
+    pub(crate) async fn deactivate_inactive(
+        &self,
+        store: &DynStore,
+        tenant: TenantId,
+        inactive_for: Duration,
+        pseudonymise_after: Duration,
+    ) -> Result<(u64, u64)> {
+        let now = self.now();
+        let seen_before = now
+            .minus(inactive_for)
+            .minus(Account::LAST_ACTIVE_RESOLUTION);
+        let (mut deactivated, mut kept) = (0, 0);
+        let mut after: Option<AccountId> = None;
+        loop {
+            let page = Page {
+                after,
+                ..Page::first(WALK_PAGE)
+            };
+            let accounts = store.accounts(tenant, page).await?;
+            let Some(last) = accounts.last().map(|a| a.id) else {
+                return Ok((deactivated, kept));
+            };
+            for mut a in accounts {
+                let from = match a.status {
+                    AccountStatus::Active | AccountStatus::Locked { .. } => status_name(&a.status),
+                    AccountStatus::Deactivated { .. } | AccountStatus::Pseudonymised { .. } => {
+                        continue;
+                    }
+                };
+                if a.active_at() > seen_before {
+                    continue;
+                }
+                if a.has_role(BuiltinRole::TenantAdmin.id())
+                    && self.ensure_other_admin(store, tenant, a.id).await.is_err()
+                {
+                    kept += 1;
+                    continue;
+                }
+                let at = now.plus(pseudonymise_after);
+                let id = a.id;
+                a.status = AccountStatus::Deactivated {
+                    at: now,
+                    pseudonymise_at: at,
+                };
+                let mut tx = self.tx(tenant, AuditActor::System);
+                tx.write(Write::UpdateAccount(a));
+                tx.audit(
+                    store,
+                    AuditKind::AccountDeactivated,
+                    AuditObject::Account(id),
+                    vec![
+                        Change::new("status", Some(from), Some("deactivated")),
+                        Change::new("pseudonymise_at", None::<String>, Some(at)),
+                        Change::new("reason", None::<String>, Some("inactive")),
+                    ],
+                    None,
+                    false,
+                )
+                .await?;
+                match self.commit(store, tx).await {
+                    Ok(()) => deactivated += 1,
+                    // Changed meanwhile (a login, an administrator): the next run
+                    // looks again.
+                    Err(Error::Store(StoreError::Conflict { .. })) => {}
+                    Err(e) => return Err(e),
                 }
             }
             after = Some(last);

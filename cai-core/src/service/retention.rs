@@ -84,6 +84,13 @@ pub struct RetentionReport {
     pub guests_kept: u64,
     /// Audit entries whose origin (request id, client address) was erased.
     pub origins_erased: u64,
+    /// Login records (audit entries `login_succeeded`, `login_failed`) whose personal
+    /// parts were erased at the `login_records` deadline.
+    pub login_records_erased: u64,
+    /// Accounts deactivated at the `inactive_accounts` deadline.
+    pub accounts_deactivated: u64,
+    /// Inactive accounts kept because each is the tenant's last lasting administrator.
+    pub accounts_kept: u64,
     /// Deactivated accounts pseudonymised.
     pub accounts_pseudonymised: u64,
     /// Accounts anonymised after their exit date.
@@ -128,9 +135,16 @@ impl Counselling {
     /// 4. **IP logs**: audit entries at least `ip_logs` old lose their origin (request
     ///    id and client address; `AuditStore::erase_origins_before`), the rest of each
     ///    entry stays.
-    /// 5. **Pseudonymisation** of deactivated accounts whose date has come
+    /// 5. **Login records**: login entries (`login_succeeded`, `login_failed`) at least
+    ///    `login_records` old lose their changes and origin
+    ///    (`AuditStore::erase_login_records_before`).
+    /// 6. **Inactive accounts**: active or locked accounts not seen for
+    ///    `inactive_accounts` (plus the day `last_active` may lag) are deactivated,
+    ///    pseudonymisation scheduled `pseudonymise_after` later (`account_deactivated`,
+    ///    `reason: inactive`); the tenant's last lasting administrator is kept.
+    /// 7. **Pseudonymisation** of deactivated accounts whose date has come
     ///    ([`Self::run_pseudonymisation`]).
-    /// 6. **Anonymisation** of accounts whose exit date (`valid_until`) lies at least
+    /// 8. **Anonymisation** of accounts whose exit date (`valid_until`) lies at least
     ///    `anonymise_after_exit` in the past, pseudonymised the same way (R-I7).
     ///
     /// Errors: `invalid` limits (before anything); an unknown tenant `not_found`; a
@@ -207,6 +221,17 @@ impl Counselling {
             // millisecond later.
             let ip_before = now.minus(policy.ip_logs).plus(Duration::from_millis(1));
             report.origins_erased = store.erase_origins_before(tenant, ip_before).await?;
+            let login_before = now
+                .minus(policy.login_records)
+                .plus(Duration::from_millis(1));
+            report.login_records_erased = store
+                .erase_login_records_before(tenant, login_before)
+                .await?;
+            if let Some(inactive) = policy.inactive_accounts {
+                (report.accounts_deactivated, report.accounts_kept) = self
+                    .deactivate_inactive(&store, tenant, inactive, policy.pseudonymise_after)
+                    .await?;
+            }
             report.accounts_pseudonymised = self.pseudonymise_due(&store, tenant).await? as u64;
             if let Some(after_exit) = policy.anonymise_after_exit {
                 report.accounts_anonymised =

@@ -987,6 +987,7 @@ impl Counselling {
                 valid_from: new.valid_from,
                 valid_until: new.valid_until,
                 created_at: tx.now,
+                last_active: None,
                 revision: 0,
             };
             tx.write(Write::InsertAccount(account.clone()));

@@ -70,6 +70,7 @@ impl Counselling {
                 valid_from: first_admin.valid_from,
                 valid_until: first_admin.valid_until,
                 created_at: tx.now,
+                last_active: None,
                 revision: 0,
             };
             tx.write(Write::InsertAccount(admin.clone()));

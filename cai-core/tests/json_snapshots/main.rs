@@ -139,6 +139,7 @@ fn account() -> Account {
         valid_from: Some(t0()),
         valid_until: None,
         created_at: t0(),
+        last_active: Some(t0()),
         revision: 1,
     }
 }

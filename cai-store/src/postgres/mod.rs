@@ -235,6 +235,10 @@ mod tests {
                 4,
                 "579bab475277cd7e24b39213c4174541a45aa04373539c143c1d906ece4046ec6f4c5bfb9b3c93eaaac207b63f5e21eb",
             ),
+            (
+                5,
+                "7aa7f2206dac237180cbca6406e866e97e0d967dae7e6edff25bc8606a56d882b52189301576ae34080849f1462be7d2",
+            ),
         ];
         let actual: Vec<(i64, String)> = MIGRATOR
             .iter()

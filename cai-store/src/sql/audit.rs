@@ -35,6 +35,15 @@ impl AuditStore for Engine {
         self.erase_audit_subject(tenant, subject).await
     }
 
+    async fn erase_login_records_before(
+        &self,
+        tenant: TenantId,
+        before: Timestamp,
+    ) -> StoreResult<u64> {
+        // The audit chain's erasure: detail and origin go, their digests stay.
+        self.erase_audit_logins(tenant, before).await
+    }
+
     async fn erase_origins_before(&self, tenant: TenantId, before: Timestamp) -> StoreResult<u64> {
         // The audit chain's erasure: origin parts go, their digests stay.
         self.erase_audit_origins(tenant, before).await

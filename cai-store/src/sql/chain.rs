@@ -245,6 +245,32 @@ impl Engine {
         Ok(changed)
     }
 
+    /// Erases the personal parts (detail and origin) of every login record of
+    /// `tenant` (kinds `login_succeeded`, `login_failed`) recorded before `before` —
+    /// the retention of login records (R-A9, R-P2). Returns how many entries changed.
+    pub async fn erase_audit_logins(
+        &self,
+        tenant: TenantId,
+        before: Timestamp,
+    ) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let q = query(
+            "UPDATE audit_events SET detail = NULL, origin = NULL WHERE tenant = ? \
+             AND kind IN ('login_succeeded', 'login_failed') AND at < ? \
+             AND (detail IS NOT NULL OR origin IS NOT NULL)",
+        )
+        .bind(tenant.blob())
+        .bind(before.unix_millis());
+        let changed = q
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| db_error(e, AUDIT))?
+            .rows_affected();
+        tx.commit().await.map_err(StoreError::backend)?;
+        self.after_erasure().await?;
+        Ok(changed)
+    }
+
     /// Erases the origin (request id, client address) of every audit entry of
     /// `tenant` recorded before `before` — the retention of login and IP logs
     /// (R-A9, R-P2). Returns how many entries changed.

@@ -231,6 +231,10 @@ mod tests {
                 4,
                 "41d4a2c210f8fff989e0882a0d94360a4266f3745ad1bbbed277713c629e41609c403abbdf8ef334d324c57f8a8f9457",
             ),
+            (
+                5,
+                "87cb182545cbdfaa87474af4e4d2bc174eb68a4c4095b932e781c71391989218220e514176e439e3317014dbc22ad54b",
+            ),
         ];
         let actual: Vec<(i64, String)> = MIGRATOR
             .iter()

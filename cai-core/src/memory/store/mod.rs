@@ -535,6 +535,30 @@ impl AuditStore for MemoryStore {
         Ok(changed)
     }
 
+    async fn erase_login_records_before(
+        &self,
+        tenant: TenantId,
+        before: Timestamp,
+    ) -> StoreResult<u64> {
+        use crate::domain::AuditKind;
+        let mut spaces = self.write()?;
+        let Some(space) = spaces.get_mut(&tenant) else {
+            return Ok(0);
+        };
+        let mut changed = 0;
+        for e in space.audit.values_mut() {
+            let login = matches!(e.kind, AuditKind::LoginSucceeded | AuditKind::LoginFailed);
+            let personal =
+                !e.changes.is_empty() || e.request != crate::domain::RequestMeta::default();
+            if login && e.at < before && personal {
+                e.changes.clear();
+                e.request = crate::domain::RequestMeta::default();
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+
     async fn erase_origins_before(&self, tenant: TenantId, before: Timestamp) -> StoreResult<u64> {
         let mut spaces = self.write()?;
         let Some(space) = spaces.get_mut(&tenant) else {

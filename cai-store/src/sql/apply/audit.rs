@@ -69,6 +69,14 @@ fn persons(e: &AuditEvent) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
     (subject, about)
 }
 
+/// An audit kind's JSON name (`"login_succeeded"`), for the `kind` column.
+pub(crate) fn kind_name(kind: cai_core::domain::AuditKind) -> StoreResult<String> {
+    match serde_json::to_value(kind) {
+        Ok(serde_json::Value::String(name)) => Ok(name),
+        _ => Err(corrupt(AUDIT)),
+    }
+}
+
 /// Writes `e` as entry `seq`, linked to its predecessor.
 async fn insert_chained(conn: &mut Conn, e: &AuditEvent, seq: i64) -> StoreResult<()> {
     let stored = StoredEvent::split(e)?;
@@ -77,7 +85,8 @@ async fn insert_chained(conn: &mut Conn, e: &AuditEvent, seq: i64) -> StoreResul
     let (subject, about) = persons(e);
     let q = query(
         "INSERT INTO audit_events (tenant, seq, id, body, at, subject, about, detail, \
-         detail_digest, origin, origin_digest, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         detail_digest, origin, origin_digest, hash, kind) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(e.tenant.blob())
     .bind(seq)
@@ -90,7 +99,8 @@ async fn insert_chained(conn: &mut Conn, e: &AuditEvent, seq: i64) -> StoreResul
     .bind(audit_chain::part_digest(AuditPart::Detail, &stored.detail).to_vec())
     .bind(stored.origin.clone())
     .bind(audit_chain::part_digest(AuditPart::Origin, &stored.origin).to_vec())
-    .bind(hash.to_vec());
+    .bind(hash.to_vec())
+    .bind(kind_name(e.kind)?);
     exec(conn, q, AUDIT).await.map(drop)
 }
 
