@@ -84,6 +84,8 @@ pub(crate) async fn read_data_channel(dc: Arc<dyn DataChannel>, shared: Arc<Shar
                     max_message_size: shared.channel().limits().max_message_size,
                 }
             }
+            // Every message of the protocol is binary (docs/DATACHANNEL.md §1).
+            DataChannelEvent::OnMessage(message) if message.is_string => continue,
             DataChannelEvent::OnMessage(message) => {
                 let opened = shared.channel().open(&message.data);
                 match opened {
