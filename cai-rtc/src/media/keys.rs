@@ -385,3 +385,79 @@ fn classify(source: &Source, current: u64, e: &Error) -> DropReason {
         _ => DropReason::Invalid,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cai_crypto::{KeyId, SecretBytes};
+
+    fn key(epoch: u32) -> DataKey {
+        DataKey::from_parts(
+            KeyId::from_bytes([epoch as u8; 16]),
+            KeyEpoch(epoch),
+            SecretBytes::from_bytes([3; 32]),
+        )
+    }
+
+    #[test]
+    fn drops_are_classified_and_counted() {
+        let mut a = CallKeys::session("ses_x", &key(1), 1, &[1, 2]).unwrap();
+        let mut b = CallKeys::session("ses_x", &key(1), 2, &[1, 2]).unwrap();
+        let f = a.protect(b"frame", b"").unwrap();
+        let got = b.unprotect(&f, b"").unwrap();
+        assert_eq!(
+            (got.data.as_slice(), got.sender, got.epoch),
+            (&b"frame"[..], 1, 1)
+        );
+        // The same frame again.
+        assert_eq!(
+            b.unprotect(&f, b"").unwrap_err().reason,
+            DropReason::Replayed
+        );
+        // Garbage and a truncated frame.
+        assert_eq!(
+            b.unprotect(b"", b"").unwrap_err().reason,
+            DropReason::Invalid
+        );
+        let mut t = a.protect(b"frame", b"").unwrap();
+        let last = t.len() - 1;
+        t[last] ^= 1;
+        assert_eq!(
+            b.unprotect(&t, b"").unwrap_err().reason,
+            DropReason::Invalid
+        );
+        // A sender outside the roster.
+        let mut c = CallKeys::session("ses_x", &key(1), 3, &[1, 2, 3]).unwrap();
+        let f3 = c.protect(b"x", b"").unwrap();
+        assert_eq!(
+            b.unprotect(&f3, b"").unwrap_err().reason,
+            DropReason::UnknownSender
+        );
+        // After b moves on, a's old frames are stale; a's new ones decrypt.
+        let old = a.protect(b"old", b"").unwrap();
+        b.rekey_session(&key(2), &[1, 2]).unwrap();
+        let dropped = b.unprotect(&old, b"").unwrap_err();
+        assert_eq!(dropped.reason, DropReason::StaleEpoch);
+        assert_eq!(dropped.kid, Some(1 << 16 | 1));
+        a.rekey_session(&key(2), &[1, 2]).unwrap();
+        assert_eq!(
+            b.unprotect(&a.protect(b"new", b"").unwrap(), b"")
+                .unwrap()
+                .epoch,
+            2
+        );
+        assert!(b.rekey_session(&key(2), &[1, 2]).is_err());
+        assert_eq!(
+            b.stats(),
+            MediaStats {
+                frames_sent: 0,
+                frames_received: 7,
+                frames_decrypted: 2,
+                dropped_stale: 1,
+                dropped_invalid: 4,
+            }
+        );
+        assert_eq!(b.protection(), CallProtection::TransportOnly);
+        assert!(b.verification_code().is_none());
+    }
+}
