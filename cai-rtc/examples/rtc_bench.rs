@@ -9,7 +9,8 @@
 //!    alternating in rounds; the ratio is raw time / SFrame time (target ≥ 80 %).
 //!
 //! Run: `cargo run --release -p cai-rtc --example rtc_bench`
-//! (`CAI_BENCH_MESSAGES`, default 20000; `CAI_BENCH_PINGS`, default 2000).
+//! (`CAI_BENCH_MESSAGES`, default 20000; `CAI_BENCH_PINGS`, default 2000;
+//! `CAI_BENCH_SEND_BUFFER`, default `cai_rtc::peer::DEFAULT_SEND_BUFFER`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,7 +43,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 async fn peer(index: u16) -> Result<Arc<Peer>, BoxError> {
-    let config = PeerConfig::new(
+    let mut config = PeerConfig::new(
         ChannelContext {
             tenant: b"ten_bench".to_vec(),
             session: SESSION.as_bytes().to_vec(),
@@ -52,6 +53,7 @@ async fn peer(index: u16) -> Result<Arc<Peer>, BoxError> {
         key(),
     )
     .loopback_only();
+    config.send_buffer = env_usize("CAI_BENCH_SEND_BUFFER", config.send_buffer);
     let keys = CallKeys::session(SESSION, &key(), index, &[1, 2])?;
     Ok(Arc::new(Peer::new(config, keys).await?))
 }
@@ -211,24 +213,21 @@ fn sframe_vs_raw() -> Result<(), BoxError> {
         Ok(())
     };
 
-    // SFrame through the call's keys: protect (new buffer) + unprotect (new buffer).
+    // SFrame through the call's keys as the peer uses them: protect (a new buffer, handed
+    // to the packetiser) + unprotect_owned (in the depacketised frame's buffer).
     let mut sender = CallKeys::session(SESSION, &dek, 1, &[1, 2])?;
     let mut receiver = CallKeys::session(SESSION, &dek, 2, &[1, 2])?;
     let mut call = || -> Result<(), BoxError> {
         let protected = sender.protect(&frame, b"")?;
         receiver
-            .unprotect(&protected, b"")
+            .unprotect_owned(protected, b"")
             .map_err(|e| e.to_string())?;
         Ok(())
     };
 
     // SFrame with reused buffers: encrypt_into + decrypt_in_place.
-    let secret = cai_crypto::sframe::session_media_secret(
-        dek.secret(),
-        SESSION.as_bytes(),
-        KeyEpoch(1),
-        1,
-    )?;
+    let secret =
+        cai_crypto::sframe::session_media_secret(dek.secret(), SESSION.as_bytes(), KeyEpoch(1), 1)?;
     let kid = MediaKeyId::new(KeyEpoch(1), 1);
     let mut enc = FrameEncryptor::new(MediaSuite::Aes256GcmSha512, kid, &secret)?;
     let mut dec = FrameDecryptor::new();
@@ -256,10 +255,12 @@ fn sframe_vs_raw() -> Result<(), BoxError> {
         return Err(e);
     }
     let (raw, call, reused) = (median(t_raw), median(t_call), median(t_reused));
-    println!("1,200-byte frame, seal/protect + open/unprotect, median of {ROUNDS} rounds of {ROUND}:");
+    println!(
+        "1,200-byte frame, seal/protect + open/unprotect, median of {ROUNDS} rounds of {ROUND}:"
+    );
     println!("  raw AES-256-GCM (RustCrypto, prepared key): {raw:.0} ns");
     println!(
-        "  SFrame via CallKeys::protect/unprotect:     {call:.0} ns = {:.1} % of raw",
+        "  SFrame via CallKeys (peer path):            {call:.0} ns = {:.1} % of raw",
         raw / call * 100.0
     );
     println!(

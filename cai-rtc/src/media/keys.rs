@@ -302,7 +302,12 @@ impl CallKeys {
     /// sent; the receiver passes the same bytes).
     pub fn protect(&mut self, frame: &[u8], metadata: &[u8]) -> Result<Vec<u8>> {
         let out = match &mut self.source {
-            Source::Session { encryptor, .. } => encryptor.encrypt(frame, metadata)?,
+            Source::Session { encryptor, .. } => {
+                // Sized once: the packetiser takes ownership of every protected frame.
+                let mut out = Vec::with_capacity(frame.len() + cai_crypto::sframe::MAX_OVERHEAD);
+                encryptor.encrypt_into(frame, metadata, &mut out)?;
+                out
+            }
             Source::EndToEnd(keys) => keys.sender.protect(frame, metadata)?,
         };
         self.stats.frames_sent += 1;
@@ -315,41 +320,59 @@ impl CallKeys {
         frame: &[u8],
         metadata: &[u8],
     ) -> core::result::Result<UnprotectedFrame, FrameDropped> {
+        self.unprotect_owned(frame.to_vec(), metadata)
+    }
+
+    /// Like [`unprotect`](Self::unprotect) for a frame the caller owns (as it comes out
+    /// of depacketisation): with session keys it is decrypted in its own buffer, without
+    /// a second allocation.
+    pub fn unprotect_owned(
+        &mut self,
+        mut frame: Vec<u8>,
+        metadata: &[u8],
+    ) -> core::result::Result<UnprotectedFrame, FrameDropped> {
         self.stats.frames_received += 1;
-        let kid = header_kid(frame);
         let current = self.epoch();
         let result = match &mut self.source {
             Source::Session { decryptor, .. } => {
-                decryptor
-                    .decrypt(frame, metadata)
-                    .map(|data| UnprotectedFrame {
-                        data,
-                        sender: kid.map_or(0, |k| {
-                            u32::from(MediaKeyId::from_u64(k).map_or(0, |m| m.sender_index()))
-                        }),
-                        epoch: current,
-                    })
+                match decryptor.decrypt_in_place(&mut frame, metadata) {
+                    Ok((info, range)) => {
+                        // Plaintext in place; only the header goes (no second buffer).
+                        frame.truncate(range.end);
+                        frame.drain(..range.start);
+                        Ok(UnprotectedFrame {
+                            data: frame,
+                            sender: u32::from(info.media_key_id().map_or(0, |k| k.sender_index())),
+                            epoch: current,
+                        })
+                    }
+                    // A failed decryption leaves the header intact.
+                    Err(e) => Err((e, header_kid(&frame))),
+                }
             }
-            Source::EndToEnd(keys) => {
-                keys.receiver
-                    .unprotect(frame, metadata)
-                    .map(|r| UnprotectedFrame {
-                        data: r.frame,
-                        sender: r.sender_index,
-                        epoch: r.epoch,
-                    })
-            }
+            Source::EndToEnd(keys) => match keys.receiver.unprotect(&frame, metadata) {
+                Ok(r) => Ok(UnprotectedFrame {
+                    data: r.frame,
+                    sender: r.sender_index,
+                    epoch: r.epoch,
+                }),
+                Err(e) => Err((e, header_kid(&frame))),
+            },
         };
-        result
-            .map_err(|e| {
+        match result {
+            Ok(done) => {
+                self.stats.frames_decrypted += 1;
+                Ok(done)
+            }
+            Err((e, kid)) => {
                 let reason = classify(&self.source, current, &e);
                 match reason {
                     DropReason::StaleEpoch => self.stats.dropped_stale += 1,
                     _ => self.stats.dropped_invalid += 1,
                 }
-                FrameDropped { reason, kid }
-            })
-            .inspect(|_| self.stats.frames_decrypted += 1)
+                Err(FrameDropped { reason, kid })
+            }
+        }
     }
 }
 

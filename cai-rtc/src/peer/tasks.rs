@@ -140,7 +140,7 @@ async fn read_track(track: Arc<dyn TrackRemote>, shared: Arc<Shared>) {
                 break;
             }
         }
-        let out = match shared.keys().unprotect(&frame, b"") {
+        let out = match shared.keys().unprotect_owned(frame, b"") {
             Ok(frame) => PeerEvent::Frame { kind, frame },
             Err(dropped) => PeerEvent::FrameDropped { kind, dropped },
         };
