@@ -1,8 +1,9 @@
 //! An end-to-end call between two peers over UDP on 127.0.0.1 with real MLS devices:
 //! both see "end-to-end" and the same verification code, chat is sealed under the
 //! epoch's content key, media frames are protected with MLS exporter keys and decrypt;
-//! when a third participant is removed, frames under the old epoch are dropped and
-//! counted until the sender follows.
+//! the transport carries no plaintext; when a third participant is removed, frames under
+//! the old epoch are dropped and counted until the sender follows, and the removed
+//! participant cannot open the new epoch's frames.
 
 #![allow(
     clippy::unwrap_used,
@@ -22,6 +23,7 @@ use cai_crypto::e2e::{
     AccountRef, Device, DeviceId, DsGroup, Handshake, IdentityKey, ModeDescriptor, TrustStore,
 };
 use cai_crypto::modes::SessionMode;
+use cai_crypto::sframe::MediaSuite;
 use cai_rtc::media::{CallKeys, DropReason};
 use cai_rtc::peer::{MediaKind, Peer, PeerEvent};
 use peer_support::*;
@@ -105,13 +107,12 @@ async fn end_to_end_call_with_mls_keys() {
         .await
         .unwrap(),
     );
+    let mut b_config = config(1, &content_key(&cl));
+    b_config.tap_transport_frames = true;
     let b = Arc::new(
-        Peer::new(
-            config(1, &content_key(&cl)),
-            CallKeys::end_to_end(&cl, &gid).unwrap(),
-        )
-        .await
-        .unwrap(),
+        Peer::new(b_config, CallKeys::end_to_end(&cl, &gid).unwrap())
+            .await
+            .unwrap(),
     );
     let audio = Arc::new(a.add_track(MediaKind::Audio).await.unwrap());
     connect(&a, &b).await;
@@ -152,15 +153,26 @@ async fn end_to_end_call_with_mls_keys() {
     }
     // The counsellor created the group: MLS leaf 0.
     const COUNSELLOR_LEAF: u32 = 0;
-    for _ in 0..10 {
-        let f = next_matching(&b, |e| match e {
-            PeerEvent::Frame { frame, .. } => Some(frame),
+    // The supervisor, still a member, holds this epoch's media keys.
+    let mut supervisor = sv
+        .media_receiver(&gid, MediaSuite::Aes256GcmSha512)
+        .unwrap();
+    let mut decrypted = 0;
+    while decrypted < 10 {
+        match next_matching(&b, Some).await {
+            PeerEvent::TransportFrame { payload, .. } => {
+                // What the transport carries: no plaintext, but members can open it.
+                assert!(!payload.windows(11).any(|w| w == b"opus-frame-"));
+                assert!(supervisor.unprotect(&payload, b"").is_ok());
+            }
+            PeerEvent::Frame { frame: f, .. } => {
+                assert!(f.data.starts_with(b"opus-frame-"));
+                assert_eq!((f.sender, f.epoch), (COUNSELLOR_LEAF, epoch));
+                decrypted += 1;
+            }
             PeerEvent::FrameDropped { dropped, .. } => panic!("dropped: {dropped}"),
-            _ => None,
-        })
-        .await;
-        assert!(f.data.starts_with(b"opus-frame-"));
-        assert_eq!((f.sender, f.epoch), (COUNSELLOR_LEAF, epoch));
+            _ => {}
+        }
     }
 
     // The supervisor leaves: the counsellor commits the removal, the client processes it
@@ -182,11 +194,20 @@ async fn end_to_end_call_with_mls_keys() {
     a.rekey_end_to_end(&c, &gid).unwrap();
     assert_eq!(a.protection(), b.protection());
     assert_ne!(a.protection(), pa);
-    next_matching(&b, |e| match e {
-        PeerEvent::Frame { frame, .. } if frame.epoch == epoch + 1 => Some(()),
-        _ => None,
-    })
-    .await;
+    // Frames of the new epoch decrypt for the client; the removed supervisor, with the
+    // keys it had, cannot open them.
+    let mut last_transport = Vec::new();
+    loop {
+        match next_matching(&b, Some).await {
+            PeerEvent::TransportFrame { payload, .. } => last_transport = payload,
+            PeerEvent::Frame { frame, .. } if frame.epoch == epoch + 1 => break,
+            _ => {}
+        }
+    }
+    assert!(matches!(
+        supervisor.unprotect(&last_transport, b""),
+        Err(cai_crypto::Error::UnknownMediaKey { .. })
+    ));
     // Chat under the new epoch's content key.
     a.send_chat("after the change").await.unwrap();
     next_matching(&b, |e| match e {

@@ -10,6 +10,7 @@ use cai_crypto::{DataKey, KeyEpoch, KeyId, SecretBytes};
 use cai_rtc::data::ChannelContext;
 use cai_rtc::media::CallKeys;
 use cai_rtc::peer::{Peer, PeerConfig, PeerEvent};
+use cai_rtc::webrtc_json::SessionDescriptionInit;
 
 pub(crate) const TENANT: &[u8] = b"ten_test";
 pub(crate) const SESSION: &str = "ses_01HZX3Q7V9K2M4N6P8R0S2T4V6";
@@ -54,8 +55,11 @@ pub(crate) fn session_keys(index: u16, key: &DataKey) -> CallKeys {
 }
 
 /// Offer/answer between `a` (offerer) and `b`, then trickle ICE both ways through
-/// channels; returns once both data channels are open.
-pub(crate) async fn connect(a: &Arc<Peer>, b: &Arc<Peer>) {
+/// channels; returns the offer and the answer once both data channels are open.
+pub(crate) async fn connect(
+    a: &Arc<Peer>,
+    b: &Arc<Peer>,
+) -> (SessionDescriptionInit, SessionDescriptionInit) {
     let offer = a.create_offer().await.unwrap();
     assert!(offer.sdp.contains("a=max-message-size:262144"));
     let answer = b.accept_offer(&offer).await.unwrap();
@@ -68,6 +72,7 @@ pub(crate) async fn connect(a: &Arc<Peer>, b: &Arc<Peer>) {
     })
     .await
     .expect("data channels open");
+    (offer, answer)
 }
 
 fn forward(from: &Arc<Peer>, to: &Arc<Peer>) {
