@@ -1,7 +1,7 @@
 //! A WebRTC peer of a call, over the `webrtc` crate (0.21): negotiation with the
 //! browser's JSON dictionaries ([`crate::webrtc_json`]), trickle ICE, the sealed data
 //! channel of [`crate::data`] and audio/video tracks protected with the
-//! [`CallKeys`](crate::media::CallKeys) of [`crate::media`].
+//! [`CallKeys`] of [`crate::media`].
 //!
 //! * **Negotiation.** The offerer calls [`Peer::create_offer`] (which also opens the
 //!   reliable, ordered data channel `"cai"`), the answerer [`Peer::accept_offer`], the
