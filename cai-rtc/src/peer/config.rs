@@ -28,8 +28,8 @@ pub struct PeerConfig {
     /// The data key sealing the data channel: the session's key of the current epoch
     /// (in end-to-end mode the epoch's content key from MLS).
     pub data_key: DataKey,
-    /// Receive limits of the data channel (the max-message-size is lowered to what the
-    /// transport negotiates once the channel opens).
+    /// Receive limits of the data channel; `max_message_size` is capped at the 256 KiB
+    /// this peer advertises. (Sent messages are sized to the remote's advertised limit.)
     pub limits: DataLimits,
     /// Local UDP addresses to gather host candidates on. The default `0.0.0.0:0` uses every
     /// interface.

@@ -121,7 +121,9 @@ impl Peer {
     /// A peer sealing its data channel as `config` says and protecting media with `keys`.
     /// Binds its UDP sockets at once.
     pub async fn new(config: PeerConfig, keys: CallKeys) -> Result<Self, PeerError> {
-        let channel = SealedChannel::new(config.channel, &config.data_key, config.limits)?;
+        let mut limits = config.limits;
+        limits.max_message_size = limits.max_message_size.min(MAX_MESSAGE_SIZE_CAP);
+        let channel = SealedChannel::new(config.channel, &config.data_key, limits)?;
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
         let (cand_tx, cand_rx) = mpsc::unbounded_channel();
         let (open_tx, open_rx) = watch::channel(false);
