@@ -10,5 +10,17 @@
 //!
 //! - [`webrtc_json`]: the browser's `RTCSessionDescriptionInit` and `RTCIceCandidateInit`
 //!   dictionaries as Rust types with the same JSON shape, shared by signaling and peers.
+//! - [`data`]: the data-channel protocol — chat and files as envelopes sealed with the
+//!   session key, files chunked to the max-message-size and reassembled under limits
+//!   (`docs/DATACHANNEL.md`).
+//! - [`media`]: a call's media keys (MLS exporter in end-to-end mode, the session key
+//!   otherwise), epoch changes with stale frames dropped and counted, and the protection
+//!   status every participant sees (R-E5).
+//! - [`peer`]: a WebRTC peer over the `webrtc` crate — negotiation with the
+//!   [`webrtc_json`] types, trickle ICE, the sealed data channel and SFrame-protected
+//!   audio/video tracks.
 
+pub mod data;
+pub mod media;
+pub mod peer;
 pub mod webrtc_json;
