@@ -208,9 +208,12 @@ async fn run_browser(node: PathBuf, chromium: PathBuf, api: Api) -> Result<(), B
         .arg(&url)
         .arg(&chromium)
         .current_dir(browser_dir())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()?;
+    // Dropping this (at the end, or when an assertion fails) closes the driver's stdin,
+    // and the driver closes Chromium and removes its profile.
+    let driver_stdin = driver.stdin.take().ok_or("driver stdin")?;
 
     let signal = server
         .signal
@@ -335,6 +338,7 @@ async fn run_browser(node: PathBuf, chromium: PathBuf, api: Api) -> Result<(), B
         .read_to_string(&mut out)
         .await?;
     let status = driver.wait().await?;
+    drop(driver_stdin);
     assert!(status.success(), "drive.mjs failed: {status}");
     let result: Value = out
         .lines()

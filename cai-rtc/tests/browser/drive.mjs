@@ -7,8 +7,9 @@
  * Launches the given Chromium (Debian's, not a downloaded one) with a fresh profile,
  * opens the page, waits until the page reports that the test closed its signaling
  * channel (`window.__caiDone`), prints `window.__caiResult` as one JSON line prefixed
- * `CAI_RESULT ` on stdout, and exits. Page console output goes to stderr. A page that
- * never finishes is ended after CAI_BROWSER_TIMEOUT_MS (default 90 s) as a hang guard.
+ * `CAI_RESULT ` on stdout, and exits. Page console output goes to stderr. It also ends
+ * (closing Chromium, removing the profile) when its stdin closes, i.e. when the test
+ * drops it, and after CAI_BROWSER_TIMEOUT_MS (default 90 s) as a hang guard.
  */
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -36,8 +37,26 @@ const args = [
   '--allow-loopback-in-peer-connection',
   '--disable-features=WebRtcHideLocalIpsWithMdns',
 ];
-let code = 0;
 const context = await chromium.launchPersistentContext(profile, { executablePath, headless: true, args });
+let closing = null;
+/** Closes the browser and removes the profile once, then exits with `code`. */
+function shutdown(/** @type {number} */ code) {
+  closing ??= context
+    .close()
+    .catch(() => {})
+    .finally(() => {
+      rmSync(profile, { recursive: true, force: true });
+      process.exit(code);
+    });
+  return closing;
+}
+// The test keeps our stdin open; when it ends (a failed assertion, a killed test run),
+// stdin closes and the browser goes with it.
+process.stdin.on('end', () => {
+  console.error('[drive] the test closed stdin; closing the browser');
+  shutdown(1);
+});
+process.stdin.resume();
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   page.on('console', (m) => console.error(`[chromium ${m.type()}] ${m.text()}`));
@@ -47,11 +66,8 @@ try {
   await page.waitForFunction(() => window.__caiDone === true, null, { timeout, polling: 100 });
   const result = await page.evaluate(() => window.__caiResult);
   process.stdout.write(`CAI_RESULT ${JSON.stringify(result)}\n`);
+  await shutdown(0);
 } catch (e) {
   console.error(`[drive] ${e.stack ?? e}`);
-  code = 1;
-} finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await shutdown(1);
 }
-process.exit(code);
