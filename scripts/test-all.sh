@@ -16,6 +16,17 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 if ! command -v node >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq nodejs >/dev/null
 fi
+# cai-rtc's real-browser test (cai-rtc/tests/browser.rs): Debian's Chromium, and
+# playwright-core (pinned by cai-rtc/tests/browser/package-lock.json) to drive it. With
+# CAI_REQUIRE_BROWSER set the test fails, rather than skips, if any of them is missing.
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+if ! command -v npm >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq npm >/dev/null
+fi
+(cd cai-rtc/tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+export CAI_REQUIRE_BROWSER=1
 if ! rustup toolchain list | grep -q '^nightly'; then
   rustup toolchain install nightly --profile minimal
 fi
@@ -23,6 +34,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
 node --version
+/usr/bin/chromium --version 2>/dev/null
 cargo --version
 
 step "format"
@@ -50,6 +62,7 @@ cargo run --quiet --release -p cai-crypto --features ring --example stream_1gib
 
 step "JavaScript reference module"
 node --test cai-crypto/js/
+node --test cai-rtc/js/
 
 log="$(mktemp)"
 pg_dir=""
