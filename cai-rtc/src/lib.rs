@@ -10,5 +10,10 @@
 //!
 //! - [`webrtc_json`]: the browser's `RTCSessionDescriptionInit` and `RTCIceCandidateInit`
 //!   dictionaries as Rust types with the same JSON shape, shared by signaling and peers.
+//! - [`signaling`]: the versioned JSON signaling protocol (`docs/SIGNALING.md`), its strict
+//!   parser, DTLS fingerprint and SDP signature checks, rate limits, the
+//!   [`SignalingChannel`](signaling::SignalingChannel) seam and the
+//!   [`SignalingHub`](signaling::SignalingHub) that admits through cai-auth and cai-core.
 
+pub mod signaling;
 pub mod webrtc_json;
