@@ -196,3 +196,35 @@ fn a_signature_covers_the_sdp_its_route_and_type() {
         Err(DescriptionError::UnsignedType)
     );
 }
+
+/// The worked example of docs/SIGNALING.md §7: the signed bytes and the signature of a
+/// fixed offer under a fixed key (RFC 8032 Ed25519 is deterministic).
+#[test]
+fn the_signed_bytes_are_as_documented() {
+    let key = SigningKey::from_bytes(&[42u8; 32]);
+    let r = DescriptionRoute {
+        session: "ses_0196f3c4a1b27c3d8e9f0a1b2c3d4e5f".parse().unwrap(),
+        from: 0,
+        to: 1,
+    };
+    let fp = vec!["AB"; 32].join(":");
+    let offer = SessionDescriptionInit {
+        sdp_type: SdpType::Offer,
+        sdp: format!("v=0\r\na=fingerprint:sha-256 {fp}\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"),
+    };
+    let (bytes, _) = cai_rtc::signaling::description_signing_bytes(&r, &offer).unwrap();
+    let sig = sign_description(&key, &r, &offer).unwrap();
+    assert_eq!(
+        hex(key.verifying_key().as_bytes()),
+        "197f6b23e16c8532c6abc838facd5ea789be0c76b2920334039bfa8b3d368d61"
+    );
+    assert_eq!(hex(&bytes), EXAMPLE_BYTES);
+    assert_eq!(hex(&sig.0), EXAMPLE_SIGNATURE);
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+const EXAMPLE_BYTES: &str = "6361692d7274632073657373696f6e206465736372697074696f6e207631000000000100247365735f30313936663363346131623237633364386539663061316232633364346535660000000101010120abababababababababababababababababababababababababababababababab7ad3b1e59be7d3b23ac885fa4eac093eee79a759f5fb1f418d20443ab9a1d41d";
+const EXAMPLE_SIGNATURE: &str = "330dc26b0068c3749458e15509fd14c85f0d3ac25751c994c8871c9f549e4ba89dce9bd4162f52e672c05eac9d875b1ea96c1a4efd31bd2f0990932d2ecd6803";
