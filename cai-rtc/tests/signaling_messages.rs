@@ -271,3 +271,21 @@ fn shapes_are_strict() {
         Err(SignalingError::UnknownType)
     );
 }
+
+#[test]
+fn secrets_never_show_in_debug_output() {
+    let join = parse(
+        json!({"v":1,"type":"join","auth":{"kind":"room","token":"tok-SECRET-1","room":"rom_0196f3c4a1b27c3d8e9f0a1b2c3d4e5f","password":"pw-SECRET-2"}})
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
+    let shown = format!("{join:?}");
+    assert!(!shown.contains("SECRET"), "{shown}");
+    let admitted =
+        ServerMessage::parse(SERVER_EXAMPLES[0].replace("cg1_…", "cg1_SECRET").as_bytes()).unwrap();
+    let shown = format!("{admitted:?}");
+    assert!(!shown.contains("SECRET"), "{shown}");
+    // The wire form carries them, of course.
+    assert!(admitted.to_json().contains("cg1_SECRET"));
+}

@@ -28,8 +28,6 @@ pub const MAX_PSEUDONYM_BYTES: usize = 128;
 pub const MAX_INVITATION_SECRET_BYTES: usize = 128;
 /// Largest room password, in bytes (cai-core's `ROOM_PASSWORD_MAX`).
 pub const MAX_ROOM_PASSWORD_BYTES: usize = cai_core::service::ROOM_PASSWORD_MAX;
-/// Largest id text (`ten_…`, `ses_…`, `rom_…`, `acc_…`, `gst_…`), in bytes.
-pub const MAX_ID_BYTES: usize = 64;
 /// Largest MLS blob (commit, record, welcome, group info, key package) carried over
 /// signaling, decoded. Larger handshakes go through the REST API (cai-core allows up to
 /// 4 MiB there).
