@@ -192,6 +192,11 @@ async fn a_wrong_room_password_is_denied_and_the_right_one_waits_for_the_host() 
     };
     assert_eq!(a.session, session);
     assert_eq!(a.participant, SubjectId::Account(w.robin.account.id));
+
+    // Once admitted by the host, the password lets Robin straight back in.
+    c.send(r#"{"v":1,"type":"leave"}"#).await;
+    c.send(&join_room("Zimmer-mit-Aussicht")).await;
+    assert!(matches!(c.next().await, ServerMessage::Admitted(_)));
 }
 
 #[tokio::test]

@@ -368,6 +368,9 @@ impl SignalingHub {
                 let member = self.member(conn, caller.subject);
                 self.inner.events.wait((caller.tenant, session), member);
                 conn.state = State::Waiting(caller, session);
+                // The host may have admitted the visitor before the registration above;
+                // one recheck after it closes that window.
+                let _ = conn.outbox.try_send(Outgoing::Recheck);
                 return send(channel, &ServerMessage::Waiting { session }).await;
             }
             AdmissionOutcome::Admitted(entrant) => entrant,
