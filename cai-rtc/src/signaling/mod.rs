@@ -14,6 +14,19 @@
 //!   answers, so a server cannot swap them in end-to-end sessions.
 //! - [`TokenBucket`] on an injectable [`MonotonicClock`]: per-connection rate limits.
 //!
+//! ```
+//! use cai_rtc::signaling::{ClientBody, ErrorCode, ServerMessage, SignalingError, parse};
+//!
+//! let m = parse(br#"{"v":1,"id":7,"type":"ping"}"#)?;
+//! assert_eq!(m.body, ClientBody::Ping);
+//! // Whatever is wrong gets a typed answer, never a panic.
+//! let e = parse(br#"{"v":2,"type":"ping"}"#).unwrap_err();
+//! assert_eq!(e.code(), ErrorCode::UnsupportedVersion);
+//! let pong = ServerMessage::Pong { in_reply_to: m.id };
+//! assert_eq!(pong.to_json(), r#"{"v":1,"type":"pong","in_reply_to":7}"#);
+//! # Ok::<(), SignalingError>(())
+//! ```
+//!
 //! What this module does not do: it neither creates nor reads media (the peer layer
 //! does), and it trusts no server-side check in place of the peers' own: fingerprints
 //! and signatures are verified by the receiving peer.
