@@ -1,7 +1,7 @@
 //! # cai-rtc
 //!
 //! Real-time transport for the cai SDK: the signaling protocol that brings participants
-//! of a counselling session together, WebRTC peers (the [`webrtc`] crate), a data channel
+//! of a counselling session together, WebRTC peers (the `webrtc` crate), a data channel
 //! whose every message is a `cai-crypto` envelope, and audio/video whose frames are
 //! encrypted with SFrame (`cai_crypto::sframe`) before packetisation, so that neither the
 //! server nor an SFU in the middle can read them.
@@ -16,11 +16,17 @@
 //! - [`media`]: a call's media keys (MLS exporter in end-to-end mode, the session key
 //!   otherwise), epoch changes with stale frames dropped and counted, and the protection
 //!   status every participant sees (R-E5).
-//! - [`peer`]: a WebRTC peer over the `webrtc` crate — negotiation with the
+//! - `peer`: a WebRTC peer over the `webrtc` crate — negotiation with the
 //!   [`webrtc_json`] types, trickle ICE, the sealed data channel and SFrame-protected
-//!   audio/video tracks.
+//!   audio/video tracks (feature `peer`, on by default).
+//! - [`signaling`]: the versioned JSON signaling protocol (`docs/SIGNALING.md`), its strict
+//!   parser, DTLS fingerprint and SDP signature checks, rate limits, the
+//!   [`SignalingChannel`](signaling::SignalingChannel) seam and the
+//!   [`SignalingHub`](signaling::SignalingHub) that admits through cai-auth and cai-core.
 
 pub mod data;
 pub mod media;
+#[cfg(feature = "peer")]
 pub mod peer;
+pub mod signaling;
 pub mod webrtc_json;

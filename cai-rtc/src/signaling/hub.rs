@@ -1,0 +1,641 @@
+//! The signaling server: [`SignalingHub::serve`] runs one client connection over any
+//! [`SignalingChannel`] until it closes. Per message, in this order: the connection's
+//! rate limit ([`limits::RATE_BURST`], [`limits::RATE_PER_SECOND`]), then [`parse`],
+//! then the message's rules (joined or not, the peer addressed, the session's mode).
+//! Every refused message is answered with a typed `error` (a refused join with `denied`)
+//! and the connection stays usable; a connection that causes more than
+//! [`limits::ERROR_BURST`] refusals at once (one more allowed every
+//! [`limits::ERROR_REFILL`]) gets `error{code:"too_many_errors"}` and is closed.
+//!
+//! Offers, answers and candidates go only to an admitted member of the sender's own
+//! call (same tenant and session), addressed by sender index, relayed unchanged with
+//! `from` set by the hub. MLS handshakes go through the [`DeliveryService`] under the
+//! call's lock, and every accepted epoch is queued to every member of the call before
+//! the next is accepted, so all see epochs in the Delivery Service's order.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use cai_core::domain::RequestMeta;
+use cai_core::service::E2eCommit;
+use tokio::sync::mpsc;
+
+use super::admission::{Admission, AdmissionOutcome, DeliveryService, Denial, Entrant};
+use super::channel::{Frame, SignalingChannel};
+use super::error::{ErrorCode, SignalingError};
+use super::fingerprint::sdp_fingerprints;
+use super::limits;
+use super::message::{
+    Admitted, ClientBody, DescriptionFrom, DescriptionTo, EncryptionMode, IceFrom, IceTo, MlsClaim,
+    MlsCommit, MlsGroup, MlsKeyPackages, MlsSync, SenderIndex, ServerMessage,
+};
+use super::parse::parse_with_id;
+use super::rate::{MonotonicClock, TokenBucket};
+use super::registry::{HubEvents, Kill, Member, Outgoing};
+
+/// The hub's limits; [`Default`] takes those of [`limits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubConfig {
+    /// Messages a connection may send at once.
+    pub rate_burst: u32,
+    /// Messages a second on average.
+    pub rate_per_second: u32,
+    /// Refused messages a connection may cause at once before it is closed.
+    pub error_burst: u32,
+    /// One more refused message allowed per this interval.
+    pub error_refill: Duration,
+    /// Messages queued towards a connection.
+    pub outbox_depth: usize,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            rate_burst: limits::RATE_BURST,
+            rate_per_second: limits::RATE_PER_SECOND,
+            error_burst: limits::ERROR_BURST,
+            error_refill: limits::ERROR_REFILL,
+            outbox_depth: limits::OUTBOX_DEPTH,
+        }
+    }
+}
+
+/// The signaling server. Cheap to clone; every clone serves the same calls.
+#[derive(Clone)]
+pub struct SignalingHub {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    admission: Arc<dyn Admission>,
+    delivery: Arc<dyn DeliveryService>,
+    events: HubEvents,
+    clock: Arc<dyn MonotonicClock>,
+    config: HubConfig,
+    next_conn: AtomicU64,
+}
+
+/// Where a connection stands.
+enum State {
+    Fresh,
+    Waiting(cai_core::Caller, cai_core::id::SessionId),
+    Joined(Joined),
+}
+
+struct Joined {
+    entrant: Entrant,
+    index: SenderIndex,
+    mls: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Joined {
+    fn key(&self) -> (cai_core::id::TenantId, cai_core::id::SessionId) {
+        (self.entrant.caller.tenant, self.entrant.session)
+    }
+}
+
+struct Conn {
+    id: u64,
+    request: RequestMeta,
+    rate: TokenBucket,
+    errors: TokenBucket,
+    state: State,
+    outbox: mpsc::Sender<Outgoing>,
+    kill: Arc<Kill>,
+}
+
+/// What handling one message asks of the loop.
+enum Flow {
+    Continue,
+    Close,
+}
+
+/// A refusal as the connection answers it.
+struct Refusal {
+    code: ErrorCode,
+    field: Option<&'static str>,
+    retry_after: Option<Duration>,
+}
+
+impl From<ErrorCode> for Refusal {
+    fn from(code: ErrorCode) -> Self {
+        Self {
+            code,
+            field: None,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<SignalingError> for Refusal {
+    fn from(e: SignalingError) -> Self {
+        Self {
+            code: e.code(),
+            field: e.field(),
+            retry_after: match e {
+                SignalingError::RateLimited { retry_after } => Some(retry_after),
+                _ => None,
+            },
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl SignalingHub {
+    /// A hub admitting through `admission`, carrying MLS through `delivery`, with its
+    /// calls in `events` (the same value the service publishes session events to), rate
+    /// limits on `clock`.
+    pub fn new(
+        admission: Arc<dyn Admission>,
+        delivery: Arc<dyn DeliveryService>,
+        events: HubEvents,
+        clock: Arc<dyn MonotonicClock>,
+    ) -> Self {
+        Self::with_config(admission, delivery, events, clock, HubConfig::default())
+    }
+
+    /// [`new`](Self::new) with other limits.
+    pub fn with_config(
+        admission: Arc<dyn Admission>,
+        delivery: Arc<dyn DeliveryService>,
+        events: HubEvents,
+        clock: Arc<dyn MonotonicClock>,
+        config: HubConfig,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                admission,
+                delivery,
+                events,
+                clock,
+                config,
+                next_conn: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    /// The calls (for metrics and tests).
+    pub fn events(&self) -> &HubEvents {
+        &self.inner.events
+    }
+
+    /// Serves one client until it closes, its transport fails, it is removed from the
+    /// session, the session closes, or it causes too many errors. `request` is what the
+    /// host's transport observed (the client address counts wrong secrets).
+    pub async fn serve<C: SignalingChannel>(&self, mut channel: C, request: RequestMeta) {
+        let now = self.inner.clock.now();
+        let config = self.inner.config;
+        let (outbox, mut inbox) = mpsc::channel(config.outbox_depth.max(1));
+        let mut conn = Conn {
+            id: self.inner.next_conn.fetch_add(1, Ordering::Relaxed),
+            request,
+            rate: TokenBucket::per_second(config.rate_burst, config.rate_per_second, now),
+            errors: TokenBucket::new(config.error_burst, config.error_refill, now),
+            state: State::Fresh,
+            outbox,
+            kill: Arc::new(Kill::default()),
+        };
+        loop {
+            // The select only picks what happened; it is handled below, with no future
+            // left borrowing the channel.
+            let step = tokio::select! {
+                frame = channel.recv() => Step::In(frame),
+                out = inbox.recv() => Step::Out(out),
+                () = conn.kill.notify.notified() => Step::Killed,
+            };
+            let flow = match step {
+                Step::In(Some(Ok(frame))) => self.on_frame(&mut conn, &mut channel, frame).await,
+                Step::In(_) => Flow::Close,
+                Step::Out(Some(Outgoing::Message(m))) => send(&mut channel, &m).await,
+                Step::Out(Some(Outgoing::Recheck)) => self.recheck(&mut conn, &mut channel).await,
+                Step::Out(None) => Flow::Close,
+                Step::Killed => match conn.kill.reason() {
+                    Some(reason) => {
+                        let _ = send(&mut channel, &ServerMessage::Ended { reason }).await;
+                        Flow::Close
+                    }
+                    None => Flow::Continue,
+                },
+            };
+            if let Flow::Close = flow {
+                break;
+            }
+        }
+        self.leave(&mut conn);
+        channel.close().await;
+    }
+
+    async fn on_frame<C: SignalingChannel>(
+        &self,
+        conn: &mut Conn,
+        channel: &mut C,
+        frame: Frame,
+    ) -> Flow {
+        let now = self.inner.clock.now();
+        if let Err(retry_after) = conn.rate.take(now) {
+            let refusal = Refusal::from(SignalingError::RateLimited { retry_after });
+            return self.refuse(conn, channel, refusal, None).await;
+        }
+        let bytes = match frame {
+            Frame::Text(bytes) => bytes,
+            Frame::Binary => {
+                return self
+                    .refuse(conn, channel, ErrorCode::InvalidFrame.into(), None)
+                    .await;
+            }
+            Frame::Oversized => {
+                let e = SignalingError::TooLarge {
+                    field: "message",
+                    limit: limits::MAX_MESSAGE_BYTES,
+                };
+                return self.refuse(conn, channel, e.into(), None).await;
+            }
+        };
+        let (id, parsed) = parse_with_id(&bytes);
+        let message = match parsed {
+            Ok(m) => m,
+            Err(e) => return self.refuse(conn, channel, e.into(), id).await,
+        };
+        match self.handle(conn, channel, id, message.body).await {
+            Ok(flow) => flow,
+            Err(refusal) => self.refuse(conn, channel, refusal, id).await,
+        }
+    }
+
+    /// Answers a refused message and charges the error allowance.
+    async fn refuse<C: SignalingChannel>(
+        &self,
+        conn: &mut Conn,
+        channel: &mut C,
+        refusal: Refusal,
+        in_reply_to: Option<u32>,
+    ) -> Flow {
+        let over = conn.errors.take(self.inner.clock.now()).is_err();
+        let code = if over {
+            ErrorCode::TooManyErrors
+        } else {
+            refusal.code
+        };
+        let message = ServerMessage::Error {
+            code,
+            field: refusal.field.filter(|_| !over).map(str::to_owned),
+            retry_after_ms: refusal.retry_after.filter(|_| !over).map(millis),
+            in_reply_to,
+        };
+        match (send(channel, &message).await, over) {
+            (Flow::Continue, false) => Flow::Continue,
+            _ => Flow::Close,
+        }
+    }
+
+    async fn deny<C: SignalingChannel>(
+        &self,
+        conn: &mut Conn,
+        channel: &mut C,
+        denial: Denial,
+        in_reply_to: Option<u32>,
+    ) -> Flow {
+        let message = ServerMessage::Denied {
+            reason: denial.reason,
+            retry_after_ms: denial.retry_after.map(millis),
+            in_reply_to,
+        };
+        if let Flow::Close = send(channel, &message).await {
+            return Flow::Close;
+        }
+        // A denied join counts as a refused message.
+        if conn.errors.take(self.inner.clock.now()).is_err() {
+            let over = ServerMessage::Error {
+                code: ErrorCode::TooManyErrors,
+                field: None,
+                retry_after_ms: None,
+                in_reply_to,
+            };
+            let _ = send(channel, &over).await;
+            return Flow::Close;
+        }
+        Flow::Continue
+    }
+
+    async fn handle<C: SignalingChannel>(
+        &self,
+        conn: &mut Conn,
+        channel: &mut C,
+        id: Option<u32>,
+        body: ClientBody,
+    ) -> Result<Flow, Refusal> {
+        match body {
+            ClientBody::Ping => Ok(send(channel, &ServerMessage::Pong { in_reply_to: id }).await),
+            ClientBody::Join(join) => {
+                if !matches!(conn.state, State::Fresh) {
+                    return Err(ErrorCode::AlreadyJoined.into());
+                }
+                let outcome = self.inner.admission.admit(&join.auth, conn.request).await;
+                match outcome {
+                    Ok(outcome) => Ok(self.enter(conn, channel, outcome, id).await),
+                    Err(denial) => Ok(self.deny(conn, channel, denial, id).await),
+                }
+            }
+            ClientBody::Leave => {
+                self.leave(conn);
+                Ok(Flow::Continue)
+            }
+            ClientBody::Offer(d) => self.relay_description(conn, d, true),
+            ClientBody::Answer(d) => self.relay_description(conn, d, false),
+            ClientBody::Ice(ice) => self.relay_ice(conn, ice),
+            ClientBody::MlsKeyPackages(m) => self.mls_key_packages(conn, channel, id, m).await,
+            ClientBody::MlsClaim(m) => self.mls_claim(conn, channel, id, m).await,
+            ClientBody::MlsGroup(m) => self.mls_group(conn, m).await,
+            ClientBody::MlsCommit(m) => self.mls_commit(conn, m).await,
+            ClientBody::MlsSync(m) => self.mls_sync(conn, channel, m).await,
+        }
+    }
+
+    /// Puts an admitted or waiting connection in place and tells the client.
+    async fn enter<C: SignalingChannel>(
+        &self,
+        conn: &mut Conn,
+        channel: &mut C,
+        outcome: AdmissionOutcome,
+        in_reply_to: Option<u32>,
+    ) -> Flow {
+        let entrant = match outcome {
+            AdmissionOutcome::Waiting { caller, session } => {
+                let member = self.member(conn, caller.subject);
+                self.inner.events.wait((caller.tenant, session), member);
+                conn.state = State::Waiting(caller, session);
+                // The host may have admitted the visitor before the registration above;
+                // one recheck after it closes that window.
+                let _ = conn.outbox.try_send(Outgoing::Recheck);
+                return send(channel, &ServerMessage::Waiting { session }).await;
+            }
+            AdmissionOutcome::Admitted(entrant) => entrant,
+        };
+        let key = (entrant.caller.tenant, entrant.session);
+        let member = self.member(conn, entrant.caller.subject);
+        let Some((index, peers, mls)) = self.inner.events.join(key, member) else {
+            let denial = Denial::new(super::DenyReason::CallFull);
+            return self.deny(conn, channel, denial, in_reply_to).await;
+        };
+        let admitted = Admitted {
+            session: entrant.session,
+            participant: entrant.caller.subject,
+            sender_index: index,
+            peers,
+            mode: entrant.mode,
+            end_to_end: entrant.mode == EncryptionMode::EndToEnd,
+            key_epoch: entrant.key_epoch,
+            guest_token: entrant.guest_token.clone(),
+        };
+        conn.state = State::Joined(Joined {
+            entrant,
+            index,
+            mls,
+        });
+        send(channel, &ServerMessage::Admitted(admitted)).await
+    }
+
+    async fn recheck<C: SignalingChannel>(&self, conn: &mut Conn, channel: &mut C) -> Flow {
+        let State::Waiting(caller, session) = &conn.state else {
+            return Flow::Continue;
+        };
+        let (caller, session) = (*caller, *session);
+        match self.inner.admission.recheck(&caller, session).await {
+            Ok(AdmissionOutcome::Admitted(entrant)) => {
+                self.inner
+                    .events
+                    .stop_waiting((caller.tenant, session), conn.id);
+                conn.state = State::Fresh;
+                self.enter(conn, channel, AdmissionOutcome::Admitted(entrant), None)
+                    .await
+            }
+            // Still waiting, or the check failed: keep waiting; the next event asks again.
+            _ => Flow::Continue,
+        }
+    }
+
+    fn member(&self, conn: &Conn, participant: cai_core::id::SubjectId) -> Member {
+        Member {
+            participant,
+            conn: conn.id,
+            outbox: conn.outbox.clone(),
+            kill: conn.kill.clone(),
+        }
+    }
+
+    fn leave(&self, conn: &mut Conn) {
+        match std::mem::replace(&mut conn.state, State::Fresh) {
+            State::Joined(j) => self.inner.events.leave(j.key(), j.index, conn.id),
+            State::Waiting(caller, session) => self
+                .inner
+                .events
+                .stop_waiting((caller.tenant, session), conn.id),
+            State::Fresh => {}
+        }
+    }
+
+    fn joined(conn: &Conn) -> Result<&Joined, Refusal> {
+        match &conn.state {
+            State::Joined(j) => Ok(j),
+            _ => Err(ErrorCode::NotJoined.into()),
+        }
+    }
+
+    /// Queues `message` to the member at `to` of the sender's call.
+    fn relay(&self, j: &Joined, to: SenderIndex, message: ServerMessage) -> Result<Flow, Refusal> {
+        if to == j.index {
+            return Err(ErrorCode::UnknownPeer.into());
+        }
+        let member = self
+            .inner
+            .events
+            .member(j.key(), to)
+            .ok_or(Refusal::from(ErrorCode::UnknownPeer))?;
+        member
+            .outbox
+            .try_send(Outgoing::Message(message))
+            // The peer's queue is full (its connection stalls): not delivered.
+            .map_err(|_| Refusal::from(ErrorCode::Unavailable))?;
+        Ok(Flow::Continue)
+    }
+
+    fn relay_description(
+        &self,
+        conn: &Conn,
+        d: DescriptionTo,
+        offer: bool,
+    ) -> Result<Flow, Refusal> {
+        let j = Self::joined(conn)?;
+        // Peers check the certificate against these after DTLS: a description without a
+        // usable, consistent set is refused here already.
+        sdp_fingerprints(&d.description.sdp).map_err(|_| {
+            Refusal::from(SignalingError::InvalidField {
+                field: "description.sdp",
+            })
+        })?;
+        if j.entrant.mode == EncryptionMode::EndToEnd && d.signature.is_none() {
+            return Err(SignalingError::InvalidField { field: "signature" }.into());
+        }
+        let relayed = DescriptionFrom {
+            from: j.index,
+            description: d.description,
+            signature: d.signature,
+        };
+        let message = if offer {
+            ServerMessage::Offer(relayed)
+        } else {
+            ServerMessage::Answer(relayed)
+        };
+        self.relay(j, d.to, message)
+    }
+
+    fn relay_ice(&self, conn: &Conn, ice: IceTo) -> Result<Flow, Refusal> {
+        let j = Self::joined(conn)?;
+        let message = ServerMessage::Ice(IceFrom {
+            from: j.index,
+            candidate: ice.candidate,
+        });
+        self.relay(j, ice.to, message)
+    }
+
+    fn joined_e2e(conn: &Conn) -> Result<&Joined, Refusal> {
+        let j = Self::joined(conn)?;
+        if j.entrant.mode == EncryptionMode::EndToEnd {
+            Ok(j)
+        } else {
+            Err(ErrorCode::WrongMode.into())
+        }
+    }
+
+    async fn mls_key_packages<C: SignalingChannel>(
+        &self,
+        conn: &Conn,
+        channel: &mut C,
+        id: Option<u32>,
+        m: MlsKeyPackages,
+    ) -> Result<Flow, Refusal> {
+        let j = Self::joined_e2e(conn)?;
+        let packages = m.packages.into_iter().map(|b| b.0).collect();
+        let count = self
+            .inner
+            .delivery
+            .publish_key_packages(&j.entrant.caller, packages)
+            .await?;
+        let count = u32::try_from(count).unwrap_or(u32::MAX);
+        Ok(send(
+            channel,
+            &ServerMessage::MlsStored {
+                count,
+                in_reply_to: id,
+            },
+        )
+        .await)
+    }
+
+    async fn mls_claim<C: SignalingChannel>(
+        &self,
+        conn: &Conn,
+        channel: &mut C,
+        id: Option<u32>,
+        m: MlsClaim,
+    ) -> Result<Flow, Refusal> {
+        let j = Self::joined_e2e(conn)?;
+        let packages = self
+            .inner
+            .delivery
+            .claim_key_packages(&j.entrant.caller, j.entrant.session, m.participant)
+            .await?;
+        Ok(send(
+            channel,
+            &ServerMessage::MlsClaimed {
+                participant: m.participant,
+                packages: packages.into_iter().map(super::Blob).collect(),
+                in_reply_to: id,
+            },
+        )
+        .await)
+    }
+
+    async fn mls_group(&self, conn: &Conn, m: MlsGroup) -> Result<Flow, Refusal> {
+        let j = Self::joined_e2e(conn)?;
+        let _order = j.mls.lock().await;
+        let epoch = self
+            .inner
+            .delivery
+            .start_group(
+                &j.entrant.caller,
+                j.entrant.session,
+                m.group_info.0,
+                m.record.0,
+            )
+            .await?;
+        self.deliver_epoch(j, epoch);
+        Ok(Flow::Continue)
+    }
+
+    async fn mls_commit(&self, conn: &Conn, m: MlsCommit) -> Result<Flow, Refusal> {
+        let j = Self::joined_e2e(conn)?;
+        let commit = E2eCommit {
+            commit: m.commit.0,
+            record: m.record.0,
+            welcome: m.welcome.map(|w| w.0),
+        };
+        // Held until the epoch is queued to every member: the next commit waits.
+        let _order = j.mls.lock().await;
+        let epoch = self
+            .inner
+            .delivery
+            .post_commit(&j.entrant.caller, j.entrant.session, commit)
+            .await?;
+        self.deliver_epoch(j, epoch);
+        Ok(Flow::Continue)
+    }
+
+    fn deliver_epoch(&self, j: &Joined, epoch: super::MlsEpoch) {
+        if let Some(call) = self.inner.events.lock().get(&j.key()) {
+            call.broadcast(&ServerMessage::MlsEpoch(epoch), None);
+        }
+    }
+
+    async fn mls_sync<C: SignalingChannel>(
+        &self,
+        conn: &Conn,
+        channel: &mut C,
+        m: MlsSync,
+    ) -> Result<Flow, Refusal> {
+        let j = Self::joined_e2e(conn)?;
+        let epochs = self
+            .inner
+            .delivery
+            .epochs(
+                &j.entrant.caller,
+                j.entrant.session,
+                m.after,
+                limits::MAX_EPOCHS_PER_SYNC,
+            )
+            .await?;
+        for e in epochs {
+            if let Flow::Close = send(channel, &ServerMessage::MlsEpoch(e)).await {
+                return Ok(Flow::Close);
+            }
+        }
+        Ok(Flow::Continue)
+    }
+}
+
+enum Step {
+    In(Option<Result<Frame, super::ChannelError>>),
+    Out(Option<Outgoing>),
+    Killed,
+}
+
+async fn send<C: SignalingChannel>(channel: &mut C, message: &ServerMessage) -> Flow {
+    match channel.send(message.to_json()).await {
+        Ok(()) => Flow::Continue,
+        Err(_) => Flow::Close,
+    }
+}
