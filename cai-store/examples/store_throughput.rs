@@ -37,11 +37,13 @@
 //!   readers for each raw read case). On PostgreSQL it opens a pool of the store's size
 //!   on the same server and schema with the server's default durability
 //!   (`synchronous_commit = on`) for both.
-//! - **Equally cold.** Each read case reads through connections of its own, as the
-//!   store does through its pool: every SQLite connection keeps a page cache of its
-//!   own, and the raw (one join) case, sharing the raw (same queries) case's readers,
-//!   found the pages that case had just read for the same page of messages already
-//!   cached — a head start the store's reads never get.
+//! - **Equally cold.** Each read case reads rows of its own through connections of its
+//!   own, as the store reads its rows through its pool. Raw (same queries) reads a
+//!   second copy of the round's raw messages, written untimed under another session
+//!   and deleted after the reads: reading the rows raw (one join) reads, usually just
+//!   before it, it left their pages cached for the join (in the page cache of a shared
+//!   connection, and measurably still with a pool each) — a head start the store's
+//!   reads never get.
 //! - **Interleaved.** Every round appends [`messages`] messages on each side and reads
 //!   them back; the sides alternate batch by batch and page by page ([`PAGE`] items),
 //!   in a random order each step, so a slow `fsync` or load from other jobs falls on
@@ -215,6 +217,8 @@ struct Sql {
     page: &'static str,
     version: &'static str,
     joined: &'static str,
+    /// A session's items, their versions with them (`ON DELETE CASCADE`).
+    delete: &'static str,
 }
 
 /// The DDL of `items` (`migrations/sqlite/0001_initial.sql` with the `blob` column and
@@ -251,6 +255,7 @@ const SQLITE: Sql = Sql {
              v.key_epoch, v.body FROM raw_items i JOIN raw_versions v \
              ON v.tenant = i.tenant AND v.item = i.id AND v.version = i.latest_version \
              WHERE i.tenant = ? AND i.session = ? AND i.id > ? ORDER BY i.id LIMIT ?",
+    delete: "DELETE FROM raw_items WHERE tenant = ? AND session = ?",
 };
 
 /// The same in PostgreSQL's dialect, as `migrations/postgres/0001_initial.sql` writes
@@ -280,6 +285,7 @@ fn postgres_sql() -> &'static Sql {
         page: pg(SQLITE.page),
         version: pg(SQLITE.version),
         joined: pg(SQLITE.joined),
+        delete: pg(SQLITE.delete),
     }))
 }
 
@@ -289,8 +295,8 @@ struct Raw<DB: sqlx::Database> {
     writer: sqlx::Pool<DB>,
     /// The readers of raw (one join).
     readers: sqlx::Pool<DB>,
-    /// The readers of raw (same queries): on SQLite not `readers`, whose page caches
-    /// would then hold the pages this case has just read for the other.
+    /// The readers of raw (same queries): on SQLite not `readers`, so that neither
+    /// case's page caches hold pages the other has just read.
     same_readers: sqlx::Pool<DB>,
     sql: &'static Sql,
     /// What opens a write transaction (`BEGIN IMMEDIATE` on SQLite, as the store).
@@ -306,6 +312,8 @@ trait Bench {
     async fn raw_page(&self, t: &[u8; 16], s: &[u8; 16], after: &[u8]) -> RawPage;
     /// One page past `after`: the items with their bodies in one joined query.
     async fn raw_joined(&self, t: &[u8; 16], s: &[u8; 16], after: &[u8]) -> RawPage;
+    /// Deletes a session's messages (untimed).
+    async fn raw_delete(&self, t: &[u8; 16], s: &[u8; 16]);
 }
 
 /// Messages and body bytes read, and the id the next page starts after.
@@ -395,6 +403,15 @@ macro_rules! raw_ops {
                     last = Some(v.0);
                 }
                 (n, bytes, last)
+            }
+
+            async fn raw_delete(&self, t: &[u8; 16], session: &[u8; 16]) {
+                sqlx::query(self.sql.delete)
+                    .bind(&t[..])
+                    .bind(&session[..])
+                    .execute(&self.writer)
+                    .await
+                    .unwrap();
             }
         }
     };
@@ -650,6 +667,19 @@ async fn run(name: &str, store: DynStore, raw: &impl Bench) -> [Tally; 5] {
             }
         }
 
+        // The rows raw (same queries) reads: the same messages again, written untimed
+        // after the appends (so both sides append into tables of one size) and deleted
+        // after the reads.
+        let same_session: SessionId = rid();
+        let same_msgs: Vec<RawMessage> = messages_for(raw_tenant, same_session, owner, count)
+            .iter()
+            .map(raw_of)
+            .collect();
+        let same = same_session.as_bytes();
+        for chunk in same_msgs.chunks(BATCH) {
+            raw.raw_append(rt, same, chunk).await;
+        }
+
         let (mut port_after, mut raw_after, mut join_after) = (None, vec![0u8; 16], vec![0u8; 16]);
         let mut done = [false; 3];
         while done != [true; 3] {
@@ -664,7 +694,7 @@ async fn run(name: &str, store: DynStore, raw: &impl Bench) -> [Tally; 5] {
                         (0, got, bytes)
                     }
                     Case::RawRead if !done[1] => {
-                        let (got, bytes, last) = raw.raw_page(rt, rs, &raw_after).await;
+                        let (got, bytes, last) = raw.raw_page(rt, same, &raw_after).await;
                         raw_after = last.unwrap_or_default();
                         (1, got, bytes)
                     }
@@ -679,7 +709,8 @@ async fn run(name: &str, store: DynStore, raw: &impl Bench) -> [Tally; 5] {
                 done[slot] = got == 0;
             }
         }
-        // Every case saw every message of its side, with every body byte.
+        // Every case saw every message of its side, with every body byte (raw (same
+        // queries) those of its copy, sealed alike and so of the same sizes).
         let (port_bytes, raw_bytes) = (this[0].bytes, this[1].bytes);
         for (case, m) in CASES.iter().zip(&this) {
             let side = match case {
@@ -688,6 +719,7 @@ async fn run(name: &str, store: DynStore, raw: &impl Bench) -> [Tally; 5] {
             };
             assert_eq!((m.messages, m.bytes), (count, side), "{name}: {case:?}");
         }
+        raw.raw_delete(rt, same).await;
         if round > 0 {
             for (tally, round) in tallies.iter_mut().zip(&this) {
                 tally.add(round);
