@@ -26,14 +26,25 @@
 //!   a keyset page of items then one `SELECT` per version, kept for comparison.
 //! - **Equivalent tables.** `raw_items`/`raw_versions` are created beside the store's
 //!   `items`/`versions`, in the same SQLite file or PostgreSQL schema, with the same
-//!   columns, types, primary keys, index (`(tenant, session, id)`) and foreign key
-//!   (`ON DELETE CASCADE`), and on SQLite `STRICT`, `WITHOUT ROWID` for items, a rowid
-//!   table for versions (as migration 0003 lays them out).
+//!   columns, types, primary keys, indexes (`(tenant, session, id)`, the unique
+//!   `(tenant, blob)` of migration 0004) and foreign key (`ON DELETE CASCADE`), and on
+//!   SQLite `STRICT`, `WITHOUT ROWID` for items, a rowid table for versions (as
+//!   migration 0003 lays them out). Both sides use the same query plan (checked at the
+//!   end of the SQLite half with `EXPLAIN QUERY PLAN`).
 //! - **Equally durable.** On SQLite the raw side opens its own pools on the same file
 //!   with the store's settings (WAL, `synchronous = FULL`, foreign keys,
 //!   `secure_delete`, busy timeout; one writer connection, `BEGIN IMMEDIATE`, four
-//!   readers). On PostgreSQL it opens a pool of the store's size on the same server and
-//!   schema with the server's default durability (`synchronous_commit = on`) for both.
+//!   readers for each raw read case). On PostgreSQL it opens a pool of the store's size
+//!   on the same server and schema with the server's default durability
+//!   (`synchronous_commit = on`) for both.
+//! - **Equally cold.** Each read case reads rows of its own through connections of its
+//!   own, as the store reads its rows through its pool. On SQLite raw (same queries)
+//!   reads a second copy of the round's raw messages, written untimed under another
+//!   session and deleted after the reads: reading the rows raw (one join) reads,
+//!   usually just before it, it left their pages cached for the join (in the page
+//!   cache of a shared connection, and measurably still with a pool each) — a head
+//!   start the store's reads never get. (PostgreSQL's one buffer cache serves every
+//!   connection, so there both raw cases read the same rows, as before.)
 //! - **Interleaved.** Every round appends [`messages`] messages on each side and reads
 //!   them back; the sides alternate batch by batch and page by page ([`PAGE`] items),
 //!   in a random order each step, so a slow `fsync` or load from other jobs falls on
@@ -207,17 +218,25 @@ struct Sql {
     page: &'static str,
     version: &'static str,
     joined: &'static str,
+    /// A session's items, their versions with them (`ON DELETE CASCADE`).
+    delete: &'static str,
 }
 
-/// The DDL of `items` (`migrations/sqlite/0001_initial.sql`) and `versions`
-/// (`0003_versions_rowid.sql`), renamed.
+/// The DDL of `items` (`migrations/sqlite/0001_initial.sql` with the `blob` column and
+/// its unique index of `0004_item_blobs.sql`) and `versions` (`0003_versions_rowid.sql`),
+/// renamed. The `blob` column (NULL in every row here) is not idle: without it SQLite
+/// estimates the items rows narrower and plans the join as a scan of the tenant's whole
+/// primary key filtered by session instead of the `(tenant, session, id)` index the
+/// store's query uses — cheaper with the few sessions of this bench, ever worse with
+/// more.
 const SQLITE: Sql = Sql {
     create: &[
         "CREATE TABLE raw_items (tenant BLOB NOT NULL, id BLOB NOT NULL, \
          session BLOB NOT NULL, kind INTEGER NOT NULL, author BLOB NOT NULL, \
-         created_at INTEGER NOT NULL, latest_version INTEGER NOT NULL, \
+         created_at INTEGER NOT NULL, latest_version INTEGER NOT NULL, blob BLOB, \
          PRIMARY KEY (tenant, id)) STRICT, WITHOUT ROWID",
         "CREATE INDEX raw_items_session ON raw_items (tenant, session, id)",
+        "CREATE UNIQUE INDEX raw_items_blob ON raw_items (tenant, blob)",
         "CREATE TABLE raw_versions (tenant BLOB NOT NULL, item BLOB NOT NULL, \
          version INTEGER NOT NULL, session BLOB NOT NULL, author BLOB NOT NULL, \
          created_at INTEGER NOT NULL, key_epoch INTEGER NOT NULL, body BLOB NOT NULL, \
@@ -237,6 +256,7 @@ const SQLITE: Sql = Sql {
              v.key_epoch, v.body FROM raw_items i JOIN raw_versions v \
              ON v.tenant = i.tenant AND v.item = i.id AND v.version = i.latest_version \
              WHERE i.tenant = ? AND i.session = ? AND i.id > ? ORDER BY i.id LIMIT ?",
+    delete: "DELETE FROM raw_items WHERE tenant = ? AND session = ?",
 };
 
 /// The same in PostgreSQL's dialect, as `migrations/postgres/0001_initial.sql` writes
@@ -266,17 +286,26 @@ fn postgres_sql() -> &'static Sql {
         page: pg(SQLITE.page),
         version: pg(SQLITE.version),
         joined: pg(SQLITE.joined),
+        delete: pg(SQLITE.delete),
     }))
 }
 
-/// Raw sqlx on one database: a writer pool, a reader pool (the same pool on
-/// PostgreSQL) and the dialect.
+/// Raw sqlx on one database: a writer pool, a reader pool for each read case (all the
+/// same pool on PostgreSQL, whose client keeps no page cache) and the dialect.
 struct Raw<DB: sqlx::Database> {
     writer: sqlx::Pool<DB>,
+    /// The readers of raw (one join).
     readers: sqlx::Pool<DB>,
+    /// The readers of raw (same queries): on SQLite not `readers`, so that neither
+    /// case's page caches hold pages the other has just read.
+    same_readers: sqlx::Pool<DB>,
     sql: &'static Sql,
     /// What opens a write transaction (`BEGIN IMMEDIATE` on SQLite, as the store).
     begin: &'static str,
+    /// Whether raw (same queries) reads a copy of the raw messages rather than the
+    /// rows raw (one join) reads: on SQLite, whose connections cache pages in the
+    /// process; not on PostgreSQL, whose one buffer cache serves every connection.
+    same_copy: bool,
 }
 
 /// The raw side of one database, as the run drives it.
@@ -288,6 +317,10 @@ trait Bench {
     async fn raw_page(&self, t: &[u8; 16], s: &[u8; 16], after: &[u8]) -> RawPage;
     /// One page past `after`: the items with their bodies in one joined query.
     async fn raw_joined(&self, t: &[u8; 16], s: &[u8; 16], after: &[u8]) -> RawPage;
+    /// Deletes a session's messages (untimed).
+    async fn raw_delete(&self, t: &[u8; 16], s: &[u8; 16]);
+    /// Whether raw (same queries) reads a copy of the messages ([`Raw::same_copy`]).
+    fn same_copy(&self) -> bool;
 }
 
 /// Messages and body bytes read, and the id the next page starts after.
@@ -342,7 +375,7 @@ macro_rules! raw_ops {
                     .bind(&session[..])
                     .bind(after)
                     .bind(i64::from(PAGE))
-                    .fetch_all(&self.readers)
+                    .fetch_all(&self.same_readers)
                     .await
                     .unwrap();
                 let mut bytes = 0;
@@ -351,7 +384,7 @@ macro_rules! raw_ops {
                         .bind(&t[..])
                         .bind(&item.0[..])
                         .bind(item.6)
-                        .fetch_optional(&self.readers)
+                        .fetch_optional(&self.same_readers)
                         .await
                         .unwrap()
                         .expect("every item has its version");
@@ -377,6 +410,19 @@ macro_rules! raw_ops {
                     last = Some(v.0);
                 }
                 (n, bytes, last)
+            }
+
+            fn same_copy(&self) -> bool {
+                self.same_copy
+            }
+
+            async fn raw_delete(&self, t: &[u8; 16], session: &[u8; 16]) {
+                sqlx::query(self.sql.delete)
+                    .bind(&t[..])
+                    .bind(&session[..])
+                    .execute(&self.writer)
+                    .await
+                    .unwrap();
             }
         }
     };
@@ -408,17 +454,50 @@ async fn raw_sqlite(store: &SqliteStore) -> Raw<sqlx::Sqlite> {
     };
     let writer: SqlitePool = pool(1).connect_with(options.clone()).await.unwrap();
     let readers = pool(cai_store::sqlite::READERS)
+        .connect_with(options.clone())
+        .await
+        .unwrap();
+    let same_readers = pool(cai_store::sqlite::READERS)
         .connect_with(options)
         .await
         .unwrap();
     let raw = Raw {
         writer,
         readers,
+        same_readers,
         sql: &SQLITE,
         begin: "BEGIN IMMEDIATE",
+        same_copy: true,
     };
     raw.create_tables().await;
     raw
+}
+
+/// The query plan of the raw join, and of the same join on the store's `items` and
+/// `versions` (the plan `items_latest` gets): they must be the same, index for index,
+/// or the two sides would not be doing the same work.
+async fn sqlite_plans(raw: &Raw<sqlx::Sqlite>) {
+    async fn plan(pool: &SqlitePool, sql: &str) -> String {
+        let rows: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .bind(&[0u8; 16][..])
+                .bind(&[0u8; 16][..])
+                .bind(&[0u8; 16][..])
+                .bind(i64::from(PAGE))
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        let steps: Vec<String> = rows.into_iter().map(|r| r.3).collect();
+        steps.join("; ")
+    }
+    let raw_plan = plan(&raw.readers, raw.sql.joined).await;
+    let store_plan = plan(&raw.readers, &raw.sql.joined.replace("raw_", "")).await;
+    println!("query plan of the join: {raw_plan}");
+    assert_eq!(
+        raw_plan.replace("raw_", ""),
+        store_plan,
+        "the sides' plans differ"
+    );
 }
 
 // Rounds and figures
@@ -600,6 +679,23 @@ async fn run(name: &str, store: DynStore, raw: &impl Bench) -> [Tally; 5] {
             }
         }
 
+        // The rows raw (same queries) reads on SQLite: the same messages again, written
+        // untimed after the appends (so both sides append into tables of one size) and
+        // deleted after the reads.
+        let same_session: SessionId = rid();
+        let same = if raw.same_copy() {
+            let copy: Vec<RawMessage> = messages_for(raw_tenant, same_session, owner, count)
+                .iter()
+                .map(raw_of)
+                .collect();
+            for chunk in copy.chunks(BATCH) {
+                raw.raw_append(rt, same_session.as_bytes(), chunk).await;
+            }
+            same_session.as_bytes()
+        } else {
+            rs
+        };
+
         let (mut port_after, mut raw_after, mut join_after) = (None, vec![0u8; 16], vec![0u8; 16]);
         let mut done = [false; 3];
         while done != [true; 3] {
@@ -614,7 +710,7 @@ async fn run(name: &str, store: DynStore, raw: &impl Bench) -> [Tally; 5] {
                         (0, got, bytes)
                     }
                     Case::RawRead if !done[1] => {
-                        let (got, bytes, last) = raw.raw_page(rt, rs, &raw_after).await;
+                        let (got, bytes, last) = raw.raw_page(rt, same, &raw_after).await;
                         raw_after = last.unwrap_or_default();
                         (1, got, bytes)
                     }
@@ -629,7 +725,8 @@ async fn run(name: &str, store: DynStore, raw: &impl Bench) -> [Tally; 5] {
                 done[slot] = got == 0;
             }
         }
-        // Every case saw every message of its side, with every body byte.
+        // Every case saw every message of its side, with every body byte (raw (same
+        // queries) those of its copy, sealed alike and so of the same sizes).
         let (port_bytes, raw_bytes) = (this[0].bytes, this[1].bytes);
         for (case, m) in CASES.iter().zip(&this) {
             let side = match case {
@@ -637,6 +734,9 @@ async fn run(name: &str, store: DynStore, raw: &impl Bench) -> [Tally; 5] {
                 _ => raw_bytes,
             };
             assert_eq!((m.messages, m.bytes), (count, side), "{name}: {case:?}");
+        }
+        if raw.same_copy() {
+            raw.raw_delete(rt, same).await;
         }
         if round > 0 {
             for (tally, round) in tallies.iter_mut().zip(&this) {
@@ -725,8 +825,10 @@ async fn main() {
     let store: DynStore = Arc::new(sqlite.clone());
     let tallies = run("SQLite (file, WAL, synchronous = FULL)", store, &raw).await;
     print(&tallies);
+    sqlite_plans(&raw).await;
     raw.writer.close().await;
     raw.readers.close().await;
+    raw.same_readers.close().await;
     sqlite.close().await;
 
     #[cfg(feature = "postgres")]
@@ -771,9 +873,11 @@ mod postgres {
             .unwrap();
         let raw = Raw {
             writer: pool.clone(),
-            readers: pool,
+            readers: pool.clone(),
+            same_readers: pool,
             sql: postgres_sql(),
             begin: "BEGIN",
+            same_copy: false,
         };
         raw.create_tables().await;
         let store: DynStore = Arc::new(pg.clone());
