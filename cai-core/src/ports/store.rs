@@ -455,7 +455,8 @@ pub trait ContentStore: Send + Sync {
     ) -> StoreResult<Vec<ContentItem>>;
     /// A page of a session's items, by id, each with its latest version: what a
     /// reader shows, in one read (one query on SQL backends). An item whose latest
-    /// version is not stored is [`StoreError::Corrupt`].
+    /// version is not stored, or is stored under another session than the item, is
+    /// [`StoreError::Corrupt`] (the whole page fails; other pages still read).
     async fn items_latest(
         &self,
         tenant: TenantId,
