@@ -1,32 +1,42 @@
 //! cai-rtc against a real browser (issue 12, part 3).
 //!
-//! `browser_and_rust_peer_exchange_sealed_messages_and_sframe_audio`: headless Chromium
-//! (Debian's `/usr/bin/chromium`, driven by playwright-core from `tests/browser/`) loads
-//! the page in `tests/browser/page/` from a server on 127.0.0.1, connects through
-//! signaling to a Rust peer, and
-//! - seals a chat message on the data channel with the session key (WebCrypto:
-//!   `cai-datachannel.mjs` over `cai-envelope.mjs`) that Rust opens with
-//!   `cai_crypto::envelope`, and opens Rust's sealed reply;
-//! - sends a WebAudio tone as Opus whose every encoded frame an `RTCRtpScriptTransform`
-//!   (or encoded insertable streams) worker protects with SFrame (`cai-sframe.mjs`) under
-//!   the browser's session media secret; the Rust peer decrypts the RTP payloads with
-//!   `FrameDecryptor`: at least [`MIN_FRAMES`] decrypt and none fails (so none went out in
-//!   the clear).
+//! `browser_and_rust_peer_exchange_sealed_messages_and_sframe_audio`: a signaling hub
+//! over cai-core's memory ports with cai-auth admission (`signaling_common`: a tenant,
+//! counsellor Cora with a session token, a session in session-key mode with its data
+//! key). Headless Chromium (Debian's `/usr/bin/chromium`, driven by playwright-core from
+//! `tests/browser/`) loads the page in `tests/browser/page/` from a static server on
+//! 127.0.0.1 and gets Cora's token and the session key out of band (`page.evaluate`, not
+//! a URL). The Rust participant, a guest admitted through a guest link, joins the same
+//! hub over a `MemoryChannel` and runs a `cai_rtc::peer::Peer`
+//! ([`rust_participant::rust_participant_call_loop`]); the page joins over a WebSocket
+//! (`WebSocketChannel`) with `cai-signaling.mjs`, and as the newcomer offers. Then
+//! - the browser's sealed chat message (WebCrypto: `cai-datachannel.mjs` over
+//!   `cai-envelope.mjs`) opens in the Peer's data channel, and its wire bytes (reported by
+//!   the page) are `docs/DATACHANNEL.md`'s format, without the plaintext, and do not open
+//!   under another key;
+//! - the Peer's sealed reply opens in the browser;
+//! - the browser sends a WebAudio tone as Opus whose every encoded frame an
+//!   `RTCRtpScriptTransform` (or encoded insertable streams) worker protects with SFrame
+//!   (`cai-sframe.mjs`) under its session media secret: at least [`MIN_FRAMES`] frames
+//!   decrypt in the Peer (`CallKeys::session` with the session key and the sender indices
+//!   from `admitted`) and none is dropped; each frame as the network carried it has the
+//!   browser's KID, decrypts to the same bytes with `session_media_secret`, and does not
+//!   open with a wrong session key;
+//! - when the Rust participant leaves, the page sees `peer_left`.
 //!
 //! `js_sframe_interoperates_with_cai_crypto` (Node.js only): the JS session media secret
 //! equals Rust's; JS frames open in Rust and Rust frames open in JS.
 //!
 //! Both skip with a message when Node.js, Chromium or playwright-core is missing **and**
 //! `CAI_REQUIRE_BROWSER` is unset; `scripts/test-all.sh` sets it, so in CI they run.
-//!
-//! The page's signaling and the Rust peer are ad hoc for now (`browser/answerer.rs`,
-//! [`answerer::rust_peer`]); the lead swaps in cai-rtc's signaling and `Peer` there.
 
 // Indexing here is on `serde_json::Value`, which yields `Null` for a missing key.
 #![allow(clippy::indexing_slicing)]
 
-#[path = "browser/answerer.rs"]
-mod answerer;
+#[path = "signaling_common/mod.rs"]
+mod common;
+#[path = "browser/rust_participant.rs"]
+mod rust_participant;
 #[path = "browser/serve.rs"]
 mod serve;
 
@@ -34,20 +44,23 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use cai_core::domain::SessionMode;
+use cai_core::service::SessionKeyMaterial;
 use cai_crypto::sframe::{
     FrameDecryptor, FrameEncryptor, MediaKeyId, MediaSuite, TAG_LEN, parse_header,
+    session_media_secret,
 };
-use cai_crypto::{ContentKind, DataKey, ItemContext, KeyEpoch, SecretBytes, envelope};
+use cai_crypto::{ContentKind, DataKey, ItemContext, KeyEpoch, envelope};
+use cai_rtc::media::{CallKeys, DropReason};
+use cai_rtc::peer::{MediaKind, PeerEvent};
+use cai_rtc::signaling::EncryptionMode;
 use serde_json::{Value, json};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-const TENANT: &str = "ten_browser_test";
+/// The session id of the Node-only interop test.
 const SESSION: &str = "ses_browser_test";
-/// Roster indexes: the Rust peer, the browser.
-const RUST_INDEX: u16 = 0;
-const BROWSER_INDEX: u16 = 1;
 /// Audio frames that must decrypt: one second of 20 ms Opus frames.
 const MIN_FRAMES: usize = 50;
 const BROWSER_SAYS: &str = "hello from the browser, sealed in WebCrypto";
@@ -94,28 +107,18 @@ fn tools(need_chromium: bool) -> Result<Option<(PathBuf, PathBuf)>, BoxError> {
     Ok(None)
 }
 
-/// The per-sender SFrame media secret of the rtc contract, written out with HKDF here.
-/// When `cai_crypto::sframe::session_media_secret` is merged the lead switches to it (and
-/// this stays a cross-check).
-fn session_media_secret(
-    key: &DataKey,
-    session: &str,
-    sender: u16,
-) -> Result<SecretBytes<32>, BoxError> {
-    let hk = hkdf::Hkdf::<sha2::Sha256>::new(
-        Some(b"cai sframe session media v1"),
-        key.secret().expose_secret(),
-    );
-    let info = [
-        session.as_bytes(),
-        &[0],
-        &key.epoch().0.to_be_bytes(),
-        &sender.to_be_bytes(),
-    ]
-    .concat();
-    let mut okm = [0u8; 32];
-    hk.expand(&info, &mut okm).map_err(|_| "HKDF length")?;
-    Ok(SecretBytes::from_bytes(okm))
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(text: &str) -> Result<Vec<u8>, BoxError> {
+    if !text.len().is_multiple_of(2) {
+        return Err("odd hex length".into());
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| Ok(u8::from_str_radix(text.get(i..i + 2).ok_or("hex")?, 16)?))
+        .collect()
 }
 
 /// A chat message on the data channel in the format of cai-rtc's data module
@@ -137,24 +140,14 @@ fn chat_item(header: &[u8]) -> Vec<u8> {
     [&b"cai-dc1"[..], header].concat()
 }
 
-fn chat_context(item: &[u8]) -> ItemContext<'_> {
+fn chat_context<'a>(tenant: &'a str, session: &'a str, item: &'a [u8]) -> ItemContext<'a> {
     ItemContext::new(
-        TENANT.as_bytes(),
-        SESSION.as_bytes(),
+        tenant.as_bytes(),
+        session.as_bytes(),
         item,
         1,
         ContentKind::Message,
     )
-}
-
-fn seal_chat(key: &DataKey, sender: u16, seq: u64, text: &str) -> Result<Vec<u8>, BoxError> {
-    let header = chat_header(sender, seq);
-    let item = chat_item(&header);
-    Ok([
-        &header[..],
-        &envelope::seal(key, &chat_context(&item), text.as_bytes())?,
-    ]
-    .concat())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,11 +188,54 @@ async fn browser_test(api: Api) -> Result<(), BoxError> {
         .map_err(|_| "the browser test hung (see the [chromium] lines above)")?
 }
 
+/// The next line of the driver's output with `prefix`, parsed as JSON.
+async fn driver_line(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    prefix: &str,
+) -> Result<Value, BoxError> {
+    while let Some(line) = lines.next_line().await? {
+        if let Some(json) = line.strip_prefix(prefix) {
+            return Ok(serde_json::from_str(json)?);
+        }
+    }
+    Err(format!("drive.mjs ended without a {prefix}line").into())
+}
+
 async fn run_browser(node: PathBuf, chromium: PathBuf, api: Api) -> Result<(), BoxError> {
     let t0 = Instant::now();
-    let key = DataKey::generate(KeyEpoch(7))?;
-    let mut server = serve::start().await?;
-    let mut url = format!("http://{0}/#signal=ws://{0}/signal", server.addr);
+    let w = common::World::new().await;
+    let s = w.ad_hoc(SessionMode::SessionKey).await;
+    let SessionKeyMaterial::SessionKey(key) =
+        w.svc().session_keys(&w.cora.caller, w.tenant.id, s).await?
+    else {
+        return Err("a session-key session without its data key".into());
+    };
+    let (tenant, session) = (w.tenant.id.to_string(), s.to_string());
+    let servers = serve::start(w.hub.clone()).await?;
+
+    // The Rust participant joins first (a guest through a guest link), so the browser is
+    // the newcomer and offers (docs/SIGNALING.md §6).
+    let link = w.guest_link(s, Duration::from_secs(600)).await;
+    let rust = rust_participant::rust_participant_call_loop(
+        w.connect().ch,
+        common::join_guest(w.tenant.id, "Rusty", &link.expose()),
+        rust_participant::Session {
+            tenant: tenant.clone(),
+            session: session.clone(),
+            key: key.clone(),
+        },
+    )
+    .await?;
+    let me = rust.admitted.sender_index;
+    assert_eq!(rust.admitted.mode, EncryptionMode::SessionKey);
+    assert!(!rust.admitted.end_to_end);
+    assert_eq!(rust.admitted.key_epoch, key.epoch().0);
+    assert!(
+        rust.admitted.peers.is_empty(),
+        "the Rust participant is first"
+    );
+
+    let mut url = format!("http://{}/#signal=ws://{}/", servers.page, servers.signal);
     if api == Api::EncodedStreams {
         url.push_str("&api=createEncodedStreams");
     }
@@ -213,40 +249,131 @@ async fn run_browser(node: PathBuf, chromium: PathBuf, api: Api) -> Result<(), B
         .spawn()?;
     // Dropping this (at the end, or when an assertion fails) closes the driver's stdin,
     // and the driver closes Chromium and removes its profile.
-    let driver_stdin = driver.stdin.take().ok_or("driver stdin")?;
-
-    let signal = server
-        .signal
-        .recv()
-        .await
-        .ok_or("the page never opened signaling")?;
-    let t_signal = t0.elapsed();
-    signal.outgoing.send(json!({
-        "v": 1, "type": "test_session",
-        "tenant": TENANT, "session": SESSION,
+    let mut driver_stdin = driver.stdin.take().ok_or("driver stdin")?;
+    let mut lines = BufReader::new(driver.stdout.take().ok_or("driver stdout")?).lines();
+    // Out of band, as a host's page would get them from its own backend: Cora's session
+    // token and the session's data key.
+    let credentials = json!({
+        "token": w.cora.token,
+        "tenant": tenant, "session": session,
         "key": {
-            "id": hex::encode(key.id().as_bytes()),
+            "id": to_hex(key.id().as_bytes()),
             "epoch": key.epoch().0,
-            "secret": hex::encode(key.secret().expose_secret()),
+            "secret": to_hex(key.secret().expose_secret()),
         },
-        "sender_index": BROWSER_INDEX, "peer_sender_index": RUST_INDEX,
         "send": BROWSER_SAYS,
-    }))?;
-    let mut peer = answerer::rust_peer(signal).await?;
+    });
+    driver_stdin
+        .write_all(format!("{credentials}\n").as_bytes())
+        .await?;
+    driver_stdin.flush().await?;
 
-    // The browser's sealed chat message opens with the session key, under its header.
-    let message = peer
-        .data_in
-        .recv()
-        .await
-        .ok_or("no data-channel message from the browser")?;
-    let t_message = t0.elapsed();
+    let (peer, browser) = rust.peer.await.map_err(|_| match rust.task.is_finished() {
+        true => "the Rust participant's signaling loop ended before an offer came",
+        false => "no offer from the browser",
+    })?;
+    let t_offer = t0.elapsed();
+
+    // Every frame the network carried is checked on its own: the browser's KID, rising
+    // counters, the same plaintext under `session_media_secret`, and no frame opens under
+    // another session key with the same KIDs (negative control).
+    let epoch = key.epoch();
+    let kid = MediaKeyId::new(epoch, browser);
+    let mut check = FrameDecryptor::new();
+    check.add_key(
+        MediaSuite::Aes256GcmSha512,
+        kid,
+        &session_media_secret(key.secret(), session.as_bytes(), epoch, browser)?,
+    )?;
+    let mut wrong = CallKeys::session(&session, &DataKey::generate(epoch)?, me, &[me, browser])?;
+    let (mut chat, mut t_message) = (false, None);
+    let (mut decrypted, mut bytes) = (0usize, 0usize);
+    let mut tapped: Option<Vec<u8>> = None;
+    let mut last_counter = None;
+    let mut states = Vec::new();
+    while !chat || decrypted < MIN_FRAMES {
+        match peer.next_event().await.ok_or("the peer closed")? {
+            PeerEvent::State(state) => states.push(state),
+            PeerEvent::DataChannelOpen { .. } => {}
+            PeerEvent::Chat { sender, text } => {
+                assert_eq!(sender, browser, "the chat's sender index");
+                assert_eq!(text, BROWSER_SAYS);
+                assert!(!chat, "one chat message");
+                chat = true;
+                t_message = Some(t0.elapsed());
+                peer.send_chat(RUST_SAYS).await?;
+            }
+            PeerEvent::TransportFrame { kind, payload } => {
+                assert_eq!(kind, MediaKind::Audio);
+                assert!(
+                    tapped.is_none(),
+                    "every tapped frame is followed by its outcome"
+                );
+                let header = parse_header(&payload)?;
+                assert_eq!(header.kid, kid.as_u64(), "frame {decrypted}: KID");
+                if let Some(last) = last_counter {
+                    assert!(header.counter > last, "counters rise");
+                }
+                last_counter = Some(header.counter);
+                let dropped = wrong
+                    .unprotect(&payload, b"")
+                    .err()
+                    .ok_or("a frame opened under a wrong session key")?;
+                assert_eq!(dropped.reason, DropReason::Invalid);
+                let plain = check
+                    .decrypt(&payload, b"")
+                    .map_err(|e| format!("audio frame {decrypted} did not decrypt: {e}"))?;
+                assert_eq!(payload.len(), header.header_len + plain.len() + TAG_LEN);
+                tapped = Some(plain);
+            }
+            PeerEvent::Frame { kind, frame } => {
+                assert_eq!(kind, MediaKind::Audio);
+                assert_eq!(frame.sender, u32::from(browser));
+                assert_eq!(frame.epoch, u64::from(epoch.0));
+                assert!(
+                    !frame.data.is_empty(),
+                    "an Opus frame has at least its TOC byte"
+                );
+                assert_eq!(
+                    Some(&frame.data),
+                    tapped.take().as_ref(),
+                    "the Peer's plaintext is the one session_media_secret gives"
+                );
+                decrypted += 1;
+                bytes += frame.data.len();
+            }
+            PeerEvent::FrameDropped { dropped, .. } => {
+                return Err(format!("the Peer dropped a frame of the browser: {dropped}").into());
+            }
+            other => return Err(format!("unexpected peer event {other:?}").into()),
+        }
+    }
+    let t_frames = t0.elapsed();
+
+    // What the page reported once it opened the reply.
+    let result = driver_line(&mut lines, "CAI_RESULT ").await?;
+    assert_eq!(result["errors"], json!([]), "page errors: {result}");
+    assert_eq!(result["api"], api.name(), "the transform API the page used");
+    assert_eq!(
+        result["reply"], RUST_SAYS,
+        "the browser opened Rust's reply"
+    );
+    assert_eq!(result["sent"], BROWSER_SAYS);
+    assert_eq!(
+        result["admitted"],
+        json!({
+            "sender_index": browser, "peers": [me], "mode": "session_key",
+            "end_to_end": false, "key_epoch": epoch.0,
+        })
+    );
+    // The chat message as the browser put it on the wire.
+    let message = from_hex(result["sent_hex"].as_str().ok_or("no sent_hex")?)?;
     let (header, sealed) = message
         .split_at_checked(CHAT_HEADER_LEN)
         .ok_or("message shorter than its header")?;
     assert_eq!(
         header,
-        chat_header(BROWSER_INDEX, 0),
+        chat_header(browser, 0),
         "chat header: version, type, sender, seq 0"
     );
     assert!(
@@ -256,105 +383,38 @@ async fn run_browser(node: PathBuf, chromium: PathBuf, api: Api) -> Result<(), B
     assert!(
         !message
             .windows(BROWSER_SAYS.len())
-            .any(|w| w == BROWSER_SAYS.as_bytes())
+            .any(|w| w == BROWSER_SAYS.as_bytes()),
+        "no plaintext on the wire"
     );
     let item = chat_item(header);
-    assert_eq!(
-        envelope::open(&key, &chat_context(&item), sealed)?,
-        BROWSER_SAYS.as_bytes()
-    );
-    // Negative control: the same envelope under another header does not open.
-    let other = chat_item(&chat_header(BROWSER_INDEX, 1));
-    assert!(envelope::open(&key, &chat_context(&other), sealed).is_err());
+    let ctx = chat_context(&tenant, &session, &item);
+    assert_eq!(envelope::open(&key, &ctx, sealed)?, BROWSER_SAYS.as_bytes());
+    // Negative controls: not under another key, not under another header.
+    let other_key = DataKey::from_parts(key.id(), epoch, cai_crypto::SecretBytes::random()?);
+    assert!(envelope::open(&other_key, &ctx, sealed).is_err());
+    let other = chat_item(&chat_header(browser, 1));
+    assert!(envelope::open(&key, &chat_context(&tenant, &session, &other), sealed).is_err());
 
-    peer.send_data(&seal_chat(&key, RUST_INDEX, 0, RUST_SAYS)?)
-        .await?;
-
-    // Every audio payload is an SFrame frame of the browser's KID that decrypts.
-    let kid = MediaKeyId::new(key.epoch(), BROWSER_INDEX);
-    let mut frames = FrameDecryptor::new();
-    frames.add_key(
-        MediaSuite::Aes256GcmSha512,
-        kid,
-        &session_media_secret(&key, SESSION, BROWSER_INDEX)?,
-    )?;
-    // Negative control: the Rust peer's own media secret under the browser's KID does not
-    // open the browser's frames, so a decrypting frame proves the browser's key.
-    let mut wrong = FrameDecryptor::new();
-    wrong.add_key(
-        MediaSuite::Aes256GcmSha512,
-        kid,
-        &session_media_secret(&key, SESSION, RUST_INDEX)?,
-    )?;
-    let (mut decrypted, mut bytes) = (0usize, 0usize);
-    let mut last_counter = None;
-    while decrypted < MIN_FRAMES {
-        let payload = peer
-            .audio_in
-            .recv()
-            .await
-            .ok_or("the audio track ended early")?;
-        let header = parse_header(&payload)?;
-        assert_eq!(header.kid, kid.as_u64(), "frame {decrypted}: KID");
-        if decrypted == 0 {
-            assert!(matches!(
-                wrong.decrypt(&payload, b""),
-                Err(cai_crypto::Error::AuthenticationFailed)
-            ));
-        }
-        let plain = frames
-            .decrypt(&payload, b"")
-            .map_err(|e| format!("audio frame {decrypted} did not decrypt: {e}"))?;
-        assert_eq!(payload.len(), header.header_len + plain.len() + TAG_LEN);
-        assert!(!plain.is_empty(), "an Opus frame has at least its TOC byte");
-        if let Some(last) = last_counter {
-            assert!(header.counter > last, "counters rise");
-        }
-        last_counter = Some(header.counter);
-        decrypted += 1;
-        bytes += plain.len();
-    }
-    let t_frames = t0.elapsed();
-
-    let report = peer.reports.recv().await.ok_or("no report from the page")?;
-    assert_eq!(report["errors"], json!([]), "page errors: {report}");
-    assert_eq!(
-        report["reply"], RUST_SAYS,
-        "the browser opened Rust's reply"
-    );
-    assert_eq!(report["sent"], BROWSER_SAYS);
-    let mut states = Vec::new();
-    while let Ok(s) = peer.states.try_recv() {
-        states.push(s);
-    }
+    // The Rust participant leaves; the page sees `peer_left` and finishes.
+    rust.leave
+        .send(())
+        .map_err(|_| "the Rust participant's loop is gone")?;
+    rust.task.await??;
+    let done = driver_line(&mut lines, "CAI_DONE ").await?;
+    assert_eq!(done["peer_left"], true, "the page saw peer_left");
+    assert_eq!(done["errors"], json!([]), "page errors: {done}");
     peer.close().await?;
-
-    // What Playwright read from `window.__caiResult` after the test closed signaling.
-    let mut out = String::new();
-    driver
-        .stdout
-        .take()
-        .ok_or("driver stdout")?
-        .read_to_string(&mut out)
-        .await?;
     let status = driver.wait().await?;
     drop(driver_stdin);
     assert!(status.success(), "drive.mjs failed: {status}");
-    let result: Value = out
-        .lines()
-        .find_map(|l| l.strip_prefix("CAI_RESULT "))
-        .ok_or("drive.mjs printed no result")
-        .map(serde_json::from_str)??;
-    assert_eq!(result["reply"], RUST_SAYS);
-    assert_eq!(result["errors"], json!([]));
-    assert_eq!(result["api"], api.name(), "the transform API the page used");
     eprintln!(
         "browser test: transform {}; {decrypted} frames ({bytes} plaintext bytes) decrypted; \
-         page on signaling after {t_signal:?}, sealed message after {t_message:?}, \
-         {MIN_FRAMES} frames after {t_frames:?}, all done after {:?}; states {states:?}; page stats {}",
+         offer after {t_offer:?}, sealed message after {:?}, {MIN_FRAMES} frames after \
+         {t_frames:?}, all done after {:?}; states {states:?}; page stats {}",
         api.name(),
+        t_message.unwrap_or_default(),
         t0.elapsed(),
-        result["stats"]
+        done["stats"]
     );
     Ok(())
 }
@@ -366,7 +426,7 @@ async fn js_sframe_interoperates_with_cai_crypto() -> Result<(), BoxError> {
     };
     let key = DataKey::generate(KeyEpoch(0x0102_0304))?;
     let sender = 0xfffe;
-    let secret = session_media_secret(&key, SESSION, sender)?;
+    let secret = session_media_secret(key.secret(), SESSION.as_bytes(), key.epoch(), sender)?;
     let kid = MediaKeyId::new(key.epoch(), sender);
     let suite = MediaSuite::Aes256GcmSha512;
     let plaintexts: Vec<Vec<u8>> = vec![vec![], vec![0xfc], (0..=255).collect(), vec![7; 1500]];
@@ -374,13 +434,13 @@ async fn js_sframe_interoperates_with_cai_crypto() -> Result<(), BoxError> {
     let mut enc = FrameEncryptor::new(suite, kid, &secret)?;
     let rust_frames = plaintexts
         .iter()
-        .map(|p| enc.encrypt(p, metadata).map(hex::encode))
+        .map(|p| enc.encrypt(p, metadata).map(|f| to_hex(&f)))
         .collect::<Result<Vec<_>, _>>()?;
     let input = json!({
-        "dek": hex::encode(key.secret().expose_secret()),
+        "dek": to_hex(key.secret().expose_secret()),
         "session": SESSION, "epoch": key.epoch().0, "sender": sender,
-        "metadata": hex::encode(metadata),
-        "frames": plaintexts.iter().map(hex::encode).collect::<Vec<_>>(),
+        "metadata": to_hex(metadata),
+        "frames": plaintexts.iter().map(|f| to_hex(f)).collect::<Vec<_>>(),
         "rust_frames": rust_frames,
     });
     let out = tokio::process::Command::new(node)
@@ -396,17 +456,17 @@ async fn js_sframe_interoperates_with_cai_crypto() -> Result<(), BoxError> {
     let got: Value = serde_json::from_slice(&out.stdout)?;
     assert_eq!(
         got["media_secret"],
-        hex::encode(secret.expose_secret()),
+        to_hex(secret.expose_secret()),
         "session media secret"
     );
-    let expected: Vec<String> = plaintexts.iter().map(hex::encode).collect();
+    let expected: Vec<String> = plaintexts.iter().map(|f| to_hex(f)).collect();
     assert_eq!(got["opened"], json!(expected), "Rust frames open in JS");
     let mut dec = FrameDecryptor::new();
     dec.add_key(suite, kid, &secret)?;
     let protected = got["protected"].as_array().ok_or("no protected frames")?;
     assert_eq!(protected.len(), plaintexts.len());
     for (frame, plain) in protected.iter().zip(&plaintexts) {
-        let frame = hex::decode(frame.as_str().ok_or("hex")?)?;
+        let frame = from_hex(frame.as_str().ok_or("hex")?)?;
         assert_eq!(parse_header(&frame)?.kid, kid.as_u64());
         assert_eq!(
             &dec.decrypt(&frame, metadata)?,

@@ -4,12 +4,16 @@
  *
  *   node drive.mjs <page url> <chromium executable>
  *
- * Launches the given Chromium (Debian's, not a downloaded one) with a fresh profile,
- * opens the page, waits until the page reports that the test closed its signaling
- * channel (`window.__caiDone`), prints `window.__caiResult` as one JSON line prefixed
- * `CAI_RESULT ` on stdout, and exits. Page console output goes to stderr. It also ends
- * (closing Chromium, removing the profile) when its stdin closes, i.e. when the test
- * drops it, and after CAI_BROWSER_TIMEOUT_MS (default 90 s) as a hang guard.
+ * Launches the given Chromium (Debian's, not a downloaded one) with a fresh profile and
+ * opens the page. The test writes the page's credentials (session token, session data
+ * key) as one JSON line on stdin; they go to the page by `page.evaluate`
+ * (`window.__caiStart`), never through a URL. Then it prints, each as one JSON line on
+ * stdout, `CAI_RESULT <window.__caiResult>` once the page has one (the peer's reply
+ * opened, or an error), and `CAI_DONE <window.__caiResult>` once the peer left the call
+ * (`window.__caiDone`), and exits 0. Page console output goes to stderr. It ends with 1
+ * (closing Chromium, removing the profile) when its stdin closes first, i.e. when the
+ * test drops it after a failure, and after CAI_BROWSER_TIMEOUT_MS (default 90 s) as a
+ * hang guard.
  */
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -52,20 +56,37 @@ function shutdown(/** @type {number} */ code) {
 }
 // The test keeps our stdin open; when it ends (a failed assertion, a killed test run),
 // stdin closes and the browser goes with it.
+process.stdin.setEncoding('utf8');
+let input = '';
+/** @type {(line: string) => void} */
+let gotLine;
+const firstLine = new Promise((resolve) => {
+  gotLine = resolve;
+});
+process.stdin.on('data', (chunk) => {
+  input += chunk;
+  const nl = input.indexOf('\n');
+  if (nl >= 0) gotLine(input.slice(0, nl));
+});
 process.stdin.on('end', () => {
   console.error('[drive] the test closed stdin; closing the browser');
   shutdown(1);
 });
-process.stdin.resume();
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   page.on('console', (m) => console.error(`[chromium ${m.type()}] ${m.text()}`));
   page.on('pageerror', (e) => console.error(`[chromium pageerror] ${e.message}`));
   await page.goto(url);
   console.error(`[drive] ${await page.evaluate(() => navigator.userAgent)}`);
-  await page.waitForFunction(() => window.__caiDone === true, null, { timeout, polling: 100 });
+  await page.waitForFunction(() => typeof window.__caiStart === 'function', null, { timeout });
+  const session = JSON.parse(await firstLine);
+  await page.evaluate((s) => window.__caiStart(s), session);
+  await page.waitForFunction(() => window.__caiResult !== null, null, { timeout, polling: 50 });
   const result = await page.evaluate(() => window.__caiResult);
   process.stdout.write(`CAI_RESULT ${JSON.stringify(result)}\n`);
+  await page.waitForFunction(() => window.__caiDone === true, null, { timeout, polling: 50 });
+  const final = await page.evaluate(() => window.__caiResult);
+  process.stdout.write(`CAI_DONE ${JSON.stringify(final)}\n`);
   await shutdown(0);
 } catch (e) {
   console.error(`[drive] ${e.stack ?? e}`);
