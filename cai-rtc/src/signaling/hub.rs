@@ -202,10 +202,13 @@ impl SignalingHub {
         loop {
             // The select only picks what happened; it is handled below, with no future
             // left borrowing the channel.
+            // Biased, the end of a connection first: once a participant is removed, not
+            // one more of its messages is relayed.
             let step = tokio::select! {
+                biased;
+                () = conn.kill.notify.notified() => Step::Killed,
                 frame = channel.recv() => Step::In(frame),
                 out = inbox.recv() => Step::Out(out),
-                () = conn.kill.notify.notified() => Step::Killed,
             };
             let flow = match step {
                 Step::In(Some(Ok(frame))) => self.on_frame(&mut conn, &mut channel, frame).await,
@@ -381,6 +384,24 @@ impl SignalingHub {
             let denial = Denial::new(super::DenyReason::CallFull);
             return self.deny(conn, channel, denial, in_reply_to).await;
         };
+        // Admission read the participants before this connection was registered in the
+        // call: a removal or a close in between found nothing to end. Asked once more
+        // now that it is registered, anything later finds it.
+        match self
+            .inner
+            .admission
+            .recheck(&entrant.caller, entrant.session)
+            .await
+        {
+            Ok(AdmissionOutcome::Admitted(_)) => {}
+            again => {
+                self.inner.events.leave(key, index, conn.id);
+                let denial = again
+                    .err()
+                    .unwrap_or_else(|| Denial::new(super::DenyReason::Forbidden));
+                return self.deny(conn, channel, denial, in_reply_to).await;
+            }
+        }
         let admitted = Admitted {
             session: entrant.session,
             participant: entrant.caller.subject,
@@ -445,10 +466,25 @@ impl SignalingHub {
         }
     }
 
-    /// Queues `message` to the member at `to` of the sender's call.
-    fn relay(&self, j: &Joined, to: SenderIndex, message: ServerMessage) -> Result<Flow, Refusal> {
+    /// Queues `message` to the member at `to` of the sender's call, if the sender is
+    /// still a member of it (a removal ends the membership before the connection).
+    fn relay(
+        &self,
+        conn: u64,
+        j: &Joined,
+        to: SenderIndex,
+        message: ServerMessage,
+    ) -> Result<Flow, Refusal> {
         if to == j.index {
             return Err(ErrorCode::UnknownPeer.into());
+        }
+        if self
+            .inner
+            .events
+            .member(j.key(), j.index)
+            .is_none_or(|me| me.conn != conn)
+        {
+            return Err(ErrorCode::NotJoined.into());
         }
         let member = self
             .inner
@@ -490,7 +526,7 @@ impl SignalingHub {
         } else {
             ServerMessage::Answer(relayed)
         };
-        self.relay(j, d.to, message)
+        self.relay(conn.id, j, d.to, message)
     }
 
     fn relay_ice(&self, conn: &Conn, ice: IceTo) -> Result<Flow, Refusal> {
@@ -499,7 +535,7 @@ impl SignalingHub {
             from: j.index,
             candidate: ice.candidate,
         });
-        self.relay(j, ice.to, message)
+        self.relay(conn.id, j, ice.to, message)
     }
 
     fn joined_e2e(conn: &Conn) -> Result<&Joined, Refusal> {

@@ -1,0 +1,88 @@
+//! Races between admission and the call: a participant removed after admission read
+//! the participants but before the hub registered the connection must not end up in
+//! the call (the hub asks again once the connection is registered).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+#[path = "signaling_common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cai_core::Caller;
+use cai_core::domain::{RequestMeta, SessionMode};
+use cai_core::id::SessionId;
+use cai_rtc::signaling::{
+    Admission, AdmissionOutcome, CaiBackend, Denial, DenyReason, JoinAuth, MemoryChannel,
+    ServerMessage, SignalingHub,
+};
+use common::*;
+
+/// Admits through cai, then has the host remove the participant before answering:
+/// the removal lands in the window between admission and registration.
+struct RemovedMeanwhile {
+    inner: Arc<CaiBackend>,
+    auth: cai_auth::Authenticator,
+    host: Caller,
+}
+
+#[async_trait]
+impl Admission for RemovedMeanwhile {
+    async fn admit(
+        &self,
+        auth: &JoinAuth,
+        request: RequestMeta,
+    ) -> Result<AdmissionOutcome, Denial> {
+        let outcome = self.inner.admit(auth, request).await?;
+        if let AdmissionOutcome::Admitted(entrant) = &outcome {
+            self.auth
+                .service()
+                .remove_participant(
+                    &self.host,
+                    self.host.tenant,
+                    entrant.session,
+                    entrant.caller.subject,
+                    None,
+                )
+                .await
+                .unwrap();
+        }
+        Ok(outcome)
+    }
+
+    async fn recheck(
+        &self,
+        caller: &Caller,
+        session: SessionId,
+    ) -> Result<AdmissionOutcome, Denial> {
+        self.inner.recheck(caller, session).await
+    }
+}
+
+#[tokio::test]
+async fn a_participant_removed_between_admission_and_registration_is_not_in_the_call() {
+    let w = World::new().await;
+    let s = w.ad_hoc(SessionMode::ServerManaged).await;
+    let link = w.guest_link(s, Duration::from_secs(600)).await;
+    let (_cora, _) = w.joined(&w.cora.token, s).await;
+
+    let backend = Arc::new(CaiBackend::new(w.auth.clone()));
+    let racing = Arc::new(RemovedMeanwhile {
+        inner: backend.clone(),
+        auth: w.auth.clone(),
+        host: w.cora.caller,
+    });
+    let hub = SignalingHub::new(racing, backend, w.hub.events().clone(), w.mono.clone());
+    let (server, client) = MemoryChannel::pair(64);
+    tokio::spawn(async move { hub.serve(server, RequestMeta::default()).await });
+    let mut guest = Client { ch: client };
+    guest
+        .send(&join_guest(w.tenant.id, "Kim", &link.expose()))
+        .await;
+    match guest.next().await {
+        ServerMessage::Denied { reason, .. } => assert_ne!(reason, DenyReason::CallFull),
+        other => panic!("expected denied, got {other:?}"),
+    }
+    assert_eq!(w.hub.events().call_size(w.tenant.id, s), 1, "only Cora");
+}
