@@ -113,7 +113,7 @@ const CREATE = Symbol('ChatChannel.create');
  * 0, 1, 2, …) and opens the others', with the replay window per sender.
  */
 export class ChatChannel {
-  /** @type {{tenant: string|Uint8Array, session: string|Uint8Array, senderIndex: number, mode?: Uint8Array}} */ #ctx;
+  /** @type {{tenant: string|Uint8Array, session: string|Uint8Array, senderIndex: number, remoteIndex?: number, mode?: Uint8Array}} */ #ctx;
   /** @type {Sealer} */ #sealer;
   /** @type {Uint8Array} */ #key;
   /** @type {Uint8Array} */ #keyId;
@@ -132,7 +132,7 @@ export class ChatChannel {
   }
 
   /**
-   * @param {{tenant: string|Uint8Array, session: string|Uint8Array, senderIndex: number, mode?: Uint8Array}} ctx
+   * @param {{tenant: string|Uint8Array, session: string|Uint8Array, senderIndex: number, remoteIndex?: number, mode?: Uint8Array}} ctx
    *   The session's ids, this endpoint's roster index and, in a session with a signed mode
    *   descriptor, its 32-byte binding.
    * @param {Uint8Array} keyBytes The session's 32-byte data key.
@@ -142,6 +142,7 @@ export class ChatChannel {
    */
   static async create(ctx, keyBytes, keyId, epoch) {
     encodeHeader({ type: TYPE_CHAT, sender: ctx.senderIndex, seq: 0n }); // validates the index
+    if (ctx.remoteIndex !== undefined) encodeHeader({ type: TYPE_CHAT, sender: ctx.remoteIndex, seq: 0n });
     const sealer = await Sealer.create(keyBytes, keyId, epoch);
     return new ChatChannel(CREATE, { ...ctx }, sealer, keyBytes.slice(), keyId.slice(), epoch);
   }
@@ -173,6 +174,10 @@ export class ChatChannel {
     const m = parseMessage(message);
     if (m.sender === this.#ctx.senderIndex) {
       throw new DataChannelError('OwnSender', `message claims this endpoint's own sender index ${m.sender}`);
+    }
+    // Every participant holds the sealing key: the index is checked, not trusted.
+    if (this.#ctx.remoteIndex !== undefined && m.sender !== this.#ctx.remoteIndex) {
+      throw new DataChannelError('ForeignSender', `message claims sender ${m.sender}, but this channel's remote is ${this.#ctx.remoteIndex}`);
     }
     const last = this.#lastSeq.get(m.sender);
     if (last !== undefined && m.seq <= last) {

@@ -72,3 +72,17 @@ test('malformed headers: exactly 12 bytes parse, 11 are truncated; version, type
   assert.throws(() => encodeHeader({ type: TYPE_CHAT, sender: 0x10000, seq: 0n }), { name: 'InvalidInput' });
   assert.throws(() => encodeHeader({ type: TYPE_CHAT, sender: 0, seq: 1n << 64n }), { name: 'InvalidInput' });
 });
+
+test('a channel with a remote index refuses messages claiming anyone else', async () => {
+  // Alice (0) seals to Carol; Carol forwards it to Bob on the Carol–Bob channel.
+  const alice = await ChatChannel.create({ ...session, senderIndex: 0, remoteIndex: 2 }, key, keyId, epoch);
+  const bobFromCarol = await ChatChannel.create({ ...session, senderIndex: 1, remoteIndex: 2 }, key, keyId, epoch);
+  const forwarded = await alice.sealChat('for Carol only');
+  await assert.rejects(bobFromCarol.open(forwarded), { name: 'ForeignSender' });
+  const carol = await ChatChannel.create({ ...session, senderIndex: 2, remoteIndex: 1 }, key, keyId, epoch);
+  assert.equal((await bobFromCarol.open(await carol.sealChat('hi Bob'))).text, 'hi Bob');
+  // Without a remote index (the control), the same forwarded message opens.
+  const unchecked = await ChatChannel.create({ ...session, senderIndex: 1 }, key, keyId, epoch);
+  assert.equal((await unchecked.open(forwarded)).text, 'for Carol only');
+  await assert.rejects(ChatChannel.create({ ...session, senderIndex: 1, remoteIndex: 0x10000 }, key, keyId, epoch), { name: 'InvalidInput' });
+});

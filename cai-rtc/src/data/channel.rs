@@ -26,8 +26,9 @@ pub struct ChannelContext {
     pub mode: Option<ModeBinding>,
 }
 
-/// A message taken from the channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A message taken from the channel. `Debug` shows senders and sizes, never chat text
+/// or file names.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Incoming {
     /// A chat message.
@@ -57,6 +58,24 @@ pub struct ReceivedFile {
     pub offer: FileOffer,
     /// The content.
     pub data: Vec<u8>,
+}
+
+impl core::fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Chat { sender, text } => f
+                .debug_struct("Chat")
+                .field("sender", sender)
+                .field("text_len", &text.len())
+                .finish_non_exhaustive(),
+            Self::FileOffered { sender, offer } => f
+                .debug_struct("FileOffered")
+                .field("sender", sender)
+                .field("offer", offer)
+                .finish(),
+            Self::File(file) => file.fmt(f),
+        }
+    }
 }
 
 impl core::fmt::Debug for ReceivedFile {
@@ -103,6 +122,9 @@ pub struct SealedChannel {
     next_file_id: u32,
     last_seq: HashMap<u16, u64>,
     files: Reassembly,
+    /// The remote participant's index, once known: messages claiming anyone else are
+    /// refused.
+    remote: Option<u16>,
 }
 
 impl core::fmt::Debug for SealedChannel {
@@ -133,7 +155,16 @@ impl SealedChannel {
             next_file_id: 0,
             last_seq: HashMap::new(),
             files: Reassembly::default(),
+            remote: None,
         })
+    }
+
+    /// Accepts messages only from `remote`, the participant at the other end of this
+    /// channel (from signaling's `from`). Every participant of a call holds the sealing
+    /// key, so without this a third participant could seal under another's index, or
+    /// forward what another sent it. A peer sets it before it opens anything.
+    pub fn expect_remote(&mut self, remote: u16) {
+        self.remote = Some(remote);
     }
 
     /// The limits in force.
@@ -271,7 +302,8 @@ impl SealedChannel {
     /// Checks, in order: length at most the max-message-size
     /// ([`DataError::MessageTooLarge`]), header ([`DataError::Truncated`],
     /// [`DataError::UnsupportedVersion`], [`DataError::UnknownType`]), not this endpoint's
-    /// own index ([`DataError::OwnSender`]), sequence above the sender's last
+    /// own index ([`DataError::OwnSender`]), the channel's remote index once set
+    /// ([`DataError::ForeignSender`], [`Self::expect_remote`]), sequence above the sender's last
     /// ([`DataError::Replayed`]), the envelope ([`DataError::Crypto`]), then the body.
     pub fn open(&mut self, message: &[u8]) -> Result<Option<Incoming>, DataError> {
         if message.len() > self.limits.max_message_size {
@@ -283,6 +315,14 @@ impl SealedChannel {
         let (header, envelope) = Header::parse(message)?;
         if header.sender == self.ctx.sender_index {
             return Err(DataError::OwnSender(header.sender));
+        }
+        if let Some(remote) = self.remote
+            && header.sender != remote
+        {
+            return Err(DataError::ForeignSender {
+                sender: header.sender,
+                remote,
+            });
         }
         if let Some(&last) = self.last_seq.get(&header.sender)
             && header.seq <= last

@@ -142,6 +142,15 @@ pub enum DataError {
     /// The message claims to come from this endpoint's own sender index.
     #[error("message claims this endpoint's own sender index {0}")]
     OwnSender(u16),
+    /// The message claims another sender than the one at the other end of this channel
+    /// (every participant holds the sealing key, so the index is checked, not trusted).
+    #[error("message claims sender {sender}, but this channel's remote is {remote}")]
+    ForeignSender {
+        /// The index the message claims.
+        sender: u16,
+        /// The index of the channel's remote participant.
+        remote: u16,
+    },
     /// The envelope did not open (wrong or unknown key, tampering, another session).
     #[error("sealed message rejected: {0}")]
     Crypto(#[from] cai_crypto::Error),

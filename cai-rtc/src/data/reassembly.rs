@@ -61,8 +61,9 @@ impl Reassembly {
             });
         }
         let partial = Partial {
-            // The size is at most max_file_size, which the caller chose to allow in memory.
-            data: Vec::with_capacity(usize::try_from(offer.size).unwrap_or(0)),
+            // Grows as authentic chunks arrive: an offer alone (a few bytes) must not
+            // make the receiver reserve the whole announced size.
+            data: Vec::new(),
             offer,
             next: 0,
             hasher: Sha256::new(),

@@ -99,8 +99,9 @@ impl Header {
     }
 }
 
-/// A file offer's body.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A file offer's body. `Debug` leaves out the name and media type (content, not for
+/// logs).
+#[derive(Clone, PartialEq, Eq)]
 pub struct FileOffer {
     /// The sender's id for this file, unique per sender and channel.
     pub file_id: u32,
@@ -115,6 +116,16 @@ pub struct FileOffer {
     pub name: String,
     /// The media type (printable ASCII, at most [`MAX_MIME_LEN`] bytes), possibly empty.
     pub mime: String,
+}
+
+impl core::fmt::Debug for FileOffer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("FileOffer")
+            .field("file_id", &self.file_id)
+            .field("size", &self.size)
+            .field("chunk_size", &self.chunk_size)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FileOffer {

@@ -49,9 +49,10 @@ pub const RATE_PER_SECOND: u32 = 10;
 pub const ERROR_BURST: u32 = 16;
 /// How fast the error allowance comes back: one refused message per this interval.
 pub const ERROR_REFILL: Duration = Duration::from_secs(5);
-/// Largest frame the WebSocket transport reads; anything above it closes the socket
-/// (close code 1009). Frames between [`MAX_MESSAGE_BYTES`] and this get a typed
+/// Largest frame the WebSocket transport reads; anything above it closes the socket. Frames between [`MAX_MESSAGE_BYTES`] and this get a typed
 /// `too_large` error and the connection stays.
 pub const MAX_FRAME_BYTES: usize = 2 * MAX_MESSAGE_BYTES;
-/// Messages queued towards one connection before the hub drops it as too slow.
+/// Messages queued towards one connection; when full, further messages to it are not
+/// delivered (a relay's sender gets `unavailable`; broadcasts are dropped) and the
+/// connection stays.
 pub const OUTBOX_DEPTH: usize = 256;
