@@ -14,8 +14,8 @@ use cai_core::Caller;
 use cai_core::domain::{RequestMeta, SessionMode};
 use cai_core::id::SessionId;
 use cai_rtc::signaling::{
-    Admission, AdmissionOutcome, CaiBackend, Denial, DenyReason, JoinAuth, MemoryChannel,
-    ServerMessage, SignalingHub,
+    Admission, AdmissionOutcome, CaiBackend, Denial, DenyReason, HubConfig, JoinAuth,
+    MemoryChannel, ServerMessage, SignalingHub,
 };
 use common::*;
 
@@ -85,4 +85,89 @@ async fn a_participant_removed_between_admission_and_registration_is_not_in_the_
         other => panic!("expected denied, got {other:?}"),
     }
     assert_eq!(w.hub.events().call_size(w.tenant.id, s), 1, "only Cora");
+}
+
+fn capped_hub(w: &World, members: usize, joins: u32) -> SignalingHub {
+    let backend = Arc::new(CaiBackend::new(w.auth.clone()));
+    let config = HubConfig {
+        max_call_members: members,
+        max_joins_per_participant: joins,
+        ..HubConfig::default()
+    };
+    SignalingHub::with_config(
+        backend.clone(),
+        backend,
+        w.hub.events().clone(),
+        w.mono.clone(),
+        config,
+    )
+}
+
+fn connect_to(hub: &SignalingHub) -> Client {
+    let (server, client) = MemoryChannel::pair(64);
+    let hub = hub.clone();
+    tokio::spawn(async move { hub.serve(server, RequestMeta::default()).await });
+    Client { ch: client }
+}
+
+fn reason(m: ServerMessage) -> Option<DenyReason> {
+    match m {
+        ServerMessage::Admitted(_) => None,
+        ServerMessage::Denied { reason, .. } => Some(reason),
+        other => panic!("expected admitted or denied, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_call_holds_at_most_its_member_limit() {
+    let w = World::new().await;
+    let s = w.ad_hoc(SessionMode::ServerManaged).await;
+    let link = w.guest_link(s, Duration::from_secs(600)).await;
+    let hub = capped_hub(&w, 2, 10);
+    let mut cora = connect_to(&hub);
+    cora.send(&join_token(&w.cora.token, s)).await;
+    assert_eq!(reason(cora.next().await), None);
+    let mut kim = connect_to(&hub);
+    kim.send(&join_guest(w.tenant.id, "Kim", &link.expose()))
+        .await;
+    assert_eq!(reason(kim.next().await), None, "exactly at the limit");
+    let mut lou = connect_to(&hub);
+    lou.send(&join_guest(w.tenant.id, "Lou", &link.expose()))
+        .await;
+    assert_eq!(
+        reason(lou.next().await),
+        Some(DenyReason::CallFull),
+        "one past it"
+    );
+    kim.send(r#"{"v":1,"type":"leave"}"#).await;
+    assert_eq!(
+        kim.ping(9).await,
+        ServerMessage::Pong {
+            in_reply_to: Some(9)
+        }
+    );
+    lou.send(&join_guest(w.tenant.id, "Lou", &link.expose()))
+        .await;
+    assert_eq!(reason(lou.next().await), None, "a place came free");
+}
+
+#[tokio::test]
+async fn one_participant_cannot_use_up_the_calls_indices() {
+    let w = World::new().await;
+    let s = w.ad_hoc(SessionMode::ServerManaged).await;
+    let hub = capped_hub(&w, 32, 3);
+    let mut cora = connect_to(&hub);
+    for n in 0..3 {
+        cora.send(&join_token(&w.cora.token, s)).await;
+        assert_eq!(reason(cora.next().await), None, "join {n}");
+        cora.send(r#"{"v":1,"type":"leave"}"#).await;
+    }
+    cora.send(&join_token(&w.cora.token, s)).await;
+    assert_eq!(reason(cora.next().await), Some(DenyReason::CallFull));
+    // Someone else still gets in.
+    let link = w.guest_link(s, Duration::from_secs(600)).await;
+    let mut kim = connect_to(&hub);
+    kim.send(&join_guest(w.tenant.id, "Kim", &link.expose()))
+        .await;
+    assert_eq!(reason(kim.next().await), None);
 }

@@ -47,6 +47,11 @@ pub struct HubConfig {
     pub error_refill: Duration,
     /// Messages queued towards a connection.
     pub outbox_depth: usize,
+    /// Connections in one call at once (`call_full` beyond).
+    pub max_call_members: usize,
+    /// Joins one participant may make in one call while the hub runs (`call_full`
+    /// beyond).
+    pub max_joins_per_participant: u32,
 }
 
 impl Default for HubConfig {
@@ -57,6 +62,8 @@ impl Default for HubConfig {
             error_burst: limits::ERROR_BURST,
             error_refill: limits::ERROR_REFILL,
             outbox_depth: limits::OUTBOX_DEPTH,
+            max_call_members: limits::MAX_CALL_MEMBERS,
+            max_joins_per_participant: limits::MAX_JOINS_PER_PARTICIPANT,
         }
     }
 }
@@ -380,7 +387,13 @@ impl SignalingHub {
         };
         let key = (entrant.caller.tenant, entrant.session);
         let member = self.member(conn, entrant.caller.subject);
-        let Some((index, peers, mls)) = self.inner.events.join(key, member) else {
+        let config = self.inner.config;
+        let Some((index, peers, mls)) = self.inner.events.join(
+            key,
+            member,
+            config.max_call_members,
+            config.max_joins_per_participant,
+        ) else {
             let denial = Denial::new(super::DenyReason::CallFull);
             return self.deny(conn, channel, denial, in_reply_to).await;
         };

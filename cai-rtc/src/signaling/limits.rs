@@ -56,3 +56,12 @@ pub const MAX_FRAME_BYTES: usize = 2 * MAX_MESSAGE_BYTES;
 /// delivered (a relay's sender gets `unavailable`; broadcasts are dropped) and the
 /// connection stays.
 pub const OUTBOX_DEPTH: usize = 256;
+
+/// Connections in one call at once. A call is a mesh of peer connections (one per pair),
+/// which stops being practical long before this; larger meetings go through an SFU
+/// (docs/SCALING.md).
+pub const MAX_CALL_MEMBERS: usize = 32;
+/// Joins (sender indices) one participant may take in one call while the hub runs.
+/// Indices are never handed out twice in a call, so without this one participant
+/// joining and leaving in a loop could use up all 65,536 and lock everyone out.
+pub const MAX_JOINS_PER_PARTICIPANT: u32 = 256;

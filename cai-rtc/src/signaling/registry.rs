@@ -56,6 +56,8 @@ pub(crate) struct Member {
 #[derive(Debug)]
 pub(crate) struct Call {
     next_index: u32,
+    /// Sender indices taken per participant in this call.
+    joins: HashMap<SubjectId, u32>,
     pub(crate) members: BTreeMap<SenderIndex, Member>,
     waiting: Vec<Member>,
     /// Held while an MLS message goes through the Delivery Service and its epoch is
@@ -67,6 +69,7 @@ impl Call {
     fn new() -> Self {
         Self {
             next_index: 0,
+            joins: HashMap::new(),
             members: BTreeMap::new(),
             waiting: Vec::new(),
             mls: Arc::new(tokio::sync::Mutex::new(())),
@@ -104,16 +107,25 @@ impl HubEvents {
         self.calls.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds a member to the call; `None` when the call's indices are used up.
+    /// Adds a member to the call; `None` when the call is full: `max_members`
+    /// connections in it, this participant's `max_joins` used, or the call's indices
+    /// used up.
     pub(crate) fn join(
         &self,
         key: CallKey,
         member: Member,
+        max_members: usize,
+        max_joins: u32,
     ) -> Option<(SenderIndex, Vec<PeerInfo>, Arc<tokio::sync::Mutex<()>>)> {
         let mut calls = self.lock();
         let call = calls.entry(key).or_insert_with(Call::new);
+        let joins = call.joins.get(&member.participant).copied().unwrap_or(0);
+        if call.members.len() >= max_members || joins >= max_joins {
+            return None;
+        }
         let index = SenderIndex::try_from(call.next_index).ok()?;
         call.next_index += 1;
+        call.joins.insert(member.participant, joins + 1);
         let peers = call
             .members
             .iter()
