@@ -171,3 +171,36 @@ async fn one_participant_cannot_use_up_the_calls_indices() {
         .await;
     assert_eq!(reason(kim.next().await), None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_connection_that_does_not_join_is_closed_after_the_join_timeout() {
+    let w = World::new().await;
+    let s = w.ad_hoc(SessionMode::ServerManaged).await;
+    let timeout = HubConfig::default().join_timeout;
+    let start = tokio::time::Instant::now();
+    let mut idle = w.connect();
+    tokio::time::sleep(timeout - Duration::from_millis(1)).await;
+    assert_eq!(
+        idle.ping(1).await,
+        ServerMessage::Pong {
+            in_reply_to: Some(1)
+        },
+        "open just before the deadline"
+    );
+    assert!(idle.drain_until_closed().await.is_empty());
+    assert_eq!(start.elapsed(), timeout, "closed exactly at the deadline");
+
+    // A joined connection stays; after `leave` the clock starts again.
+    let (mut cora, _) = w.joined(&w.cora.token, s).await;
+    tokio::time::sleep(timeout * 3).await;
+    assert_eq!(
+        cora.ping(2).await,
+        ServerMessage::Pong {
+            in_reply_to: Some(2)
+        }
+    );
+    cora.send(r#"{"v":1,"type":"leave"}"#).await;
+    let left = tokio::time::Instant::now();
+    assert!(cora.drain_until_closed().await.is_empty());
+    assert_eq!(left.elapsed(), timeout);
+}

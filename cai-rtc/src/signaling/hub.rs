@@ -52,6 +52,9 @@ pub struct HubConfig {
     /// Joins one participant may make in one call while the hub runs (`call_full`
     /// beyond).
     pub max_joins_per_participant: u32,
+    /// How long a connection may stay without joining (from its start or its last
+    /// `leave`) before the hub closes it: unauthenticated connections do not linger.
+    pub join_timeout: Duration,
 }
 
 impl Default for HubConfig {
@@ -64,6 +67,7 @@ impl Default for HubConfig {
             outbox_depth: limits::OUTBOX_DEPTH,
             max_call_members: limits::MAX_CALL_MEMBERS,
             max_joins_per_participant: limits::MAX_JOINS_PER_PARTICIPANT,
+            join_timeout: limits::JOIN_TIMEOUT,
         }
     }
 }
@@ -110,6 +114,9 @@ struct Conn {
     state: State,
     outbox: mpsc::Sender<Outgoing>,
     kill: Arc<Kill>,
+    /// Since when the connection is in no call and not waiting (its start, or its last
+    /// `leave`): it must join within [`HubConfig::join_timeout`] of it.
+    fresh_since: tokio::time::Instant,
 }
 
 /// What handling one message asks of the loop.
@@ -205,15 +212,19 @@ impl SignalingHub {
             state: State::Fresh,
             outbox,
             kill: Arc::new(Kill::default()),
+            fresh_since: tokio::time::Instant::now(),
         };
         loop {
             // The select only picks what happened; it is handled below, with no future
             // left borrowing the channel.
             // Biased, the end of a connection first: once a participant is removed, not
             // one more of its messages is relayed.
+            let join_by = conn.fresh_since + config.join_timeout;
+            let fresh = matches!(conn.state, State::Fresh);
             let step = tokio::select! {
                 biased;
                 () = conn.kill.notify.notified() => Step::Killed,
+                () = tokio::time::sleep_until(join_by), if fresh => Step::JoinTimedOut,
                 frame = channel.recv() => Step::In(frame),
                 out = inbox.recv() => Step::Out(out),
             };
@@ -223,6 +234,7 @@ impl SignalingHub {
                 Step::Out(Some(Outgoing::Message(m))) => send(&mut channel, &m).await,
                 Step::Out(Some(Outgoing::Recheck)) => self.recheck(&mut conn, &mut channel).await,
                 Step::Out(None) => Flow::Close,
+                Step::JoinTimedOut => Flow::Close,
                 Step::Killed => match conn.kill.reason() {
                     Some(reason) => {
                         let _ = send(&mut channel, &ServerMessage::Ended { reason }).await;
@@ -462,6 +474,9 @@ impl SignalingHub {
     }
 
     fn leave(&self, conn: &mut Conn) {
+        if !matches!(conn.state, State::Fresh) {
+            conn.fresh_since = tokio::time::Instant::now();
+        }
         match std::mem::replace(&mut conn.state, State::Fresh) {
             State::Joined(j) => self.inner.events.leave(j.key(), j.index, conn.id),
             State::Waiting(caller, session) => self
@@ -680,6 +695,7 @@ enum Step {
     In(Option<Result<Frame, super::ChannelError>>),
     Out(Option<Outgoing>),
     Killed,
+    JoinTimedOut,
 }
 
 async fn send<C: SignalingChannel>(channel: &mut C, message: &ServerMessage) -> Flow {

@@ -65,3 +65,6 @@ pub const MAX_CALL_MEMBERS: usize = 32;
 /// Indices are never handed out twice in a call, so without this one participant
 /// joining and leaving in a loop could use up all 65,536 and lock everyone out.
 pub const MAX_JOINS_PER_PARTICIPANT: u32 = 256;
+/// How long a connection may stay without joining a call (from its start or its last
+/// `leave`) before the hub closes it.
+pub const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
