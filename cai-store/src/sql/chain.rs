@@ -6,7 +6,7 @@ use cai_core::id::{SubjectId, TenantId};
 use cai_core::ports::{StoreError, StoreResult};
 
 use super::Engine;
-use super::codec::{IdBlob, Row, RowExt, corrupt, db_error, query, subject_blob};
+use super::codec::{IdBlob, Query, Row, RowExt, corrupt, db_error, query, subject_blob};
 use crate::audit_chain::{self, AuditKeys, AuditReport, AuditSigner, Checkpoint, Hash, Verifier};
 
 const AUDIT: &str = "audit event";
@@ -227,22 +227,16 @@ impl Engine {
         subject: SubjectId,
     ) -> StoreResult<u64> {
         let who = subject_blob(subject);
-        let mut tx = self.begin_write().await?;
-        let q = query(
-            "UPDATE audit_events SET detail = NULL, origin = NULL WHERE tenant = ? \
-             AND (subject = ? OR about = ?) AND (detail IS NOT NULL OR origin IS NOT NULL)",
+        self.erase_parts(
+            query(
+                "UPDATE audit_events SET detail = NULL, origin = NULL WHERE tenant = ? \
+                 AND (subject = ? OR about = ?) AND (detail IS NOT NULL OR origin IS NOT NULL)",
+            )
+            .bind(tenant.blob())
+            .bind(who.clone())
+            .bind(who),
         )
-        .bind(tenant.blob())
-        .bind(who.clone())
-        .bind(who);
-        let changed = q
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| db_error(e, AUDIT))?
-            .rows_affected();
-        tx.commit().await.map_err(StoreError::backend)?;
-        self.after_erasure().await?;
-        Ok(changed)
+        .await
     }
 
     /// Erases the personal parts (detail and origin) of every login record of
@@ -253,39 +247,42 @@ impl Engine {
         tenant: TenantId,
         before: Timestamp,
     ) -> StoreResult<u64> {
-        let mut tx = self.begin_write().await?;
-        let q = query(
-            "UPDATE audit_events SET detail = NULL, origin = NULL WHERE tenant = ? \
-             AND kind IN ('login_succeeded', 'login_failed') AND at < ? \
-             AND (detail IS NOT NULL OR origin IS NOT NULL)",
+        self.erase_parts(
+            query(
+                "UPDATE audit_events SET detail = NULL, origin = NULL WHERE tenant = ? \
+                 AND kind IN ('login_succeeded', 'login_failed') AND at < ? \
+                 AND (detail IS NOT NULL OR origin IS NOT NULL)",
+            )
+            .bind(tenant.blob())
+            .bind(before.unix_millis()),
         )
-        .bind(tenant.blob())
-        .bind(before.unix_millis());
-        let changed = q
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| db_error(e, AUDIT))?
-            .rows_affected();
-        tx.commit().await.map_err(StoreError::backend)?;
-        self.after_erasure().await?;
-        Ok(changed)
+        .await
     }
 
     /// Erases the origin (request id, client address) of every audit entry of
-    /// `tenant` recorded before `before` — the retention of login and IP logs
-    /// (R-A9, R-P2). Returns how many entries changed.
+    /// `tenant` recorded before `before` — the retention of IP logs (R-P2). Returns how
+    /// many entries changed.
     pub async fn erase_audit_origins(
         &self,
         tenant: TenantId,
         before: Timestamp,
     ) -> StoreResult<u64> {
-        let mut tx = self.begin_write().await?;
-        let q = query(
-            "UPDATE audit_events SET origin = NULL WHERE tenant = ? AND at < ? AND origin IS NOT NULL",
+        self.erase_parts(
+            query(
+                "UPDATE audit_events SET origin = NULL WHERE tenant = ? AND at < ? \
+                 AND origin IS NOT NULL",
+            )
+            .bind(tenant.blob())
+            .bind(before.unix_millis()),
         )
-        .bind(tenant.blob())
-        .bind(before.unix_millis());
-        let changed = q
+        .await
+    }
+
+    /// Runs one erasing `UPDATE` in a write transaction, then makes the erased bytes
+    /// physically go ([`Self::after_erasure`]). Returns the rows changed.
+    async fn erase_parts(&self, update: Query<'_>) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let changed = update
             .execute(&mut *tx)
             .await
             .map_err(|e| db_error(e, AUDIT))?
