@@ -243,7 +243,8 @@ impl CallKeys {
     /// processed the commit that removed or added a member). Keys of earlier epochs are
     /// removed; their frames are dropped as [`DropReason::StaleEpoch`].
     ///
-    /// Fails with [`Error::Sframe`] for a session-key call.
+    /// Fails with [`Error::Sframe`] for a session-key call or when the device is not past
+    /// the call's epoch.
     pub fn rekey_end_to_end(&mut self, device: &Device) -> Result<()> {
         let Source::EndToEnd(keys) = &mut self.source else {
             return Err(Error::Sframe {
@@ -258,6 +259,13 @@ impl CallKeys {
             code,
         } = &mut **keys;
         let epoch = device.epoch(group_id)?;
+        // A second sender in the same epoch would start its counter again: the same key
+        // and nonces twice.
+        if epoch <= sender.epoch() {
+            return Err(Error::Sframe {
+                reason: "the new MLS epoch must be above the current one",
+            });
+        }
         *sender = device.media_sender(group_id, *suite)?;
         device.update_media_receiver(group_id, *suite, receiver)?;
         receiver.forget_before(epoch);
