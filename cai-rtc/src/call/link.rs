@@ -135,6 +135,16 @@ pub(crate) async fn forward_events(inner: Arc<Inner>, peer: SenderIndex, link: A
             _ = stop.wait_for(|s| *s) => None,
         };
         let Some(event) = event else { return };
+        if matches!(event, PeerEvent::State(PeerState::Failed)) {
+            inner.drop_link(peer, Some(&link)).await;
+            inner
+                .emit(CallEvent::Error {
+                    peer: Some(peer),
+                    error: CallError::ConnectionFailed,
+                })
+                .await;
+            return;
+        }
         let connected = matches!(event, PeerEvent::State(PeerState::Connected));
         let open = matches!(event, PeerEvent::DataChannelOpen { .. });
         if checked.is_none() && (connected || open || is_content(&event)) {
@@ -169,3 +179,6 @@ pub(crate) async fn forward_events(inner: Arc<Inner>, peer: SenderIndex, link: A
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

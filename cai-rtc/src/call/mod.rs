@@ -284,6 +284,10 @@ pub enum CallError {
     /// connection is closed.
     #[error("DTLS certificate check failed: {0}")]
     Fingerprint(#[from] FingerprintError),
+    /// The connection to the peer failed (ICE or DTLS, for example a certificate that
+    /// the `webrtc` stack's own fingerprint check refused); it is closed.
+    #[error("the connection to the peer failed")]
+    ConnectionFailed,
     /// No connection to that peer.
     #[error("no connection to that peer")]
     NoPeer,
