@@ -16,19 +16,16 @@
 
 mod peer_support;
 
-use std::sync::Arc;
-
 use cai_core::domain::SessionMode;
-use cai_core::id::{SessionId, SubjectId};
-use cai_crypto::e2e::{AccountRef, Device, DeviceId, IdentityKey, ModeDescriptor, TrustStore};
-use cai_rtc::call::{Call, CallError, CallEvent, CallKeySource, CallSetup, DescriptionKeys};
+use cai_core::id::SessionId;
+use cai_rtc::call::{Call, CallError, CallEvent};
 use cai_rtc::signaling::{
     ClientBody, DescriptionError, DescriptionRoute, Frame, MemoryChannel, SignalingChannel, parse,
     sign_description,
 };
 use ed25519_dalek::SigningKey;
+use peer_support::e2e::*;
 use peer_support::*;
-use std::sync::Mutex;
 
 #[derive(Clone, Copy, Debug)]
 enum Tamper {
@@ -95,90 +92,6 @@ fn relayed_channel(w: &world::World, session: SessionId, tamper: Tamper) -> Memo
         }
     });
     client
-}
-
-struct E2eWorld {
-    w: world::World,
-    s: SessionId,
-    link: cai_core::domain::InvitationSecret,
-    cora: Arc<Mutex<Device>>,
-    guest: Arc<Mutex<Device>>,
-    gid: Vec<u8>,
-    keys: Arc<TwoKeys>,
-}
-
-/// An end-to-end session with the counsellor's and the guest's devices in one MLS group
-/// and their description keys (0x11…, 0x22…) known to each other.
-async fn e2e_world() -> E2eWorld {
-    let (w, s, link) = hub_session(SessionMode::EndToEnd).await;
-    let (tenant, session) = (w.tenant.id.to_string(), s.to_string());
-    let device = |name: &str| {
-        let key = IdentityKey::generate().unwrap();
-        let account = AccountRef::new(name.as_bytes()).unwrap();
-        let d = Device::new(
-            &key,
-            account.clone(),
-            DeviceId::new(b"dev").unwrap(),
-            TrustStore::trust_on_first_use(),
-        )
-        .unwrap();
-        (key, account, d)
-    };
-    let (ck, ca, mut c) = device("counsellor");
-    let (_, _, mut g) = device("guest");
-    let descriptor = ModeDescriptor::sign(
-        &ck,
-        &ca,
-        tenant.as_bytes(),
-        session.as_bytes(),
-        cai_crypto::modes::SessionMode::EndToEnd,
-    )
-    .unwrap();
-    let (info, record) = c.create_group(&descriptor).unwrap();
-    let mut ds =
-        cai_crypto::e2e::DsGroup::create(tenant.as_bytes(), session.as_bytes(), &info, &record)
-            .unwrap();
-    let gid = ds.group_id().to_vec();
-    let h = c.add(&gid, &[g.key_package(false).unwrap()]).unwrap();
-    let check = ds.check(&h.commit, &h.record).unwrap();
-    ds.apply(check).unwrap();
-    c.confirm(&gid).unwrap();
-    g.join(
-        tenant.as_bytes(),
-        session.as_bytes(),
-        h.welcome.as_ref().unwrap(),
-        &h.record,
-    )
-    .unwrap();
-    let keys = Arc::new(TwoKeys {
-        counsellor: SubjectId::Account(w.cora.account.id),
-        counsellor_key: SigningKey::from_bytes(&[0x11; 32]).verifying_key(),
-        guest_key: SigningKey::from_bytes(&[0x22; 32]).verifying_key(),
-    });
-    E2eWorld {
-        w,
-        s,
-        link,
-        cora: Arc::new(Mutex::new(c)),
-        guest: Arc::new(Mutex::new(g)),
-        gid,
-        keys,
-    }
-}
-
-fn e2e_setup(e: &E2eWorld, device: &Arc<Mutex<Device>>, seed: u8) -> CallSetup {
-    CallSetup::new(
-        e.w.tenant.id.to_string().into_bytes(),
-        CallKeySource::EndToEnd {
-            device: device.clone(),
-            group_id: e.gid.clone(),
-        },
-    )
-    .with_signing(DescriptionKeys {
-        signing: SigningKey::from_bytes(&[seed; 32]),
-        remote: e.keys.clone(),
-    })
-    .loopback_only()
 }
 
 /// Cora joins directly, the guest (signing with `guest_seed`) through a relay that

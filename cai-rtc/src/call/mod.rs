@@ -304,6 +304,7 @@ pub struct Call {
     admitted: Admitted,
     inner: Arc<Inner>,
     events: tokio::sync::Mutex<mpsc::Receiver<CallEvent>>,
+    ended: std::sync::atomic::AtomicBool,
 }
 
 impl core::fmt::Debug for Call {
@@ -428,6 +429,7 @@ impl Call {
             admitted,
             inner,
             events: tokio::sync::Mutex::new(events_rx),
+            ended: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -439,7 +441,16 @@ impl Call {
 
     /// The next event; `None` after [`CallEvent::Ended`].
     pub async fn next_event(&self) -> Option<CallEvent> {
-        self.events.lock().await.recv().await
+        use std::sync::atomic::Ordering;
+        let mut events = self.events.lock().await;
+        if self.ended.load(Ordering::Acquire) {
+            return None;
+        }
+        let event = events.recv().await;
+        if matches!(event, Some(CallEvent::Ended(_)) | None) {
+            self.ended.store(true, Ordering::Release);
+        }
+        event
     }
 
     /// The connection to `peer`, if there is one (for tracks, stats, raw sends).

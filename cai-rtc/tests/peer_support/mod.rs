@@ -130,6 +130,8 @@ pub(crate) async fn next_matching<T>(
 #[path = "../signaling_common/mod.rs"]
 pub(crate) mod world;
 
+pub(crate) mod e2e;
+
 use cai_core::domain::SessionMode;
 use cai_core::id::{SessionId, SubjectId};
 use cai_rtc::call::{Call, CallEvent, CallSetup, RemoteDeviceKeys};
