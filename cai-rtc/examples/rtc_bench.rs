@@ -8,7 +8,8 @@
 //!    of 1,200 bytes with the same AEAD (RustCrypto, key prepared once), in the same run,
 //!    alternating in rounds; the ratio is raw time / SFrame time (target ≥ 80 %). The peer's
 //!    path is `protect_bytes` (what `LocalTrack` hands the packetiser) + `unprotect_bytes`
-//!    (what the audio reader does with an RTP payload); the owned-`Vec` path
+//!    (what the audio reader does with an RTP payload); the peer's path before those
+//!    (`protect` → `Bytes::from`, `to_vec` → `unprotect_owned`), the owned-`Vec` path
 //!    (`protect` + `unprotect_owned`, used for reassembled video frames) and the lowest
 //!    level (`encrypt_into` + `decrypt_in_place`, one reused buffer) are shown beside it.
 //!
@@ -241,6 +242,19 @@ fn sframe_vs_raw() -> Result<(), BoxError> {
         Ok(())
     };
 
+    // The peer's path before `protect_bytes`/`unprotect_bytes`, as it ran per frame:
+    // protect into a new Vec, `Bytes::from` it for the `Sample`, copy the RTP payload
+    // out (`to_vec`) and unprotect_owned that copy.
+    let mut old_sender = CallKeys::session(SESSION, &dek, 1, &[1, 2])?;
+    let mut old_receiver = CallKeys::session(SESSION, &dek, 2, &[1, 2])?;
+    let mut before = || -> Result<(), BoxError> {
+        let sample = Bytes::from(old_sender.protect(&frame, b"")?);
+        old_receiver
+            .unprotect_owned(sample.to_vec(), b"")
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    };
+
     // SFrame with reused buffers: encrypt_into + decrypt_in_place.
     let secret =
         cai_crypto::sframe::session_media_secret(dek.secret(), SESSION.as_bytes(), KeyEpoch(1), 1)?;
@@ -255,8 +269,8 @@ fn sframe_vs_raw() -> Result<(), BoxError> {
         Ok(())
     };
 
-    let (mut t_raw, mut t_call, mut t_owned, mut t_reused) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut t_raw, mut t_call, mut t_before, mut t_owned, mut t_reused) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut failed: Option<BoxError> = None;
     let mut check = |r: Result<(), BoxError>| {
         if let Err(e) = r {
@@ -266,15 +280,17 @@ fn sframe_vs_raw() -> Result<(), BoxError> {
     for _ in 0..ROUNDS {
         t_raw.push(round(|| check(raw())));
         t_call.push(round(|| check(call())));
+        t_before.push(round(|| check(before())));
         t_owned.push(round(|| check(owned())));
         t_reused.push(round(|| check(reused())));
     }
     if let Some(e) = failed {
         return Err(e);
     }
-    let (raw, call, owned, reused) = (
+    let (raw, call, before, owned, reused) = (
         median(t_raw),
         median(t_call),
+        median(t_before),
         median(t_owned),
         median(t_reused),
     );
@@ -285,6 +301,10 @@ fn sframe_vs_raw() -> Result<(), BoxError> {
     println!(
         "  SFrame via CallKeys, peer path (Bytes):     {call:.0} ns = {:.1} % of raw",
         raw / call * 100.0
+    );
+    println!(
+        "  the peer path before (Vec, Bytes::from, to_vec): {before:.0} ns = {:.1} % of raw",
+        raw / before * 100.0
     );
     println!(
         "  SFrame via CallKeys, owned Vec:             {owned:.0} ns = {:.1} % of raw",

@@ -151,7 +151,7 @@ pub struct CallKeys {
 }
 
 /// Size of the buffers frames are cut from.
-const ARENA_BYTES: usize = 64 * 1024;
+const ARENA_BYTES: usize = 8 * 1024;
 
 /// `bytes` copied into `arena` and split off it.
 fn cut(arena: &mut BytesMut, bytes: &[u8]) -> BytesMut {
