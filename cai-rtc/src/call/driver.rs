@@ -296,7 +296,11 @@ impl Inner {
     }
 
     async fn on_ice(&self, ice: IceFrom) -> Result<(), CallError> {
-        let link = self.link(ice.from).ok_or(CallError::NoPeer)?;
+        let Some(link) = self.link(ice.from) else {
+            // Candidates of a connection refused or closed meanwhile: nothing to add to.
+            tracing::debug!(peer = ice.from, "candidate for no connection dropped");
+            return Ok(());
+        };
         link.peer.add_remote_candidate(&ice.candidate).await?;
         Ok(())
     }
