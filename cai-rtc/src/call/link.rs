@@ -148,7 +148,12 @@ pub(crate) async fn forward_events(inner: Arc<Inner>, peer: SenderIndex, link: A
         let connected = matches!(event, PeerEvent::State(PeerState::Connected));
         let open = matches!(event, PeerEvent::DataChannelOpen { .. });
         if checked.is_none() && (connected || open || is_content(&event)) {
-            match link.verify().await {
+            let verified = tokio::select! {
+                v = link.verify() => v,
+                // Shut while waiting for the remote description or the certificate.
+                _ = stop.wait_for(|s| *s) => return,
+            };
+            match verified {
                 Ok(fingerprint) => checked = Some(fingerprint),
                 Err(error) => {
                     inner.drop_link(peer, Some(&link)).await;
