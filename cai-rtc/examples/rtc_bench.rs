@@ -6,7 +6,12 @@
 //!    opens and answers, the first opens the answer;
 //! 3. SFrame protect + unprotect of a 1,200-byte frame against raw AES-256-GCM seal + open
 //!    of 1,200 bytes with the same AEAD (RustCrypto, key prepared once), in the same run,
-//!    alternating in rounds; the ratio is raw time / SFrame time (target ≥ 80 %).
+//!    alternating in rounds; the ratio is raw time / SFrame time (target ≥ 80 %). The peer's
+//!    path is `protect_bytes` (what `LocalTrack` hands the packetiser) + `unprotect_bytes`
+//!    (what the audio reader does with an RTP payload); the peer's path before those
+//!    (`protect` → `Bytes::from`, `to_vec` → `unprotect_owned`), the owned-`Vec` path
+//!    (`protect` + `unprotect_owned`, used for reassembled video frames) and the lowest
+//!    level (`encrypt_into` + `decrypt_in_place`, one reused buffer) are shown beside it.
 //!
 //! Run: `cargo run --release -p cai-rtc --example rtc_bench`
 //! (`CAI_BENCH_MESSAGES`, default 20000; `CAI_BENCH_PINGS`, default 2000;
@@ -213,14 +218,39 @@ fn sframe_vs_raw() -> Result<(), BoxError> {
         Ok(())
     };
 
-    // SFrame through the call's keys as the peer uses them: protect (a new buffer, handed
-    // to the packetiser) + unprotect_owned (in the depacketised frame's buffer).
+    // SFrame through the call's keys as the peer uses them: protect_bytes (cut from a
+    // reused buffer, handed to the packetiser as `Bytes`) + unprotect_bytes (the RTP
+    // payload copied into a reused buffer and decrypted there).
     let mut sender = CallKeys::session(SESSION, &dek, 1, &[1, 2])?;
     let mut receiver = CallKeys::session(SESSION, &dek, 2, &[1, 2])?;
     let mut call = || -> Result<(), BoxError> {
-        let protected = sender.protect(&frame, b"")?;
+        let protected = sender.protect_bytes(&frame, b"")?;
         receiver
+            .unprotect_bytes(&protected, b"")
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    };
+
+    // The owned-`Vec` path: protect (a new buffer) + unprotect_owned (in that buffer).
+    let mut vec_sender = CallKeys::session(SESSION, &dek, 1, &[1, 2])?;
+    let mut vec_receiver = CallKeys::session(SESSION, &dek, 2, &[1, 2])?;
+    let mut owned = || -> Result<(), BoxError> {
+        let protected = vec_sender.protect(&frame, b"")?;
+        vec_receiver
             .unprotect_owned(protected, b"")
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    };
+
+    // The peer's path before `protect_bytes`/`unprotect_bytes`, as it ran per frame:
+    // protect into a new Vec, `Bytes::from` it for the `Sample`, copy the RTP payload
+    // out (`to_vec`) and unprotect_owned that copy.
+    let mut old_sender = CallKeys::session(SESSION, &dek, 1, &[1, 2])?;
+    let mut old_receiver = CallKeys::session(SESSION, &dek, 2, &[1, 2])?;
+    let mut before = || -> Result<(), BoxError> {
+        let sample = Bytes::from(old_sender.protect(&frame, b"")?);
+        old_receiver
+            .unprotect_owned(sample.to_vec(), b"")
             .map_err(|e| e.to_string())?;
         Ok(())
     };
@@ -239,7 +269,8 @@ fn sframe_vs_raw() -> Result<(), BoxError> {
         Ok(())
     };
 
-    let (mut t_raw, mut t_call, mut t_reused) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut t_raw, mut t_call, mut t_before, mut t_owned, mut t_reused) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut failed: Option<BoxError> = None;
     let mut check = |r: Result<(), BoxError>| {
         if let Err(e) = r {
@@ -249,19 +280,35 @@ fn sframe_vs_raw() -> Result<(), BoxError> {
     for _ in 0..ROUNDS {
         t_raw.push(round(|| check(raw())));
         t_call.push(round(|| check(call())));
+        t_before.push(round(|| check(before())));
+        t_owned.push(round(|| check(owned())));
         t_reused.push(round(|| check(reused())));
     }
     if let Some(e) = failed {
         return Err(e);
     }
-    let (raw, call, reused) = (median(t_raw), median(t_call), median(t_reused));
+    let (raw, call, before, owned, reused) = (
+        median(t_raw),
+        median(t_call),
+        median(t_before),
+        median(t_owned),
+        median(t_reused),
+    );
     println!(
         "1,200-byte frame, seal/protect + open/unprotect, median of {ROUNDS} rounds of {ROUND}:"
     );
     println!("  raw AES-256-GCM (RustCrypto, prepared key): {raw:.0} ns");
     println!(
-        "  SFrame via CallKeys (peer path):            {call:.0} ns = {:.1} % of raw",
+        "  SFrame via CallKeys, peer path (Bytes):     {call:.0} ns = {:.1} % of raw",
         raw / call * 100.0
+    );
+    println!(
+        "  the peer path before (Vec, Bytes::from, to_vec): {before:.0} ns = {:.1} % of raw",
+        raw / before * 100.0
+    );
+    println!(
+        "  SFrame via CallKeys, owned Vec:             {owned:.0} ns = {:.1} % of raw",
+        raw / owned * 100.0
     );
     println!(
         "  SFrame encrypt_into + decrypt_in_place:     {reused:.0} ns = {:.1} % of raw",

@@ -23,7 +23,12 @@
 //!   parser, DTLS fingerprint and SDP signature checks, rate limits, the
 //!   [`SignalingChannel`](signaling::SignalingChannel) seam and the
 //!   [`SignalingHub`](signaling::SignalingHub) that admits through cai-auth and cai-core.
+//! - `call`: a Rust participant's side of a call — join over a signaling channel, one
+//!   peer per other participant (the newcomer offers), signed descriptions, the DTLS
+//!   fingerprint check after each handshake, rekeying, and events (feature `peer`).
 
+#[cfg(feature = "peer")]
+pub mod call;
 pub mod data;
 pub mod media;
 #[cfg(feature = "peer")]

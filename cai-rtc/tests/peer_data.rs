@@ -1,5 +1,8 @@
-//! Two peers over UDP on 127.0.0.1: sealed chat both ways, a 10 MiB file verified by
-//! hash, and the receiver's limits at their boundaries (message size, file size).
+//! Two participants in one process, brought together by a real `SignalingHub` over
+//! in-memory signaling channels (admitted by cai-auth and cai-core), each a `Call` with
+//! its peer over UDP on 127.0.0.1: sealed chat both ways, a 10 MiB file verified by hash,
+//! the DTLS certificate checked against the description, and the receiver's limits at
+//! their boundaries (message size, file size).
 
 #![allow(
     clippy::unwrap_used,
@@ -11,11 +14,12 @@
 
 mod peer_support;
 
-use std::sync::Arc;
-
 use bytes::Bytes;
+use cai_core::domain::SessionMode;
+use cai_rtc::call::{Call, CallEvent};
 use cai_rtc::data::{DataError, DataLimits, MAX_MESSAGE_SIZE_CAP, chunk_data_len};
-use cai_rtc::peer::{Peer, PeerEvent};
+use cai_rtc::media::CallProtection;
+use cai_rtc::signaling::Fingerprint;
 use peer_support::*;
 use sha2::{Digest, Sha256};
 
@@ -31,47 +35,119 @@ fn content(len: usize, seed: u8) -> Vec<u8> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chat_both_ways_and_a_ten_mib_file() {
-    let key = shared_key(7, 1);
-    let (a, b) = session_pair(&key).await;
+/// Cora (index 0) and the guest (index 1) in a server-managed session, sharing `key`;
+/// the guest's data channel has `limits`.
+async fn pair_with(key_byte: u8, limits: DataLimits) -> (Call, Call) {
+    let (w, s, link) = hub_session(SessionMode::ServerManaged).await;
+    let key = shared_key(key_byte, 1);
+    let mut guest = session_setup(&w, &key);
+    guest.limits = limits;
+    let calls = connect_via_hub(&w, s, &link, session_setup(&w, &key), guest).await;
+    // The world (hub, service) lives as long as the calls need it: the hub's tasks hold
+    // clones of what they serve.
+    drop(w);
+    calls
+}
 
-    a.send_chat("How are you today?").await.unwrap();
-    let (sender, text) = next_matching(&b, |e| match e {
-        PeerEvent::Chat { sender, text } => Some((sender, text)),
+async fn next_chat(call: &Call) -> (u16, String) {
+    next_call_matching(call, |e| match e {
+        CallEvent::Chat { peer, text } => Some((peer, text)),
+        CallEvent::DataRejected { error, .. } => panic!("rejected: {error}"),
+        _ => None,
+    })
+    .await
+}
+
+async fn next_rejection(call: &Call) -> DataError {
+    next_call_matching(call, |e| match e {
+        CallEvent::DataRejected { peer: 0, error } => Some(error),
+        CallEvent::File { .. } => panic!("a refused file arrived"),
+        CallEvent::Chat { text, .. } => panic!("accepted {text}"),
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_both_ways_and_a_ten_mib_file_through_the_hub() {
+    let (w, s, link) = hub_session(SessionMode::ServerManaged).await;
+    let key = shared_key(7, 1);
+    let a = Call::join(
+        hub_channel(&w),
+        cora_auth(&w, s),
+        session_setup(&w, &key).loopback_only(),
+    )
+    .await
+    .unwrap();
+    assert!(!a.admitted().end_to_end);
+    assert!(a.admitted().peers.is_empty());
+    let b = Call::join(
+        hub_channel(&w),
+        guest_auth(&w, &link),
+        session_setup(&w, &key).loopback_only(),
+    )
+    .await
+    .unwrap();
+    // Cora learns of the guest, then both see the connection up with the certificate
+    // checked; outside end-to-end mode the call says so (R-E5).
+    let joined = next_call_matching(&a, |e| match e {
+        CallEvent::PeerJoined(p) => Some(p),
         _ => None,
     })
     .await;
-    assert_eq!((sender, text.as_str()), (1, "How are you today?"));
+    assert_eq!(joined.sender_index, 1);
+    assert_eq!(Some(joined.participant), Some(b.admitted().participant));
+    let mut seen = Vec::new();
+    for (call, other) in [(&a, 1u16), (&b, 0u16)] {
+        let (fingerprint, protection) = next_call_matching(call, |e| match e {
+            CallEvent::PeerConnected {
+                peer,
+                fingerprint,
+                protection,
+            } if peer == other => Some((fingerprint, protection)),
+            _ => None,
+        })
+        .await;
+        assert_eq!(protection, CallProtection::TransportOnly);
+        // What was checked is what the stack saw.
+        let reported = call
+            .peer(other)
+            .unwrap()
+            .remote_fingerprint()
+            .await
+            .unwrap();
+        assert_eq!(Fingerprint::parse(&reported).unwrap(), fingerprint);
+        seen.push(fingerprint);
+    }
+    assert_ne!(seen[0], seen[1], "each side has its own certificate");
+    assert_eq!((a.peers(), b.peers()), (vec![1], vec![0]));
 
+    a.send_chat("How are you today?").await.unwrap();
+    assert_eq!(next_chat(&b).await, (0, "How are you today?".to_owned()));
     b.send_chat("Better, thank you — ünïcödé too.")
         .await
         .unwrap();
-    let (sender, text) = next_matching(&a, |e| match e {
-        PeerEvent::Chat { sender, text } => Some((sender, text)),
-        _ => None,
-    })
-    .await;
     assert_eq!(
-        (sender, text.as_str()),
-        (2, "Better, thank you — ünïcödé too.")
+        next_chat(&a).await,
+        (1, "Better, thank you — ünïcödé too.".to_owned())
     );
 
     // Both advertise 256 KiB, so that is the send size.
-    assert_eq!(a.send_message_size(), MAX_MESSAGE_SIZE_CAP);
+    assert_eq!(a.peer(1).unwrap().send_message_size(), MAX_MESSAGE_SIZE_CAP);
 
     let file = content(10 * 1024 * 1024, 1);
     let digest: [u8; 32] = Sha256::digest(&file).into();
     let id = a
         .send_file(
+            1,
             "session-notes.bin",
             "application/octet-stream",
             Bytes::from(file.clone()),
         )
         .await
         .unwrap();
-    let offer = next_matching(&b, |e| match e {
-        PeerEvent::FileOffered { offer, .. } => Some(offer),
+    let offer = next_call_matching(&b, |e| match e {
+        CallEvent::FileOffered { peer: 0, offer } => Some(offer),
         _ => None,
     })
     .await;
@@ -81,60 +157,57 @@ async fn chat_both_ways_and_a_ten_mib_file() {
         offer.chunk_size as usize,
         chunk_data_len(MAX_MESSAGE_SIZE_CAP)
     );
-    let received = next_matching(&b, |e| match e {
-        PeerEvent::File(f) => Some(f),
-        PeerEvent::DataRejected(e) => panic!("rejected: {e}"),
+    let received = next_call_matching(&b, |e| match e {
+        CallEvent::File { peer: 0, file } => Some(file),
+        CallEvent::DataRejected { error, .. } => panic!("rejected: {error}"),
         _ => None,
     })
     .await;
-    assert_eq!(received.sender, 1);
+    assert_eq!(received.sender, 0);
     assert_eq!(received.offer.name, "session-notes.bin");
     assert_eq!(<[u8; 32]>::from(Sha256::digest(&received.data)), digest);
     assert_eq!(received.offer.sha256, digest);
 
-    // Chat still flows after the file, and the remote certificate was seen.
-    a.send_chat("done").await.unwrap();
-    next_matching(&b, |e| match e {
-        PeerEvent::Chat { text, .. } if text == "done" => Some(()),
+    // Chat still flows after the file, the other way too.
+    b.send_chat("done").await.unwrap();
+    assert_eq!(next_chat(&a).await, (1, "done".to_owned()));
+
+    // The guest leaves: Cora sees it and closes that connection.
+    b.leave();
+    let ended = next_call_matching(&b, |e| match e {
+        CallEvent::Ended(r) => Some(r),
         _ => None,
     })
     .await;
-    let fp = a.remote_fingerprint().await.expect("remote fingerprint");
-    assert!(fp.starts_with("sha-256 "), "{fp}");
-    a.close().await.unwrap();
-    b.close().await.unwrap();
-}
-
-/// `b` accepts messages of at most `max_message_size` bytes and files of at most
-/// `max_file_size` bytes.
-async fn limited_pair(max_message_size: usize, max_file_size: u64) -> (Arc<Peer>, Arc<Peer>) {
-    let key = shared_key(9, 3);
-    let a = Arc::new(
-        Peer::new(config(1, &key), session_keys(1, &key))
-            .await
-            .unwrap(),
-    );
-    let mut b_config = config(2, &key);
-    b_config.limits = DataLimits {
-        max_message_size,
-        max_file_size,
-        ..DataLimits::default()
-    };
-    let b = Arc::new(Peer::new(b_config, session_keys(2, &key)).await.unwrap());
-    connect(&a, &b).await;
-    (a, b)
+    assert_eq!(ended, None, "left, not ended by the server");
+    next_call_matching(&a, |e| match e {
+        CallEvent::PeerLeft { peer: 1 } => Some(()),
+        _ => None,
+    })
+    .await;
+    assert!(a.peers().is_empty());
+    assert!(a.peer(1).is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn message_size_boundary_exactly_at_and_one_past() {
     const LIMIT: usize = 16 * 1024;
-    let (a, b) = limited_pair(LIMIT, 1 << 20).await;
+    let (a, b) = pair_with(
+        9,
+        DataLimits {
+            max_message_size: LIMIT,
+            max_file_size: 1 << 20,
+            ..DataLimits::default()
+        },
+    )
+    .await;
+    let to_b = a.peer(1).unwrap();
     let chunk = chunk_data_len(LIMIT);
     let data = content(chunk + 1, 2);
 
     // Offer a file of chunk + 1 bytes in chunks of `chunk` bytes: its first chunk message
     // is exactly LIMIT bytes long.
-    let (offer, first) = a.with_channel(|c| {
+    let (offer, first) = to_b.with_channel(|c| {
         let (offer, _) = c
             .offer_file_with_chunk_size("f.bin", "", Bytes::from(data.clone()), chunk as u32)
             .unwrap();
@@ -142,21 +215,21 @@ async fn message_size_boundary_exactly_at_and_one_past() {
         (offer, first)
     });
     assert_eq!(first.len(), LIMIT);
-    a.send_raw(&offer).await.unwrap();
-    a.send_raw(&first).await.unwrap();
+    to_b.send_raw(&offer).await.unwrap();
+    to_b.send_raw(&first).await.unwrap();
     // The last chunk is one byte; then the whole file must arrive.
-    let last = a.with_channel(|c| c.seal_raw_chunk(0, 1, &data[chunk..]).unwrap());
-    a.send_raw(&last).await.unwrap();
-    let file = next_matching(&b, |e| match e {
-        PeerEvent::File(f) => Some(f),
-        PeerEvent::DataRejected(e) => panic!("rejected: {e}"),
+    let last = to_b.with_channel(|c| c.seal_raw_chunk(0, 1, &data[chunk..]).unwrap());
+    to_b.send_raw(&last).await.unwrap();
+    let file = next_call_matching(&b, |e| match e {
+        CallEvent::File { file, .. } => Some(file),
+        CallEvent::DataRejected { error, .. } => panic!("rejected: {error}"),
         _ => None,
     })
     .await;
     assert_eq!(file.data, data);
 
     // One byte more: a chunk message of LIMIT + 1 bytes is refused before decryption.
-    let (offer, too_big) = a.with_channel(|c| {
+    let (offer, too_big) = to_b.with_channel(|c| {
         let (offer, _) = c
             .offer_file_with_chunk_size("g.bin", "", Bytes::from(data.clone()), chunk as u32)
             .unwrap();
@@ -164,13 +237,9 @@ async fn message_size_boundary_exactly_at_and_one_past() {
         (offer, too_big)
     });
     assert_eq!(too_big.len(), LIMIT + 1);
-    a.send_raw(&offer).await.unwrap();
-    a.send_raw(&too_big).await.unwrap();
-    let err = next_matching(&b, |e| match e {
-        PeerEvent::DataRejected(e) => Some(e),
-        _ => None,
-    })
-    .await;
+    to_b.send_raw(&offer).await.unwrap();
+    to_b.send_raw(&too_big).await.unwrap();
+    let err = next_rejection(&b).await;
     assert!(
         matches!(err, DataError::MessageTooLarge { len, limit } if len == LIMIT + 1 && limit == LIMIT),
         "{err:?}"
@@ -180,68 +249,59 @@ async fn message_size_boundary_exactly_at_and_one_past() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_size_boundary_exactly_at_and_one_past() {
     const MAX: u64 = 300_000;
-    let (a, b) = limited_pair(MAX_MESSAGE_SIZE_CAP, MAX).await;
+    let (a, b) = pair_with(
+        10,
+        DataLimits {
+            max_message_size: MAX_MESSAGE_SIZE_CAP,
+            max_file_size: MAX,
+            ..DataLimits::default()
+        },
+    )
+    .await;
 
     let exact = content(MAX as usize, 3);
-    a.send_file("exact.bin", "", Bytes::from(exact.clone()))
+    a.send_file(1, "exact.bin", "", Bytes::from(exact.clone()))
         .await
         .unwrap();
-    let file = next_matching(&b, |e| match e {
-        PeerEvent::File(f) => Some(f),
-        PeerEvent::DataRejected(e) => panic!("rejected: {e}"),
+    let file = next_call_matching(&b, |e| match e {
+        CallEvent::File { file, .. } => Some(file),
+        CallEvent::DataRejected { error, .. } => panic!("rejected: {error}"),
         _ => None,
     })
     .await;
     assert_eq!(file.data, exact);
 
     let past = content(MAX as usize + 1, 4);
-    a.send_file("past.bin", "", Bytes::from(past))
+    a.send_file(1, "past.bin", "", Bytes::from(past))
         .await
         .unwrap();
-    let err = next_matching(&b, |e| match e {
-        PeerEvent::DataRejected(e) => Some(e),
-        PeerEvent::File(_) => panic!("a file over the limit arrived"),
-        _ => None,
-    })
-    .await;
+    let err = next_rejection(&b).await;
     assert!(
         matches!(err, DataError::FileTooLarge { size, limit } if size == MAX + 1 && limit == MAX),
         "{err:?}"
     );
     // Its chunks name a file the receiver refused.
-    let err = next_matching(&b, |e| match e {
-        PeerEvent::DataRejected(e) => Some(e),
-        _ => None,
-    })
-    .await;
+    let err = next_rejection(&b).await;
     assert!(
-        matches!(err, DataError::UnknownFile { sender: 1, .. }),
+        matches!(err, DataError::UnknownFile { sender: 0, .. }),
         "{err:?}"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_sees_ciphertext_and_wrong_keys_are_rejected() {
-    let key = shared_key(11, 1);
-    let (a, b) = session_pair(&key).await;
+    let (a, b) = pair_with(11, DataLimits::default()).await;
+    let to_b = a.peer(1).unwrap();
     let canary = "CANARY-chat-4b1d";
-    let sealed = a.with_channel(|c| c.seal_chat(canary).unwrap());
+    let sealed = to_b.with_channel(|c| c.seal_chat(canary).unwrap());
     assert!(!sealed.windows(canary.len()).any(|w| w == canary.as_bytes()));
-    a.send_raw(&sealed).await.unwrap();
-    next_matching(&b, |e| match e {
-        PeerEvent::Chat { text, .. } if text == canary => Some(()),
-        _ => None,
-    })
-    .await;
+    to_b.send_raw(&sealed).await.unwrap();
+    assert_eq!(next_chat(&b).await, (0, canary.to_owned()));
     // The same message again: a replay.
-    a.send_raw(&sealed).await.unwrap();
-    let err = next_matching(&b, |e| match e {
-        PeerEvent::DataRejected(e) => Some(e),
-        _ => None,
-    })
-    .await;
+    to_b.send_raw(&sealed).await.unwrap();
+    let err = next_rejection(&b).await;
     assert!(
-        matches!(err, DataError::Replayed { sender: 1, .. }),
+        matches!(err, DataError::Replayed { sender: 0, .. }),
         "{err:?}"
     );
 
@@ -258,14 +318,9 @@ async fn relay_sees_ciphertext_and_wrong_keys_are_rejected() {
         DataLimits::default(),
     )
     .unwrap();
-    a.send_raw(&outsider.seal_chat("intruder").unwrap())
+    to_b.send_raw(&outsider.seal_chat("intruder").unwrap())
         .await
         .unwrap();
-    let err = next_matching(&b, |e| match e {
-        PeerEvent::DataRejected(e) => Some(e),
-        PeerEvent::Chat { text, .. } => panic!("accepted {text}"),
-        _ => None,
-    })
-    .await;
+    let err = next_rejection(&b).await;
     assert!(matches!(err, DataError::Crypto(_)), "{err:?}");
 }

@@ -1,6 +1,7 @@
 //! [`CallKeys`]: one participant's media keys for a call, with epoch changes, drop
 //! counting and the protection status shown to users (R-E5).
 
+use bytes::{Buf, Bytes, BytesMut};
 use cai_crypto::e2e::{Device, MEDIA_EPOCH_BITS, MediaReceiver, MediaSender, VerificationCode};
 use cai_crypto::sframe::{
     COUNTER_TOO_OLD, FrameDecryptor, FrameEncryptor, MediaKeyId, MediaProtection, MediaSuite,
@@ -104,8 +105,8 @@ pub struct FrameDropped {
 /// A decrypted frame and who sent it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnprotectedFrame {
-    /// The encoded frame.
-    pub data: Vec<u8>,
+    /// The encoded frame (a view into the received buffer, not a copy).
+    pub data: Bytes,
     /// The sender's index: roster index (session keys) or MLS leaf index (end to end).
     pub sender: u32,
     /// The epoch of the key: the session key epoch or the MLS epoch.
@@ -140,6 +141,26 @@ struct E2eKeys {
 pub struct CallKeys {
     source: Source,
     stats: MediaStats,
+    /// Reused output of `encrypt_into` (session keys).
+    scratch: Vec<u8>,
+    /// Protected frames handed out as [`Bytes`] are cut from here, and received ones
+    /// copied here to decrypt in place: one allocation per [`ARENA_BYTES`], reclaimed once
+    /// earlier frames are dropped, instead of one per frame.
+    send_arena: BytesMut,
+    recv_arena: BytesMut,
+}
+
+/// Size of the buffers frames are cut from.
+const ARENA_BYTES: usize = 8 * 1024;
+
+/// `bytes` copied into `arena` and split off it.
+fn cut(arena: &mut BytesMut, bytes: &[u8]) -> BytesMut {
+    if arena.capacity() < bytes.len() {
+        // Reclaims the whole buffer when every frame cut from it was dropped.
+        arena.reserve(ARENA_BYTES.max(bytes.len()));
+    }
+    arena.extend_from_slice(bytes);
+    arena.split()
 }
 
 impl core::fmt::Debug for CallKeys {
@@ -185,6 +206,9 @@ impl CallKeys {
                 decryptor,
             },
             stats: MediaStats::default(),
+            scratch: Vec::new(),
+            send_arena: BytesMut::new(),
+            recv_arena: BytesMut::new(),
         })
     }
 
@@ -201,6 +225,9 @@ impl CallKeys {
                 code: device.verification_code(group_id)?,
             })),
             stats: MediaStats::default(),
+            scratch: Vec::new(),
+            send_arena: BytesMut::new(),
+            recv_arena: BytesMut::new(),
         })
     }
 
@@ -243,7 +270,8 @@ impl CallKeys {
     /// processed the commit that removed or added a member). Keys of earlier epochs are
     /// removed; their frames are dropped as [`DropReason::StaleEpoch`].
     ///
-    /// Fails with [`Error::Sframe`] for a session-key call.
+    /// Fails with [`Error::Sframe`] for a session-key call or when the device is not past
+    /// the call's epoch.
     pub fn rekey_end_to_end(&mut self, device: &Device) -> Result<()> {
         let Source::EndToEnd(keys) = &mut self.source else {
             return Err(Error::Sframe {
@@ -258,6 +286,13 @@ impl CallKeys {
             code,
         } = &mut **keys;
         let epoch = device.epoch(group_id)?;
+        // A second sender in the same epoch would start its counter again: the same key
+        // and nonces twice.
+        if epoch <= sender.epoch() {
+            return Err(Error::Sframe {
+                reason: "the new MLS epoch must be above the current one",
+            });
+        }
         *sender = device.media_sender(group_id, *suite)?;
         device.update_media_receiver(group_id, *suite, receiver)?;
         receiver.forget_before(epoch);
@@ -320,7 +355,7 @@ impl CallKeys {
         frame: &[u8],
         metadata: &[u8],
     ) -> core::result::Result<UnprotectedFrame, FrameDropped> {
-        self.unprotect_owned(frame.to_vec(), metadata)
+        self.unprotect_bytes(frame, metadata)
     }
 
     /// Like [`unprotect`](Self::unprotect) for a frame the caller owns (as it comes out
@@ -337,11 +372,9 @@ impl CallKeys {
             Source::Session { decryptor, .. } => {
                 match decryptor.decrypt_in_place(&mut frame, metadata) {
                     Ok((info, range)) => {
-                        // Plaintext in place; only the header goes (no second buffer).
-                        frame.truncate(range.end);
-                        frame.drain(..range.start);
+                        // Plaintext in place; the view skips the header (no copy).
                         Ok(UnprotectedFrame {
-                            data: frame,
+                            data: Bytes::from(frame).slice(range),
                             sender: u32::from(info.media_key_id().map_or(0, |k| k.sender_index())),
                             epoch: current,
                         })
@@ -350,15 +383,63 @@ impl CallKeys {
                     Err(e) => Err((e, header_kid(&frame))),
                 }
             }
-            Source::EndToEnd(keys) => match keys.receiver.unprotect(&frame, metadata) {
-                Ok(r) => Ok(UnprotectedFrame {
-                    data: r.frame,
-                    sender: r.sender_index,
-                    epoch: r.epoch,
-                }),
-                Err(e) => Err((e, header_kid(&frame))),
-            },
+            Source::EndToEnd(keys) => unprotect_e2e(keys, &frame, metadata),
         };
+        self.account(current, result)
+    }
+
+    /// Protects one frame for a sender that hands it on as [`Bytes`] (the packetiser):
+    /// with session keys the frame is cut from a reused buffer, so sending allocates no
+    /// buffer per frame.
+    pub fn protect_bytes(&mut self, frame: &[u8], metadata: &[u8]) -> Result<Bytes> {
+        let out = match &mut self.source {
+            Source::Session { encryptor, .. } => {
+                encryptor.encrypt_into(frame, metadata, &mut self.scratch)?;
+                cut(&mut self.send_arena, &self.scratch).freeze()
+            }
+            Source::EndToEnd(keys) => Bytes::from(keys.sender.protect(frame, metadata)?),
+        };
+        self.stats.frames_sent += 1;
+        Ok(out)
+    }
+
+    /// Like [`unprotect`](Self::unprotect) for a frame in a shared buffer (an RTP
+    /// payload): with session keys it is copied into a reused buffer and decrypted there,
+    /// so receiving allocates no buffer per frame.
+    pub fn unprotect_bytes(
+        &mut self,
+        frame: &[u8],
+        metadata: &[u8],
+    ) -> core::result::Result<UnprotectedFrame, FrameDropped> {
+        self.stats.frames_received += 1;
+        let current = self.epoch();
+        let result = match &mut self.source {
+            Source::Session { decryptor, .. } => {
+                let mut buf = cut(&mut self.recv_arena, frame);
+                match decryptor.decrypt_in_place(&mut buf, metadata) {
+                    Ok((info, range)) => {
+                        buf.truncate(range.end);
+                        buf.advance(range.start);
+                        Ok(UnprotectedFrame {
+                            data: buf.freeze(),
+                            sender: u32::from(info.media_key_id().map_or(0, |k| k.sender_index())),
+                            epoch: current,
+                        })
+                    }
+                    Err(e) => Err((e, header_kid(&buf))),
+                }
+            }
+            Source::EndToEnd(keys) => unprotect_e2e(keys, frame, metadata),
+        };
+        self.account(current, result)
+    }
+
+    /// Counts a frame's outcome and classifies a drop.
+    fn account(
+        &mut self,
+        current: u64,
+        result: core::result::Result<UnprotectedFrame, (Error, Option<u64>)>,
+    ) -> core::result::Result<UnprotectedFrame, FrameDropped> {
         match result {
             Ok(done) => {
                 self.stats.frames_decrypted += 1;
@@ -373,6 +454,22 @@ impl CallKeys {
                 Err(FrameDropped { reason, kid })
             }
         }
+    }
+}
+
+/// Unprotects an end-to-end frame (verifying its signature).
+fn unprotect_e2e(
+    keys: &mut E2eKeys,
+    frame: &[u8],
+    metadata: &[u8],
+) -> core::result::Result<UnprotectedFrame, (Error, Option<u64>)> {
+    match keys.receiver.unprotect(frame, metadata) {
+        Ok(r) => Ok(UnprotectedFrame {
+            data: Bytes::from(r.frame),
+            sender: r.sender_index,
+            epoch: r.epoch,
+        }),
+        Err(e) => Err((e, header_kid(frame))),
     }
 }
 
@@ -429,7 +526,7 @@ mod tests {
         let f = a.protect(b"frame", b"").unwrap();
         let got = b.unprotect(&f, b"").unwrap();
         assert_eq!(
-            (got.data.as_slice(), got.sender, got.epoch),
+            (&got.data[..], got.sender, got.epoch),
             (&b"frame"[..], 1, 1)
         );
         // The same frame again.
@@ -482,5 +579,36 @@ mod tests {
         );
         assert_eq!(b.protection(), CallProtection::TransportOnly);
         assert!(b.verification_code().is_none());
+    }
+
+    #[test]
+    fn frames_cut_from_reused_buffers_stay_intact() {
+        let mut a = CallKeys::session("ses_x", &key(1), 1, &[1, 2]).unwrap();
+        let mut b = CallKeys::session("ses_x", &key(1), 2, &[1, 2]).unwrap();
+        // Enough 1,200-byte frames to use each buffer several times over, some kept
+        // alive across a refill (so the buffer cannot be reclaimed) and some dropped.
+        let mut kept = Vec::new();
+        for i in 0..300u32 {
+            let frame: Vec<u8> = (0..1200u32).map(|j| (i * 7 + j) as u8).collect();
+            let sent = a.protect_bytes(&frame, b"m").unwrap();
+            let got = b.unprotect_bytes(&sent, b"m").unwrap();
+            assert_eq!(&got.data[..], &frame[..]);
+            assert_eq!((got.sender, got.epoch), (1, 1));
+            if i % 50 == 0 {
+                kept.push((frame, sent, got));
+            }
+        }
+        for (frame, _, got) in &kept {
+            assert_eq!(&got.data[..], &frame[..]);
+        }
+        // A kept protected frame is still exactly what was sent: a replay now.
+        assert_eq!(
+            b.unprotect_bytes(&kept[0].1, b"m").unwrap_err().reason,
+            DropReason::Replayed
+        );
+        // Owned frames decrypt the same way.
+        let owned = a.protect(b"owned", b"").unwrap();
+        assert_eq!(&b.unprotect_owned(owned, b"").unwrap().data[..], b"owned");
+        assert_eq!(b.stats().frames_decrypted, 301);
     }
 }

@@ -122,30 +122,52 @@ async fn read_track(track: Arc<dyn TrackRemote>, shared: Arc<Shared>) {
             continue;
         };
         let frame = match kind {
-            // The Opus payloader puts one frame in one packet, unchanged.
-            MediaKind::Audio => Some(packet.payload.to_vec()),
-            MediaKind::Video => video.push(
+            // The Opus payloader puts one frame in one packet, unchanged: decrypted from
+            // the payload into a reused buffer.
+            MediaKind::Audio => Frame::Shared(packet.payload),
+            MediaKind::Video => match video.push(
                 packet.header.sequence_number,
                 packet.header.marker,
                 &packet.payload,
-            ),
+            ) {
+                Some(frame) => Frame::Owned(frame),
+                None => continue,
+            },
         };
-        let Some(frame) = frame else { continue };
         if shared.tap {
             let tap = PeerEvent::TransportFrame {
                 kind,
-                payload: frame.clone(),
+                payload: frame.as_slice().to_vec(),
             };
             if shared.events.send(tap).await.is_err() {
                 break;
             }
         }
-        let out = match shared.keys().unprotect_owned(frame, b"") {
+        let unprotected = match frame {
+            Frame::Shared(payload) => shared.keys().unprotect_bytes(&payload, b""),
+            Frame::Owned(frame) => shared.keys().unprotect_owned(frame, b""),
+        };
+        let out = match unprotected {
             Ok(frame) => PeerEvent::Frame { kind, frame },
             Err(dropped) => PeerEvent::FrameDropped { kind, dropped },
         };
         if shared.events.send(out).await.is_err() {
             break;
+        }
+    }
+}
+
+/// A received frame: an RTP payload as it came, or one reassembled from several.
+enum Frame {
+    Shared(Bytes),
+    Owned(Vec<u8>),
+}
+
+impl Frame {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Frame::Shared(b) => b,
+            Frame::Owned(v) => v,
         }
     }
 }

@@ -4,7 +4,6 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use rtc::media::Sample;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
 use rtc::rtp_transceiver::PayloadType;
@@ -115,9 +114,10 @@ impl LocalTrack {
     /// Fails with [`PeerError::Negotiation`] before the track was negotiated.
     pub async fn write_frame_for(&self, frame: &[u8], duration: Duration) -> Result<(), PeerError> {
         let payload_type = self.payload_type().await?;
-        let protected = self.shared.keys().protect(frame, b"")?;
+        // Cut from a reused buffer: no allocation per frame for the packetiser's `Bytes`.
+        let protected = self.shared.keys().protect_bytes(frame, b"")?;
         let sample = Sample {
-            data: Bytes::from(protected),
+            data: protected,
             duration,
             ..Sample::new(Instant::now())
         };

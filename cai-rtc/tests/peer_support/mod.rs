@@ -122,3 +122,127 @@ pub(crate) async fn next_matching<T>(
     .await
     .expect("expected event")
 }
+
+// ---------------------------------------------------------------------------------------
+// Through the hub: two `Call`s brought together by a real `SignalingHub` over
+// `MemoryChannel`s, admitted by cai-auth and cai-core on memory ports.
+
+#[path = "../signaling_common/mod.rs"]
+pub(crate) mod world;
+
+pub(crate) mod e2e;
+
+use cai_core::domain::SessionMode;
+use cai_core::id::{SessionId, SubjectId};
+use cai_rtc::call::{Call, CallEvent, CallSetup, RemoteDeviceKeys};
+use cai_rtc::signaling::{JoinAuth, MemoryChannel, SecretText};
+use ed25519_dalek::VerifyingKey;
+
+/// Description keys of the test's two participants: the counsellor's account and any
+/// guest (the test has one).
+pub(crate) struct TwoKeys {
+    pub(crate) counsellor: SubjectId,
+    pub(crate) counsellor_key: VerifyingKey,
+    pub(crate) guest_key: VerifyingKey,
+}
+
+impl RemoteDeviceKeys for TwoKeys {
+    fn device_keys(&self, participant: &SubjectId) -> Vec<VerifyingKey> {
+        match participant {
+            p if *p == self.counsellor => vec![self.counsellor_key],
+            SubjectId::Guest(_) => vec![self.guest_key],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A session of Cora's in `mode`, and a guest link to it.
+pub(crate) async fn hub_session(
+    mode: SessionMode,
+) -> (world::World, SessionId, cai_core::domain::InvitationSecret) {
+    let w = world::World::new().await;
+    let s = w.ad_hoc(mode).await;
+    let link = w.guest_link(s, Duration::from_secs(600)).await;
+    (w, s, link)
+}
+
+/// A signaling connection to the hub's `serve`, as a host would run it.
+pub(crate) fn hub_channel(w: &world::World) -> MemoryChannel {
+    let (server, client) = MemoryChannel::pair(512);
+    let hub = w.hub.clone();
+    let meta = cai_core::domain::RequestMeta {
+        id: None,
+        client: Some("198.51.100.7".parse().unwrap()),
+    };
+    tokio::spawn(async move { hub.serve(server, meta).await });
+    client
+}
+
+pub(crate) fn cora_auth(w: &world::World, s: SessionId) -> JoinAuth {
+    JoinAuth::Token {
+        token: SecretText::new(w.cora.token.clone()),
+        session: s,
+    }
+}
+
+pub(crate) fn guest_auth(w: &world::World, link: &cai_core::domain::InvitationSecret) -> JoinAuth {
+    JoinAuth::GuestLink {
+        tenant: w.tenant.id,
+        pseudonym: "Kim".to_owned(),
+        secret: SecretText::new(link.expose().as_str().to_owned()),
+    }
+}
+
+/// Cora joins first (index 0), then the guest (index 1), who offers; returns both calls
+/// once each reported its peer connected (the certificate checked).
+pub(crate) async fn connect_via_hub(
+    w: &world::World,
+    s: SessionId,
+    link: &cai_core::domain::InvitationSecret,
+    cora: CallSetup,
+    guest: CallSetup,
+) -> (Call, Call) {
+    let a = Call::join(hub_channel(w), cora_auth(w, s), cora.loopback_only())
+        .await
+        .unwrap();
+    assert_eq!(a.admitted().sender_index, 0);
+    let b = Call::join(hub_channel(w), guest_auth(w, link), guest.loopback_only())
+        .await
+        .unwrap();
+    assert_eq!(b.admitted().sender_index, 1);
+    assert_eq!(b.admitted().peers.len(), 1);
+    for (call, other) in [(&a, 1u16), (&b, 0u16)] {
+        next_call_matching(call, |e| match e {
+            CallEvent::PeerConnected { peer, .. } if peer == other => Some(()),
+            _ => None,
+        })
+        .await;
+    }
+    (a, b)
+}
+
+/// A session-key setup for the hub tests (the tenant as the channel binds it).
+pub(crate) fn session_setup(w: &world::World, key: &DataKey) -> CallSetup {
+    CallSetup::new(
+        w.tenant.id.to_string().into_bytes(),
+        cai_rtc::call::CallKeySource::Session(key.clone()),
+    )
+}
+
+/// The next call event `pick` maps to `Some`, skipping others; an error event fails
+/// the test unless `pick` takes it.
+pub(crate) async fn next_call_matching<T>(
+    call: &Call,
+    mut pick: impl FnMut(CallEvent) -> Option<T>,
+) -> T {
+    tokio::time::timeout(HANG_GUARD, async {
+        loop {
+            let event = call.next_event().await.expect("call events ended");
+            if let Some(t) = pick(event) {
+                return t;
+            }
+        }
+    })
+    .await
+    .expect("expected event")
+}

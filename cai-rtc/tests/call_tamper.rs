@@ -1,0 +1,215 @@
+//! ASVS V17 through the hub: a relay between a participant and the signaling server that
+//! rewrites the `a=fingerprint` line of its offer (to put its own certificate in the
+//! middle) is refused — whether it re-signs with a key of its own or keeps the original
+//! signature — and so is an offer signed by a device key the receiver does not know for
+//! that participant. Outside end-to-end mode (no signatures) the rewritten fingerprint
+//! makes the handshake fail and the connection is reported failed. The same relay
+//! passing everything through unchanged is the positive control.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod peer_support;
+
+use cai_core::domain::SessionMode;
+use cai_core::id::SessionId;
+use cai_rtc::call::{Call, CallError, CallEvent};
+use cai_rtc::signaling::{
+    ClientBody, DescriptionError, DescriptionRoute, Frame, MemoryChannel, SignalingChannel, parse,
+    sign_description,
+};
+use ed25519_dalek::SigningKey;
+use peer_support::e2e::*;
+use peer_support::*;
+
+#[derive(Clone, Copy, Debug)]
+enum Tamper {
+    /// Pass everything through.
+    Nothing,
+    /// Rewrite the offer's fingerprint and re-sign it with the relay's key.
+    ReSign,
+    /// Rewrite the offer's fingerprint and keep the guest's signature.
+    KeepSignature,
+}
+
+/// Every `a=fingerprint:` value replaced by a SHA-256 fingerprint of 32 × 0xAB.
+fn rewrite_fingerprints(sdp: &str) -> String {
+    let fake = format!("sha-256 {}", vec!["AB"; 32].join(":"));
+    sdp.split_inclusive("\r\n")
+        .map(|line| {
+            if line.starts_with("a=fingerprint:") {
+                format!("a=fingerprint:{fake}\r\n")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect()
+}
+
+/// A signaling connection to the hub with a relay in between that tampers with the
+/// client's offers as `tamper` says.
+fn relayed_channel(w: &world::World, session: SessionId, tamper: Tamper) -> MemoryChannel {
+    let mut to_hub = hub_channel(w);
+    let (mut relay, client) = MemoryChannel::pair(512);
+    let relay_key = SigningKey::from_bytes(&[0x66; 32]);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                f = relay.recv() => {
+                    let Some(Ok(Frame::Text(bytes))) = f else { break };
+                    let mut m = parse(&bytes).unwrap();
+                    if let ClientBody::Offer(o) = &mut m.body {
+                        match tamper {
+                            Tamper::Nothing => {}
+                            Tamper::ReSign => {
+                                o.description.sdp = rewrite_fingerprints(&o.description.sdp);
+                                let route = DescriptionRoute { session, from: 1, to: o.to };
+                                o.signature = Some(
+                                    sign_description(&relay_key, &route, &o.description).unwrap(),
+                                );
+                            }
+                            Tamper::KeepSignature => {
+                                o.description.sdp = rewrite_fingerprints(&o.description.sdp);
+                            }
+                        }
+                    }
+                    if to_hub.send(m.to_json()).await.is_err() {
+                        break;
+                    }
+                }
+                f = to_hub.recv() => {
+                    let Some(Ok(Frame::Text(bytes))) = f else { break };
+                    if relay.send(String::from_utf8(bytes).unwrap()).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    client
+}
+
+/// Cora joins directly, the guest (signing with `guest_seed`) through a relay that
+/// tampers as `tamper` says; returns Cora's call, and keeps the guest's alive.
+async fn e2e_calls(e: &E2eWorld, tamper: Tamper, guest_seed: u8) -> (Call, Call) {
+    let a = Call::join(
+        hub_channel(&e.w),
+        cora_auth(&e.w, e.s),
+        e2e_setup(e, &e.cora, 0x11),
+    )
+    .await
+    .unwrap();
+    let b = Call::join(
+        relayed_channel(&e.w, e.s, tamper),
+        guest_auth(&e.w, &e.link),
+        e2e_setup(e, &e.guest, guest_seed),
+    )
+    .await
+    .unwrap();
+    (a, b)
+}
+
+/// What Cora's call makes of the guest's offer: connected, or the error it reports.
+async fn outcome(a: &Call) -> Result<(), CallError> {
+    next_call_matching(a, |e| match e {
+        CallEvent::PeerConnected { peer: 1, .. } => Some(Ok(())),
+        CallEvent::Error {
+            peer: Some(1),
+            error,
+        } => Some(Err(error)),
+        CallEvent::Chat { .. } | CallEvent::File { .. } => panic!("content before a check"),
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_untampered_relay_connects() {
+    let e = e2e_world().await;
+    let (a, b) = e2e_calls(&e, Tamper::Nothing, 0x22).await;
+    outcome(&a).await.unwrap();
+    b.send_chat("through the relay").await.unwrap();
+    next_call_matching(&a, |e| match e {
+        CallEvent::Chat { peer: 1, text } => Some(text),
+        _ => None,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rewritten_fingerprint_re_signed_by_the_relay_is_refused() {
+    let e = e2e_world().await;
+    let (a, _b) = e2e_calls(&e, Tamper::ReSign, 0x22).await;
+    let err = outcome(&a).await.unwrap_err();
+    assert!(
+        matches!(err, CallError::Description(DescriptionError::BadSignature)),
+        "{err:?}"
+    );
+    assert!(a.peers().is_empty(), "no connection was made");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rewritten_fingerprint_under_the_original_signature_is_refused() {
+    let e = e2e_world().await;
+    let (a, _b) = e2e_calls(&e, Tamper::KeepSignature, 0x22).await;
+    let err = outcome(&a).await.unwrap_err();
+    assert!(
+        matches!(err, CallError::Description(DescriptionError::BadSignature)),
+        "{err:?}"
+    );
+    assert!(a.peers().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_signed_by_another_device_key_is_refused() {
+    let e = e2e_world().await;
+    // The guest signs with a key Cora does not know for the guest.
+    let (a, _b) = e2e_calls(&e, Tamper::Nothing, 0x33).await;
+    let err = outcome(&a).await.unwrap_err();
+    assert!(
+        matches!(err, CallError::Description(DescriptionError::BadSignature)),
+        "{err:?}"
+    );
+    assert!(a.peers().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_end_to_end_setup_without_signing_is_refused_before_connecting() {
+    let e = e2e_world().await;
+    let mut setup = e2e_setup(&e, &e.cora, 0x11);
+    setup.signing = None;
+    let err = Call::join(hub_channel(&e.w), cora_auth(&e.w, e.s), setup)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CallError::ModeMismatch), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_signatures_a_rewritten_fingerprint_fails_the_handshake() {
+    let (w, s, link) = hub_session(SessionMode::ServerManaged).await;
+    let key = shared_key(5, 1);
+    let a = Call::join(
+        hub_channel(&w),
+        cora_auth(&w, s),
+        session_setup(&w, &key).loopback_only(),
+    )
+    .await
+    .unwrap();
+    let _b = Call::join(
+        relayed_channel(&w, s, Tamper::KeepSignature),
+        guest_auth(&w, &link),
+        session_setup(&w, &key).loopback_only(),
+    )
+    .await
+    .unwrap();
+    // Cora answered a description whose fingerprint is not the guest's certificate: the
+    // handshake fails, nothing of the guest's is delivered.
+    let err = outcome(&a).await.unwrap_err();
+    assert!(matches!(err, CallError::ConnectionFailed), "{err:?}");
+    assert!(a.peers().is_empty());
+}
