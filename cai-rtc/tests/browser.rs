@@ -335,8 +335,8 @@ async fn run_browser(node: PathBuf, chromium: PathBuf, api: Api) -> Result<(), B
                     "an Opus frame has at least its TOC byte"
                 );
                 assert_eq!(
-                    Some(&frame.data),
-                    tapped.take().as_ref(),
+                    Some(&frame.data[..]),
+                    tapped.take().as_deref(),
                     "the Peer's plaintext is the one session_media_secret gives"
                 );
                 decrypted += 1;

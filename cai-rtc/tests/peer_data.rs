@@ -311,16 +311,47 @@ async fn relay_sees_ciphertext_and_wrong_keys_are_rejected() {
         cai_rtc::data::ChannelContext {
             tenant: TENANT.to_vec(),
             session: SESSION.as_bytes().to_vec(),
-            sender_index: 3,
+            // Posing as A (the channel's remote), past A's last sequence number, so
+            // only the key can give it away.
+            sender_index: 0,
             mode: None,
         },
         &other,
         DataLimits::default(),
     )
     .unwrap();
+    let _seq0 = outsider.seal_chat("intruder").unwrap();
     to_b.send_raw(&outsider.seal_chat("intruder").unwrap())
         .await
         .unwrap();
     let err = next_rejection(&b).await;
     assert!(matches!(err, DataError::Crypto(_)), "{err:?}");
+
+    // Sealed under the right key but claiming a third participant's index (everyone in
+    // a call holds the key): the channel to A accepts only A's index.
+    let mut third = cai_rtc::data::SealedChannel::new(
+        cai_rtc::data::ChannelContext {
+            tenant: TENANT.to_vec(),
+            session: SESSION.as_bytes().to_vec(),
+            sender_index: 3,
+            mode: None,
+        },
+        &shared_key(11, 1),
+        DataLimits::default(),
+    )
+    .unwrap();
+    to_b.send_raw(&third.seal_chat("as someone else").unwrap())
+        .await
+        .unwrap();
+    let err = next_rejection(&b).await;
+    assert!(
+        matches!(
+            err,
+            DataError::ForeignSender {
+                sender: 3,
+                remote: 0
+            }
+        ),
+        "{err:?}"
+    );
 }

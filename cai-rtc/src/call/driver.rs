@@ -141,6 +141,7 @@ impl Inner {
         config.udp_addrs = self.udp_addrs.clone();
         config.ice_servers = self.ice_servers.clone();
         config.tap_transport_frames = self.tap;
+        config.remote_index = Some(peer);
         let peer_conn = Arc::new(Peer::new(config, keys).await?);
         let mut tracks = Vec::with_capacity(self.tracks.len());
         for kind in &self.tracks {

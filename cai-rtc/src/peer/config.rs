@@ -42,6 +42,11 @@ pub struct PeerConfig {
     /// SFrame unprotect, as [`PeerEvent::TransportFrame`] — the view of anyone holding the
     /// DTLS/SRTP keys. For diagnostics and tests; off by default.
     pub tap_transport_frames: bool,
+    /// The sender index of the participant at the other end (from signaling): the data
+    /// channel then refuses messages claiming any other index
+    /// ([`SealedChannel::expect_remote`](crate::data::SealedChannel::expect_remote)).
+    /// `cai_rtc::call` always sets it; set it whenever more than two take part.
+    pub remote_index: Option<u16>,
 }
 
 impl PeerConfig {
@@ -55,6 +60,7 @@ impl PeerConfig {
             ice_servers: Vec::new(),
             send_buffer: DEFAULT_SEND_BUFFER,
             tap_transport_frames: false,
+            remote_index: None,
         }
     }
 

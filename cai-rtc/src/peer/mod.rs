@@ -123,7 +123,10 @@ impl Peer {
     pub async fn new(config: PeerConfig, keys: CallKeys) -> Result<Self, PeerError> {
         let mut limits = config.limits;
         limits.max_message_size = limits.max_message_size.min(MAX_MESSAGE_SIZE_CAP);
-        let channel = SealedChannel::new(config.channel, &config.data_key, limits)?;
+        let mut channel = SealedChannel::new(config.channel, &config.data_key, limits)?;
+        if let Some(remote) = config.remote_index {
+            channel.expect_remote(remote);
+        }
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
         let (cand_tx, cand_rx) = mpsc::unbounded_channel();
         let (open_tx, open_rx) = watch::channel(false);

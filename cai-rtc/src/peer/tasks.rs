@@ -172,6 +172,10 @@ impl Frame {
     }
 }
 
+/// Largest reassembled video frame; a frame that would grow past it is discarded.
+/// (A 4K VP8 key frame is well under 1 MiB.)
+pub(crate) const MAX_VIDEO_FRAME: usize = 4 * 1024 * 1024;
+
 /// Reassembles VP8 frames from RTP payloads (RFC 7741): a frame starts at a packet with
 /// the S bit and partition index 0 and ends at the marker bit. A gap in sequence numbers
 /// discards the frame in progress, so a lost packet costs one frame, never a garbled one.
@@ -197,11 +201,53 @@ impl Vp8Frames {
         if !self.in_frame {
             return None;
         }
+        if self.frame.len() + body.len() > MAX_VIDEO_FRAME {
+            // A sender that never sets the marker bit must not grow this without end.
+            self.frame.clear();
+            self.in_frame = false;
+            return None;
+        }
         self.frame.extend_from_slice(&body);
         if marker {
             self.in_frame = false;
             return Some(std::mem::take(&mut self.frame));
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A VP8 RTP payload: a one-byte descriptor (S bit on a frame's first packet,
+    /// partition 0), then `len` bytes.
+    fn packet(start: bool, len: usize) -> Bytes {
+        let mut p = vec![if start { 0x10 } else { 0x00 }];
+        p.resize(1 + len, 0xab);
+        Bytes::from(p)
+    }
+
+    #[test]
+    fn a_frame_of_exactly_the_limit_passes_and_one_byte_more_is_discarded() {
+        const PART: usize = 1024 * 1024;
+        let mut frames = Vp8Frames::default();
+        for i in 0..3u16 {
+            assert!(frames.push(i, false, &packet(i == 0, PART)).is_none());
+        }
+        let whole = frames.push(3, true, &packet(false, PART));
+        assert_eq!(whole.map(|f| f.len()), Some(MAX_VIDEO_FRAME));
+
+        for i in 4..7u16 {
+            assert!(frames.push(i, false, &packet(i == 4, PART)).is_none());
+        }
+        // One byte past the limit: discarded, and the rest of that frame with it.
+        assert!(frames.push(7, false, &packet(false, PART + 1)).is_none());
+        assert!(frames.push(8, true, &packet(false, 10)).is_none());
+        // The next frame is whole again.
+        assert_eq!(
+            frames.push(9, true, &packet(true, 10)).map(|f| f.len()),
+            Some(10)
+        );
     }
 }

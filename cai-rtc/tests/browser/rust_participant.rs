@@ -102,6 +102,7 @@ pub(crate) async fn rust_participant_call_loop(
                         };
                         let mut config = PeerConfig::new(ctx, session.key.clone()).loopback_only();
                         config.tap_transport_frames = true;
+                        config.remote_index = Some(p.sender_index);
                         let keys = CallKeys::session(&session.session, &session.key, me, &roster)?;
                         let peer = Arc::new(Peer::new(config, keys).await?);
                         candidates = peer.take_local_candidates().ok_or("candidates taken")?;

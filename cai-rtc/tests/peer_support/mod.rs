@@ -37,8 +37,9 @@ pub(crate) fn shared_key(byte: u8, epoch: u32) -> DataKey {
     )
 }
 
+/// A peer's configuration as participant `index` of a two-party call with 1 and 2.
 pub(crate) fn config(index: u16, key: &DataKey) -> PeerConfig {
-    PeerConfig::new(
+    let mut config = PeerConfig::new(
         ChannelContext {
             tenant: TENANT.to_vec(),
             session: SESSION.as_bytes().to_vec(),
@@ -47,7 +48,9 @@ pub(crate) fn config(index: u16, key: &DataKey) -> PeerConfig {
         },
         key.clone(),
     )
-    .loopback_only()
+    .loopback_only();
+    config.remote_index = Some(3 - index);
+    config
 }
 
 pub(crate) fn session_keys(index: u16, key: &DataKey) -> CallKeys {
