@@ -6,7 +6,7 @@
 //! encrypted with SFrame (`cai_crypto::sframe`) before packetisation, so that neither the
 //! server nor an SFU in the middle can read them.
 //!
-//! This crate is being built (issue 12). What is in place so far:
+//! What is in it:
 //!
 //! - [`webrtc_json`]: the browser's `RTCSessionDescriptionInit` and `RTCIceCandidateInit`
 //!   dictionaries as Rust types with the same JSON shape, shared by signaling and peers.
@@ -26,6 +26,37 @@
 //! - `call`: a Rust participant's side of a call — join over a signaling channel, one
 //!   peer per other participant (the newcomer offers), signed descriptions, the DTLS
 //!   fingerprint check after each handshake, rekeying, and events (feature `peer`).
+//!
+//! A participant seals chat for the data channel with the session's data key, and the
+//! other end opens it — refusing anything that claims a sender other than the
+//! participant at the other end of the channel (everyone in a call holds the key):
+//!
+//! ```
+//! use cai_crypto::{DataKey, KeyEpoch};
+//! use cai_rtc::data::{ChannelContext, DataError, DataLimits, Incoming, SealedChannel};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let key = DataKey::generate(KeyEpoch(1))?; // the session's key, as both hold it
+//! let context = |own| ChannelContext {
+//!     tenant: b"ten_nord".to_vec(),
+//!     session: b"ses_0196f3c4a1b27c3d8e9f0a1b2c3d4e5f".to_vec(),
+//!     sender_index: own, // from signaling's `admitted`
+//!     mode: None,
+//! };
+//! let mut cora = SealedChannel::new(context(0), &key, DataLimits::default())?;
+//! let mut robin = SealedChannel::new(context(1), &key, DataLimits::default())?;
+//! robin.expect_remote(0);
+//!
+//! let sealed = cora.seal_chat("Guten Tag")?; // what the relay sees: ciphertext
+//! assert_eq!(
+//!     robin.open(&sealed)?,
+//!     Some(Incoming::Chat { sender: 0, text: "Guten Tag".into() })
+//! );
+//! // The same bytes again are a replay.
+//! assert!(matches!(robin.open(&sealed), Err(DataError::Replayed { .. })));
+//! # Ok(())
+//! # }
+//! ```
 
 #[cfg(feature = "peer")]
 pub mod call;
