@@ -133,6 +133,13 @@ async fn the_untampered_relay_connects() {
     let e = e2e_world().await;
     let (a, b) = e2e_calls(&e, Tamper::Nothing, 0x22).await;
     outcome(&a).await.unwrap();
+    // The guest's own check of Cora's certificate may finish later than Cora's: chat
+    // goes only to checked connections, so wait for it.
+    next_call_matching(&b, |e| match e {
+        CallEvent::PeerConnected { peer: 0, .. } => Some(()),
+        _ => None,
+    })
+    .await;
     b.send_chat("through the relay").await.unwrap();
     next_call_matching(&a, |e| match e {
         CallEvent::Chat { peer: 1, text } => Some(text),
