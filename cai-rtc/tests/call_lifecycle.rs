@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use cai_core::domain::SessionMode;
 use cai_core::ports::{SessionEvent, SessionTransport};
-use cai_rtc::call::{Call, CallEvent};
+use cai_rtc::call::{Call, CallError, CallEvent};
 use cai_rtc::media::CallProtection;
 use cai_rtc::peer::MediaKind;
 use cai_rtc::signaling::EndReason;
@@ -213,4 +213,36 @@ async fn end_to_end_calls_follow_key_epoch_once_the_device_has_the_epoch() {
     assert_eq!(protection(&b).await, ahead);
     a.send_chat("now we agree").await.unwrap();
     assert_eq!(chat(&b).await, "now we agree");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_with_nobody_to_receive_it_is_an_error_not_a_silent_loss() {
+    let (w, s, _) = hub_session(SessionMode::ServerManaged).await;
+    let key = shared_key(23, 1);
+    let alone = Call::join(
+        hub_channel(&w),
+        cora_auth(&w, s),
+        session_setup(&w, &key).loopback_only(),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        alone.send_chat("anyone?").await,
+        Err(CallError::NoPeer)
+    ));
+    alone.leave();
+
+    // With a checked peer it reaches it, and says so.
+    let (w, s, link) = hub_session(SessionMode::ServerManaged).await;
+
+    let (a, b) = connect_via_hub(
+        &w,
+        s,
+        &link,
+        session_setup(&w, &key),
+        session_setup(&w, &key),
+    )
+    .await;
+    assert_eq!(a.send_chat("one reader").await.unwrap(), 1);
+    assert_eq!(chat(&b).await, "one reader");
 }

@@ -288,7 +288,7 @@ pub enum CallError {
     /// the `webrtc` stack's own fingerprint check refused); it is closed.
     #[error("the connection to the peer failed")]
     ConnectionFailed,
-    /// No connection to that peer.
+    /// No (checked) connection to that peer, or, for `send_chat`, to any peer.
     #[error("no connection to that peer")]
     NoPeer,
     /// The peer failed.
@@ -471,16 +471,26 @@ impl Call {
         self.inner.link_indices()
     }
 
-    /// Sends a chat message to every connected peer whose certificate was checked.
-    /// Fails with the first peer's error; the others still get it.
-    pub async fn send_chat(&self, text: &str) -> Result<(), CallError> {
-        let mut first = None;
+    /// Sends a chat message to every connected peer whose certificate was checked and
+    /// returns to how many it went. With no such peer (nobody else in the call yet, or
+    /// checks still running) it is [`CallError::NoPeer`], so a message is never dropped
+    /// without the caller knowing. Fails with the first peer's error; the others still
+    /// get it.
+    pub async fn send_chat(&self, text: &str) -> Result<usize, CallError> {
+        let (mut sent, mut first) = (0, None);
         for link in self.inner.verified_links() {
-            if let Err(e) = link.peer.send_chat(text).await {
-                first.get_or_insert(e);
+            match link.peer.send_chat(text).await {
+                Ok(()) => sent += 1,
+                Err(e) => {
+                    first.get_or_insert(e);
+                }
             }
         }
-        first.map_or(Ok(()), |e| Err(e.into()))
+        match first {
+            Some(e) => Err(e.into()),
+            None if sent == 0 => Err(CallError::NoPeer),
+            None => Ok(sent),
+        }
     }
 
     /// Sends a file to `peer` (once its certificate was checked); returns the file id.
