@@ -217,15 +217,14 @@ impl Counselling {
                 &mut report,
             )
             .await?;
-            // An entry exactly `ip_logs` old is due: erase strictly before one
+            // An entry exactly a deadline old is due: erase strictly before one
             // millisecond later.
-            let ip_before = now.minus(policy.ip_logs).plus(Duration::from_millis(1));
-            report.origins_erased = store.erase_origins_before(tenant, ip_before).await?;
-            let login_before = now
-                .minus(policy.login_records)
-                .plus(Duration::from_millis(1));
+            let erase_before = |kept: Duration| now.minus(kept).plus(Duration::from_millis(1));
+            report.origins_erased = store
+                .erase_origins_before(tenant, erase_before(policy.ip_logs))
+                .await?;
             report.login_records_erased = store
-                .erase_login_records_before(tenant, login_before)
+                .erase_login_records_before(tenant, erase_before(policy.login_records))
                 .await?;
             if let Some(inactive) = policy.inactive_accounts {
                 (report.accounts_deactivated, report.accounts_kept) = self

@@ -509,30 +509,57 @@ impl CredentialStore for MemoryStore {
     }
 }
 
-#[async_trait]
-impl AuditStore for MemoryStore {
-    async fn erase_subject_parts(&self, tenant: TenantId, subject: SubjectId) -> StoreResult<u64> {
+/// Which personal parts of an audit entry an erasure clears.
+#[derive(Clone, Copy)]
+enum Parts {
+    /// The origin (request id, client address).
+    Origin,
+    /// `changes` and the origin.
+    DetailAndOrigin,
+}
+
+impl MemoryStore {
+    /// Clears `parts` of every audit entry of `tenant` that `which` picks and that still
+    /// has them; returns how many entries changed (as cai-store's chain does).
+    fn erase_audit_parts(
+        &self,
+        tenant: TenantId,
+        parts: Parts,
+        which: impl Fn(&AuditEvent) -> bool,
+    ) -> StoreResult<u64> {
         let mut spaces = self.write()?;
         let Some(space) = spaces.get_mut(&tenant) else {
             return Ok(0);
         };
-        let about = match subject {
-            SubjectId::Account(a) => crate::domain::AuditObject::Account(a),
-            SubjectId::Guest(g) => crate::domain::AuditObject::Guest(g),
-        };
         let mut changed = 0;
         for e in space.audit.values_mut() {
-            let concerned =
-                e.actor == crate::domain::AuditActor::Subject(subject) || e.object == about;
-            let personal =
-                !e.changes.is_empty() || e.request != crate::domain::RequestMeta::default();
-            if concerned && personal {
-                e.changes.clear();
+            let origin = e.request != crate::domain::RequestMeta::default();
+            let personal = match parts {
+                Parts::Origin => origin,
+                Parts::DetailAndOrigin => origin || !e.changes.is_empty(),
+            };
+            if personal && which(e) {
+                if let Parts::DetailAndOrigin = parts {
+                    e.changes.clear();
+                }
                 e.request = crate::domain::RequestMeta::default();
                 changed += 1;
             }
         }
         Ok(changed)
+    }
+}
+
+#[async_trait]
+impl AuditStore for MemoryStore {
+    async fn erase_subject_parts(&self, tenant: TenantId, subject: SubjectId) -> StoreResult<u64> {
+        let about = match subject {
+            SubjectId::Account(a) => crate::domain::AuditObject::Account(a),
+            SubjectId::Guest(g) => crate::domain::AuditObject::Guest(g),
+        };
+        self.erase_audit_parts(tenant, Parts::DetailAndOrigin, |e| {
+            e.actor == crate::domain::AuditActor::Subject(subject) || e.object == about
+        })
     }
 
     async fn erase_login_records_before(
@@ -541,37 +568,13 @@ impl AuditStore for MemoryStore {
         before: Timestamp,
     ) -> StoreResult<u64> {
         use crate::domain::AuditKind;
-        let mut spaces = self.write()?;
-        let Some(space) = spaces.get_mut(&tenant) else {
-            return Ok(0);
-        };
-        let mut changed = 0;
-        for e in space.audit.values_mut() {
-            let login = matches!(e.kind, AuditKind::LoginSucceeded | AuditKind::LoginFailed);
-            let personal =
-                !e.changes.is_empty() || e.request != crate::domain::RequestMeta::default();
-            if login && e.at < before && personal {
-                e.changes.clear();
-                e.request = crate::domain::RequestMeta::default();
-                changed += 1;
-            }
-        }
-        Ok(changed)
+        self.erase_audit_parts(tenant, Parts::DetailAndOrigin, |e| {
+            matches!(e.kind, AuditKind::LoginSucceeded | AuditKind::LoginFailed) && e.at < before
+        })
     }
 
     async fn erase_origins_before(&self, tenant: TenantId, before: Timestamp) -> StoreResult<u64> {
-        let mut spaces = self.write()?;
-        let Some(space) = spaces.get_mut(&tenant) else {
-            return Ok(0);
-        };
-        let mut changed = 0;
-        for e in space.audit.values_mut() {
-            if e.at < before && e.request != crate::domain::RequestMeta::default() {
-                e.request = crate::domain::RequestMeta::default();
-                changed += 1;
-            }
-        }
-        Ok(changed)
+        self.erase_audit_parts(tenant, Parts::Origin, |e| e.at < before)
     }
 
     async fn audit_events(
