@@ -16,14 +16,17 @@ mod context;
 mod e2e;
 mod explain;
 mod files;
+mod invitations;
 pub mod mail;
 mod modes;
 pub mod observe;
 pub mod paging;
+mod participants;
 mod pseudonymise;
 mod reports;
 mod retention;
 mod rooms;
+mod session_keys;
 mod sessions;
 mod tenants;
 
@@ -60,15 +63,15 @@ pub use explain::Target;
 pub use files::{
     BlobSweep, FileDownload, FileInfo, FileUpload, MAX_FILE_NAME_LEN, MAX_MEDIA_TYPE_LEN,
 };
+pub use invitations::{InviteTo, Invited};
 pub use mail::{InvitationTemplate, InvitationTemplates};
 pub use modes::MAX_MODE_DESCRIPTOR_LEN;
 pub use observe::{Health, PortHealth};
 pub use paging::{Cursor, PageRequest, Paged};
 pub use retention::{RetentionLimits, RetentionReport};
 pub use rooms::{NewRoom, ROOM_PASSWORD_MAX, ROOM_PASSWORD_MIN, RoomEntry};
-pub use sessions::{
-    CreatedSession, InviteTo, Invited, NewSession, SessionDetails, SessionKeyMaterial,
-};
+pub use session_keys::SessionKeyMaterial;
+pub use sessions::{CreatedSession, NewSession, SessionDetails};
 pub use tenants::{AuditRecord, NewTenant};
 
 /// Everything [`Counselling`] needs from outside.
