@@ -6,6 +6,8 @@
 
 use core::fmt;
 
+use zeroize::Zeroize;
+
 use crate::secret::{SecretBytes, random_array};
 use crate::{Error, Result};
 
@@ -102,7 +104,32 @@ impl DataKey {
     pub fn secret(&self) -> &SecretBytes<32> {
         &self.secret
     }
+
+    /// The call key of a server-managed session's key epoch (docs/KEYS.md §7): what its
+    /// call participants seal the data channel with and derive media keys from, in place
+    /// of the data key, which never leaves the server in that mode. Same id and epoch;
+    /// knowing it does not open the session's stored content.
+    ///
+    /// ```text
+    /// call_key = HKDF-SHA256(salt = "cai call key v1", IKM = DEK,
+    ///                        info = key_id (16) ‖ epoch (u32 big-endian), L = 32)
+    /// ```
+    pub fn call_key(&self) -> Result<DataKey> {
+        let mut okm = [0u8; 32];
+        crate::kdf::hkdf_sha256(
+            self.secret.expose_secret(),
+            CALL_KEY_SALT,
+            &[self.id.as_bytes(), &self.epoch.0.to_be_bytes()],
+            &mut okm,
+        )?;
+        let secret = SecretBytes::from_bytes(okm);
+        okm.zeroize();
+        Ok(DataKey::from_parts(self.id, self.epoch, secret))
+    }
 }
+
+/// HKDF salt of [`DataKey::call_key`].
+const CALL_KEY_SALT: &[u8] = b"cai call key v1";
 
 impl fmt::Debug for DataKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -116,6 +143,33 @@ impl fmt::Debug for DataKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The call key is HKDF-SHA256 over exactly the documented salt and info, and each
+    /// input (secret, id, epoch) changes it.
+    #[test]
+    fn call_key_follows_its_derivation() {
+        let key = |id: u8, epoch: u32, secret: u8| {
+            DataKey::from_parts(
+                KeyId::from_bytes([id; 16]),
+                KeyEpoch(epoch),
+                SecretBytes::from_bytes([secret; 32]),
+            )
+        };
+        let dek = key(1, 7, 0x42);
+        let call = dek.call_key().unwrap();
+        let mut info = vec![1u8; 16];
+        info.extend_from_slice(&7u32.to_be_bytes());
+        let mut expected = [0u8; 32];
+        hkdf::Hkdf::<sha2::Sha256>::new(Some(b"cai call key v1"), &[0x42; 32])
+            .expand(&info, &mut expected)
+            .unwrap();
+        assert_eq!(call.secret().expose_secret(), &expected);
+        assert_eq!((call.id(), call.epoch()), (dek.id(), dek.epoch()));
+        assert_ne!(call.secret(), dek.secret());
+        for other in [key(2, 7, 0x42), key(1, 8, 0x42), key(1, 7, 0x43)] {
+            assert_ne!(other.call_key().unwrap().secret(), call.secret());
+        }
+    }
 
     #[test]
     fn debug_hides_secret() {

@@ -60,7 +60,7 @@ impl<'de> Deserialize<'de> for ContentBody {
     }
 }
 
-/// `{"type":"server_sealed"}`,
+/// `{"type":"server_sealed","key_id":"<32 hex>","epoch":0,"call_key":"<base64 of 32 bytes>"}`,
 /// `{"type":"session_key","key_id":"<32 hex>","epoch":0,"key":"<base64 of 32 bytes>"}`,
 /// `{"type":"passphrase","custody":"<base64>"}`,
 /// `{"type":"end_to_end","epoch":3|null,"history_grant":"<base64>"|null}`.
@@ -69,7 +69,11 @@ impl Serialize for SessionKeyMaterial {
         #[derive(Serialize)]
         #[serde(tag = "type", rename_all = "snake_case")]
         enum Out<'a> {
-            ServerSealed,
+            ServerSealed {
+                key_id: String,
+                epoch: u32,
+                call_key: &'a str,
+            },
             SessionKey {
                 key_id: String,
                 epoch: u32,
@@ -85,7 +89,15 @@ impl Serialize for SessionKeyMaterial {
             },
         }
         match self {
-            SessionKeyMaterial::ServerSealed => Out::ServerSealed.serialize(s),
+            SessionKeyMaterial::ServerSealed { call_key } => {
+                let secret = Zeroizing::new(encode(call_key.secret().expose_secret()));
+                Out::ServerSealed {
+                    key_id: call_key.id().to_string(),
+                    epoch: call_key.epoch().0,
+                    call_key: &secret,
+                }
+                .serialize(s)
+            }
             SessionKeyMaterial::SessionKey(key) => {
                 let secret = Zeroizing::new(encode(key.secret().expose_secret()));
                 Out::SessionKey {
@@ -111,13 +123,31 @@ impl Serialize for SessionKeyMaterial {
     }
 }
 
+/// A data key from its JSON parts: hex id, epoch, base64 secret of 32 bytes.
+fn data_key<E: serde::de::Error>(
+    key_id: &str,
+    epoch: u32,
+    key: &str,
+    what: &'static str,
+) -> Result<DataKey, E> {
+    let id = parse_key_id(key_id).map_err(E::custom)?;
+    let bytes = Zeroizing::new(decode::<E>(key, what)?);
+    let secret = SecretBytes::<32>::from_slice(&bytes)
+        .map_err(|_| E::custom(format_args!("{what}: not 32 bytes")))?;
+    Ok(DataKey::from_parts(id, KeyEpoch(epoch), secret))
+}
+
 impl<'de> Deserialize<'de> for SessionKeyMaterial {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
         #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
         enum In {
-            // An empty struct so that unknown fields are rejected (see `TargetJson`).
-            ServerSealed {},
+            ServerSealed {
+                key_id: String,
+                epoch: u32,
+                #[serde(deserialize_with = "super::secret_text")]
+                call_key: Zeroizing<String>,
+            },
             SessionKey {
                 key_id: String,
                 epoch: u32,
@@ -135,13 +165,20 @@ impl<'de> Deserialize<'de> for SessionKeyMaterial {
             },
         }
         Ok(match In::deserialize(d)? {
-            In::ServerSealed {} => SessionKeyMaterial::ServerSealed,
+            In::ServerSealed {
+                key_id,
+                epoch,
+                call_key,
+            } => SessionKeyMaterial::ServerSealed {
+                call_key: data_key::<D::Error>(&key_id, epoch, &call_key, "call key")?,
+            },
             In::SessionKey { key_id, epoch, key } => {
-                let id = parse_key_id(&key_id).map_err(D::Error::custom)?;
-                let bytes = Zeroizing::new(decode::<D::Error>(&key, "session key")?);
-                let secret = SecretBytes::<32>::from_slice(&bytes)
-                    .map_err(|_| D::Error::custom("session key: not 32 bytes"))?;
-                SessionKeyMaterial::SessionKey(DataKey::from_parts(id, KeyEpoch(epoch), secret))
+                SessionKeyMaterial::SessionKey(data_key::<D::Error>(
+                    &key_id,
+                    epoch,
+                    &key,
+                    "session key",
+                )?)
             }
             In::Passphrase { custody } => SessionKeyMaterial::Passphrase(custody),
             In::EndToEnd {

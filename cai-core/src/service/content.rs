@@ -104,7 +104,7 @@ impl Counselling {
                         limit: MAX_PLAINTEXT_LEN,
                     });
                 }
-                let key = self.session_data_key(store, s, 0).await?;
+                let key = self.session_data_key(store, s, s.key_epoch).await?;
                 let ids = ItemIds::in_session(s, item);
                 SealedBody::new(envelope::seal(&key, &ids.context(version, kind), &plain)?)
             }
@@ -143,7 +143,7 @@ impl Counselling {
         if s.mode != SessionMode::ServerManaged || upload {
             return Ok(ContentBody::Sealed(v.body));
         }
-        let key = self.session_data_key(store, s, 0).await?;
+        let key = self.session_data_key(store, s, v.key_epoch).await?;
         let ids = ItemIds::in_session(s, v.item);
         let ctx = ids.context(v.version, kind);
         // A stored envelope the server sealed itself that does not open is corruption

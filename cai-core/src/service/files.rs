@@ -182,7 +182,7 @@ impl Counselling {
             let prepared = match (s.mode, upload) {
                 (SessionMode::ServerManaged, FileUpload::Plain { name, media_type }) => {
                     check_info(&name, &media_type)?;
-                    let session_key = self.session_data_key(&store, &s, 0).await?;
+                    let session_key = self.session_data_key(&store, &s, s.key_epoch).await?;
                     Prepared::Server {
                         name,
                         media_type,
@@ -353,7 +353,7 @@ impl Counselling {
                     body: reader,
                 });
             }
-            let session_key = self.session_data_key(&store, &s, 0).await?;
+            let session_key = self.session_data_key(&store, &s, v.key_epoch).await?;
             let ids = ItemIds::in_session(&s, item);
             let manifest = Zeroizing::new(
                 envelope::open(&session_key, &ids.context(1, i.kind), v.body.as_bytes()).map_err(

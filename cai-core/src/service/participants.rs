@@ -146,10 +146,21 @@ impl Counselling {
         }
     }
 
-    /// Removes a participant (the host cannot be removed). End-to-end sessions need
-    /// the next epoch, made without the removed participant's devices — except for
-    /// someone waiting in a room's lobby, who never held keys (no epoch then). Needs
-    /// `ManageParticipants` (the host).
+    /// Removes a participant (the host cannot be removed). Needs `ManageParticipants`
+    /// (the host). The session moves to its next key epoch, made without the removed
+    /// participant — except for someone waiting in a room's lobby, who never held keys:
+    ///
+    /// * end-to-end sessions need the commit that removes the participant's devices
+    ///   (`next_epoch`, checked as in [`Counselling::post_e2e_commit`]);
+    /// * server-managed and session-key sessions get a fresh data key in the same
+    ///   commit ([`Session::key_epoch`] + 1; audited as `session_keys_changed`, published
+    ///   as `KeysChanged` after `ParticipantRemoved`); clients fetch it with
+    ///   [`Counselling::session_keys`] and keep reading older content with
+    ///   [`Counselling::session_keys_at`];
+    /// * passphrase sessions stay in their epoch: the key comes from the passphrase,
+    ///   which the removed participant knows (docs/KEYS.md §7).
+    ///
+    /// `next_epoch` outside end-to-end mode, or for someone waiting, is `wrong_mode`.
     pub async fn remove_participant(
         &self,
         caller: &Caller,
@@ -218,6 +229,14 @@ impl Counselling {
                 )
                 .await?;
                 tx.publish(session, SessionEvent::ParticipantRemoved(subject));
+                // After the removal's notice, so the hub has ended the removed
+                // participant's calls before the others hear of the new epoch.
+                if *part != ParticipantRole::Waiting
+                    && matches!(s.mode, SessionMode::ServerManaged | SessionMode::SessionKey)
+                {
+                    self.next_key_epoch(&store, &mut tx, &mut s, &decision)
+                        .await?;
+                }
                 self.commit(&store, tx).await
             },
         )

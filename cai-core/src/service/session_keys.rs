@@ -1,26 +1,34 @@
 //! Session keys: what a client gets to seal and open a session's content in each
-//! encryption mode, the unwrapping of wrapped data keys, and key epochs.
+//! encryption mode, the unwrapping of wrapped data keys, and key epochs: a participant
+//! removed from a server-managed or session-key session takes the session to its next
+//! epoch, whose data key it never held.
 
 use std::fmt;
 
-use cai_crypto::DataKey;
 use cai_crypto::hierarchy::WrappedKey;
 use cai_crypto::modes::{KeyCustody, SessionMode};
+use cai_crypto::{DataKey, KeyEpoch};
 
 use super::sessions::wrap_context;
 use super::{Caller, Counselling};
-use crate::authz::Action;
-use crate::domain::Session;
+use crate::authz::{Action, Decision};
+use crate::domain::{AuditKind, AuditObject, Change, Session};
 use crate::error::{Error, Result};
 use crate::id::{SessionId, SubjectId, TenantId};
-use crate::ports::DynStore;
+use crate::ports::{DynStore, SessionEvent, StoredCustody, Write};
 
 /// What a participant's client needs to seal and open a session's content. JSON (serde
 /// in `json/service.rs`): tagged by `type`; the session key's 32 bytes in base64 with
 /// its `key_id` and `epoch`, custody and grants in base64.
 pub enum SessionKeyMaterial {
-    /// Server-managed: the server seals and opens; clients get no key.
-    ServerSealed,
+    /// Server-managed: the server seals and opens content; clients get no data key.
+    /// For calls (data channel and media keys, which clients must hold) they get the
+    /// epoch's call key (`cai_crypto::DataKey::call_key`, docs/KEYS.md §7), which does
+    /// not open stored content.
+    ServerSealed {
+        /// The call key of the epoch.
+        call_key: DataKey,
+    },
     /// Session-key mode (R-E2): the session's data key, handed to whoever may read the
     /// content — participants and members of a group the session is shared with.
     SessionKey(DataKey),
@@ -42,7 +50,7 @@ pub enum SessionKeyMaterial {
 impl fmt::Debug for SessionKeyMaterial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SessionKeyMaterial::ServerSealed => f.write_str("ServerSealed"),
+            SessionKeyMaterial::ServerSealed { .. } => f.write_str("ServerSealed(<redacted>)"),
             SessionKeyMaterial::SessionKey(_) => f.write_str("SessionKey(<redacted>)"),
             SessionKeyMaterial::Passphrase(p) => write!(f, "Passphrase({} bytes)", p.len()),
             SessionKeyMaterial::EndToEnd {
@@ -58,7 +66,8 @@ impl fmt::Debug for SessionKeyMaterial {
 }
 
 impl Counselling {
-    /// What the caller's client needs to seal and open the session's content. Needs
+    /// What the caller's client needs to seal and open the session's content now: the
+    /// material of the session's current key epoch ([`Session::key_epoch`]). Needs
     /// `ReadContent` and a relation to the session: participation (not waiting in a
     /// lobby), or membership of a group the session is shared with — team members read
     /// the case, so they get its key too; administrators never by their role.
@@ -72,40 +81,79 @@ impl Counselling {
             let (store, _, s, _, _) = self
                 .session_action(caller, tenant, session, Action::ReadContent)
                 .await?;
-            Ok(match s.mode {
-                SessionMode::ServerManaged => SessionKeyMaterial::ServerSealed,
-                SessionMode::SessionKey => {
-                    SessionKeyMaterial::SessionKey(self.session_data_key(&store, &s, 0).await?)
-                }
-                SessionMode::Passphrase => {
-                    let c = store
-                        .custody(tenant, session, 0)
+            if s.mode == SessionMode::EndToEnd {
+                let epoch = store.e2e_latest(tenant, session).await?.map(|e| e.epoch);
+                let history_grant = match caller.subject {
+                    SubjectId::Account(me) => store
+                        .history_grant(tenant, session, me)
                         .await?
-                        .ok_or(Error::NotFound {
-                            what: "key custody",
-                        })?;
-                    SessionKeyMaterial::Passphrase(c.custody)
-                }
-                _ => {
-                    let epoch = store.e2e_latest(tenant, session).await?.map(|e| e.epoch);
-                    let history_grant = match caller.subject {
-                        SubjectId::Account(me) => store
-                            .history_grant(tenant, session, me)
-                            .await?
-                            .map(|g| g.grant),
-                        SubjectId::Guest(_) => None,
-                    };
-                    SessionKeyMaterial::EndToEnd {
-                        epoch,
-                        history_grant,
-                    }
-                }
-            })
+                        .map(|g| g.grant),
+                    SubjectId::Guest(_) => None,
+                };
+                return Ok(SessionKeyMaterial::EndToEnd {
+                    epoch,
+                    history_grant,
+                });
+            }
+            self.material_of_epoch(&store, &s, s.key_epoch).await
         })
         .await
     }
 
-    /// Unwraps a wrapped-key session's data key through the `KeyProvider`.
+    /// The key material of an earlier (or the current) key epoch of a session outside
+    /// end-to-end mode, for content sealed before a participant was removed: every
+    /// stored version names its `key_epoch`. Same rights as
+    /// [`session_keys`](Self::session_keys). Errors, after the rights: an end-to-end
+    /// session is `wrong_mode` (earlier MLS epochs come through history grants); an
+    /// epoch the session never had (above [`Session::key_epoch`]; a passphrase
+    /// session has epoch 0 only) is `not_found`.
+    pub async fn session_keys_at(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+        epoch: u32,
+    ) -> Result<SessionKeyMaterial> {
+        self.observe("session_keys_at", Some(tenant), Some(caller), async move {
+            let (store, _, s, _, _) = self
+                .session_action(caller, tenant, session, Action::ReadContent)
+                .await?;
+            if s.mode == SessionMode::EndToEnd {
+                return Err(Error::WrongMode {
+                    mode: s.mode,
+                    reason: "earlier end-to-end epochs come from the group and history grants",
+                });
+            }
+            if epoch > s.key_epoch {
+                return Err(Error::NotFound { what: "key epoch" });
+            }
+            self.material_of_epoch(&store, &s, epoch).await
+        })
+        .await
+    }
+
+    async fn material_of_epoch(
+        &self,
+        store: &DynStore,
+        s: &Session,
+        epoch: u32,
+    ) -> Result<SessionKeyMaterial> {
+        Ok(match s.mode {
+            SessionMode::ServerManaged => SessionKeyMaterial::ServerSealed {
+                call_key: self.session_data_key(store, s, epoch).await?.call_key()?,
+            },
+            SessionMode::Passphrase => {
+                let c = store
+                    .custody(s.tenant, s.id, epoch)
+                    .await?
+                    .ok_or(Error::NotFound { what: "key epoch" })?;
+                SessionKeyMaterial::Passphrase(c.custody)
+            }
+            _ => SessionKeyMaterial::SessionKey(self.session_data_key(store, s, epoch).await?),
+        })
+    }
+
+    /// Unwraps a wrapped-key session's data key of `epoch` through the `KeyProvider`.
     pub(crate) async fn session_data_key(
         &self,
         store: &DynStore,
@@ -115,16 +163,18 @@ impl Counselling {
         let c = store
             .custody(s.tenant, s.id, epoch)
             .await?
-            .ok_or(Error::NotFound {
-                what: "key custody",
-            })?;
-        // Stored data that does not parse is corruption, not the caller's mistake.
+            .ok_or(Error::NotFound { what: "key epoch" })?;
+        // Stored data that does not parse, or names another epoch, is corruption, not
+        // the caller's mistake.
         let corrupt = Error::Store(crate::ports::StoreError::Corrupt {
             what: "session key custody",
         });
         let Ok(KeyCustody::Wrapped(wrapped)) = KeyCustody::parse(&c.custody) else {
             return Err(corrupt);
         };
+        if wrapped.epoch() != KeyEpoch(epoch) {
+            return Err(corrupt);
+        }
         self.unwrap_key(s, &wrapped).await
     }
 
@@ -134,5 +184,51 @@ impl Counselling {
             .unwrap(s.tenant, wrapped, &wrap_context(s.tenant, s.id)?)
             .await
             .map_err(|e| Error::KeyProvider(e.to_string()))
+    }
+
+    /// Takes a server-managed or session-key session to its next key epoch because
+    /// `removed` left it: a fresh data key, wrapped by the `KeyProvider` and stored
+    /// for the new epoch in the same commit, so the removed participant's key seals
+    /// nothing new — neither content nor, through the call keys derived from it, a
+    /// call's data channel and media. Earlier epochs' keys stay for the content sealed
+    /// under them ([`session_keys_at`](Self::session_keys_at)). Audited as
+    /// `session_keys_changed` (`key_epoch` old → new) and published as `KeysChanged`.
+    /// Passphrase sessions cannot move: their key comes from a passphrase the removed
+    /// participant knows (docs/KEYS.md §7).
+    pub(super) async fn next_key_epoch(
+        &self,
+        store: &DynStore,
+        tx: &mut super::Tx,
+        s: &mut Session,
+        decision: &Decision,
+    ) -> Result<()> {
+        let from = KeyEpoch(s.key_epoch);
+        let to = from.next()?;
+        let key = DataKey::generate(to).map_err(|_| Error::Rng)?;
+        let wrapped = self
+            .ports
+            .keys
+            .wrap(s.tenant, &key, &wrap_context(s.tenant, s.id)?)
+            .await
+            .map_err(|e| Error::KeyProvider(e.to_string()))?;
+        tx.write(Write::InsertCustody(StoredCustody {
+            tenant: s.tenant,
+            session: s.id,
+            epoch: to.0,
+            custody: KeyCustody::Wrapped(wrapped).to_bytes(),
+        }));
+        s.key_epoch = to.0;
+        tx.write(Write::UpdateSession(s.clone()));
+        tx.audit(
+            store,
+            AuditKind::SessionKeysChanged,
+            AuditObject::Session(s.id),
+            vec![Change::new("key_epoch", Some(from.0), Some(to.0))],
+            Some(decision),
+            false,
+        )
+        .await?;
+        tx.publish(s.id, SessionEvent::KeysChanged { epoch: to.0 });
+        Ok(())
     }
 }

@@ -324,6 +324,10 @@ pub(crate) async fn call(
             Ok(())
         }
         Op::SessionKeys => svc.session_keys(&c, t, ctx.session(x)).await.map(drop),
+        Op::SessionKeysAt => svc
+            .session_keys_at(&c, t, ctx.session(x), u32::from(y % 3))
+            .await
+            .map(drop),
         Op::PublishKeyPackages => {
             let packages = match y % 4 {
                 // Ben's device's package: only Ben may publish it.

@@ -124,6 +124,7 @@ ops! {
     ListSessions => "list_sessions",
     ListGroupSessions => "list_group_sessions",
     SessionKeys => "session_keys",
+    SessionKeysAt => "session_keys_at",
     PublishKeyPackages => "publish_key_packages",
     ClaimKeyPackages => "claim_key_packages",
     StartE2eGroup => "start_e2e_group",

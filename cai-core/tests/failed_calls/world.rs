@@ -440,7 +440,8 @@ impl Ctx {
                 | Op::EditContent
                 | Op::DeleteContent
                 | Op::Session
-                | Op::SessionKeys => &[2, 2, 3, 4, 6],
+                | Op::SessionKeys
+                | Op::SessionKeysAt => &[2, 2, 3, 4, 6],
                 Op::WithdrawInvitation | Op::ListInvitations => &[2, 2, 0],
                 _ => &[2],
             };

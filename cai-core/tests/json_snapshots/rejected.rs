@@ -146,6 +146,13 @@ fn bad_durations_and_unknown_request_fields_are_rejected() {
     rejects::<InviteTo>(r#"{"type":"guest_link","max_uses":2,"email":"a@b.de"}"#);
     rejects::<ContentBody>(r#"{"type":"plain","data":"aGk=","kind":"note"}"#);
     rejects::<SessionKeyMaterial>(r#"{"type":"server_sealed","key":"aGk="}"#);
+    // A call key is 32 bytes; the content key's field name is not the call key's.
+    rejects::<SessionKeyMaterial>(
+        r#"{"type":"server_sealed","key_id":"0123456789abcdef0123456789abcdef","epoch":0,"call_key":"aGk="}"#,
+    );
+    rejects::<SessionKeyMaterial>(
+        r#"{"type":"server_sealed","key_id":"0123456789abcdef0123456789abcdef","epoch":0,"key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}"#,
+    );
     rejects::<InviteTo>(
         r#"{"type":"contact","email":"cora@nord.example","language":"de","name":"Cora"}"#,
     );

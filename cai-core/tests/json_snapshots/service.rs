@@ -115,7 +115,9 @@ fn session_requests_and_answers() {
     assert_eq!(secret.hash(), invitation_secret().hash());
 
     let keys = [
-        SessionKeyMaterial::ServerSealed,
+        SessionKeyMaterial::ServerSealed {
+            call_key: data_key().call_key().unwrap(),
+        },
         SessionKeyMaterial::SessionKey(data_key()),
         SessionKeyMaterial::Passphrase(b"custody: params and verifier".to_vec()),
         SessionKeyMaterial::EndToEnd {

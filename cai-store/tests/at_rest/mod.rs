@@ -231,7 +231,14 @@ impl Centre {
             .session_keys(&self.cora, self.tenant, s)
             .await
             .unwrap();
-        assert!(matches!(keys, SessionKeyMaterial::ServerSealed));
+        let SessionKeyMaterial::ServerSealed { call_key } = keys else {
+            panic!("server-managed sessions hand out a call key only: {keys:?}");
+        };
+        // Derived on demand, never stored.
+        planted.secrets.push((
+            "server-managed call key".into(),
+            call_key.secret().expose_secret().to_vec(),
+        ));
         let plain = |_: u32, p: &[u8]| ContentBody::plain(p.to_vec());
         let opened = |_: u32, body: ContentBody| match body {
             ContentBody::Plain(p) => p.to_vec(),

@@ -1,0 +1,310 @@
+//! Key epochs outside end-to-end mode (issue 12, "when a participant leaves, the
+//! remaining ones move to a new epoch"): removing a participant from a server-managed or
+//! session-key session gives the session a fresh data key in the same commit; older
+//! content keeps opening under its own epoch's key; passphrase sessions stay.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use cai_core::Error;
+use cai_core::domain::{AuditKind, AuditObject, BuiltinRole, ContentKind, SealedBody, SessionMode};
+use cai_core::id::SessionId;
+use cai_core::ports::{AuditStore, ContentStore, SessionEvent};
+use cai_core::service::{ContentBody, ItemIds, NewSession, SessionKeyMaterial};
+use cai_core::{Caller, Counselling};
+use cai_crypto::modes;
+use cai_crypto::passphrase::Argon2Params;
+use cai_crypto::{DataKey, envelope};
+use common::{Org, World};
+
+struct Cast {
+    owner: Caller,
+    ben: Caller,
+    cleo: Caller,
+}
+
+async fn cast(w: &World, org: &Org) -> Cast {
+    let (_, owner) = w.member(org, "Cora", BuiltinRole::Counsellor).await;
+    let (_, ben) = w.member(org, "Ben", BuiltinRole::Counsellor).await;
+    let (_, cleo) = w.member(org, "Cleo", BuiltinRole::Counsellor).await;
+    Cast { owner, ben, cleo }
+}
+
+/// A session in `mode` with Ben and Cleo added as counsellors.
+async fn session(w: &World, org: &Org, c: &Cast, mode: SessionMode) -> SessionId {
+    let passphrase_custody = (mode == SessionMode::Passphrase).then(|| {
+        modes::create_passphrase(b"our phrase", Argon2Params::MINIMUM)
+            .unwrap()
+            .1
+            .to_bytes()
+    });
+    let new = NewSession {
+        mode: Some(mode),
+        passphrase_custody,
+        ..NewSession::classic()
+    };
+    let s = w
+        .svc
+        .create_session(&c.owner, org.id(), new)
+        .await
+        .unwrap()
+        .session
+        .id;
+    for who in [&c.ben, &c.cleo] {
+        let account = who.subject.account().unwrap();
+        w.svc
+            .add_counsellor(&c.owner, org.id(), s, account, None)
+            .await
+            .unwrap();
+    }
+    s
+}
+
+fn data_key(m: SessionKeyMaterial) -> DataKey {
+    match m {
+        SessionKeyMaterial::SessionKey(k) => k,
+        SessionKeyMaterial::ServerSealed { call_key } => call_key,
+        other => panic!("no data key: {other:?}"),
+    }
+}
+
+async fn current(svc: &Counselling, who: &Caller, org: &Org, s: SessionId) -> DataKey {
+    data_key(svc.session_keys(who, org.id(), s).await.unwrap())
+}
+
+async fn post_sealed(w: &World, who: &Caller, org: &Org, s: SessionId, text: &[u8]) {
+    let key = current(&w.svc, who, org, s).await;
+    let session = w.svc.session(who, org.id(), s).await.unwrap().session;
+    // The server cannot open what the client sealed; what counts here is the epoch
+    // the stored version names.
+    let item = w
+        .svc
+        .post_content(
+            who,
+            org.id(),
+            s,
+            ContentKind::Message,
+            ContentBody::Sealed(
+                SealedBody::new(
+                    envelope::seal(
+                        &key,
+                        &ItemIds::in_session(&session, cai_core::id::ItemId::random().unwrap())
+                            .context(1, ContentKind::Message),
+                        text,
+                    )
+                    .unwrap(),
+                )
+                .unwrap(),
+            ),
+        )
+        .await
+        .unwrap();
+    let stored = w
+        .store
+        .version(org.id(), item.id, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.key_epoch,
+        key.epoch().0,
+        "the version names its epoch"
+    );
+}
+
+async fn remove(w: &World, c: &Cast, org: &Org, s: SessionId, who: &Caller) {
+    w.svc
+        .remove_participant(&c.owner, org.id(), s, who.subject, None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn removing_a_participant_moves_a_session_key_session_to_a_fresh_key() {
+    let w = World::new();
+    let org = w.org("Nord").await;
+    let c = cast(&w, &org).await;
+    let s = session(&w, &org, &c, SessionMode::SessionKey).await;
+    let first = current(&w.svc, &c.ben, &org, s).await;
+    assert_eq!(first.epoch().0, 0);
+    post_sealed(&w, &c.owner, &org, s, b"before").await;
+
+    remove(&w, &c, &org, s, &c.ben).await;
+
+    let second = current(&w.svc, &c.cleo, &org, s).await;
+    assert_eq!(second.epoch().0, 1);
+    assert_ne!(second.id(), first.id(), "a fresh key, not a derivation");
+    assert_ne!(second.secret(), first.secret());
+    assert_eq!(current(&w.svc, &c.owner, &org, s).await, second);
+    let details = w.svc.session(&c.owner, org.id(), s).await.unwrap();
+    assert_eq!(details.session.key_epoch, 1);
+    // New content names the new epoch; older content opens under its own.
+    post_sealed(&w, &c.cleo, &org, s, b"after").await;
+    let old = data_key(
+        w.svc
+            .session_keys_at(&c.cleo, org.id(), s, 0)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(old, first);
+    // The removed participant gets neither the new key nor the old one any more.
+    for r in [
+        w.svc.session_keys(&c.ben, org.id(), s).await,
+        w.svc.session_keys_at(&c.ben, org.id(), s, 1).await,
+    ] {
+        assert!(matches!(r, Err(Error::NotFound { .. })), "{r:?}");
+    }
+    // An epoch the session never had.
+    let r = w.svc.session_keys_at(&c.cleo, org.id(), s, 2).await;
+    assert!(
+        matches!(r, Err(Error::NotFound { what: "key epoch" })),
+        "{r:?}"
+    );
+
+    // Published right after the removal, audited with the old and new epoch.
+    let events = w.transport.events_of(org.id(), s);
+    let at = events
+        .iter()
+        .position(|e| matches!(e, SessionEvent::ParticipantRemoved(who) if *who == c.ben.subject))
+        .unwrap();
+    assert!(
+        matches!(
+            events.get(at + 1),
+            Some(SessionEvent::KeysChanged { epoch: 1 })
+        ),
+        "{events:?}"
+    );
+    let audited: Vec<_> = w
+        .store
+        .audit_events(org.id(), 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(_, e)| {
+            e.kind == AuditKind::SessionKeysChanged && e.object == AuditObject::Session(s)
+        })
+        .map(|(_, e)| e.changes)
+        .collect();
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    let change = &audited[0][0];
+    assert_eq!(change.property, "key_epoch");
+    assert_eq!(
+        (change.before.as_deref(), change.after.as_deref()),
+        (Some("0"), Some("1"))
+    );
+
+    // A second removal moves on again.
+    remove(&w, &c, &org, s, &c.cleo).await;
+    assert_eq!(current(&w.svc, &c.owner, &org, s).await.epoch().0, 2);
+}
+
+#[tokio::test]
+async fn server_managed_sessions_seal_under_the_new_epoch_and_hand_out_call_keys() {
+    let w = World::new();
+    let org = w.org("Nord").await;
+    let c = cast(&w, &org).await;
+    let s = session(&w, &org, &c, SessionMode::ServerManaged).await;
+    let call_before = current(&w.svc, &c.ben, &org, s).await;
+    let before = w
+        .svc
+        .post_content(
+            &c.owner,
+            org.id(),
+            s,
+            ContentKind::Message,
+            ContentBody::plain(b"before".to_vec()),
+        )
+        .await
+        .unwrap();
+
+    remove(&w, &c, &org, s, &c.ben).await;
+
+    let call_after = current(&w.svc, &c.cleo, &org, s).await;
+    assert_eq!(
+        (call_before.epoch().0, call_after.epoch().0),
+        (0, 1),
+        "the call key follows the session's epoch"
+    );
+    assert_ne!(call_after.secret(), call_before.secret());
+    let after = w
+        .svc
+        .post_content(
+            &c.cleo,
+            org.id(),
+            s,
+            ContentKind::Message,
+            ContentBody::plain(b"after".to_vec()),
+        )
+        .await
+        .unwrap();
+    for (item, epoch, text) in [(before.id, 0, &b"before"[..]), (after.id, 1, b"after")] {
+        let stored = w.store.version(org.id(), item, 1).await.unwrap().unwrap();
+        assert_eq!(stored.key_epoch, epoch);
+        let view = w
+            .svc
+            .read_content(&c.owner, org.id(), s, item, None)
+            .await
+            .unwrap();
+        assert!(matches!(view.body, ContentBody::Plain(ref p) if p.as_slice() == text));
+        // The call key is not the content key: it does not open what the server sealed.
+        let ctx_session = w.svc.session(&c.owner, org.id(), s).await.unwrap().session;
+        let opened = envelope::open(
+            &current(&w.svc, &c.owner, &org, s).await,
+            &ItemIds::in_session(&ctx_session, item).context(1, ContentKind::Message),
+            stored.body.as_bytes(),
+        );
+        assert!(opened.is_err());
+    }
+}
+
+#[tokio::test]
+async fn passphrase_sessions_and_the_lobby_keep_their_epoch() {
+    let w = World::new();
+    let org = w.org("Nord").await;
+    let c = cast(&w, &org).await;
+    let s = session(&w, &org, &c, SessionMode::Passphrase).await;
+    remove(&w, &c, &org, s, &c.ben).await;
+    let details = w.svc.session(&c.owner, org.id(), s).await.unwrap();
+    assert_eq!(details.session.key_epoch, 0);
+    assert!(matches!(
+        w.svc.session_keys(&c.cleo, org.id(), s).await.unwrap(),
+        SessionKeyMaterial::Passphrase(_)
+    ));
+    let r = w.svc.session_keys_at(&c.cleo, org.id(), s, 1).await;
+    assert!(matches!(r, Err(Error::NotFound { .. })), "{r:?}");
+    assert!(
+        !w.transport
+            .events_of(org.id(), s)
+            .iter()
+            .any(|e| matches!(e, SessionEvent::KeysChanged { .. }))
+    );
+}
+
+#[tokio::test]
+async fn end_to_end_sessions_answer_earlier_epochs_with_wrong_mode() {
+    let w = World::new();
+    let org = w.org("Nord").await;
+    let c = cast(&w, &org).await;
+    let s = w
+        .svc
+        .create_session(
+            &c.owner,
+            org.id(),
+            NewSession {
+                mode: Some(SessionMode::EndToEnd),
+                ..NewSession::classic()
+            },
+        )
+        .await
+        .unwrap()
+        .session
+        .id;
+    let r = w.svc.session_keys_at(&c.owner, org.id(), s, 0).await;
+    assert!(matches!(r, Err(Error::WrongMode { .. })), "{r:?}");
+    // Rights come first: a stranger learns nothing about the mode.
+    let r = w.svc.session_keys_at(&c.ben, org.id(), s, 0).await;
+    assert!(
+        matches!(r, Err(Error::NotFound { what: "session" })),
+        "{r:?}"
+    );
+}
