@@ -11,11 +11,13 @@
 //! ([`Counselling::deliver_notifications`]).
 
 mod accounts;
+mod admins;
 mod content;
 mod context;
 mod e2e;
 mod explain;
 mod files;
+mod groups;
 pub mod mail;
 mod modes;
 pub mod observe;
@@ -23,6 +25,7 @@ pub mod paging;
 mod pseudonymise;
 mod reports;
 mod retention;
+mod roles;
 mod rooms;
 mod sessions;
 mod tenants;
