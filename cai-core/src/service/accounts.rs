@@ -1,17 +1,19 @@
-//! Accounts, roles and groups: administration (R-I2, R-I4, R-I5), validity windows
-//! (R-I6), deactivation and scheduled pseudonymisation (R-I7), immediate deletion
-//! (R-P3).
+//! Accounts and their life cycle: creation (R-I2), reading and listing, the profile
+//! and validity window (R-I6), deactivation and reactivation with scheduled
+//! pseudonymisation (R-I7), immediate deletion (R-P3). Roles are in `roles`, groups in
+//! `groups`, the rules that keep a tenant administrable in `admins`.
 
+use super::admins::four_eyes;
+use super::paging::{PageRequest, Paged};
+use super::roles::role_list;
 use super::{Caller, Counselling, Tx};
-use crate::authz::{Action, Decision, PermissionSet, Resource};
+use crate::authz::{Action, Decision, Resource};
 use crate::domain::{
-    Account, AccountStatus, AuditKind, AuditObject, BuiltinRole, Change, Email, Group, Name, Role,
+    Account, AccountStatus, AuditKind, AuditObject, BuiltinRole, Change, Email, Name,
 };
 use crate::error::{Error, Result};
-use crate::id::{AccountId, GroupId, RoleId, SubjectId, TenantId};
+use crate::id::{AccountId, RoleId, SubjectId, TenantId};
 use crate::ports::{DynStore, Order, Write};
-
-use super::paging::{PageRequest, Paged};
 use crate::time::Timestamp;
 
 /// An account to create.
@@ -40,16 +42,21 @@ impl NewAccount {
     }
 
     pub(crate) fn validate(&self) -> Result<()> {
-        if let (Some(from), Some(until)) = (self.valid_from, self.valid_until)
-            && until <= from
-        {
-            return Err(Error::Invalid {
-                what: "account validity",
-                reason: "end is not after start",
-            });
-        }
-        Ok(())
+        check_window(self.valid_from, self.valid_until)
     }
+}
+
+/// A validity window must end after it starts (R-I6).
+fn check_window(from: Option<Timestamp>, until: Option<Timestamp>) -> Result<()> {
+    if let (Some(from), Some(until)) = (from, until)
+        && until <= from
+    {
+        return Err(Error::Invalid {
+            what: "account validity",
+            reason: "end is not after start",
+        });
+    }
+    Ok(())
 }
 
 /// Changes an administrator makes to an account's profile and window.
@@ -83,7 +90,8 @@ fn opt_ts(t: Option<Timestamp>) -> Option<String> {
 }
 
 impl Counselling {
-    async fn load_account(
+    /// The account `id` of `tenant`, or `not_found`.
+    pub(super) async fn load_account(
         &self,
         store: &DynStore,
         tenant: TenantId,
@@ -95,7 +103,9 @@ impl Counselling {
             .ok_or(Error::NotFound { what: "account" })
     }
 
-    async fn admin_on_account(
+    /// Resolves the caller and authorizes `action` on `account`, with the transaction
+    /// the operation fills.
+    pub(super) async fn admin_on_account(
         &self,
         caller: &Caller,
         tenant: TenantId,
@@ -116,7 +126,7 @@ impl Counselling {
 
     /// Commits an updated account with its audit event; returns it as stored.
     #[allow(clippy::too_many_arguments)]
-    async fn commit_account(
+    pub(super) async fn commit_account(
         &self,
         store: &DynStore,
         mut tx: Tx,
@@ -288,31 +298,6 @@ impl Counselling {
         .await
     }
 
-    /// A page of the tenant's groups, oldest first unless asked otherwise. Needs
-    /// `ManageGroups`.
-    pub async fn list_groups(
-        &self,
-        caller: &Caller,
-        tenant: TenantId,
-        page: PageRequest,
-    ) -> Result<Paged<Group>> {
-        self.observe("list_groups", Some(tenant), Some(caller), async move {
-            let (store, ..) = self
-                .authorized(
-                    caller,
-                    tenant,
-                    Action::ManageGroups,
-                    Resource::Tenant(tenant),
-                )
-                .await?;
-            let kind = format!("grp{tenant}");
-            let page = page.id_page(&kind, Order::OldestFirst)?;
-            let items = store.groups(tenant, page).await?;
-            Ok(Paged::by_id(items, &kind, &page, |g| g.id))
-        })
-        .await
-    }
-
     /// Changes an account's display name or validity window. Needs `ManageAccounts`, or
     /// `UpdateOwnAccount` for one's own display name. Nobody changes their own window
     /// (four eyes: a time-limited administrator cannot lift its own end date), and a
@@ -333,10 +318,7 @@ impl Counselling {
                 // Checked after resolving the caller, so an unusable account learns nothing.
                 self.principal(caller, tenant, Action::ManageAccounts)
                     .await?;
-                return Err(Error::Denied {
-                    action: Action::ManageAccounts,
-                    reason: crate::authz::DenyReason::FourEyes,
-                });
+                return Err(four_eyes(Action::ManageAccounts));
             }
             let action = if own {
                 Action::UpdateOwnAccount
@@ -372,14 +354,7 @@ impl Counselling {
                 ));
                 a.valid_until = until;
             }
-            if let (Some(from), Some(until)) = (a.valid_from, a.valid_until)
-                && until <= from
-            {
-                return Err(Error::Invalid {
-                    what: "account validity",
-                    reason: "end is not after start",
-                });
-            }
+            check_window(a.valid_from, a.valid_until)?;
             if diff.is_empty() {
                 return Ok(a);
             }
@@ -409,454 +384,6 @@ impl Counselling {
             .await
         })
         .await
-    }
-
-    /// Grants a role. Needs `AssignRoles`. Security relevant (R-I5).
-    pub async fn grant_role(
-        &self,
-        caller: &Caller,
-        tenant: TenantId,
-        account: AccountId,
-        role: RoleId,
-    ) -> Result<Account> {
-        self.observe("grant_role", Some(tenant), Some(caller), async move {
-            let (store, decision, tx) = self
-                .admin_on_account(caller, tenant, Action::AssignRoles, account)
-                .await?;
-            let r = store
-                .role(tenant, role)
-                .await?
-                .ok_or(Error::NotFound { what: "role" })?;
-            let mut a = self.load_account(&store, tenant, account).await?;
-            if a.has_role(role) {
-                return Ok(a);
-            }
-            self.no_outlasting_admin(&store, caller, &r, a.valid_until)
-                .await?;
-            let before = role_list(&a.roles);
-            a.roles.push(role);
-            a.roles.sort_unstable();
-            self.commit_account(
-                &store,
-                tx,
-                AuditKind::RoleGranted,
-                vec![Change::new(
-                    "roles",
-                    Some(before),
-                    Some(role_list(&a.roles)),
-                )],
-                &decision,
-                true,
-                a,
-            )
-            .await
-        })
-        .await
-    }
-
-    /// Revokes a role; takes effect on the account's next request. Needs `AssignRoles`.
-    /// The tenant's last administrator keeps the admin role (a tenant nobody can
-    /// administer could never be repaired). Security relevant (R-I5).
-    pub async fn revoke_role(
-        &self,
-        caller: &Caller,
-        tenant: TenantId,
-        account: AccountId,
-        role: RoleId,
-    ) -> Result<Account> {
-        self.observe("revoke_role", Some(tenant), Some(caller), async move {
-            let (store, decision, tx) = self
-                .admin_on_account(caller, tenant, Action::AssignRoles, account)
-                .await?;
-            let mut a = self.load_account(&store, tenant, account).await?;
-            if !a.has_role(role) {
-                return Ok(a);
-            }
-            if role == BuiltinRole::TenantAdmin.id() {
-                self.ensure_other_admin(&store, tenant, account).await?;
-            }
-            let before = role_list(&a.roles);
-            a.roles.retain(|r| *r != role);
-            self.commit_account(
-                &store,
-                tx,
-                AuditKind::RoleRevoked,
-                vec![Change::new(
-                    "roles",
-                    Some(before),
-                    Some(role_list(&a.roles)),
-                )],
-                &decision,
-                true,
-                a,
-            )
-            .await
-        })
-        .await
-    }
-
-    /// Four eyes across accounts: an administrator whose own window ends cannot hand a
-    /// role with administrative permissions to an account that outlasts it (a second
-    /// account of its own, say) — another administrator must.
-    async fn no_outlasting_admin(
-        &self,
-        store: &DynStore,
-        caller: &Caller,
-        role: &Role,
-        target_until: Option<Timestamp>,
-    ) -> Result<()> {
-        if !role.permissions.iter().any(|a| a.is_administrative()) {
-            return Ok(());
-        }
-        let Some(me) = caller.subject.account() else {
-            return Ok(());
-        };
-        let granter = self.load_account(store, caller.tenant, me).await?;
-        match (granter.valid_until, target_until) {
-            (Some(mine), Some(theirs)) if theirs <= mine => Ok(()),
-            (Some(_), _) => Err(Error::Denied {
-                action: Action::AssignRoles,
-                reason: crate::authz::DenyReason::FourEyes,
-            }),
-            (None, _) => Ok(()),
-        }
-    }
-
-    /// Refuses to take `leaving` away as an administrator unless another one can act
-    /// now and for good: active, not locked, inside its window, with no end date. A
-    /// tenant whose administrators all run out could never be administered again.
-    pub(super) async fn ensure_other_admin(
-        &self,
-        store: &DynStore,
-        tenant: TenantId,
-        leaving: AccountId,
-    ) -> Result<()> {
-        if self.lasting_admins(store, tenant, Some(leaving)).await? > 0 {
-            return Ok(());
-        }
-        Err(Error::Conflict {
-            what: "administrators",
-            reason: "the tenant's last lasting administrator cannot be removed",
-        })
-    }
-
-    /// Refuses a changed administrator `a` (not yet stored) unless, with the change,
-    /// some administrator can act now and for good.
-    async fn ensure_lasting_admin(
-        &self,
-        store: &DynStore,
-        tenant: TenantId,
-        a: &Account,
-    ) -> Result<()> {
-        if lasting(a, self.now()) || self.lasting_admins(store, tenant, Some(a.id)).await? > 0 {
-            return Ok(());
-        }
-        Err(Error::Conflict {
-            what: "administrators",
-            reason: "the change would leave no administrator without an end date",
-        })
-    }
-
-    /// How many administrators other than `except` can act now and have no end date.
-    async fn lasting_admins(
-        &self,
-        store: &DynStore,
-        tenant: TenantId,
-        except: Option<AccountId>,
-    ) -> Result<usize> {
-        let now = self.now();
-        let mut n = 0;
-        for id in store
-            .accounts_with_role(tenant, BuiltinRole::TenantAdmin.id())
-            .await?
-        {
-            if Some(id) == except {
-                continue;
-            }
-            if let Some(a) = store.account(tenant, id).await?
-                && lasting(&a, now)
-            {
-                n += 1;
-            }
-        }
-        Ok(n)
-    }
-
-    /// Creates a custom role (R-I2). Needs `ManageRoles`. Security relevant.
-    pub async fn create_role(
-        &self,
-        caller: &Caller,
-        tenant: TenantId,
-        name: Name,
-        permissions: PermissionSet,
-    ) -> Result<Role> {
-        self.observe("create_role", Some(tenant), Some(caller), async move {
-            let (store, _, _, decision) = self
-                .authorized(
-                    caller,
-                    tenant,
-                    Action::ManageRoles,
-                    Resource::Tenant(tenant),
-                )
-                .await?;
-            let role = Role {
-                id: RoleId::random()?,
-                tenant,
-                name,
-                permissions,
-                builtin: None,
-                revision: 0,
-            };
-            let mut tx = self.tx_of(caller, tenant);
-            tx.write(Write::InsertRole(role.clone()));
-            tx.audit(
-                &store,
-                AuditKind::RoleCreated,
-                AuditObject::Role(role.id),
-                vec![
-                    Change::new("name", None::<String>, Some(role.name.as_str())),
-                    Change::new(
-                        "permissions",
-                        None::<String>,
-                        Some(format!("{permissions:?}")),
-                    ),
-                ],
-                Some(&decision),
-                true,
-            )
-            .await?;
-            self.commit(&store, tx).await?;
-            Ok(role)
-        })
-        .await
-    }
-
-    /// Changes what a role grants in this tenant, built-ins included (R-I2). Needs
-    /// `ManageRoles`. Security relevant. Nobody widens a role they hold (four eyes).
-    /// Removing the tenant administrator role's `ManageRoles` is refused: nobody could
-    /// give it back.
-    pub async fn set_role_permissions(
-        &self,
-        caller: &Caller,
-        tenant: TenantId,
-        role: RoleId,
-        permissions: PermissionSet,
-    ) -> Result<Role> {
-        self.observe(
-            "set_role_permissions",
-            Some(tenant),
-            Some(caller),
-            async move {
-                let (store, principal, _, decision) = self
-                    .authorized(
-                        caller,
-                        tenant,
-                        Action::ManageRoles,
-                        Resource::Tenant(tenant),
-                    )
-                    .await?;
-                let mut r = store
-                    .role(tenant, role)
-                    .await?
-                    .ok_or(Error::NotFound { what: "role" })?;
-                if r.builtin == Some(BuiltinRole::TenantAdmin)
-                    && !permissions.contains(Action::ManageRoles)
-                {
-                    return Err(Error::Invalid {
-                        what: "role permissions",
-                        reason: "the administrator role must keep manage_roles",
-                    });
-                }
-                // Four eyes: nobody widens a role they hold themselves — an administrator could
-                // otherwise give its own role content permissions (R-I3).
-                let widens = permissions.iter().any(|a| !r.permissions.contains(a));
-                if widens && principal.roles().any(|held| held == role) {
-                    return Err(Error::Denied {
-                        action: Action::ManageRoles,
-                        reason: crate::authz::DenyReason::FourEyes,
-                    });
-                }
-                // Widening a role with administrative actions hands them to every
-                // holder: a time-limited administrator may not so make a holder
-                // outlast it.
-                let adds_admin = permissions
-                    .iter()
-                    .any(|a| a.is_administrative() && !r.permissions.contains(a));
-                if adds_admin {
-                    let widened = Role {
-                        permissions,
-                        ..r.clone()
-                    };
-                    for holder in store.accounts_with_role(tenant, role).await? {
-                        if let Some(h) = store.account(tenant, holder).await? {
-                            self.no_outlasting_admin(&store, caller, &widened, h.valid_until)
-                                .await?;
-                        }
-                    }
-                }
-                let before = r.permissions;
-                r.permissions = permissions;
-                let mut tx = self.tx_of(caller, tenant);
-                tx.write(Write::UpdateRole(r.clone()));
-                tx.audit(
-                    &store,
-                    AuditKind::RolePermissionsChanged,
-                    AuditObject::Role(role),
-                    vec![Change::new(
-                        "permissions",
-                        Some(format!("{before:?}")),
-                        Some(format!("{permissions:?}")),
-                    )],
-                    Some(&decision),
-                    true,
-                )
-                .await?;
-                self.commit(&store, tx).await?;
-                r.revision += 1;
-                Ok(r)
-            },
-        )
-        .await
-    }
-
-    /// Creates a group with these members (R-I4). Needs `ManageGroups`; nobody adds
-    /// themselves (four eyes). Security relevant: groups open sessions to their members.
-    pub async fn create_group(
-        &self,
-        caller: &Caller,
-        tenant: TenantId,
-        name: Name,
-        members: &[AccountId],
-    ) -> Result<Group> {
-        self.observe("create_group", Some(tenant), Some(caller), async move {
-            let (store, _, _, decision) = self
-                .authorized(
-                    caller,
-                    tenant,
-                    Action::ManageGroups,
-                    Resource::Tenant(tenant),
-                )
-                .await?;
-            let members = self.checked_members(&store, tenant, members).await?;
-            self.no_self_add(caller, &[], &members)?;
-            let group = Group {
-                id: GroupId::random()?,
-                tenant,
-                name,
-                members,
-                revision: 0,
-            };
-            let mut tx = self.tx_of(caller, tenant);
-            tx.write(Write::InsertGroup(group.clone()));
-            tx.audit(
-                &store,
-                AuditKind::GroupCreated,
-                AuditObject::Group(group.id),
-                vec![
-                    Change::new("name", None::<String>, Some(group.name.as_str())),
-                    Change::new("members", None::<String>, Some(id_list(&group.members))),
-                ],
-                Some(&decision),
-                true,
-            )
-            .await?;
-            self.commit(&store, tx).await?;
-            Ok(group)
-        })
-        .await
-    }
-
-    /// Replaces a group's members. Needs `ManageGroups`; nobody adds themselves (four
-    /// eyes). Takes effect on each member's next request. Security relevant.
-    pub async fn set_group_members(
-        &self,
-        caller: &Caller,
-        tenant: TenantId,
-        group: GroupId,
-        members: &[AccountId],
-    ) -> Result<Group> {
-        self.observe(
-            "set_group_members",
-            Some(tenant),
-            Some(caller),
-            async move {
-                let (store, _, _, decision) = self
-                    .authorized(
-                        caller,
-                        tenant,
-                        Action::ManageGroups,
-                        Resource::Group { tenant, group },
-                    )
-                    .await?;
-                let mut g = store
-                    .group(tenant, group)
-                    .await?
-                    .ok_or(Error::NotFound { what: "group" })?;
-                let members = self.checked_members(&store, tenant, members).await?;
-                self.no_self_add(caller, &g.members, &members)?;
-                let before = id_list(&g.members);
-                g.members = members;
-                let mut tx = self.tx_of(caller, tenant);
-                tx.write(Write::UpdateGroup(g.clone()));
-                tx.audit(
-                    &store,
-                    AuditKind::GroupMembersChanged,
-                    AuditObject::Group(group),
-                    vec![Change::new(
-                        "members",
-                        Some(before),
-                        Some(id_list(&g.members)),
-                    )],
-                    Some(&decision),
-                    true,
-                )
-                .await?;
-                self.commit(&store, tx).await?;
-                g.revision += 1;
-                Ok(g)
-            },
-        )
-        .await
-    }
-
-    /// Four eyes for groups: nobody adds themselves to a group (groups open sessions to
-    /// their members, R-I4); another administrator must.
-    fn no_self_add(
-        &self,
-        caller: &Caller,
-        before: &[AccountId],
-        after: &[AccountId],
-    ) -> Result<()> {
-        match caller.subject {
-            SubjectId::Account(me) if after.contains(&me) && !before.contains(&me) => {
-                Err(Error::Denied {
-                    action: Action::ManageGroups,
-                    reason: crate::authz::DenyReason::FourEyes,
-                })
-            }
-            _ => Ok(()),
-        }
-    }
-
-    async fn checked_members(
-        &self,
-        store: &DynStore,
-        tenant: TenantId,
-        members: &[AccountId],
-    ) -> Result<Vec<AccountId>> {
-        if members.len() > Group::MAX_MEMBERS {
-            return Err(Error::Invalid {
-                what: "group",
-                reason: "too many members",
-            });
-        }
-        let mut members = members.to_vec();
-        members.sort_unstable();
-        members.dedup();
-        for m in &members {
-            self.load_account(store, tenant, *m).await?;
-        }
-        Ok(members)
     }
 
     /// Deactivates an account and schedules its pseudonymisation (R-I7) at
@@ -1027,27 +554,4 @@ impl Counselling {
         })
         .await
     }
-}
-
-/// Usable now and without an end date: an administrator the tenant can rely on.
-fn lasting(a: &Account, now: Timestamp) -> bool {
-    a.is_usable_at(now) && a.valid_until.is_none()
-}
-
-fn role_list(roles: &[RoleId]) -> String {
-    roles
-        .iter()
-        .map(|r| match BuiltinRole::from_id(*r) {
-            Some(b) => b.default_name().to_owned(),
-            None => r.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn id_list(ids: &[AccountId]) -> String {
-    ids.iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -11,11 +11,13 @@
 //! ([`Counselling::deliver_notifications`]).
 
 mod accounts;
+mod admins;
 mod content;
 mod context;
 mod e2e;
 mod explain;
 mod files;
+mod groups;
 mod invitations;
 pub mod mail;
 mod modes;
@@ -25,6 +27,7 @@ mod participants;
 mod pseudonymise;
 mod reports;
 mod retention;
+mod roles;
 mod rooms;
 mod session_keys;
 mod sessions;

@@ -2,21 +2,36 @@
 //! pseudonymisation and anonymisation (R-I7): a deactivated account whose date has
 //! come, and any account whose exit date lies the tenant's `anonymise_after_exit` in
 //! the past, keep only their id — as "Former account" — so content and audit entries
-//! stay attributable to *an* account but to nobody.
+//! stay attributable to *an* account but to nobody. The retention engine runs all three
+//! in one walk over the accounts ([`Counselling::run_retention`], steps 6 to 8).
 
 use std::time::Duration;
 
 use super::Counselling;
+use super::retention::RetentionReport;
 use crate::domain::{
     Account, AccountStatus, AuditActor, AuditKind, AuditObject, BuiltinRole, Change, Name,
+    RetentionPolicy,
 };
 use crate::error::{Error, Result};
 use crate::id::{AccountId, SubjectId, TenantId};
 use crate::ports::{CredentialKind, DynStore, Page, StoreError, Write};
 use crate::time::Timestamp;
 
-/// Accounts read per page while looking for exit dates.
+/// Accounts read per page while walking a tenant's accounts.
 const WALK_PAGE: u32 = 200;
+
+/// The account deadlines of one retention run, at its time.
+struct AccountDeadlines {
+    /// The run's time.
+    now: Timestamp,
+    /// Active or locked accounts last seen at or before this are deactivated.
+    seen_before: Option<Timestamp>,
+    /// How long after such a deactivation the account is pseudonymised.
+    pseudonymise_after: Duration,
+    /// Accounts whose exit date is at or before this are anonymised.
+    exited_before: Option<Timestamp>,
+}
 
 impl Counselling {
     /// The pseudonymisation job (R-I7): every deactivated account of `tenant` whose date
@@ -33,13 +48,10 @@ impl Counselling {
         .await
     }
 
-    /// The pseudonymisation job's work, for [`Self::run_pseudonymisation`] and the
-    /// retention engine.
-    pub(crate) async fn pseudonymise_due(
-        &self,
-        store: &DynStore,
-        tenant: TenantId,
-    ) -> Result<usize> {
+    /// The pseudonymisation job's work, for [`Self::run_pseudonymisation`] and a
+    /// retention run that does not walk the accounts: the accounts the store lists as
+    /// due, each checked again.
+    async fn pseudonymise_due(&self, store: &DynStore, tenant: TenantId) -> Result<usize> {
         let now = self.now();
         let mut done = 0;
         loop {
@@ -49,8 +61,7 @@ impl Counselling {
                 let Some(a) = store.account(tenant, id).await? else {
                     continue;
                 };
-                if !matches!(a.status, AccountStatus::Deactivated { pseudonymise_at, .. } if pseudonymise_at <= now)
-                {
+                if !due_at(&a, now) {
                     continue;
                 }
                 self.pseudonymise(store, a, now, "deactivated").await?;
@@ -64,19 +75,32 @@ impl Counselling {
         }
     }
 
-    /// Anonymisation after the exit date (R-I7): every account whose `valid_until`
-    /// lies at least `after_exit` before now and that is not pseudonymised yet is, as
-    /// [`Self::run_pseudonymisation`] does (audited as `account_pseudonymised`,
-    /// change `status: <old> → pseudonymised`). Returns how many.
-    pub(crate) async fn anonymise_exited(
+    /// Steps 6 to 8 of [`Self::run_retention`] — deactivation of inactive accounts
+    /// (R-P2), pseudonymisation of those whose date has come, anonymisation after the
+    /// exit date (R-I7) — in one walk over the tenant's accounts, by id. Each account
+    /// goes through the three in that order, each seeing what the one before did, before
+    /// the next is looked at. Without an `inactive_accounts` or `anonymise_after_exit`
+    /// deadline nothing needs the walk: only the accounts whose date has come are read.
+    pub(crate) async fn retire_accounts(
         &self,
         store: &DynStore,
         tenant: TenantId,
-        after_exit: Duration,
-    ) -> Result<usize> {
+        policy: &RetentionPolicy,
+        report: &mut RetentionReport,
+    ) -> Result<()> {
         let now = self.now();
-        let exited_before = now.minus(after_exit);
-        let mut done = 0;
+        if policy.inactive_accounts.is_none() && policy.anonymise_after_exit.is_none() {
+            report.accounts_pseudonymised += self.pseudonymise_due(store, tenant).await? as u64;
+            return Ok(());
+        }
+        let deadlines = AccountDeadlines {
+            now,
+            seen_before: policy
+                .inactive_accounts
+                .map(|d| now.minus(d).minus(Account::LAST_ACTIVE_RESOLUTION)),
+            pseudonymise_after: policy.pseudonymise_after,
+            exited_before: policy.anonymise_after_exit.map(|d| now.minus(d)),
+        };
         let mut after: Option<AccountId> = None;
         loop {
             let page = Page {
@@ -85,97 +109,106 @@ impl Counselling {
             };
             let accounts = store.accounts(tenant, page).await?;
             let Some(last) = accounts.last().map(|a| a.id) else {
-                return Ok(done);
+                return Ok(());
             };
             for a in accounts {
-                let exited = a.valid_until.is_some_and(|end| end <= exited_before);
-                if exited && !matches!(a.status, AccountStatus::Pseudonymised { .. }) {
-                    let from = status_name(&a.status);
-                    self.pseudonymise(store, a, now, from).await?;
-                    done += 1;
-                }
+                self.retire_account(store, a, &deadlines, report).await?;
             }
             after = Some(last);
         }
     }
 
-    /// Deactivation of inactive accounts (R-P2): every active or locked account whose
-    /// [`Account::active_at`] lies at least `inactive_for` plus
-    /// [`Account::LAST_ACTIVE_RESOLUTION`] before now (the day `last_active` may lag
-    /// the last login; a deadline is never met early) is deactivated, its
-    /// pseudonymisation scheduled `pseudonymise_after` later, one commit each, audited
-    /// as `account_deactivated` (actor `system`, changes `status`, `pseudonymise_at`,
-    /// `reason: inactive`). The tenant's last lasting administrator is kept; an
-    /// account changed meanwhile (a login) is left to the next run. Returns
-    /// (deactivated, kept).
-    pub(crate) async fn deactivate_inactive(
+    /// One account through steps 6 to 8 of the retention run.
+    async fn retire_account(
         &self,
         store: &DynStore,
-        tenant: TenantId,
-        inactive_for: Duration,
-        pseudonymise_after: Duration,
-    ) -> Result<(u64, u64)> {
-        let now = self.now();
-        let seen_before = now
-            .minus(inactive_for)
-            .minus(Account::LAST_ACTIVE_RESOLUTION);
-        let (mut deactivated, mut kept) = (0, 0);
-        let mut after: Option<AccountId> = None;
-        loop {
-            let page = Page {
-                after,
-                ..Page::first(WALK_PAGE)
-            };
-            let accounts = store.accounts(tenant, page).await?;
-            let Some(last) = accounts.last().map(|a| a.id) else {
-                return Ok((deactivated, kept));
-            };
-            for mut a in accounts {
-                let from = match a.status {
-                    AccountStatus::Active | AccountStatus::Locked { .. } => status_name(&a.status),
-                    AccountStatus::Deactivated { .. } | AccountStatus::Pseudonymised { .. } => {
-                        continue;
-                    }
-                };
-                if a.active_at() > seen_before {
-                    continue;
-                }
-                if a.has_role(BuiltinRole::TenantAdmin.id())
-                    && self.ensure_other_admin(store, tenant, a.id).await.is_err()
-                {
-                    kept += 1;
-                    continue;
-                }
-                let at = now.plus(pseudonymise_after);
-                let id = a.id;
-                a.status = AccountStatus::Deactivated {
-                    at: now,
-                    pseudonymise_at: at,
-                };
-                let mut tx = self.tx(tenant, AuditActor::System);
-                tx.write(Write::UpdateAccount(a));
-                tx.audit(
-                    store,
-                    AuditKind::AccountDeactivated,
-                    AuditObject::Account(id),
-                    vec![
-                        Change::new("status", Some(from), Some("deactivated")),
-                        Change::new("pseudonymise_at", None::<String>, Some(at)),
-                        Change::new("reason", None::<String>, Some("inactive")),
-                    ],
-                    None,
-                    false,
-                )
-                .await?;
-                match self.commit(store, tx).await {
-                    Ok(()) => deactivated += 1,
-                    // Changed meanwhile (a login, an administrator): the next run
-                    // looks again.
-                    Err(Error::Store(StoreError::Conflict { .. })) => {}
-                    Err(e) => return Err(e),
-                }
+        mut a: Account,
+        d: &AccountDeadlines,
+        report: &mut RetentionReport,
+    ) -> Result<()> {
+        // 6. Inactive accounts (R-P2).
+        if let Some(seen_before) = d.seen_before
+            && matches!(
+                a.status,
+                AccountStatus::Active | AccountStatus::Locked { .. }
+            )
+            && a.active_at() <= seen_before
+        {
+            match self.deactivate_inactive(store, a, d, report).await? {
+                Some(current) => a = current,
+                None => return Ok(()),
             }
-            after = Some(last);
+        }
+        // 7. Pseudonymisation of deactivated accounts whose date has come (R-I7).
+        if due_at(&a, d.now) {
+            self.pseudonymise(store, a, d.now, "deactivated").await?;
+            report.accounts_pseudonymised += 1;
+            return Ok(());
+        }
+        // 8. Anonymisation after the exit date (R-I7).
+        let exited = d
+            .exited_before
+            .is_some_and(|b| a.valid_until.is_some_and(|end| end <= b));
+        if exited && !matches!(a.status, AccountStatus::Pseudonymised { .. }) {
+            let from = status_name(&a.status);
+            self.pseudonymise(store, a, d.now, from).await?;
+            report.accounts_anonymised += 1;
+        }
+        Ok(())
+    }
+
+    /// Deactivates an inactive account `a` (R-P2), its pseudonymisation scheduled
+    /// `pseudonymise_after` later, in a commit of its own, audited as
+    /// `account_deactivated` (actor `system`, changes `status`, `pseudonymise_at`,
+    /// `reason: inactive`). The tenant's last lasting administrator is kept (counted in
+    /// `accounts_kept`); an account changed meanwhile (a login) is left to the next run.
+    /// Returns the account as it now stands, `None` if it is gone.
+    async fn deactivate_inactive(
+        &self,
+        store: &DynStore,
+        a: Account,
+        d: &AccountDeadlines,
+        report: &mut RetentionReport,
+    ) -> Result<Option<Account>> {
+        let (tenant, id) = (a.tenant, a.id);
+        if a.has_role(BuiltinRole::TenantAdmin.id())
+            && self.ensure_other_admin(store, tenant, id).await.is_err()
+        {
+            report.accounts_kept += 1;
+            return Ok(Some(a));
+        }
+        let from = status_name(&a.status);
+        let at = d.now.plus(d.pseudonymise_after);
+        let mut deactivated = a;
+        deactivated.status = AccountStatus::Deactivated {
+            at: d.now,
+            pseudonymise_at: at,
+        };
+        let mut tx = self.tx(tenant, AuditActor::System);
+        tx.write(Write::UpdateAccount(deactivated.clone()));
+        tx.audit(
+            store,
+            AuditKind::AccountDeactivated,
+            AuditObject::Account(id),
+            vec![
+                Change::new("status", Some(from), Some("deactivated")),
+                Change::new("pseudonymise_at", None::<String>, Some(at)),
+                Change::new("reason", None::<String>, Some("inactive")),
+            ],
+            None,
+            false,
+        )
+        .await?;
+        match self.commit(store, tx).await {
+            Ok(()) => {
+                report.accounts_deactivated += 1;
+                deactivated.revision += 1;
+                Ok(Some(deactivated))
+            }
+            // Changed meanwhile (a login, an administrator): the next run looks again;
+            // the later steps see the account as it is now.
+            Err(Error::Store(StoreError::Conflict { .. })) => Ok(store.account(tenant, id).await?),
+            Err(e) => Err(e),
         }
     }
 
@@ -215,6 +248,12 @@ impl Counselling {
     }
 }
 
+/// Whether `a` is deactivated and its pseudonymisation date has come at `now`.
+fn due_at(a: &Account, now: Timestamp) -> bool {
+    matches!(a.status, AccountStatus::Deactivated { pseudonymise_at, .. } if pseudonymise_at <= now)
+}
+
+/// The status as audit changes name it.
 fn status_name(s: &AccountStatus) -> &'static str {
     match s {
         AccountStatus::Active => "active",

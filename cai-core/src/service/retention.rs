@@ -19,7 +19,7 @@ use serde::Serialize;
 use super::Counselling;
 use super::sessions::wrap_context;
 use crate::domain::{
-    AuditActor, AuditKind, AuditObject, Change, Session, SessionKind, SessionStatus,
+    AuditActor, AuditKind, AuditObject, Change, ContentItem, Session, SessionKind, SessionStatus,
 };
 use crate::error::{Error, Result};
 use crate::id::{SessionId, SubjectId, TenantId};
@@ -100,10 +100,11 @@ pub struct RetentionReport {
 }
 
 /// How far a session is due.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Due {
-    /// Its content (the session stays, closed).
-    Content,
+    /// Its content (the session stays, closed), with its first batch of items as the
+    /// deadline's check read them (empty when only keys or a group were left).
+    Content(Vec<ContentItem>),
     /// All of it.
     Whole,
 }
@@ -146,6 +147,11 @@ impl Counselling {
     ///    ([`Self::run_pseudonymisation`]).
     /// 8. **Anonymisation** of accounts whose exit date (`valid_until`) lies at least
     ///    `anonymise_after_exit` in the past, pseudonymised the same way (R-I7).
+    ///
+    /// Steps 6 to 8 share one walk over the accounts, by id: each account goes through
+    /// them in that order before the next, so one deactivated at step 6 with a
+    /// `pseudonymise_after` of zero is pseudonymised at step 7 of the same run, and one
+    /// deactivated and past its exit date is anonymised from `deactivated`.
     ///
     /// Errors: `invalid` limits (before anything); an unknown tenant `not_found`; a
     /// key provider that cannot shred fails the run at that session
@@ -190,12 +196,15 @@ impl Counselling {
                         && !(matches!(s.kind, SessionKind::Room(_)) && s.is_open());
                     let due = if whole {
                         Some(Due::Whole)
+                    } else if matches!(
+                        (s.status, content_before),
+                        (SessionStatus::Closed { at }, Some(b)) if at <= b
+                    ) {
+                        self.content_left(&store, &s, limits)
+                            .await?
+                            .map(Due::Content)
                     } else {
-                        let content = matches!(
-                            (s.status, content_before),
-                            (SessionStatus::Closed { at }, Some(b)) if at <= b
-                        );
-                        (content && self.has_content(&store, &s).await?).then_some(Due::Content)
+                        None
                     };
                     if let Some(due) = due {
                         self.expire_session(&store, &s, due, limits, &mut report)
@@ -226,48 +235,56 @@ impl Counselling {
             report.login_records_erased = store
                 .erase_login_records_before(tenant, erase_before(policy.login_records))
                 .await?;
-            if let Some(inactive) = policy.inactive_accounts {
-                (report.accounts_deactivated, report.accounts_kept) = self
-                    .deactivate_inactive(&store, tenant, inactive, policy.pseudonymise_after)
-                    .await?;
-            }
-            report.accounts_pseudonymised = self.pseudonymise_due(&store, tenant).await? as u64;
-            if let Some(after_exit) = policy.anonymise_after_exit {
-                report.accounts_anonymised =
-                    self.anonymise_exited(&store, tenant, after_exit).await? as u64;
-            }
+            self.retire_accounts(&store, tenant, &policy, &mut report)
+                .await?;
             Ok(report)
         })
         .await
     }
 
-    /// Whether a session still holds anything the content deadline deletes.
-    async fn has_content(&self, store: &DynStore, s: &Session) -> Result<bool> {
-        Ok(!store
-            .items(s.tenant, s.id, Page::first(1))
-            .await?
-            .is_empty()
+    /// Whether a session still holds anything the content deadline deletes: its first
+    /// batch of items (kept for [`Self::expire_session`], which would read it again),
+    /// else `None` when it has no items, key custody or end-to-end group left.
+    async fn content_left(
+        &self,
+        store: &DynStore,
+        s: &Session,
+        limits: RetentionLimits,
+    ) -> Result<Option<Vec<ContentItem>>> {
+        let first = store
+            .items(s.tenant, s.id, Page::first(limits.batch))
+            .await?;
+        let left = !first.is_empty()
             || !store.custodies(s.tenant, s.id).await?.is_empty()
-            || store.e2e_latest(s.tenant, s.id).await?.is_some())
+            || store.e2e_latest(s.tenant, s.id).await?.is_some();
+        Ok(left.then_some(first))
     }
 
-    /// Shreds the session's keys, deletes its items in batches, then the session or
-    /// its key rows with the audit entry.
+    /// Shreds the session's keys, deletes its items in batches (starting with those
+    /// `due` carries), then the session or its key rows with the audit entry.
     async fn expire_session(
         &self,
         store: &DynStore,
         s: &Session,
-        due: Due,
+        mut due: Due,
         limits: RetentionLimits,
         report: &mut RetentionReport,
     ) -> Result<()> {
         self.shred_session_keys(s.tenant, s.id).await?;
         report.keys_shredded += 1;
         let mut items = 0u64;
+        let mut read = match &mut due {
+            Due::Content(first) => std::mem::take(first),
+            Due::Whole => Vec::new(),
+        };
         loop {
-            let batch = store
-                .items(s.tenant, s.id, Page::first(limits.batch))
-                .await?;
+            let batch = if read.is_empty() {
+                store
+                    .items(s.tenant, s.id, Page::first(limits.batch))
+                    .await?
+            } else {
+                std::mem::take(&mut read)
+            };
             if batch.is_empty() {
                 break;
             }
@@ -292,7 +309,7 @@ impl Counselling {
                 report.sessions_deleted += 1;
                 AuditKind::SessionExpired
             }
-            Due::Content => {
+            Due::Content(_) => {
                 tx.write(Write::DeleteCustody(s.id));
                 report.sessions_content_deleted += 1;
                 AuditKind::SessionContentExpired
