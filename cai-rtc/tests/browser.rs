@@ -19,9 +19,10 @@
 //!   `RTCRtpScriptTransform` (or encoded insertable streams) worker protects with SFrame
 //!   (`cai-sframe.mjs`) under its session media secret: at least [`MIN_FRAMES`] frames
 //!   decrypt in the Peer (`CallKeys::session` with the session key and the sender indices
-//!   from `admitted`) and none is dropped; each frame as the network carried it has the
-//!   browser's KID, decrypts to the same bytes with `session_media_secret`, and does not
-//!   open with a wrong session key;
+//!   and the call id from `admitted`) and none is dropped; each frame as the network
+//!   carried it has the browser's KID, decrypts to the same bytes with
+//!   `session_media_secret`, and does not open with a wrong session key, nor with the
+//!   right key in another call instance (another call id);
 //! - when the Rust participant leaves, the page sees `peer_left`.
 //!
 //! `js_sframe_interoperates_with_cai_crypto` (Node.js only): the JS session media secret
@@ -47,7 +48,7 @@ use std::time::{Duration, Instant};
 use cai_core::domain::SessionMode;
 use cai_core::service::SessionKeyMaterial;
 use cai_crypto::sframe::{
-    FrameDecryptor, FrameEncryptor, MediaKeyId, MediaSuite, TAG_LEN, parse_header,
+    CallId, FrameDecryptor, FrameEncryptor, MediaKeyId, MediaSuite, TAG_LEN, parse_header,
     session_media_secret,
 };
 use cai_crypto::{ContentKind, DataKey, ItemContext, KeyEpoch, envelope};
@@ -227,6 +228,7 @@ async fn run_browser(node: PathBuf, chromium: PathBuf, api: Api) -> Result<(), B
     )
     .await?;
     let me = rust.admitted.sender_index;
+    let call = rust.admitted.call;
     assert_eq!(rust.admitted.mode, EncryptionMode::SessionKey);
     assert!(!rust.admitted.end_to_end);
     assert_eq!(rust.admitted.key_epoch, key.epoch().0);
@@ -276,16 +278,19 @@ async fn run_browser(node: PathBuf, chromium: PathBuf, api: Api) -> Result<(), B
 
     // Every frame the network carried is checked on its own: the browser's KID, rising
     // counters, the same plaintext under `session_media_secret`, and no frame opens under
-    // another session key with the same KIDs (negative control).
+    // another session key with the same KIDs, nor under the right key for another call
+    // instance (negative controls: a frame recorded in one call is worthless in the next).
     let epoch = key.epoch();
     let kid = MediaKeyId::new(epoch, browser);
     let mut check = FrameDecryptor::new();
     check.add_key(
         MediaSuite::Aes256GcmSha512,
         kid,
-        &session_media_secret(key.secret(), session.as_bytes(), epoch, browser)?,
+        &session_media_secret(key.secret(), session.as_bytes(), &call, epoch, browser)?,
     )?;
-    let mut wrong = CallKeys::session(&session, &DataKey::generate(epoch)?, me, &[me, browser])?;
+    let roster = [me, browser];
+    let mut wrong = CallKeys::session(&session, &call, &DataKey::generate(epoch)?, me, &roster)?;
+    let mut other_call = CallKeys::session(&session, &CallId::random()?, &key, me, &roster)?;
     let (mut chat, mut t_message) = (false, None);
     let (mut decrypted, mut bytes) = (0usize, 0usize);
     let mut tapped: Option<Vec<u8>> = None;
@@ -319,6 +324,11 @@ async fn run_browser(node: PathBuf, chromium: PathBuf, api: Api) -> Result<(), B
                     .unprotect(&payload, b"")
                     .err()
                     .ok_or("a frame opened under a wrong session key")?;
+                assert_eq!(dropped.reason, DropReason::Invalid);
+                let dropped = other_call
+                    .unprotect(&payload, b"")
+                    .err()
+                    .ok_or("a frame opened under another call id")?;
                 assert_eq!(dropped.reason, DropReason::Invalid);
                 let plain = check
                     .decrypt(&payload, b"")
@@ -362,7 +372,7 @@ async fn run_browser(node: PathBuf, chromium: PathBuf, api: Api) -> Result<(), B
     assert_eq!(
         result["admitted"],
         json!({
-            "sender_index": browser, "peers": [me], "mode": "session_key",
+            "call": call.to_string(), "sender_index": browser, "peers": [me], "mode": "session_key",
             "end_to_end": false, "key_epoch": epoch.0,
         })
     );
@@ -426,7 +436,9 @@ async fn js_sframe_interoperates_with_cai_crypto() -> Result<(), BoxError> {
     };
     let key = DataKey::generate(KeyEpoch(0x0102_0304))?;
     let sender = 0xfffe;
-    let secret = session_media_secret(key.secret(), SESSION.as_bytes(), key.epoch(), sender)?;
+    let call = CallId::random()?;
+    let secret =
+        session_media_secret(key.secret(), SESSION.as_bytes(), &call, key.epoch(), sender)?;
     let kid = MediaKeyId::new(key.epoch(), sender);
     let suite = MediaSuite::Aes256GcmSha512;
     let plaintexts: Vec<Vec<u8>> = vec![vec![], vec![0xfc], (0..=255).collect(), vec![7; 1500]];
@@ -438,7 +450,7 @@ async fn js_sframe_interoperates_with_cai_crypto() -> Result<(), BoxError> {
         .collect::<Result<Vec<_>, _>>()?;
     let input = json!({
         "dek": to_hex(key.secret().expose_secret()),
-        "session": SESSION, "epoch": key.epoch().0, "sender": sender,
+        "session": SESSION, "call": call.to_string(), "epoch": key.epoch().0, "sender": sender,
         "metadata": to_hex(metadata),
         "frames": plaintexts.iter().map(|f| to_hex(f)).collect::<Vec<_>>(),
         "rust_frames": rust_frames,
