@@ -53,6 +53,7 @@ async fn peer(index: u16) -> Result<Arc<Peer>, BoxError> {
         ChannelContext {
             tenant: b"ten_bench".to_vec(),
             session: SESSION.as_bytes().to_vec(),
+            call: CALL,
             sender_index: index,
             mode: None,
         },

@@ -125,7 +125,8 @@ fn from_hex(text: &str) -> Result<Vec<u8>, BoxError> {
 /// A chat message on the data channel in the format of cai-rtc's data module
 /// (`docs/DATACHANNEL.md`), written out here so the test checks the bytes the browser
 /// sends: `0x01 ‖ 0x01 (chat) ‖ sender u16be ‖ seq u64be ‖ envelope v1`, the envelope's
-/// context (tenant, session, item `"cai-dc1" ‖ header`, version 1, kind Message).
+/// context (tenant, session, item `"cai-dc2" ‖ call id ‖ header`, version 1, kind
+/// Message).
 const CHAT_HEADER_LEN: usize = 12;
 
 fn chat_header(sender: u16, seq: u64) -> [u8; CHAT_HEADER_LEN] {
@@ -137,8 +138,8 @@ fn chat_header(sender: u16, seq: u64) -> [u8; CHAT_HEADER_LEN] {
     h
 }
 
-fn chat_item(header: &[u8]) -> Vec<u8> {
-    [&b"cai-dc1"[..], header].concat()
+fn chat_item(call: &CallId, header: &[u8]) -> Vec<u8> {
+    [&b"cai-dc2"[..], call.as_bytes(), header].concat()
 }
 
 fn chat_context<'a>(tenant: &'a str, session: &'a str, item: &'a [u8]) -> ItemContext<'a> {
@@ -396,13 +397,16 @@ async fn run_browser(node: PathBuf, chromium: PathBuf, api: Api) -> Result<(), B
             .any(|w| w == BROWSER_SAYS.as_bytes()),
         "no plaintext on the wire"
     );
-    let item = chat_item(header);
+    let item = chat_item(&call, header);
     let ctx = chat_context(&tenant, &session, &item);
     assert_eq!(envelope::open(&key, &ctx, sealed)?, BROWSER_SAYS.as_bytes());
-    // Negative controls: not under another key, not under another header.
+    // Negative controls: not under another key, not under another header, not in another
+    // call instance.
     let other_key = DataKey::from_parts(key.id(), epoch, cai_crypto::SecretBytes::random()?);
     assert!(envelope::open(&other_key, &ctx, sealed).is_err());
-    let other = chat_item(&chat_header(browser, 1));
+    let other = chat_item(&call, &chat_header(browser, 1));
+    assert!(envelope::open(&key, &chat_context(&tenant, &session, &other), sealed).is_err());
+    let other = chat_item(&CallId::random()?, header);
     assert!(envelope::open(&key, &chat_context(&tenant, &session, &other), sealed).is_err());
 
     // The Rust participant leaves; the page sees `peer_left` and finishes.

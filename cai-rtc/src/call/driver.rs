@@ -135,6 +135,7 @@ impl Inner {
             ChannelContext {
                 tenant: self.tenant.clone(),
                 session: session.into_bytes(),
+                call: self.call,
                 sender_index: self.own,
                 mode: self.mode,
             },

@@ -98,6 +98,7 @@ pub(crate) async fn rust_participant_call_loop(
                         let ctx = ChannelContext {
                             tenant: session.tenant.clone().into_bytes(),
                             session: session.session.clone().into_bytes(),
+                            call,
                             sender_index: me,
                             mode: None,
                         };

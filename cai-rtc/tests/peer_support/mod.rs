@@ -46,6 +46,7 @@ pub(crate) fn config(index: u16, key: &DataKey) -> PeerConfig {
         ChannelContext {
             tenant: TENANT.to_vec(),
             session: SESSION.as_bytes().to_vec(),
+            call: CALL,
             sender_index: index,
             mode: None,
         },

@@ -38,6 +38,7 @@ async fn peer(index: u16) -> Arc<Peer> {
         ChannelContext {
             tenant: b"ten_unit".to_vec(),
             session: SESSION.as_bytes().to_vec(),
+            call: CALL,
             sender_index: index,
             mode: None,
         },

@@ -161,7 +161,7 @@ async function start(session) {
     worker.postMessage({ type: 'streams', readable, writable }, [readable, writable]);
   }
 
-  const chat = await ChatChannel.create({ tenant: session.tenant, session: session.session, senderIndex: me, remoteIndex: peer }, dek, keyId, epoch);
+  const chat = await ChatChannel.create({ tenant: session.tenant, session: session.session, call: admitted.call, senderIndex: me, remoteIndex: peer }, dek, keyId, epoch);
   const dc = pc.createDataChannel('cai');
   dc.binaryType = 'arraybuffer';
   dc.onopen = async () => {
