@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! Known-answer vectors of the session media keys (`docs/SFRAME.md` §3a,
-//! `tests/vectors/cai/sframe_session_v1.json`), for the browser implementation.
+//! `tests/vectors/cai/sframe_session_v2.json`), for the browser implementation.
 //!
 //! Every field is recomputed: the HKDF info and PRK independently with the `hkdf` crate,
 //! `media_secret` through [`session_media_secret`], the SFrame `base_key` per §3, the
@@ -9,8 +9,8 @@
 
 use cai_crypto::kdf::hkdf_sha256;
 use cai_crypto::sframe::{
-    FrameDecryptor, FrameEncryptor, LABEL_SESSION_MEDIA, LABEL_SFRAME, MediaKeyId, MediaSuite,
-    add_session_sender, session_frame_encryptor, session_media_secret,
+    CallId, FrameDecryptor, FrameEncryptor, LABEL_SESSION_MEDIA, LABEL_SFRAME, MediaKeyId,
+    MediaSuite, add_session_sender, session_frame_encryptor, session_media_secret,
 };
 use cai_crypto::{DataKey, KeyEpoch, KeyId, SecretBytes};
 use hkdf::Hkdf;
@@ -19,7 +19,7 @@ use sha2::Sha256;
 
 const FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/vectors/cai/sframe_session_v1.json"
+    "/tests/vectors/cai/sframe_session_v2.json"
 );
 
 #[derive(Serialize, Deserialize, PartialEq, Debug)]
@@ -35,6 +35,7 @@ struct Vector {
     name: String,
     dek: String,
     session_id: String,
+    call_id: String,
     epoch: u32,
     sender_index: u16,
     hkdf_salt: String,
@@ -54,6 +55,10 @@ fn h(s: &str) -> Vec<u8> {
     hex::decode(s).unwrap()
 }
 
+fn call(s: &str) -> CallId {
+    CallId::from_bytes(h(s).try_into().unwrap())
+}
+
 fn key32(s: &str) -> SecretBytes<32> {
     SecretBytes::from_bytes(h(s).try_into().unwrap())
 }
@@ -62,8 +67,10 @@ fn key32(s: &str) -> SecretBytes<32> {
 fn compute(v: &Vector) -> Vector {
     let dek = key32(&v.dek);
     let epoch = KeyEpoch(v.epoch);
+    let call_id = call(&v.call_id);
     let mut info = v.session_id.as_bytes().to_vec();
     info.push(0);
+    info.extend_from_slice(&h(&v.call_id));
     info.extend_from_slice(&v.epoch.to_be_bytes());
     info.extend_from_slice(&v.sender_index.to_be_bytes());
     let (prk, _) = Hkdf::<Sha256>::extract(Some(LABEL_SESSION_MEDIA), dek.expose_secret());
@@ -73,8 +80,14 @@ fn compute(v: &Vector) -> Vector {
         .expand(&info, &mut independent)
         .unwrap();
 
-    let secret =
-        session_media_secret(&dek, v.session_id.as_bytes(), epoch, v.sender_index).unwrap();
+    let secret = session_media_secret(
+        &dek,
+        v.session_id.as_bytes(),
+        &call_id,
+        epoch,
+        v.sender_index,
+    )
+    .unwrap();
     assert_eq!(secret.expose_secret(), &independent, "{}", v.name);
 
     let suite = MediaSuite::from_id(v.suite).unwrap();
@@ -131,16 +144,24 @@ fn vectors_match() {
 
 #[test]
 fn vector_frames_open_with_session_keys() {
-    for v in load().vectors {
+    let vectors = load().vectors;
+    let call_ids: std::collections::HashSet<_> = vectors.iter().map(|v| &v.call_id).collect();
+    assert!(call_ids.len() >= 3, "the vectors cover several call ids");
+    assert!(vectors.iter().any(|v| v.epoch == 0));
+    assert!(vectors.iter().any(|v| v.sender_index == u16::MAX));
+    for v in vectors {
         let data_key =
             DataKey::from_parts(KeyId::random().unwrap(), KeyEpoch(v.epoch), key32(&v.dek));
         let suite = MediaSuite::from_id(v.suite).unwrap();
+        let session = v.session_id.as_bytes();
+        let call_id = call(&v.call_id);
         let mut dec = FrameDecryptor::new();
         let kid = add_session_sender(
             &mut dec,
             suite,
             &data_key,
-            v.session_id.as_bytes(),
+            session,
+            &call_id,
             v.sender_index,
         )
         .unwrap();
@@ -150,14 +171,29 @@ fn vector_frames_open_with_session_keys() {
 
         // A random-counter encryptor from the same data key reaches the same decryptor.
         let mut enc =
-            session_frame_encryptor(suite, &data_key, v.session_id.as_bytes(), v.sender_index)
-                .unwrap();
+            session_frame_encryptor(suite, &data_key, session, &call_id, v.sender_index).unwrap();
         let frame = enc.encrypt(b"another frame", b"").unwrap();
         assert_eq!(dec.decrypt(&frame, b"").unwrap(), b"another frame");
 
-        // Another session id gives another key: the frame does not open.
-        let mut other = FrameDecryptor::new();
-        add_session_sender(&mut other, suite, &data_key, b"ses_other", v.sender_index).unwrap();
-        assert!(other.decrypt(&h(&v.frame), &h(&v.metadata)).is_err());
+        // Another session id, or another call of the same session, gives another key:
+        // the frame does not open.
+        let mut next_call = *call_id.as_bytes();
+        next_call[0] ^= 0x80;
+        for (other_session, other_call) in [
+            (&b"ses_other"[..], call_id),
+            (session, CallId::from_bytes(next_call)),
+        ] {
+            let mut other = FrameDecryptor::new();
+            add_session_sender(
+                &mut other,
+                suite,
+                &data_key,
+                other_session,
+                &other_call,
+                v.sender_index,
+            )
+            .unwrap();
+            assert!(other.decrypt(&h(&v.frame), &h(&v.metadata)).is_err());
+        }
     }
 }

@@ -31,6 +31,7 @@ use cai_rtc::peer::{Peer, PeerConfig, PeerEvent};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const SESSION: &str = "ses_bench";
+const CALL: cai_crypto::sframe::CallId = cai_crypto::sframe::CallId::from_bytes([0xbe; 16]);
 
 fn key() -> DataKey {
     DataKey::from_parts(
@@ -52,6 +53,7 @@ async fn peer(index: u16) -> Result<Arc<Peer>, BoxError> {
         ChannelContext {
             tenant: b"ten_bench".to_vec(),
             session: SESSION.as_bytes().to_vec(),
+            call: CALL,
             sender_index: index,
             mode: None,
         },
@@ -59,7 +61,7 @@ async fn peer(index: u16) -> Result<Arc<Peer>, BoxError> {
     )
     .loopback_only();
     config.send_buffer = env_usize("CAI_BENCH_SEND_BUFFER", config.send_buffer);
-    let keys = CallKeys::session(SESSION, &key(), index, &[1, 2])?;
+    let keys = CallKeys::session(SESSION, &CALL, &key(), index, &[1, 2])?;
     Ok(Arc::new(Peer::new(config, keys).await?))
 }
 
@@ -221,8 +223,8 @@ fn sframe_vs_raw() -> Result<(), BoxError> {
     // SFrame through the call's keys as the peer uses them: protect_bytes (cut from a
     // reused buffer, handed to the packetiser as `Bytes`) + unprotect_bytes (the RTP
     // payload copied into a reused buffer and decrypted there).
-    let mut sender = CallKeys::session(SESSION, &dek, 1, &[1, 2])?;
-    let mut receiver = CallKeys::session(SESSION, &dek, 2, &[1, 2])?;
+    let mut sender = CallKeys::session(SESSION, &CALL, &dek, 1, &[1, 2])?;
+    let mut receiver = CallKeys::session(SESSION, &CALL, &dek, 2, &[1, 2])?;
     let mut call = || -> Result<(), BoxError> {
         let protected = sender.protect_bytes(&frame, b"")?;
         receiver
@@ -232,8 +234,8 @@ fn sframe_vs_raw() -> Result<(), BoxError> {
     };
 
     // The owned-`Vec` path: protect (a new buffer) + unprotect_owned (in that buffer).
-    let mut vec_sender = CallKeys::session(SESSION, &dek, 1, &[1, 2])?;
-    let mut vec_receiver = CallKeys::session(SESSION, &dek, 2, &[1, 2])?;
+    let mut vec_sender = CallKeys::session(SESSION, &CALL, &dek, 1, &[1, 2])?;
+    let mut vec_receiver = CallKeys::session(SESSION, &CALL, &dek, 2, &[1, 2])?;
     let mut owned = || -> Result<(), BoxError> {
         let protected = vec_sender.protect(&frame, b"")?;
         vec_receiver
@@ -245,8 +247,8 @@ fn sframe_vs_raw() -> Result<(), BoxError> {
     // The peer's path before `protect_bytes`/`unprotect_bytes`, as it ran per frame:
     // protect into a new Vec, `Bytes::from` it for the `Sample`, copy the RTP payload
     // out (`to_vec`) and unprotect_owned that copy.
-    let mut old_sender = CallKeys::session(SESSION, &dek, 1, &[1, 2])?;
-    let mut old_receiver = CallKeys::session(SESSION, &dek, 2, &[1, 2])?;
+    let mut old_sender = CallKeys::session(SESSION, &CALL, &dek, 1, &[1, 2])?;
+    let mut old_receiver = CallKeys::session(SESSION, &CALL, &dek, 2, &[1, 2])?;
     let mut before = || -> Result<(), BoxError> {
         let sample = Bytes::from(old_sender.protect(&frame, b"")?);
         old_receiver
@@ -256,8 +258,13 @@ fn sframe_vs_raw() -> Result<(), BoxError> {
     };
 
     // SFrame with reused buffers: encrypt_into + decrypt_in_place.
-    let secret =
-        cai_crypto::sframe::session_media_secret(dek.secret(), SESSION.as_bytes(), KeyEpoch(1), 1)?;
+    let secret = cai_crypto::sframe::session_media_secret(
+        dek.secret(),
+        SESSION.as_bytes(),
+        &CALL,
+        KeyEpoch(1),
+        1,
+    )?;
     let kid = MediaKeyId::new(KeyEpoch(1), 1);
     let mut enc = FrameEncryptor::new(MediaSuite::Aes256GcmSha512, kid, &secret)?;
     let mut dec = FrameDecryptor::new();

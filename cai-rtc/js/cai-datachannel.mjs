@@ -8,11 +8,14 @@
  * message  = header (12 bytes) ‖ envelope v1
  * header   = 0x01 (version) ‖ type (0x01 chat) ‖ sender_index u16be ‖ seq u64be
  * envelope = envelope v1 of the UTF-8 text under the session's data key, context
- *            (tenant, session, item = "cai-dc1" ‖ header, version 1, kind Message[, mode])
+ *            (tenant, session, item = "cai-dc2" ‖ call id (16 bytes) ‖ header, version 1,
+ *             kind Message[, mode])
  * ```
  *
  * The header is public but bound into the envelope as its item id, so it cannot be
- * altered. A receiver accepts from each sender only rising sequence numbers, and only an
+ * altered; so is the call instance (`admitted.call` from signaling), so a message
+ * recorded in one call never opens in another, where the same sender index and sequence
+ * numbers come again. A receiver accepts from each sender only rising sequence numbers, and only an
  * authentic message moves that window. Envelopes are sealed and opened by
  * `cai-envelope.mjs` (imported, not copied).
  *
@@ -30,13 +33,15 @@ export const TYPE_FILE_OFFER = 0x02;
 export const TYPE_FILE_CHUNK = 0x03;
 
 const te = new TextEncoder();
-const ITEM_PREFIX = te.encode('cai-dc1');
+const ITEM_PREFIX = te.encode('cai-dc2');
+/** Length of a call id in bytes. */
+const CALL_ID_LEN = 16;
 const U64_MAX = (1n << 64n) - 1n;
 
 /**
  * Error of this module. `name`: `Truncated`, `UnsupportedVersion`, `UnknownType`,
- * `Unsupported` (a file message), `Replayed`, `OwnSender`, `Malformed` (text not UTF-8),
- * `InvalidInput`; errors of `cai-envelope.mjs` (`AuthenticationFailed`, `WrongKey`, …)
+ * `Unsupported` (a file message), `Replayed`, `OwnSender`, `ForeignSender`, `Malformed`
+ * (text not UTF-8), `InvalidInput`; errors of `cai-envelope.mjs` (`AuthenticationFailed`, `WrongKey`, …)
  * pass through unchanged.
  */
 export class DataChannelError extends Error {
@@ -94,14 +99,29 @@ export function parseMessage(message) {
 }
 
 /**
+ * The 16 bytes of a call id: `admitted.call` (exactly 32 lowercase hex characters) or
+ * the bytes themselves.
+ * @param {unknown} call
+ * @returns {Uint8Array}
+ */
+function callIdBytes(call) {
+  if (typeof call === 'string' && /^[0-9a-f]{32}$/.test(call)) {
+    return Uint8Array.from(call.match(/../g) ?? [], (pair) => parseInt(pair, 16));
+  }
+  if (call instanceof Uint8Array && call.length === CALL_ID_LEN) return call.slice();
+  throw new DataChannelError('InvalidInput', 'call id must be 32 lowercase hex characters or 16 bytes');
+}
+
+/**
  * The envelope context of a chat message with the given header bytes.
- * @param {{tenant: string|Uint8Array, session: string|Uint8Array, mode?: Uint8Array}} ctx
+ * @param {{tenant: string|Uint8Array, session: string|Uint8Array, call: Uint8Array, mode?: Uint8Array}} ctx
  * @param {Uint8Array} header
  */
 function chatContext(ctx, header) {
-  const item = new Uint8Array(ITEM_PREFIX.length + HEADER_LEN);
+  const item = new Uint8Array(ITEM_PREFIX.length + CALL_ID_LEN + HEADER_LEN);
   item.set(ITEM_PREFIX);
-  item.set(header, ITEM_PREFIX.length);
+  item.set(ctx.call, ITEM_PREFIX.length);
+  item.set(header, ITEM_PREFIX.length + CALL_ID_LEN);
   return { tenant: ctx.tenant, session: ctx.session, item, version: 1, kind: 'Message', mode: ctx.mode };
 }
 
@@ -113,7 +133,7 @@ const CREATE = Symbol('ChatChannel.create');
  * 0, 1, 2, …) and opens the others', with the replay window per sender.
  */
 export class ChatChannel {
-  /** @type {{tenant: string|Uint8Array, session: string|Uint8Array, senderIndex: number, remoteIndex?: number, mode?: Uint8Array}} */ #ctx;
+  /** @type {{tenant: string|Uint8Array, session: string|Uint8Array, call: Uint8Array, senderIndex: number, remoteIndex?: number, mode?: Uint8Array}} */ #ctx;
   /** @type {Sealer} */ #sealer;
   /** @type {Uint8Array} */ #key;
   /** @type {Uint8Array} */ #keyId;
@@ -132,9 +152,11 @@ export class ChatChannel {
   }
 
   /**
-   * @param {{tenant: string|Uint8Array, session: string|Uint8Array, senderIndex: number, remoteIndex?: number, mode?: Uint8Array}} ctx
-   *   The session's ids, this endpoint's roster index and, in a session with a signed mode
-   *   descriptor, its 32-byte binding.
+   * @param {{tenant: string|Uint8Array, session: string|Uint8Array, call: string|Uint8Array, senderIndex: number, remoteIndex?: number, mode?: Uint8Array}} ctx
+   *   The session's ids, the call instance's id (`admitted.call`: 32 lowercase hex
+   *   characters, or its 16 bytes), this endpoint's roster index, the remote's (messages
+   *   claiming anyone else are refused) and, in a session with a signed mode descriptor,
+   *   its 32-byte binding.
    * @param {Uint8Array} keyBytes The session's 32-byte data key.
    * @param {Uint8Array} keyId Its 16-byte id.
    * @param {number} epoch Its epoch.
@@ -143,8 +165,9 @@ export class ChatChannel {
   static async create(ctx, keyBytes, keyId, epoch) {
     encodeHeader({ type: TYPE_CHAT, sender: ctx.senderIndex, seq: 0n }); // validates the index
     if (ctx.remoteIndex !== undefined) encodeHeader({ type: TYPE_CHAT, sender: ctx.remoteIndex, seq: 0n });
+    const call = callIdBytes(ctx.call);
     const sealer = await Sealer.create(keyBytes, keyId, epoch);
-    return new ChatChannel(CREATE, { ...ctx }, sealer, keyBytes.slice(), keyId.slice(), epoch);
+    return new ChatChannel(CREATE, { ...ctx, call }, sealer, keyBytes.slice(), keyId.slice(), epoch);
   }
 
   /**

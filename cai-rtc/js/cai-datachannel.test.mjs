@@ -11,7 +11,8 @@ import { ChatChannel, HEADER_LEN, encodeHeader, parseMessage, TYPE_CHAT, TYPE_FI
 const key = Uint8Array.from({ length: 32 }, (_, i) => i + 1);
 const keyId = Uint8Array.from({ length: 16 }, (_, i) => 0xa0 + i);
 const epoch = 5;
-const session = { tenant: 'ten_1', session: 'ses_1' };
+const call = '0123456789abcdef0123456789abcdef';
+const session = { tenant: 'ten_1', session: 'ses_1', call };
 
 async function pair() {
   const a = await ChatChannel.create({ ...session, senderIndex: 0 }, key, keyId, epoch);
@@ -19,15 +20,16 @@ async function pair() {
   return { a, b };
 }
 
-test('a chat message is header ‖ envelope whose item id is "cai-dc1" ‖ header', async () => {
+test('a chat message is header ‖ envelope whose item id is "cai-dc2" ‖ call id ‖ header', async () => {
   const { a } = await pair();
   const first = await a.sealChat('hello');
   const second = await a.sealChat('again');
   assert.deepEqual([...first.subarray(0, HEADER_LEN)], [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
   assert.deepEqual([...second.subarray(0, HEADER_LEN)], [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
   const header = first.subarray(0, HEADER_LEN);
-  const item = new Uint8Array([...new TextEncoder().encode('cai-dc1'), ...header]);
-  const ctx = { ...session, item, version: 1, kind: 'Message' };
+  const item = new Uint8Array([...new TextEncoder().encode('cai-dc2'), ...Buffer.from(call, 'hex'), ...header]);
+  assert.equal(item.length, 35);
+  const ctx = { tenant: session.tenant, session: session.session, item, version: 1, kind: 'Message' };
   const plain = await openEnvelope(key, keyId, epoch, ctx, first.subarray(HEADER_LEN));
   assert.equal(new TextDecoder().decode(plain), 'hello');
   assert.deepEqual(parseMessage(second), { type: TYPE_CHAT, sender: 0, seq: 1n, header: second.subarray(0, 12), envelope: second.subarray(12) });
@@ -57,8 +59,21 @@ test('the header is bound: changing sender or sequence number fails to open', as
     bad[i] ^= 1;
     await assert.rejects(c.open(bad), { name: 'AuthenticationFailed' });
   }
-  const other = await ChatChannel.create({ tenant: 'ten_1', session: 'ses_2', senderIndex: 2 }, key, keyId, epoch);
+  const other = await ChatChannel.create({ ...session, session: 'ses_2', senderIndex: 2 }, key, keyId, epoch);
   await assert.rejects(other.open(m), { name: 'AuthenticationFailed' });
+});
+
+test('a message sealed in one call instance does not open in another; call ids are checked', async () => {
+  const { a } = await pair();
+  const m = await a.sealChat('from the earlier call');
+  // Same session, key and indices, the call id as bytes: the same call opens it.
+  const same = await ChatChannel.create({ ...session, call: Buffer.from(call, 'hex'), senderIndex: 1 }, key, keyId, epoch);
+  assert.equal((await same.open(m)).text, 'from the earlier call');
+  const later = await ChatChannel.create({ ...session, call: 'fedcba9876543210fedcba9876543210', senderIndex: 1 }, key, keyId, epoch);
+  await assert.rejects(later.open(m), { name: 'AuthenticationFailed' });
+  for (const bad of [undefined, call.toUpperCase(), call.slice(1), `${call}0`, new Uint8Array(15), 7]) {
+    await assert.rejects(ChatChannel.create({ ...session, call: bad, senderIndex: 1 }, key, keyId, epoch), { name: 'InvalidInput' }, String(bad));
+  }
 });
 
 test('malformed headers: exactly 12 bytes parse, 11 are truncated; version, type, file messages', async () => {

@@ -14,9 +14,10 @@
  *   suite u16be ‖ KID u64be, 32)` (§3), then RFC 9605 §4.4.2 (`sframe_key`,
  *   `sframe_salt`), nonce = salt XOR counter, AAD = header ‖ metadata;
  * - outside end-to-end mode the per-sender media secret comes from the session's data key
- *   (the rtc contract): `prk = HKDF-Extract-SHA256(salt = "cai sframe session media v1",
- *   IKM = DEK)`, `media_secret = HKDF-Expand(prk, session_id ‖ 0x00 ‖ u32be(epoch) ‖
- *   u16be(sender_index), 32)` ({@link sessionMediaSecret}).
+ *   and the call's id (`admitted.call`, §3a): `prk = HKDF-Extract-SHA256(salt =
+ *   "cai sframe session media v2", IKM = DEK)`, `media_secret = HKDF-Expand(prk,
+ *   session_id ‖ 0x00 ‖ call_id (16 bytes) ‖ u32be(epoch) ‖ u16be(sender_index), 32)`
+ *   ({@link sessionMediaSecret}).
  *
  * Keys never leave WebCrypto as bytes once derived: `sframe_key` is a non-extractable
  * AES-GCM `CryptoKey`; the intermediate secrets are zeroed as soon as they are imported.
@@ -47,7 +48,7 @@ export const COUNTER_TOO_OLD = 'frame counter too old: outside the replay window
 const U64_MAX = (1n << 64n) - 1n;
 const te = new TextEncoder();
 const LABEL_CAI = te.encode('cai sframe v1');
-const LABEL_SESSION = te.encode('cai sframe session media v1');
+const LABEL_SESSION = te.encode('cai sframe session media v2');
 const LABEL_KEY = te.encode('SFrame 1.0 Secret key ');
 const LABEL_SALT = te.encode('SFrame 1.0 Secret salt ');
 const EMPTY = new Uint8Array(0);
@@ -209,28 +210,54 @@ async function hkdfBits(/** @type {Uint8Array|CryptoKey} */ ikm, hash, salt, inf
   return new Uint8Array(await s.deriveBits({ name: 'HKDF', hash, salt, info }, key, bytes * 8));
 }
 
+/** Length of a call id in bytes (`admitted.call` carries it as 32 lowercase hex characters). */
+export const CALL_ID_LEN = 16;
+
 /**
- * The per-sender SFrame media secret of a session outside end-to-end mode (the rtc
- * contract; Rust: `cai_crypto::sframe::session_media_secret`): HKDF-SHA256 with salt
- * `"cai sframe session media v1"`, IKM = the session's 32-byte data key, info =
- * `sessionId ‖ 0x00 ‖ u32be(epoch) ‖ u16be(senderIndex)`, 32 bytes.
+ * The 16 bytes of a call id: from `admitted.call` (exactly 32 lowercase hex characters,
+ * as Rust's `CallId::parse_hex`) or already as bytes.
+ * @param {string|Uint8Array} callId
+ * @returns {Uint8Array}
+ * @throws {SframeError} `InvalidInput` for anything else
+ */
+export function callIdBytes(callId) {
+  if (typeof callId === 'string') {
+    if (!/^[0-9a-f]{32}$/.test(callId)) {
+      throw new SframeError('InvalidInput', 'call id must be 32 lowercase hex characters');
+    }
+    return Uint8Array.from(callId.match(/../g) ?? [], (pair) => parseInt(pair, 16));
+  }
+  return fixed(callId, CALL_ID_LEN, 'call id');
+}
+
+/**
+ * The per-sender SFrame media secret of a call outside end-to-end mode (`docs/SFRAME.md`
+ * §3a; Rust: `cai_crypto::sframe::session_media_secret`): HKDF-SHA256 with salt
+ * `"cai sframe session media v2"`, IKM = the session's 32-byte data key, info =
+ * `sessionId ‖ 0x00 ‖ callId (16 bytes) ‖ u32be(epoch) ‖ u16be(senderIndex)`, 32 bytes.
+ * The call id is the one of the call instance (`admitted.call`): indices start again
+ * in every call, the call id keeps their keys apart.
  *
  * The caller should zero the returned bytes (`fill(0)`) once it has created its
  * {@link SframeKey}s.
  * @param {Uint8Array} dataKey The session's 32-byte data key (DEK) of `epoch`.
- * @param {string|Uint8Array} sessionId The session id (UTF-8), e.g. `"ses_…"`, 1..=255 bytes.
+ * @param {string|Uint8Array} sessionId The session id (UTF-8), e.g. `"ses_…"`, 1..=255
+ *   bytes without a 0x00 byte.
+ * @param {string|Uint8Array} callId `admitted.call` (32 lowercase hex characters) or its
+ *   16 bytes ({@link callIdBytes}).
  * @param {number} epoch u32 key epoch.
  * @param {number} senderIndex u16 roster index.
  * @returns {Promise<Uint8Array>} 32 bytes.
  */
-export async function sessionMediaSecret(dataKey, sessionId, epoch, senderIndex) {
+export async function sessionMediaSecret(dataKey, sessionId, callId, epoch, senderIndex) {
   fixed(dataKey, 32, 'data key');
   const sid = typeof sessionId === 'string' ? te.encode(sessionId) : sessionId;
-  if (!(sid instanceof Uint8Array) || sid.length < 1 || sid.length > 255) {
-    throw new SframeError('InvalidInput', 'session id must be 1..=255 bytes');
+  if (!(sid instanceof Uint8Array) || sid.length < 1 || sid.length > 255 || sid.includes(0)) {
+    throw new SframeError('InvalidInput', 'session id must be 1..=255 bytes without a 0x00 byte');
   }
+  const call = callIdBytes(callId);
   const kid = mediaKeyId(epoch, senderIndex); // validates both
-  const info = concat(sid, Uint8Array.of(0), beBytes(kid >> 16n, 4), beBytes(kid & 0xffffn, 2));
+  const info = concat(sid, Uint8Array.of(0), call, beBytes(kid >> 16n, 4), beBytes(kid & 0xffffn, 2));
   return hkdfBits(dataKey, 'SHA-256', LABEL_SESSION, info, 32);
 }
 

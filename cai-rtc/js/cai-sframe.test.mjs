@@ -22,6 +22,7 @@ import {
   encodeHeader,
   parseHeader,
   mediaKeyId,
+  callIdBytes,
   sessionMediaSecret,
 } from './cai-sframe.mjs';
 
@@ -49,14 +50,15 @@ function documentedBaseKey(/** @type {number} */ suite, /** @type {bigint} */ ki
   return new Uint8Array(hkdfSync('sha256', s, Buffer.alloc(0), info, 32));
 }
 
-/** The rtc contract's session media secret with node:crypto. */
-function documentedSessionSecret(dek, sessionId, epoch, sender) {
+/** docs/SFRAME.md §3a's session media secret with node:crypto. */
+function documentedSessionSecret(dek, sessionId, callId, epoch, sender) {
   const sid = Buffer.from(sessionId, 'utf8');
-  const info = Buffer.alloc(sid.length + 1 + 4 + 2);
+  const info = Buffer.alloc(sid.length + 1 + 16 + 4 + 2);
   sid.copy(info);
-  info.writeUInt32BE(epoch, sid.length + 1);
-  info.writeUInt16BE(sender, sid.length + 5);
-  return new Uint8Array(hkdfSync('sha256', dek, Buffer.from('cai sframe session media v1', 'ascii'), info, 32));
+  Buffer.from(callId, 'hex').copy(info, sid.length + 1);
+  info.writeUInt32BE(epoch, sid.length + 17);
+  info.writeUInt16BE(sender, sid.length + 21);
+  return new Uint8Array(hkdfSync('sha256', dek, Buffer.from('cai sframe session media v2', 'ascii'), info, 32));
 }
 
 async function rejects(promise, name, message) {
@@ -129,33 +131,49 @@ test('KID layout: epoch << 16 | sender index, limits exactly at and one past', (
   assert.throws(() => mediaKeyId(-1, 0), { name: 'InvalidInput' });
 });
 
-test('session media secret (rtc contract) equals the documented HKDF and separates sessions, epochs, senders', async () => {
+test('session media secret (§3a) equals the documented HKDF and separates sessions, calls, epochs, senders', async () => {
   const dek = secret(3);
+  const a = '00112233445566778899aabbccddeeff';
+  const b = '00112233445566778899aabbccddeefe';
   const seen = new Set();
-  for (const [sid, epoch, sender] of [['ses_a', 0, 0], ['ses_a', 0, 1], ['ses_a', 1, 0], ['ses_b', 0, 0], ['ses_a', 0xffffffff, 0xffff]]) {
-    const got = await sessionMediaSecret(dek, sid, epoch, sender);
-    assert.equal(toHex(got), toHex(documentedSessionSecret(dek, sid, epoch, sender)));
+  for (const [sid, call, epoch, sender] of [['ses_a', a, 0, 0], ['ses_a', a, 0, 1], ['ses_a', a, 1, 0], ['ses_b', a, 0, 0], ['ses_a', b, 0, 0], ['ses_a', a, 0xffffffff, 0xffff]]) {
+    const got = await sessionMediaSecret(dek, sid, call, epoch, sender);
+    assert.equal(toHex(got), toHex(documentedSessionSecret(dek, sid, call, epoch, sender)));
+    assert.equal(toHex(await sessionMediaSecret(dek, sid, hex(call), epoch, sender)), toHex(got), 'hex or bytes');
     seen.add(toHex(got));
   }
-  assert.equal(seen.size, 5);
-  await rejects(sessionMediaSecret(dek, '', 0, 0), 'InvalidInput');
-  await rejects(sessionMediaSecret(dek, 'x'.repeat(256), 0, 0), 'InvalidInput');
-  assert.equal((await sessionMediaSecret(dek, 'x'.repeat(255), 0, 0)).length, 32);
-  await rejects(sessionMediaSecret(dek.subarray(1), 'ses_a', 0, 0), 'InvalidInput');
+  assert.equal(seen.size, 6);
+  await rejects(sessionMediaSecret(dek, '', a, 0, 0), 'InvalidInput');
+  await rejects(sessionMediaSecret(dek, 'ses\0a', a, 0, 0), 'InvalidInput');
+  await rejects(sessionMediaSecret(dek, 'x'.repeat(256), a, 0, 0), 'InvalidInput');
+  assert.equal((await sessionMediaSecret(dek, 'x'.repeat(255), a, 0, 0)).length, 32);
+  await rejects(sessionMediaSecret(dek.subarray(1), 'ses_a', a, 0, 0), 'InvalidInput');
+  for (const bad of [a.toUpperCase(), a.slice(1), `${a}0`, `${a.slice(0, 31)}g`, ` ${a.slice(1)}`, hex(a).subarray(1), undefined]) {
+    await rejects(sessionMediaSecret(dek, 'ses_a', bad, 0, 0), 'InvalidInput');
+    assert.throws(() => callIdBytes(bad), { name: 'InvalidInput' });
+  }
+  assert.equal(toHex(callIdBytes(a)), a);
 });
 
 // The known-answer file of cai-crypto's `session_media_secret` (docs/SFRAME.md §3a):
-// every vector's media secret, base key and exact frame. Skipped, with this reason, only
-// while the file is not in the tree (it comes with the peer branch).
-const sessionVectors = join(vectors, 'cai/sframe_session_v1.json');
-test('session media secret and frames: the Rust known-answer vectors (sframe_session_v1.json)', { skip: !existsSync(sessionVectors) && 'sframe_session_v1.json not merged yet' }, async () => {
+// every vector's HKDF info, media secret, base key and exact frame.
+const sessionVectors = join(vectors, 'cai/sframe_session_v2.json');
+test('session media secret and frames: the Rust known-answer vectors (sframe_session_v2.json)', async () => {
+  assert.ok(existsSync(sessionVectors), sessionVectors);
   const doc = loadVectors(sessionVectors);
-  assert.equal(doc.format, 'cai sframe session media v1');
+  assert.equal(doc.format, 'cai sframe session media v2');
   assert.ok(doc.vectors.length >= 4);
+  assert.ok(new Set(doc.vectors.map((v) => v.call_id)).size >= 3);
   for (const v of doc.vectors) {
-    const secret = await sessionMediaSecret(hex(v.dek), v.session_id, v.epoch, v.sender_index);
+    const secret = await sessionMediaSecret(hex(v.dek), v.session_id, v.call_id, v.epoch, v.sender_index);
     assert.equal(toHex(secret), v.media_secret, v.name);
-    assert.equal(toHex(te.encode('cai sframe session media v1')), v.hkdf_salt, v.name);
+    assert.equal(toHex(documentedSessionSecret(hex(v.dek), v.session_id, v.call_id, v.epoch, v.sender_index)), v.media_secret, v.name);
+    const tail = Buffer.alloc(6);
+    tail.writeUInt32BE(v.epoch, 0);
+    tail.writeUInt16BE(v.sender_index, 4);
+    const info = Buffer.concat([Buffer.from(v.session_id, 'utf8'), Buffer.from([0]), Buffer.from(v.call_id, 'hex'), tail]);
+    assert.equal(info.toString('hex'), v.hkdf_info, v.name);
+    assert.equal(toHex(te.encode('cai sframe session media v2')), v.hkdf_salt, v.name);
     assert.equal(v.kid, mediaKeyId(v.epoch, v.sender_index), v.name);
     assert.equal(toHex(documentedBaseKey(v.suite, v.kid, secret)), v.base_key, v.name);
     const key = await SframeKey.fromMediaSecret(v.suite, v.epoch, v.sender_index, secret);

@@ -13,9 +13,10 @@
  * ```
  *
  * What it checks of a server message: one JSON object, `v` the number 1, a known `type`
- * and that type's members with their JSON types (the shapes of §5). A message that fails
- * is dropped and reported as a `protocol_error` event; it never reaches the caller's
- * handlers. Ids (`ses_…`) and descriptions pass through as the server relayed them:
+ * and that type's members with their JSON types (the shapes of §5); `admitted.call`, the
+ * call instance's id that session media keys are derived with (`docs/SFRAME.md` §3a),
+ * must be exactly 32 lowercase hex characters. A message that fails is dropped and
+ * reported as a `protocol_error` event; it never reaches the caller's handlers. Ids (`ses_…`) and descriptions pass through as the server relayed them:
  * their meaning is the peer connection's business (fingerprints, §7).
  *
  * @module cai-signaling
@@ -30,7 +31,7 @@ export const MAX_ID = 0xffff_ffff;
 
 /**
  * Error of this module. `name`: `Malformed` (a server message that is not protocol
- * version 1 JSON of a known shape), `InvalidInput` (a bad argument), `Denied` (the join
+ * version 1 JSON of a known shape; `field` names the member at fault, if one is), `InvalidInput` (a bad argument), `Denied` (the join
  * was refused: `reason`, `retryAfterMs`), `Refused` (the server answered a request with
  * `error`: `code`, `field`, `retryAfterMs`), `Closed` (the connection closed first),
  * `Ended` (the server ended the participant's part: `reason`).
@@ -178,11 +179,14 @@ const isCandidate = (v) => isObject(v) && isString(v.candidate);
 const isPeer = (v) => isObject(v) && isString(v.participant) && isIndex(v.sender_index);
 const isMillis = (v) => Number.isSafeInteger(v) && v >= 0;
 const isStringArray = (v) => Array.isArray(v) && v.every(isString);
+/** `admitted.call`: 16 bytes as exactly 32 lowercase hex characters. */
+const isCallId = (v) => isString(v) && /^[0-9a-f]{32}$/.test(v);
 
 /** The members of each server message type and their checks (`v`, `type` aside). */
 const SERVER_SHAPES = {
   admitted: {
     session: isString,
+    call: isCallId,
     participant: isString,
     sender_index: isIndex,
     peers: (v) => Array.isArray(v) && v.every(isPeer),
@@ -237,7 +241,7 @@ export function parseServerMessage(text) {
     }
   }
   for (const [key, check] of Object.entries(shape)) {
-    if (!check(msg[key])) throw new SignalingError('Malformed', `${msg.type}: missing or mistyped ${key}`);
+    if (!check(msg[key])) throw new SignalingError('Malformed', `${msg.type}: missing or invalid ${key}`, { field: key });
   }
   return msg;
 }

@@ -121,6 +121,19 @@ test('builders refuse bad input: indices at 65535 pass, 65536 fails; ids at 2^32
   assert.throws(() => encodeMessage(fill(MAX_MESSAGE_BYTES - base + 1)), { name: 'InvalidInput' });
 });
 
+test('admitted.call is exactly 32 lowercase hex characters; anything else is Malformed naming call', () => {
+  const good = '00112233445566778899aabbccddeeff';
+  const admitted = (call) => {
+    const m = { v: 1, type: 'admitted', session: 'ses_x', call, participant: 'acc_x', sender_index: 0, peers: [], mode: 'session_key', end_to_end: false, key_epoch: 0 };
+    if (call === undefined) delete m.call;
+    return JSON.stringify(m);
+  };
+  assert.equal(parseServerMessage(admitted(good)).call, good);
+  for (const bad of [good.toUpperCase(), good.slice(1), `${good}0`, `${good.slice(0, 31)}g`, ` ${good.slice(1)}`, '', null, 5, [good], undefined]) {
+    assert.throws(() => parseServerMessage(admitted(bad)), { name: 'Malformed', field: 'call' }, String(bad));
+  }
+});
+
 test('server messages that are not version-1 JSON of a known shape are Malformed', () => {
   const ok = '{"v":1,"type":"peer_left","sender_index":2}';
   assert.equal(parseServerMessage(ok).sender_index, 2);
@@ -139,7 +152,7 @@ test('server messages that are not version-1 JSON of a known shape are Malformed
     '{"v":1,"type":"peer_left","sender_index":2,"extra":true}',
     '{"v":1,"type":"ended","reason":"bored"}',
     '{"v":1,"type":"offer","from":0,"description":{"type":"offer"}}',
-    '{"v":1,"type":"admitted","session":"ses_x","participant":"acc_x","sender_index":0,"peers":[{}],"mode":"session_key","end_to_end":false,"key_epoch":0}',
+    '{"v":1,"type":"admitted","session":"ses_x","call":"00112233445566778899aabbccddeeff","participant":"acc_x","sender_index":0,"peers":[{}],"mode":"session_key","end_to_end":false,"key_epoch":0}',
   ]) {
     assert.throws(() => parseServerMessage(bad), { name: 'Malformed' }, bad);
   }
@@ -183,7 +196,7 @@ test('the client joins, relays offer/answer/ice with to/from, pings, and reports
   await tick();
   assert.deepEqual(ws.sent, [{ v: 1, id: 1, type: 'join', auth: { kind: 'token', token: 'cat_secret', session: 'ses_a' } }]);
   const admitted = {
-    v: 1, type: 'admitted', session: 'ses_a', participant: 'acc_b', sender_index: 1,
+    v: 1, type: 'admitted', session: 'ses_a', call: '0123456789abcdef0123456789abcdef', participant: 'acc_b', sender_index: 1,
     peers: [{ participant: 'acc_a', sender_index: 0 }], mode: 'session_key', end_to_end: false, key_epoch: 0,
   };
   ws.deliver(admitted);
@@ -237,7 +250,7 @@ test('a denied join rejects with its reason; an error answer rejects; the connec
   await tick();
   ws.deliver({ v: 1, type: 'waiting', session: 'ses_m' });
   ws.deliver({
-    v: 1, type: 'admitted', session: 'ses_m', participant: 'acc_a', sender_index: 0,
+    v: 1, type: 'admitted', session: 'ses_m', call: 'fedcba9876543210fedcba9876543210', participant: 'acc_a', sender_index: 0,
     peers: [], mode: 'end_to_end', end_to_end: true, key_epoch: 3,
   });
   assert.equal((await third).session, 'ses_m');

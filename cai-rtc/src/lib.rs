@@ -34,12 +34,15 @@
 //! ```
 //! use cai_crypto::{DataKey, KeyEpoch};
 //! use cai_rtc::data::{ChannelContext, DataError, DataLimits, Incoming, SealedChannel};
+//! use cai_rtc::signaling::CallId;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let key = DataKey::generate(KeyEpoch(1))?; // the session's key, as both hold it
+//! let call = CallId::random()?; // stands in for signaling's `admitted.call`
 //! let context = |own| ChannelContext {
 //!     tenant: b"ten_nord".to_vec(),
 //!     session: b"ses_0196f3c4a1b27c3d8e9f0a1b2c3d4e5f".to_vec(),
+//!     call,
 //!     sender_index: own, // from signaling's `admitted`
 //!     mode: None,
 //! };

@@ -19,9 +19,10 @@
 //!   `RTCRtpScriptTransform` (or encoded insertable streams) worker protects with SFrame
 //!   (`cai-sframe.mjs`) under its session media secret: at least [`MIN_FRAMES`] frames
 //!   decrypt in the Peer (`CallKeys::session` with the session key and the sender indices
-//!   from `admitted`) and none is dropped; each frame as the network carried it has the
-//!   browser's KID, decrypts to the same bytes with `session_media_secret`, and does not
-//!   open with a wrong session key;
+//!   and the call id from `admitted`) and none is dropped; each frame as the network
+//!   carried it has the browser's KID, decrypts to the same bytes with
+//!   `session_media_secret`, and does not open with a wrong session key, nor with the
+//!   right key in another call instance (another call id);
 //! - when the Rust participant leaves, the page sees `peer_left`.
 //!
 //! `js_sframe_interoperates_with_cai_crypto` (Node.js only): the JS session media secret
@@ -47,7 +48,7 @@ use std::time::{Duration, Instant};
 use cai_core::domain::SessionMode;
 use cai_core::service::SessionKeyMaterial;
 use cai_crypto::sframe::{
-    FrameDecryptor, FrameEncryptor, MediaKeyId, MediaSuite, TAG_LEN, parse_header,
+    CallId, FrameDecryptor, FrameEncryptor, MediaKeyId, MediaSuite, TAG_LEN, parse_header,
     session_media_secret,
 };
 use cai_crypto::{ContentKind, DataKey, ItemContext, KeyEpoch, envelope};
@@ -124,7 +125,8 @@ fn from_hex(text: &str) -> Result<Vec<u8>, BoxError> {
 /// A chat message on the data channel in the format of cai-rtc's data module
 /// (`docs/DATACHANNEL.md`), written out here so the test checks the bytes the browser
 /// sends: `0x01 ‖ 0x01 (chat) ‖ sender u16be ‖ seq u64be ‖ envelope v1`, the envelope's
-/// context (tenant, session, item `"cai-dc1" ‖ header`, version 1, kind Message).
+/// context (tenant, session, item `"cai-dc2" ‖ call id ‖ header`, version 1, kind
+/// Message).
 const CHAT_HEADER_LEN: usize = 12;
 
 fn chat_header(sender: u16, seq: u64) -> [u8; CHAT_HEADER_LEN] {
@@ -136,8 +138,8 @@ fn chat_header(sender: u16, seq: u64) -> [u8; CHAT_HEADER_LEN] {
     h
 }
 
-fn chat_item(header: &[u8]) -> Vec<u8> {
-    [&b"cai-dc1"[..], header].concat()
+fn chat_item(call: &CallId, header: &[u8]) -> Vec<u8> {
+    [&b"cai-dc2"[..], call.as_bytes(), header].concat()
 }
 
 fn chat_context<'a>(tenant: &'a str, session: &'a str, item: &'a [u8]) -> ItemContext<'a> {
@@ -227,6 +229,7 @@ async fn run_browser(node: PathBuf, chromium: PathBuf, api: Api) -> Result<(), B
     )
     .await?;
     let me = rust.admitted.sender_index;
+    let call = rust.admitted.call;
     assert_eq!(rust.admitted.mode, EncryptionMode::SessionKey);
     assert!(!rust.admitted.end_to_end);
     assert_eq!(rust.admitted.key_epoch, key.epoch().0);
@@ -276,16 +279,19 @@ async fn run_browser(node: PathBuf, chromium: PathBuf, api: Api) -> Result<(), B
 
     // Every frame the network carried is checked on its own: the browser's KID, rising
     // counters, the same plaintext under `session_media_secret`, and no frame opens under
-    // another session key with the same KIDs (negative control).
+    // another session key with the same KIDs, nor under the right key for another call
+    // instance (negative controls: a frame recorded in one call is worthless in the next).
     let epoch = key.epoch();
     let kid = MediaKeyId::new(epoch, browser);
     let mut check = FrameDecryptor::new();
     check.add_key(
         MediaSuite::Aes256GcmSha512,
         kid,
-        &session_media_secret(key.secret(), session.as_bytes(), epoch, browser)?,
+        &session_media_secret(key.secret(), session.as_bytes(), &call, epoch, browser)?,
     )?;
-    let mut wrong = CallKeys::session(&session, &DataKey::generate(epoch)?, me, &[me, browser])?;
+    let roster = [me, browser];
+    let mut wrong = CallKeys::session(&session, &call, &DataKey::generate(epoch)?, me, &roster)?;
+    let mut other_call = CallKeys::session(&session, &CallId::random()?, &key, me, &roster)?;
     let (mut chat, mut t_message) = (false, None);
     let (mut decrypted, mut bytes) = (0usize, 0usize);
     let mut tapped: Option<Vec<u8>> = None;
@@ -319,6 +325,11 @@ async fn run_browser(node: PathBuf, chromium: PathBuf, api: Api) -> Result<(), B
                     .unprotect(&payload, b"")
                     .err()
                     .ok_or("a frame opened under a wrong session key")?;
+                assert_eq!(dropped.reason, DropReason::Invalid);
+                let dropped = other_call
+                    .unprotect(&payload, b"")
+                    .err()
+                    .ok_or("a frame opened under another call id")?;
                 assert_eq!(dropped.reason, DropReason::Invalid);
                 let plain = check
                     .decrypt(&payload, b"")
@@ -362,7 +373,7 @@ async fn run_browser(node: PathBuf, chromium: PathBuf, api: Api) -> Result<(), B
     assert_eq!(
         result["admitted"],
         json!({
-            "sender_index": browser, "peers": [me], "mode": "session_key",
+            "call": call.to_string(), "sender_index": browser, "peers": [me], "mode": "session_key",
             "end_to_end": false, "key_epoch": epoch.0,
         })
     );
@@ -386,13 +397,16 @@ async fn run_browser(node: PathBuf, chromium: PathBuf, api: Api) -> Result<(), B
             .any(|w| w == BROWSER_SAYS.as_bytes()),
         "no plaintext on the wire"
     );
-    let item = chat_item(header);
+    let item = chat_item(&call, header);
     let ctx = chat_context(&tenant, &session, &item);
     assert_eq!(envelope::open(&key, &ctx, sealed)?, BROWSER_SAYS.as_bytes());
-    // Negative controls: not under another key, not under another header.
+    // Negative controls: not under another key, not under another header, not in another
+    // call instance.
     let other_key = DataKey::from_parts(key.id(), epoch, cai_crypto::SecretBytes::random()?);
     assert!(envelope::open(&other_key, &ctx, sealed).is_err());
-    let other = chat_item(&chat_header(browser, 1));
+    let other = chat_item(&call, &chat_header(browser, 1));
+    assert!(envelope::open(&key, &chat_context(&tenant, &session, &other), sealed).is_err());
+    let other = chat_item(&CallId::random()?, header);
     assert!(envelope::open(&key, &chat_context(&tenant, &session, &other), sealed).is_err());
 
     // The Rust participant leaves; the page sees `peer_left` and finishes.
@@ -426,7 +440,9 @@ async fn js_sframe_interoperates_with_cai_crypto() -> Result<(), BoxError> {
     };
     let key = DataKey::generate(KeyEpoch(0x0102_0304))?;
     let sender = 0xfffe;
-    let secret = session_media_secret(key.secret(), SESSION.as_bytes(), key.epoch(), sender)?;
+    let call = CallId::random()?;
+    let secret =
+        session_media_secret(key.secret(), SESSION.as_bytes(), &call, key.epoch(), sender)?;
     let kid = MediaKeyId::new(key.epoch(), sender);
     let suite = MediaSuite::Aes256GcmSha512;
     let plaintexts: Vec<Vec<u8>> = vec![vec![], vec![0xfc], (0..=255).collect(), vec![7; 1500]];
@@ -438,7 +454,7 @@ async fn js_sframe_interoperates_with_cai_crypto() -> Result<(), BoxError> {
         .collect::<Result<Vec<_>, _>>()?;
     let input = json!({
         "dek": to_hex(key.secret().expose_secret()),
-        "session": SESSION, "epoch": key.epoch().0, "sender": sender,
+        "session": SESSION, "call": call.to_string(), "epoch": key.epoch().0, "sender": sender,
         "metadata": to_hex(metadata),
         "frames": plaintexts.iter().map(|f| to_hex(f)).collect::<Vec<_>>(),
         "rust_frames": rust_frames,

@@ -7,6 +7,7 @@
 use bytes::Bytes;
 use cai_crypto::{DataKey, KeyEpoch, KeyId, SecretBytes};
 use cai_rtc::data::{ChannelContext, DataError, DataLimits, Incoming, SealedChannel};
+use cai_rtc::signaling::CallId;
 
 const SESSION: &str = "ses_01HZX3Q7V9K2M4N6P8R0S2T4V6";
 
@@ -23,6 +24,7 @@ fn channel(own: u16, remote: Option<u16>) -> SealedChannel {
         ChannelContext {
             tenant: b"ten_test".to_vec(),
             session: SESSION.as_bytes().to_vec(),
+            call: CallId::from_bytes([0x0c; 16]),
             sender_index: own,
             mode: None,
         },

@@ -306,11 +306,14 @@ async fn relay_sees_ciphertext_and_wrong_keys_are_rejected() {
     );
 
     // Sealed under another session key: refused, never shown.
+    let call = b.admitted().call;
+    assert_eq!(call, a.admitted().call, "one call instance");
     let other = shared_key(12, 1);
     let mut outsider = cai_rtc::data::SealedChannel::new(
         cai_rtc::data::ChannelContext {
             tenant: TENANT.to_vec(),
             session: SESSION.as_bytes().to_vec(),
+            call,
             // Posing as A (the channel's remote), past A's last sequence number, so
             // only the key can give it away.
             sender_index: 0,
@@ -327,12 +330,36 @@ async fn relay_sees_ciphertext_and_wrong_keys_are_rejected() {
     let err = next_rejection(&b).await;
     assert!(matches!(err, DataError::Crypto(_)), "{err:?}");
 
+    // Sealed under the right key as A, past A's last sequence number, but for another
+    // call instance (a message recorded in an earlier call of the session): refused.
+    let mut earlier_call = cai_rtc::data::SealedChannel::new(
+        cai_rtc::data::ChannelContext {
+            tenant: TENANT.to_vec(),
+            session: SESSION.as_bytes().to_vec(),
+            call: cai_rtc::signaling::CallId::random().unwrap(),
+            sender_index: 0,
+            mode: None,
+        },
+        &shared_key(11, 1),
+        DataLimits::default(),
+    )
+    .unwrap();
+    for _ in 0..3 {
+        earlier_call.seal_chat("from the earlier call").unwrap();
+    }
+    to_b.send_raw(&earlier_call.seal_chat("from the earlier call").unwrap())
+        .await
+        .unwrap();
+    let err = next_rejection(&b).await;
+    assert!(matches!(err, DataError::Crypto(_)), "{err:?}");
+
     // Sealed under the right key but claiming a third participant's index (everyone in
     // a call holds the key): the channel to A accepts only A's index.
     let mut third = cai_rtc::data::SealedChannel::new(
         cai_rtc::data::ChannelContext {
             tenant: TENANT.to_vec(),
             session: SESSION.as_bytes().to_vec(),
+            call,
             sender_index: 3,
             mode: None,
         },

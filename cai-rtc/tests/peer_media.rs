@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use cai_crypto::sframe::{FrameDecryptor, MediaSuite, add_session_sender};
+use cai_crypto::DataKey;
+use cai_crypto::sframe::{CallId, FrameDecryptor, MediaSuite, add_session_sender};
 use cai_rtc::media::{CallProtection, DropReason};
 use cai_rtc::peer::{LocalTrack, MediaKind, Peer, PeerEvent};
 use peer_support::*;
@@ -107,29 +108,29 @@ async fn session_key_media_flows_and_a_transport_holder_cannot_read_it() {
         }
     }
 
-    // The transport view: no canary, no plaintext, and a wrong session key opens nothing.
+    // The transport view: no canary, no plaintext, and a wrong session key opens nothing,
+    // nor does the right key in another call instance (a replay into a later call).
     assert!(transport.len() >= 30);
-    let mut wrong = FrameDecryptor::new();
-    add_session_sender(
-        &mut wrong,
-        MediaSuite::Aes256GcmSha512,
-        &shared_key(99, 1),
-        SESSION.as_bytes(),
-        1,
-    )
-    .unwrap();
-    let mut right = FrameDecryptor::new();
-    add_session_sender(
-        &mut right,
-        MediaSuite::Aes256GcmSha512,
-        &key,
-        SESSION.as_bytes(),
-        1,
-    )
-    .unwrap();
+    let decryptor = |key: &DataKey, call: &CallId| {
+        let mut d = FrameDecryptor::new();
+        add_session_sender(
+            &mut d,
+            MediaSuite::Aes256GcmSha512,
+            key,
+            SESSION.as_bytes(),
+            call,
+            1,
+        )
+        .unwrap();
+        d
+    };
+    let mut wrong = decryptor(&shared_key(99, 1), &CALL);
+    let mut other_call = decryptor(&key, &CallId::from_bytes([0x5d; 16]));
+    let mut right = decryptor(&key, &CALL);
     for (kind, payload) in &transport {
         assert!(!payload.windows(6).any(|w| w == b"CANARY"));
         assert!(wrong.decrypt(payload, b"").is_err());
+        assert!(other_call.decrypt(payload, b"").is_err());
         identify(*kind, &right.decrypt(payload, b"").unwrap());
     }
 

@@ -1,5 +1,5 @@
-//! The sealed channel without a network: the public header is bound into the envelope,
-//! a peer's own index and replays are refused, rekeying keeps exactly one previous key,
+//! The sealed channel without a network: the public header and the call instance are
+//! bound into the envelope, a peer's own index and replays are refused, rekeying keeps exactly one previous key,
 //! and chat and chunk limits hold at their boundaries.
 
 #![allow(
@@ -13,17 +13,27 @@
 mod peer_support;
 
 use bytes::Bytes;
+use cai_crypto::envelope::open;
+use cai_crypto::{ContentKind, ItemContext};
+use cai_rtc::data::wire::{FileOffer, Header, MessageType, encode_chunk};
 use cai_rtc::data::{
     ChannelContext, DataError, DataLimits, Incoming, MAX_MESSAGE_SIZE_CAP, SealedChannel,
     chunk_data_len, send_message_size,
 };
-use peer_support::{SESSION, TENANT, shared_key};
+use cai_rtc::signaling::CallId;
+use peer_support::{CALL, SESSION, TENANT, shared_key};
+use sha2::{Digest, Sha256};
 
 fn channel(index: u16, epoch: u32, limits: DataLimits) -> SealedChannel {
+    channel_in(CALL, index, epoch, limits)
+}
+
+fn channel_in(call: CallId, index: u16, epoch: u32, limits: DataLimits) -> SealedChannel {
     SealedChannel::new(
         ChannelContext {
             tenant: TENANT.to_vec(),
             session: SESSION.as_bytes().to_vec(),
+            call,
             sender_index: index,
             mode: None,
         },
@@ -65,6 +75,111 @@ fn header_is_bound_and_own_index_refused() {
     // A reflected message of b's own.
     let own = b.seal_chat("echo").unwrap();
     assert!(matches!(b.open(&own), Err(DataError::OwnSender(2))));
+}
+
+#[test]
+fn a_message_of_another_call_instance_is_refused() {
+    // Same session, key, indices and sequence numbers; only the call id differs, as in
+    // a call that started again after it emptied (or after a hub restart).
+    let mut earlier = channel_in(CallId::from_bytes([0xee; 16]), 1, 1, DataLimits::default());
+    let mut a = channel(1, 1, DataLimits::default());
+    let mut b = channel(2, 1, DataLimits::default());
+    b.expect_remote(1);
+    let recorded = earlier.seal_chat("from the earlier call").unwrap();
+    assert!(matches!(b.open(&recorded), Err(DataError::Crypto(_))));
+    // Nothing was recorded for it: this call's message with the same header opens.
+    let own = a.seal_chat("this call").unwrap();
+    assert_eq!(own[..12], recorded[..12], "the same public header");
+    assert_eq!(
+        b.open(&own).unwrap(),
+        Some(Incoming::Chat {
+            sender: 1,
+            text: "this call".into()
+        })
+    );
+}
+
+/// docs/DATACHANNEL.md §7, recomputed: the header, item id and context bytes of the chat
+/// message, the offer and chunk bodies of the file; and a chat sealed by a channel in the
+/// example's context opens under the documented context.
+#[test]
+fn the_worked_example_of_the_document() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/DATACHANNEL.md"
+    ))
+    .unwrap();
+    let start = doc.find("## 7. Worked example").unwrap();
+    let end = doc.find("## 8.").unwrap();
+    let section: String = doc[start..end].split_whitespace().collect();
+    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+
+    let call = CallId::parse_hex("5d3b8c1e0f2a4b6c8d9e0f1a2b3c4d5e").unwrap();
+    assert!(section.contains(&format!("callid`{call}`")));
+    let header = Header {
+        kind: MessageType::Chat,
+        sender: 1,
+        seq: 0,
+    };
+    let item = header.item_id(&call);
+    let context = ItemContext::new(TENANT, SESSION.as_bytes(), &item, 1, ContentKind::Message);
+    let mut encoded = Vec::new();
+    context.encode_into(&mut encoded).unwrap();
+    for (what, bytes) in [
+        ("header", hex(&header.to_bytes())),
+        ("itemid", hex(&item)),
+        ("context", hex(&encoded)),
+    ] {
+        assert!(
+            section.contains(&format!("{what}{bytes}")),
+            "{what} {bytes}"
+        );
+    }
+
+    let content = b"Hello, this is the file.";
+    let offer = FileOffer {
+        file_id: 0,
+        size: content.len() as u64,
+        chunk_size: u32::try_from(chunk_data_len(MAX_MESSAGE_SIZE_CAP)).unwrap(),
+        sha256: Sha256::digest(content).into(),
+        name: "notes.txt".into(),
+        mime: "text/plain".into(),
+    };
+    let file_header = |kind, seq| {
+        hex(&Header {
+            kind,
+            sender: 1,
+            seq,
+        }
+        .to_bytes())
+    };
+    for (what, bytes) in [
+        ("header", file_header(MessageType::FileOffer, 1)),
+        ("offerbody", hex(&offer.encode().unwrap())),
+        ("header", file_header(MessageType::FileChunk, 2)),
+        ("chunkbody", hex(&encode_chunk(0, 0, content))),
+    ] {
+        assert!(
+            section.contains(&format!("{what}{bytes}")),
+            "{what} {bytes}"
+        );
+    }
+
+    // What a channel in that context seals opens under the documented context only.
+    let key = shared_key(5, 1);
+    let mut sender = channel_in(call, 1, 1, DataLimits::default());
+    let message = sender.seal_chat("Guten Tag").unwrap();
+    assert_eq!(hex(&message[..12]), hex(&header.to_bytes()));
+    assert_eq!(open(&key, &context, &message[12..]).unwrap(), b"Guten Tag");
+    let old_item = [&b"cai-dc1"[..], &header.to_bytes()].concat();
+    let old = ItemContext::new(
+        TENANT,
+        SESSION.as_bytes(),
+        &old_item,
+        1,
+        ContentKind::Message,
+    );
+    assert!(open(&key, &old, &message[12..]).is_err());
 }
 
 #[test]

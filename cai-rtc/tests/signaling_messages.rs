@@ -38,7 +38,7 @@ const CLIENT_EXAMPLES: &[&str] = &[
 
 /// The server examples of docs/SIGNALING.md, verbatim.
 const SERVER_EXAMPLES: &[&str] = &[
-    r#"{"v":1,"type":"admitted","session":"ses_0196f3c4a1b27c3d8e9f0a1b2c3d4e5f","participant":"gst_0196f3c4a1b27c3d8e9f0a1b2c3d4e5f","sender_index":1,"peers":[{"participant":"acc_0196f3c4a1b27c3d8e9f0a1b2c3d4e5f","sender_index":0}],"mode":"end_to_end","end_to_end":true,"key_epoch":3,"guest_token":"cg1_…"}"#,
+    r#"{"v":1,"type":"admitted","session":"ses_0196f3c4a1b27c3d8e9f0a1b2c3d4e5f","call":"5d3b8c1e0f2a4b6c8d9e0f1a2b3c4d5e","participant":"gst_0196f3c4a1b27c3d8e9f0a1b2c3d4e5f","sender_index":1,"peers":[{"participant":"acc_0196f3c4a1b27c3d8e9f0a1b2c3d4e5f","sender_index":0}],"mode":"end_to_end","end_to_end":true,"key_epoch":3,"guest_token":"cg1_…"}"#,
     r#"{"v":1,"type":"waiting","session":"ses_0196f3c4a1b27c3d8e9f0a1b2c3d4e5f"}"#,
     r#"{"v":1,"type":"denied","reason":"not_accepted","in_reply_to":1}"#,
     r#"{"v":1,"type":"denied","reason":"too_many_requests","retry_after_ms":30000,"in_reply_to":1}"#,
@@ -269,6 +269,44 @@ fn shapes_are_strict() {
     assert_eq!(
         parse(br#"{"v":1,"type":"nope","x":1}"#),
         Err(SignalingError::UnknownType)
+    );
+}
+
+#[test]
+fn the_server_message_parser_takes_only_32_lowercase_hex_characters_as_call() {
+    let good = "5d3b8c1e0f2a4b6c8d9e0f1a2b3c4d5e";
+    let with_call = |call: serde_json::Value| {
+        let mut m: serde_json::Value = serde_json::from_str(SERVER_EXAMPLES[0]).unwrap();
+        m.as_object_mut().unwrap().insert("call".into(), call);
+        ServerMessage::parse(m.to_string().as_bytes())
+    };
+    let Ok(ServerMessage::Admitted(a)) = with_call(json!(good)) else {
+        panic!("the documented call id parses");
+    };
+    assert_eq!(a.call.to_string(), good);
+    for bad in [
+        json!(good.to_uppercase()),
+        json!(&good[..31]),
+        json!(format!("{good}0")),
+        json!(format!("{}g", &good[..31])),
+        json!(format!("{} ", &good[..31])),
+        json!(""),
+        json!(null),
+        json!(5),
+        json!([good]),
+    ] {
+        assert_eq!(
+            with_call(bad.clone()),
+            Err(SignalingError::InvalidField { field: "call" }),
+            "{bad}"
+        );
+    }
+    // Without it, `admitted` has the wrong shape.
+    let mut m: serde_json::Value = serde_json::from_str(SERVER_EXAMPLES[0]).unwrap();
+    m.as_object_mut().unwrap().remove("call");
+    assert_eq!(
+        ServerMessage::parse(m.to_string().as_bytes()),
+        Err(SignalingError::InvalidMessage)
     );
 }
 

@@ -25,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let ctx = ChannelContext {
         tenant: b"ten_fuzz".to_vec(),
         session: b"ses_fuzz".to_vec(),
+        call: cai_crypto::sframe::CallId::from_bytes([2; 16]),
         sender_index: 0,
         mode: None,
     };

@@ -70,7 +70,8 @@ mod session;
 
 pub use decryptor::FrameDecryptor;
 pub use session::{
-    LABEL_SESSION_MEDIA, add_session_sender, session_frame_encryptor, session_media_secret,
+    CALL_ID_LEN, CallId, LABEL_SESSION_MEDIA, add_session_sender, session_frame_encryptor,
+    session_media_secret,
 };
 
 /// An SFrame key of the crate's, with cai's backend: AES-GCM prepared once per key.

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use cai_core::id::{SessionId, SubjectId};
 use cai_crypto::e2e::Device;
+use cai_crypto::sframe::CallId;
 use cai_crypto::{DataKey, ModeBinding};
 use tokio::sync::mpsc;
 
@@ -43,6 +44,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// State shared by the [`Call`](super::Call), its task and the links' tasks.
 pub(crate) struct Inner {
     pub(crate) session: SessionId,
+    /// The call instance (`admitted.call`): bound into the session media keys.
+    pub(crate) call: CallId,
     pub(crate) own: SenderIndex,
     pub(crate) tenant: Vec<u8>,
     pub(crate) mode: Option<ModeBinding>,
@@ -112,7 +115,7 @@ impl Inner {
         let (data_key, keys) = match &*lock(&self.keys) {
             KeyState::Session(key) => (
                 key.clone(),
-                CallKeys::session(&session, key, self.own, &[self.own, peer])?,
+                CallKeys::session(&session, &self.call, key, self.own, &[self.own, peer])?,
             ),
             KeyState::EndToEnd { device, group_id } => {
                 let device = lock(device);
@@ -132,6 +135,7 @@ impl Inner {
             ChannelContext {
                 tenant: self.tenant.clone(),
                 session: session.into_bytes(),
+                call: self.call,
                 sender_index: self.own,
                 mode: self.mode,
             },

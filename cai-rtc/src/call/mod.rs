@@ -311,6 +311,7 @@ impl core::fmt::Debug for Call {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Call")
             .field("session", &self.admitted.session)
+            .field("call", &self.admitted.call)
             .field("sender_index", &self.admitted.sender_index)
             .field("end_to_end", &self.admitted.end_to_end)
             .finish_non_exhaustive()
@@ -398,6 +399,7 @@ impl Call {
         };
         let inner = Arc::new(Inner {
             session: admitted.session,
+            call: admitted.call,
             own: admitted.sender_index,
             tenant: setup.tenant,
             mode: setup.mode,

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use cai_crypto::envelope::{EnvelopeHeader, Opener, Sealer};
+use cai_crypto::sframe::CallId;
 use cai_crypto::{ContentKind, DataKey, ItemContext, KeyId, ModeBinding};
 use sha2::{Digest, Sha256};
 
@@ -19,6 +20,9 @@ pub struct ChannelContext {
     pub tenant: Vec<u8>,
     /// The session id (1..=255 bytes).
     pub session: Vec<u8>,
+    /// The call instance (`admitted.call`): bound into every message's item id, so a
+    /// message recorded in one call never opens in another (`docs/DATACHANNEL.md` §2).
+    pub call: CallId,
     /// This endpoint's index in the call's roster (assigned by signaling).
     pub sender_index: u16,
     /// The session's mode binding, when the session has a signed mode descriptor: bound
@@ -340,7 +344,7 @@ impl SealedChannel {
             .find(|(id, _)| *id == env_header.key_id)
             .map(|(_, o)| o)
             .ok_or(cai_crypto::Error::WrongKey)?;
-        let item = header.item_id();
+        let item = header.item_id(&self.ctx.call);
         let ctx = item_context(&self.ctx, &item, header.kind);
         let body = opener.open(&ctx, envelope)?;
         // Only an authentic message moves the window.
@@ -409,7 +413,7 @@ impl SealedChannel {
             sender: self.ctx.sender_index,
             seq: self.next_seq,
         };
-        let item = header.item_id();
+        let item = header.item_id(&self.ctx.call);
         let ctx = item_context(&self.ctx, &item, kind);
         let mut message = header.to_bytes().to_vec();
         message.extend_from_slice(&self.sealer.seal(&ctx, body)?);
@@ -418,8 +422,8 @@ impl SealedChannel {
     }
 }
 
-/// The envelope context of a message: the session's ids, the item id from the header and
-/// the content kind of the message type.
+/// The envelope context of a message: the session's ids, the item id from the call id and
+/// the header, and the content kind of the message type.
 fn item_context<'a>(ctx: &'a ChannelContext, item: &'a [u8], kind: MessageType) -> ItemContext<'a> {
     let content = match kind {
         MessageType::Chat => ContentKind::Message,

@@ -4,8 +4,9 @@
 //! for browser implementations.
 //!
 //! A message is `header (12 bytes) ‖ envelope v1`. The header — version, type, sender
-//! index, sequence number — is public but bound into the envelope as its item id, so it
-//! cannot be altered. Files are offered (name, type, size, chunk size, SHA-256), then sent
+//! index, sequence number — is public but bound into the envelope as its item id, with
+//! the call instance's id ([`ChannelContext::call`]), so it cannot be altered and a
+//! message of one call never opens in another. Files are offered (name, type, size, chunk size, SHA-256), then sent
 //! in chunks sized to the negotiated max-message-size (at most [`MAX_MESSAGE_SIZE_CAP`]);
 //! the receiver reassembles them under explicit limits ([`DataLimits`]) and checks the
 //! hash.

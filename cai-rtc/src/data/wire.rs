@@ -2,14 +2,18 @@
 //! header, and the plaintext bodies sealed inside the envelope. Parsing is strict and
 //! total: every input gives a value or a [`DataError`], never a panic.
 
+use cai_crypto::sframe::{CALL_ID_LEN, CallId};
+
 use super::DataError;
 
 /// Version byte of every message.
 pub const VERSION: u8 = 0x01;
 /// Length of the public header: version, type, sender index (u16be), sequence (u64be).
 pub const HEADER_LEN: usize = 12;
-/// Prefix of the envelope item id: `"cai-dc1" ‖ header`.
-pub const ITEM_PREFIX: &[u8] = b"cai-dc1";
+/// Prefix of the envelope item id: `"cai-dc2" ‖ call id ‖ header`.
+pub const ITEM_PREFIX: &[u8] = b"cai-dc2";
+/// Length of the envelope item id: prefix (7), call id (16), header (12).
+pub const ITEM_ID_LEN: usize = 7 + CALL_ID_LEN + HEADER_LEN;
 /// Length of the fixed part of a file-chunk body: file id (u32be), chunk index (u32be).
 pub const CHUNK_HEADER_LEN: usize = 8;
 /// Length of the fixed part of a file-offer body before the name.
@@ -90,11 +94,17 @@ impl Header {
         Ok((Self { kind, sender, seq }, r.rest()))
     }
 
-    /// The envelope item id: `"cai-dc1" ‖ header bytes` (19 bytes).
-    pub fn item_id(self) -> [u8; 19] {
-        let mut id = [0u8; 19];
-        id[..7].copy_from_slice(ITEM_PREFIX);
-        id[7..].copy_from_slice(&self.to_bytes());
+    /// The envelope item id of this header in the call instance `call`
+    /// (`admitted.call`): `"cai-dc2" ‖ call id ‖ header bytes` ([`ITEM_ID_LEN`] = 35
+    /// bytes). The call id keeps a message recorded in one call from opening in another,
+    /// where the same sender index and sequence number come again.
+    pub fn item_id(self, call: &CallId) -> [u8; ITEM_ID_LEN] {
+        let mut id = [0u8; ITEM_ID_LEN];
+        let (prefix, rest) = id.split_at_mut(ITEM_PREFIX.len());
+        let (call_part, header) = rest.split_at_mut(CALL_ID_LEN);
+        prefix.copy_from_slice(ITEM_PREFIX);
+        call_part.copy_from_slice(call.as_bytes());
+        header.copy_from_slice(&self.to_bytes());
         id
     }
 }
@@ -307,7 +317,11 @@ mod tests {
         let mut m = h.to_bytes().to_vec();
         m.extend_from_slice(b"env");
         assert_eq!(Header::parse(&m).unwrap(), (h, &b"env"[..]));
-        assert_eq!(&h.item_id()[..7], ITEM_PREFIX);
+        let call = CallId::from_bytes([0xca; CALL_ID_LEN]);
+        let item = h.item_id(&call);
+        assert_eq!(&item[..7], ITEM_PREFIX);
+        assert_eq!(&item[7..23], call.as_bytes());
+        assert_eq!(&item[23..], &h.to_bytes());
         assert!(matches!(
             Header::parse(&m[..11]),
             Err(DataError::Truncated { .. })

@@ -4,8 +4,8 @@
 use bytes::{Buf, Bytes, BytesMut};
 use cai_crypto::e2e::{Device, MEDIA_EPOCH_BITS, MediaReceiver, MediaSender, VerificationCode};
 use cai_crypto::sframe::{
-    COUNTER_TOO_OLD, FrameDecryptor, FrameEncryptor, MediaKeyId, MediaProtection, MediaSuite,
-    REPLAYED_FRAME, add_session_sender, session_frame_encryptor,
+    COUNTER_TOO_OLD, CallId, FrameDecryptor, FrameEncryptor, MediaKeyId, MediaProtection,
+    MediaSuite, REPLAYED_FRAME, add_session_sender, session_frame_encryptor,
 };
 use cai_crypto::{DataKey, Error, KeyEpoch, Result};
 
@@ -117,6 +117,7 @@ pub struct UnprotectedFrame {
 enum Source {
     Session {
         session_id: Vec<u8>,
+        call_id: CallId,
         suite: MediaSuite,
         own_index: u16,
         epoch: KeyEpoch,
@@ -174,12 +175,16 @@ impl core::fmt::Debug for CallKeys {
 }
 
 impl CallKeys {
-    /// Keys from the session's data key (modes other than end to end): this participant
-    /// sends as `own_index` and receives from every other index of `roster`.
+    /// Keys from the session's data key (modes other than end to end) for the call
+    /// instance `call_id` (`admitted.call`): this participant sends as `own_index` and
+    /// receives from every other index of `roster`. Frames of another call instance —
+    /// recorded earlier, replayed by a media server — do not open, even from the same
+    /// index in the same key epoch (`docs/SFRAME.md` §3a).
     ///
     /// Fails with [`Error::Malformed`] for a session id `session_media_secret` refuses.
     pub fn session(
         session_id: &str,
+        call_id: &CallId,
         data_key: &DataKey,
         own_index: u16,
         roster: &[u16],
@@ -190,15 +195,17 @@ impl CallKeys {
             suite,
             data_key,
             &session_id,
+            call_id,
             own_index,
         )?);
         let mut decryptor = FrameDecryptor::new();
         for &index in roster.iter().filter(|&&i| i != own_index) {
-            add_session_sender(&mut decryptor, suite, data_key, &session_id, index)?;
+            add_session_sender(&mut decryptor, suite, data_key, &session_id, call_id, index)?;
         }
         Ok(Self {
             source: Source::Session {
                 session_id,
+                call_id: *call_id,
                 suite,
                 own_index,
                 epoch: data_key.epoch(),
@@ -232,14 +239,16 @@ impl CallKeys {
     }
 
     /// Moves a session-key call to `data_key`'s epoch with the new `roster` (a participant
-    /// left or joined). The old epoch's keys are removed at once: frames under them are
-    /// dropped as [`DropReason::StaleEpoch`].
+    /// left or joined), in the same call instance (the call id given to
+    /// [`session`](Self::session)). The old epoch's keys are removed at once: frames under
+    /// them are dropped as [`DropReason::StaleEpoch`].
     ///
     /// Fails with [`Error::Sframe`] for an end-to-end call or an epoch not above the
     /// current one.
     pub fn rekey_session(&mut self, data_key: &DataKey, roster: &[u16]) -> Result<()> {
         let Source::Session {
             session_id,
+            call_id,
             suite,
             own_index,
             epoch,
@@ -258,9 +267,9 @@ impl CallKeys {
         }
         let mut next = FrameDecryptor::new();
         for &index in roster.iter().filter(|&&i| i != *own_index) {
-            add_session_sender(&mut next, *suite, data_key, session_id, index)?;
+            add_session_sender(&mut next, *suite, data_key, session_id, call_id, index)?;
         }
-        **encryptor = session_frame_encryptor(*suite, data_key, session_id, *own_index)?;
+        **encryptor = session_frame_encryptor(*suite, data_key, session_id, call_id, *own_index)?;
         *decryptor = next;
         *epoch = data_key.epoch();
         Ok(())
@@ -511,6 +520,8 @@ mod tests {
     use super::*;
     use cai_crypto::{KeyId, SecretBytes};
 
+    const CALL: CallId = CallId::from_bytes([9; 16]);
+
     fn key(epoch: u32) -> DataKey {
         DataKey::from_parts(
             KeyId::from_bytes([epoch as u8; 16]),
@@ -521,8 +532,8 @@ mod tests {
 
     #[test]
     fn drops_are_classified_and_counted() {
-        let mut a = CallKeys::session("ses_x", &key(1), 1, &[1, 2]).unwrap();
-        let mut b = CallKeys::session("ses_x", &key(1), 2, &[1, 2]).unwrap();
+        let mut a = CallKeys::session("ses_x", &CALL, &key(1), 1, &[1, 2]).unwrap();
+        let mut b = CallKeys::session("ses_x", &CALL, &key(1), 2, &[1, 2]).unwrap();
         let f = a.protect(b"frame", b"").unwrap();
         let got = b.unprotect(&f, b"").unwrap();
         assert_eq!(
@@ -547,7 +558,7 @@ mod tests {
             DropReason::Invalid
         );
         // A sender outside the roster.
-        let mut c = CallKeys::session("ses_x", &key(1), 3, &[1, 2, 3]).unwrap();
+        let mut c = CallKeys::session("ses_x", &CALL, &key(1), 3, &[1, 2, 3]).unwrap();
         let f3 = c.protect(b"x", b"").unwrap();
         assert_eq!(
             b.unprotect(&f3, b"").unwrap_err().reason,
@@ -583,8 +594,8 @@ mod tests {
 
     #[test]
     fn frames_cut_from_reused_buffers_stay_intact() {
-        let mut a = CallKeys::session("ses_x", &key(1), 1, &[1, 2]).unwrap();
-        let mut b = CallKeys::session("ses_x", &key(1), 2, &[1, 2]).unwrap();
+        let mut a = CallKeys::session("ses_x", &CALL, &key(1), 1, &[1, 2]).unwrap();
+        let mut b = CallKeys::session("ses_x", &CALL, &key(1), 2, &[1, 2]).unwrap();
         // Enough 1,200-byte frames to use each buffer several times over, some kept
         // alive across a refill (so the buffer cannot be reclaimed) and some dropped.
         let mut kept = Vec::new();
@@ -610,5 +621,38 @@ mod tests {
         let owned = a.protect(b"owned", b"").unwrap();
         assert_eq!(&b.unprotect_owned(owned, b"").unwrap().data[..], b"owned");
         assert_eq!(b.stats().frames_decrypted, 301);
+    }
+
+    #[test]
+    fn frames_of_another_call_instance_are_dropped_not_opened() {
+        // Same session, data key, epoch and indices; only the call id differs, as in a
+        // call that started again after it emptied (or after a hub restart).
+        let other = CallId::from_bytes([10; 16]);
+        let mut earlier = CallKeys::session("ses_x", &other, &key(1), 1, &[1, 2]).unwrap();
+        let mut a = CallKeys::session("ses_x", &CALL, &key(1), 1, &[1, 2]).unwrap();
+        let mut b = CallKeys::session("ses_x", &CALL, &key(1), 2, &[1, 2]).unwrap();
+        let recorded = earlier.protect(b"from the earlier call", b"").unwrap();
+        let dropped = b.unprotect(&recorded, b"").unwrap_err();
+        assert_eq!(dropped.reason, DropReason::Invalid);
+        assert_eq!(dropped.kid, Some(1 << 16 | 1));
+        // The receiver is unharmed: the same KID of its own call still opens after it.
+        let own = a.protect(b"this call", b"").unwrap();
+        assert_eq!(&b.unprotect(&own, b"").unwrap().data[..], b"this call");
+        // Offered again, the recorded frame is still dropped (now possibly already as out
+        // of the window, which that authentic frame moved).
+        assert!(b.unprotect_owned(recorded, b"").is_err());
+        assert_eq!(
+            (b.stats().frames_decrypted, b.stats().dropped_invalid),
+            (1, 2)
+        );
+        // After a rekey the call id stays: the earlier call's next epoch does not open
+        // either.
+        earlier.rekey_session(&key(2), &[1, 2]).unwrap();
+        b.rekey_session(&key(2), &[1, 2]).unwrap();
+        let later = earlier.protect(b"x", b"").unwrap();
+        assert_eq!(
+            b.unprotect(&later, b"").unwrap_err().reason,
+            DropReason::Invalid
+        );
     }
 }

@@ -9,8 +9,9 @@
 //!   (`cai_crypto::e2e::MediaSender` / `MediaReceiver`, docs/E2E.md §9), every frame also
 //!   signed by its sender; the group's verification code is shown to the participants.
 //! * **Other modes** ([`CallKeys::session`]): per-sender keys derived from the session's
-//!   data key (`cai_crypto::sframe::session_media_secret`, docs/SFRAME.md §3a). This keeps
-//!   out a media server without the data key, but not the operator, so the call shows as
+//!   data key and the call instance's id (`cai_crypto::sframe::session_media_secret`,
+//!   docs/SFRAME.md §3a), so frames of one call never open in another. This keeps out a
+//!   media server without the data key, but not the operator, so the call shows as
 //!   transport-only.
 //!
 //! When a participant leaves, the others move to a new epoch

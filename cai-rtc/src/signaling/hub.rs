@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use cai_core::domain::RequestMeta;
 use cai_core::service::E2eCommit;
+use cai_crypto::sframe::CallId;
 use tokio::sync::mpsc;
 
 use super::admission::{Admission, AdmissionOutcome, DeliveryService, Denial, Entrant};
@@ -32,7 +33,7 @@ use super::message::{
 };
 use super::parse::parse_with_id;
 use super::rate::{MonotonicClock, TokenBucket};
-use super::registry::{HubEvents, Kill, Member, Outgoing};
+use super::registry::{HubEvents, Kill, Member, Outgoing, Seat};
 
 /// The hub's limits; [`Default`] takes those of [`limits`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -398,14 +399,27 @@ impl SignalingHub {
             AdmissionOutcome::Admitted(entrant) => entrant,
         };
         let key = (entrant.caller.tenant, entrant.session);
+        // Used only if this member starts the call instance; drawn for every join so the
+        // registry's lock is never held over the RNG.
+        let Ok(fresh) = CallId::random() else {
+            let denial = Denial::new(super::DenyReason::Unavailable);
+            return self.deny(conn, channel, denial, in_reply_to).await;
+        };
         let member = self.member(conn, entrant.caller.subject);
         let config = self.inner.config;
-        let Some((index, peers, mls)) = self.inner.events.join(
+        let Some(Seat {
+            index,
+            call,
+            peers,
+            mls,
+        }) = self.inner.events.join(
             key,
             member,
+            fresh,
             config.max_call_members,
             config.max_joins_per_participant,
-        ) else {
+        )
+        else {
             let denial = Denial::new(super::DenyReason::CallFull);
             return self.deny(conn, channel, denial, in_reply_to).await;
         };
@@ -429,6 +443,7 @@ impl SignalingHub {
         }
         let admitted = Admitted {
             session: entrant.session,
+            call,
             participant: entrant.caller.subject,
             sender_index: index,
             peers,

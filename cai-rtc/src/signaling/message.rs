@@ -13,6 +13,7 @@ use core::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use cai_core::id::{RoomId, SessionId, SubjectId, TenantId};
+use cai_crypto::sframe::CallId;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -332,6 +333,13 @@ pub struct PeerInfo {
 pub struct Admitted {
     /// The session.
     pub session: SessionId,
+    /// The call instance: 16 random bytes the hub draws when the first member is
+    /// admitted and again whenever the call starts anew after it emptied, as 32 lowercase
+    /// hex characters. Every member of one call instance gets the same value; session
+    /// media keys are derived with it (`docs/SFRAME.md` §3a), so keys and recorded frames
+    /// of one call are worthless in another even though sender indices repeat.
+    #[serde(with = "call_hex")]
+    pub call: CallId,
     /// Who the connection is.
     pub participant: SubjectId,
     /// Its index in the call's roster (SFrame KID low 16 bits).
@@ -349,6 +357,21 @@ pub struct Admitted {
     /// rejoin and to call the REST API. Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guest_token: Option<SecretText>,
+}
+
+/// `admitted.call` on the wire: [`CallId`]'s 32 lowercase hex characters, nothing else.
+mod call_hex {
+    use cai_crypto::sframe::CallId;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(id: &CallId, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(id)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<CallId, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        CallId::parse_hex(&text).map_err(|_| serde::de::Error::custom("invalid call id"))
+    }
 }
 
 /// `offer` / `answer` as the server relays it.
@@ -498,7 +521,13 @@ impl ServerMessage {
 
     /// Reads a server message (for Rust clients and tests): at most
     /// [`MAX_MESSAGE_BYTES`](super::limits::MAX_MESSAGE_BYTES), version 1, no unknown
-    /// members.
+    /// members. Fails with the first of [`TooLarge`](super::SignalingError::TooLarge),
+    /// [`MalformedJson`](super::SignalingError::MalformedJson),
+    /// [`NotAnObject`](super::SignalingError::NotAnObject),
+    /// [`UnsupportedVersion`](super::SignalingError::UnsupportedVersion),
+    /// [`InvalidField`](super::SignalingError::InvalidField) `call` (an `admitted` whose
+    /// `call` is not exactly 32 lowercase hex characters), and
+    /// [`InvalidMessage`](super::SignalingError::InvalidMessage) for any other shape.
     pub fn parse(bytes: &[u8]) -> Result<Self, super::SignalingError> {
         use super::SignalingError as E;
         if bytes.len() > super::limits::MAX_MESSAGE_BYTES {
@@ -514,6 +543,14 @@ impl ServerMessage {
         };
         if map.remove("v") != Some(serde_json::Value::from(PROTOCOL_VERSION)) {
             return Err(E::UnsupportedVersion);
+        }
+        // The call id keys the media (docs/SFRAME.md §3a): a bad one is named, not lost in
+        // the shape error below.
+        if map.get("type").and_then(serde_json::Value::as_str) == Some("admitted")
+            && let Some(call) = map.get("call")
+            && call.as_str().is_none_or(|c| CallId::parse_hex(c).is_err())
+        {
+            return Err(E::InvalidField { field: "call" });
         }
         serde_json::from_value(serde_json::Value::Object(map)).map_err(|_| E::InvalidMessage)
     }

@@ -46,6 +46,8 @@ mod signature;
 pub mod websocket;
 
 pub use admission::{Admission, AdmissionOutcome, CaiBackend, DeliveryService, Denial, Entrant};
+/// The id of a call instance (`admitted.call`), from `cai_crypto::sframe`.
+pub use cai_crypto::sframe::CallId;
 pub use channel::{ChannelError, Frame, MemoryChannel, SignalingChannel};
 pub use error::{DenyReason, ErrorCode, SignalingError};
 pub use fingerprint::{

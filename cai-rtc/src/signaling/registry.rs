@@ -4,7 +4,10 @@
 //! `key_epoch`; session closed → every connection ends).
 //!
 //! A call's sender indices count up from 0 and are never handed out twice while the hub
-//! runs: an index reused within a key epoch would give two senders the same SFrame key.
+//! runs. A call instance has an id ([`CallId`]), drawn when its first member is admitted
+//! and drawn anew whenever it starts again after it emptied; session media keys are
+//! derived with it (`docs/SFRAME.md` §3a), so an index that repeats in another instance —
+//! after a hub restart — still gets another SFrame key.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -12,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use cai_core::id::{SessionId, SubjectId, TenantId};
 use cai_core::ports::{SessionEvent, SessionTransport, TransportError};
+use cai_crypto::sframe::CallId;
 use tokio::sync::{Notify, mpsc};
 
 use super::message::{EndReason, PeerInfo, SenderIndex, ServerMessage};
@@ -55,6 +59,10 @@ pub(crate) struct Member {
 
 #[derive(Debug)]
 pub(crate) struct Call {
+    /// The id of the running instance; `None` before the first member is admitted. Only
+    /// meaningful while `members` is not empty: the next admission into an empty call
+    /// replaces it.
+    id: Option<CallId>,
     next_index: u32,
     /// Sender indices taken per participant in this call.
     joins: HashMap<SubjectId, u32>,
@@ -68,6 +76,7 @@ pub(crate) struct Call {
 impl Call {
     fn new() -> Self {
         Self {
+            id: None,
             next_index: 0,
             joins: HashMap::new(),
             members: BTreeMap::new(),
@@ -89,6 +98,19 @@ impl Call {
 
 type CallKey = (TenantId, SessionId);
 
+/// A place in a call, as [`HubEvents::join`] hands it out.
+#[derive(Debug)]
+pub(crate) struct Seat {
+    /// The member's sender index.
+    pub(crate) index: SenderIndex,
+    /// The id of the call instance the member joined.
+    pub(crate) call: CallId,
+    /// The others already in the call.
+    pub(crate) peers: Vec<PeerInfo>,
+    /// The call's MLS lock.
+    pub(crate) mls: Arc<tokio::sync::Mutex<()>>,
+}
+
 /// The hub's calls, and cai-core's `SessionTransport` into them: put a clone in
 /// `cai_core::Ports::transport` of the service the hub admits through, and give the same
 /// value to [`SignalingHub::new`](super::SignalingHub::new).
@@ -109,14 +131,16 @@ impl HubEvents {
 
     /// Adds a member to the call; `None` when the call is full: `max_members`
     /// connections in it, this participant's `max_joins` used, or the call's indices
-    /// used up.
+    /// used up. A member admitted into an empty call starts a new instance with the id
+    /// `fresh` (drawn by the caller, outside the lock); otherwise `fresh` is unused.
     pub(crate) fn join(
         &self,
         key: CallKey,
         member: Member,
+        fresh: CallId,
         max_members: usize,
         max_joins: u32,
-    ) -> Option<(SenderIndex, Vec<PeerInfo>, Arc<tokio::sync::Mutex<()>>)> {
+    ) -> Option<Seat> {
         let mut calls = self.lock();
         let call = calls.entry(key).or_insert_with(Call::new);
         let joins = call.joins.get(&member.participant).copied().unwrap_or(0);
@@ -125,6 +149,10 @@ impl HubEvents {
         }
         let index = SenderIndex::try_from(call.next_index).ok()?;
         call.next_index += 1;
+        let id = match call.id {
+            Some(id) if !call.members.is_empty() => id,
+            _ => *call.id.insert(fresh),
+        };
         call.joins.insert(member.participant, joins + 1);
         let peers = call
             .members
@@ -141,7 +169,12 @@ impl HubEvents {
         call.broadcast(&ServerMessage::PeerJoined(me), None);
         call.waiting.retain(|w| w.conn != member.conn);
         call.members.insert(index, member);
-        Some((index, peers, call.mls.clone()))
+        Some(Seat {
+            index,
+            call: id,
+            peers,
+            mls: call.mls.clone(),
+        })
     }
 
     /// Removes a member (leave, disconnect) and tells the others.

@@ -71,6 +71,7 @@ pub(crate) async fn rust_participant_call_loop(
         other => return Err(format!("the Rust participant was not admitted: {other:?}").into()),
     };
     let me = admitted.sender_index;
+    let call = admitted.call;
     let (peer_tx, peer) = oneshot::channel();
     let (leave, mut leave_rx) = oneshot::channel();
     let task = tokio::spawn(async move {
@@ -97,13 +98,14 @@ pub(crate) async fn rust_participant_call_loop(
                         let ctx = ChannelContext {
                             tenant: session.tenant.clone().into_bytes(),
                             session: session.session.clone().into_bytes(),
+                            call,
                             sender_index: me,
                             mode: None,
                         };
                         let mut config = PeerConfig::new(ctx, session.key.clone()).loopback_only();
                         config.tap_transport_frames = true;
                         config.remote_index = Some(p.sender_index);
-                        let keys = CallKeys::session(&session.session, &session.key, me, &roster)?;
+                        let keys = CallKeys::session(&session.session, &call, &session.key, me, &roster)?;
                         let peer = Arc::new(Peer::new(config, keys).await?);
                         candidates = peer.take_local_candidates().ok_or("candidates taken")?;
                         current = Some((peer, p.sender_index));

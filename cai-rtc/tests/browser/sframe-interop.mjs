@@ -5,8 +5,8 @@
  *
  *   node sframe-interop.mjs '<json>'
  *
- * Input: `{dek, session, epoch, sender, metadata, frames: [hex], rust_frames: [hex]}`.
- * Derives the sender's media secret (rtc contract), opens the Rust-made `rust_frames`,
+ * Input: `{dek, session, call, epoch, sender, metadata, frames: [hex], rust_frames: [hex]}`.
+ * Derives the sender's media secret (docs/SFRAME.md §3a), opens the Rust-made `rust_frames`,
  * protects `frames`, and prints `{media_secret, opened: [hex], protected: [hex]}`.
  */
 import {
@@ -21,7 +21,7 @@ const hex = (s) => Uint8Array.from(Buffer.from(s, 'hex'));
 const toHex = (b) => Buffer.from(b).toString('hex');
 
 const input = JSON.parse(process.argv[2]);
-const secret = await sessionMediaSecret(hex(input.dek), input.session, input.epoch, input.sender);
+const secret = await sessionMediaSecret(hex(input.dek), input.session, input.call, input.epoch, input.sender);
 const key = await SframeKey.fromMediaSecret(SUITE_AES_256_GCM_SHA512_128, input.epoch, input.sender, secret);
 const metadata = hex(input.metadata);
 const rx = new SframeReceiver();

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use cai_crypto::sframe::CallId;
 use cai_crypto::{DataKey, KeyEpoch, KeyId, SecretBytes};
 use cai_rtc::data::ChannelContext;
 use cai_rtc::media::CallKeys;
@@ -14,6 +15,8 @@ use cai_rtc::webrtc_json::SessionDescriptionInit;
 
 pub(crate) const TENANT: &[u8] = b"ten_test";
 pub(crate) const SESSION: &str = "ses_01HZX3Q7V9K2M4N6P8R0S2T4V6";
+/// The call instance both peers are in (`admitted.call`).
+pub(crate) const CALL: CallId = CallId::from_bytes([0x5c; 16]);
 /// Generous: a hang guard, not a speed assertion.
 pub(crate) const HANG_GUARD: Duration = Duration::from_secs(60);
 
@@ -43,6 +46,7 @@ pub(crate) fn config(index: u16, key: &DataKey) -> PeerConfig {
         ChannelContext {
             tenant: TENANT.to_vec(),
             session: SESSION.as_bytes().to_vec(),
+            call: CALL,
             sender_index: index,
             mode: None,
         },
@@ -54,7 +58,7 @@ pub(crate) fn config(index: u16, key: &DataKey) -> PeerConfig {
 }
 
 pub(crate) fn session_keys(index: u16, key: &DataKey) -> CallKeys {
-    CallKeys::session(SESSION, key, index, &[1, 2]).unwrap()
+    CallKeys::session(SESSION, &CALL, key, index, &[1, 2]).unwrap()
 }
 
 /// Offer/answer between `a` (offerer) and `b`, then trickle ICE both ways through

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use cai_crypto::sframe::CallId;
 use cai_crypto::{DataKey, KeyEpoch, KeyId, SecretBytes};
 use tokio::sync::mpsc;
 
@@ -21,6 +22,7 @@ use crate::peer::PeerConfig;
 use crate::signaling::{FingerprintAlgorithm, sdp_fingerprints};
 
 const SESSION: &str = "ses_0196f3c4a1b27c3d8e9f0a1b2c3d4e5f";
+const CALL: CallId = CallId::from_bytes([5; 16]);
 const HANG_GUARD: Duration = Duration::from_secs(60);
 
 fn key() -> DataKey {
@@ -36,13 +38,14 @@ async fn peer(index: u16) -> Arc<Peer> {
         ChannelContext {
             tenant: b"ten_unit".to_vec(),
             session: SESSION.as_bytes().to_vec(),
+            call: CALL,
             sender_index: index,
             mode: None,
         },
         key(),
     )
     .loopback_only();
-    let keys = CallKeys::session(SESSION, &key(), index, &[0, 1]).unwrap();
+    let keys = CallKeys::session(SESSION, &CALL, &key(), index, &[0, 1]).unwrap();
     Arc::new(Peer::new(config, keys).await.unwrap())
 }
 
@@ -52,6 +55,7 @@ fn inner() -> (Arc<Inner>, mpsc::Receiver<CallEvent>) {
     let (out, _) = mpsc::unbounded_channel();
     let inner = Inner {
         session: SESSION.parse().unwrap(),
+        call: CALL,
         own: 0,
         tenant: b"ten_unit".to_vec(),
         mode: None,

@@ -8,12 +8,13 @@
  *    tenant, session, key: {id, epoch, secret}, send})` — the account's session token and
  *    the session's 32-byte data key never appear in a URL.
  * 2. Joins the session's call with `cai-signaling.mjs` (docs/SIGNALING.md): `admitted`
- *    gives this browser's sender index and the peer already in the call; the newcomer
+ *    gives this browser's sender index, the call instance's id (`call`, bound into the
+ *    media secret) and the peer already in the call; the newcomer
  *    offers, so the page offers to that peer and trickles ICE to it.
  * 3. The RTCPeerConnection has the data channel `cai` and an audio track (a WebAudio
  *    oscillator, Opus) whose encoded frames an SFrame transform in a worker protects
  *    (`RTCRtpScriptTransform`, else `createEncodedStreams`) with this sender's session
- *    media secret.
+ *    media secret (data key, session id, `admitted.call`, epoch, sender index).
  * 4. Sends one sealed chat message (`cai-datachannel.mjs`, envelope v1 by
  *    `cai-envelope.mjs`) and opens the peer's sealed reply.
  * 5. `window.__caiResult` is set once the reply is open (or on the first error);
@@ -84,6 +85,7 @@ async function start(session) {
   client.addEventListener('close', () => status('signaling closed'));
   const admitted = await client.join(tokenAuth(session.token, session.session));
   result.admitted = {
+    call: admitted.call,
     sender_index: admitted.sender_index,
     peers: admitted.peers.map((p) => p.sender_index),
     mode: admitted.mode,
@@ -132,7 +134,7 @@ async function start(session) {
   });
 
   // The media secret of this sender; the worker imports it and zeroes it.
-  const secret = await sessionMediaSecret(dek, session.session, epoch, me);
+  const secret = await sessionMediaSecret(dek, session.session, admitted.call, epoch, me);
   const worker = new Worker('./sframe-worker.mjs', { type: 'module' });
   worker.onmessage = (e) => {
     if (e.data.type === 'stats') result.stats = e.data;
@@ -159,7 +161,7 @@ async function start(session) {
     worker.postMessage({ type: 'streams', readable, writable }, [readable, writable]);
   }
 
-  const chat = await ChatChannel.create({ tenant: session.tenant, session: session.session, senderIndex: me, remoteIndex: peer }, dek, keyId, epoch);
+  const chat = await ChatChannel.create({ tenant: session.tenant, session: session.session, call: admitted.call, senderIndex: me, remoteIndex: peer }, dek, keyId, epoch);
   const dc = pc.createDataChannel('cai');
   dc.binaryType = 'arraybuffer';
   dc.onopen = async () => {
