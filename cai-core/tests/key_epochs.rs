@@ -147,6 +147,20 @@ async fn removing_a_participant_moves_a_session_key_session_to_a_fresh_key() {
             .unwrap(),
     );
     assert_eq!(old, first);
+    // The current epoch through either operation.
+    let now = data_key(
+        w.svc
+            .session_keys_at(&c.cleo, org.id(), s, 1)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(now, second);
+    // Key material never shows its secret in `Debug`.
+    let shown = format!(
+        "{:?}",
+        w.svc.session_keys(&c.cleo, org.id(), s).await.unwrap()
+    );
+    assert_eq!(shown, "SessionKey(<redacted>)");
     // The removed participant gets neither the new key nor the old one any more.
     for r in [
         w.svc.session_keys(&c.ben, org.id(), s).await,
@@ -226,6 +240,11 @@ async fn server_managed_sessions_seal_under_the_new_epoch_and_hand_out_call_keys
         "the call key follows the session's epoch"
     );
     assert_ne!(call_after.secret(), call_before.secret());
+    let shown = format!(
+        "{:?}",
+        w.svc.session_keys(&c.cleo, org.id(), s).await.unwrap()
+    );
+    assert_eq!(shown, "ServerSealed(<redacted>)");
     let after = w
         .svc
         .post_content(

@@ -97,6 +97,7 @@ async fn an_inactive_account_past_its_exit_date_is_deactivated_then_anonymised_i
     let r = run(&w, &org).await;
     // The admin, as inactive, is the last administrator and stays.
     assert_eq!(counts(&r), [1, 1, 0, 1]);
+    assert_eq!(r.commits, 2, "one commit per account step");
     assert!(matches!(
         status(&w, &org, &lea).await,
         AccountStatus::Pseudonymised { .. }
@@ -146,6 +147,7 @@ async fn with_no_delay_an_account_deactivated_for_inactivity_is_pseudonymised_in
     w.clock.set(inactive_due(created));
     let r = run(&w, &org).await;
     assert_eq!(counts(&r), [1, 1, 1, 0]);
+    assert_eq!(r.commits, 2, "the deactivation, then the pseudonymisation");
     assert_eq!(
         status(&w, &org, &max).await,
         AccountStatus::Pseudonymised {

@@ -90,7 +90,9 @@ impl Counselling {
     ) -> Result<()> {
         let now = self.now();
         if policy.inactive_accounts.is_none() && policy.anonymise_after_exit.is_none() {
-            report.accounts_pseudonymised += self.pseudonymise_due(store, tenant).await? as u64;
+            let done = self.pseudonymise_due(store, tenant).await? as u64;
+            report.accounts_pseudonymised += done;
+            report.commits += done;
             return Ok(());
         }
         let deadlines = AccountDeadlines {
@@ -143,6 +145,7 @@ impl Counselling {
         if due_at(&a, d.now) {
             self.pseudonymise(store, a, d.now, "deactivated").await?;
             report.accounts_pseudonymised += 1;
+            report.commits += 1;
             return Ok(());
         }
         // 8. Anonymisation after the exit date (R-I7).
@@ -153,6 +156,7 @@ impl Counselling {
             let from = status_name(&a.status);
             self.pseudonymise(store, a, d.now, from).await?;
             report.accounts_anonymised += 1;
+            report.commits += 1;
         }
         Ok(())
     }
@@ -171,11 +175,16 @@ impl Counselling {
         report: &mut RetentionReport,
     ) -> Result<Option<Account>> {
         let (tenant, id) = (a.tenant, a.id);
-        if a.has_role(BuiltinRole::TenantAdmin.id())
-            && self.ensure_other_admin(store, tenant, id).await.is_err()
-        {
-            report.accounts_kept += 1;
-            return Ok(Some(a));
+        if a.has_role(BuiltinRole::TenantAdmin.id()) {
+            match self.ensure_other_admin(store, tenant, id).await {
+                Ok(()) => {}
+                Err(Error::Conflict { .. }) => {
+                    report.accounts_kept += 1;
+                    return Ok(Some(a));
+                }
+                // A failing store fails the run; it does not keep the account.
+                Err(e) => return Err(e),
+            }
         }
         let from = status_name(&a.status);
         let at = d.now.plus(d.pseudonymise_after);
@@ -202,6 +211,7 @@ impl Counselling {
         match self.commit(store, tx).await {
             Ok(()) => {
                 report.accounts_deactivated += 1;
+                report.commits += 1;
                 deactivated.revision += 1;
                 Ok(Some(deactivated))
             }

@@ -95,7 +95,8 @@ pub struct RetentionReport {
     pub accounts_pseudonymised: u64,
     /// Accounts anonymised after their exit date.
     pub accounts_anonymised: u64,
-    /// Commits written.
+    /// Commits written, by every step (one per batch, per deactivation, per
+    /// pseudonymisation or anonymisation).
     pub commits: u64,
 }
 

@@ -120,6 +120,9 @@ async fn hole_3_one_meetings_content_is_never_visible_in_another() {
         .remove_participant(&cora, org.id(), third.id, a.subject, None)
         .await
         .unwrap();
+    // Someone turned away from the lobby never held a key: the epoch stays.
+    let after = w.svc.session(&cora, org.id(), third.id).await.unwrap();
+    assert_eq!(after.session.key_epoch, lobby.session.key_epoch);
     let entered = enter_admitted(&w, &org, &a, &cora, r.id, "second password").await;
     assert_eq!(entered.session.id, third.id);
     let r3 = w
