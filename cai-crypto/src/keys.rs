@@ -48,7 +48,8 @@ impl fmt::Debug for KeyId {
 }
 
 /// Generation of a session key. End-to-end sessions start a new epoch whenever a
-/// participant joins or leaves; other modes stay at epoch 0 unless rotated.
+/// participant joins or leaves; server-managed and session-key sessions when a participant
+/// is removed (a fresh key per epoch); passphrase sessions stay at epoch 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct KeyEpoch(pub u32);
 

@@ -55,7 +55,7 @@ async fn chat(call: &Call) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_key_epoch_moves_chat_and_media_and_closing_ends_the_call() {
     let (w, s, link) = hub_session(SessionMode::ServerManaged).await;
-    let key = shared_key(21, 1);
+    let key = shared_key(21, 0);
     let mut guest = session_setup(&w, &key);
     guest.tracks = vec![MediaKind::Audio];
     let (a, b) = connect_via_hub(&w, s, &link, session_setup(&w, &key), guest).await;
@@ -74,7 +74,7 @@ async fn session_key_epoch_moves_chat_and_media_and_closing_ends_the_call() {
         });
     }
     next_call_matching(&a, |e| match e {
-        CallEvent::Frame { peer: 1, frame, .. } if frame.epoch == 1 => Some(()),
+        CallEvent::Frame { peer: 1, frame, .. } if frame.epoch == 0 => Some(()),
         _ => None,
     })
     .await;
@@ -82,24 +82,24 @@ async fn session_key_epoch_moves_chat_and_media_and_closing_ends_the_call() {
     // cai-core moves the session's keys: both hear of it.
     w.hub
         .events()
-        .publish(w.tenant.id, s, SessionEvent::KeysChanged { epoch: 2 })
+        .publish(w.tenant.id, s, SessionEvent::KeysChanged { epoch: 1 })
         .await
         .unwrap();
-    assert_eq!(key_epoch(&a).await, 2);
-    assert_eq!(key_epoch(&b).await, 2);
+    assert_eq!(key_epoch(&a).await, 1);
+    assert_eq!(key_epoch(&b).await, 1);
     // The host fetches the new data key and moves each call.
-    let next = shared_key(21, 2);
+    let next = shared_key(21, 1);
     a.rekey_session(&next).await.unwrap();
     b.rekey_session(&next).await.unwrap();
     assert_eq!(protection(&a).await, CallProtection::TransportOnly);
     assert_eq!(protection(&b).await, CallProtection::TransportOnly);
     next_call_matching(&a, |e| match e {
-        CallEvent::Frame { peer: 1, frame, .. } if frame.epoch == 2 => Some(()),
+        CallEvent::Frame { peer: 1, frame, .. } if frame.epoch == 1 => Some(()),
         _ => None,
     })
     .await;
-    a.send_chat("under epoch 2").await.unwrap();
-    assert_eq!(chat(&b).await, "under epoch 2");
+    a.send_chat("under epoch 1").await.unwrap();
+    assert_eq!(chat(&b).await, "under epoch 1");
     b.send_chat("likewise").await.unwrap();
     assert_eq!(chat(&a).await, "likewise");
     stop.store(true, Ordering::Relaxed);
@@ -218,7 +218,7 @@ async fn end_to_end_calls_follow_key_epoch_once_the_device_has_the_epoch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chat_with_nobody_to_receive_it_is_an_error_not_a_silent_loss() {
     let (w, s, _) = hub_session(SessionMode::ServerManaged).await;
-    let key = shared_key(23, 1);
+    let key = shared_key(23, 0);
     let alone = Call::join(
         hub_channel(&w),
         cora_auth(&w, s),

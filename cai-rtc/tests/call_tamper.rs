@@ -199,7 +199,7 @@ async fn an_end_to_end_setup_without_signing_is_refused_before_connecting() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_signatures_a_rewritten_fingerprint_fails_the_handshake() {
     let (w, s, link) = hub_session(SessionMode::ServerManaged).await;
-    let key = shared_key(5, 1);
+    let key = shared_key(5, 0);
     let a = Call::join(
         hub_channel(&w),
         cora_auth(&w, s),

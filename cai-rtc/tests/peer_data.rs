@@ -39,7 +39,7 @@ fn content(len: usize, seed: u8) -> Vec<u8> {
 /// the guest's data channel has `limits`.
 async fn pair_with(key_byte: u8, limits: DataLimits) -> (Call, Call) {
     let (w, s, link) = hub_session(SessionMode::ServerManaged).await;
-    let key = shared_key(key_byte, 1);
+    let key = shared_key(key_byte, 0);
     let mut guest = session_setup(&w, &key);
     guest.limits = limits;
     let calls = connect_via_hub(&w, s, &link, session_setup(&w, &key), guest).await;
@@ -71,7 +71,7 @@ async fn next_rejection(call: &Call) -> DataError {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_both_ways_and_a_ten_mib_file_through_the_hub() {
     let (w, s, link) = hub_session(SessionMode::ServerManaged).await;
-    let key = shared_key(7, 1);
+    let key = shared_key(7, 0);
     let a = Call::join(
         hub_channel(&w),
         cora_auth(&w, s),
@@ -308,7 +308,7 @@ async fn relay_sees_ciphertext_and_wrong_keys_are_rejected() {
     // Sealed under another session key: refused, never shown.
     let call = b.admitted().call;
     assert_eq!(call, a.admitted().call, "one call instance");
-    let other = shared_key(12, 1);
+    let other = shared_key(12, 0);
     let mut outsider = cai_rtc::data::SealedChannel::new(
         cai_rtc::data::ChannelContext {
             tenant: TENANT.to_vec(),
@@ -340,7 +340,7 @@ async fn relay_sees_ciphertext_and_wrong_keys_are_rejected() {
             sender_index: 0,
             mode: None,
         },
-        &shared_key(11, 1),
+        &shared_key(11, 0),
         DataLimits::default(),
     )
     .unwrap();
@@ -363,7 +363,7 @@ async fn relay_sees_ciphertext_and_wrong_keys_are_rejected() {
             sender_index: 3,
             mode: None,
         },
-        &shared_key(11, 1),
+        &shared_key(11, 0),
         DataLimits::default(),
     )
     .unwrap();

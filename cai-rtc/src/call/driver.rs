@@ -314,7 +314,15 @@ impl Inner {
         let links: Vec<(SenderIndex, Arc<Link>)> = {
             let mut keys = lock(&self.keys);
             match &mut *keys {
-                KeyState::Session(current) => *current = data_key.clone(),
+                KeyState::Session(current) => {
+                    if data_key.epoch() <= current.epoch() {
+                        return Err(CallError::KeyEpoch {
+                            call: current.epoch().0,
+                            given: data_key.epoch().0,
+                        });
+                    }
+                    *current = data_key.clone();
+                }
                 KeyState::EndToEnd { .. } => return Err(CallError::ModeMismatch),
             }
             lock(&self.links)

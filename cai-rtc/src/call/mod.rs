@@ -273,6 +273,17 @@ pub enum CallError {
     /// signing exactly in end-to-end sessions).
     #[error("the call setup does not fit the session's mode")]
     ModeMismatch,
+    /// A session key (modes other than end to end) of the wrong key epoch: at
+    /// [`Call::join`] it must be of the session's current epoch (`admitted.key_epoch`;
+    /// fetch that epoch's key and join again), for [`Call::rekey_session`] above the
+    /// call's epoch. Nothing changed.
+    #[error("session key of epoch {given} does not fit the call's key epoch {call}")]
+    KeyEpoch {
+        /// The call's key epoch.
+        call: u32,
+        /// The epoch of the key given.
+        given: u32,
+    },
     /// A remote description was refused: its signature does not verify under the
     /// sender's device keys, or its fingerprints are unusable.
     #[error("remote description refused: {0}")]
@@ -382,6 +393,16 @@ impl Call {
         let e2e_keys = matches!(setup.keys, CallKeySource::EndToEnd { .. });
         if admitted.end_to_end != e2e_keys || (admitted.end_to_end && setup.signing.is_none()) {
             return Err(CallError::ModeMismatch);
+        }
+        if let CallKeySource::Session(key) = &setup.keys
+            && key.epoch().0 != admitted.key_epoch
+        {
+            // The others seal under the session's current epoch: with another key
+            // nothing would open, in either direction.
+            return Err(CallError::KeyEpoch {
+                call: admitted.key_epoch,
+                given: key.epoch().0,
+            });
         }
         Ok((admitted, setup))
     }
@@ -521,7 +542,9 @@ impl Call {
     }
 
     /// Moves every connection to `data_key`'s epoch (modes other than end to end, after
-    /// [`CallEvent::KeyEpoch`]); later connections start with it.
+    /// [`CallEvent::KeyEpoch`]); later connections start with it. Fails with
+    /// [`CallError::KeyEpoch`] (changing nothing) unless the key's epoch is above the
+    /// call's, and with [`CallError::ModeMismatch`] in an end-to-end call.
     pub async fn rekey_session(&self, data_key: &DataKey) -> Result<(), CallError> {
         self.inner.rekey_session(data_key).await
     }
