@@ -6,6 +6,8 @@
 //! and the connection stays usable; a connection that causes more than
 //! [`limits::ERROR_BURST`] refusals at once (one more allowed every
 //! [`limits::ERROR_REFILL`]) gets `error{code:"too_many_errors"}` and is closed.
+//! A connection must join within [`HubConfig::join_timeout`]; once in a call, one the
+//! hub hears nothing from for [`HubConfig::idle_timeout`] is closed as if it had left.
 //!
 //! Offers, answers and candidates go only to an admitted member of the sender's own
 //! call (same tenant and session), addressed by sender index, relayed unchanged with
@@ -56,6 +58,11 @@ pub struct HubConfig {
     /// How long a connection may stay without joining (from its start or its last
     /// `leave`) before the hub closes it: unauthenticated connections do not linger.
     pub join_timeout: Duration,
+    /// How long a joined connection may stay silent (no message of any kind received,
+    /// `ping` included) before the hub ends its part as a `leave` would — the others
+    /// get `peer_left` — and closes it without an answer. Clients send `ping` after at
+    /// most [`limits::KEEP_ALIVE_INTERVAL`] of silence. Taken as at least one second.
+    pub idle_timeout: Duration,
 }
 
 impl Default for HubConfig {
@@ -69,6 +76,7 @@ impl Default for HubConfig {
             max_call_members: limits::MAX_CALL_MEMBERS,
             max_joins_per_participant: limits::MAX_JOINS_PER_PARTICIPANT,
             join_timeout: limits::JOIN_TIMEOUT,
+            idle_timeout: limits::IDLE_TIMEOUT,
         }
     }
 }
@@ -118,6 +126,9 @@ struct Conn {
     /// Since when the connection is in no call and not waiting (its start, or its last
     /// `leave`): it must join within [`HubConfig::join_timeout`] of it.
     fresh_since: tokio::time::Instant,
+    /// When the last frame came from the client: a joined connection silent for
+    /// [`HubConfig::idle_timeout`] is closed.
+    heard_at: tokio::time::Instant,
 }
 
 /// What handling one message asks of the loop.
@@ -155,6 +166,9 @@ impl From<SignalingError> for Refusal {
         }
     }
 }
+
+/// The shortest idle timeout (and re-check interval) the hub runs with.
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
@@ -214,7 +228,10 @@ impl SignalingHub {
             outbox,
             kill: Arc::new(Kill::default()),
             fresh_since: tokio::time::Instant::now(),
+            heard_at: tokio::time::Instant::now(),
         };
+        // Zero would close every joined connection at once.
+        let idle_timeout = config.idle_timeout.max(MIN_INTERVAL);
         loop {
             // The select only picks what happened; it is handled below, with no future
             // left borrowing the channel.
@@ -222,20 +239,29 @@ impl SignalingHub {
             // one more of its messages is relayed.
             let join_by = conn.fresh_since + config.join_timeout;
             let fresh = matches!(conn.state, State::Fresh);
+            let idle_by = conn.heard_at + idle_timeout;
+            let joined = matches!(conn.state, State::Joined(_));
             let step = tokio::select! {
                 biased;
                 () = conn.kill.notify.notified() => Step::Killed,
                 () = tokio::time::sleep_until(join_by), if fresh => Step::JoinTimedOut,
+                // Before the channel: a message arriving exactly at the deadline is late.
+                () = tokio::time::sleep_until(idle_by), if joined => Step::IdleTimedOut,
                 frame = channel.recv() => Step::In(frame),
                 out = inbox.recv() => Step::Out(out),
             };
             let flow = match step {
-                Step::In(Some(Ok(frame))) => self.on_frame(&mut conn, &mut channel, frame).await,
+                Step::In(Some(Ok(frame))) => {
+                    // Any frame shows the client is there, refused ones too.
+                    conn.heard_at = tokio::time::Instant::now();
+                    self.on_frame(&mut conn, &mut channel, frame).await
+                }
                 Step::In(_) => Flow::Close,
                 Step::Out(Some(Outgoing::Message(m))) => send(&mut channel, &m).await,
                 Step::Out(Some(Outgoing::Recheck)) => self.recheck(&mut conn, &mut channel).await,
                 Step::Out(None) => Flow::Close,
-                Step::JoinTimedOut => Flow::Close,
+                // `leave` below tells the others (`peer_left`).
+                Step::JoinTimedOut | Step::IdleTimedOut => Flow::Close,
                 Step::Killed => match conn.kill.reason() {
                     Some(reason) => {
                         let _ = send(&mut channel, &ServerMessage::Ended { reason }).await;
@@ -457,6 +483,9 @@ impl SignalingHub {
             index,
             mls,
         });
+        // The idle clock starts at admission at the latest: a visitor that waited in a
+        // lobby without pinging gets its full allowance.
+        conn.heard_at = tokio::time::Instant::now();
         send(channel, &ServerMessage::Admitted(admitted)).await
     }
 
@@ -711,6 +740,7 @@ enum Step {
     Out(Option<Outgoing>),
     Killed,
     JoinTimedOut,
+    IdleTimedOut,
 }
 
 async fn send<C: SignalingChannel>(channel: &mut C, message: &ServerMessage) -> Flow {
