@@ -213,7 +213,7 @@ const SERVER_SHAPES = {
   key_epoch: { epoch: isU32 },
   error: { code: isString, field: optional(isString), retry_after_ms: optional(isMillis), in_reply_to: optional(isU32) },
   pong: { in_reply_to: optional(isU32) },
-  ended: { reason: (v) => v === 'removed' || v === 'session_closed' },
+  ended: { reason: (v) => ['removed', 'session_closed', 'revoked'].includes(v) },
 };
 
 /** The server message types this client knows. */

@@ -14,8 +14,8 @@ use cai_core::Caller;
 use cai_core::domain::{RequestMeta, SessionMode};
 use cai_core::id::SessionId;
 use cai_rtc::signaling::{
-    Admission, AdmissionOutcome, CaiBackend, Denial, DenyReason, HubConfig, JoinAuth,
-    MemoryChannel, ServerMessage, SignalingHub,
+    Admission, AdmissionOutcome, CaiBackend, Denial, DenyReason, Entrant, HubConfig, JoinAuth,
+    MemoryChannel, Reauthorization, SecretText, ServerMessage, SignalingHub,
 };
 use common::*;
 
@@ -57,6 +57,15 @@ impl Admission for RemovedMeanwhile {
         session: SessionId,
     ) -> Result<AdmissionOutcome, Denial> {
         self.inner.recheck(caller, session).await
+    }
+
+    async fn reauthorize(
+        &self,
+        entrant: &Entrant,
+        credential: Option<&SecretText>,
+        request: RequestMeta,
+    ) -> Reauthorization {
+        self.inner.reauthorize(entrant, credential, request).await
     }
 }
 
