@@ -28,6 +28,11 @@ export const PROTOCOL_VERSION = 1;
 export const MAX_MESSAGE_BYTES = 256 * 1024;
 /** Largest request id (`id` is an unsigned 32-bit number). */
 export const MAX_ID = 0xffff_ffff;
+/**
+ * Default keep-alive: a `ping` goes out after this many milliseconds without sending
+ * anything; the server closes a joined connection silent for 60 s (§8).
+ */
+export const KEEP_ALIVE_MS = 20_000;
 
 /**
  * Error of this module. `name`: `Malformed` (a server message that is not protocol
@@ -208,7 +213,7 @@ const SERVER_SHAPES = {
   key_epoch: { epoch: isU32 },
   error: { code: isString, field: optional(isString), retry_after_ms: optional(isMillis), in_reply_to: optional(isU32) },
   pong: { in_reply_to: optional(isU32) },
-  ended: { reason: (v) => v === 'removed' || v === 'session_closed' },
+  ended: { reason: (v) => ['removed', 'session_closed', 'revoked'].includes(v) },
 };
 
 /** The server message types this client knows. */
@@ -254,6 +259,11 @@ export function parseServerMessage(text) {
  * `key_epoch`, `error`, `ended`, …) with the message as `detail`; `close` when the socket
  * closes; `protocol_error` (detail: the {@link SignalingError}) for a server message that
  * does not parse. Requests with an answer ({@link join}, {@link ping}) return promises.
+ *
+ * Keep-alive: while the socket is open, a `ping` (without `id`; its `pong` is dispatched
+ * as an event) goes out whenever nothing was sent for `keepAliveMs`, so the server's idle
+ * timeout does not end a quiet call. The timer stops when the socket closes and never
+ * keeps a Node.js process alive by itself.
  */
 export class SignalingClient extends EventTarget {
   /** @type {WebSocket} */ #ws;
@@ -263,11 +273,20 @@ export class SignalingClient extends EventTarget {
   /** @type {Record<string, any>|null} */ #admitted = null;
   #closed = false;
   /** @type {Promise<void>} */ #open;
+  #keepAliveMs;
+  /** @type {ReturnType<typeof setTimeout>|undefined} */ #keepAlive;
 
-  /** @param {WebSocket} ws a WebSocket to the signaling endpoint (open or opening) */
-  constructor(ws) {
+  /**
+   * @param {WebSocket} ws a WebSocket to the signaling endpoint (open or opening)
+   * @param {{keepAliveMs?: number}} [options] `keepAliveMs`: send `ping` after this many
+   *   milliseconds without sending anything (default {@link KEEP_ALIVE_MS}, at least 1000;
+   *   keep it well below the server's idle timeout of 60 s)
+   */
+  constructor(ws, { keepAliveMs = KEEP_ALIVE_MS } = {}) {
     super();
+    need(Number.isSafeInteger(keepAliveMs) && keepAliveMs >= 1000, 'keepAliveMs must be an integer of at least 1000');
     this.#ws = ws;
+    this.#keepAliveMs = keepAliveMs;
     this.#open = new Promise((resolve, reject) => {
       if (ws.readyState === 1) resolve();
       ws.addEventListener('open', () => resolve(), { once: true });
@@ -275,6 +294,7 @@ export class SignalingClient extends EventTarget {
     });
     // A join or ping that never gets its answer rejects on close; nobody needs to await #open.
     this.#open.catch(() => {});
+    this.#open.then(() => this.#armKeepAlive(), () => {});
     ws.addEventListener('message', (e) => this.#receive(e.data));
     ws.addEventListener('close', () => this.#onClose());
   }
@@ -333,6 +353,22 @@ export class SignalingClient extends EventTarget {
   #send(msg) {
     if (this.#closed) throw new SignalingError('Closed', 'signaling is closed');
     this.#ws.send(encodeMessage(msg));
+    this.#armKeepAlive();
+  }
+
+  /** (Re)starts the keep-alive: the next `ping` goes out `keepAliveMs` after this send. */
+  #armKeepAlive() {
+    clearTimeout(this.#keepAlive);
+    if (this.#closed) return;
+    this.#keepAlive = setTimeout(() => {
+      try {
+        this.#send(pingMessage());
+      } catch {
+        // Closed meanwhile: the close handler has cleared everything.
+      }
+    }, this.#keepAliveMs);
+    // Node.js: a pending keep-alive alone does not keep the process running.
+    this.#keepAlive?.unref?.();
   }
 
   async #request(build, answerType) {
@@ -389,6 +425,7 @@ export class SignalingClient extends EventTarget {
 
   #onClose() {
     this.#closed = true;
+    clearTimeout(this.#keepAlive);
     this.#admitted = null;
     for (const p of this.#pending.values()) p.reject(new SignalingError('Closed', 'signaling closed'));
     this.#pending.clear();

@@ -4,10 +4,11 @@
 // drift apart unnoticed; the Rust side checks the same examples in
 // cai-rtc/tests/signaling_messages.rs, and cai-rtc/tests/browser.rs runs this client in
 // Chromium against the Rust hub.
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
+  KEEP_ALIVE_MS,
   MAX_MESSAGE_BYTES,
   SERVER_TYPES,
   SignalingClient,
@@ -281,4 +282,45 @@ test('ended and close: pending requests reject with Closed, sending afterwards t
   never.close();
   await assert.rejects(join, { name: 'Closed' });
   assert.deepEqual(never.sent, []);
+});
+
+test('keep-alive: a ping after exactly keepAliveMs without sending, none a tick before; any send restarts it; none after close', async () => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    assert.equal(KEEP_ALIVE_MS, 20_000);
+    assert.throws(() => new SignalingClient(new FakeSocket(), { keepAliveMs: 999 }), { name: 'InvalidInput' });
+    const ws = new FakeSocket();
+    ws.open();
+    const client = new SignalingClient(ws);
+    const flush = () => new Promise((r) => setImmediate(r));
+    await flush();
+    const pings = () => ws.sent.filter((m) => m.type === 'ping');
+    mock.timers.tick(KEEP_ALIVE_MS - 1);
+    assert.deepEqual(pings(), [], 'one tick before');
+    mock.timers.tick(1);
+    assert.deepEqual(pings(), [{ v: 1, type: 'ping' }], 'exactly at the interval');
+    // Another send restarts the interval.
+    mock.timers.tick(KEEP_ALIVE_MS / 2);
+    client.ice(0, null);
+    mock.timers.tick(KEEP_ALIVE_MS - 1);
+    assert.equal(pings().length, 1);
+    mock.timers.tick(1);
+    assert.equal(pings().length, 2);
+    // Several minutes of silence: one ping per interval.
+    for (let i = 0; i < 10; i++) mock.timers.tick(KEEP_ALIVE_MS);
+    assert.equal(pings().length, 12);
+    ws.close();
+    for (let i = 0; i < 10; i++) mock.timers.tick(KEEP_ALIVE_MS);
+    assert.equal(pings().length, 12, 'nothing after close');
+    // A custom interval.
+    const ws2 = new FakeSocket();
+    ws2.open();
+    new SignalingClient(ws2, { keepAliveMs: 1000 });
+    await flush();
+    mock.timers.tick(1000);
+    assert.deepEqual(ws2.sent, [{ v: 1, type: 'ping' }]);
+    ws2.close();
+  } finally {
+    mock.timers.reset();
+  }
 });

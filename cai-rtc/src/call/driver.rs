@@ -3,12 +3,14 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use cai_core::id::{SessionId, SubjectId};
 use cai_crypto::e2e::Device;
 use cai_crypto::sframe::CallId;
 use cai_crypto::{DataKey, ModeBinding};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use super::link::{self, Link};
 use super::{CallError, CallEvent, DescriptionKeys, read};
@@ -439,11 +441,15 @@ impl Inner {
 }
 
 /// Runs the call until the server ends it, the channel closes or the call is left.
+///
+/// Sends `ping` whenever it has sent nothing for `keep_alive`, so the hub's idle timeout
+/// (`docs/SIGNALING.md` §8) never ends a call that is merely quiet.
 pub(crate) async fn run<C: SignalingChannel>(
     inner: Arc<Inner>,
     mut channel: C,
     mut out: mpsc::UnboundedReceiver<Outbound>,
     peers: Vec<PeerInfo>,
+    keep_alive: Duration,
 ) {
     // docs/SIGNALING.md §6: the newcomer offers to everyone already in the call.
     for p in peers {
@@ -451,8 +457,18 @@ pub(crate) async fn run<C: SignalingChannel>(
             inner.error(Some(p.sender_index), e).await;
         }
     }
+    // `join` went out just before this task started.
+    let mut sent_at = Instant::now();
     loop {
         tokio::select! {
+            () = tokio::time::sleep_until(sent_at + keep_alive) => {
+                let ping = ClientMessage::new(ClientBody::Ping).to_json();
+                if let Err(e) = channel.send(ping).await {
+                    inner.error(None, e.into()).await;
+                    break;
+                }
+                sent_at = Instant::now();
+            }
             message = read(&mut channel) => match message {
                 Ok(m) => {
                     if !inner.handle(m).await {
@@ -474,6 +490,7 @@ pub(crate) async fn run<C: SignalingChannel>(
                         inner.error(None, e.into()).await;
                         break;
                     }
+                    sent_at = Instant::now();
                 }
                 Some(Outbound::Leave) | None => {
                     let _ = channel.send(ClientMessage::new(ClientBody::Leave).to_json()).await;

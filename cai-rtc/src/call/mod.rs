@@ -20,6 +20,8 @@
 //!   in end-to-end calls the media keys move at once if the device has processed that
 //!   epoch (otherwise call [`Call::rekey_end_to_end`] after it has). Outside end-to-end
 //!   mode the host fetches the new epoch's data key and calls [`Call::rekey_session`].
+//! * **Keep-alive.** Whenever the call has sent nothing for [`CallSetup::keep_alive`]
+//!   (20 s by default) it sends `ping`, so the hub's idle timeout does not end it.
 //! * **Events** come out of [`Call::next_event`] in order per connection ([`CallEvent`]);
 //!   MLS messages from the server are passed on as [`CallEvent::Mls`] and the host sends
 //!   its own with [`Call::send`].
@@ -32,6 +34,7 @@ mod driver;
 mod link;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use cai_core::id::{SessionId, SubjectId};
 use cai_crypto::e2e::Device;
@@ -42,6 +45,7 @@ use tokio::sync::mpsc;
 use crate::data::{DataError, DataLimits, ReceivedFile, wire::FileOffer};
 use crate::media::{CallProtection, FrameDropped, UnprotectedFrame};
 use crate::peer::{EVENT_QUEUE, LocalTrack, MediaKind, Peer, PeerError};
+use crate::signaling::limits::KEEP_ALIVE_INTERVAL;
 use crate::signaling::{
     Admitted, ChannelError, ClientBody, ClientMessage, DenyReason, DescriptionError, EndReason,
     ErrorCode, Fingerprint, FingerprintError, Frame, Join, JoinAuth, PeerInfo, SenderIndex,
@@ -105,6 +109,11 @@ pub struct CallSetup {
     pub tap_transport_frames: bool,
     /// Called when the server puts the join in a room's lobby (`waiting`).
     pub on_waiting: Option<Box<dyn FnOnce(SessionId) + Send>>,
+    /// Once in the call, a `ping` goes to the server whenever nothing was sent for this
+    /// long, so the hub's idle timeout (`HubConfig::idle_timeout`, 60 s by default) does
+    /// not end a quiet call. Default [`KEEP_ALIVE_INTERVAL`] (20 s); taken as at least
+    /// one second. Keep it well below the hub's idle timeout.
+    pub keep_alive: Duration,
 }
 
 impl CallSetup {
@@ -121,6 +130,7 @@ impl CallSetup {
             tracks: Vec::new(),
             tap_transport_frames: false,
             on_waiting: None,
+            keep_alive: KEEP_ALIVE_INTERVAL,
         }
     }
 
@@ -447,6 +457,7 @@ impl Call {
             channel,
             out_rx,
             admitted.peers.clone(),
+            setup.keep_alive.max(Duration::from_secs(1)),
         ));
         Self {
             admitted,

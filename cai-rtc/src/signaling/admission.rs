@@ -14,7 +14,7 @@ use cai_core::service::{E2eCommit, E2eEpochView, RoomEntry, SessionDetails};
 use cai_core::{Caller, ErrorCategory};
 
 use super::error::{DenyReason, ErrorCode};
-use super::message::{Blob, EncryptionMode, JoinAuth, MlsEpoch, SecretText};
+use super::message::{Blob, EncryptionMode, EndReason, JoinAuth, MlsEpoch, SecretText};
 
 /// A refused join: the reason and, for `too_many_requests`, when to try again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +65,21 @@ pub enum AdmissionOutcome {
     },
 }
 
+/// What re-checking a joined connection found ([`Admission::reauthorize`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reauthorization {
+    /// Still admitted: the connection keeps its place.
+    Kept,
+    /// No longer admitted: the hub ends the connection's part with `ended` and this
+    /// reason ([`EndReason::Revoked`]; [`EndReason::SessionClosed`] when that is why)
+    /// and closes it; the others get `peer_left`.
+    Ended(EndReason),
+    /// Undecided — a store or auth backend failed. The connection keeps its place and
+    /// is asked about again at the next round: an outage must not throw everyone out of
+    /// their calls.
+    Unavailable,
+}
+
 /// Decides who joins a call. Implementations must give one answer
 /// ([`DenyReason::NotAccepted`]) for every way a secret can be wrong.
 #[async_trait]
@@ -82,6 +97,21 @@ pub trait Admission: Send + Sync {
         caller: &Caller,
         session: SessionId,
     ) -> Result<AdmissionOutcome, Denial>;
+
+    /// Re-checks a joined connection (every `HubConfig::recheck_every`): the part of
+    /// its admission that can change since `join`. `credential` is the session token
+    /// it authenticated with — a `token` or `room` join's `token`, or the guest token
+    /// [`Entrant::guest_token`] a `guest_link` join was given (`None` when the admission
+    /// handed out none); `request` is the connection's. Must not end a connection
+    /// because a dependency failed ([`Reauthorization::Unavailable`]). The hub waits at
+    /// most [`RECHECK_TIMEOUT`](super::limits::RECHECK_TIMEOUT) for the answer, then
+    /// takes it as undecided.
+    async fn reauthorize(
+        &self,
+        entrant: &Entrant,
+        credential: Option<&SecretText>,
+        request: RequestMeta,
+    ) -> Reauthorization;
 }
 
 /// Carries MLS handshakes of end-to-end sessions to the Delivery Service, which checks
@@ -140,6 +170,16 @@ pub trait DeliveryService: Send + Sync {
 /// may not see it), must be open (`session_closed`), and the caller must be one of its
 /// participants not waiting in a lobby (`forbidden`; team members who only reach the
 /// case through a group are not in the call).
+///
+/// Re-checks ([`Admission::reauthorize`]) authenticate the credential again through
+/// cai-auth — revoked, expired, idle too long, the account locked or deactivated, a
+/// guest removed or past its end all fail here — require it to stand for the same
+/// caller, and read the session as that caller as a join does (open, a participant, not
+/// waiting). Any such failure is [`EndReason::Revoked`] (a closed session
+/// [`EndReason::SessionClosed`]); a store or auth backend that fails, or a throttle, is
+/// [`Reauthorization::Unavailable`]. A room's password is not asked again: it let the
+/// visitor in once, and the host removes a visitor from the meeting. Authenticating an
+/// account token counts as using it: a call keeps its token from idling out.
 #[derive(Clone)]
 pub struct CaiBackend {
     auth: Authenticator,
@@ -332,6 +372,41 @@ impl Admission for CaiBackend {
         session: SessionId,
     ) -> Result<AdmissionOutcome, Denial> {
         self.enter(*caller, session, None).await
+    }
+
+    async fn reauthorize(
+        &self,
+        entrant: &Entrant,
+        credential: Option<&SecretText>,
+        request: RequestMeta,
+    ) -> Reauthorization {
+        // Deny by default: nothing to authenticate with is no admission.
+        let Some(token) = credential else {
+            return Reauthorization::Ended(EndReason::Revoked);
+        };
+        let caller = match self.authenticate(token, request).await {
+            Ok(caller) => caller,
+            Err(denial) => return verdict(denial),
+        };
+        let before = &entrant.caller;
+        if caller.tenant != before.tenant || caller.subject != before.subject {
+            return Reauthorization::Ended(EndReason::Revoked);
+        }
+        match self.enter(caller, entrant.session, None).await {
+            Ok(AdmissionOutcome::Admitted(_)) => Reauthorization::Kept,
+            // Moved back to a lobby: no longer in the call.
+            Ok(AdmissionOutcome::Waiting { .. }) => Reauthorization::Ended(EndReason::Revoked),
+            Err(denial) => verdict(denial),
+        }
+    }
+}
+
+/// A re-check's denial as its verdict: only a failing dependency leaves it undecided.
+fn verdict(denial: Denial) -> Reauthorization {
+    match denial.reason {
+        DenyReason::Unavailable | DenyReason::TooManyRequests => Reauthorization::Unavailable,
+        DenyReason::SessionClosed => Reauthorization::Ended(EndReason::SessionClosed),
+        _ => Reauthorization::Ended(EndReason::Revoked),
     }
 }
 

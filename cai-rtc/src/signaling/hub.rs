@@ -6,6 +6,10 @@
 //! and the connection stays usable; a connection that causes more than
 //! [`limits::ERROR_BURST`] refusals at once (one more allowed every
 //! [`limits::ERROR_REFILL`]) gets `error{code:"too_many_errors"}` and is closed.
+//! A connection must join within [`HubConfig::join_timeout`]; once in a call, one the
+//! hub hears nothing from for [`HubConfig::idle_timeout`] is closed as if it had left,
+//! and every [`HubConfig::recheck_every`] its admission is checked again
+//! ([`Admission::reauthorize`]): one that fails ends with `ended` `revoked`.
 //!
 //! Offers, answers and candidates go only to an admitted member of the sender's own
 //! call (same tenant and session), addressed by sender index, relayed unchanged with
@@ -18,22 +22,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use cai_core::domain::RequestMeta;
-use cai_core::service::E2eCommit;
 use cai_crypto::sframe::CallId;
 use tokio::sync::mpsc;
 
-use super::admission::{Admission, AdmissionOutcome, DeliveryService, Denial, Entrant};
+use super::admission::{
+    Admission, AdmissionOutcome, DeliveryService, Denial, Entrant, Reauthorization,
+};
 use super::channel::{Frame, SignalingChannel};
 use super::error::{ErrorCode, SignalingError};
 use super::fingerprint::sdp_fingerprints;
 use super::limits;
 use super::message::{
-    Admitted, ClientBody, DescriptionFrom, DescriptionTo, EncryptionMode, IceFrom, IceTo, MlsClaim,
-    MlsCommit, MlsGroup, MlsKeyPackages, MlsSync, SenderIndex, ServerMessage,
+    Admitted, ClientBody, DescriptionFrom, DescriptionTo, EncryptionMode, IceFrom, IceTo, JoinAuth,
+    SecretText, SenderIndex, ServerMessage,
 };
 use super::parse::parse_with_id;
 use super::rate::{MonotonicClock, TokenBucket};
 use super::registry::{HubEvents, Kill, Member, Outgoing, Seat};
+
+mod mls;
 
 /// The hub's limits; [`Default`] takes those of [`limits`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +63,18 @@ pub struct HubConfig {
     /// How long a connection may stay without joining (from its start or its last
     /// `leave`) before the hub closes it: unauthenticated connections do not linger.
     pub join_timeout: Duration,
+    /// How long a joined connection may stay silent (no message of any kind received,
+    /// `ping` included) before the hub ends its part as a `leave` would — the others
+    /// get `peer_left` — and closes it without an answer. Clients send `ping` after at
+    /// most [`limits::KEEP_ALIVE_INTERVAL`] of silence. Taken as at least one second.
+    pub idle_timeout: Duration,
+    /// How often the hub re-checks each joined connection's admission
+    /// ([`Admission::reauthorize`](super::Admission::reauthorize)): every this long
+    /// after it was admitted. A connection that fails gets `ended` `revoked` and is
+    /// closed (the others get `peer_left`); one whose check could not be made (a store
+    /// or auth backend down, or no answer within [`limits::RECHECK_TIMEOUT`]) stays and
+    /// is asked about again next round. Taken as at least one second.
+    pub recheck_every: Duration,
 }
 
 impl Default for HubConfig {
@@ -69,6 +88,8 @@ impl Default for HubConfig {
             max_call_members: limits::MAX_CALL_MEMBERS,
             max_joins_per_participant: limits::MAX_JOINS_PER_PARTICIPANT,
             join_timeout: limits::JOIN_TIMEOUT,
+            idle_timeout: limits::IDLE_TIMEOUT,
+            recheck_every: limits::RECHECK_EVERY,
         }
     }
 }
@@ -91,7 +112,11 @@ struct Inner {
 /// Where a connection stands.
 enum State {
     Fresh,
-    Waiting(cai_core::Caller, cai_core::id::SessionId),
+    Waiting(
+        cai_core::Caller,
+        cai_core::id::SessionId,
+        Option<SecretText>,
+    ),
     Joined(Joined),
 }
 
@@ -99,6 +124,11 @@ struct Joined {
     entrant: Entrant,
     index: SenderIndex,
     mls: Arc<tokio::sync::Mutex<()>>,
+    /// The token re-checks authenticate with; zeroized when the connection leaves the
+    /// call (it lives in this state only).
+    credential: Option<SecretText>,
+    /// When the next re-check is due.
+    recheck_at: tokio::time::Instant,
 }
 
 impl Joined {
@@ -118,6 +148,9 @@ struct Conn {
     /// Since when the connection is in no call and not waiting (its start, or its last
     /// `leave`): it must join within [`HubConfig::join_timeout`] of it.
     fresh_since: tokio::time::Instant,
+    /// When the last frame came from the client: a joined connection silent for
+    /// [`HubConfig::idle_timeout`] is closed.
+    heard_at: tokio::time::Instant,
 }
 
 /// What handling one message asks of the loop.
@@ -155,6 +188,9 @@ impl From<SignalingError> for Refusal {
         }
     }
 }
+
+/// The shortest idle timeout (and re-check interval) the hub runs with.
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
@@ -214,7 +250,11 @@ impl SignalingHub {
             outbox,
             kill: Arc::new(Kill::default()),
             fresh_since: tokio::time::Instant::now(),
+            heard_at: tokio::time::Instant::now(),
         };
+        // Zero would close every joined connection at once.
+        let idle_timeout = config.idle_timeout.max(MIN_INTERVAL);
+        let recheck_every = config.recheck_every.max(MIN_INTERVAL);
         loop {
             // The select only picks what happened; it is handled below, with no future
             // left borrowing the channel.
@@ -222,20 +262,37 @@ impl SignalingHub {
             // one more of its messages is relayed.
             let join_by = conn.fresh_since + config.join_timeout;
             let fresh = matches!(conn.state, State::Fresh);
+            let idle_by = conn.heard_at + idle_timeout;
+            let (joined, recheck_at) = match &conn.state {
+                State::Joined(j) => (true, j.recheck_at),
+                _ => (false, idle_by),
+            };
             let step = tokio::select! {
                 biased;
                 () = conn.kill.notify.notified() => Step::Killed,
                 () = tokio::time::sleep_until(join_by), if fresh => Step::JoinTimedOut,
+                // Before the channel: a message arriving exactly at the deadline is late.
+                () = tokio::time::sleep_until(idle_by), if joined => Step::IdleTimedOut,
+                () = tokio::time::sleep_until(recheck_at), if joined => Step::Reauthorize,
                 frame = channel.recv() => Step::In(frame),
                 out = inbox.recv() => Step::Out(out),
             };
             let flow = match step {
-                Step::In(Some(Ok(frame))) => self.on_frame(&mut conn, &mut channel, frame).await,
+                Step::In(Some(Ok(frame))) => {
+                    // Any frame shows the client is there, refused ones too.
+                    conn.heard_at = tokio::time::Instant::now();
+                    self.on_frame(&mut conn, &mut channel, frame).await
+                }
                 Step::In(_) => Flow::Close,
                 Step::Out(Some(Outgoing::Message(m))) => send(&mut channel, &m).await,
                 Step::Out(Some(Outgoing::Recheck)) => self.recheck(&mut conn, &mut channel).await,
                 Step::Out(None) => Flow::Close,
-                Step::JoinTimedOut => Flow::Close,
+                // `leave` below tells the others (`peer_left`).
+                Step::JoinTimedOut | Step::IdleTimedOut => Flow::Close,
+                Step::Reauthorize => {
+                    self.reauthorize(&mut conn, &mut channel, recheck_every)
+                        .await
+                }
                 Step::Killed => match conn.kill.reason() {
                     Some(reason) => {
                         let _ = send(&mut channel, &ServerMessage::Ended { reason }).await;
@@ -359,7 +416,10 @@ impl SignalingHub {
                 }
                 let outcome = self.inner.admission.admit(&join.auth, conn.request).await;
                 match outcome {
-                    Ok(outcome) => Ok(self.enter(conn, channel, outcome, id).await),
+                    Ok(outcome) => {
+                        let credential = credential(&join.auth);
+                        Ok(self.enter(conn, channel, outcome, credential, id).await)
+                    }
                     Err(denial) => Ok(self.deny(conn, channel, denial, id).await),
                 }
             }
@@ -384,13 +444,14 @@ impl SignalingHub {
         conn: &mut Conn,
         channel: &mut C,
         outcome: AdmissionOutcome,
+        credential: Option<SecretText>,
         in_reply_to: Option<u32>,
     ) -> Flow {
         let entrant = match outcome {
             AdmissionOutcome::Waiting { caller, session } => {
                 let member = self.member(conn, caller.subject);
                 self.inner.events.wait((caller.tenant, session), member);
-                conn.state = State::Waiting(caller, session);
+                conn.state = State::Waiting(caller, session, credential);
                 // The host may have admitted the visitor before the registration above;
                 // one recheck after it closes that window.
                 let _ = conn.outbox.try_send(Outgoing::Recheck);
@@ -452,31 +513,84 @@ impl SignalingHub {
             key_epoch: entrant.key_epoch,
             guest_token: entrant.guest_token.clone(),
         };
+        // A guest admitted by a guest link re-checks with the token it was given.
+        let credential = entrant.guest_token.clone().or(credential);
+        let recheck_at = tokio::time::Instant::now() + config.recheck_every.max(MIN_INTERVAL);
         conn.state = State::Joined(Joined {
             entrant,
             index,
             mls,
+            credential,
+            recheck_at,
         });
+        // The idle clock starts at admission at the latest: a visitor that waited in a
+        // lobby without pinging gets its full allowance.
+        conn.heard_at = tokio::time::Instant::now();
         send(channel, &ServerMessage::Admitted(admitted)).await
     }
 
     async fn recheck<C: SignalingChannel>(&self, conn: &mut Conn, channel: &mut C) -> Flow {
-        let State::Waiting(caller, session) = &conn.state else {
+        let State::Waiting(caller, session, credential) = &conn.state else {
             return Flow::Continue;
         };
-        let (caller, session) = (*caller, *session);
+        let (caller, session, credential) = (*caller, *session, credential.clone());
         match self.inner.admission.recheck(&caller, session).await {
             Ok(AdmissionOutcome::Admitted(entrant)) => {
                 self.inner
                     .events
                     .stop_waiting((caller.tenant, session), conn.id);
                 conn.state = State::Fresh;
-                self.enter(conn, channel, AdmissionOutcome::Admitted(entrant), None)
-                    .await
+                let outcome = AdmissionOutcome::Admitted(entrant);
+                self.enter(conn, channel, outcome, credential, None).await
             }
             // Still waiting, or the check failed: keep waiting; the next event asks again.
             _ => Flow::Continue,
         }
+    }
+
+    /// The periodic re-check of a joined connection: kept, ended (`ended`, then closed;
+    /// the others get `peer_left`), or undecided and asked again next round.
+    async fn reauthorize<C: SignalingChannel>(
+        &self,
+        conn: &mut Conn,
+        channel: &mut C,
+        every: Duration,
+    ) -> Flow {
+        let State::Joined(j) = &mut conn.state else {
+            return Flow::Continue;
+        };
+        // The connection is not served while this runs: a hanging backend must not
+        // stall it, nor let its queued pings go unread past the idle timeout.
+        let verdict = tokio::time::timeout(
+            limits::RECHECK_TIMEOUT,
+            self.inner
+                .admission
+                .reauthorize(&j.entrant, j.credential.as_ref(), conn.request),
+        )
+        .await
+        .unwrap_or(Reauthorization::Unavailable);
+        let reason = match verdict {
+            Reauthorization::Kept => None,
+            Reauthorization::Unavailable => {
+                tracing::warn!(
+                    conn = conn.id,
+                    session = %j.entrant.session,
+                    "admission re-check could not be made; the connection stays, asked again next round"
+                );
+                None
+            }
+            Reauthorization::Ended(reason) => Some(reason),
+        };
+        let Some(reason) = reason else {
+            j.recheck_at = tokio::time::Instant::now() + every;
+            return Flow::Continue;
+        };
+        // Out of the call first: nothing more of it is relayed.
+        self.leave(conn);
+        // A removal that came in meanwhile names itself.
+        let reason = conn.kill.reason().unwrap_or(reason);
+        let _ = send(channel, &ServerMessage::Ended { reason }).await;
+        Flow::Close
     }
 
     fn member(&self, conn: &Conn, participant: cai_core::id::SubjectId) -> Member {
@@ -494,7 +608,7 @@ impl SignalingHub {
         }
         match std::mem::replace(&mut conn.state, State::Fresh) {
             State::Joined(j) => self.inner.events.leave(j.key(), j.index, conn.id),
-            State::Waiting(caller, session) => self
+            State::Waiting(caller, session, _) => self
                 .inner
                 .events
                 .stop_waiting((caller.tenant, session), conn.id),
@@ -580,130 +694,6 @@ impl SignalingHub {
         });
         self.relay(conn.id, j, ice.to, message)
     }
-
-    fn joined_e2e(conn: &Conn) -> Result<&Joined, Refusal> {
-        let j = Self::joined(conn)?;
-        if j.entrant.mode == EncryptionMode::EndToEnd {
-            Ok(j)
-        } else {
-            Err(ErrorCode::WrongMode.into())
-        }
-    }
-
-    async fn mls_key_packages<C: SignalingChannel>(
-        &self,
-        conn: &Conn,
-        channel: &mut C,
-        id: Option<u32>,
-        m: MlsKeyPackages,
-    ) -> Result<Flow, Refusal> {
-        let j = Self::joined_e2e(conn)?;
-        let packages = m.packages.into_iter().map(|b| b.0).collect();
-        let count = self
-            .inner
-            .delivery
-            .publish_key_packages(&j.entrant.caller, packages)
-            .await?;
-        let count = u32::try_from(count).unwrap_or(u32::MAX);
-        Ok(send(
-            channel,
-            &ServerMessage::MlsStored {
-                count,
-                in_reply_to: id,
-            },
-        )
-        .await)
-    }
-
-    async fn mls_claim<C: SignalingChannel>(
-        &self,
-        conn: &Conn,
-        channel: &mut C,
-        id: Option<u32>,
-        m: MlsClaim,
-    ) -> Result<Flow, Refusal> {
-        let j = Self::joined_e2e(conn)?;
-        let packages = self
-            .inner
-            .delivery
-            .claim_key_packages(&j.entrant.caller, j.entrant.session, m.participant)
-            .await?;
-        Ok(send(
-            channel,
-            &ServerMessage::MlsClaimed {
-                participant: m.participant,
-                packages: packages.into_iter().map(super::Blob).collect(),
-                in_reply_to: id,
-            },
-        )
-        .await)
-    }
-
-    async fn mls_group(&self, conn: &Conn, m: MlsGroup) -> Result<Flow, Refusal> {
-        let j = Self::joined_e2e(conn)?;
-        let _order = j.mls.lock().await;
-        let epoch = self
-            .inner
-            .delivery
-            .start_group(
-                &j.entrant.caller,
-                j.entrant.session,
-                m.group_info.0,
-                m.record.0,
-            )
-            .await?;
-        self.deliver_epoch(j, epoch);
-        Ok(Flow::Continue)
-    }
-
-    async fn mls_commit(&self, conn: &Conn, m: MlsCommit) -> Result<Flow, Refusal> {
-        let j = Self::joined_e2e(conn)?;
-        let commit = E2eCommit {
-            commit: m.commit.0,
-            record: m.record.0,
-            welcome: m.welcome.map(|w| w.0),
-        };
-        // Held until the epoch is queued to every member: the next commit waits.
-        let _order = j.mls.lock().await;
-        let epoch = self
-            .inner
-            .delivery
-            .post_commit(&j.entrant.caller, j.entrant.session, commit)
-            .await?;
-        self.deliver_epoch(j, epoch);
-        Ok(Flow::Continue)
-    }
-
-    fn deliver_epoch(&self, j: &Joined, epoch: super::MlsEpoch) {
-        if let Some(call) = self.inner.events.lock().get(&j.key()) {
-            call.broadcast(&ServerMessage::MlsEpoch(epoch), None);
-        }
-    }
-
-    async fn mls_sync<C: SignalingChannel>(
-        &self,
-        conn: &Conn,
-        channel: &mut C,
-        m: MlsSync,
-    ) -> Result<Flow, Refusal> {
-        let j = Self::joined_e2e(conn)?;
-        let epochs = self
-            .inner
-            .delivery
-            .epochs(
-                &j.entrant.caller,
-                j.entrant.session,
-                m.after,
-                limits::MAX_EPOCHS_PER_SYNC,
-            )
-            .await?;
-        for e in epochs {
-            if let Flow::Close = send(channel, &ServerMessage::MlsEpoch(e)).await {
-                return Ok(Flow::Close);
-            }
-        }
-        Ok(Flow::Continue)
-    }
 }
 
 enum Step {
@@ -711,6 +701,17 @@ enum Step {
     Out(Option<Outgoing>),
     Killed,
     JoinTimedOut,
+    IdleTimedOut,
+    Reauthorize,
+}
+
+/// The token a join authenticated with, for re-checks (a guest link's is the guest token
+/// admission hands out instead).
+fn credential(auth: &JoinAuth) -> Option<SecretText> {
+    match auth {
+        JoinAuth::Token { token, .. } | JoinAuth::Room { token, .. } => Some(token.clone()),
+        JoinAuth::GuestLink { .. } => None,
+    }
 }
 
 async fn send<C: SignalingChannel>(channel: &mut C, message: &ServerMessage) -> Flow {

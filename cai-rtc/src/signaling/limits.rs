@@ -68,3 +68,18 @@ pub const MAX_JOINS_PER_PARTICIPANT: u32 = 256;
 /// How long a connection may stay without joining a call (from its start or its last
 /// `leave`) before the hub closes it.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a joined connection may stay silent — no message of any kind received,
+/// `ping` included — before the hub ends its part as a `leave` would and closes it: a
+/// client that vanished without its socket closing does not keep its place.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often clients send `ping` at the latest: after this long without sending
+/// anything. A third of [`IDLE_TIMEOUT`], so two lost or late pings are survived.
+pub const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(20);
+/// How often the hub re-checks each joined connection's admission (its token still
+/// authenticates, its caller may still take part in the session): every this long after
+/// it was admitted.
+pub const RECHECK_EVERY: Duration = Duration::from_secs(60);
+/// How long one admission re-check may take before it counts as undecided (a backend
+/// that hangs is one that is unavailable): the connection stays, is served again, and is
+/// asked about at the next round.
+pub const RECHECK_TIMEOUT: Duration = Duration::from_secs(10);

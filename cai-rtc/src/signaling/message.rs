@@ -423,6 +423,11 @@ pub enum EndReason {
     Removed,
     /// The session was closed.
     SessionClosed,
+    /// A periodic re-check of the admission failed (`HubConfig::recheck_every`): the
+    /// token the connection authenticated with no longer does (revoked, expired, the
+    /// account locked or deactivated), or the participant may no longer take part in
+    /// the session.
+    Revoked,
 }
 
 /// What the server sends, without the envelope.

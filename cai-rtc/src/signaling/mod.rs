@@ -45,7 +45,9 @@ mod signature;
 #[cfg(feature = "websocket")]
 pub mod websocket;
 
-pub use admission::{Admission, AdmissionOutcome, CaiBackend, DeliveryService, Denial, Entrant};
+pub use admission::{
+    Admission, AdmissionOutcome, CaiBackend, DeliveryService, Denial, Entrant, Reauthorization,
+};
 /// The id of a call instance (`admitted.call`), from `cai_crypto::sframe`.
 pub use cai_crypto::sframe::CallId;
 pub use channel::{ChannelError, Frame, MemoryChannel, SignalingChannel};

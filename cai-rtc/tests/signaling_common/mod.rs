@@ -12,7 +12,10 @@
 )]
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+use async_trait::async_trait;
 
 use cai_auth::{AuthConfig, Authenticator, HashParams, Pepper, Peppers, caller_vouched_by_host};
 use cai_core::domain::{
@@ -20,11 +23,14 @@ use cai_core::domain::{
     TenantSettings,
 };
 use cai_core::id::SessionId;
+use cai_core::id::TenantId;
 use cai_core::memory::{
     LocalKeyProvider, MemoryBlobStore, MemoryFailureCounter, MemoryMailer, MemoryNotifier,
     MemoryStore,
 };
-use cai_core::ports::{Clock, ManualClock as CoreClock, SingleStore};
+use cai_core::ports::{
+    Clock, DynStore, ManualClock as CoreClock, SingleStore, StoreError, StoreResult, TenantRouter,
+};
 use cai_core::service::{InviteTo, NewAccount, NewSession, NewTenant};
 use cai_core::{Caller, Counselling, Ports, Timestamp};
 use cai_rtc::signaling::{
@@ -41,8 +47,33 @@ pub struct Person {
     pub token: String,
 }
 
+/// Routes every tenant to one store, or fails like a store that is down while `down`
+/// is set.
+pub struct SwitchableStore {
+    inner: SingleStore,
+    down: Arc<AtomicBool>,
+}
+
+#[async_trait]
+impl TenantRouter for SwitchableStore {
+    async fn place(&self, tenant: TenantId, region: &Region) -> StoreResult<DynStore> {
+        self.inner.place(tenant, region).await
+    }
+
+    async fn route(&self, tenant: TenantId) -> StoreResult<Option<DynStore>> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::backend(std::io::Error::other("store down")));
+        }
+        self.inner.route(tenant).await
+    }
+}
+
 pub struct World {
     pub auth: Authenticator,
+    /// The tenant's administrator (second factor, authenticated now).
+    pub admin: Caller,
+    /// While set, the store is unreachable (every routed read fails).
+    pub store_down: Arc<AtomicBool>,
     pub clock: CoreClock,
     pub mono: Arc<ManualClock>,
     pub hub: SignalingHub,
@@ -55,8 +86,12 @@ impl World {
     pub async fn new() -> Self {
         let clock = CoreClock::new(Timestamp::from_unix_millis(1_790_000_000_000));
         let events = HubEvents::new();
+        let store_down = Arc::new(AtomicBool::new(false));
         let ports = Ports {
-            router: Arc::new(SingleStore(Arc::new(MemoryStore::new()))),
+            router: Arc::new(SwitchableStore {
+                inner: SingleStore(Arc::new(MemoryStore::new())),
+                down: store_down.clone(),
+            }),
             keys: Arc::new(LocalKeyProvider::new()),
             clock: Arc::new(clock.clone()),
             mailer: Arc::new(MemoryMailer::new()),
@@ -138,6 +173,8 @@ impl World {
         let hub = SignalingHub::new(backend.clone(), backend, events, mono.clone());
         World {
             auth,
+            admin,
+            store_down,
             clock,
             mono,
             hub,
