@@ -9,12 +9,12 @@ mod common;
 use cai_core::Error;
 use cai_core::domain::{AuditKind, AuditObject, BuiltinRole, ContentKind, SealedBody, SessionMode};
 use cai_core::id::SessionId;
-use cai_core::ports::{AuditStore, ContentStore, SessionEvent};
-use cai_core::service::{ContentBody, ItemIds, NewSession, SessionKeyMaterial};
+use cai_core::ports::{AuditStore, BytesChunks, ContentStore, Page, SessionEvent};
+use cai_core::service::{ContentBody, FileUpload, ItemIds, NewSession, SessionKeyMaterial};
 use cai_core::{Caller, Counselling};
 use cai_crypto::modes;
 use cai_crypto::passphrase::Argon2Params;
-use cai_crypto::{DataKey, envelope};
+use cai_crypto::{DataKey, KeyEpoch, envelope};
 use common::{Org, World};
 
 struct Cast {
@@ -326,4 +326,146 @@ async fn end_to_end_sessions_answer_earlier_epochs_with_wrong_mode() {
         matches!(r, Err(Error::NotFound { what: "session" })),
         "{r:?}"
     );
+}
+
+/// An envelope under `key`, as a client seals a post for `s`.
+fn sealed_under(key: &DataKey, text: &[u8]) -> SealedBody {
+    let ctx = cai_crypto::ItemContext::new(b"t", b"s", b"i", 1, ContentKind::Note);
+    SealedBody::new(envelope::seal(key, &ctx, text).unwrap()).unwrap()
+}
+
+fn stale(r: Result<impl std::fmt::Debug, Error>) {
+    assert!(
+        matches!(r, Err(Error::Conflict { what: "key epoch", .. })),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn content_sealed_under_an_earlier_or_a_foreign_key_is_refused() {
+    let w = World::new();
+    let org = w.org("Nord").await;
+    let c = cast(&w, &org).await;
+    let s = session(&w, &org, &c, SessionMode::SessionKey).await;
+    let first = current(&w.svc, &c.cleo, &org, s).await;
+    let note = w
+        .svc
+        .post_content(
+            &c.cleo,
+            org.id(),
+            s,
+            ContentKind::Note,
+            ContentBody::Sealed(sealed_under(&first, b"v1")),
+        )
+        .await
+        .unwrap();
+    remove(&w, &c, &org, s, &c.ben).await;
+    let second = current(&w.svc, &c.cleo, &org, s).await;
+
+    // Ben still holds the first key: nothing new may be sealed under it, as a post,
+    // an edit or an upload's manifest; nothing is stored.
+    let post = |key: &DataKey| {
+        w.svc.post_content(
+            &c.cleo,
+            org.id(),
+            s,
+            ContentKind::Message,
+            ContentBody::Sealed(sealed_under(key, b"for the remaining")),
+        )
+    };
+    stale(post(&first).await);
+    stale(
+        w.svc
+            .edit_content(
+                &c.cleo,
+                org.id(),
+                s,
+                note.id,
+                ContentBody::Sealed(sealed_under(&first, b"v2")),
+            )
+            .await,
+    );
+    stale(
+        w.svc
+            .upload_file(
+                &c.cleo,
+                org.id(),
+                s,
+                ContentKind::File,
+                FileUpload::Sealed(sealed_under(&first, b"manifest")),
+                &mut BytesChunks::new(Vec::new()),
+            )
+            .await,
+    );
+    // The current epoch under another key id, and the current key id relabelled with
+    // the earlier epoch.
+    stale(post(&DataKey::generate(KeyEpoch(1)).unwrap()).await);
+    let relabelled = DataKey::from_parts(second.id(), KeyEpoch(0), second.secret().clone());
+    stale(post(&relabelled).await);
+    // A stream instead of an envelope: its header names the key as well.
+    let stream_under = |key: &DataKey| {
+        let mut out = Vec::new();
+        let ctx = cai_crypto::ItemContext::new(b"t", b"s", b"i", 1, ContentKind::Note);
+        cai_crypto::stream::seal_stream(key, &ctx, &b"a short recording"[..], &mut out).unwrap();
+        ContentBody::Sealed(SealedBody::new(out).unwrap())
+    };
+    stale(
+        w.svc
+            .post_content(&c.cleo, org.id(), s, ContentKind::Note, stream_under(&first))
+            .await,
+    );
+    let stored = w.store.items(org.id(), s, Page::first(100)).await.unwrap();
+    assert_eq!(stored.len(), 1, "only the note");
+    assert_eq!(stored[0].latest_version, 1);
+
+    // Under the current key all go through.
+    post(&second).await.unwrap();
+    w.svc
+        .post_content(&c.cleo, org.id(), s, ContentKind::Note, stream_under(&second))
+        .await
+        .unwrap();
+    w.svc
+        .edit_content(
+            &c.cleo,
+            org.id(),
+            s,
+            note.id,
+            ContentBody::Sealed(sealed_under(&second, b"v2")),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_passphrase_session_takes_only_its_derived_key() {
+    let w = World::new();
+    let org = w.org("Nord").await;
+    let c = cast(&w, &org).await;
+    let (key, custody) = modes::create_passphrase(b"our phrase", Argon2Params::MINIMUM).unwrap();
+    let s = w
+        .svc
+        .create_session(
+            &c.owner,
+            org.id(),
+            NewSession {
+                mode: Some(SessionMode::Passphrase),
+                passphrase_custody: Some(custody.to_bytes()),
+                ..NewSession::classic()
+            },
+        )
+        .await
+        .unwrap()
+        .session
+        .id;
+    let post = |key: &DataKey| {
+        w.svc.post_content(
+            &c.owner,
+            org.id(),
+            s,
+            ContentKind::Message,
+            ContentBody::Sealed(sealed_under(key, b"hello")),
+        )
+    };
+    stale(post(&DataKey::generate(KeyEpoch(0)).unwrap()).await);
+    post(&key).await.unwrap();
 }

@@ -4,8 +4,8 @@
 
 use std::fmt;
 
-use cai_crypto::modes::SessionMode;
-use cai_crypto::{ContentKind, envelope};
+use cai_crypto::modes::{KeyCustody, SessionMode};
+use cai_crypto::{ContentKind, KeyEpoch, envelope};
 use zeroize::Zeroizing;
 
 use super::context::ItemIds;
@@ -124,8 +124,64 @@ impl Counselling {
                     reason: "the end-to-end group is not started yet",
                 })
             }
-            (_, ContentBody::Sealed(sealed)) => Ok(sealed),
+            (_, ContentBody::Sealed(sealed)) => {
+                self.check_current_key(store, s, &sealed).await?;
+                Ok(sealed)
+            }
         }
+    }
+
+    /// A client-sealed body (a post, an edit, an upload's manifest) must be sealed
+    /// under the session's current key: its header (envelope or stream) names the current
+    /// [`Session::key_epoch`] and, outside end-to-end mode, the id of that epoch's key.
+    /// Otherwise a participant still holding the key of an earlier epoch — one a
+    /// removed participant holds too — would add content that the removed one can
+    /// read, stored under an epoch whose key does not open it. End-to-end sessions are
+    /// checked by epoch only: the key id comes from the MLS exporter, which the server
+    /// never sees. Another key is `conflict`.
+    pub(super) async fn check_current_key(
+        &self,
+        store: &DynStore,
+        s: &Session,
+        sealed: &SealedBody,
+    ) -> Result<()> {
+        // `SealedBody::new` let in an envelope or a stream; both headers name the key.
+        let bytes = sealed.as_bytes();
+        let (key_id, epoch) = if let Ok((h, _)) = envelope::EnvelopeHeader::parse(bytes) {
+            (h.key_id, h.epoch)
+        } else if let Ok(h) = cai_crypto::stream::StreamHeader::parse(bytes) {
+            (h.key_id, h.epoch)
+        } else {
+            return Err(Error::Invalid {
+                what: "sealed content",
+                reason: "not a cai envelope or stream",
+            });
+        };
+        let current = match s.mode {
+            SessionMode::EndToEnd => epoch == KeyEpoch(s.key_epoch),
+            _ => {
+                let corrupt = || {
+                    Error::Store(crate::ports::StoreError::Corrupt {
+                        what: "session key custody",
+                    })
+                };
+                let stored = store
+                    .custody(s.tenant, s.id, s.key_epoch)
+                    .await?
+                    .ok_or_else(corrupt)?;
+                let custody = KeyCustody::parse(&stored.custody).map_err(|_| corrupt())?;
+                custody.epoch() == KeyEpoch(s.key_epoch)
+                    && epoch == custody.epoch()
+                    && key_id == custody.key_id()
+            }
+        };
+        if !current {
+            return Err(Error::Conflict {
+                what: "key epoch",
+                reason: "sealed under another key than the session's current one; fetch session_keys and seal again",
+            });
+        }
+        Ok(())
     }
 
     /// Opens a stored version for the reader: plaintext in server-managed sessions,

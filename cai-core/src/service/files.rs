@@ -209,7 +209,10 @@ impl Counselling {
                         reason: "the end-to-end group is not started yet",
                     });
                 }
-                (_, FileUpload::Sealed(manifest)) => Prepared::Client(manifest),
+                (_, FileUpload::Sealed(manifest)) => {
+                    self.check_current_key(&store, &s, &manifest).await?;
+                    Prepared::Client(manifest)
+                }
             };
 
             // The blob before the item: a crash from here on leaves an orphan blob.

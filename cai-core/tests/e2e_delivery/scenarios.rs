@@ -76,7 +76,13 @@ async fn r_e4_group_and_history_sharing_by_tenant_policy() {
         let body = cora.device.seal(&g, &ctx, b"early history").unwrap();
         let item = w
             .svc
-            .post_content(&cora_caller, t, s.id, ContentKind::Message, sealed(body))
+            .post_content(
+                &cora_caller,
+                t,
+                s.id,
+                ContentKind::Message,
+                sealed(body.clone()),
+            )
             .await
             .unwrap();
 
@@ -90,6 +96,16 @@ async fn r_e4_group_and_history_sharing_by_tenant_policy() {
             .unwrap();
         cora.device.confirm(&g).unwrap();
         join(&w, &mut benc, t, s.id).await;
+        // The group is at epoch 1 now: content sealed under epoch 0's key is refused,
+        // Ben could not read it.
+        let r = w
+            .svc
+            .post_content(&cora_caller, t, s.id, ContentKind::Message, sealed(body))
+            .await;
+        assert!(
+            matches!(r, Err(Error::Conflict { what: "key epoch", .. })),
+            "{r:?}"
+        );
         assert_eq!(
             cora.device.verification_code(&g).unwrap(),
             benc.device.verification_code(&g).unwrap()

@@ -13,10 +13,16 @@ pub(crate) fn pick<T: Clone>(pool: &[T], sel: u8, foreign: T, unknown: impl FnOn
     }
 }
 
+/// A body sealed under a key no session has: `conflict` where the mode and rights
+/// let it through.
 pub(crate) fn sealed_body() -> ContentBody {
-    let key = DataKey::generate(KeyEpoch(0)).unwrap();
+    sealed_under(&DataKey::generate(KeyEpoch(0)).unwrap())
+}
+
+/// A body sealed under `key`, as a client seals it.
+pub(crate) fn sealed_under(key: &DataKey) -> ContentBody {
     let sealed = envelope::seal(
-        &key,
+        key,
         &ItemContext::new(b"t", b"s", b"i", 1, ContentKind::Note),
         b"sealed on the client",
     )

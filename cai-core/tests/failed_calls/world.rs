@@ -76,6 +76,8 @@ pub(crate) struct Ctx {
     pub(crate) other_device: Device,
     /// Cora's commit that led into epoch 1: replayed, it is always stale.
     pub(crate) stale_commit: E2eCommit,
+    /// The session-key session's key (`with_clients`): what a client seals under.
+    pub(crate) with_clients_key: DataKey,
     pub(crate) counter: u32,
 }
 
@@ -210,8 +212,18 @@ impl Ctx {
                 .unwrap();
             items.push((s, item.id));
         }
+        let with_clients_key = match svc.session_keys(&as_cora, a.id(), s_sk).await.unwrap() {
+            cai_core::service::SessionKeyMaterial::SessionKey(key) => key,
+            _ => unreachable!("a session-key session"),
+        };
         let item = svc
-            .post_content(&as_cora, a.id(), s_sk, ContentKind::Note, sealed_body())
+            .post_content(
+                &as_cora,
+                a.id(),
+                s_sk,
+                ContentKind::Note,
+                sealed_under(&with_clients_key),
+            )
             .await
             .unwrap();
         items.push((s_sk, item.id));
@@ -366,6 +378,7 @@ impl Ctx {
             ],
             e2e: s_e2e,
             with_clients: s_sk,
+            with_clients_key,
             foreign_session,
             items,
             foreign_item: (foreign_session, foreign_item),
@@ -631,6 +644,7 @@ impl Ctx {
             Some(s) if s.mode == SessionMode::ServerManaged => {
                 ContentBody::plain(b"edited".to_vec())
             }
+            _ if session == self.with_clients => sealed_under(&self.with_clients_key),
             _ => sealed_body(),
         }
     }

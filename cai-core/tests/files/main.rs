@@ -24,7 +24,7 @@ use cai_core::ports::{
 };
 use cai_core::service::{
     BlobSweep, ContentBody, FileUpload, ItemIds, NewSession, PageRequest, RetentionLimits,
-    ServiceConfig,
+    ServiceConfig, SessionKeyMaterial,
 };
 use cai_core::{Caller, Counselling, Error, days, hours};
 use cai_crypto::passphrase::Argon2Params;
@@ -350,7 +350,7 @@ async fn the_limit_takes_exactly_max_file_len_bytes() {
             org.id(),
             sk,
             ContentKind::File,
-            manifest(),
+            manifest_of(&w, &cora, &org, sk).await,
             &mut BytesChunks::new(exact.clone()),
         )
         .await
@@ -363,7 +363,7 @@ async fn the_limit_takes_exactly_max_file_len_bytes() {
             org.id(),
             sk,
             ContentKind::File,
-            manifest(),
+            manifest_of(&w, &cora, &org, sk).await,
             &mut BytesChunks::new(exact),
         )
         .await
@@ -396,16 +396,30 @@ fn sealed_stream(plain_len: usize) -> Vec<u8> {
     out
 }
 
+/// A manifest sealed under a key of no session: refused before anything is stored
+/// wherever the mode and rights let it that far.
 fn manifest() -> FileUpload {
-    let key = DataKey::generate(KeyEpoch::INITIAL).unwrap();
+    manifest_under(&DataKey::generate(KeyEpoch::INITIAL).unwrap())
+}
+
+/// A manifest sealed under `key`, as a client seals it.
+fn manifest_under(key: &DataKey) -> FileUpload {
     let ids = ItemIds::new(
         TenantId::random().unwrap(),
         SessionId::random().unwrap(),
         ItemId::random().unwrap(),
     );
     let sealed =
-        envelope::seal(&key, &ids.context(1, ContentKind::File), b"name, type, key").unwrap();
+        envelope::seal(key, &ids.context(1, ContentKind::File), b"name, type, key").unwrap();
     FileUpload::Sealed(SealedBody::new(sealed).unwrap())
+}
+
+/// A manifest sealed under the current key of `s`, fetched as `who`.
+async fn manifest_of(w: &World, who: &Caller, org: &Org, s: SessionId) -> FileUpload {
+    match w.svc.session_keys(who, org.id(), s).await.unwrap() {
+        SessionKeyMaterial::SessionKey(key) => manifest_under(&key),
+        other => panic!("not a session-key session: {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -413,7 +427,7 @@ async fn a_client_sealed_upload_is_stored_and_returned_as_it_came() {
     let (w, org, cora) = setup().await;
     let s = session(&w, &org, &cora, SessionMode::SessionKey).await;
     let sealed = sealed_stream(100_000);
-    let FileUpload::Sealed(m) = manifest() else {
+    let FileUpload::Sealed(m) = manifest_of(&w, &cora, &org, s).await else {
         unreachable!()
     };
     let item = w
@@ -450,7 +464,7 @@ async fn a_client_sealed_upload_is_stored_and_returned_as_it_came() {
                 org.id(),
                 s,
                 ContentKind::File,
-                manifest(),
+                manifest_of(&w, &cora, &org, s).await,
                 &mut BytesChunks::new(junk),
             )
             .await
