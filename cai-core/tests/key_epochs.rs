@@ -336,7 +336,13 @@ fn sealed_under(key: &DataKey, text: &[u8]) -> SealedBody {
 
 fn stale(r: Result<impl std::fmt::Debug, Error>) {
     assert!(
-        matches!(r, Err(Error::Conflict { what: "key epoch", .. })),
+        matches!(
+            r,
+            Err(Error::Conflict {
+                what: "key epoch",
+                ..
+            })
+        ),
         "{r:?}"
     );
 }
@@ -411,7 +417,13 @@ async fn content_sealed_under_an_earlier_or_a_foreign_key_is_refused() {
     };
     stale(
         w.svc
-            .post_content(&c.cleo, org.id(), s, ContentKind::Note, stream_under(&first))
+            .post_content(
+                &c.cleo,
+                org.id(),
+                s,
+                ContentKind::Note,
+                stream_under(&first),
+            )
             .await,
     );
     let stored = w.store.items(org.id(), s, Page::first(100)).await.unwrap();
@@ -421,7 +433,13 @@ async fn content_sealed_under_an_earlier_or_a_foreign_key_is_refused() {
     // Under the current key all go through.
     post(&second).await.unwrap();
     w.svc
-        .post_content(&c.cleo, org.id(), s, ContentKind::Note, stream_under(&second))
+        .post_content(
+            &c.cleo,
+            org.id(),
+            s,
+            ContentKind::Note,
+            stream_under(&second),
+        )
         .await
         .unwrap();
     w.svc
@@ -468,4 +486,167 @@ async fn a_passphrase_session_takes_only_its_derived_key() {
     };
     stale(post(&DataKey::generate(KeyEpoch(0)).unwrap()).await);
     post(&key).await.unwrap();
+}
+
+#[tokio::test]
+async fn leaving_a_group_moves_the_open_sessions_shared_with_it() {
+    let w = World::new();
+    let org = w.org("Nord").await;
+    let c = cast(&w, &org).await;
+    let (ben, cleo) = (
+        c.ben.subject.account().unwrap(),
+        c.cleo.subject.account().unwrap(),
+    );
+    let team = w
+        .svc
+        .create_group(
+            &org.admin_caller,
+            org.id(),
+            cai_core::domain::Name::parse("Team").unwrap(),
+            &[ben, cleo],
+        )
+        .await
+        .unwrap();
+    let shared = |mode: SessionMode| {
+        let new = NewSession {
+            mode: Some(mode),
+            groups: vec![team.id],
+            ..NewSession::classic()
+        };
+        async {
+            w.svc
+                .create_session(&c.owner, org.id(), new)
+                .await
+                .unwrap()
+                .session
+                .id
+        }
+    };
+    let (sk, sm, closed, e2e) = (
+        shared(SessionMode::SessionKey).await,
+        shared(SessionMode::ServerManaged).await,
+        shared(SessionMode::SessionKey).await,
+        shared(SessionMode::EndToEnd).await,
+    );
+    w.svc
+        .close_session(&c.owner, org.id(), closed)
+        .await
+        .unwrap();
+    // More than one page of them (the service reads 100 at a time).
+    let mut more = Vec::new();
+    for _ in 0..98 {
+        more.push(shared(SessionMode::SessionKey).await);
+    }
+    let (w, c, org) = (&w, &c, &org);
+    let epoch = |s: SessionId| async move {
+        w.svc
+            .session(&c.owner, org.id(), s)
+            .await
+            .unwrap()
+            .session
+            .key_epoch
+    };
+    let before = current(&w.svc, &c.ben, org, sk).await;
+
+    // Adding someone moves nothing.
+    let (_, dana) = w.member(org, "Dana", BuiltinRole::Counsellor).await;
+    let dana = dana.subject.account().unwrap();
+    w.svc
+        .set_group_members(&org.admin_caller, org.id(), team.id, &[ben, cleo, dana])
+        .await
+        .unwrap();
+    assert_eq!(epoch(sk).await, 0);
+
+    // Ben leaves: the open sessions with keys the server keeps move on.
+    w.svc
+        .set_group_members(&org.admin_caller, org.id(), team.id, &[cleo, dana])
+        .await
+        .unwrap();
+    for s in more {
+        assert_eq!(epoch(s).await, 1);
+    }
+    for (s, moved) in [(sk, 1), (sm, 1), (closed, 0), (e2e, 0)] {
+        assert_eq!(epoch(s).await, moved, "{s}");
+        let published = w
+            .transport
+            .events_of(org.id(), s)
+            .iter()
+            .any(|e| matches!(e, SessionEvent::KeysChanged { epoch: 1 }));
+        assert_eq!(published, moved == 1, "{s}");
+    }
+    let after = current(&w.svc, &c.cleo, org, sk).await;
+    assert_eq!(after.epoch().0, 1);
+    assert_ne!(after.id(), before.id());
+    let r = w.svc.session_keys(&c.ben, org.id(), sk).await;
+    assert!(matches!(r, Err(Error::NotFound { .. })), "{r:?}");
+    stale(
+        w.svc
+            .post_content(
+                &c.cleo,
+                org.id(),
+                sk,
+                ContentKind::Message,
+                ContentBody::Sealed(sealed_under(&before, b"late")),
+            )
+            .await,
+    );
+    let audited = w
+        .store
+        .audit_events(org.id(), 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(_, e)| e.kind == AuditKind::SessionKeysChanged)
+        .count();
+    assert_eq!(audited, 100, "one per moved session");
+}
+
+#[tokio::test]
+async fn deleting_an_account_moves_the_sessions_it_reached() {
+    let w = World::new();
+    let org = w.org("Nord").await;
+    let c = cast(&w, &org).await;
+    let direct = session(&w, &org, &c, SessionMode::SessionKey).await;
+    let cleo = c.cleo.subject.account().unwrap();
+    let team = w
+        .svc
+        .create_group(
+            &org.admin_caller,
+            org.id(),
+            cai_core::domain::Name::parse("Team").unwrap(),
+            &[cleo],
+        )
+        .await
+        .unwrap();
+    let new = NewSession {
+        mode: Some(SessionMode::ServerManaged),
+        groups: vec![team.id],
+        ..NewSession::classic()
+    };
+    let through_group = w
+        .svc
+        .create_session(&c.owner, org.id(), new)
+        .await
+        .unwrap()
+        .session
+        .id;
+    let epochs = || async {
+        let mut out = Vec::new();
+        for s in [direct, through_group] {
+            let d = w.svc.session(&c.owner, org.id(), s).await.unwrap();
+            out.push(d.session.key_epoch);
+        }
+        out
+    };
+    let ben = c.ben.subject.account().unwrap();
+    w.svc
+        .delete_account(&org.admin_caller, org.id(), ben)
+        .await
+        .unwrap();
+    assert_eq!(epochs().await, [1, 0], "Ben took part in the first only");
+    w.svc
+        .delete_account(&org.admin_caller, org.id(), cleo)
+        .await
+        .unwrap();
+    assert_eq!(epochs().await, [2, 1], "Cleo reached both");
 }

@@ -61,7 +61,10 @@ pub struct Session {
     pub groups: Vec<GroupId>,
     /// What closing does to the content.
     pub on_close: ContentRetention,
-    /// Current key epoch (end-to-end sessions advance it when membership changes).
+    /// Current key epoch: end-to-end sessions follow their MLS group's epoch;
+    /// server-managed and session-key sessions move to a fresh data key when someone
+    /// loses access (docs/CORE.md, "Key epochs outside end-to-end mode"); passphrase
+    /// sessions stay at 0.
     pub key_epoch: u32,
     /// The creator's signed mode descriptor (`cai_crypto::modes::ModeDescriptor`), once
     /// the owner attached it ([`Counselling::attach_mode_descriptor`]); its binding is

@@ -107,7 +107,8 @@ pub struct StoredCustody {
     pub tenant: TenantId,
     /// The session.
     pub session: SessionId,
-    /// The key epoch (0 for the only epoch of non-E2E sessions).
+    /// The key epoch (passphrase sessions have epoch 0 only; server-managed and
+    /// session-key sessions one custody per epoch, docs/CORE.md "Key epochs").
     pub epoch: u32,
     /// `KeyCustody::to_bytes`.
     pub custody: Vec<u8>,

@@ -26,7 +26,8 @@ pub enum SessionEvent {
         /// Its version.
         version: u32,
     },
-    /// The session's keys moved to a new epoch (end-to-end sessions).
+    /// The session's keys moved to a new epoch: an MLS commit in an end-to-end
+    /// session, a fresh data key in a server-managed or session-key one.
     KeysChanged {
         /// The new epoch.
         epoch: u32,

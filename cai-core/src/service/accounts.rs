@@ -3,9 +3,12 @@
 //! pseudonymisation (R-I7), immediate deletion (R-P3). Roles are in `roles`, groups in
 //! `groups`, the rules that keep a tenant administrable in `admins`.
 
+use std::collections::BTreeSet;
+
 use super::admins::four_eyes;
 use super::paging::{PageRequest, Paged};
 use super::roles::role_list;
+use super::session_keys::{Reach, collect_sessions};
 use super::{Caller, Counselling, Tx};
 use crate::authz::{Action, Decision, Resource};
 use crate::domain::{
@@ -506,7 +509,9 @@ impl Counselling {
     /// needs `DeleteOwnAccount`; another's `ManageAccounts`. The last administrator
     /// cannot be deleted. An account whose devices are in the group of an open
     /// end-to-end session is a `conflict` until a member commits their removal (a
-    /// cascade cannot). Security relevant.
+    /// cascade cannot). Every open server-managed or session-key session the account
+    /// took part in or reached through a group moves to its next key epoch in the same
+    /// commit (docs/CORE.md, "Key epochs outside end-to-end mode"). Security relevant.
     pub async fn delete_account(
         &self,
         caller: &Caller,
@@ -535,6 +540,16 @@ impl Counselling {
                     reason: "its devices are in an open end-to-end session's group: remove them with a commit first",
                 });
             }
+            // Whatever key the account fetched seals nothing from now on: the open
+            // sessions it reached as a participant or through a group move on.
+            let mut reached = BTreeSet::new();
+            let subject = SubjectId::Account(account);
+            collect_sessions(&store, tenant, Reach::Participant(subject), &mut reached).await?;
+            for group in store.groups_of(tenant, account).await? {
+                collect_sessions(&store, tenant, Reach::Group(group), &mut reached).await?;
+            }
+            self.next_key_epochs(&store, &mut tx, tenant, &reached, &decision)
+                .await?;
             // Groups are rewritten by the cascade; the service does not touch them here.
             tx.write(Write::DeleteAccount(account));
             // Every check passed: the personal values in its audit entries go (R-P3).

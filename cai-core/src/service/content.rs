@@ -217,9 +217,13 @@ impl Counselling {
     /// content are `invalid_input`; plaintext over [`MAX_PLAINTEXT_LEN`] is `too_large`;
     /// a body that does not fit the mode (plaintext to a client-sealed session, an
     /// envelope to a server-managed one, an end-to-end post before epoch 0) is
-    /// `wrong_mode`. Where the tenant sets `require_mode_descriptor`, a session outside
-    /// end-to-end mode without its descriptor is `conflict` (checked after the room,
-    /// before the body).
+    /// `wrong_mode`; a client-sealed body whose header names another key than the
+    /// session's current one is `conflict` (`what: "key epoch"`, checked right after
+    /// the mode; fetch `session_keys` and seal again — docs/CORE.md, "Key epochs
+    /// outside end-to-end mode"). Where the tenant sets `require_mode_descriptor`, a
+    /// session outside end-to-end mode without its descriptor is `conflict` (checked
+    /// after the room, before the body). A removal committed while the post was under
+    /// way makes it `conflict` at commit.
     pub async fn post_content(
         &self,
         caller: &Caller,
@@ -455,7 +459,8 @@ impl Counselling {
     /// Every earlier version stays stored and readable, and the edit is audited.
     /// Needs `EditContent` as the item's author. Where the tenant sets
     /// `require_mode_descriptor`, editing in a session without its descriptor is
-    /// `conflict`, as posting is.
+    /// `conflict`, as posting is; so is a client-sealed body under another key than the
+    /// session's current one (see [`Self::post_content`]).
     pub async fn edit_content(
         &self,
         caller: &Caller,

@@ -148,7 +148,9 @@ impl Counselling {
     /// (`invalid_input`); the tenant's `require_mode_descriptor` (`conflict`); the
     /// upload fits the mode (`wrong_mode`: [`FileUpload::Plain`] only in server-managed
     /// sessions, [`FileUpload::Sealed`] only in the others, end-to-end only after
-    /// epoch 0); name and media type (`invalid_input`, `too_large`). While streaming:
+    /// epoch 0); a sealed manifest under another key than the session's current one
+    /// (`conflict`, see [`Self::post_content`]); name and media type (`invalid_input`,
+    /// `too_large`). While streaming:
     /// more than `ServiceConfig::max_file_len` bytes from `source` is `too_large`
     /// (exactly that many are taken); a client stream that does not start with a
     /// stream header is `invalid_input` (code `crypto`); a source that fails is

@@ -8,6 +8,9 @@ use super::{Caller, Counselling};
 use crate::authz::{Action, Resource};
 use crate::domain::{AuditKind, AuditObject, Change, Group, Name};
 use crate::error::{Error, Result};
+use std::collections::BTreeSet;
+
+use super::session_keys::{Reach, collect_sessions};
 use crate::id::{AccountId, GroupId, SubjectId, TenantId};
 use crate::ports::{DynStore, Order, Write};
 
@@ -86,6 +89,14 @@ impl Counselling {
 
     /// Replaces a group's members. Needs `ManageGroups`; nobody adds themselves (four
     /// eyes). Takes effect on each member's next request. Security relevant.
+    ///
+    /// When an account leaves the group, every open server-managed or session-key
+    /// session shared with the group moves to its next key epoch in the same commit,
+    /// as `remove_participant` does (docs/CORE.md, "Key epochs outside end-to-end
+    /// mode"): the one who left may still hold the current key, and nothing sealed
+    /// from now on is under it. That costs one `KeyProvider::wrap` per such session.
+    /// A concurrent change of one of those sessions is `conflict` (nothing changed;
+    /// try again).
     pub async fn set_group_members(
         &self,
         caller: &Caller,
@@ -113,9 +124,16 @@ impl Counselling {
                 let members = self.checked_members(&store, tenant, members).await?;
                 self.no_self_add(caller, &g.members, &members)?;
                 let before = id_list(&g.members);
+                let someone_left = g.members.iter().any(|m| !members.contains(m));
                 g.members = members;
                 let mut tx = self.tx_of(caller, tenant);
                 tx.write(Write::UpdateGroup(g.clone()));
+                if someone_left {
+                    let mut reached = BTreeSet::new();
+                    collect_sessions(&store, tenant, Reach::Group(group), &mut reached).await?;
+                    self.next_key_epochs(&store, &mut tx, tenant, &reached, &decision)
+                        .await?;
+                }
                 tx.audit(
                     &store,
                     AuditKind::GroupMembersChanged,

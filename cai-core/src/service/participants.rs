@@ -160,6 +160,9 @@ impl Counselling {
     /// * passphrase sessions stay in their epoch: the key comes from the passphrase,
     ///   which the removed participant knows (docs/KEYS.md §7).
     ///
+    /// An account that leaves a group the session is shared with, or is deleted, moves
+    /// the sessions it reached as well (`set_group_members`, `delete_account`).
+    ///
     /// `next_epoch` outside end-to-end mode, or for someone waiting, is `wrong_mode`.
     pub async fn remove_participant(
         &self,

@@ -1,8 +1,10 @@
 //! Session keys: what a client gets to seal and open a session's content in each
 //! encryption mode, the unwrapping of wrapped data keys, and key epochs: a participant
-//! removed from a server-managed or session-key session takes the session to its next
+//! removed from a server-managed or session-key session — or an account that left a
+//! group the session is shared with, or was deleted — takes the session to its next
 //! epoch, whose data key it never held.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use cai_crypto::hierarchy::WrappedKey;
@@ -14,8 +16,8 @@ use super::{Caller, Counselling};
 use crate::authz::{Action, Decision};
 use crate::domain::{AuditKind, AuditObject, Change, Session};
 use crate::error::{Error, Result};
-use crate::id::{SessionId, SubjectId, TenantId};
-use crate::ports::{DynStore, SessionEvent, StoredCustody, Write};
+use crate::id::{GroupId, SessionId, SubjectId, TenantId};
+use crate::ports::{DynStore, Page, SessionEvent, StoredCustody, Write};
 
 /// What a participant's client needs to seal and open a session's content. JSON (serde
 /// in `json/service.rs`): tagged by `type`; the session key's 32 bytes in base64 with
@@ -230,5 +232,64 @@ impl Counselling {
         .await?;
         tx.publish(s.id, SessionEvent::KeysChanged { epoch: to.0 });
         Ok(())
+    }
+
+    /// Moves each of `sessions` that is open and keeps its key with the server
+    /// (server-managed, session key) to its next key epoch within `tx`: someone who
+    /// held the current key lost access to them. Closed sessions take no new content;
+    /// passphrase and end-to-end sessions cannot move here.
+    pub(super) async fn next_key_epochs(
+        &self,
+        store: &DynStore,
+        tx: &mut super::Tx,
+        tenant: TenantId,
+        sessions: &BTreeSet<SessionId>,
+        decision: &Decision,
+    ) -> Result<()> {
+        for id in sessions {
+            // A session deleted since it was listed has nothing left to seal.
+            let Some(mut s) = store.session(tenant, *id).await? else {
+                continue;
+            };
+            if s.is_open() && matches!(s.mode, SessionMode::ServerManaged | SessionMode::SessionKey)
+            {
+                self.next_key_epoch(store, tx, &mut s, decision).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Sessions read at a time while collecting those someone reached.
+const REACH_PAGE: u32 = 100;
+
+/// How an account reached sessions.
+pub(super) enum Reach {
+    /// As a participant.
+    Participant(SubjectId),
+    /// As a member of a group they are shared with.
+    Group(GroupId),
+}
+
+/// Adds every session reached by `reach` to `into`, all pages.
+pub(super) async fn collect_sessions(
+    store: &DynStore,
+    tenant: TenantId,
+    reach: Reach,
+    into: &mut BTreeSet<SessionId>,
+) -> Result<()> {
+    let mut page = Page::<SessionId>::first(REACH_PAGE);
+    loop {
+        let ids = match reach {
+            Reach::Participant(who) => store.sessions_of(tenant, who, page).await?,
+            Reach::Group(group) => store.sessions_of_group(tenant, group, page).await?,
+        };
+        let full = ids.len() == page.capped_limit();
+        let last = ids.last().copied();
+        into.extend(ids);
+        match last {
+            Some(last) if full => page = page.after(last),
+            _ => return Ok(()),
+        }
     }
 }

@@ -103,7 +103,13 @@ async fn r_e4_group_and_history_sharing_by_tenant_policy() {
             .post_content(&cora_caller, t, s.id, ContentKind::Message, sealed(body))
             .await;
         assert!(
-            matches!(r, Err(Error::Conflict { what: "key epoch", .. })),
+            matches!(
+                r,
+                Err(Error::Conflict {
+                    what: "key epoch",
+                    ..
+                })
+            ),
             "{r:?}"
         );
         assert_eq!(

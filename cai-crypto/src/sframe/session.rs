@@ -1,9 +1,11 @@
 //! Per-sender SFrame media secrets derived from a session's data key, for calls that are
 //! not end-to-end encrypted (server-managed, session-key and passphrase modes).
 //!
-//! Every participant of such a call holds the session's 32-byte data key (DEK) of the
-//! current key epoch — the key that seals items (`docs/ENVELOPE.md`) — and the id of the
-//! call instance it takes part in ([`CallId`], drawn by the signaling server when the
+//! Every participant of such a call holds a 32-byte key of the session's current key
+//! epoch — below `DEK`: in session-key and passphrase sessions the data key that seals
+//! items (`docs/ENVELOPE.md`), in server-managed sessions the epoch's call key
+//! ([`DataKey::call_key`](crate::DataKey::call_key), `docs/KEYS.md` §7), so the data key
+//! itself never leaves the server — and the id of the call instance it takes part in ([`CallId`], drawn by the signaling server when the
 //! call starts). Each sender's media secret is
 //!
 //! ```text
@@ -23,8 +25,8 @@
 //! earlier one — frames recorded then would replay into the later call, and two senders
 //! could share a key.
 //!
-//! Anyone holding the DEK — which in server-managed mode includes the server — can derive
-//! every sender's key: these calls keep an SFU that does not hold the DEK out, nothing
+//! Anyone holding that key — which in server-managed mode includes the server — can
+//! derive every sender's key: these calls keep an SFU that does not hold it out, nothing
 //! more.
 
 use core::fmt;
