@@ -64,8 +64,9 @@ impl Counselling {
                 if !due_at(&a, now) {
                     continue;
                 }
-                self.pseudonymise(store, a, now, "deactivated").await?;
-                done += 1;
+                if self.pseudonymise(store, a, now, "deactivated").await? {
+                    done += 1;
+                }
             }
             // No progress means nothing (more) is due: a store listing accounts that
             // are not due must not make the job spin.
@@ -141,22 +142,30 @@ impl Counselling {
                 None => return Ok(()),
             }
         }
+        // Steps 7 and 8 act on the account as it is now, not as the page read it: the
+        // accounts before it on the page took their time, and an administrator may have
+        // reactivated this one or moved its exit date meanwhile.
+        if due_at(&a, d.now) || exited(&a, d) {
+            match store.account(a.tenant, a.id).await? {
+                Some(now) => a = now,
+                None => return Ok(()),
+            }
+        }
         // 7. Pseudonymisation of deactivated accounts whose date has come (R-I7).
         if due_at(&a, d.now) {
-            self.pseudonymise(store, a, d.now, "deactivated").await?;
-            report.accounts_pseudonymised += 1;
-            report.commits += 1;
+            if self.pseudonymise(store, a, d.now, "deactivated").await? {
+                report.accounts_pseudonymised += 1;
+                report.commits += 1;
+            }
             return Ok(());
         }
         // 8. Anonymisation after the exit date (R-I7).
-        let exited = d
-            .exited_before
-            .is_some_and(|b| a.valid_until.is_some_and(|end| end <= b));
-        if exited && !matches!(a.status, AccountStatus::Pseudonymised { .. }) {
+        if exited(&a, d) {
             let from = status_name(&a.status);
-            self.pseudonymise(store, a, d.now, from).await?;
-            report.accounts_anonymised += 1;
-            report.commits += 1;
+            if self.pseudonymise(store, a, d.now, from).await? {
+                report.accounts_anonymised += 1;
+                report.commits += 1;
+            }
         }
         Ok(())
     }
@@ -223,13 +232,15 @@ impl Counselling {
     }
 
     /// Replaces an account's personal data and erases its audit parts, in one commit.
+    /// `false` when the account changed since `a` was read (the commit conflicts): the
+    /// next run looks at it again.
     async fn pseudonymise(
         &self,
         store: &DynStore,
         mut a: Account,
         now: Timestamp,
         from: &str,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let (tenant, id) = (a.tenant, a.id);
         a.email = None;
         a.display_name = Name::parse("Former account")?;
@@ -254,8 +265,21 @@ impl Counselling {
             false,
         )
         .await?;
-        self.commit(store, tx).await
+        match self.commit(store, tx).await {
+            Ok(()) => Ok(true),
+            Err(Error::Store(StoreError::Conflict { .. })) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
+}
+
+/// Whether `a`, not yet pseudonymised, left the tenant before the anonymisation
+/// deadline of `d`.
+fn exited(a: &Account, d: &AccountDeadlines) -> bool {
+    !matches!(a.status, AccountStatus::Pseudonymised { .. })
+        && d
+            .exited_before
+            .is_some_and(|b| a.valid_until.is_some_and(|end| end <= b))
 }
 
 /// Whether `a` is deactivated and its pseudonymisation date has come at `now`.
