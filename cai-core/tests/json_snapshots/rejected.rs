@@ -146,6 +146,8 @@ fn bad_durations_and_unknown_request_fields_are_rejected() {
     rejects::<InviteTo>(r#"{"type":"guest_link","max_uses":2,"email":"a@b.de"}"#);
     rejects::<ContentBody>(r#"{"type":"plain","data":"aGk=","kind":"note"}"#);
     rejects::<SessionKeyMaterial>(r#"{"type":"server_sealed","key":"aGk="}"#);
+    // The bare form of earlier releases: the call key's fields are required.
+    rejects::<SessionKeyMaterial>(r#"{"type":"server_sealed"}"#);
     // A call key is 32 bytes; the content key's field name is not the call key's.
     rejects::<SessionKeyMaterial>(
         r#"{"type":"server_sealed","key_id":"0123456789abcdef0123456789abcdef","epoch":0,"call_key":"aGk="}"#,
