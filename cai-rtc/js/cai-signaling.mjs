@@ -15,7 +15,8 @@
  * What it checks of a server message: one JSON object, `v` the number 1, a known `type`
  * and that type's members with their JSON types (the shapes of §5); `admitted.call`, the
  * call instance's id that session media keys are derived with (`docs/SFRAME.md` §3a),
- * must be exactly 32 lowercase hex characters. A message that fails is dropped and
+ * must be present and exactly 32 lowercase hex characters (checked before the rest of the
+ * shape: `Malformed` with `field` `call`). A message that fails is dropped and
  * reported as a `protocol_error` event; it never reaches the caller's handlers. Ids (`ses_…`) and descriptions pass through as the server relayed them:
  * their meaning is the peer connection's business (fingerprints, §7).
  *
@@ -240,6 +241,9 @@ export function parseServerMessage(text) {
   if (msg.v !== PROTOCOL_VERSION) throw new SignalingError('Malformed', 'server message of an unsupported protocol version');
   const shape = Object.hasOwn(SERVER_SHAPES, msg.type) ? SERVER_SHAPES[msg.type] : undefined;
   if (!shape) throw new SignalingError('Malformed', 'server message of an unknown type');
+  // The call id keys the media (§3a of docs/SFRAME.md): a missing or bad one is named
+  // before the rest of the shape is looked at, as the Rust parser does.
+  if (msg.type === 'admitted' && !isCallId(msg.call)) throw new SignalingError('Malformed', 'admitted: missing or invalid call', { field: 'call' });
   for (const key of Object.keys(msg)) {
     if (key !== 'v' && key !== 'type' && !Object.hasOwn(shape, key)) {
       throw new SignalingError('Malformed', `${msg.type}: unknown member ${key}`);

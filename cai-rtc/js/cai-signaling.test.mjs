@@ -133,6 +133,12 @@ test('admitted.call is exactly 32 lowercase hex characters; anything else is Mal
   for (const bad of [good.toUpperCase(), good.slice(1), `${good}0`, `${good.slice(0, 31)}g`, ` ${good.slice(1)}`, '', null, 5, [good], undefined]) {
     assert.throws(() => parseServerMessage(admitted(bad)), { name: 'Malformed', field: 'call' }, String(bad));
   }
+  // The call id is checked first, as in Rust's ServerMessage::parse: other faults of the
+  // same message do not hide it.
+  const noCall = JSON.parse(admitted(undefined));
+  for (const other of [{ session: 5 }, { extra: true }]) {
+    assert.throws(() => parseServerMessage(JSON.stringify({ ...noCall, ...other })), { name: 'Malformed', field: 'call' }, JSON.stringify(other));
+  }
 });
 
 test('server messages that are not version-1 JSON of a known shape are Malformed', () => {

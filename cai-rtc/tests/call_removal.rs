@@ -151,27 +151,44 @@ async fn a_removed_participant_is_cut_off_and_the_others_move_to_a_key_it_never_
         matches!(refused, Err(Error::NotFound { .. })),
         "{refused:?}"
     );
-    // A key that is not above the call's epoch is refused and changes nothing.
-    let stale = cora.rekey_session(&first).await.unwrap_err();
-    assert!(
-        matches!(stale, CallError::KeyEpoch { call: 0, given: 0 }),
-        "{stale:?}"
-    );
+    // The key the call already has changes nothing.
+    assert_eq!(cora.key_epoch(), Some(0));
+    cora.rekey_session(&first).await.unwrap();
+    assert_eq!(cora.key_epoch(), Some(0));
     cora.rekey_session(&next).await.unwrap();
     kim.rekey_session(&next).await.unwrap();
+    assert_eq!(cora.key_epoch(), Some(1));
+    // A second `key_epoch` for this epoch leads to the same key again: nothing to do.
+    cora.rekey_session(&next).await.unwrap();
+    assert_eq!(cora.key_epoch(), Some(1));
+    // A key of a lower epoch, or another key at the call's epoch, is refused and
+    // changes nothing.
+    let stale = cora.rekey_session(&first).await.unwrap_err();
+    assert!(
+        matches!(stale, CallError::KeyEpoch { call: 1, given: 0 }),
+        "{stale:?}"
+    );
+    let relabelled = DataKey::from_parts(first.id(), KeyEpoch(1), first.secret().clone());
+    let other = cora.rekey_session(&relabelled).await.unwrap_err();
+    assert!(
+        matches!(other, CallError::KeyEpoch { call: 1, given: 1 }),
+        "{other:?}"
+    );
+    assert_eq!(cora.key_epoch(), Some(1));
     assert_eq!(cora.send_chat("just us now").await.unwrap(), 1);
     assert_eq!(chat_from(&kim, 0).await, "just us now");
     assert_eq!(kim.send_chat("agreed").await.unwrap(), 1);
     assert_eq!(chat_from(&cora, 1).await, "agreed");
 
     // At the frame layer: what Cora sends now opens for Kim, and not for Lu even when
-    // Lu labels the key it kept with the new epoch (so the key id matches and only the
-    // key itself can tell): the new key is fresh, not derived from the old one.
+    // Lu labels the key it kept with the new epoch. Lu then derives keys for the same
+    // SFrame KIDs (epoch 1, the senders' indices; the data key's id enters no media
+    // key), so Cora's frame is not dropped as stale or of an unknown sender but fails
+    // to decrypt: the new key is fresh, not derived from the old one.
     let call_id = cora.admitted().call;
     let session = s.to_string();
     let mut sender = CallKeys::session(&session, &call_id, &next, 0, &[0, 1]).unwrap();
     let mut receiver = CallKeys::session(&session, &call_id, &next, 1, &[0, 1]).unwrap();
-    let relabelled = DataKey::from_parts(first.id(), KeyEpoch(1), first.secret().clone());
     let mut kept_by_lu = CallKeys::session(&session, &call_id, &relabelled, 2, &[0, 1, 2]).unwrap();
     let frame = sender.protect(b"after the removal", b"").unwrap();
     let opened = receiver.unprotect(&frame, b"").unwrap();
@@ -181,7 +198,9 @@ async fn a_removed_participant_is_cut_off_and_the_others_move_to_a_key_it_never_
     assert_eq!(dropped.reason, DropReason::Invalid, "{dropped:?}");
     assert_eq!(kept_by_lu.stats().dropped_invalid, 1);
 
-    // Joining again with the old key is refused before any connection is made.
+    // Joining again with the old key is refused before any connection is made, but
+    // after the hub admitted the join: it took sender index 3 (and one of Cora's
+    // joins), so a join with the current key gets index 4.
     let late = Call::join(
         hub_channel(&w),
         cora_auth(&w, s),
@@ -193,4 +212,13 @@ async fn a_removed_participant_is_cut_off_and_the_others_move_to_a_key_it_never_
         matches!(late, CallError::KeyEpoch { call: 1, given: 0 }),
         "{late:?}"
     );
+    let again = Call::join(
+        hub_channel(&w),
+        cora_auth(&w, s),
+        session_setup(&w, &next).loopback_only(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.admitted().sender_index, 4);
+    assert_eq!(again.key_epoch(), Some(1));
 }

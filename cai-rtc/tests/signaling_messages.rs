@@ -301,13 +301,23 @@ fn the_server_message_parser_takes_only_32_lowercase_hex_characters_as_call() {
             "{bad}"
         );
     }
-    // Without it, `admitted` has the wrong shape.
+    // A missing one is named too, as cai-signaling.mjs names it (docs/SIGNALING.md §5).
     let mut m: serde_json::Value = serde_json::from_str(SERVER_EXAMPLES[0]).unwrap();
     m.as_object_mut().unwrap().remove("call");
     assert_eq!(
         ServerMessage::parse(m.to_string().as_bytes()),
-        Err(SignalingError::InvalidMessage)
+        Err(SignalingError::InvalidField { field: "call" })
     );
+    // It is checked first: other faults of the same message do not hide it.
+    for (member, value) in [("session", json!(5)), ("extra", json!(true))] {
+        let mut other = m.clone();
+        other.as_object_mut().unwrap().insert(member.into(), value);
+        assert_eq!(
+            ServerMessage::parse(other.to_string().as_bytes()),
+            Err(SignalingError::InvalidField { field: "call" }),
+            "{member}"
+        );
+    }
 }
 
 #[test]

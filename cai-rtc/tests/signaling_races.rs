@@ -1,18 +1,19 @@
 //! Races between admission and the call: a participant removed after admission read
 //! the participants but before the hub registered the connection must not end up in
-//! the call (the hub asks again once the connection is registered).
+//! the call (the hub asks again once the connection is registered), and a key epoch
+//! that moved in that window is the one `admitted` reports.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 #[path = "signaling_common/mod.rs"]
 mod common;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use cai_core::Caller;
 use cai_core::domain::{RequestMeta, SessionMode};
-use cai_core::id::SessionId;
+use cai_core::id::{SessionId, SubjectId};
 use cai_rtc::signaling::{
     Admission, AdmissionOutcome, CaiBackend, Denial, DenyReason, Entrant, HubConfig, JoinAuth,
     MemoryChannel, Reauthorization, SecretText, ServerMessage, SignalingHub,
@@ -94,6 +95,109 @@ async fn a_participant_removed_between_admission_and_registration_is_not_in_the_
         other => panic!("expected denied, got {other:?}"),
     }
     assert_eq!(w.hub.events().call_size(w.tenant.id, s), 1, "only Cora");
+}
+
+/// Admits through cai, then has the host remove another participant before answering:
+/// the session moves to a new key epoch between admission's read and the hub's second
+/// one, and the `key_epoch` of that move goes out before the entrant is in the call.
+struct EpochMovedMeanwhile {
+    inner: Arc<CaiBackend>,
+    auth: cai_auth::Authenticator,
+    host: Caller,
+    removed: SubjectId,
+    /// The key epoch the first read found.
+    first_read: Mutex<Option<u32>>,
+}
+
+#[async_trait]
+impl Admission for EpochMovedMeanwhile {
+    async fn admit(
+        &self,
+        auth: &JoinAuth,
+        request: RequestMeta,
+    ) -> Result<AdmissionOutcome, Denial> {
+        let outcome = self.inner.admit(auth, request).await?;
+        if let AdmissionOutcome::Admitted(entrant) = &outcome {
+            *self.first_read.lock().unwrap() = Some(entrant.key_epoch);
+            self.auth
+                .service()
+                .remove_participant(
+                    &self.host,
+                    self.host.tenant,
+                    entrant.session,
+                    self.removed,
+                    None,
+                )
+                .await
+                .unwrap();
+        }
+        Ok(outcome)
+    }
+
+    async fn recheck(
+        &self,
+        caller: &Caller,
+        session: SessionId,
+    ) -> Result<AdmissionOutcome, Denial> {
+        self.inner.recheck(caller, session).await
+    }
+
+    async fn reauthorize(
+        &self,
+        entrant: &Entrant,
+        credential: Option<&SecretText>,
+        request: RequestMeta,
+    ) -> Reauthorization {
+        self.inner.reauthorize(entrant, credential, request).await
+    }
+}
+
+#[tokio::test]
+async fn admitted_names_the_key_epoch_after_a_removal_between_admission_and_registration() {
+    let w = World::new().await;
+    let s = w.ad_hoc(SessionMode::ServerManaged).await;
+    let link = w.guest_link(s, Duration::from_secs(600)).await;
+    let (mut cora, _) = w.joined(&w.cora.token, s).await;
+    let mut lou = w.connect();
+    lou.send(&join_guest(w.tenant.id, "Lou", &link.expose()))
+        .await;
+    let ServerMessage::Admitted(lou_admitted) = lou.next().await else {
+        panic!("Lou is admitted");
+    };
+    assert_eq!(lou_admitted.key_epoch, 0);
+    // Cora hears Lou arrive.
+    assert!(matches!(cora.next().await, ServerMessage::PeerJoined(_)));
+
+    let backend = Arc::new(CaiBackend::new(w.auth.clone()));
+    let racing = Arc::new(EpochMovedMeanwhile {
+        inner: backend.clone(),
+        auth: w.auth.clone(),
+        host: w.cora.caller,
+        removed: lou_admitted.participant,
+        first_read: Mutex::new(None),
+    });
+    let hub = SignalingHub::new(
+        racing.clone(),
+        backend,
+        w.hub.events().clone(),
+        w.mono.clone(),
+    );
+    let (server, client) = MemoryChannel::pair(64);
+    tokio::spawn(async move { hub.serve(server, RequestMeta::default()).await });
+    let mut kim = Client { ch: client };
+    kim.send(&join_guest(w.tenant.id, "Kim", &link.expose()))
+        .await;
+    let ServerMessage::Admitted(admitted) = kim.next().await else {
+        panic!("Kim is admitted");
+    };
+    assert_eq!(*racing.first_read.lock().unwrap(), Some(0));
+    assert_eq!(admitted.key_epoch, 1, "the epoch after the removal");
+    // Cora, in the call all along, heard the move itself.
+    let mut heard = Vec::new();
+    while !matches!(heard.last(), Some(ServerMessage::KeyEpoch { .. })) {
+        heard.push(cora.next().await);
+    }
+    assert_eq!(heard.last(), Some(&ServerMessage::KeyEpoch { epoch: 1 }));
 }
 
 fn capped_hub(w: &World, members: usize, joins: u32) -> SignalingHub {

@@ -19,7 +19,8 @@
 //! * **Roster and keys.** `peer_left` closes that connection; `key_epoch` is reported, and
 //!   in end-to-end calls the media keys move at once if the device has processed that
 //!   epoch (otherwise call [`Call::rekey_end_to_end`] after it has). Outside end-to-end
-//!   mode the host fetches the new epoch's data key and calls [`Call::rekey_session`].
+//!   mode the host fetches the new epoch's key (cai-core's `session_keys`) and calls
+//!   [`Call::rekey_session`]; [`Call::key_epoch`] says which epoch the call has.
 //! * **Keep-alive.** Whenever the call has sent nothing for [`CallSetup::keep_alive`]
 //!   (20 s by default) it sends `ping`, so the hub's idle timeout does not end it.
 //! * **Events** come out of [`Call::next_event`] in order per connection ([`CallEvent`]);
@@ -56,8 +57,11 @@ use driver::{Inner, KeyState, Outbound};
 
 /// Where a participant's data-channel and media keys come from.
 pub enum CallKeySource {
-    /// Modes other than end to end: the session's data key of the current key epoch (from
-    /// cai-core). Media keys are derived per sender (`docs/SFRAME.md` §3a).
+    /// Modes other than end to end: the current key epoch's key as cai-core's
+    /// `session_keys` hands it out — the call key in server-managed sessions
+    /// (`SessionKeyMaterial::ServerSealed { call_key }`), the session's data key in
+    /// session-key and passphrase sessions. Media keys are derived per sender
+    /// (`docs/SFRAME.md` §3a).
     Session(DataKey),
     /// End-to-end mode: this participant's MLS device and the session's group. The data
     /// channel is sealed with the epoch's content key, media keys come from the exporter.
@@ -286,7 +290,7 @@ pub enum CallError {
     /// A session key (modes other than end to end) of the wrong key epoch: at
     /// [`Call::join`] it must be of the session's current epoch (`admitted.key_epoch`;
     /// fetch that epoch's key and join again), for [`Call::rekey_session`] above the
-    /// call's epoch. Nothing changed.
+    /// call's epoch (or the very key the call has). Nothing changed.
     #[error("session key of epoch {given} does not fit the call's key epoch {call}")]
     KeyEpoch {
         /// The call's key epoch.
@@ -345,9 +349,24 @@ impl Call {
     /// to the participants already in the call.
     ///
     /// Fails with [`CallError::Denied`] for `denied`, [`CallError::Refused`] for an
-    /// `error`, [`CallError::ModeMismatch`] when the setup's keys or signing do not fit
-    /// the session's mode (checked before any connection is made), and with the
-    /// transport's errors. On failure the channel is closed.
+    /// `error`, and with the transport's errors. Once `admitted` has come, two checks of
+    /// the setup follow, before any peer connection is made:
+    ///
+    /// * [`CallError::ModeMismatch`] when the setup's keys or signing do not fit the
+    ///   session's mode;
+    /// * [`CallError::KeyEpoch`]` { call, given }` when a [`CallKeySource::Session`] key's
+    ///   epoch (`given`) is not the session's current one (`call`, `admitted.key_epoch`):
+    ///   the session moved to a new key epoch since the key was fetched.
+    ///   Fetch the key again (cai-core's `session_keys`) and join again on a new
+    ///   connection.
+    ///
+    /// Both refusals come after the server admitted the join, so they cost what a join
+    /// costs: the server has handed out a sender index (never handed out again in this
+    /// call) and counted one of the participant's joins
+    /// ([`HubConfig::max_joins_per_participant`](crate::signaling::HubConfig::max_joins_per_participant),
+    /// `call_full` beyond), and the others saw `peer_joined`, then `peer_left`. On any
+    /// failure the channel is closed (the server then takes this participant out of the
+    /// call).
     pub async fn join<C>(
         mut channel: C,
         auth: JoinAuth,
@@ -552,10 +571,26 @@ impl Call {
             .map_err(|_| CallError::Closed)
     }
 
+    /// The epoch of the session key the call uses now (modes other than end to end):
+    /// `admitted.key_epoch` at first, then that of the last key
+    /// [`rekey_session`](Self::rekey_session) moved to. A [`CallEvent::KeyEpoch`] at or
+    /// below it needs no new key. `None` in an end-to-end call, whose keys follow the
+    /// device's MLS epoch.
+    pub fn key_epoch(&self) -> Option<u32> {
+        self.inner.session_key_epoch()
+    }
+
     /// Moves every connection to `data_key`'s epoch (modes other than end to end, after
-    /// [`CallEvent::KeyEpoch`]); later connections start with it. Fails with
-    /// [`CallError::KeyEpoch`] (changing nothing) unless the key's epoch is above the
-    /// call's, and with [`CallError::ModeMismatch`] in an end-to-end call.
+    /// [`CallEvent::KeyEpoch`]); later connections start with it, and the move is
+    /// reported as [`CallEvent::Protection`].
+    ///
+    /// The key the call already has (same id, epoch and secret) is accepted and changes
+    /// nothing, without an event: a `key_epoch` can name the epoch the call is in (one
+    /// that came twice, or a move the join already saw in `admitted.key_epoch`), and
+    /// rekeying on every `key_epoch` is then harmless. Fails with [`CallError::KeyEpoch`]
+    /// (changing nothing) for any other key whose epoch is not above the call's — a lower
+    /// epoch, or another key at the same epoch — and with [`CallError::ModeMismatch`] in
+    /// an end-to-end call.
     pub async fn rekey_session(&self, data_key: &DataKey) -> Result<(), CallError> {
         self.inner.rekey_session(data_key).await
     }

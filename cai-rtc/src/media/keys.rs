@@ -175,7 +175,8 @@ impl core::fmt::Debug for CallKeys {
 }
 
 impl CallKeys {
-    /// Keys from the session's data key (modes other than end to end) for the call
+    /// Keys from the key epoch's key (modes other than end to end: the call key in
+    /// server-managed sessions, the session's data key otherwise) for the call
     /// instance `call_id` (`admitted.call`): this participant sends as `own_index` and
     /// receives from every other index of `roster`. Frames of another call instance —
     /// recorded earlier, replayed by a media server — do not open, even from the same

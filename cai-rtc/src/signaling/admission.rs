@@ -91,7 +91,10 @@ pub trait Admission: Send + Sync {
         request: RequestMeta,
     ) -> Result<AdmissionOutcome, Denial>;
 
-    /// Asks again for a caller that was waiting in a lobby.
+    /// Asks again: for a caller that was waiting in a lobby, and for every admitted
+    /// caller once the hub has registered its connection in the call (a removal between
+    /// the two reads then ends the join). The second read's [`Entrant::mode`] and
+    /// [`Entrant::key_epoch`] are what `admitted` reports.
     async fn recheck(
         &self,
         caller: &Caller,

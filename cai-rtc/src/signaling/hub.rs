@@ -486,14 +486,20 @@ impl SignalingHub {
         };
         // Admission read the participants before this connection was registered in the
         // call: a removal or a close in between found nothing to end. Asked once more
-        // now that it is registered, anything later finds it.
-        match self
+        // now that it is registered, anything later finds it. The session as this second
+        // read found it is what the client is told: a removal in between moved the key
+        // epoch, and its `key_epoch` went out before this connection could hear it.
+        let entrant = match self
             .inner
             .admission
             .recheck(&entrant.caller, entrant.session)
             .await
         {
-            Ok(AdmissionOutcome::Admitted(_)) => {}
+            Ok(AdmissionOutcome::Admitted(now)) => Entrant {
+                mode: now.mode,
+                key_epoch: now.key_epoch,
+                ..entrant
+            },
             again => {
                 self.inner.events.leave(key, index, conn.id);
                 let denial = again
@@ -501,7 +507,7 @@ impl SignalingHub {
                     .unwrap_or_else(|| Denial::new(super::DenyReason::Forbidden));
                 return self.deny(conn, channel, denial, in_reply_to).await;
             }
-        }
+        };
         let admitted = Admitted {
             session: entrant.session,
             call,

@@ -531,7 +531,7 @@ impl ServerMessage {
     /// [`NotAnObject`](super::SignalingError::NotAnObject),
     /// [`UnsupportedVersion`](super::SignalingError::UnsupportedVersion),
     /// [`InvalidField`](super::SignalingError::InvalidField) `call` (an `admitted` whose
-    /// `call` is not exactly 32 lowercase hex characters), and
+    /// `call` is missing or not exactly 32 lowercase hex characters), and
     /// [`InvalidMessage`](super::SignalingError::InvalidMessage) for any other shape.
     pub fn parse(bytes: &[u8]) -> Result<Self, super::SignalingError> {
         use super::SignalingError as E;
@@ -549,11 +549,13 @@ impl ServerMessage {
         if map.remove("v") != Some(serde_json::Value::from(PROTOCOL_VERSION)) {
             return Err(E::UnsupportedVersion);
         }
-        // The call id keys the media (docs/SFRAME.md §3a): a bad one is named, not lost in
-        // the shape error below.
+        // The call id keys the media (docs/SFRAME.md §3a): a missing or bad one is named,
+        // not lost in the shape error below.
         if map.get("type").and_then(serde_json::Value::as_str) == Some("admitted")
-            && let Some(call) = map.get("call")
-            && call.as_str().is_none_or(|c| CallId::parse_hex(c).is_err())
+            && map
+                .get("call")
+                .and_then(serde_json::Value::as_str)
+                .is_none_or(|c| CallId::parse_hex(c).is_err())
         {
             return Err(E::InvalidField { field: "call" });
         }
