@@ -9,7 +9,7 @@ mod common;
 use cai_core::Error;
 use cai_core::domain::{AuditKind, AuditObject, BuiltinRole, ContentKind, SealedBody, SessionMode};
 use cai_core::id::SessionId;
-use cai_core::ports::{AuditStore, BytesChunks, ContentStore, Page, SessionEvent};
+use cai_core::ports::{AuditStore, BytesChunks, ContentStore, DirectoryStore, Page, SessionEvent};
 use cai_core::service::{ContentBody, FileUpload, ItemIds, NewSession, SessionKeyMaterial};
 use cai_core::{Caller, Counselling};
 use cai_crypto::modes;
@@ -558,10 +558,16 @@ async fn leaving_a_group_moves_the_open_sessions_shared_with_it() {
     assert_eq!(epoch(sk).await, 0);
 
     // Ben leaves: the open sessions with keys the server keeps move on.
-    w.svc
+    let changed = w
+        .svc
         .set_group_members(&org.admin_caller, org.id(), team.id, &[cleo, dana])
         .await
         .unwrap();
+    let stored = w.store.group(org.id(), team.id).await.unwrap().unwrap();
+    assert_eq!(
+        changed.revision, stored.revision,
+        "the group as it now stands"
+    );
     for s in more {
         assert_eq!(epoch(s).await, 1);
     }

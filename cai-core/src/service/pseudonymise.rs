@@ -277,8 +277,7 @@ impl Counselling {
 /// deadline of `d`.
 fn exited(a: &Account, d: &AccountDeadlines) -> bool {
     !matches!(a.status, AccountStatus::Pseudonymised { .. })
-        && d
-            .exited_before
+        && d.exited_before
             .is_some_and(|b| a.valid_until.is_some_and(|end| end <= b))
 }
 

@@ -284,12 +284,12 @@ pub(super) async fn collect_sessions(
             Reach::Participant(who) => store.sessions_of(tenant, who, page).await?,
             Reach::Group(group) => store.sessions_of_group(tenant, group, page).await?,
         };
-        let full = ids.len() == page.capped_limit();
-        let last = ids.last().copied();
+        // Until a page comes back empty: a short page may be followed by sessions
+        // shared meanwhile, and one more read is cheap.
+        let Some(last) = ids.last().copied() else {
+            return Ok(());
+        };
         into.extend(ids);
-        match last {
-            Some(last) if full => page = page.after(last),
-            _ => return Ok(()),
-        }
+        page = page.after(last);
     }
 }
