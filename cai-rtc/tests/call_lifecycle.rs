@@ -43,15 +43,6 @@ async fn protection(call: &Call) -> CallProtection {
     .await
 }
 
-async fn chat(call: &Call) -> String {
-    next_call_matching(call, |e| match e {
-        CallEvent::Chat { text, .. } => Some(text),
-        CallEvent::DataRejected { error, .. } => panic!("rejected: {error}"),
-        _ => None,
-    })
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_key_epoch_moves_chat_and_media_and_closing_ends_the_call() {
     let (w, s, link) = hub_session(SessionMode::ServerManaged).await;
@@ -99,9 +90,9 @@ async fn session_key_epoch_moves_chat_and_media_and_closing_ends_the_call() {
     })
     .await;
     a.send_chat("under epoch 1").await.unwrap();
-    assert_eq!(chat(&b).await, "under epoch 1");
+    assert_eq!(next_chat_from(&b, None).await.1, "under epoch 1");
     b.send_chat("likewise").await.unwrap();
-    assert_eq!(chat(&a).await, "likewise");
+    assert_eq!(next_chat_from(&a, None).await.1, "likewise");
     stop.store(true, Ordering::Relaxed);
 
     // Closing the session ends the call for both.
@@ -212,20 +203,14 @@ async fn end_to_end_calls_follow_key_epoch_once_the_device_has_the_epoch() {
     b.rekey_end_to_end().await.unwrap();
     assert_eq!(protection(&b).await, ahead);
     a.send_chat("now we agree").await.unwrap();
-    assert_eq!(chat(&b).await, "now we agree");
+    assert_eq!(next_chat_from(&b, None).await.1, "now we agree");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chat_with_nobody_to_receive_it_is_an_error_not_a_silent_loss() {
     let (w, s, _) = hub_session(SessionMode::ServerManaged).await;
     let key = shared_key(23, 0);
-    let alone = Call::join(
-        hub_channel(&w),
-        cora_auth(&w, s),
-        session_setup(&w, &key).loopback_only(),
-    )
-    .await
-    .unwrap();
+    let alone = join_session(&w, cora_auth(&w, s), &key).await.unwrap();
     assert!(matches!(
         alone.send_chat("anyone?").await,
         Err(CallError::NoPeer)
@@ -244,5 +229,5 @@ async fn a_chat_with_nobody_to_receive_it_is_an_error_not_a_silent_loss() {
     )
     .await;
     assert_eq!(a.send_chat("one reader").await.unwrap(), 1);
-    assert_eq!(chat(&b).await, "one reader");
+    assert_eq!(next_chat_from(&b, None).await.1, "one reader");
 }

@@ -4,6 +4,7 @@
 //! ends the removed participant's call; the others hear `peer_left` and `key_epoch`,
 //! fetch the new epoch's key from cai-core as themselves, rekey, and keep talking — under
 //! a key the removed participant never held, which opens none of their new frames.
+//! And a server-managed call on the call key cai-core hands out in place of the data key.
 
 #![allow(
     clippy::unwrap_used,
@@ -38,7 +39,8 @@ fn guest(w: &world::World, link: &cai_core::domain::InvitationSecret, name: &str
 async fn key_of(w: &world::World, who: &Caller, s: SessionId) -> Result<DataKey, Error> {
     match w.svc().session_keys(who, w.tenant.id, s).await? {
         SessionKeyMaterial::SessionKey(key) => Ok(key),
-        other => panic!("a session-key session hands out its key: {other:?}"),
+        SessionKeyMaterial::ServerSealed { call_key } => Ok(call_key),
+        other => panic!("a session outside end-to-end mode hands out a key: {other:?}"),
     }
 }
 
@@ -64,42 +66,19 @@ async fn connected_to(call: &Call, peers: &[u16]) {
     }
 }
 
-async fn chat_from(call: &Call, from: u16) -> String {
-    next_call_matching(call, |e| match e {
-        CallEvent::Chat { peer, text } if peer == from => Some(text),
-        CallEvent::DataRejected { error, .. } => panic!("rejected: {error}"),
-        _ => None,
-    })
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_participant_is_cut_off_and_the_others_move_to_a_key_it_never_held() {
     let (w, s, link) = hub_session(SessionMode::SessionKey).await;
     let first = key_of(&w, &w.cora.caller, s).await.unwrap();
     assert_eq!(first.epoch().0, 0);
 
-    let cora = Call::join(
-        hub_channel(&w),
-        cora_auth(&w, s),
-        session_setup(&w, &first).loopback_only(),
-    )
-    .await
-    .unwrap();
-    let kim = Call::join(
-        hub_channel(&w),
-        guest(&w, &link, "Kim"),
-        session_setup(&w, &first).loopback_only(),
-    )
-    .await
-    .unwrap();
-    let lu = Call::join(
-        hub_channel(&w),
-        guest(&w, &link, "Lu"),
-        session_setup(&w, &first).loopback_only(),
-    )
-    .await
-    .unwrap();
+    let cora = join_session(&w, cora_auth(&w, s), &first).await.unwrap();
+    let kim = join_session(&w, guest(&w, &link, "Kim"), &first)
+        .await
+        .unwrap();
+    let lu = join_session(&w, guest(&w, &link, "Lu"), &first)
+        .await
+        .unwrap();
     let (kim_caller, lu_caller) = (caller_of(&w, &kim).await, caller_of(&w, &lu).await);
     // Each guest holds the session's key as itself.
     assert_eq!(key_of(&w, &kim_caller, s).await.unwrap(), first);
@@ -108,7 +87,10 @@ async fn a_removed_participant_is_cut_off_and_the_others_move_to_a_key_it_never_
     connected_to(&kim, &[0, 2]).await;
     connected_to(&lu, &[0, 1]).await;
     assert_eq!(cora.send_chat("all three").await.unwrap(), 2);
-    assert_eq!(chat_from(&lu, 0).await, "all three");
+    // Both read it now: a chat left queued would be the next one read later.
+    for call in [&kim, &lu] {
+        assert_eq!(next_chat_from(call, Some(0)).await.1, "all three");
+    }
 
     // The host removes Lu from the session in cai-core.
     w.svc()
@@ -176,9 +158,9 @@ async fn a_removed_participant_is_cut_off_and_the_others_move_to_a_key_it_never_
     );
     assert_eq!(cora.key_epoch(), Some(1));
     assert_eq!(cora.send_chat("just us now").await.unwrap(), 1);
-    assert_eq!(chat_from(&kim, 0).await, "just us now");
+    assert_eq!(next_chat_from(&kim, Some(0)).await.1, "just us now");
     assert_eq!(kim.send_chat("agreed").await.unwrap(), 1);
-    assert_eq!(chat_from(&cora, 1).await, "agreed");
+    assert_eq!(next_chat_from(&cora, Some(1)).await.1, "agreed");
 
     // At the frame layer: what Cora sends now opens for Kim, and not for Lu even when
     // Lu labels the key it kept with the new epoch. Lu then derives keys for the same
@@ -201,24 +183,35 @@ async fn a_removed_participant_is_cut_off_and_the_others_move_to_a_key_it_never_
     // Joining again with the old key is refused before any connection is made, but
     // after the hub admitted the join: it took sender index 3 (and one of Cora's
     // joins), so a join with the current key gets index 4.
-    let late = Call::join(
-        hub_channel(&w),
-        cora_auth(&w, s),
-        session_setup(&w, &first).loopback_only(),
-    )
-    .await
-    .unwrap_err();
+    let late = join_session(&w, cora_auth(&w, s), &first)
+        .await
+        .unwrap_err();
     assert!(
         matches!(late, CallError::KeyEpoch { call: 1, given: 0 }),
         "{late:?}"
     );
-    let again = Call::join(
-        hub_channel(&w),
-        cora_auth(&w, s),
-        session_setup(&w, &next).loopback_only(),
-    )
-    .await
-    .unwrap();
+    let again = join_session(&w, cora_auth(&w, s), &next).await.unwrap();
     assert_eq!(again.admitted().sender_index, 4);
     assert_eq!(again.key_epoch(), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_managed_call_runs_on_the_call_key_cai_core_hands_out() {
+    let (w, s, link) = hub_session(SessionMode::ServerManaged).await;
+    let call_key = key_of(&w, &w.cora.caller, s).await.unwrap();
+    let cora = join_session(&w, cora_auth(&w, s), &call_key).await.unwrap();
+    let kim = join_session(&w, guest(&w, &link, "Kim"), &call_key)
+        .await
+        .unwrap();
+    // The guest gets the same call key as itself.
+    let kim_caller = caller_of(&w, &kim).await;
+    assert_eq!(key_of(&w, &kim_caller, s).await.unwrap(), call_key);
+    connected_to(&cora, &[1]).await;
+    connected_to(&kim, &[0]).await;
+    cora.send_chat("on the call key").await.unwrap();
+    assert_eq!(next_chat_from(&kim, Some(0)).await.1, "on the call key");
+    kim.send_chat("heard").await.unwrap();
+    assert_eq!(next_chat_from(&cora, Some(1)).await.1, "heard");
+    cora.leave();
+    kim.leave();
 }

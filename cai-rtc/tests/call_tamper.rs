@@ -200,13 +200,7 @@ async fn an_end_to_end_setup_without_signing_is_refused_before_connecting() {
 async fn without_signatures_a_rewritten_fingerprint_fails_the_handshake() {
     let (w, s, link) = hub_session(SessionMode::ServerManaged).await;
     let key = shared_key(5, 0);
-    let a = Call::join(
-        hub_channel(&w),
-        cora_auth(&w, s),
-        session_setup(&w, &key).loopback_only(),
-    )
-    .await
-    .unwrap();
+    let a = join_session(&w, cora_auth(&w, s), &key).await.unwrap();
     let _b = Call::join(
         relayed_channel(&w, s, Tamper::KeepSignature),
         guest_auth(&w, &link),

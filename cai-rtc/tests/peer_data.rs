@@ -49,15 +49,6 @@ async fn pair_with(key_byte: u8, limits: DataLimits) -> (Call, Call) {
     calls
 }
 
-async fn next_chat(call: &Call) -> (u16, String) {
-    next_call_matching(call, |e| match e {
-        CallEvent::Chat { peer, text } => Some((peer, text)),
-        CallEvent::DataRejected { error, .. } => panic!("rejected: {error}"),
-        _ => None,
-    })
-    .await
-}
-
 async fn next_rejection(call: &Call) -> DataError {
     next_call_matching(call, |e| match e {
         CallEvent::DataRejected { peer: 0, error } => Some(error),
@@ -72,22 +63,10 @@ async fn next_rejection(call: &Call) -> DataError {
 async fn chat_both_ways_and_a_ten_mib_file_through_the_hub() {
     let (w, s, link) = hub_session(SessionMode::ServerManaged).await;
     let key = shared_key(7, 0);
-    let a = Call::join(
-        hub_channel(&w),
-        cora_auth(&w, s),
-        session_setup(&w, &key).loopback_only(),
-    )
-    .await
-    .unwrap();
+    let a = join_session(&w, cora_auth(&w, s), &key).await.unwrap();
     assert!(!a.admitted().end_to_end);
     assert!(a.admitted().peers.is_empty());
-    let b = Call::join(
-        hub_channel(&w),
-        guest_auth(&w, &link),
-        session_setup(&w, &key).loopback_only(),
-    )
-    .await
-    .unwrap();
+    let b = join_session(&w, guest_auth(&w, &link), &key).await.unwrap();
     // Cora learns of the guest, then both see the connection up with the certificate
     // checked; outside end-to-end mode the call says so (R-E5).
     let joined = next_call_matching(&a, |e| match e {
@@ -123,12 +102,15 @@ async fn chat_both_ways_and_a_ten_mib_file_through_the_hub() {
     assert_eq!((a.peers(), b.peers()), (vec![1], vec![0]));
 
     a.send_chat("How are you today?").await.unwrap();
-    assert_eq!(next_chat(&b).await, (0, "How are you today?".to_owned()));
+    assert_eq!(
+        next_chat_from(&b, None).await,
+        (0, "How are you today?".to_owned())
+    );
     b.send_chat("Better, thank you — ünïcödé too.")
         .await
         .unwrap();
     assert_eq!(
-        next_chat(&a).await,
+        next_chat_from(&a, None).await,
         (1, "Better, thank you — ünïcödé too.".to_owned())
     );
 
@@ -170,7 +152,7 @@ async fn chat_both_ways_and_a_ten_mib_file_through_the_hub() {
 
     // Chat still flows after the file, the other way too.
     b.send_chat("done").await.unwrap();
-    assert_eq!(next_chat(&a).await, (1, "done".to_owned()));
+    assert_eq!(next_chat_from(&a, None).await, (1, "done".to_owned()));
 
     // The guest leaves: Cora sees it and closes that connection.
     b.leave();
@@ -296,7 +278,7 @@ async fn relay_sees_ciphertext_and_wrong_keys_are_rejected() {
     let sealed = to_b.with_channel(|c| c.seal_chat(canary).unwrap());
     assert!(!sealed.windows(canary.len()).any(|w| w == canary.as_bytes()));
     to_b.send_raw(&sealed).await.unwrap();
-    assert_eq!(next_chat(&b).await, (0, canary.to_owned()));
+    assert_eq!(next_chat_from(&b, None).await, (0, canary.to_owned()));
     // The same message again: a replay.
     to_b.send_raw(&sealed).await.unwrap();
     let err = next_rejection(&b).await;

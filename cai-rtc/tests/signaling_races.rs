@@ -20,12 +20,29 @@ use cai_rtc::signaling::{
 };
 use common::*;
 
-/// Admits through cai, then has the host remove the participant before answering:
-/// the removal lands in the window between admission and registration.
+/// Admits through cai, then has the host remove someone before answering: the
+/// removal lands in the window between admission and registration. `removed` is the
+/// participant removed (`None`: the entrant itself); the removal moves the session's
+/// key epoch.
 struct RemovedMeanwhile {
     inner: Arc<CaiBackend>,
     auth: cai_auth::Authenticator,
     host: Caller,
+    removed: Option<SubjectId>,
+    /// The key epoch the first read found.
+    first_read: Mutex<Option<u32>>,
+}
+
+impl RemovedMeanwhile {
+    fn new(w: &World, inner: Arc<CaiBackend>, removed: Option<SubjectId>) -> Self {
+        Self {
+            inner,
+            auth: w.auth.clone(),
+            host: w.cora.caller,
+            removed,
+            first_read: Mutex::new(None),
+        }
+    }
 }
 
 #[async_trait]
@@ -37,13 +54,14 @@ impl Admission for RemovedMeanwhile {
     ) -> Result<AdmissionOutcome, Denial> {
         let outcome = self.inner.admit(auth, request).await?;
         if let AdmissionOutcome::Admitted(entrant) = &outcome {
+            *self.first_read.lock().unwrap() = Some(entrant.key_epoch);
             self.auth
                 .service()
                 .remove_participant(
                     &self.host,
                     self.host.tenant,
                     entrant.session,
-                    entrant.caller.subject,
+                    self.removed.unwrap_or(entrant.caller.subject),
                     None,
                 )
                 .await
@@ -78,11 +96,7 @@ async fn a_participant_removed_between_admission_and_registration_is_not_in_the_
     let (_cora, _) = w.joined(&w.cora.token, s).await;
 
     let backend = Arc::new(CaiBackend::new(w.auth.clone()));
-    let racing = Arc::new(RemovedMeanwhile {
-        inner: backend.clone(),
-        auth: w.auth.clone(),
-        host: w.cora.caller,
-    });
+    let racing = Arc::new(RemovedMeanwhile::new(&w, backend.clone(), None));
     let hub = SignalingHub::new(racing, backend, w.hub.events().clone(), w.mono.clone());
     let (server, client) = MemoryChannel::pair(64);
     tokio::spawn(async move { hub.serve(server, RequestMeta::default()).await });
@@ -95,61 +109,6 @@ async fn a_participant_removed_between_admission_and_registration_is_not_in_the_
         other => panic!("expected denied, got {other:?}"),
     }
     assert_eq!(w.hub.events().call_size(w.tenant.id, s), 1, "only Cora");
-}
-
-/// Admits through cai, then has the host remove another participant before answering:
-/// the session moves to a new key epoch between admission's read and the hub's second
-/// one, and the `key_epoch` of that move goes out before the entrant is in the call.
-struct EpochMovedMeanwhile {
-    inner: Arc<CaiBackend>,
-    auth: cai_auth::Authenticator,
-    host: Caller,
-    removed: SubjectId,
-    /// The key epoch the first read found.
-    first_read: Mutex<Option<u32>>,
-}
-
-#[async_trait]
-impl Admission for EpochMovedMeanwhile {
-    async fn admit(
-        &self,
-        auth: &JoinAuth,
-        request: RequestMeta,
-    ) -> Result<AdmissionOutcome, Denial> {
-        let outcome = self.inner.admit(auth, request).await?;
-        if let AdmissionOutcome::Admitted(entrant) = &outcome {
-            *self.first_read.lock().unwrap() = Some(entrant.key_epoch);
-            self.auth
-                .service()
-                .remove_participant(
-                    &self.host,
-                    self.host.tenant,
-                    entrant.session,
-                    self.removed,
-                    None,
-                )
-                .await
-                .unwrap();
-        }
-        Ok(outcome)
-    }
-
-    async fn recheck(
-        &self,
-        caller: &Caller,
-        session: SessionId,
-    ) -> Result<AdmissionOutcome, Denial> {
-        self.inner.recheck(caller, session).await
-    }
-
-    async fn reauthorize(
-        &self,
-        entrant: &Entrant,
-        credential: Option<&SecretText>,
-        request: RequestMeta,
-    ) -> Reauthorization {
-        self.inner.reauthorize(entrant, credential, request).await
-    }
 }
 
 #[tokio::test]
@@ -169,13 +128,11 @@ async fn admitted_names_the_key_epoch_after_a_removal_between_admission_and_regi
     assert!(matches!(cora.next().await, ServerMessage::PeerJoined(_)));
 
     let backend = Arc::new(CaiBackend::new(w.auth.clone()));
-    let racing = Arc::new(EpochMovedMeanwhile {
-        inner: backend.clone(),
-        auth: w.auth.clone(),
-        host: w.cora.caller,
-        removed: lou_admitted.participant,
-        first_read: Mutex::new(None),
-    });
+    let racing = Arc::new(RemovedMeanwhile::new(
+        &w,
+        backend.clone(),
+        Some(lou_admitted.participant),
+    ));
     let hub = SignalingHub::new(
         racing.clone(),
         backend,

@@ -253,3 +253,24 @@ pub(crate) async fn next_call_matching<T>(
     .await
     .expect("expected event")
 }
+
+/// Joins a call in a session outside end-to-end mode through the hub, on loopback,
+/// with the session's key `key`.
+pub(crate) async fn join_session(
+    w: &world::World,
+    auth: JoinAuth,
+    key: &DataKey,
+) -> Result<Call, cai_rtc::call::CallError> {
+    Call::join(hub_channel(w), auth, session_setup(w, key).loopback_only()).await
+}
+
+/// The next chat message (from peer `from`, if given) with its sender; a rejected
+/// message fails the test.
+pub(crate) async fn next_chat_from(call: &Call, from: Option<u16>) -> (u16, String) {
+    next_call_matching(call, |e| match e {
+        CallEvent::Chat { peer, text } if from.is_none_or(|f| f == peer) => Some((peer, text)),
+        CallEvent::DataRejected { error, .. } => panic!("rejected: {error}"),
+        _ => None,
+    })
+    .await
+}
