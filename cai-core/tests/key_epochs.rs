@@ -43,13 +43,7 @@ async fn session(w: &World, org: &Org, c: &Cast, mode: SessionMode) -> SessionId
         passphrase_custody,
         ..NewSession::classic()
     };
-    let s = w
-        .svc
-        .create_session(&c.owner, org.id(), new)
-        .await
-        .unwrap()
-        .session
-        .id;
+    let s = create(&w, &c.owner, &org, new).await;
     for who in [&c.ben, &c.cleo] {
         let account = who.subject.account().unwrap();
         w.svc
@@ -77,28 +71,27 @@ async fn post_sealed(w: &World, who: &Caller, org: &Org, s: SessionId, text: &[u
     let session = w.svc.session(who, org.id(), s).await.unwrap().session;
     // The server cannot open what the client sealed; what counts here is the epoch
     // the stored version names.
-    let item = w
-        .svc
-        .post_content(
-            who,
-            org.id(),
-            s,
-            ContentKind::Message,
-            ContentBody::Sealed(
-                SealedBody::new(
-                    envelope::seal(
-                        &key,
-                        &ItemIds::in_session(&session, cai_core::id::ItemId::random().unwrap())
-                            .context(1, ContentKind::Message),
-                        text,
-                    )
-                    .unwrap(),
+    let item = post(
+        &w,
+        who,
+        &org,
+        s,
+        ContentKind::Message,
+        ContentBody::Sealed(
+            SealedBody::new(
+                envelope::seal(
+                    &key,
+                    &ItemIds::in_session(&session, cai_core::id::ItemId::random().unwrap())
+                        .context(1, ContentKind::Message),
+                    text,
                 )
                 .unwrap(),
-            ),
-        )
-        .await
-        .unwrap();
+            )
+            .unwrap(),
+        ),
+    )
+    .await
+    .unwrap();
     let stored = w
         .store
         .version(org.id(), item.id, 1)
@@ -112,6 +105,37 @@ async fn post_sealed(w: &World, who: &Caller, org: &Org, s: SessionId, text: &[u
     );
 }
 
+/// A world with the cast and a session in `mode` they take part in.
+async fn setup(mode: SessionMode) -> (World, Org, Cast, SessionId) {
+    let w = World::new();
+    let org = w.org("Nord").await;
+    let c = cast(&w, &org).await;
+    let s = session(&w, &org, &c, mode).await;
+    (w, org, c, s)
+}
+
+/// Creates `new` as `owner`.
+async fn create(w: &World, owner: &Caller, org: &Org, new: NewSession) -> SessionId {
+    w.svc
+        .create_session(owner, org.id(), new)
+        .await
+        .unwrap()
+        .session
+        .id
+}
+
+/// Posts `body` to `s` as `who`.
+async fn post(
+    w: &World,
+    who: &Caller,
+    org: &Org,
+    s: SessionId,
+    kind: ContentKind,
+    body: ContentBody,
+) -> Result<cai_core::domain::ContentItem, Error> {
+    w.svc.post_content(who, org.id(), s, kind, body).await
+}
+
 async fn remove(w: &World, c: &Cast, org: &Org, s: SessionId, who: &Caller) {
     w.svc
         .remove_participant(&c.owner, org.id(), s, who.subject, None)
@@ -121,10 +145,7 @@ async fn remove(w: &World, c: &Cast, org: &Org, s: SessionId, who: &Caller) {
 
 #[tokio::test]
 async fn removing_a_participant_moves_a_session_key_session_to_a_fresh_key() {
-    let w = World::new();
-    let org = w.org("Nord").await;
-    let c = cast(&w, &org).await;
-    let s = session(&w, &org, &c, SessionMode::SessionKey).await;
+    let (w, org, c, s) = setup(SessionMode::SessionKey).await;
     let first = current(&w.svc, &c.ben, &org, s).await;
     assert_eq!(first.epoch().0, 0);
     post_sealed(&w, &c.owner, &org, s, b"before").await;
@@ -214,22 +235,18 @@ async fn removing_a_participant_moves_a_session_key_session_to_a_fresh_key() {
 
 #[tokio::test]
 async fn server_managed_sessions_seal_under_the_new_epoch_and_hand_out_call_keys() {
-    let w = World::new();
-    let org = w.org("Nord").await;
-    let c = cast(&w, &org).await;
-    let s = session(&w, &org, &c, SessionMode::ServerManaged).await;
+    let (w, org, c, s) = setup(SessionMode::ServerManaged).await;
     let call_before = current(&w.svc, &c.ben, &org, s).await;
-    let before = w
-        .svc
-        .post_content(
-            &c.owner,
-            org.id(),
-            s,
-            ContentKind::Message,
-            ContentBody::plain(b"before".to_vec()),
-        )
-        .await
-        .unwrap();
+    let before = post(
+        &w,
+        &c.owner,
+        &org,
+        s,
+        ContentKind::Message,
+        ContentBody::plain(b"before".to_vec()),
+    )
+    .await
+    .unwrap();
 
     remove(&w, &c, &org, s, &c.ben).await;
 
@@ -245,17 +262,16 @@ async fn server_managed_sessions_seal_under_the_new_epoch_and_hand_out_call_keys
         w.svc.session_keys(&c.cleo, org.id(), s).await.unwrap()
     );
     assert_eq!(shown, "ServerSealed(<redacted>)");
-    let after = w
-        .svc
-        .post_content(
-            &c.cleo,
-            org.id(),
-            s,
-            ContentKind::Message,
-            ContentBody::plain(b"after".to_vec()),
-        )
-        .await
-        .unwrap();
+    let after = post(
+        &w,
+        &c.cleo,
+        &org,
+        s,
+        ContentKind::Message,
+        ContentBody::plain(b"after".to_vec()),
+    )
+    .await
+    .unwrap();
     for (item, epoch, text) in [(before.id, 0, &b"before"[..]), (after.id, 1, b"after")] {
         let stored = w.store.version(org.id(), item, 1).await.unwrap().unwrap();
         assert_eq!(stored.key_epoch, epoch);
@@ -278,10 +294,7 @@ async fn server_managed_sessions_seal_under_the_new_epoch_and_hand_out_call_keys
 
 #[tokio::test]
 async fn passphrase_sessions_and_the_lobby_keep_their_epoch() {
-    let w = World::new();
-    let org = w.org("Nord").await;
-    let c = cast(&w, &org).await;
-    let s = session(&w, &org, &c, SessionMode::Passphrase).await;
+    let (w, org, c, s) = setup(SessionMode::Passphrase).await;
     remove(&w, &c, &org, s, &c.ben).await;
     let details = w.svc.session(&c.owner, org.id(), s).await.unwrap();
     assert_eq!(details.session.key_epoch, 0);
@@ -304,20 +317,16 @@ async fn end_to_end_sessions_answer_earlier_epochs_with_wrong_mode() {
     let w = World::new();
     let org = w.org("Nord").await;
     let c = cast(&w, &org).await;
-    let s = w
-        .svc
-        .create_session(
-            &c.owner,
-            org.id(),
-            NewSession {
-                mode: Some(SessionMode::EndToEnd),
-                ..NewSession::classic()
-            },
-        )
-        .await
-        .unwrap()
-        .session
-        .id;
+    let s = create(
+        &w,
+        &c.owner,
+        &org,
+        NewSession {
+            mode: Some(SessionMode::EndToEnd),
+            ..NewSession::classic()
+        },
+    )
+    .await;
     let r = w.svc.session_keys_at(&c.owner, org.id(), s, 0).await;
     assert!(matches!(r, Err(Error::WrongMode { .. })), "{r:?}");
     // Rights come first: a stranger learns nothing about the mode.
@@ -349,37 +358,28 @@ fn stale(r: Result<impl std::fmt::Debug, Error>) {
 
 #[tokio::test]
 async fn content_sealed_under_an_earlier_or_a_foreign_key_is_refused() {
-    let w = World::new();
-    let org = w.org("Nord").await;
-    let c = cast(&w, &org).await;
-    let s = session(&w, &org, &c, SessionMode::SessionKey).await;
+    let (w, org, c, s) = setup(SessionMode::SessionKey).await;
     let first = current(&w.svc, &c.cleo, &org, s).await;
-    let note = w
-        .svc
-        .post_content(
-            &c.cleo,
-            org.id(),
-            s,
-            ContentKind::Note,
-            ContentBody::Sealed(sealed_under(&first, b"v1")),
-        )
-        .await
-        .unwrap();
+    let note = post(
+        &w,
+        &c.cleo,
+        &org,
+        s,
+        ContentKind::Note,
+        ContentBody::Sealed(sealed_under(&first, b"v1")),
+    )
+    .await
+    .unwrap();
     remove(&w, &c, &org, s, &c.ben).await;
     let second = current(&w.svc, &c.cleo, &org, s).await;
 
     // Ben still holds the first key: nothing new may be sealed under it, as a post,
     // an edit or an upload's manifest; nothing is stored.
-    let post = |key: &DataKey| {
-        w.svc.post_content(
-            &c.cleo,
-            org.id(),
-            s,
-            ContentKind::Message,
-            ContentBody::Sealed(sealed_under(key, b"for the remaining")),
-        )
+    let post_under = |key: &DataKey| {
+        let body = ContentBody::Sealed(sealed_under(key, b"for the remaining"));
+        post(&w, &c.cleo, &org, s, ContentKind::Message, body)
     };
-    stale(post(&first).await);
+    stale(post_under(&first).await);
     stale(
         w.svc
             .edit_content(
@@ -405,9 +405,9 @@ async fn content_sealed_under_an_earlier_or_a_foreign_key_is_refused() {
     );
     // The current epoch under another key id, and the current key id relabelled with
     // the earlier epoch.
-    stale(post(&DataKey::generate(KeyEpoch(1)).unwrap()).await);
+    stale(post_under(&DataKey::generate(KeyEpoch(1)).unwrap()).await);
     let relabelled = DataKey::from_parts(second.id(), KeyEpoch(0), second.secret().clone());
-    stale(post(&relabelled).await);
+    stale(post_under(&relabelled).await);
     // A stream instead of an envelope: its header names the key as well.
     let stream_under = |key: &DataKey| {
         let mut out = Vec::new();
@@ -416,32 +416,32 @@ async fn content_sealed_under_an_earlier_or_a_foreign_key_is_refused() {
         ContentBody::Sealed(SealedBody::new(out).unwrap())
     };
     stale(
-        w.svc
-            .post_content(
-                &c.cleo,
-                org.id(),
-                s,
-                ContentKind::Note,
-                stream_under(&first),
-            )
-            .await,
+        post(
+            &w,
+            &c.cleo,
+            &org,
+            s,
+            ContentKind::Note,
+            stream_under(&first),
+        )
+        .await,
     );
     let stored = w.store.items(org.id(), s, Page::first(100)).await.unwrap();
     assert_eq!(stored.len(), 1, "only the note");
     assert_eq!(stored[0].latest_version, 1);
 
     // Under the current key all go through.
-    post(&second).await.unwrap();
-    w.svc
-        .post_content(
-            &c.cleo,
-            org.id(),
-            s,
-            ContentKind::Note,
-            stream_under(&second),
-        )
-        .await
-        .unwrap();
+    post_under(&second).await.unwrap();
+    post(
+        &w,
+        &c.cleo,
+        &org,
+        s,
+        ContentKind::Note,
+        stream_under(&second),
+    )
+    .await
+    .unwrap();
     w.svc
         .edit_content(
             &c.cleo,
@@ -460,32 +460,23 @@ async fn a_passphrase_session_takes_only_its_derived_key() {
     let org = w.org("Nord").await;
     let c = cast(&w, &org).await;
     let (key, custody) = modes::create_passphrase(b"our phrase", Argon2Params::MINIMUM).unwrap();
-    let s = w
-        .svc
-        .create_session(
-            &c.owner,
-            org.id(),
-            NewSession {
-                mode: Some(SessionMode::Passphrase),
-                passphrase_custody: Some(custody.to_bytes()),
-                ..NewSession::classic()
-            },
-        )
-        .await
-        .unwrap()
-        .session
-        .id;
-    let post = |key: &DataKey| {
-        w.svc.post_content(
-            &c.owner,
-            org.id(),
-            s,
-            ContentKind::Message,
-            ContentBody::Sealed(sealed_under(key, b"hello")),
-        )
+    let s = create(
+        &w,
+        &c.owner,
+        &org,
+        NewSession {
+            mode: Some(SessionMode::Passphrase),
+            passphrase_custody: Some(custody.to_bytes()),
+            ..NewSession::classic()
+        },
+    )
+    .await;
+    let post_under = |key: &DataKey| {
+        let body = ContentBody::Sealed(sealed_under(key, b"hello"));
+        post(&w, &c.owner, &org, s, ContentKind::Message, body)
     };
-    stale(post(&DataKey::generate(KeyEpoch(0)).unwrap()).await);
-    post(&key).await.unwrap();
+    stale(post_under(&DataKey::generate(KeyEpoch(0)).unwrap()).await);
+    post_under(&key).await.unwrap();
 }
 
 #[tokio::test]
@@ -513,14 +504,7 @@ async fn leaving_a_group_moves_the_open_sessions_shared_with_it() {
             groups: vec![team.id],
             ..NewSession::classic()
         };
-        async {
-            w.svc
-                .create_session(&c.owner, org.id(), new)
-                .await
-                .unwrap()
-                .session
-                .id
-        }
+        async { create(&w, &c.owner, &org, new).await }
     };
     let (sk, sm, closed, e2e) = (
         shared(SessionMode::SessionKey).await,
@@ -586,15 +570,15 @@ async fn leaving_a_group_moves_the_open_sessions_shared_with_it() {
     let r = w.svc.session_keys(&c.ben, org.id(), sk).await;
     assert!(matches!(r, Err(Error::NotFound { .. })), "{r:?}");
     stale(
-        w.svc
-            .post_content(
-                &c.cleo,
-                org.id(),
-                sk,
-                ContentKind::Message,
-                ContentBody::Sealed(sealed_under(&before, b"late")),
-            )
-            .await,
+        post(
+            &w,
+            &c.cleo,
+            &org,
+            sk,
+            ContentKind::Message,
+            ContentBody::Sealed(sealed_under(&before, b"late")),
+        )
+        .await,
     );
     let audited = w
         .store
@@ -629,13 +613,7 @@ async fn deleting_an_account_moves_the_sessions_it_reached() {
         groups: vec![team.id],
         ..NewSession::classic()
     };
-    let through_group = w
-        .svc
-        .create_session(&c.owner, org.id(), new)
-        .await
-        .unwrap()
-        .session
-        .id;
+    let through_group = create(&w, &c.owner, &org, new).await;
     let epochs = || async {
         let mut out = Vec::new();
         for s in [direct, through_group] {
