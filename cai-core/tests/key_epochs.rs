@@ -43,7 +43,7 @@ async fn session(w: &World, org: &Org, c: &Cast, mode: SessionMode) -> SessionId
         passphrase_custody,
         ..NewSession::classic()
     };
-    let s = create(&w, &c.owner, &org, new).await;
+    let s = create(w, &c.owner, org, new).await;
     for who in [&c.ben, &c.cleo] {
         let account = who.subject.account().unwrap();
         w.svc
@@ -72,9 +72,9 @@ async fn post_sealed(w: &World, who: &Caller, org: &Org, s: SessionId, text: &[u
     // The server cannot open what the client sealed; what counts here is the epoch
     // the stored version names.
     let item = post(
-        &w,
+        w,
         who,
-        &org,
+        org,
         s,
         ContentKind::Message,
         ContentBody::Sealed(
@@ -571,9 +571,9 @@ async fn leaving_a_group_moves_the_open_sessions_shared_with_it() {
     assert!(matches!(r, Err(Error::NotFound { .. })), "{r:?}");
     stale(
         post(
-            &w,
+            w,
             &c.cleo,
-            &org,
+            org,
             sk,
             ContentKind::Message,
             ContentBody::Sealed(sealed_under(&before, b"late")),
