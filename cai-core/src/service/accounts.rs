@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use super::admins::four_eyes;
 use super::paging::{PageRequest, Paged};
 use super::roles::role_list;
-use super::session_keys::{Reach, collect_sessions};
+use super::session_keys::{ROTATION_ATTEMPTS, Reach, collect_sessions, session_moved};
 use super::{Caller, Counselling, Tx};
 use crate::authz::{Action, Decision, Resource};
 use crate::domain::{
@@ -511,7 +511,9 @@ impl Counselling {
     /// end-to-end session is a `conflict` until a member commits their removal (a
     /// cascade cannot). Every open server-managed or session-key session the account
     /// took part in or reached through a group moves to its next key epoch in the same
-    /// commit (docs/CORE.md, "Key epochs outside end-to-end mode"). Security relevant.
+    /// commit (docs/CORE.md, "Key epochs outside end-to-end mode"); a post in one of
+    /// them meanwhile is retried as in
+    /// [`set_group_members`](Self::set_group_members). Security relevant.
     pub async fn delete_account(
         &self,
         caller: &Caller,
@@ -519,54 +521,66 @@ impl Counselling {
         account: AccountId,
     ) -> Result<()> {
         self.observe("delete_account", Some(tenant), Some(caller), async move {
-            let action = if caller.subject == SubjectId::Account(account) {
-                Action::DeleteOwnAccount
-            } else {
-                Action::ManageAccounts
-            };
-            let (store, decision, mut tx) = self
-                .admin_on_account(caller, tenant, action, account)
-                .await?;
-            let a = self.load_account(&store, tenant, account).await?;
-            if a.has_role(BuiltinRole::TenantAdmin.id()) {
-                self.ensure_other_admin(&store, tenant, account).await?;
+            let mut attempt = 1;
+            loop {
+                match self.delete_account_once(caller, tenant, account).await {
+                    Err(e) if attempt < ROTATION_ATTEMPTS && session_moved(&e) => attempt += 1,
+                    done => return done,
+                }
             }
-            if self
-                .e2e_devices_anywhere(&store, tenant, SubjectId::Account(account))
-                .await?
-            {
-                return Err(Error::Conflict {
-                    what: "account",
-                    reason: "its devices are in an open end-to-end session's group: remove them with a commit first",
-                });
-            }
-            // Whatever key the account fetched seals nothing from now on: the open
-            // sessions it reached as a participant or through a group move on.
-            let mut reached = BTreeSet::new();
-            let subject = SubjectId::Account(account);
-            collect_sessions(&store, tenant, Reach::Participant(subject), &mut reached).await?;
-            for group in store.groups_of(tenant, account).await? {
-                collect_sessions(&store, tenant, Reach::Group(group), &mut reached).await?;
-            }
-            self.next_key_epochs(&store, &mut tx, tenant, &reached, &decision)
-                .await?;
-            // Groups are rewritten by the cascade; the service does not touch them here.
-            tx.write(Write::DeleteAccount(account));
-            // Every check passed: the personal values in its audit entries go (R-P3).
-            store
-                .erase_subject_parts(tenant, SubjectId::Account(account))
-                .await?;
-            tx.audit(
-                &store,
-                AuditKind::AccountDeleted,
-                AuditObject::Account(account),
-                vec![Change::new("account", Some("present"), None::<String>)],
-                Some(&decision),
-                true,
-            )
-            .await?;
-            self.commit(&store, tx).await
         })
         .await
+    }
+
+    /// One attempt of [`Self::delete_account`].
+    async fn delete_account_once(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        account: AccountId,
+    ) -> Result<()> {
+        let action = if caller.subject == SubjectId::Account(account) {
+            Action::DeleteOwnAccount
+        } else {
+            Action::ManageAccounts
+        };
+        let (store, decision, mut tx) = self
+            .admin_on_account(caller, tenant, action, account)
+            .await?;
+        let a = self.load_account(&store, tenant, account).await?;
+        if a.has_role(BuiltinRole::TenantAdmin.id()) {
+            self.ensure_other_admin(&store, tenant, account).await?;
+        }
+        let subject = SubjectId::Account(account);
+        if self.e2e_devices_anywhere(&store, tenant, subject).await? {
+            return Err(Error::Conflict {
+                what: "account",
+                reason: "its devices are in an open end-to-end session's group: remove them with a commit first",
+            });
+        }
+        // Groups are rewritten by the cascade; the service does not touch them here.
+        tx.write(Write::DeleteAccount(account));
+        // Every check passed: the personal values in its audit entries go (R-P3).
+        store.erase_subject_parts(tenant, subject).await?;
+        tx.audit(
+            &store,
+            AuditKind::AccountDeleted,
+            AuditObject::Account(account),
+            vec![Change::new("account", Some("present"), None::<String>)],
+            Some(&decision),
+            true,
+        )
+        .await?;
+        // Whatever key the account fetched seals nothing from now on: the open
+        // sessions it reached as a participant (a lobby it waits in included) or
+        // through a group move on, after the deletion in the audit trail.
+        let mut reached = BTreeSet::new();
+        collect_sessions(&store, tenant, Reach::Participant(subject), &mut reached).await?;
+        for group in store.groups_of(tenant, account).await? {
+            collect_sessions(&store, tenant, Reach::Group(group), &mut reached).await?;
+        }
+        self.next_key_epochs(&store, &mut tx, tenant, &reached, &decision)
+            .await?;
+        self.commit(&store, tx).await
     }
 }

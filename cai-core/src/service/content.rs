@@ -178,7 +178,11 @@ impl Counselling {
         if !current {
             return Err(Error::Conflict {
                 what: "key epoch",
-                reason: "sealed under another key than the session's current one; fetch session_keys and seal again",
+                reason: if s.mode == SessionMode::EndToEnd {
+                    "sealed under another epoch than the group's current one; process e2e_epochs and seal again"
+                } else {
+                    "sealed under another key than the session's current one; fetch session_keys and seal again"
+                },
             });
         }
         Ok(())

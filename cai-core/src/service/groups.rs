@@ -10,7 +10,7 @@ use crate::domain::{AuditKind, AuditObject, Change, Group, Name};
 use crate::error::{Error, Result};
 use std::collections::BTreeSet;
 
-use super::session_keys::{Reach, collect_sessions};
+use super::session_keys::{ROTATION_ATTEMPTS, Reach, collect_sessions, session_moved};
 use crate::id::{AccountId, GroupId, SubjectId, TenantId};
 use crate::ports::{DynStore, Order, Write};
 
@@ -95,8 +95,10 @@ impl Counselling {
     /// as `remove_participant` does (docs/CORE.md, "Key epochs outside end-to-end
     /// mode"): the one who left may still hold the current key, and nothing sealed
     /// from now on is under it. That costs one `KeyProvider::wrap` per such session.
-    /// A concurrent change of one of those sessions is `conflict` (nothing changed;
-    /// try again).
+    /// A post in one of those sessions meanwhile makes the commit conflict; the
+    /// service then reads everything again, up to [`ROTATION_ATTEMPTS`] times in all,
+    /// before it answers `conflict` (nothing changed). A concurrent change of the group
+    /// itself is `conflict` at once.
     pub async fn set_group_members(
         &self,
         caller: &Caller,
@@ -109,50 +111,70 @@ impl Counselling {
             Some(tenant),
             Some(caller),
             async move {
-                let (store, _, _, decision) = self
-                    .authorized(
-                        caller,
-                        tenant,
-                        Action::ManageGroups,
-                        Resource::Group { tenant, group },
-                    )
-                    .await?;
-                let mut g = store
-                    .group(tenant, group)
-                    .await?
-                    .ok_or(Error::NotFound { what: "group" })?;
-                let members = self.checked_members(&store, tenant, members).await?;
-                self.no_self_add(caller, &g.members, &members)?;
-                let before = id_list(&g.members);
-                let someone_left = g.members.iter().any(|m| !members.contains(m));
-                g.members = members;
-                let mut tx = self.tx_of(caller, tenant);
-                tx.write(Write::UpdateGroup(g.clone()));
-                if someone_left {
-                    let mut reached = BTreeSet::new();
-                    collect_sessions(&store, tenant, Reach::Group(group), &mut reached).await?;
-                    self.next_key_epochs(&store, &mut tx, tenant, &reached, &decision)
-                        .await?;
+                let mut attempt = 1;
+                loop {
+                    match self.replace_members(caller, tenant, group, members).await {
+                        Err(e) if attempt < ROTATION_ATTEMPTS && session_moved(&e) => {
+                            attempt += 1;
+                        }
+                        done => return done,
+                    }
                 }
-                tx.audit(
-                    &store,
-                    AuditKind::GroupMembersChanged,
-                    AuditObject::Group(group),
-                    vec![Change::new(
-                        "members",
-                        Some(before),
-                        Some(id_list(&g.members)),
-                    )],
-                    Some(&decision),
-                    true,
-                )
-                .await?;
-                self.commit(&store, tx).await?;
-                g.revision += 1;
-                Ok(g)
             },
         )
         .await
+    }
+
+    /// One attempt of [`Self::set_group_members`].
+    async fn replace_members(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        group: GroupId,
+        members: &[AccountId],
+    ) -> Result<Group> {
+        let (store, _, _, decision) = self
+            .authorized(
+                caller,
+                tenant,
+                Action::ManageGroups,
+                Resource::Group { tenant, group },
+            )
+            .await?;
+        let mut g = store
+            .group(tenant, group)
+            .await?
+            .ok_or(Error::NotFound { what: "group" })?;
+        let members = self.checked_members(&store, tenant, members).await?;
+        self.no_self_add(caller, &g.members, &members)?;
+        let before = id_list(&g.members);
+        let someone_left = g.members.iter().any(|m| !members.contains(m));
+        g.members = members;
+        let mut tx = self.tx_of(caller, tenant);
+        tx.write(Write::UpdateGroup(g.clone()));
+        tx.audit(
+            &store,
+            AuditKind::GroupMembersChanged,
+            AuditObject::Group(group),
+            vec![Change::new(
+                "members",
+                Some(before),
+                Some(id_list(&g.members)),
+            )],
+            Some(&decision),
+            true,
+        )
+        .await?;
+        // After the cause in the audit trail, as for a removal.
+        if someone_left {
+            let mut reached = BTreeSet::new();
+            collect_sessions(&store, tenant, Reach::Group(group), &mut reached).await?;
+            self.next_key_epochs(&store, &mut tx, tenant, &reached, &decision)
+                .await?;
+        }
+        self.commit(&store, tx).await?;
+        g.revision += 1;
+        Ok(g)
     }
 
     /// Four eyes for groups: nobody adds themselves to a group (groups open sessions to

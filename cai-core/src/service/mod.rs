@@ -73,7 +73,7 @@ pub use observe::{Health, PortHealth};
 pub use paging::{Cursor, PageRequest, Paged};
 pub use retention::{RetentionLimits, RetentionReport};
 pub use rooms::{NewRoom, ROOM_PASSWORD_MAX, ROOM_PASSWORD_MIN, RoomEntry};
-pub use session_keys::SessionKeyMaterial;
+pub use session_keys::{ROTATION_ATTEMPTS, SessionKeyMaterial};
 pub use sessions::{CreatedSession, NewSession, SessionDetails};
 pub use tenants::{AuditRecord, NewTenant};
 

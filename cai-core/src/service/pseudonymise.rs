@@ -233,7 +233,9 @@ impl Counselling {
 
     /// Replaces an account's personal data and erases its audit parts, in one commit.
     /// `false` when the account changed since `a` was read (the commit conflicts): the
-    /// next run looks at it again.
+    /// next run looks at it again; or was deleted meanwhile. Its audit parts are erased
+    /// just before the commit (as `delete_account` does), so an account changed in that
+    /// moment has lost them already — the re-read right before keeps that moment short.
     async fn pseudonymise(
         &self,
         store: &DynStore,
@@ -267,7 +269,10 @@ impl Counselling {
         .await?;
         match self.commit(store, tx).await {
             Ok(()) => Ok(true),
-            Err(Error::Store(StoreError::Conflict { .. })) => Ok(false),
+            // Changed or deleted meanwhile: nothing for this run to do with it.
+            Err(Error::Store(StoreError::Conflict { .. } | StoreError::Missing { .. })) => {
+                Ok(false)
+            }
             Err(e) => Err(e),
         }
     }

@@ -80,9 +80,7 @@ impl Counselling {
         session: SessionId,
     ) -> Result<SessionKeyMaterial> {
         self.observe("session_keys", Some(tenant), Some(caller), async move {
-            let (store, _, s, _, _) = self
-                .session_action(caller, tenant, session, Action::ReadContent)
-                .await?;
+            let (store, s) = self.key_action(caller, tenant, session).await?;
             if s.mode == SessionMode::EndToEnd {
                 let epoch = store.e2e_latest(tenant, session).await?.map(|e| e.epoch);
                 let history_grant = match caller.subject {
@@ -117,9 +115,7 @@ impl Counselling {
         epoch: u32,
     ) -> Result<SessionKeyMaterial> {
         self.observe("session_keys_at", Some(tenant), Some(caller), async move {
-            let (store, _, s, _, _) = self
-                .session_action(caller, tenant, session, Action::ReadContent)
-                .await?;
+            let (store, s) = self.key_action(caller, tenant, session).await?;
             if s.mode == SessionMode::EndToEnd {
                 return Err(Error::WrongMode {
                     mode: s.mode,
@@ -132,6 +128,31 @@ impl Counselling {
             self.material_of_epoch(&store, &s, epoch).await
         })
         .await
+    }
+
+    /// [`Self::session_action`] for handing out keys, with the caller resolved once
+    /// more after the session was read. `session_action` reads the caller's account and
+    /// groups before the session: an account that left a group, or was deleted, in
+    /// between would pass on the old groups and be handed the key of the epoch its
+    /// leaving started. Read after the session, the caller's groups are at least as new
+    /// as its `key_epoch`.
+    async fn key_action(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        session: SessionId,
+    ) -> Result<(DynStore, Session)> {
+        let (store, t, s, parts, _) = self
+            .session_action(caller, tenant, session, Action::ReadContent)
+            .await?;
+        let principal = self.resolve(&store, &t, caller, self.now()).await?;
+        self.check_session(
+            &principal,
+            Action::ReadContent,
+            Self::view(&s, &parts, None),
+        )
+        .await?;
+        Ok((store, s))
     }
 
     async fn material_of_epoch(
@@ -260,6 +281,19 @@ impl Counselling {
     }
 }
 
+/// How often an operation that moves many sessions to a new key epoch is tried when a
+/// post in one of them (which updates the session) made its commit conflict.
+pub const ROTATION_ATTEMPTS: u32 = 3;
+
+/// Whether `e` is the commit conflict of a session changed meanwhile (a post, another
+/// move): worth reading again and retrying.
+pub(super) fn session_moved(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Store(crate::ports::StoreError::Conflict { what: "session" })
+    )
+}
+
 /// Sessions read at a time while collecting those someone reached.
 const REACH_PAGE: u32 = 100;
 
@@ -284,8 +318,9 @@ pub(super) async fn collect_sessions(
             Reach::Participant(who) => store.sessions_of(tenant, who, page).await?,
             Reach::Group(group) => store.sessions_of_group(tenant, group, page).await?,
         };
-        // Until a page comes back empty: a short page may be followed by sessions
-        // shared meanwhile, and one more read is cheap.
+        // Until a page comes back empty (one read more than needed, no shortcut to
+        // get wrong). A session created after its page was read is not moved: a narrow
+        // race in which the one who left could fetch that new session's first key.
         let Some(last) = ids.last().copied() else {
             return Ok(());
         };

@@ -50,8 +50,20 @@ pub const START: Timestamp = Timestamp::from_unix_millis(1_790_000_000_000);
 
 impl World {
     pub fn new() -> Self {
-        let mem = Ports::in_memory();
+        Self::with_keys(|keys, _| keys)
+    }
+
+    /// A world whose service wraps and unwraps keys through what `keys` makes of the
+    /// in-memory key provider (and store): a test's wrapper around them.
+    pub fn with_keys(
+        keys: impl FnOnce(
+            Arc<LocalKeyProvider>,
+            Arc<MemoryStore>,
+        ) -> Arc<dyn cai_core::ports::KeyProvider>,
+    ) -> Self {
+        let mut mem = Ports::in_memory();
         mem.clock.set(START);
+        mem.ports.keys = keys(mem.keys.clone(), mem.store.clone());
         let config = ServiceConfig {
             room_password_params: Argon2Params::MINIMUM,
             ..ServiceConfig::default()
