@@ -2,9 +2,12 @@
 //! rewrites the `a=fingerprint` line of its offer (to put its own certificate in the
 //! middle) is refused — whether it re-signs with a key of its own or keeps the original
 //! signature — and so is an offer signed by a device key the receiver does not know for
-//! that participant. Outside end-to-end mode (no signatures) the rewritten fingerprint
-//! makes the handshake fail and the connection is reported failed. The same relay
-//! passing everything through unchanged is the positive control.
+//! that participant. The answer is held to the same rule on the offerer's side: one
+//! whose signature a relay between the server and the offerer stripped, or replaced with
+//! its own, is refused and the pending connection closed. Outside end-to-end mode (no
+//! signatures) the rewritten fingerprint makes the handshake fail and the connection is
+//! reported failed. The same relay passing everything through unchanged is the positive
+//! control.
 
 #![allow(
     clippy::unwrap_used,
@@ -20,8 +23,8 @@ use cai_core::domain::SessionMode;
 use cai_core::id::SessionId;
 use cai_rtc::call::{Call, CallError, CallEvent};
 use cai_rtc::signaling::{
-    ClientBody, DescriptionError, DescriptionRoute, Frame, MemoryChannel, SignalingChannel, parse,
-    sign_description,
+    ClientBody, DescriptionError, DescriptionRoute, Frame, MemoryChannel, ServerMessage,
+    SignalingChannel, parse, sign_description,
 };
 use ed25519_dalek::SigningKey;
 use peer_support::e2e::*;
@@ -35,6 +38,11 @@ enum Tamper {
     ReSign,
     /// Rewrite the offer's fingerprint and keep the guest's signature.
     KeepSignature,
+    /// Drop the signature of the answer the server relays to the client.
+    StripAnswerSignature,
+    /// Replace the signature of the answer the server relays to the client with one by
+    /// the relay's key over the same answer and route.
+    ReSignAnswer,
 }
 
 /// Every `a=fingerprint:` value replaced by a SHA-256 fingerprint of 32 × 0xAB.
@@ -52,7 +60,7 @@ fn rewrite_fingerprints(sdp: &str) -> String {
 }
 
 /// A signaling connection to the hub with a relay in between that tampers with the
-/// client's offers as `tamper` says.
+/// client's offers, or the answers relayed to it, as `tamper` says.
 fn relayed_channel(w: &world::World, session: SessionId, tamper: Tamper) -> MemoryChannel {
     let mut to_hub = hub_channel(w);
     let (mut relay, client) = MemoryChannel::pair(512);
@@ -65,7 +73,9 @@ fn relayed_channel(w: &world::World, session: SessionId, tamper: Tamper) -> Memo
                     let mut m = parse(&bytes).unwrap();
                     if let ClientBody::Offer(o) = &mut m.body {
                         match tamper {
-                            Tamper::Nothing => {}
+                            Tamper::Nothing
+                            | Tamper::StripAnswerSignature
+                            | Tamper::ReSignAnswer => {}
                             Tamper::ReSign => {
                                 o.description.sdp = rewrite_fingerprints(&o.description.sdp);
                                 let route = DescriptionRoute { session, from: 1, to: o.to };
@@ -84,7 +94,22 @@ fn relayed_channel(w: &world::World, session: SessionId, tamper: Tamper) -> Memo
                 }
                 f = to_hub.recv() => {
                     let Some(Ok(Frame::Text(bytes))) = f else { break };
-                    if relay.send(String::from_utf8(bytes).unwrap()).await.is_err() {
+                    // Answers are rewritten only when tampering; all else passes unchanged.
+                    let text = match (tamper, ServerMessage::parse(&bytes).unwrap()) {
+                        (Tamper::StripAnswerSignature, ServerMessage::Answer(mut a)) => {
+                            a.signature = None;
+                            ServerMessage::Answer(a).to_json()
+                        }
+                        (Tamper::ReSignAnswer, ServerMessage::Answer(mut a)) => {
+                            let route = DescriptionRoute { session, from: a.from, to: 1 };
+                            a.signature = Some(
+                                sign_description(&relay_key, &route, &a.description).unwrap(),
+                            );
+                            ServerMessage::Answer(a).to_json()
+                        }
+                        _ => String::from_utf8(bytes).unwrap(),
+                    };
+                    if relay.send(text).await.is_err() {
                         break;
                     }
                 }
@@ -116,12 +141,17 @@ async fn e2e_calls(e: &E2eWorld, tamper: Tamper, guest_seed: u8) -> (Call, Call)
 
 /// What Cora's call makes of the guest's offer: connected, or the error it reports.
 async fn outcome(a: &Call) -> Result<(), CallError> {
-    next_call_matching(a, |e| match e {
-        CallEvent::PeerConnected { peer: 1, .. } => Some(Ok(())),
+    outcome_with(a, 1).await
+}
+
+/// What `call` makes of its connection to `peer`: connected, or the error it reports.
+async fn outcome_with(call: &Call, peer: u16) -> Result<(), CallError> {
+    next_call_matching(call, |e| match e {
+        CallEvent::PeerConnected { peer: p, .. } if p == peer => Some(Ok(())),
         CallEvent::Error {
-            peer: Some(1),
+            peer: Some(p),
             error,
-        } => Some(Err(error)),
+        } if p == peer => Some(Err(error)),
         CallEvent::Chat { .. } | CallEvent::File { .. } => panic!("content before a check"),
         _ => None,
     })
@@ -183,6 +213,31 @@ async fn an_offer_signed_by_another_device_key_is_refused() {
         "{err:?}"
     );
     assert!(a.peers().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_without_its_signature_is_refused() {
+    let e = e2e_world().await;
+    // The guest offers to Cora; the answer Cora signed reaches the guest unsigned.
+    let (_a, b) = e2e_calls(&e, Tamper::StripAnswerSignature, 0x22).await;
+    let err = outcome_with(&b, 0).await.unwrap_err();
+    assert!(
+        matches!(err, CallError::Description(DescriptionError::BadSignature)),
+        "{err:?}"
+    );
+    assert!(b.peers().is_empty(), "the pending connection was closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_signed_by_another_key_is_refused() {
+    let e = e2e_world().await;
+    let (_a, b) = e2e_calls(&e, Tamper::ReSignAnswer, 0x22).await;
+    let err = outcome_with(&b, 0).await.unwrap_err();
+    assert!(
+        matches!(err, CallError::Description(DescriptionError::BadSignature)),
+        "{err:?}"
+    );
+    assert!(b.peers().is_empty(), "the pending connection was closed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,13 @@
 //! session's call; malformed JSON, an oversize field, an unknown version each get their
 //! typed error and the next valid message still works; the rate limit holds at exactly
 //! its burst and refuses one past it; too many errors close the connection.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 #[path = "signaling_common/mod.rs"]
 mod common;
@@ -129,11 +135,8 @@ async fn relaying_needs_an_admitted_connection_and_a_fingerprint() {
     );
 }
 
-#[tokio::test]
-async fn end_to_end_sessions_need_signed_descriptions() {
-    let w = World::new().await;
-    let s = w
-        .svc()
+async fn end_to_end_session(w: &World) -> cai_core::id::SessionId {
+    w.svc()
         .create_session(
             &w.cora.caller,
             w.tenant.id,
@@ -145,7 +148,13 @@ async fn end_to_end_sessions_need_signed_descriptions() {
         .await
         .unwrap()
         .session
-        .id;
+        .id
+}
+
+#[tokio::test]
+async fn end_to_end_sessions_need_signed_descriptions() {
+    let w = World::new().await;
+    let s = end_to_end_session(&w).await;
     let (mut a, _) = w.joined(&w.cora.token, s).await;
     let (mut b, ib) = w.joined(&w.cora.token, s).await;
     let _ = a.next().await;
@@ -164,6 +173,46 @@ async fn end_to_end_sessions_need_signed_descriptions() {
         panic!("no offer");
     };
     assert_eq!(o.signature.unwrap().0, vec![7u8; 64], "relayed unchanged");
+}
+
+/// docs/SIGNALING.md §4 `offer`, `answer`: the signature rule holds for answers (and
+/// provisional answers) as for offers. An unsigned one is `invalid_field` `signature`,
+/// reaches nobody, and the connection stays: its signed answer goes through next.
+#[tokio::test]
+async fn end_to_end_answers_need_a_signature_too() {
+    let w = World::new().await;
+    let s = end_to_end_session(&w).await;
+    let (mut a, ia) = w.joined(&w.cora.token, s).await;
+    let (mut b, _) = w.joined(&w.cora.token, s).await;
+    let _ = a.next().await; // peer_joined
+    let answer = |id: u32, kind: &str, signature: Option<String>| {
+        let mut m = serde_json::json!({"v":1,"id":id,"type":"answer","to":ia,
+            "description":{"type":kind,"sdp":sdp(0xBB)}});
+        if let Some(sig) = signature {
+            m["signature"] = sig.into();
+        }
+        m.to_string()
+    };
+    for (id, kind) in [(3, "answer"), (4, "pranswer")] {
+        b.send(&answer(id, kind, None)).await;
+        assert_eq!(
+            code(b.next().await),
+            (
+                ErrorCode::InvalidField,
+                Some("signature".to_owned()),
+                Some(id)
+            ),
+            "{kind}"
+        );
+    }
+    b.send(&answer(5, "answer", Some(base64_of(&[9u8; 64]))))
+        .await;
+    // a's queue is in order: had an unsigned answer been relayed, it would come first.
+    let ServerMessage::Answer(ans) = a.next().await else {
+        panic!("no answer");
+    };
+    assert_eq!(ans.description.sdp_type, SdpType::Answer);
+    assert_eq!(ans.signature.unwrap().0, vec![9u8; 64], "relayed unchanged");
 }
 
 fn base64_of(bytes: &[u8]) -> String {
