@@ -243,3 +243,45 @@ async fn a_recheck_that_hangs_counts_as_undecided_after_its_timeout() {
     }
     assert_eq!(w.hub.events().call_size(w.tenant.id, s), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_participant_whose_account_is_deleted_is_ended_when_the_keys_move() {
+    let w = World::new().await;
+    let s = w.ad_hoc(SessionMode::SessionKey).await;
+    let ben = w
+        .person(
+            "ben@nord.example",
+            "Ben Counsellor",
+            cai_core::domain::BuiltinRole::Counsellor,
+        )
+        .await;
+    w.svc()
+        .add_counsellor(&w.cora.caller, w.tenant.id, s, ben.account.id, None)
+        .await
+        .unwrap();
+    let (mut cora, _) = w.joined(&w.cora.token, s).await;
+    let (mut ben_conn, ben_index) = w.joined(&ben.token, s).await;
+    assert!(matches!(cora.next().await, ServerMessage::PeerJoined(_)));
+
+    // Deleting the account leaves no participant to remove (no `ParticipantRemoved`),
+    // but it moves the session's keys; the hub asks everyone in the call again at once.
+    let start = tokio::time::Instant::now();
+    w.svc()
+        .delete_account(&w.admin, w.tenant.id, ben.account.id)
+        .await
+        .unwrap();
+    assert_eq!(ben_conn.next().await, ServerMessage::KeyEpoch { epoch: 1 });
+    assert_eq!(ben_conn.next().await, REVOKED);
+    assert!(
+        start.elapsed() < every(),
+        "ended by the key move, not by the periodic re-check"
+    );
+    assert_eq!(cora.next().await, ServerMessage::KeyEpoch { epoch: 1 });
+    assert_eq!(
+        cora.next().await,
+        ServerMessage::PeerLeft {
+            sender_index: ben_index
+        }
+    );
+    assert_eq!(cora.ping(1).await, pong(1), "Cora stays");
+}

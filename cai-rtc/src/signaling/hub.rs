@@ -286,6 +286,10 @@ impl SignalingHub {
                 Step::In(_) => Flow::Close,
                 Step::Out(Some(Outgoing::Message(m))) => send(&mut channel, &m).await,
                 Step::Out(Some(Outgoing::Recheck)) => self.recheck(&mut conn, &mut channel).await,
+                Step::Out(Some(Outgoing::Reauthorize)) => {
+                    self.reauthorize(&mut conn, &mut channel, recheck_every)
+                        .await
+                }
                 Step::Out(None) => Flow::Close,
                 // `leave` below tells the others (`peer_left`).
                 Step::JoinTimedOut | Step::IdleTimedOut => Flow::Close,
@@ -554,8 +558,9 @@ impl SignalingHub {
         }
     }
 
-    /// The periodic re-check of a joined connection: kept, ended (`ended`, then closed;
-    /// the others get `peer_left`), or undecided and asked again next round.
+    /// The re-check of a joined connection, periodic and on a key move: kept, ended
+    /// (`ended`, then closed; the others get `peer_left`), or undecided and asked again
+    /// next round.
     async fn reauthorize<C: SignalingChannel>(
         &self,
         conn: &mut Conn,

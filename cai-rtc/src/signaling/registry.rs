@@ -27,6 +27,9 @@ pub(crate) enum Outgoing {
     Message(ServerMessage),
     /// A waiting visitor may have been admitted: ask the admission again.
     Recheck,
+    /// The session's keys moved because someone lost access: re-check this joined
+    /// connection's admission now rather than at its next periodic re-check.
+    Reauthorize,
 }
 
 /// Ends one connection's part in the call, whether or not its outbox has room.
@@ -258,6 +261,13 @@ impl HubEvents {
             }
             SessionEvent::KeysChanged { epoch } => {
                 call.broadcast(&ServerMessage::KeyEpoch { epoch: *epoch }, None);
+                // Someone lost access: a removed participant is ended above, but an
+                // account that left a group the session is shared with, or was
+                // deleted, is only found by asking again. A full outbox leaves it to
+                // the periodic re-check.
+                for m in call.members.values() {
+                    let _ = m.outbox.try_send(Outgoing::Reauthorize);
+                }
             }
             SessionEvent::Closed => {
                 for m in call.members.values().chain(call.waiting.iter()) {

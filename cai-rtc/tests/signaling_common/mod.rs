@@ -41,6 +41,40 @@ use cai_rtc::signaling::{
 pub const PASSWORD: &str = "Leuchtturm-am-Deich-7";
 
 /// A person with an account, its vouched caller and a session token.
+/// A new account of the admin's tenant with `role` and a password, logged in now.
+async fn make_person(
+    auth: &Authenticator,
+    admin: &Caller,
+    clock: &CoreClock,
+    (email, name): (&str, &str),
+    role: BuiltinRole,
+) -> Person {
+    let tenant = admin.tenant;
+    let account = auth
+        .service()
+        .create_account(
+            admin,
+            tenant,
+            NewAccount::new(Email::parse(email).unwrap(), Name::parse(name).unwrap()),
+            &[role.id()],
+        )
+        .await
+        .unwrap();
+    let caller = caller_vouched_by_host(
+        tenant,
+        account.id,
+        false,
+        clock.now(),
+        RequestMeta::default(),
+    );
+    let issued = auth.set_password(&caller, None, PASSWORD).await.unwrap();
+    Person {
+        account,
+        caller,
+        token: issued.token.expose().to_owned(),
+    }
+}
+
 pub struct Person {
     pub account: Account,
     pub caller: Caller,
@@ -131,46 +165,25 @@ impl World {
             config,
         )
         .unwrap();
-        let person = |email: &'static str, name: &'static str, role: BuiltinRole| {
-            let svc = svc.clone();
-            let auth = auth.clone();
-            let clock = clock.clone();
-            let tenant = tenant.id;
-            async move {
-                let account = svc
-                    .create_account(
-                        &admin,
-                        tenant,
-                        NewAccount::new(Email::parse(email).unwrap(), Name::parse(name).unwrap()),
-                        &[role.id()],
-                    )
-                    .await
-                    .unwrap();
-                let caller = caller_vouched_by_host(
-                    tenant,
-                    account.id,
-                    false,
-                    clock.now(),
-                    RequestMeta::default(),
-                );
-                let issued = auth.set_password(&caller, None, PASSWORD).await.unwrap();
-                Person {
-                    account,
-                    caller,
-                    token: issued.token.expose().to_owned(),
-                }
-            }
-        };
-        let cora = person(
-            "cora@nord.example",
-            "Cora Counsellor",
-            BuiltinRole::Counsellor,
-        )
-        .await;
-        let robin = person("robin@nord.example", "Robin Client", BuiltinRole::Client).await;
         let mono = Arc::new(ManualClock::new());
         let backend = Arc::new(CaiBackend::new(auth.clone()));
         let hub = SignalingHub::new(backend.clone(), backend, events, mono.clone());
+        let cora = make_person(
+            &auth,
+            &admin,
+            &clock,
+            ("cora@nord.example", "Cora Counsellor"),
+            BuiltinRole::Counsellor,
+        )
+        .await;
+        let robin = make_person(
+            &auth,
+            &admin,
+            &clock,
+            ("robin@nord.example", "Robin Client"),
+            BuiltinRole::Client,
+        )
+        .await;
         World {
             auth,
             admin,
@@ -182,6 +195,11 @@ impl World {
             cora,
             robin,
         }
+    }
+
+    /// A new account of the tenant with `role` and a password, logged in now.
+    pub async fn person(&self, email: &str, name: &str, role: BuiltinRole) -> Person {
+        make_person(&self.auth, &self.admin, &self.clock, (email, name), role).await
     }
 
     pub fn svc(&self) -> &Counselling {
