@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use cai_core::domain::{AuditKind, BuiltinRole, Name, SessionMode};
-use cai_core::id::{AccountId, SessionId, TenantId};
+use cai_core::id::{AccountId, GroupId, SessionId, TenantId};
 use cai_core::memory::{LocalKeyProvider, MemoryStore};
 use cai_core::ports::{
     AuditStore, Batch, DirectoryStore, KeyProvider, KeyProviderError, SessionEvent, SessionStore,
@@ -25,12 +25,21 @@ use cai_crypto::DataKey;
 use cai_crypto::hierarchy::WrappedKey;
 use common::{Org, World};
 
+/// What changes meanwhile.
+#[derive(Clone, Copy)]
+enum Target {
+    /// The session, as a post does.
+    Session(TenantId, SessionId),
+    /// The group, as another administrator does.
+    Group(TenantId, GroupId),
+}
+
 /// Wraps through the in-memory provider; before each of the next `posts` wraps it
-/// updates the session `target` as a post does.
+/// updates `target`.
 struct PostsMeanwhile {
     inner: Arc<LocalKeyProvider>,
     store: Arc<MemoryStore>,
-    target: Mutex<Option<(TenantId, SessionId)>>,
+    target: Mutex<Option<Target>>,
     posts: AtomicU32,
     wraps: AtomicU32,
 }
@@ -49,15 +58,24 @@ impl KeyProvider for PostsMeanwhile {
     ) -> Result<WrappedKey, KeyProviderError> {
         self.wraps.fetch_add(1, Ordering::SeqCst);
         let target = *self.target.lock().unwrap();
-        if let Some((t, s)) = target
+        if let Some(target) = target
             && self
                 .posts
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                 .is_ok()
         {
-            let session = self.store.session(t, s).await.unwrap().unwrap();
+            let (t, write) = match target {
+                Target::Session(t, s) => {
+                    let session = self.store.session(t, s).await.unwrap().unwrap();
+                    (t, Write::UpdateSession(session))
+                }
+                Target::Group(t, g) => {
+                    let group = self.store.group(t, g).await.unwrap().unwrap();
+                    (t, Write::UpdateGroup(group))
+                }
+            };
             let mut batch = Batch::new(t);
-            batch.push(Write::UpdateSession(session));
+            batch.push(write);
             self.store.commit(batch).await.unwrap();
         }
         self.inner.wrap(tenant, key, context).await
@@ -134,7 +152,7 @@ async fn scene(posts: u32) -> Scene {
         .unwrap()
         .session
         .id;
-    *keys.target.lock().unwrap() = Some((org.id(), s));
+    *keys.target.lock().unwrap() = Some(Target::Session(org.id(), s));
     keys.posts.store(posts, Ordering::SeqCst);
     keys.wraps.store(0, Ordering::SeqCst);
     Scene {
@@ -254,4 +272,41 @@ async fn a_post_during_an_account_deletion_is_met_by_reading_again() {
         kinds,
         [AuditKind::SessionKeysChanged, AuditKind::AccountDeleted]
     );
+}
+
+#[tokio::test]
+async fn posts_through_every_attempt_of_a_deletion_leave_the_account() {
+    let sc = scene(u32::MAX).await;
+    let e =
+        sc.w.svc
+            .delete_account(&sc.org.admin_caller, sc.org.id(), sc.ben)
+            .await
+            .unwrap_err();
+    assert!(
+        matches!(e, Error::Store(StoreError::Conflict { what: "session" })),
+        "{e:?}"
+    );
+    assert_eq!(sc.keys.wraps.load(Ordering::SeqCst), ROTATION_ATTEMPTS);
+    assert_eq!(sc.epoch().await, 0);
+    assert!(
+        sc.w.store
+            .account(sc.org.id(), sc.ben)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(sc.moves_audited().await, 0);
+}
+
+#[tokio::test]
+async fn a_concurrent_change_of_the_group_is_not_retried() {
+    let sc = scene(1).await;
+    *sc.keys.target.lock().unwrap() = Some(Target::Group(sc.org.id(), sc.team.id));
+    let e = sc.leave_group().await.unwrap_err();
+    assert!(
+        matches!(e, Error::Store(StoreError::Conflict { what: "group" })),
+        "{e:?}"
+    );
+    assert_eq!(sc.keys.wraps.load(Ordering::SeqCst), 1, "one attempt");
+    assert_eq!(sc.epoch().await, 0);
 }
