@@ -1,9 +1,11 @@
 //! Moving many sessions to a new key epoch in one commit (a group member leaves, an
-//! account is deleted) meets posts in those sessions: a post updates the session, and
-//! the commit that moves it conflicts. The service reads again and retries, at most
+//! account is deleted) meets other changes of those sessions. The keys are wrapped
+//! before the sessions are read again, so a post during the wraps (a KMS round trip
+//! each) does not make the commit conflict. A session that moved to another epoch
+//! meanwhile does: the service reads everything again and retries, at most
 //! `ROTATION_ATTEMPTS` times in all, then answers `conflict` with nothing changed. The
-//! post is made to land inside the window by the key provider: it updates the session
-//! just before wrapping the new key.
+//! changes are made to land inside the window by the key provider: it makes them just
+//! before wrapping a new key.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
@@ -28,9 +30,11 @@ use common::{Org, World};
 /// What changes meanwhile.
 #[derive(Clone, Copy)]
 enum Target {
-    /// The session, as a post does.
-    Session(TenantId, SessionId),
-    /// The group, as another administrator does.
+    /// The session is updated, as a post does.
+    Post(TenantId, SessionId),
+    /// The session moves to its next key epoch, as a concurrent removal does.
+    Move(TenantId, SessionId),
+    /// The group is updated, as another administrator does.
     Group(TenantId, GroupId),
 }
 
@@ -65,8 +69,13 @@ impl KeyProvider for PostsMeanwhile {
                 .is_ok()
         {
             let (t, write) = match target {
-                Target::Session(t, s) => {
+                Target::Post(t, s) => {
                     let session = self.store.session(t, s).await.unwrap().unwrap();
+                    (t, Write::UpdateSession(session))
+                }
+                Target::Move(t, s) => {
+                    let mut session = self.store.session(t, s).await.unwrap().unwrap();
+                    session.key_epoch += 1;
                     (t, Write::UpdateSession(session))
                 }
                 Target::Group(t, g) => {
@@ -107,7 +116,7 @@ struct Scene {
 }
 
 /// A session-key session shared with a group of Ben and Cleo; from now on the next
-/// `posts` wraps meet a post in it.
+/// `posts` wraps meet a move of it to its next epoch.
 async fn scene(posts: u32) -> Scene {
     let mut handle = None;
     let w = World::with_keys(|inner, store| {
@@ -152,7 +161,7 @@ async fn scene(posts: u32) -> Scene {
         .unwrap()
         .session
         .id;
-    *keys.target.lock().unwrap() = Some(Target::Session(org.id(), s));
+    *keys.target.lock().unwrap() = Some(Target::Move(org.id(), s));
     keys.posts.store(posts, Ordering::SeqCst);
     keys.wraps.store(0, Ordering::SeqCst);
     Scene {
@@ -210,22 +219,34 @@ impl Scene {
 }
 
 #[tokio::test]
-async fn a_post_during_a_group_leave_is_met_by_reading_again() {
+async fn posts_during_the_wraps_do_not_make_a_group_leave_conflict() {
+    let sc = scene(u32::MAX).await;
+    *sc.keys.target.lock().unwrap() = Some(Target::Post(sc.org.id(), sc.s));
+    sc.leave_group().await.unwrap();
+    assert_eq!(sc.keys.wraps.load(Ordering::SeqCst), 1, "one attempt");
+    assert_eq!(sc.epoch().await, 1);
+    assert_eq!(sc.members().await, [sc.cleo]);
+}
+
+#[tokio::test]
+async fn a_session_moved_during_a_group_leave_is_met_by_reading_again() {
     let sc = scene(ROTATION_ATTEMPTS - 1).await;
     sc.leave_group().await.unwrap();
-    assert_eq!(sc.epoch().await, 1, "moved once, not once per attempt");
-    assert_eq!(sc.members().await, [sc.cleo]);
     assert_eq!(
         sc.keys.wraps.load(Ordering::SeqCst),
         ROTATION_ATTEMPTS,
         "one wrap per attempt"
     );
+    // Moved twice meanwhile, then once by the leave: each attempt made its key for
+    // the epoch it read.
+    assert_eq!(sc.epoch().await, ROTATION_ATTEMPTS);
+    assert_eq!(sc.members().await, [sc.cleo]);
     assert_eq!(sc.moves_published(), 1);
     assert_eq!(sc.moves_audited().await, 1);
 }
 
 #[tokio::test]
-async fn posts_through_every_attempt_leave_everything_as_it_was() {
+async fn moves_through_every_attempt_leave_the_group_as_it_was() {
     let sc = scene(u32::MAX).await;
     let e = sc.leave_group().await.unwrap_err();
     assert!(
@@ -233,7 +254,11 @@ async fn posts_through_every_attempt_leave_everything_as_it_was() {
         "{e:?}"
     );
     assert_eq!(sc.keys.wraps.load(Ordering::SeqCst), ROTATION_ATTEMPTS);
-    assert_eq!(sc.epoch().await, 0);
+    assert_eq!(
+        sc.epoch().await,
+        ROTATION_ATTEMPTS,
+        "only the moves meanwhile"
+    );
     let mut both = vec![sc.ben, sc.cleo];
     both.sort_unstable();
     assert_eq!(sc.members().await, both, "the group is unchanged");
@@ -242,14 +267,14 @@ async fn posts_through_every_attempt_leave_everything_as_it_was() {
 }
 
 #[tokio::test]
-async fn a_post_during_an_account_deletion_is_met_by_reading_again() {
+async fn a_session_moved_during_an_account_deletion_is_met_by_reading_again() {
     let sc = scene(1).await;
     sc.w.svc
         .delete_account(&sc.org.admin_caller, sc.org.id(), sc.ben)
         .await
         .unwrap();
-    assert_eq!(sc.epoch().await, 1);
     assert_eq!(sc.keys.wraps.load(Ordering::SeqCst), 2);
+    assert_eq!(sc.epoch().await, 2);
     assert!(
         sc.w.store
             .account(sc.org.id(), sc.ben)
@@ -275,7 +300,7 @@ async fn a_post_during_an_account_deletion_is_met_by_reading_again() {
 }
 
 #[tokio::test]
-async fn posts_through_every_attempt_of_a_deletion_leave_the_account() {
+async fn moves_through_every_attempt_of_a_deletion_leave_the_account() {
     let sc = scene(u32::MAX).await;
     let e =
         sc.w.svc
@@ -287,7 +312,6 @@ async fn posts_through_every_attempt_of_a_deletion_leave_the_account() {
         "{e:?}"
     );
     assert_eq!(sc.keys.wraps.load(Ordering::SeqCst), ROTATION_ATTEMPTS);
-    assert_eq!(sc.epoch().await, 0);
     assert!(
         sc.w.store
             .account(sc.org.id(), sc.ben)

@@ -225,15 +225,34 @@ impl Counselling {
         s: &mut Session,
         decision: &Decision,
     ) -> Result<()> {
-        let from = KeyEpoch(s.key_epoch);
-        let to = from.next()?;
+        let wrapped = self.wrap_next_key(s).await?;
+        self.record_key_epoch(store, tx, s, wrapped, decision).await
+    }
+
+    /// A fresh data key for the epoch after `s`'s, wrapped by the `KeyProvider` (a KMS
+    /// round trip, where the provider is remote).
+    async fn wrap_next_key(&self, s: &Session) -> Result<WrappedKey> {
+        let to = KeyEpoch(s.key_epoch).next()?;
         let key = DataKey::generate(to).map_err(|_| Error::Rng)?;
-        let wrapped = self
-            .ports
+        self.ports
             .keys
             .wrap(s.tenant, &key, &wrap_context(s.tenant, s.id)?)
             .await
-            .map_err(|e| Error::KeyProvider(e.to_string()))?;
+            .map_err(|e| Error::KeyProvider(e.to_string()))
+    }
+
+    /// Writes `wrapped` (the key of the epoch after `s`'s) as `s`'s new epoch into
+    /// `tx`: custody, session, audit, and the `KeysChanged` to publish.
+    async fn record_key_epoch(
+        &self,
+        store: &DynStore,
+        tx: &mut super::Tx,
+        s: &mut Session,
+        wrapped: WrappedKey,
+        decision: &Decision,
+    ) -> Result<()> {
+        let from = KeyEpoch(s.key_epoch);
+        let to = wrapped.epoch();
         tx.write(Write::InsertCustody(StoredCustody {
             tenant: s.tenant,
             session: s.id,
@@ -259,6 +278,11 @@ impl Counselling {
     /// (server-managed, session key) to its next key epoch within `tx`: someone who
     /// held the current key lost access to them. Closed sessions take no new content;
     /// passphrase and end-to-end sessions cannot move here.
+    ///
+    /// The keys are wrapped first and the sessions read again just before they are
+    /// written: the wraps (a KMS round trip each) then lie outside the window in which
+    /// a post in one of the sessions makes the commit conflict. A session that moved
+    /// meanwhile (its epoch is not the one its key was made for) is such a conflict.
     pub(super) async fn next_key_epochs(
         &self,
         store: &DynStore,
@@ -267,14 +291,29 @@ impl Counselling {
         sessions: &BTreeSet<SessionId>,
         decision: &Decision,
     ) -> Result<()> {
+        let mut wrapped = Vec::new();
         for id in sessions {
             // A session deleted since it was listed has nothing left to seal.
-            let Some(mut s) = store.session(tenant, *id).await? else {
+            let Some(s) = store.session(tenant, *id).await? else {
                 continue;
             };
             if s.is_open() && matches!(s.mode, SessionMode::ServerManaged | SessionMode::SessionKey)
             {
-                self.next_key_epoch(store, tx, &mut s, decision).await?;
+                wrapped.push((s.id, self.wrap_next_key(&s).await?));
+            }
+        }
+        for (id, key) in wrapped {
+            let Some(mut s) = store.session(tenant, id).await? else {
+                continue;
+            };
+            if KeyEpoch(s.key_epoch).next()? != key.epoch() {
+                return Err(Error::Store(crate::ports::StoreError::Conflict {
+                    what: "session",
+                }));
+            }
+            if s.is_open() {
+                self.record_key_epoch(store, tx, &mut s, key, decision)
+                    .await?;
             }
         }
         Ok(())
