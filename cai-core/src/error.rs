@@ -102,6 +102,15 @@ pub enum Error {
     /// The session is closed.
     #[error("session is closed")]
     SessionClosed,
+    /// Client-sealed content names another key than the session's current one: the
+    /// key epoch moved (someone lost access) since the client fetched its key. The
+    /// client fetches the current key (`session_keys`; an end-to-end client processes
+    /// `e2e_epochs`) and seals again. HTTP 409.
+    #[error("sealed under another key than the session's current one ({reason})")]
+    StaleKey {
+        /// What the client does about it.
+        reason: &'static str,
+    },
     /// The history of this session may not be shared (tenant policy, R-E4b).
     #[error("history sharing is not allowed by the tenant")]
     HistorySharingNotAllowed,
@@ -218,7 +227,9 @@ impl Error {
             | Error::AccountNotUsable
             | Error::HistorySharingNotAllowed => ErrorCategory::Forbidden,
             Error::NotFound { .. } => ErrorCategory::NotFound,
-            Error::Conflict { .. } | Error::SessionClosed => ErrorCategory::Conflict,
+            Error::Conflict { .. } | Error::SessionClosed | Error::StaleKey { .. } => {
+                ErrorCategory::Conflict
+            }
             Error::InvalidId { .. }
             | Error::Invalid { .. }
             | Error::TooLarge { .. }
@@ -263,6 +274,7 @@ impl Error {
             Error::NotAccepted => "not_accepted",
             Error::AccountNotUsable => "account_not_usable",
             Error::SessionClosed => "session_closed",
+            Error::StaleKey { .. } => "stale_key",
             Error::HistorySharingNotAllowed => "history_sharing_not_allowed",
             Error::Store(_) => "store",
             Error::KeyProvider(_) => "key_provider",

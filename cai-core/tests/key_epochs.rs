@@ -344,15 +344,22 @@ fn sealed_under(key: &DataKey, text: &[u8]) -> SealedBody {
 }
 
 fn stale(r: Result<impl std::fmt::Debug, Error>) {
+    let Err(e) = r else {
+        panic!("accepted: {r:?}");
+    };
     assert!(
         matches!(
-            r,
-            Err(Error::Conflict {
-                what: "key epoch",
-                ..
-            })
+            e,
+            Error::StaleKey {
+                reason: "fetch session_keys and seal again"
+            }
         ),
-        "{r:?}"
+        "{e:?}"
+    );
+    let body = e.to_body();
+    assert_eq!(
+        (body.category, body.code.as_str()),
+        (cai_core::ErrorCategory::Conflict, "stale_key")
     );
 }
 

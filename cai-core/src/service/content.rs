@@ -138,7 +138,7 @@ impl Counselling {
     /// removed participant holds too — would add content that the removed one can
     /// read, stored under an epoch whose key does not open it. End-to-end sessions are
     /// checked by epoch only: the key id comes from the MLS exporter, which the server
-    /// never sees. Another key is `conflict`.
+    /// never sees. Another key is [`Error::StaleKey`] (`stale_key`, 409).
     pub(super) async fn check_current_key(
         &self,
         store: &DynStore,
@@ -176,12 +176,11 @@ impl Counselling {
             }
         };
         if !current {
-            return Err(Error::Conflict {
-                what: "key epoch",
+            return Err(Error::StaleKey {
                 reason: if s.mode == SessionMode::EndToEnd {
-                    "sealed under another epoch than the group's current one; process e2e_epochs and seal again"
+                    "process e2e_epochs and seal under the group's current epoch"
                 } else {
-                    "sealed under another key than the session's current one; fetch session_keys and seal again"
+                    "fetch session_keys and seal again"
                 },
             });
         }
@@ -222,9 +221,9 @@ impl Counselling {
     /// a body that does not fit the mode (plaintext to a client-sealed session, an
     /// envelope to a server-managed one, an end-to-end post before epoch 0) is
     /// `wrong_mode`; a client-sealed body whose header names another key than the
-    /// session's current one is `conflict` (`what: "key epoch"`, checked right after
-    /// the mode; fetch `session_keys` and seal again — docs/CORE.md, "Key epochs
-    /// outside end-to-end mode"). Where the tenant sets `require_mode_descriptor`, a
+    /// session's current one is `stale_key` (409, checked right after the mode; fetch
+    /// `session_keys` and seal again — docs/CORE.md, "Key epochs outside end-to-end
+    /// mode"). Where the tenant sets `require_mode_descriptor`, a
     /// session outside end-to-end mode without its descriptor is `conflict` (checked
     /// after the room, before the body). A removal committed while the post was under
     /// way makes it `conflict` at commit.
@@ -463,8 +462,8 @@ impl Counselling {
     /// Every earlier version stays stored and readable, and the edit is audited.
     /// Needs `EditContent` as the item's author. Where the tenant sets
     /// `require_mode_descriptor`, editing in a session without its descriptor is
-    /// `conflict`, as posting is; so is a client-sealed body under another key than the
-    /// session's current one (see [`Self::post_content`]).
+    /// `conflict`, as posting is; a client-sealed body under another key than the
+    /// session's current one is `stale_key` (see [`Self::post_content`]).
     pub async fn edit_content(
         &self,
         caller: &Caller,

@@ -149,7 +149,7 @@ impl Counselling {
     /// upload fits the mode (`wrong_mode`: [`FileUpload::Plain`] only in server-managed
     /// sessions, [`FileUpload::Sealed`] only in the others, end-to-end only after
     /// epoch 0); a sealed manifest under another key than the session's current one
-    /// (`conflict`, see [`Self::post_content`]); name and media type (`invalid_input`,
+    /// (`stale_key`, see [`Self::post_content`]); name and media type (`invalid_input`,
     /// `too_large`). While streaming:
     /// more than `ServiceConfig::max_file_len` bytes from `source` is `too_large`
     /// (exactly that many are taken); a client stream that does not start with a

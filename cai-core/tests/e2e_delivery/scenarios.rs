@@ -105,9 +105,8 @@ async fn r_e4_group_and_history_sharing_by_tenant_policy() {
         assert!(
             matches!(
                 r,
-                Err(Error::Conflict {
-                    what: "key epoch",
-                    ..
+                Err(Error::StaleKey {
+                    reason: "process e2e_epochs and seal under the group's current epoch"
                 })
             ),
             "{r:?}"
