@@ -8,7 +8,7 @@ mod common;
 
 use cai_core::Error;
 use cai_core::domain::{AuditKind, AuditObject, BuiltinRole, ContentKind, SealedBody, SessionMode};
-use cai_core::id::SessionId;
+use cai_core::id::{AccountId, SessionId};
 use cai_core::ports::{AuditStore, BytesChunks, ContentStore, DirectoryStore, Page, SessionEvent};
 use cai_core::service::{ContentBody, FileUpload, ItemIds, NewSession, SessionKeyMaterial};
 use cai_core::{Caller, Counselling};
@@ -112,6 +112,19 @@ async fn setup(mode: SessionMode) -> (World, Org, Cast, SessionId) {
     let c = cast(&w, &org).await;
     let s = session(&w, &org, &c, mode).await;
     (w, org, c, s)
+}
+
+/// A group "Team" of `members`, made by the administrator.
+async fn team(w: &World, org: &Org, members: &[AccountId]) -> cai_core::domain::Group {
+    w.svc
+        .create_group(
+            &org.admin_caller,
+            org.id(),
+            cai_core::domain::Name::parse("Team").unwrap(),
+            members,
+        )
+        .await
+        .unwrap()
 }
 
 /// Creates `new` as `owner`.
@@ -495,16 +508,7 @@ async fn leaving_a_group_moves_the_open_sessions_shared_with_it() {
         c.ben.subject.account().unwrap(),
         c.cleo.subject.account().unwrap(),
     );
-    let team = w
-        .svc
-        .create_group(
-            &org.admin_caller,
-            org.id(),
-            cai_core::domain::Name::parse("Team").unwrap(),
-            &[ben, cleo],
-        )
-        .await
-        .unwrap();
+    let team = team(&w, &org, &[ben, cleo]).await;
     let shared = |mode: SessionMode| {
         let new = NewSession {
             mode: Some(mode),
@@ -605,16 +609,7 @@ async fn deleting_an_account_moves_the_sessions_it_reached() {
     let c = cast(&w, &org).await;
     let direct = session(&w, &org, &c, SessionMode::SessionKey).await;
     let cleo = c.cleo.subject.account().unwrap();
-    let team = w
-        .svc
-        .create_group(
-            &org.admin_caller,
-            org.id(),
-            cai_core::domain::Name::parse("Team").unwrap(),
-            &[cleo],
-        )
-        .await
-        .unwrap();
+    let team = team(&w, &org, &[cleo]).await;
     let new = NewSession {
         mode: Some(SessionMode::ServerManaged),
         groups: vec![team.id],

@@ -158,6 +158,16 @@ async fn outcome_with(call: &Call, peer: u16) -> Result<(), CallError> {
     .await
 }
 
+/// `call` refuses `peer`'s description for its signature and keeps no connection to it.
+async fn refused_for_its_signature(call: &Call, peer: u16) {
+    let err = outcome_with(call, peer).await.unwrap_err();
+    assert!(
+        matches!(err, CallError::Description(DescriptionError::BadSignature)),
+        "{err:?}"
+    );
+    assert!(call.peers().is_empty(), "no connection was made");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_untampered_relay_connects() {
     let e = e2e_world().await;
@@ -182,24 +192,14 @@ async fn the_untampered_relay_connects() {
 async fn a_rewritten_fingerprint_re_signed_by_the_relay_is_refused() {
     let e = e2e_world().await;
     let (a, _b) = e2e_calls(&e, Tamper::ReSign, 0x22).await;
-    let err = outcome(&a).await.unwrap_err();
-    assert!(
-        matches!(err, CallError::Description(DescriptionError::BadSignature)),
-        "{err:?}"
-    );
-    assert!(a.peers().is_empty(), "no connection was made");
+    refused_for_its_signature(&a, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rewritten_fingerprint_under_the_original_signature_is_refused() {
     let e = e2e_world().await;
     let (a, _b) = e2e_calls(&e, Tamper::KeepSignature, 0x22).await;
-    let err = outcome(&a).await.unwrap_err();
-    assert!(
-        matches!(err, CallError::Description(DescriptionError::BadSignature)),
-        "{err:?}"
-    );
-    assert!(a.peers().is_empty());
+    refused_for_its_signature(&a, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,12 +207,7 @@ async fn an_offer_signed_by_another_device_key_is_refused() {
     let e = e2e_world().await;
     // The guest signs with a key Cora does not know for the guest.
     let (a, _b) = e2e_calls(&e, Tamper::Nothing, 0x33).await;
-    let err = outcome(&a).await.unwrap_err();
-    assert!(
-        matches!(err, CallError::Description(DescriptionError::BadSignature)),
-        "{err:?}"
-    );
-    assert!(a.peers().is_empty());
+    refused_for_its_signature(&a, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,24 +215,14 @@ async fn an_answer_without_its_signature_is_refused() {
     let e = e2e_world().await;
     // The guest offers to Cora; the answer Cora signed reaches the guest unsigned.
     let (_a, b) = e2e_calls(&e, Tamper::StripAnswerSignature, 0x22).await;
-    let err = outcome_with(&b, 0).await.unwrap_err();
-    assert!(
-        matches!(err, CallError::Description(DescriptionError::BadSignature)),
-        "{err:?}"
-    );
-    assert!(b.peers().is_empty(), "the pending connection was closed");
+    refused_for_its_signature(&b, 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_signed_by_another_key_is_refused() {
     let e = e2e_world().await;
     let (_a, b) = e2e_calls(&e, Tamper::ReSignAnswer, 0x22).await;
-    let err = outcome_with(&b, 0).await.unwrap_err();
-    assert!(
-        matches!(err, CallError::Description(DescriptionError::BadSignature)),
-        "{err:?}"
-    );
-    assert!(b.peers().is_empty(), "the pending connection was closed");
+    refused_for_its_signature(&b, 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use super::admins::four_eyes;
 use super::paging::{PageRequest, Paged};
 use super::roles::role_list;
-use super::session_keys::{ROTATION_ATTEMPTS, Reach, collect_sessions, session_moved};
+use super::session_keys::{Reach, collect_sessions, retrying_moves};
 use super::{Caller, Counselling, Tx};
 use crate::authz::{Action, Decision, Resource};
 use crate::domain::{
@@ -520,15 +520,12 @@ impl Counselling {
         tenant: TenantId,
         account: AccountId,
     ) -> Result<()> {
-        self.observe("delete_account", Some(tenant), Some(caller), async move {
-            let mut attempt = 1;
-            loop {
-                match self.delete_account_once(caller, tenant, account).await {
-                    Err(e) if attempt < ROTATION_ATTEMPTS && session_moved(&e) => attempt += 1,
-                    done => return done,
-                }
-            }
-        })
+        self.observe(
+            "delete_account",
+            Some(tenant),
+            Some(caller),
+            retrying_moves(async || self.delete_account_once(caller, tenant, account).await),
+        )
         .await
     }
 

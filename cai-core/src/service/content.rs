@@ -4,11 +4,12 @@
 
 use std::fmt;
 
-use cai_crypto::modes::{KeyCustody, SessionMode};
+use cai_crypto::modes::SessionMode;
 use cai_crypto::{ContentKind, KeyEpoch, envelope};
 use zeroize::Zeroizing;
 
 use super::context::ItemIds;
+use super::session_keys::{corrupt_custody, custody_of_epoch};
 use super::{Caller, Counselling};
 use crate::authz::Action;
 use crate::domain::{
@@ -157,24 +158,13 @@ impl Counselling {
                 reason: "not a cai envelope or stream",
             });
         };
-        let current = match s.mode {
-            SessionMode::EndToEnd => epoch == KeyEpoch(s.key_epoch),
-            _ => {
-                let corrupt = || {
-                    Error::Store(crate::ports::StoreError::Corrupt {
-                        what: "session key custody",
-                    })
-                };
-                let stored = store
-                    .custody(s.tenant, s.id, s.key_epoch)
+        let current = epoch == KeyEpoch(s.key_epoch)
+            && (s.mode == SessionMode::EndToEnd
+                || custody_of_epoch(store, s, s.key_epoch)
                     .await?
-                    .ok_or_else(corrupt)?;
-                let custody = KeyCustody::parse(&stored.custody).map_err(|_| corrupt())?;
-                custody.epoch() == KeyEpoch(s.key_epoch)
-                    && epoch == custody.epoch()
-                    && key_id == custody.key_id()
-            }
-        };
+                    .ok_or_else(corrupt_custody)?
+                    .key_id()
+                    == key_id);
         if !current {
             return Err(Error::StaleKey {
                 reason: if s.mode == SessionMode::EndToEnd {

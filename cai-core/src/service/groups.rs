@@ -10,7 +10,7 @@ use crate::domain::{AuditKind, AuditObject, Change, Group, Name};
 use crate::error::{Error, Result};
 use std::collections::BTreeSet;
 
-use super::session_keys::{ROTATION_ATTEMPTS, Reach, collect_sessions, session_moved};
+use super::session_keys::{Reach, collect_sessions, retrying_moves};
 use crate::id::{AccountId, GroupId, SubjectId, TenantId};
 use crate::ports::{DynStore, Order, Write};
 
@@ -99,6 +99,8 @@ impl Counselling {
     /// service then reads everything again, up to [`ROTATION_ATTEMPTS`] times in all,
     /// before it answers `conflict` (nothing changed). A concurrent change of the group
     /// itself is `conflict` at once.
+    ///
+    /// [`ROTATION_ATTEMPTS`]: crate::service::ROTATION_ATTEMPTS
     pub async fn set_group_members(
         &self,
         caller: &Caller,
@@ -110,17 +112,7 @@ impl Counselling {
             "set_group_members",
             Some(tenant),
             Some(caller),
-            async move {
-                let mut attempt = 1;
-                loop {
-                    match self.replace_members(caller, tenant, group, members).await {
-                        Err(e) if attempt < ROTATION_ATTEMPTS && session_moved(&e) => {
-                            attempt += 1;
-                        }
-                        done => return done,
-                    }
-                }
-            },
+            retrying_moves(async || self.replace_members(caller, tenant, group, members).await),
         )
         .await
     }

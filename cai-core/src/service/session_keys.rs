@@ -183,22 +183,11 @@ impl Counselling {
         s: &Session,
         epoch: u32,
     ) -> Result<DataKey> {
-        let c = store
-            .custody(s.tenant, s.id, epoch)
-            .await?
-            .ok_or(Error::NotFound { what: "key epoch" })?;
-        // Stored data that does not parse, or names another epoch, is corruption, not
-        // the caller's mistake.
-        let corrupt = Error::Store(crate::ports::StoreError::Corrupt {
-            what: "session key custody",
-        });
-        let Ok(KeyCustody::Wrapped(wrapped)) = KeyCustody::parse(&c.custody) else {
-            return Err(corrupt);
-        };
-        if wrapped.epoch() != KeyEpoch(epoch) {
-            return Err(corrupt);
+        match custody_of_epoch(store, s, epoch).await? {
+            Some(KeyCustody::Wrapped(wrapped)) => self.unwrap_key(s, &wrapped).await,
+            Some(_) => Err(corrupt_custody()),
+            None => Err(Error::NotFound { what: "key epoch" }),
         }
-        self.unwrap_key(s, &wrapped).await
     }
 
     async fn unwrap_key(&self, s: &Session, wrapped: &WrappedKey) -> Result<DataKey> {
@@ -320,17 +309,47 @@ impl Counselling {
     }
 }
 
+/// The stored custody of `s`'s key `epoch`, if any. Stored data that does not parse,
+/// or names another epoch, is corruption, not the caller's mistake.
+pub(super) async fn custody_of_epoch(
+    store: &DynStore,
+    s: &Session,
+    epoch: u32,
+) -> Result<Option<KeyCustody>> {
+    let Some(stored) = store.custody(s.tenant, s.id, epoch).await? else {
+        return Ok(None);
+    };
+    match KeyCustody::parse(&stored.custody) {
+        Ok(custody) if custody.epoch() == KeyEpoch(epoch) => Ok(Some(custody)),
+        _ => Err(corrupt_custody()),
+    }
+}
+
+pub(super) fn corrupt_custody() -> Error {
+    Error::Store(crate::ports::StoreError::Corrupt {
+        what: "session key custody",
+    })
+}
+
 /// How often an operation that moves many sessions to a new key epoch is tried when a
 /// post in one of them (which updates the session) made its commit conflict.
 pub const ROTATION_ATTEMPTS: u32 = 3;
 
-/// Whether `e` is the commit conflict of a session changed meanwhile (a post, another
-/// move): worth reading again and retrying.
-pub(super) fn session_moved(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::Store(crate::ports::StoreError::Conflict { what: "session" })
-    )
+/// Runs `attempt` (an operation that moves sessions to new key epochs) again while its
+/// commit conflicted on a session changed meanwhile (a post, another move), up to
+/// [`ROTATION_ATTEMPTS`] times in all; any other outcome is the answer.
+pub(super) async fn retrying_moves<T>(mut attempt: impl AsyncFnMut() -> Result<T>) -> Result<T> {
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(Error::Store(crate::ports::StoreError::Conflict { what: "session" }))
+                if tries < ROTATION_ATTEMPTS =>
+            {
+                tries += 1;
+            }
+            done => return done,
+        }
+    }
 }
 
 /// Sessions read at a time while collecting those someone reached.

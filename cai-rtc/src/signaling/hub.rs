@@ -286,14 +286,10 @@ impl SignalingHub {
                 Step::In(_) => Flow::Close,
                 Step::Out(Some(Outgoing::Message(m))) => send(&mut channel, &m).await,
                 Step::Out(Some(Outgoing::Recheck)) => self.recheck(&mut conn, &mut channel).await,
-                Step::Out(Some(Outgoing::Reauthorize)) => {
-                    self.reauthorize(&mut conn, &mut channel, recheck_every)
-                        .await
-                }
                 Step::Out(None) => Flow::Close,
                 // `leave` below tells the others (`peer_left`).
                 Step::JoinTimedOut | Step::IdleTimedOut => Flow::Close,
-                Step::Reauthorize => {
+                Step::Reauthorize | Step::Out(Some(Outgoing::Reauthorize)) => {
                     self.reauthorize(&mut conn, &mut channel, recheck_every)
                         .await
                 }
